@@ -1,0 +1,22 @@
+"""luatorch_py: Lua Torch7's way of building neural networks, in pure Python over numpy and CuPy.
+
+``import luatorch_py as torch`` gives the ``torch`` namespace: tensor and storage types, constructors, math,
+Torch7's random stream, and (from the nn/optim issues) ``torch.nn``, ``torch.optim``, ``torch.save/load``.
+"""
+from .types import TYPES, type_info
+from .storage import Storage, STORAGE_CLASSES
+from .tensor import (Tensor, TENSOR_CLASSES, fromNumpy, as_tensor, getdefaulttensortype,
+                     setdefaulttensortype)
+from .backend import CudaUnavailableError
+from . import random as _random_module
+from .random import (manualSeed, seed, initialSeed, random, uniform, normal, exponential, cauchy, logNormal,
+                     geometric, bernoulli, getRNGState, setRNGState, Generator)
+from .functions import *  # noqa: F401,F403
+from .functions import range, zeros, ones, eye, rand, randn, randperm, cat, stack, isTensor, isStorage, typename
+
+globals().update(TENSOR_CLASSES)
+globals().update(STORAGE_CLASSES)
+
+from_numpy = fromNumpy
+
+__version__ = '0.1.0'

@@ -1,0 +1,593 @@
+"""Torch7 tensors: typed views (storage, offset, size, stride) over a flat storage.
+
+Each tensor keeps ``_s`` (its Storage) and ``_a``, a numpy/CuPy view of the storage's buffer with the tensor's
+geometry.  ``_a`` is the one thing hot code touches: nn modules compute on ``t._a`` with the array module and
+write into buffers they own, so the Torch7 API below costs nothing in a training step.
+
+Conventions (see docs/tensor.md): dims, indices and storage offsets are 0-based; methods follow Torch7's rule and
+work in place on self, returning self (``x.add(y)``, ``x.exp()``); module-level functions (``torch.add``,
+``torch.exp``) and Python operators return new tensors, with numpy broadcasting.
+"""
+import numbers
+
+import numpy as np
+
+from . import backend
+from .storage import Storage, SizeStorage
+from .types import TYPES, CPU_TYPE_OF_DTYPE, CUDA_TYPE_OF_DTYPE, type_info
+
+_state = {'default': TYPES['torch.DoubleTensor']}
+
+
+def getdefaulttensortype():
+    return _state['default'].name
+
+
+def setdefaulttensortype(name):
+    info = type_info(name)
+    if info.cuda or not info.is_floating:
+        raise ValueError(f"setdefaulttensortype: expected 'torch.FloatTensor' or 'torch.DoubleTensor', got {name!r}")
+    _state['default'] = info
+
+
+def default_info():
+    return _state['default']
+
+
+def _sizestr(shape):
+    return 'x'.join(str(n) for n in shape) if shape else 'empty'
+
+
+def _is_number(x):
+    return isinstance(x, numbers.Number) and not isinstance(x, bool) or isinstance(x, (bool, np.bool_))
+
+
+def _contiguous_strides(shape):
+    strides, acc = [], 1
+    for n in reversed(shape):
+        strides.append(acc)
+        acc *= max(n, 1)
+    return tuple(reversed(strides))
+
+
+def _parse_sizes(args, what):
+    """Sizes given as ints, one tuple/list, or one LongStorage."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list, Storage)):
+        args = tuple(args[0])
+    try:
+        sizes = tuple(int(n) for n in args)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what}: expected sizes as ints, a tuple or a LongStorage, got {args!r}") from None
+    return sizes
+
+
+class Tensor:
+    """``torch.Tensor(...)`` makes a tensor of the default type (``torch.DoubleTensor`` unless changed).
+
+    Forms: ``Tensor()`` empty; ``Tensor(4, 6)`` / ``Tensor((4, 6))`` / ``Tensor(LongStorage)`` uninitialized;
+    ``Tensor([[1, 2], [3, 4]])`` and ``Tensor(ndarray)`` copy values; ``Tensor(other)`` shares other's storage
+    (converted by copy when other has another type); ``Tensor(storage, offset=0, size=None, stride=None)`` views a
+    storage (offset 0-based).
+    """
+    __slots__ = ('_a', '_s', '__weakref__')
+    _info = None
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Tensor:
+            cls = _state['default'].tensor_class
+        return object.__new__(cls)
+
+    def __init__(self, *args):
+        info = self._info
+        if not args:
+            st = info.storage_class(0)
+            self._init_view(st, st._data)
+            return
+        a0 = args[0]
+        if isinstance(a0, Storage):
+            self._s = a0
+            a0._views.add(self)
+            off = int(args[1]) if len(args) > 1 else 0
+            size = _parse_sizes((args[2],), 'Tensor') if len(args) > 2 and args[2] is not None else (len(a0) - off,)
+            stride = _parse_sizes((args[3],), 'Tensor') if len(args) > 3 and args[3] is not None else None
+            self._a = None
+            self._set_geometry(off, size, stride)
+        elif isinstance(a0, Tensor):
+            if a0._info is info:
+                self._init_view(a0._s, a0._a)
+            else:
+                src = a0.type(info.name)
+                self._init_view(src._s, src._a)
+        elif isinstance(a0, (list, np.ndarray, np.generic)) or backend.is_cuda_array(a0):
+            arr = a0 if backend.is_cuda_array(a0) else np.asarray(a0)
+            if arr.dtype == object:
+                raise ValueError(f"{info.name}: nested list is ragged or holds non-numbers: {a0!r}")
+            arr = backend.to_device(arr.reshape(1) if arr.ndim == 0 else arr, info.cuda)
+            arr = arr.astype(info.dtype, order='C', copy=True)
+            st = info.storage_class(_data=arr.reshape(-1))
+            self._init_view(st, st._data.reshape(arr.shape))
+        else:
+            sizes = _parse_sizes(args, info.name)
+            if any(n < 0 for n in sizes):
+                raise ValueError(f"{info.name}: sizes must be >= 0, got {sizes}")
+            n = int(np.prod(sizes)) if sizes else 0
+            st = info.storage_class(n)
+            self._init_view(st, st._data.reshape(sizes) if sizes else st._data)
+
+    def _init_view(self, storage, arr):
+        self._s = storage
+        self._a = arr
+        storage._views.add(self)
+
+    @classmethod
+    def _wrap(cls, storage, arr):
+        """A tensor of this class over ``arr``, a view of ``storage``'s buffer (no checks: internal)."""
+        t = object.__new__(cls)
+        t._s = storage
+        t._a = arr
+        storage._views.add(t)
+        return t
+
+    @classmethod
+    def _from_array(cls, arr):
+        """A tensor owning ``arr`` (a fresh, C-contiguous array of the class's dtype on its device)."""
+        flat = arr.reshape(-1)
+        return cls._wrap(cls._info.storage_class(_data=flat), flat.reshape(arr.shape) if arr.ndim else flat)
+
+    def _view(self, arr):
+        return type(self)._wrap(self._s, arr)
+
+    @property
+    def _xp(self):
+        return self._info.xp
+
+    # -- geometry --------------------------------------------------------------------------------------
+    def _strides(self):
+        isz = self._a.itemsize
+        return tuple(s // isz for s in self._a.strides)
+
+    def _set_geometry(self, offset, size, stride=None):
+        """Point self at (storage, offset, size, stride), growing the storage when it is too small."""
+        if any(n < 0 for n in size):
+            raise ValueError(f"{self._info.name}: sizes must be >= 0, got {size}")
+        stride = _contiguous_strides(size) if stride is None else tuple(stride)
+        if len(stride) != len(size):
+            raise ValueError(f"{self._info.name}: size {size} and stride {stride} differ in length")
+        if offset < 0:
+            raise ValueError(f"{self._info.name}: storage offset must be >= 0, got {offset}")
+        from .storage import _extent
+        need = offset + _extent(size, stride)
+        if need > len(self._s):
+            self._s.resize(need)
+        self._a = backend.as_strided(self._s._data, size, stride, offset)
+
+    def size(self, dim=None):
+        """A LongStorage of the sizes (behaves as a tuple), or the size of ``dim`` (0-based) as an int."""
+        shape = self._a.shape if self._a.size else ()
+        if dim is None:
+            return CPU_LONG_STORAGE(list(shape))
+        return shape[self._dim(dim)]
+
+    @property
+    def shape(self):
+        return self._a.shape if self._a.size else ()
+
+    def stride(self, dim=None):
+        st = self._strides() if self._a.size else ()
+        if dim is None:
+            return CPU_LONG_STORAGE(list(st))
+        return st[self._dim(dim)]
+
+    def dim(self):
+        return self._a.ndim if self._a.size else 0
+
+    nDimension = dim
+    ndimension = dim
+
+    def nElement(self):
+        return self._a.size
+
+    numel = nElement
+
+    def storage(self):
+        return self._s
+
+    def storageOffset(self):
+        if self._a.size == 0:
+            return 0
+        return (backend.address(self._a) - backend.address(self._s._data)) // self._a.itemsize
+
+    def isContiguous(self):
+        return self._a.flags.c_contiguous
+
+    is_contiguous = isContiguous
+
+    def isSameSizeAs(self, other):
+        return self.shape == other.shape
+
+    def isSetTo(self, other):
+        return self._s is other._s and self.storageOffset() == other.storageOffset() and \
+            self.shape == other.shape and self.stride() == other.stride()
+
+    def _dim(self, d, extra=0):
+        """Normalize a 0-based (possibly negative) dim; ``extra`` allows one past the end (unsqueeze)."""
+        n = self.dim() + extra
+        if not isinstance(d, (int, np.integer)):
+            raise TypeError(f"dimension must be an int, got {d!r}")
+        if not -n <= d < n:
+            raise IndexError(f"dimension {d} out of range for a {n - extra}-D {self._info.name} "
+                             f"of size {_sizestr(self.shape)}")
+        return int(d) % n
+
+    def type(self, name=None):
+        """With no argument the type name (``'torch.FloatTensor'``); else the tensor converted (self if same)."""
+        if name is None:
+            return self._info.name
+        info = type_info(name)
+        if info is self._info:
+            return self
+        arr = backend.to_device(self._a, info.cuda).astype(info.dtype, copy=True, order='C')
+        if not info.cuda and arr.base is not None and not arr.flags.owndata:
+            arr = arr.copy()
+        return info.tensor_class._from_array(np.ascontiguousarray(arr) if not info.cuda else
+                                             info.xp.ascontiguousarray(arr))
+
+    def typeAs(self, other):
+        return self.type(other.type())
+
+    def byte(self): return self.type('torch.ByteTensor')
+    def char(self): return self.type('torch.CharTensor')
+    def short(self): return self.type('torch.ShortTensor')
+    def int(self): return self.type('torch.IntTensor')
+    def long(self): return self.type('torch.LongTensor')
+    def float(self): return self.type('torch.FloatTensor')
+    def double(self): return self.type('torch.DoubleTensor')
+    def cuda(self): return self.type('torch.CudaTensor')
+    def cudaDouble(self): return self.type('torch.CudaDoubleTensor')
+    def cudaLong(self): return self.type('torch.CudaLongTensor')
+    def cudaInt(self): return self.type('torch.CudaIntTensor')
+    def cudaByte(self): return self.type('torch.CudaByteTensor')
+
+    def cpu(self):
+        """The CPU tensor of the same element type (self when already on the CPU)."""
+        return self.type(CPU_TYPE_OF_DTYPE[self._info.dtype].name)
+
+    def is_cuda(self):
+        return self._info.cuda
+
+    # -- numpy interop ---------------------------------------------------------------------------------
+    def numpy(self):
+        """The numpy array viewing this tensor's memory (no copy).  CPU tensors only."""
+        if self._info.cuda:
+            raise TypeError(f"numpy() on a {self._info.name}: the data lives on the GPU; copy it to the CPU "
+                            f"first with .float(), .double() or .cpu()")
+        return self._a
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def tolist(self):
+        return backend.to_numpy(self._a).tolist()
+
+    totable = tolist
+
+    # -- views -----------------------------------------------------------------------------------------
+    def view(self, *sizes):
+        """A view with new sizes (one may be -1).  Needs a contiguous tensor, as Torch7."""
+        sizes = _parse_sizes(sizes, 'view')
+        n = self._a.size
+        if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+            raise ValueError(f"view: at most one size may be -1 and none other negative, got {sizes}")
+        known = int(np.prod([s for s in sizes if s != -1])) if sizes else 1
+        if -1 in sizes:
+            if known == 0 or n % known:
+                raise ValueError(f"view: cannot view a {self._info.name} of size {_sizestr(self.shape)} "
+                                 f"({n} elements) as {_sizestr(sizes)}")
+            sizes = tuple(n // known if s == -1 else s for s in sizes)
+        elif known != n:
+            raise ValueError(f"view: cannot view a {self._info.name} of size {_sizestr(self.shape)} "
+                             f"({n} elements) as {_sizestr(sizes)} ({known} elements)")
+        if not self._a.flags.c_contiguous:
+            raise ValueError(f"view: the {self._info.name} of size {_sizestr(self.shape)} is not contiguous; "
+                             f"call contiguous() first")
+        return self._view(self._a.reshape(sizes))
+
+    def viewAs(self, other):
+        return self.view(other.shape)
+
+    reshape_view = view
+
+    def narrow(self, dim, start, length):
+        d = self._dim(dim)
+        n = self._a.shape[d]
+        if start < 0 or length < 0 or start + length > n:
+            raise IndexError(f"narrow: dim {d} of size {n} has no range [{start}, {start + length}) "
+                             f"({self._info.name} of size {_sizestr(self.shape)})")
+        return self._view(self._a[(slice(None),) * d + (slice(start, start + length),)])
+
+    def select(self, dim, index):
+        d = self._dim(dim)
+        if self.dim() == 1:
+            raise ValueError(f"select: cannot select on a 1-D {self._info.name}; use x[{index}] for the number")
+        n = self._a.shape[d]
+        if not -n <= index < n:
+            raise IndexError(f"select: index {index} out of range for dim {d} of size {n}")
+        return self._view(self._a[(slice(None),) * d + (int(index),)])
+
+    def sub(self, *bounds):
+        """Torch7's sub(d0start, d0end, d1start, d1end, ...): inclusive 0-based bounds, negative from the end."""
+        if len(bounds) % 2:
+            raise ValueError("sub: expected start/end pairs")
+        idx = []
+        for d in range(len(bounds) // 2):
+            n = self._a.shape[d]
+            s, e = bounds[2 * d], bounds[2 * d + 1]
+            s, e = (s + n if s < 0 else s), (e + n if e < 0 else e)
+            if not 0 <= s <= e < n:
+                raise IndexError(f"sub: bounds [{bounds[2 * d]}, {bounds[2 * d + 1]}] out of range for dim {d} of size {n}")
+            idx.append(slice(s, e + 1))
+        return self._view(self._a[tuple(idx)])
+
+    def transpose(self, d1, d2):
+        d1, d2 = self._dim(d1), self._dim(d2)
+        return self._view(self._a.swapaxes(d1, d2))
+
+    def t(self):
+        if self.dim() != 2:
+            raise ValueError(f"t(): expected a 2-D tensor, got {self.dim()}-D ({_sizestr(self.shape)}); use transpose")
+        return self._view(self._a.T)
+
+    def permute(self, *dims):
+        dims = _parse_sizes(dims, 'permute')
+        if sorted(d % max(self.dim(), 1) for d in dims) != list(range(self.dim())):
+            raise ValueError(f"permute: {dims} is not a permutation of the {self.dim()} dims")
+        return self._view(self._a.transpose(dims))
+
+    def unfold(self, dim, size, step):
+        d = self._dim(dim)
+        n = self._a.shape[d]
+        if size > n or step < 1:
+            raise ValueError(f"unfold: size {size} > dim {d} of size {n}, or step {step} < 1")
+        shape = list(self._a.shape)
+        strides = list(self._strides())
+        shape[d] = (n - size) // step + 1
+        strides[d] *= step
+        arr = backend.as_strided(self._s._data, tuple(shape) + (size,),
+                                 tuple(strides) + (self._strides()[d],), self.storageOffset())
+        return self._view(arr)
+
+    def expand(self, *sizes):
+        sizes = _parse_sizes(sizes, 'expand')
+        lead = len(sizes) - self.dim()
+        if lead < 0:
+            raise ValueError(f"expand: cannot expand size {_sizestr(self.shape)} to fewer dims {_sizestr(sizes)}")
+        shape, strides = list(self.shape), list(self._strides())
+        shape, strides = [1] * lead + shape, [0] * lead + strides
+        for i, s in enumerate(sizes):
+            if s == -1:
+                continue
+            if shape[i] != s:
+                if shape[i] != 1:
+                    raise ValueError(f"expand: cannot expand size {_sizestr(self.shape)} to {_sizestr(sizes)} "
+                                     f"(only dims of size 1 expand)")
+                shape[i], strides[i] = s, 0
+        return self._view(backend.as_strided(self._s._data, tuple(shape), tuple(strides), self.storageOffset()))
+
+    def expandAs(self, other):
+        return self.expand(other.shape)
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            shape = tuple(n for n in self._a.shape if n != 1) or (1,)
+            return self._view(self._a.reshape(shape) if self._a.flags.c_contiguous else
+                              self._a.squeeze().reshape(shape) if shape != (1,) else self._a.reshape(-1)[:1])
+        d = self._dim(dim)
+        if self._a.shape[d] != 1 or self.dim() == 1:
+            return self._view(self._a)
+        return self._view(self._a.squeeze(d))
+
+    def unsqueeze(self, dim):
+        d = self._dim(dim, extra=1)
+        return self._view(self._a[(slice(None),) * d + (None,)])
+
+    def contiguous(self):
+        return self if self._a.flags.c_contiguous else self.clone()
+
+    def clone(self):
+        return type(self)._from_array(self._a.copy(order='C'))
+
+    def set(self, source=None, offset=0, size=None, stride=None):
+        """Point self at another tensor's memory, or at (storage, offset, size, stride)."""
+        if isinstance(source, Tensor):
+            self._check_same_type(source, 'set')
+            self._repoint(source._s)
+            self._a = source._a
+            return self
+        if source is None:
+            source = self._info.storage_class(0)
+        if not isinstance(source, Storage) or source._info is not self._info:
+            raise TypeError(f"set: expected a {self._info.name} or {self._info.storage_name}, "
+                            f"got {type(source).__name__}")
+        self._repoint(source)
+        size = (len(source) - offset,) if size is None else _parse_sizes((size,), 'set')
+        self._set_geometry(int(offset), size, None if stride is None else _parse_sizes((stride,), 'set'))
+        return self
+
+    def _repoint(self, storage):
+        if storage is not self._s:
+            self._s._views.discard(self)
+            self._s = storage
+            storage._views.add(self)
+
+    def resize(self, *sizes):
+        """Resize in place (contents are whatever the memory held); reuses the storage when large enough."""
+        sizes = _parse_sizes(sizes, 'resize')
+        if sizes == self._a.shape and self._a.flags.c_contiguous:
+            return self
+        self._set_geometry(self.storageOffset(), sizes)
+        return self
+
+    def resizeAs(self, other):
+        if self._a.shape == other._a.shape and self._a.flags.c_contiguous:
+            return self
+        return self.resize(other._a.shape if other._a.size else (0,))
+
+    def _check_same_type(self, other, what):
+        if other._info is not self._info:
+            raise TypeError(f"{what}: expected a {self._info.name}, got a {other._info.name}")
+
+    # -- element access --------------------------------------------------------------------------------
+    def _key(self, key):
+        """Translate a Python index into a numpy basic index; masks and index tensors are handled apart."""
+        if isinstance(key, Tensor):
+            return key._a
+        if isinstance(key, tuple):
+            return tuple(k._a if isinstance(k, Tensor) else k for k in key)
+        return key
+
+    def _check_basic(self, key):
+        for k in (key if isinstance(key, tuple) else (key,)):
+            if isinstance(k, slice) and k.step is not None and k.step < 0:
+                raise IndexError("negative slice steps are not supported (Torch7 strides are positive)")
+
+    def __getitem__(self, key):
+        if isinstance(key, Tensor) and key._info.dtype == np.uint8:
+            return self.maskedSelect(key)
+        if isinstance(key, (Tensor, list)) or (isinstance(key, np.ndarray) and key.ndim):
+            idx = key if isinstance(key, Tensor) else LongTensor_(key)
+            return self.index(0, idx)
+        self._check_basic(key)
+        try:
+            r = self._a[self._key(key)]
+        except IndexError as e:
+            raise IndexError(f"{e} (indexing a {self._info.name} of size {_sizestr(self.shape)} with {key!r})") from None
+        if r.ndim == 0:
+            return r.item()
+        if r.base is None and not backend.is_cuda_array(r):
+            return type(self)._from_array(r)   # advanced indexing made a copy
+        return self._view(r)
+
+    def __setitem__(self, key, value):
+        if isinstance(key, Tensor) and key._info.dtype == np.uint8:
+            if isinstance(value, Tensor):
+                return self.maskedCopy(key, value)
+            return self.maskedFill(key, value)
+        self._check_basic(key)
+        try:
+            k = self._key(key)
+            if isinstance(value, Tensor):
+                dst = self._a[k]
+                src = value._a
+                if getattr(dst, 'shape', ()) != src.shape and getattr(dst, 'size', 1) == src.size:
+                    src = src.reshape(dst.shape)
+                elif getattr(dst, 'shape', ()) != src.shape:
+                    raise ValueError(f"assignment: the {value._info.name} of size {_sizestr(value.shape)} does not "
+                                     f"fit the selected region of size {_sizestr(getattr(dst, 'shape', ()))}")
+                self._a[k] = backend.to_device(src, self._info.cuda)
+            else:
+                self._a[k] = value
+        except IndexError as e:
+            raise IndexError(f"{e} (indexing a {self._info.name} of size {_sizestr(self.shape)} with {key!r})") from None
+
+    def __len__(self):
+        if not self._a.size:
+            return 0
+        return self._a.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def _scalar(self, what):
+        if self._a.size != 1:
+            raise ValueError(f"{what}: only a one-element tensor converts to a Python number, this "
+                             f"{self._info.name} has size {_sizestr(self.shape)}")
+        return self._a.reshape(-1)[0].item()
+
+    def __bool__(self): return bool(self._scalar('bool()'))
+    def __float__(self): return float(self._scalar('float()'))
+    def __int__(self): return int(self._scalar('int()'))
+
+    def item(self):
+        return self._scalar('item()')
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        from .printing import format_tensor
+        return format_tensor(backend.to_numpy(self._a) if self._a.size else np.empty(0, self._info.dtype),
+                             self._info.name)
+
+    __str__ = __repr__
+
+
+def LongTensor_(values):
+    return TYPES['torch.LongTensor'].tensor_class(np.asarray(values, dtype=np.int64))
+
+
+def _make_tensor_classes():
+    classes = {}
+    for info in TYPES.values():
+        cls = type(info.name.split('.')[-1], (Tensor,), {'_info': info, '__slots__': ()})
+        cls.__module__ = 'luatorch_py'
+        cls.__qualname__ = cls.__name__
+        cls.__doc__ = f"{info.name}: elements of numpy dtype {info.dtype}{' on the GPU' if info.cuda else ''}."
+        info.tensor_class = cls
+        classes[cls.__name__] = cls
+    return classes
+
+
+TENSOR_CLASSES = _make_tensor_classes()
+CPU_LONG_STORAGE = TYPES['torch.LongTensor'].storage_class
+
+
+def fromNumpy(arr):
+    """A tensor sharing ``arr``'s memory; its type follows the dtype (float32 -> torch.FloatTensor, ...)."""
+    if backend.is_cuda_array(arr):
+        info = CUDA_TYPE_OF_DTYPE.get(arr.dtype)
+    else:
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"fromNumpy: expected a numpy array, got {type(arr).__name__}")
+        info = CPU_TYPE_OF_DTYPE.get(arr.dtype)
+    if info is None:
+        raise TypeError(f"fromNumpy: no Torch7 type holds numpy dtype {arr.dtype}; expected one of "
+                        f"{', '.join(str(d) for d in CPU_TYPE_OF_DTYPE)}")
+    return info.tensor_class._share(arr)
+
+
+def _share(cls, arr):
+    """A tensor of ``cls`` viewing ``arr`` (right dtype) without a copy; arrays with negative or odd strides
+    (which Torch7 tensors cannot express) are copied."""
+    isz = arr.itemsize
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.size == 0 or any(s < 0 or s % isz for s in arr.strides):
+        return cls._from_array(arr.copy(order='C'))
+    span = 1 + sum((n - 1) * (s // isz) for n, s in zip(arr.shape, arr.strides))
+    if backend.is_cuda_array(arr):
+        flat = backend.cupy().lib.stride_tricks.as_strided(arr, (span,), (isz,))
+    else:
+        flat = np.lib.stride_tricks.as_strided(arr, (span,), (isz,), writeable=arr.flags.writeable)
+    return cls._wrap(cls._info.storage_class(_data=flat), arr)
+
+
+Tensor._share = classmethod(_share)
+
+
+def as_tensor(x, info=None):
+    """A Tensor for ``x``: itself when a Tensor, a shared view of a numpy array with a matching dtype, else a
+    converted copy.  ``info`` gives the wanted type (None: keep the array's own)."""
+    if isinstance(x, Tensor):
+        return x if info is None or x._info is info else x.type(info.name)
+    if isinstance(x, np.ndarray) or backend.is_cuda_array(x):
+        if info is None:
+            return fromNumpy(x)
+        if x.dtype == info.dtype and backend.is_cuda_array(x) == info.cuda:
+            return info.tensor_class._share(x)
+        return info.tensor_class(x)
+    info = info or default_info()
+    return info.tensor_class(x)
+
+
+from . import tensor_math  # noqa: E402,F401  (attaches the math methods to Tensor)

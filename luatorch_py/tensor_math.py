@@ -1,0 +1,879 @@
+"""Tensor math with Torch7's calling rules, attached to ``Tensor``.
+
+Methods work in place on self and return self; most accept Torch7's "result" form too, where self receives the
+result of the other arguments (``z.add(x, y)`` is z = x + y, resized like x).  Pointwise operands must have the
+same number of elements as self (Torch7's rule); anything else raises instead of broadcasting.  Reductions over
+all elements return a Python number; over a dim they keep it with size 1, as Torch7.
+"""
+import numbers
+
+import numpy as np
+
+from . import backend
+from . import random as _random
+from .tensor import Tensor, _sizestr, TYPES, _parse_sizes
+
+_BYTE = TYPES['torch.ByteTensor']
+_LONG = TYPES['torch.LongTensor']
+
+
+def _xp(t):
+    return backend.cupy() if t._info.cuda else np
+
+
+def _num(x):
+    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, (np.ndarray,))
+
+
+def _scalar_for(t, v):
+    """A Python number fitting t's dtype (Torch7 converts scalars to the tensor's element type)."""
+    if t._info.dtype.kind in 'iu' and not isinstance(v, (int, np.integer)):
+        return int(v)
+    return v
+
+
+def _operand(self, x, what):
+    """The array of operand ``x`` shaped like self (same element count required)."""
+    a = x._a if isinstance(x, Tensor) else x
+    if not hasattr(a, 'shape'):
+        raise TypeError(f"{what}: expected a tensor or a number, got {type(x).__name__}")
+    if a.shape != self._a.shape:
+        if a.size != self._a.size:
+            raise ValueError(f"{what}: size mismatch, the {self._info.name} has size {_sizestr(self.shape)} "
+                             f"({self._a.size} elements), the operand has size {_sizestr(a.shape if a.size else ())} "
+                             f"({a.size} elements)")
+        a = a.reshape(self._a.shape)
+    if backend.is_cuda_array(a) != self._info.cuda:
+        raise TypeError(f"{what}: the {self._info.name} and the operand "
+                        f"({getattr(x, '_info', None) and x._info.name or type(x).__name__}) are on different devices")
+    return a
+
+
+_scratch_cache = {}
+
+
+def _scratch(like):
+    """A reusable temporary shaped like ``like`` (so optimizers' ``x.add(-lr, g)`` allocates only once)."""
+    key = (like.shape, like.dtype.str, backend.is_cuda_array(like))
+    buf = _scratch_cache.get(key)
+    if buf is None:
+        if len(_scratch_cache) > 32:
+            _scratch_cache.clear()
+        buf = _scratch_cache[key] = backend.array_module(like).empty(like.shape, like.dtype)
+    return buf
+
+
+def _result_into(self, src):
+    """Result form: resize self like tensor ``src``; returns self's array."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"expected a tensor, got {type(src).__name__}")
+    self.resizeAs(src)
+    return self._a
+
+
+# -- add / sub ---------------------------------------------------------------------------------------------
+def _axpy(self, out, base, value, t, what):
+    """out = base + value * t, with no allocation after the first call of a shape."""
+    ta = _operand(self, t, what)
+    if value == 1:
+        np_add = backend.array_module(out).add
+        np_add(base, ta, out=out)
+    else:
+        xp = backend.array_module(out)
+        tmp = _scratch(out)
+        xp.multiply(ta, _scalar_for(self, value), out=tmp, casting='unsafe')
+        xp.add(base, tmp, out=out)
+    return self
+
+
+def add(self, a, b=None, c=None):
+    """add(value) | add(t) | add(value, t) | add(t1, t2) | add(t1, value) | add(t1, value, t2)."""
+    arr = self._a
+    if b is None:
+        if isinstance(a, Tensor):
+            aa = a._a
+            if aa.shape != arr.shape:
+                aa = _operand(self, a, 'add')
+            arr += aa
+        elif _num(a):
+            arr += _scalar_for(self, a)
+        else:
+            arr += _operand(self, a, 'add')
+        return self
+    if c is None:
+        if _num(a):                       # add(value, t): self += value * t
+            return _axpy(self, arr, arr, a, b, 'add')
+        out = _result_into(self, a)      # add(t1, t2) or add(t1, value)
+        if _num(b):
+            _xp(self).add(a._a, _scalar_for(self, b), out=out, casting='unsafe')
+            return self
+        return _axpy(self, out, a._a, 1, b, 'add')
+    out = _result_into(self, a)          # add(t1, value, t2)
+    return _axpy(self, out, a._a, b, c, 'add')
+
+
+def csub(self, a, b=None, c=None):
+    """csub(value) | csub(t) | csub(value, t) | csub(t1, t2) | csub(t1, value, t2): the same forms as add."""
+    if b is None:
+        return add(self, -a) if _num(a) else add(self, -1, a)
+    if c is None:
+        return add(self, -a, b) if _num(a) else (add(self, a, -b) if _num(b) else add(self, a, -1, b))
+    return add(self, a, -b, c)
+
+
+# -- scalar mul / div, pointwise binary ops ----------------------------------------------------------------
+def mul(self, a, b=None):
+    """mul(value) in place | mul(t, value): self = t * value."""
+    if b is None:
+        self._a *= _scalar_for(self, a)
+        return self
+    _xp(self).multiply(a._a, b, out=_result_into(self, a), casting='unsafe')
+    return self
+
+
+def div(self, a, b=None):
+    """div(value) in place | div(t, value): self = t / value (integer types truncate, as C)."""
+    if b is None:
+        a, b, out = self, a, self._a
+    else:
+        out = _result_into(self, a)
+    xp = _xp(self)
+    if self._info.dtype.kind in 'iu':
+        q = xp.trunc(a._a / b)
+        out[...] = q
+    else:
+        xp.divide(a._a, b, out=out)
+    return self
+
+
+def _pointwise2(name, fn):
+    def method(self, a, b=None):
+        xp = _xp(self)
+        if b is None:
+            x, y, out = self._a, a, self._a
+        else:
+            x, y, out = a._a, b, _result_into(self, a)
+        y = _scalar_for(self, y) if _num(y) else _operand(self, y, name)
+        fn(xp, x, y, out)
+        return self
+    method.__name__ = name
+    method.__doc__ = f"{name}(t or value) in place | {name}(t1, t2 or value): self = {name} of t1 and t2."
+    return method
+
+
+def _cdiv_fn(xp, x, y, out):
+    if out.dtype.kind in 'iu':
+        out[...] = xp.trunc(x / y)
+    else:
+        xp.divide(x, y, out=out)
+
+
+cmul = _pointwise2('cmul', lambda xp, x, y, out: xp.multiply(x, y, out=out, casting='unsafe'))
+cdiv = _pointwise2('cdiv', _cdiv_fn)
+cpow = _pointwise2('cpow', lambda xp, x, y, out: xp.power(x, y, out=out, casting='unsafe'))
+cmax = _pointwise2('cmax', lambda xp, x, y, out: xp.maximum(x, y, out=out, casting='unsafe'))
+cmin = _pointwise2('cmin', lambda xp, x, y, out: xp.minimum(x, y, out=out, casting='unsafe'))
+cfmod = _pointwise2('cfmod', lambda xp, x, y, out: xp.fmod(x, y, out=out, casting='unsafe'))
+cremainder = _pointwise2('cremainder', lambda xp, x, y, out: xp.remainder(x, y, out=out, casting='unsafe'))
+fmod = cfmod
+remainder = cremainder
+
+
+def _addc(name, fn):
+    def method(self, *args):
+        """addcmul([value,] t1, t2): self += value * t1 * t2 | addcmul(t0, [value,] t1, t2): self = t0 + ..."""
+        if len(args) >= 3 and isinstance(args[0], Tensor) and isinstance(args[-1], Tensor) \
+                and isinstance(args[-2], Tensor):
+            t0, args = args[0], args[1:]
+            base = t0._a
+            out = _result_into(self, t0)
+        else:
+            base = out = self._a
+        value, t1, t2 = (1, *args) if len(args) == 2 else args
+        xp = _xp(self)
+        tmp = _scratch(out)
+        fn(xp, _operand(self, t1, name), _operand(self, t2, name), tmp)
+        if value != 1:
+            tmp *= value
+        xp.add(base, tmp, out=out)
+        return self
+    method.__name__ = name
+    return method
+
+
+addcmul = _addc('addcmul', lambda xp, a, b, out: xp.multiply(a, b, out=out))
+addcdiv = _addc('addcdiv', lambda xp, a, b, out: xp.divide(a, b, out=out))
+
+
+# -- unary pointwise ---------------------------------------------------------------------------------------
+def _unary(name, fn):
+    def method(self, src=None):
+        if src is None:
+            fn(_xp(self), self._a, self._a)
+        else:
+            fn(_xp(self), src._a, _result_into(self, src))
+        return self
+    method.__name__ = name
+    method.__doc__ = f"{name}() in place | {name}(t): self = {name}(t)."
+    return method
+
+
+def _sigmoid(xp, x, out):
+    # 1 / (1 + exp(-x)) without a temporary beyond `out`
+    xp.negative(x, out=out)
+    xp.exp(out, out=out)
+    out += 1
+    xp.reciprocal(out, out=out)
+
+
+def _frac(xp, x, out):
+    xp.subtract(x, xp.trunc(x), out=out)
+
+
+def _rsqrt(xp, x, out):
+    xp.sqrt(x, out=out)
+    xp.reciprocal(out, out=out)
+
+
+def _cinv(xp, x, out):
+    xp.reciprocal(x, out=out)
+
+
+_UNARY = {
+    'abs': lambda xp, x, out: xp.abs(x, out=out),
+    'sign': lambda xp, x, out: xp.sign(x, out=out),
+    'exp': lambda xp, x, out: xp.exp(x, out=out),
+    'log': lambda xp, x, out: xp.log(x, out=out),
+    'log1p': lambda xp, x, out: xp.log1p(x, out=out),
+    'sqrt': lambda xp, x, out: xp.sqrt(x, out=out),
+    'rsqrt': _rsqrt,
+    'sigmoid': _sigmoid,
+    'tanh': lambda xp, x, out: xp.tanh(x, out=out),
+    'floor': lambda xp, x, out: xp.floor(x, out=out),
+    'ceil': lambda xp, x, out: xp.ceil(x, out=out),
+    # Torch7 rounds half away from zero (C's round), numpy's rint rounds half to even
+    'round': lambda xp, x, out: xp.copysign(xp.floor(xp.abs(x) + 0.5), x, out=out),
+    'trunc': lambda xp, x, out: xp.trunc(x, out=out),
+    'frac': _frac,
+    'neg': lambda xp, x, out: xp.negative(x, out=out),
+    'cinv': _cinv,
+    'cos': lambda xp, x, out: xp.cos(x, out=out),
+    'sin': lambda xp, x, out: xp.sin(x, out=out),
+    'tan': lambda xp, x, out: xp.tan(x, out=out),
+    'acos': lambda xp, x, out: xp.arccos(x, out=out),
+    'asin': lambda xp, x, out: xp.arcsin(x, out=out),
+    'atan': lambda xp, x, out: xp.arctan(x, out=out),
+    'cosh': lambda xp, x, out: xp.cosh(x, out=out),
+    'sinh': lambda xp, x, out: xp.sinh(x, out=out),
+}
+_UNARY_FLOAT_ONLY = {'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'frac', 'cinv', 'cos', 'sin',
+                     'tan', 'acos', 'asin', 'atan', 'cosh', 'sinh'}
+
+
+def pow(self, a, b=None):
+    """pow(value) in place | pow(t, value): self = t ^ value."""
+    if b is None:
+        a, b, out = self, a, self._a
+    else:
+        out = _result_into(self, a)
+    _xp(self).power(a._a, b, out=out, casting='unsafe')
+    return self
+
+
+def clamp(self, a, b=None, c=None):
+    """clamp(min, max) in place | clamp(t, min, max).  Either bound may be None."""
+    if isinstance(a, Tensor):
+        src, lo, hi, out = a._a, b, c, _result_into(self, a)
+    else:
+        src, lo, hi, out = self._a, a, b, self._a
+    _xp(self).clip(src, lo, hi, out=out)
+    return self
+
+
+clip = clamp
+
+
+def fill(self, value):
+    self._a.fill(value)
+    return self
+
+
+def zero(self):
+    self._a.fill(0)
+    return self
+
+
+def copy(self, src):
+    """Copy the values of ``src`` (any type, either device; same element count) into self."""
+    a = src._a if isinstance(src, Tensor) else src
+    if not hasattr(a, 'shape'):
+        a = np.asarray(a)
+    if a.shape != self._a.shape:
+        if a.size != self._a.size:
+            name = src._info.name if isinstance(src, Tensor) else type(src).__name__
+            raise ValueError(f"copy: size mismatch, the destination {self._info.name} has size "
+                             f"{_sizestr(self.shape)} ({self._a.size} elements), the source {name} has size "
+                             f"{_sizestr(a.shape if a.size else ())} ({a.size} elements)")
+        a = a.reshape(self._a.shape)
+    if backend.is_cuda_array(a) != self._info.cuda:
+        a = backend.to_device(a, self._info.cuda)
+    if self._a.size:
+        self._a[...] = a
+    return self
+
+
+# -- matrix products ---------------------------------------------------------------------------------------
+def _check_mat(t, nd, what):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{what}: expected a tensor, got {type(t).__name__}")
+    if t.dim() != nd:
+        raise ValueError(f"{what}: expected a {nd}-D tensor, got a {t._info.name} of size {_sizestr(t.shape)}")
+    return t._a
+
+
+def _split_addx(self, args, what):
+    """Parse Torch7's [beta,] [M,] [alpha,] A, B forms: returns beta, M (array), alpha, A, B."""
+    tensors = [i for i, x in enumerate(args) if isinstance(x, Tensor)]
+    if len(tensors) not in (2, 3):
+        raise TypeError(f"{what}: expected ([beta,] [M,] [alpha,] A, B), got {len(args)} arguments")
+    nums = [x for x in args if not isinstance(x, Tensor)]
+    if len(tensors) == 3:
+        m = args[tensors[0]]
+        before = [x for x in args[:tensors[0]]]
+        between = [x for x in args[tensors[0] + 1:tensors[1]]]
+        beta = before[0] if before else 1
+        alpha = between[0] if between else 1
+        return beta, m, alpha, args[tensors[1]], args[tensors[2]]
+    beta, alpha = (1, 1) if not nums else ((1, nums[0]) if len(nums) == 1 else (nums[0], nums[1]))
+    return beta, self, alpha, args[tensors[0]], args[tensors[1]]
+
+
+def _addx(self, beta, m, alpha, prod, shape, what):
+    """self = beta * m + alpha * prod, resizing self to ``shape``."""
+    if m is not self:
+        if m.shape != shape:
+            raise ValueError(f"{what}: M has size {_sizestr(m.shape)}, expected {_sizestr(shape)}")
+        self.resize(shape)
+        if beta == 0:
+            self._a.fill(0)
+        else:
+            np.copyto(self._a, m._a) if not self._info.cuda else self._a.__setitem__(Ellipsis, m._a)
+            if beta != 1:
+                self._a *= beta
+    else:
+        if self.shape != shape:
+            raise ValueError(f"{what}: self has size {_sizestr(self.shape)}, expected {_sizestr(shape)}")
+        if beta == 0:
+            self._a.fill(0)
+        elif beta != 1:
+            self._a *= beta
+    if alpha != 1:
+        prod *= alpha
+    self._a += prod
+    return self
+
+
+def addmm(self, *args):
+    """addmm([beta,] [M,] [alpha,] A, B): self = beta * (M or self) + alpha * A @ B."""
+    beta, m, alpha, a, b = _split_addx(self, args, 'addmm')
+    aa, ba = _check_mat(a, 2, 'addmm'), _check_mat(b, 2, 'addmm')
+    if aa.shape[1] != ba.shape[0]:
+        raise ValueError(f"addmm: size mismatch, m1: [{aa.shape[0]} x {aa.shape[1]}], m2: [{ba.shape[0]} x {ba.shape[1]}]")
+    return _addx(self, beta, m, alpha, aa @ ba, (aa.shape[0], ba.shape[1]), 'addmm')
+
+
+def addmv(self, *args):
+    """addmv([beta,] [v,] [alpha,] M, x): self = beta * (v or self) + alpha * M @ x."""
+    beta, m, alpha, a, x = _split_addx(self, args, 'addmv')
+    aa, xa = _check_mat(a, 2, 'addmv'), _check_mat(x, 1, 'addmv')
+    if aa.shape[1] != xa.shape[0]:
+        raise ValueError(f"addmv: size mismatch, mat: [{aa.shape[0]} x {aa.shape[1]}], vec: [{xa.shape[0]}]")
+    return _addx(self, beta, m, alpha, aa @ xa, (aa.shape[0],), 'addmv')
+
+
+def addr(self, *args):
+    """addr([beta,] [M,] [alpha,] u, v): self = beta * (M or self) + alpha * outer(u, v)."""
+    beta, m, alpha, u, v = _split_addx(self, args, 'addr')
+    ua, va = _check_mat(u, 1, 'addr'), _check_mat(v, 1, 'addr')
+    return _addx(self, beta, m, alpha, _xp(self).outer(ua, va), (ua.shape[0], va.shape[0]), 'addr')
+
+
+def baddbmm(self, *args):
+    """baddbmm([beta,] [M,] [alpha,] A, B): batched: self[i] = beta * M[i] + alpha * A[i] @ B[i]."""
+    beta, m, alpha, a, b = _split_addx(self, args, 'baddbmm')
+    aa, ba = _check_mat(a, 3, 'baddbmm'), _check_mat(b, 3, 'baddbmm')
+    if aa.shape[0] != ba.shape[0] or aa.shape[2] != ba.shape[1]:
+        raise ValueError(f"baddbmm: size mismatch, {_sizestr(aa.shape)} and {_sizestr(ba.shape)}")
+    return _addx(self, beta, m, alpha, aa @ ba, (aa.shape[0], aa.shape[1], ba.shape[2]), 'baddbmm')
+
+
+def addbmm(self, *args):
+    """addbmm([beta,] [M,] [alpha,] A, B): self = beta * M + alpha * sum_i A[i] @ B[i]."""
+    beta, m, alpha, a, b = _split_addx(self, args, 'addbmm')
+    aa, ba = _check_mat(a, 3, 'addbmm'), _check_mat(b, 3, 'addbmm')
+    if aa.shape[0] != ba.shape[0] or aa.shape[2] != ba.shape[1]:
+        raise ValueError(f"addbmm: size mismatch, {_sizestr(aa.shape)} and {_sizestr(ba.shape)}")
+    return _addx(self, beta, m, alpha, (aa @ ba).sum(0), (aa.shape[1], ba.shape[2]), 'addbmm')
+
+
+def _product(name, nd_a, nd_b, shape_fn):
+    def method(self, a, b=None):
+        if b is None:       # PyTorch style a.mm(b): a new tensor
+            res = type(self)()
+            return method(res, self, a)
+        aa, ba = _check_mat(a, nd_a, name), _check_mat(b, nd_b, name)
+        shape = shape_fn(aa, ba, name)
+        self.resize(shape)
+        _xp(self).matmul(aa, ba, out=self._a)
+        return self
+    method.__name__ = name
+    method.__doc__ = f"res.{name}(A, B): res = A @ B (resized) | A.{name}(B): a new tensor."
+    return method
+
+
+def _mm_shape(a, b, name):
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"{name}: size mismatch, m1: [{a.shape[0]} x {a.shape[1]}], m2: [{b.shape[0]} x {b.shape[1]}]")
+    return (a.shape[0], b.shape[1])
+
+
+def _mv_shape(a, b, name):
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"{name}: size mismatch, mat: [{a.shape[0]} x {a.shape[1]}], vec: [{b.shape[0]}]")
+    return (a.shape[0],)
+
+
+def _bmm_shape(a, b, name):
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"{name}: size mismatch, {_sizestr(a.shape)} and {_sizestr(b.shape)}")
+    return (a.shape[0], a.shape[1], b.shape[2])
+
+
+mm = _product('mm', 2, 2, _mm_shape)
+mv = _product('mv', 2, 1, _mv_shape)
+bmm = _product('bmm', 3, 3, _bmm_shape)
+
+
+def ger(self, u, v=None):
+    """res.ger(u, v): res = outer(u, v) | u.ger(v): a new tensor."""
+    if v is None:
+        return ger(type(self)(), self, u)
+    ua, va = _check_mat(u, 1, 'ger'), _check_mat(v, 1, 'ger')
+    self.resize(ua.shape[0], va.shape[0])
+    _xp(self).multiply(ua[:, None], va[None, :], out=self._a)
+    return self
+
+
+def dot(self, other):
+    if self._a.size != other._a.size:
+        raise ValueError(f"dot: size mismatch, {_sizestr(self.shape)} and {_sizestr(other.shape)}")
+    return _xp(self).dot(self._a.reshape(-1), other._a.reshape(-1)).item()
+
+
+# -- reductions --------------------------------------------------------------------------------------------
+def _new_like(self, arr, info=None):
+    info = info or self._info
+    xp = info.xp
+    return info.tensor_class._from_array(xp.ascontiguousarray(arr.astype(info.dtype, copy=False)))
+
+
+def _reduction(name, fn, float_result=False):
+    def method(self, dim=None):
+        if dim is None:
+            if self._a.size == 0 and name in ('max', 'min'):
+                raise ValueError(f"{name}: the {self._info.name} is empty")
+            return fn(_xp(self), self._a, None).item()
+        d = self._dim(dim)
+        return _new_like(self, fn(_xp(self), self._a, d))
+    method.__name__ = name
+    method.__doc__ = f"{name}() over all elements -> a number; {name}(dim) -> a tensor with dim kept as size 1."
+    return method
+
+
+sum = _reduction('sum', lambda xp, a, d: a.sum() if d is None else a.sum(d, keepdims=True))
+prod = _reduction('prod', lambda xp, a, d: a.prod() if d is None else a.prod(d, keepdims=True))
+mean = _reduction('mean', lambda xp, a, d: a.mean() if d is None else a.mean(d, keepdims=True))
+
+
+def _stat(name):
+    def method(self, dim=None, flag=False):
+        """Unbiased (n - 1) by default; flag=True divides by n, as Torch7."""
+        if isinstance(dim, bool):
+            dim, flag = None, dim
+        ddof = 0 if flag else 1
+        a = self._a
+        if dim is None:
+            r = a.var(ddof=ddof)
+            return (_xp(self).sqrt(r) if name == 'std' else r).item()
+        d = self._dim(dim)
+        r = a.var(d, ddof=ddof, keepdims=True)
+        return _new_like(self, _xp(self).sqrt(r) if name == 'std' else r)
+    method.__name__ = name
+    return method
+
+
+std = _stat('std')
+var = _stat('var')
+
+
+def _extreme(name):
+    def method(self, dim=None):
+        """Over all elements -> a number; over dim -> (values, LongTensor of 0-based indices), dim kept."""
+        if isinstance(dim, Tensor):          # Torch7's x:max(y) is cmax
+            return (cmax if name == 'max' else cmin)(self, dim)
+        if dim is None:
+            if self._a.size == 0:
+                raise ValueError(f"{name}: the {self._info.name} is empty")
+            return (self._a.max() if name == 'max' else self._a.min()).item()
+        d = self._dim(dim)
+        idx = (self._a.argmax if name == 'max' else self._a.argmin)(d)
+        idx = _xp(self).expand_dims(idx, d)
+        vals = _xp(self).take_along_axis(self._a, idx, d)
+        from .types import on_device
+        return _new_like(self, vals), _new_like(self, idx, on_device(_LONG, self._info.cuda))
+    method.__name__ = name
+    return method
+
+
+max = _extreme('max')
+min = _extreme('min')
+
+
+def norm(self, p=2, dim=None):
+    xp = _xp(self)
+    a = self._a.astype(np.float64) if self._info.dtype.kind in 'iu' else self._a
+    def f(x, axis):
+        kw = dict(axis=axis, keepdims=axis is not None)
+        if p == 0:
+            return (x != 0).sum(**kw).astype(a.dtype)
+        if p == float('inf'):
+            return xp.abs(x).max(**kw)
+        if p == 1:
+            return xp.abs(x).sum(**kw)
+        if p == 2:
+            return xp.sqrt((x * x).sum(**kw))
+        return (xp.abs(x) ** p).sum(**kw) ** (1.0 / p)
+    if dim is None:
+        return f(a, None).item()
+    return _new_like(self, f(a, self._dim(dim)))
+
+
+def dist(self, other, p=2):
+    diff = type(self)._from_array(self._a - _operand(self, other, 'dist'))
+    return norm(diff, p)
+
+
+def _cumulative(name, fn):
+    def method(self, dim=0):
+        """A new tensor of cumulative {name}s along dim (Torch7's cumsum(x, dim) returns a new tensor)."""
+        return _new_like(self, fn(self._a, axis=self._dim(dim)))
+    method.__name__ = name
+    return method
+
+
+cumsum = _cumulative('cumsum', lambda a, axis: a.cumsum(axis))
+cumprod = _cumulative('cumprod', lambda a, axis: a.cumprod(axis))
+
+
+def sort(self, dim=-1, descending=False):
+    """(values, LongTensor of 0-based indices) sorted along dim (default the last), ascending by default."""
+    if isinstance(dim, bool):
+        dim, descending = -1, dim
+    d = self._dim(dim)
+    xp = _xp(self)
+    key = -self._a if descending and self._info.dtype.kind != 'u' else self._a
+    idx = xp.argsort(key, axis=d, kind='stable') if xp is np else xp.argsort(key, axis=d)
+    if descending and self._info.dtype.kind == 'u':
+        idx = xp.flip(xp.argsort(self._a, axis=d), axis=d)
+    from .types import on_device
+    return (_new_like(self, xp.take_along_axis(self._a, idx, d)),
+            _new_like(self, idx, on_device(_LONG, self._info.cuda)))
+
+
+def topk(self, k, dim=-1, dir=False, sorted=True):
+    """Torch7's topk: the k SMALLEST along dim (default last) unless dir=True (then the largest, as PyTorch's
+    default); returns (values, LongTensor of 0-based indices)."""
+    d = self._dim(dim)
+    n = self._a.shape[d]
+    if not 0 <= k <= n:
+        raise ValueError(f"topk: k={k} out of range for dim {d} of size {n}")
+    vals, idx = sort(self, d, bool(dir))
+    return vals.narrow(d, 0, k).clone(), idx.narrow(d, 0, k).clone()
+
+
+def all(self):
+    return bool(self._a.all())
+
+
+def any(self):
+    return bool(self._a.any())
+
+
+def trace(self):
+    _check_mat(self, 2, 'trace')
+    return self._a.trace().item()
+
+
+def diag(self, k=0):
+    """A new tensor: the k-th diagonal of a matrix, or a matrix with a vector on its k-th diagonal."""
+    return _new_like(self, _xp(self).diag(self._a, k))
+
+
+def equal(self, other):
+    """True when other has the same size and the same values."""
+    return self.shape == other.shape and bool((self._a == backend.to_device(other._a, self._info.cuda)).all())
+
+
+# -- comparisons -> ByteTensor -----------------------------------------------------------------------------
+def _compare(name, fn):
+    def method(self, other):
+        o = other if _num(other) else _operand(self, other, name)
+        from .types import on_device
+        return _new_like(self, fn(self._a, o), on_device(_BYTE, self._info.cuda))
+    method.__name__ = name
+    method.__doc__ = f"A new ByteTensor: 1 where self {name} other (a tensor of the same element count, or a number)."
+    return method
+
+
+lt = _compare('lt', lambda a, b: a < b)
+le = _compare('le', lambda a, b: a <= b)
+gt = _compare('gt', lambda a, b: a > b)
+ge = _compare('ge', lambda a, b: a >= b)
+eq = _compare('eq', lambda a, b: a == b)
+ne = _compare('ne', lambda a, b: a != b)
+
+
+# -- masks and indices -------------------------------------------------------------------------------------
+def _mask(self, mask, what):
+    if not isinstance(mask, Tensor) or mask._info.dtype != np.uint8:
+        raise TypeError(f"{what}: expected a ByteTensor mask, got "
+                        f"{mask._info.name if isinstance(mask, Tensor) else type(mask).__name__}")
+    return _operand(self, mask, what) != 0
+
+
+def maskedFill(self, mask, value):
+    self._a[_mask(self, mask, 'maskedFill')] = value
+    return self
+
+
+def maskedSelect(self, mask):
+    """A new 1-D tensor of the elements where mask is 1, in row-major order."""
+    return _new_like(self, self._a[_mask(self, mask, 'maskedSelect')])
+
+
+def maskedCopy(self, mask, src):
+    m = _mask(self, mask, 'maskedCopy')
+    n = int(m.sum())
+    if src._a.size < n:
+        raise ValueError(f"maskedCopy: the mask selects {n} elements, the source has only {src._a.size}")
+    self._a[m] = src._a.reshape(-1)[:n]
+    return self
+
+
+def _index(self, dim, index, what):
+    d = self._dim(dim)
+    if isinstance(index, Tensor):
+        if index._info.dtype.kind not in 'iu':
+            raise TypeError(f"{what}: expected a LongTensor of 0-based indices, got a {index._info.name}")
+        ia = index._a.reshape(-1)
+    else:
+        ia = _xp(self).asarray(index, dtype=np.int64).reshape(-1)
+    n = self._a.shape[d]
+    if ia.size and (int(ia.min()) < 0 or int(ia.max()) >= n):
+        raise IndexError(f"{what}: index out of range for dim {d} of size {n} "
+                         f"(got indices from {int(ia.min())} to {int(ia.max())}; they are 0-based)")
+    return d, ia
+
+
+def index(self, dim, index):
+    """A new tensor of the slices at 0-based ``index`` (LongTensor) along dim."""
+    d, ia = _index(self, dim, index, 'index')
+    return _new_like(self, _xp(self).take(self._a, ia, axis=d))
+
+
+indexSelect = index
+
+
+def indexCopy(self, dim, index, src):
+    d, ia = _index(self, dim, index, 'indexCopy')
+    sl = (slice(None),) * d + (ia,)
+    self._a[sl] = src._a.reshape(self._a[sl].shape)
+    return self
+
+
+def indexFill(self, dim, index, value):
+    d, ia = _index(self, dim, index, 'indexFill')
+    self._a[(slice(None),) * d + (ia,)] = value
+    return self
+
+
+def indexAdd(self, dim, index, src):
+    d, ia = _index(self, dim, index, 'indexAdd')
+    xp = _xp(self)
+    moved = xp.moveaxis(self._a, d, 0)
+    (np.add.at if xp is np else xp.add.at)(moved, ia, xp.moveaxis(src._a, d, 0))
+    return self
+
+
+def _gather_index(self, dim, index, what):
+    d = self._dim(dim)
+    if not isinstance(index, Tensor) or index._info.dtype.kind not in 'iu':
+        raise TypeError(f"{what}: expected a LongTensor of 0-based indices")
+    if index.dim() != self.dim():
+        raise ValueError(f"{what}: index has {index.dim()} dims, the tensor has {self.dim()}")
+    ia = index._a
+    n = self._a.shape[d]
+    if ia.size and (int(ia.min()) < 0 or int(ia.max()) >= n):
+        raise IndexError(f"{what}: index out of range for dim {d} of size {n} (indices are 0-based)")
+    return d, ia
+
+
+def gather(self, dim, index):
+    """A new tensor: out[i][j] = self[index[i][j]][j] for dim 0, and so on (0-based indices)."""
+    d, ia = _gather_index(self, dim, index, 'gather')
+    return _new_like(self, _xp(self).take_along_axis(self._a, ia, d))
+
+
+def scatter(self, dim, index, src):
+    """In place: self[index[i][j]][j] = src[i][j] for dim 0 (src a tensor or a number)."""
+    d, ia = _gather_index(self, dim, index, 'scatter')
+    xp = _xp(self)
+    vals = src._a if isinstance(src, Tensor) else src
+    if xp is np:
+        np.put_along_axis(self._a, ia, vals if _num(vals) else vals[tuple(slice(0, n) for n in ia.shape)], d)
+    else:
+        grids = list(xp.indices(ia.shape))
+        grids[d] = ia
+        self._a[tuple(grids)] = vals if _num(vals) else vals[tuple(slice(0, n) for n in ia.shape)]
+    return self
+
+
+def nonzero(self):
+    """A LongTensor n x dim of the 0-based coordinates of the nonzero elements."""
+    xp = _xp(self)
+    from .types import on_device
+    return _new_like(self, xp.stack(xp.nonzero(self._a), axis=1), on_device(_LONG, self._info.cuda))
+
+
+# -- random fills (Torch7's CPU stream, element by element in row-major order) -----------------------------
+def _fill_from(self, values):
+    self._a[...] = backend.to_device(values.reshape(self._a.shape), self._info.cuda)
+    return self
+
+
+def _random_fill(name, draw):
+    def method(self, *args):
+        return _fill_from(self, draw(_random._default, self._a.size, *args))
+    method.__name__ = name
+    method.__doc__ = f"Fill self in place from the global Torch7 stream ({name})."
+    return method
+
+
+uniform = _random_fill('uniform', lambda g, n, a=0.0, b=1.0: g.uniform_array(n, a, b))
+normal = _random_fill('normal', lambda g, n, m=0.0, s=1.0: g.normal_array(n, m, s))
+bernoulli = _random_fill('bernoulli', lambda g, n, p=0.5: g.bernoulli_array(n, p))
+exponential = _random_fill('exponential', lambda g, n, lambd=1.0: g.exponential_array(n, lambd))
+cauchy = _random_fill('cauchy', lambda g, n, median=0.0, sigma=1.0: g.cauchy_array(n, median, sigma))
+logNormal = _random_fill('logNormal', lambda g, n, mean=1.0, std=2.0: g.logNormal_array(n, mean, std))
+geometric = _random_fill('geometric', lambda g, n, p: g.geometric_array(n, p))
+
+
+def random(self, a=None, b=None):
+    """random(): integers over the type's range as Torch7; random(b): 1..b; random(a, b): a..b (Torch7's
+    inclusive bounds)."""
+    return _fill_from(self, _random._default.random_fill_array(self._a.size, self._info.name, a, b))
+
+
+# -- Python operators: new tensors, numpy broadcasting -----------------------------------------------------
+def _binop(name, fn, reflected=False, result=None):
+    def method(self, other):
+        if isinstance(other, Tensor):
+            o = other._a
+            if backend.is_cuda_array(o) != self._info.cuda:
+                raise TypeError(f"{name}: a {self._info.name} and a {other._info.name} are on different devices")
+        elif _num(other) or isinstance(other, np.ndarray) or backend.is_cuda_array(other):
+            o = other
+        else:
+            return NotImplemented
+        try:
+            r = fn(o, self._a) if reflected else fn(self._a, o)
+        except ValueError as e:
+            raise ValueError(f"{name}: cannot broadcast {self._info.name} of size {_sizestr(self.shape)} with "
+                             f"size {_sizestr(getattr(o, 'shape', ()))}: {e}") from None
+        from .types import on_device
+        info = on_device(result, self._info.cuda) if result is not None else self._info
+        r = info.xp.asarray(r)
+        return _new_like(self, r.reshape(1) if r.ndim == 0 else r, info)
+    method.__name__ = name
+    return method
+
+
+def _int_div(a, b):
+    r = a / b
+    return np.trunc(r) if not backend.is_cuda_array(r) else backend.cupy().trunc(r)
+
+
+Tensor.__add__ = _binop('__add__', lambda a, b: a + b)
+Tensor.__radd__ = _binop('__radd__', lambda a, b: a + b, True)
+Tensor.__sub__ = _binop('__sub__', lambda a, b: a - b)
+Tensor.__rsub__ = _binop('__rsub__', lambda a, b: a - b, True)
+Tensor.__mul__ = _binop('__mul__', lambda a, b: a * b)
+Tensor.__rmul__ = _binop('__rmul__', lambda a, b: a * b, True)
+Tensor.__truediv__ = _binop('__truediv__', lambda a, b: a / b if a.dtype.kind == 'f' else _int_div(a, b))
+Tensor.__rtruediv__ = _binop('__rtruediv__', lambda a, b: a / b, True)
+Tensor.__pow__ = _binop('__pow__', lambda a, b: a ** b)
+Tensor.__matmul__ = _binop('__matmul__', lambda a, b: a @ b)
+Tensor.__rmatmul__ = _binop('__rmatmul__', lambda a, b: a @ b, True)
+Tensor.__lt__ = _binop('__lt__', lambda a, b: a < b, result=_BYTE)
+Tensor.__le__ = _binop('__le__', lambda a, b: a <= b, result=_BYTE)
+Tensor.__gt__ = _binop('__gt__', lambda a, b: a > b, result=_BYTE)
+Tensor.__ge__ = _binop('__ge__', lambda a, b: a >= b, result=_BYTE)
+Tensor.__eq__ = _binop('__eq__', lambda a, b: a == b, result=_BYTE)
+Tensor.__ne__ = _binop('__ne__', lambda a, b: a != b, result=_BYTE)
+Tensor.__neg__ = lambda self: _new_like(self, -self._a)
+Tensor.__abs__ = lambda self: _new_like(self, abs(self._a))
+
+
+def _iop(method_name):
+    def method(self, other):
+        getattr(self, method_name)(other)
+        return self
+    return method
+
+
+Tensor.__iadd__ = _iop('add')
+Tensor.__isub__ = _iop('csub')
+Tensor.__imul__ = lambda self, o: mul(self, o) if _num(o) else cmul(self, o)
+Tensor.__itruediv__ = lambda self, o: div(self, o) if _num(o) else cdiv(self, o)
+
+
+# -- attach ------------------------------------------------------------------------------------------------
+_METHODS = dict(
+    add=add, csub=csub, sub_=csub, mul=mul, div=div, cmul=cmul, cdiv=cdiv, cpow=cpow, cmax=cmax, cmin=cmin,
+    cfmod=cfmod, cremainder=cremainder, fmod=fmod, remainder=remainder, addcmul=addcmul, addcdiv=addcdiv,
+    pow=pow, clamp=clamp, clip=clip, fill=fill, zero=zero, copy=copy,
+    addmm=addmm, addmv=addmv, addr=addr, baddbmm=baddbmm, addbmm=addbmm, mm=mm, mv=mv, bmm=bmm, ger=ger, dot=dot,
+    sum=sum, prod=prod, mean=mean, std=std, var=var, max=max, min=min, norm=norm, dist=dist,
+    cumsum=cumsum, cumprod=cumprod, sort=sort, topk=topk, all=all, any=any, trace=trace, diag=diag, equal=equal,
+    lt=lt, le=le, gt=gt, ge=ge, eq=eq, ne=ne,
+    maskedFill=maskedFill, maskedSelect=maskedSelect, maskedCopy=maskedCopy, index=index,
+    indexSelect=indexSelect, indexCopy=indexCopy, indexFill=indexFill, indexAdd=indexAdd, gather=gather,
+    scatter=scatter, nonzero=nonzero,
+    uniform=uniform, normal=normal, bernoulli=bernoulli, exponential=exponential, cauchy=cauchy,
+    logNormal=logNormal, geometric=geometric, random=random,
+)
+for _name, _fn in _UNARY.items():
+    _METHODS[_name] = _unary(_name, _fn)
+
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)
+
+# PyTorch-style in-place aliases (add_, mul_, ...): the same in-place methods under PyTorch's names
+for _name in ('add', 'mul', 'div', 'fill', 'zero', 'copy', 'clamp', 'pow', 'addmm', 'addmv', 'addr', 'addcmul',
+              'addcdiv', 'uniform', 'normal', 'bernoulli', 'exponential', 'cauchy', 'geometric', 'random',
+              'maskedFill', 'indexCopy', 'indexFill', 'indexAdd', 'scatter') + tuple(_UNARY):
+    setattr(Tensor, _name + '_', _METHODS[_name])
+Tensor.sub_ = csub
+Tensor.masked_fill_ = maskedFill
+Tensor.index_select = indexSelect
+Tensor.sub = Tensor.sub  # Torch7's sub(...) is the view (kept); subtraction is csub / sub_
