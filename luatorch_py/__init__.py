@@ -8,11 +8,21 @@ from .storage import Storage, STORAGE_CLASSES
 from .tensor import (Tensor, TENSOR_CLASSES, fromNumpy, as_tensor, getdefaulttensortype,
                      setdefaulttensortype)
 from .backend import CudaUnavailableError
-from . import random as _random_module
-from .random import (manualSeed, seed, initialSeed, random, uniform, normal, exponential, cauchy, logNormal,
+from . import random
+from .random import (manualSeed, seed, initialSeed, uniform, normal, exponential, cauchy, logNormal,
                      geometric, bernoulli, getRNGState, setRNGState, Generator)
 from .functions import *  # noqa: F401,F403
 from .functions import range, zeros, ones, eye, rand, randn, randperm, cat, stack, isTensor, isStorage, typename
+
+
+
+class _CallableModule(type(random)):
+    """``torch.random()`` draws a number (Torch7) while ``torch.random`` stays the RNG module."""
+    def __call__(self, *args):
+        return self.random(*args)
+
+
+random.__class__ = _CallableModule
 
 globals().update(TENSOR_CLASSES)
 globals().update(STORAGE_CLASSES)

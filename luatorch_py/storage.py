@@ -28,7 +28,7 @@ class Storage:
             if vals.ndim != 1:
                 raise ValueError(f"{self._info.storage_name}: expected a flat list of numbers, got shape {vals.shape}")
             self._data = backend.to_device(vals.astype(self._info.dtype), self._info.cuda)
-        self._views = weakref.WeakSet()
+        self._views = _Views()
 
     # -- queries -------------------------------------------------------------------------------------
     def size(self):
@@ -91,7 +91,7 @@ class Storage:
         old = self._data
         if n == old.shape[0]:
             return self
-        views = [(t, t.storageOffset(), t._a.shape, t._strides()) for t in list(self._views)]
+        views = [(t, t.storageOffset(), t._a.shape, t._strides()) for t in self._views.alive()]
         new = self._info.empty((n,))
         k = min(n, old.shape[0])
         new[:k] = old[:k]
@@ -135,6 +135,21 @@ class SizeStorage(Storage):
 
     def __radd__(self, other):
         return tuple(other) + tuple(self)
+
+
+class _Views(dict):
+    """The tensors viewing a storage, held weakly (by id: tensors' == is elementwise, so no WeakSet)."""
+    __slots__ = ('__weakref__',)
+
+    def add(self, t):
+        k = id(t)
+        self[k] = weakref.ref(t, lambda _, d=weakref.ref(self), k=k: (d() or {}).pop(k, None))
+
+    def discard(self, t):
+        self.pop(id(t), None)
+
+    def alive(self):
+        return [t for t in (r() for r in list(self.values())) if t is not None]
 
 
 def _extent(shape, strides):

@@ -33,6 +33,13 @@ class TypeInfo:
     def __repr__(self):
         return f"TypeInfo({self.name})"
 
+    # one TypeInfo per type: copies of modules must keep pointing at the registry's entries
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
 
 TYPES = {info.name: info for info in (
     TypeInfo('torch.ByteTensor', np.uint8, False),

@@ -1,0 +1,387 @@
+"""Torch7's Module protocol, once, for every module.
+
+A module keeps Torch7's fields (``output``, ``gradInput``, ``weight``, ``gradWeight``, ``train``, ``_type``, ...)
+and overrides ``updateOutput``, ``updateGradInput`` and ``accGradParameters``.  Everything else (forward,
+backward, parameter updates, getParameters, type conversion, cloning, sharing) lives here.
+
+Attributes whose names start with ``_`` (except ``_type``) are Python-side caches: they are not saved to .t7
+files and are rebuilt when missing.
+"""
+import copy as _copy
+import math
+
+import numpy as np
+
+from .. import backend
+from ..storage import Storage
+from ..tensor import Tensor, as_tensor, default_info, _sizestr
+from ..types import type_info
+
+REGISTRY = {}   # Lua class name ('nn.Linear') -> Python class, for serialization
+
+
+def _register(cls):
+    if '__torch_name__' not in cls.__dict__:
+        cls.__torch_name__ = 'nn.' + cls.__name__
+    REGISTRY[cls.__torch_name__] = cls
+
+
+class TypedObject:
+    """What Module and Criterion share: a tensor type, input coercion, type conversion, cloning."""
+    __torch_name__ = None
+    # fields holding 0-based dims/indices here and 1-based ones in Lua (converted by serialization)
+    _lua_index_fields = ()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        _register(cls)
+
+    def _init_type(self):
+        info = default_info()
+        self._type = info.name
+        self._tinfo = info
+        self._tcls = info.tensor_class
+
+    # -- inputs ------------------------------------------------------------------------------------------
+    def _coerce(self, x, what='input'):
+        """``x`` as a tensor of this module's type.  A numpy array with the right dtype is wrapped without a copy
+        (the wrapper is cached while the same array comes back), another dtype is converted; a tensor of another
+        type is an error, as in Torch7."""
+        if x.__class__ is self._tcls:
+            return x
+        if isinstance(x, Tensor):
+            raise TypeError(f"{self!r}: expected {what} of type {self._type}, got a {x.type()} "
+                            f"(convert the module with .type('{x.type()}') or the {what} with .type('{self._type}'))")
+        if isinstance(x, (list, tuple)):
+            raise TypeError(f"{self!r}: expected {what} to be a {self._type} or a numpy array, got a "
+                            f"{type(x).__name__} (table inputs are for table modules)")
+        cache = self.__dict__.get('_np_cache')
+        if cache is not None and cache[0] is x:
+            return cache[1]
+        if not (isinstance(x, np.ndarray) or backend.is_cuda_array(x)):
+            raise TypeError(f"{self!r}: expected {what} to be a {self._type} or a numpy array, "
+                            f"got {type(x).__name__}")
+        t = as_tensor(x, self._tinfo)
+        if t._a is x:
+            self._np_cache = (x, t)
+        return t
+
+    def _buffer(self, name, shape, info=None):
+        """A scratch array kept on the module under ``name``, reallocated only when its shape changes."""
+        buf = self.__dict__.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != (info or self._tinfo).dtype \
+                or backend.is_cuda_array(buf) != (info or self._tinfo).cuda:
+            buf = (info or self._tinfo).empty(shape)
+            self.__dict__[name] = buf
+        return buf
+
+    # -- type conversion ---------------------------------------------------------------------------------
+    def type(self, name=None, tensorCache=None):
+        """With no argument the tensor type name; else convert every tensor field (recursively) to that type,
+        keeping tensors that shared a storage sharing one after."""
+        if name is None:
+            return self._type
+        info = type_info(name)
+        cache = {} if tensorCache is None else tensorCache
+        for k, v in list(self.__dict__.items()):
+            if k.startswith('_') and k != '_type':
+                if isinstance(v, (np.ndarray, tuple)) or backend.is_cuda_array(v):
+                    del self.__dict__[k]       # Python-side caches: rebuilt on demand in the new type
+                continue
+            self.__dict__[k] = _convert(v, info, cache)
+        self._type = info.name
+        self._tinfo = info
+        self._tcls = info.tensor_class
+        return self
+
+    def float(self):
+        return self.type('torch.FloatTensor')
+
+    def double(self):
+        return self.type('torch.DoubleTensor')
+
+    def cuda(self):
+        return self.type('torch.CudaTensor')
+
+    def cudaDouble(self):
+        return self.type('torch.CudaDoubleTensor')
+
+    def cpu(self):
+        from ..types import on_device
+        return self.type(on_device(self._tinfo, False).name)
+
+    # -- copies ------------------------------------------------------------------------------------------
+    def clone(self, *names):
+        """A deep copy; the fields named (e.g. 'weight', 'bias') stay shared with the original."""
+        c = _copy.deepcopy(self)
+        if names:
+            c.share(self, *names)
+        return c
+
+    def __repr__(self):
+        return self.__torch_name__
+
+
+def _convert(v, info, cache):
+    """Convert tensors inside ``v`` (tensor, module, list, dict) to type ``info``, sharing via ``cache``."""
+    if isinstance(v, Tensor):
+        if v._info is info:
+            return v
+        st = v._s
+        new_st = cache.get(id(st))
+        if new_st is None:
+            with np.errstate(all='ignore'):   # uninitialized memory may hold values the new type can't
+                data = backend.to_device(st._data, info.cuda).astype(info.dtype, copy=True)
+            new_st = info.storage_class(_data=data)
+            cache[id(st)] = new_st
+            cache[('keep', id(st))] = st   # keep the old storage alive so ids stay unique during the walk
+        t = info.tensor_class()
+        if v.nElement():
+            t.set(new_st, v.storageOffset(), v._a.shape, v._strides())
+        return t
+    if isinstance(v, TypedObject):
+        return v.type(info.name, cache)
+    if isinstance(v, list):
+        return [_convert(x, info, cache) for x in v]
+    if isinstance(v, dict):
+        return {k: _convert(x, info, cache) for k, x in v.items()}
+    return v
+
+
+def _tensor_deepcopy(self, memo):
+    st = memo.get(id(self._s))
+    if st is None:
+        st = self._info.storage_class(_data=self._s._data.copy())
+        memo[id(self._s)] = st
+    t = type(self)._wrap(st, backend.as_strided(st._data, self._a.shape, self._strides(), self.storageOffset())
+                         if self._a.size else st._data[0:0])
+    memo[id(self)] = t
+    return t
+
+
+Tensor.__deepcopy__ = _tensor_deepcopy
+Storage.__deepcopy__ = lambda self, memo: memo.setdefault(
+    id(self), self._info.storage_class(_data=self._data.copy()))
+
+
+class Module(TypedObject):
+    """Base of every nn module (Torch7's nn.Module)."""
+    __torch_name__ = 'nn.Module'
+
+    def __init__(self):
+        self._init_type()
+        self.output = self._tcls()
+        self.gradInput = self._tcls()
+        self.train = True
+
+    # -- the three methods a module overrides ----------------------------------------------------------------
+    def updateOutput(self, input):
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        pass
+
+    # -- the protocol ------------------------------------------------------------------------------------
+    def forward(self, input):
+        return self.updateOutput(input)
+
+    def backward(self, input, gradOutput, scale=1):
+        self.updateGradInput(input, gradOutput)
+        self.accGradParameters(input, gradOutput, scale)
+        return self.gradInput
+
+    def __call__(self, input, gradOutput=None):
+        """forward(input); with gradOutput also backward, returning (output, gradInput) as Torch7."""
+        self.forward(input)
+        if gradOutput is None:
+            return self.output
+        self.backward(input, gradOutput)
+        return self.output, self.gradInput
+
+    def backwardUpdate(self, input, gradOutput, lr):
+        self.updateGradInput(input, gradOutput)
+        self.accUpdateGradParameters(input, gradOutput, lr)
+        return self.gradInput
+
+    def parameters(self):
+        """(params, gradParams): lists of tensors (empty when the module has none)."""
+        params, grads = [], []
+        for p, g in (('weight', 'gradWeight'), ('bias', 'gradBias')):
+            t = self.__dict__.get(p)
+            if isinstance(t, Tensor):
+                params.append(t)
+                grads.append(self.__dict__.get(g))
+        return params, grads
+
+    def zeroGradParameters(self):
+        for g in self.parameters()[1]:
+            if g is not None:
+                g._a.fill(0)
+
+    def updateParameters(self, learningRate):
+        """param -= learningRate * gradParam, for every parameter."""
+        params, grads = self.parameters()
+        for p, g in zip(params, grads):
+            p.add(-learningRate, g)
+
+    def accUpdateGradParameters(self, input, gradOutput, lr):
+        """Torch7's trick: accumulate -lr * gradient straight into the parameters."""
+        names = [('weight', 'gradWeight'), ('bias', 'gradBias')]
+        saved = {g: self.__dict__.get(g) for _, g in names}
+        for p, g in names:
+            if p in self.__dict__:
+                self.__dict__[g] = self.__dict__[p]
+        try:
+            self.accGradParameters(input, gradOutput, -lr)
+        finally:
+            self.__dict__.update(saved)
+
+    def sharedAccUpdateGradParameters(self, input, gradOutput, lr):
+        if self.parameters()[0]:
+            self.zeroGradParameters()
+            self.accGradParameters(input, gradOutput, 1)
+            self.updateParameters(lr)
+
+    def getParameters(self):
+        """One flat parameter tensor and one flat gradient tensor; every module's parameters become views of
+        them (so training through the flat vectors, e.g. with optim, updates the modules and vice versa)."""
+        params, grads = self.parameters()
+        return _flatten(params), _flatten(grads)
+
+    # -- modes, traversal --------------------------------------------------------------------------------
+    def training(self):
+        for m in self.listModules():
+            m.train = True
+        return self
+
+    def evaluate(self):
+        for m in self.listModules():
+            m.train = False
+        return self
+
+    def children(self):
+        return list(self.__dict__.get('modules') or [])
+
+    def apply(self, fn):
+        fn(self)
+        for m in self.children():
+            m.apply(fn)
+        return self
+
+    def listModules(self):
+        out = [self]
+        for m in self.children():
+            out.extend(m.listModules())
+        return out
+
+    def findModules(self, typename, container=None):
+        """(modules, their containers) of class ``typename`` ('nn.Linear' or a class)."""
+        nodes, containers = [], []
+        for m in self.children():
+            n, c = m.findModules(typename, self)
+            nodes += n
+            containers += c
+        if (isinstance(typename, str) and self.__torch_name__ == typename) or \
+                (isinstance(typename, type) and isinstance(self, typename)):
+            nodes.insert(0, self)
+            containers.insert(0, container)
+        return nodes, containers
+
+    def clearState(self):
+        """Empty output, gradInput and scratch buffers (Torch7's clearState before saving)."""
+        for k in list(self.__dict__):
+            if k.startswith('_') and k not in ('_type', '_tinfo', '_tcls'):
+                del self.__dict__[k]
+        for k in ('output', 'gradInput'):
+            v = self.__dict__.get(k)
+            if isinstance(v, Tensor):
+                self.__dict__[k] = self._tcls()
+            elif isinstance(v, list):
+                self.__dict__[k] = []
+        for m in self.children():
+            m.clearState()
+        return self
+
+    def share(self, other, *names):
+        """Make the named tensor fields of self point at other's (recursively in containers)."""
+        for name in names:
+            mine, theirs = self.__dict__.get(name), other.__dict__.get(name)
+            if isinstance(mine, Tensor) and isinstance(theirs, Tensor):
+                mine.set(theirs)
+        for a, b in zip(self.children(), other.children()):
+            a.share(b, *names)
+        return self
+
+    def reset(self, stdv=None):
+        return self
+
+    def __repr__(self):
+        return self.__torch_name__
+
+
+def _flatten(tensors):
+    """Copy ``tensors`` into one new flat storage and re-point each at its place there.  Tensors that shared a
+    storage keep sharing (their storage is copied once); holes no tensor uses are squeezed out, as Torch7."""
+    tensors = [t for t in tensors if t is not None]
+    if not tensors:
+        return default_info().tensor_class()
+    info = tensors[0]._info
+    for t in tensors:
+        if t._info is not info:
+            raise TypeError(f"getParameters: parameters of different types ({info.name} and {t._info.name}); "
+                            f"convert the module with .type() first")
+    xp = info.xp
+    # 1. one slot per distinct storage, in order of first appearance
+    base, total = {}, 0
+    for t in tensors:
+        if id(t._s) not in base:
+            base[id(t._s)] = total
+            total += len(t._s)
+    # 2. mark the storage elements some tensor uses
+    used = np.zeros(total, dtype=bool)
+    for t in tensors:
+        if t.nElement():
+            idx = base[id(t._s)] + t.storageOffset() + sum(
+                np.arange(n)[(slice(None),) + (None,) * (t.dim() - 1 - d)] * s
+                for d, (n, s) in enumerate(zip(t._a.shape, t._strides())))
+            used[np.asarray(idx).reshape(-1)] = True
+    # 3. new position of each used element (holes squeezed out)
+    newpos = np.cumsum(used) - 1
+    n_used = int(used.sum())
+    flat = info.empty((n_used,))
+    seen = set()
+    for t in tensors:
+        if id(t._s) in seen:
+            continue
+        seen.add(id(t._s))
+        b = base[id(t._s)]
+        mask = used[b:b + len(t._s)]
+        flat[xp.asarray(newpos[b:b + len(t._s)][mask])] = t._s._data[xp.asarray(mask)]
+    storage = info.storage_class(_data=flat)
+    for t in tensors:
+        off = int(newpos[base[id(t._s)] + t.storageOffset()]) if t.nElement() else 0
+        t.set(storage, off, t._a.shape, t._strides()) if t.nElement() else None
+    return info.tensor_class(storage, 0, (n_used,), (1,)) if n_used else info.tensor_class()
+
+
+def check_dims(module, x, dims, what='input'):
+    """Raise naming the module and the size when ``x`` (array) has a number of dims not in ``dims``."""
+    if x.ndim not in dims:
+        want = ' or '.join(f'{d}-D' for d in dims)
+        raise ValueError(f"{module!r}: expected {want} {what}, got size [{', '.join(map(str, x.shape))}]")
+
+
+def resized(t, shape):
+    """The array of tensor ``t`` after resizing it to ``shape`` (a no-op when it already has that shape)."""
+    if t._a.shape != shape:
+        t.resize(shape)
+    return t._a
+
+
+def sizestr(shape):
+    return '[' + ', '.join(str(n) for n in shape) + ']'
+
+
