@@ -206,30 +206,40 @@ class Module(TypedObject):
         self.accUpdateGradParameters(input, gradOutput, lr)
         return self.gradInput
 
+    # (parameter, gradient) field names; modules with other parameter fields override this
+    _param_pairs = (('weight', 'gradWeight'), ('bias', 'gradBias'))
+
     def parameters(self):
         """(params, gradParams): lists of tensors (empty when the module has none)."""
-        params, grads = [], []
-        for p, g in (('weight', 'gradWeight'), ('bias', 'gradBias')):
-            t = self.__dict__.get(p)
-            if isinstance(t, Tensor):
-                params.append(t)
-                grads.append(self.__dict__.get(g))
-        return params, grads
+        d = self.__dict__
+        pairs = [(d[p], d.get(g)) for p, g in self._param_pairs if isinstance(d.get(p), Tensor)]
+        return [p for p, _ in pairs], [g for _, g in pairs]
 
     def zeroGradParameters(self):
-        for g in self.parameters()[1]:
-            if g is not None:
-                g._a.fill(0)
+        d = self.__dict__
+        for p, g in self._param_pairs:
+            t = d.get(g)
+            if t is not None:
+                t._a.fill(0)
 
     def updateParameters(self, learningRate):
-        """param -= learningRate * gradParam, for every parameter."""
-        params, grads = self.parameters()
-        for p, g in zip(params, grads):
-            p.add(-learningRate, g)
+        """param -= learningRate * gradParam, for every parameter (no allocation after the first call)."""
+        d = self.__dict__
+        for p, g in self._param_pairs:
+            pt = d.get(p)
+            if pt is None:
+                continue
+            pa, ga = pt._a, d[g]._a
+            if learningRate == 1:
+                pa -= ga
+            else:
+                tmp = self._buffer('_upd_' + p, pa.shape)
+                backend.array_module(pa).multiply(ga, learningRate, out=tmp)
+                pa -= tmp
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
         """Torch7's trick: accumulate -lr * gradient straight into the parameters."""
-        names = [('weight', 'gradWeight'), ('bias', 'gradBias')]
+        names = self._param_pairs
         saved = {g: self.__dict__.get(g) for _, g in names}
         for p, g in names:
             if p in self.__dict__:
