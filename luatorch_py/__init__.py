@@ -30,3 +30,6 @@ globals().update(STORAGE_CLASSES)
 from_numpy = fromNumpy
 
 __version__ = '0.1.0'
+
+# the subpackages, as torch.nn / torch.optim (imported last: they build on everything above)
+from . import nn, optim, data  # noqa: E402

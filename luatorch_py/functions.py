@@ -191,10 +191,25 @@ def dot(a, b):
     return a.dot(b)
 
 
-def addmm(*args):
-    """torch.addmm([beta,] M, [alpha,] A, B): a new tensor."""
-    m = next(x for x in args if isinstance(x, Tensor))
-    return type(m)().addmm(*args) if builtins.sum(isinstance(x, Tensor) for x in args) == 3 else m.clone().addmm(*args)
+def _result_form(name, nt, usage):
+    """torch.<name>(...) in Torch7's full form (first tensor the base): a new tensor, the inputs unchanged."""
+    def fn(*args):
+        tensors = [x for x in args if isinstance(x, Tensor)]
+        if len(tensors) != nt:
+            raise TypeError(f"torch.{name}: expected {usage}, got {len(tensors)} tensors in {len(args)} arguments")
+        return getattr(type(tensors[0])(), name)(*args)
+    fn.__name__ = name
+    fn.__doc__ = f"torch.{name}{usage}: a new tensor."
+    return fn
+
+
+addmm = _result_form('addmm', 3, '([beta,] M, [alpha,] A, B)')
+addmv = _result_form('addmv', 3, '([beta,] v, [alpha,] M, x)')
+addr = _result_form('addr', 3, '([beta,] M, [alpha,] u, v)')
+baddbmm = _result_form('baddbmm', 3, '([beta,] M, [alpha,] A, B)')
+addbmm = _result_form('addbmm', 3, '([beta,] M, [alpha,] A, B)')
+addcmul = _result_form('addcmul', 3, '(t, [value,] t1, t2)')
+addcdiv = _result_form('addcdiv', 3, '(t, [value,] t1, t2)')
 
 
 def clamp(x, lo=None, hi=None):
@@ -203,7 +218,7 @@ def clamp(x, lo=None, hi=None):
 
 for _name in ('abs', 'sign', 'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'floor', 'ceil', 'round',
               'trunc', 'frac', 'neg', 'cinv', 'cos', 'sin', 'tan', 'acos', 'asin', 'atan', 'cosh', 'sinh',
-              'cmax', 'cmin'):
+              'cmax', 'cmin', 'cpow', 'cfmod', 'cremainder', 'fmod', 'remainder'):
     globals()[_name] = _result_fn(_name)
 
 for _name in ('sum', 'prod', 'mean', 'std', 'var', 'max', 'min', 'norm', 'dist', 'cumsum', 'cumprod', 'sort',

@@ -16,6 +16,14 @@ class Storage:
     _info: TypeInfo = None
     __slots__ = ('_data', '_views', '__weakref__')
 
+    @classmethod
+    def _of(cls, data):
+        """A storage owning 1-D array ``data`` (right dtype and device; internal, no checks)."""
+        st = object.__new__(cls)
+        st._data = data
+        st._views = _Views()
+        return st
+
     def __init__(self, arg=0, *, _data=None):
         if _data is not None:
             self._data = _data
@@ -69,8 +77,8 @@ class Storage:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
-        a = self.numpy()
-        return a if dtype is None else a.astype(dtype)
+        from .tensor import _array_protocol
+        return _array_protocol(self.numpy(), dtype, copy)
 
     # -- mutation ------------------------------------------------------------------------------------
     def fill(self, value):
@@ -137,19 +145,25 @@ class SizeStorage(Storage):
         return tuple(other) + tuple(self)
 
 
-class _Views(dict):
-    """The tensors viewing a storage, held weakly (by id: tensors' == is elementwise, so no WeakSet)."""
-    __slots__ = ('__weakref__',)
+class _Views(list):
+    """Weak references to the tensors viewing a storage (compared by identity: tensors' == is elementwise).
+
+    Adding is one weakref (tensor creation is a hot path); dead references are dropped when the list has doubled
+    since the last sweep, so a storage viewed by many short-lived tensors stays small.
+    """
+    _sweep_at = 16     # class default; an instance gets its own after a sweep (no __init__: creation is hot)
 
     def add(self, t):
-        k = id(t)
-        self[k] = weakref.ref(t, lambda _, d=weakref.ref(self), k=k: (d() or {}).pop(k, None))
+        self.append(weakref.ref(t))
+        if len(self) > self._sweep_at:
+            self[:] = [r for r in self if r() is not None]
+            self._sweep_at = max(16, 2 * len(self))
 
     def discard(self, t):
-        self.pop(id(t), None)
+        self[:] = [r for r in self if r() is not None and r() is not t]
 
     def alive(self):
-        return [t for t in (r() for r in list(self.values())) if t is not None]
+        return [t for t in (r() for r in self) if t is not None]
 
 
 def _extent(shape, strides):

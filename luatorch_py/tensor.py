@@ -54,11 +54,15 @@ def _parse_sizes(args, what):
     """Sizes given as ints, one tuple/list, or one LongStorage."""
     if len(args) == 1 and isinstance(args[0], (tuple, list, Storage)):
         args = tuple(args[0])
-    try:
-        sizes = tuple(int(n) for n in args)
-    except (TypeError, ValueError):
-        raise TypeError(f"{what}: expected sizes as ints, a tuple or a LongStorage, got {args!r}") from None
-    return sizes
+    sizes = []
+    for n in args:
+        if isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)):
+            sizes.append(int(n))
+        elif isinstance(n, (float, np.floating)) and float(n).is_integer():
+            sizes.append(int(n))      # Lua numbers are doubles: 4.0 is a size
+        else:
+            raise TypeError(f"{what}: expected sizes as ints, a tuple or a LongStorage, got {args!r}")
+    return tuple(sizes)
 
 
 class Tensor:
@@ -71,6 +75,7 @@ class Tensor:
     """
     __slots__ = ('_a', '_s', '__weakref__')
     _info = None
+    __array_priority__ = 1000   # ndarray <op> Tensor defers to the Tensor's reflected operator (a Tensor)
 
     def __new__(cls, *args, **kwargs):
         if cls is Tensor:
@@ -84,24 +89,39 @@ class Tensor:
             self._init_view(st, st._data)
             return
         a0 = args[0]
-        if isinstance(a0, Storage):
+        if isinstance(a0, Storage) and (a0._info is info or not isinstance(a0, SizeStorage)):
+            # Torch7 reads a storage of the tensor's own type as (storage, offset, size, stride), and a
+            # LongStorage given to any other type as the sizes
+            if a0._info is not info:
+                raise TypeError(f"{info.name}: expected a {info.storage_name} (or a LongStorage of sizes), "
+                                f"got a {a0._info.storage_name}")
+            if len(args) > 4:
+                raise TypeError(f"{info.name}: expected (storage, [offset, [size, [stride]]]), got {len(args)} arguments")
+            off = _parse_sizes((args[1],), info.name)[0] if len(args) > 1 else 0
+            if not 0 <= off <= len(a0):
+                raise ValueError(f"{info.name}: storage offset {off} out of range for a {a0._info.storage_name} "
+                                 f"of size {len(a0)} (offsets are 0-based)")
+            size = _parse_sizes((args[2],), info.name) if len(args) > 2 and args[2] is not None else (len(a0) - off,)
+            stride = _parse_sizes((args[3],), info.name) if len(args) > 3 and args[3] is not None else None
             self._s = a0
+            self._a = a0._data[0:0]
+            self._set_geometry(off, size, stride)   # grows the storage when the view needs more (Torch7)
             a0._views.add(self)
-            off = int(args[1]) if len(args) > 1 else 0
-            size = _parse_sizes((args[2],), 'Tensor') if len(args) > 2 and args[2] is not None else (len(a0) - off,)
-            stride = _parse_sizes((args[3],), 'Tensor') if len(args) > 3 and args[3] is not None else None
-            self._a = None
-            self._set_geometry(off, size, stride)
         elif isinstance(a0, Tensor):
             if a0._info is info:
                 self._init_view(a0._s, a0._a)
             else:
                 src = a0.type(info.name)
                 self._init_view(src._s, src._a)
-        elif isinstance(a0, (list, np.ndarray, np.generic)) or backend.is_cuda_array(a0):
-            arr = a0 if backend.is_cuda_array(a0) else np.asarray(a0)
-            if arr.dtype == object:
-                raise ValueError(f"{info.name}: nested list is ragged or holds non-numbers: {a0!r}")
+        elif isinstance(a0, (list, np.ndarray)) or backend.is_cuda_array(a0):
+            if len(args) > 1:
+                raise TypeError(f"{info.name}: expected one list or array of values, got {len(args)} arguments")
+            try:
+                arr = a0 if backend.is_cuda_array(a0) else np.asarray(a0)
+            except ValueError as e:
+                raise ValueError(f"{info.name}: nested list is ragged or holds non-numbers ({e})") from None
+            if arr.dtype == object or arr.dtype.kind not in 'biuf':
+                raise ValueError(f"{info.name}: expected numbers, got values of dtype {arr.dtype}: {a0!r}")
             arr = backend.to_device(arr.reshape(1) if arr.ndim == 0 else arr, info.cuda)
             arr = arr.astype(info.dtype, order='C', copy=True)
             st = info.storage_class(_data=arr.reshape(-1))
@@ -131,8 +151,15 @@ class Tensor:
     @classmethod
     def _from_array(cls, arr):
         """A tensor owning ``arr`` (a fresh, C-contiguous array of the class's dtype on its device)."""
+        if not arr.flags.c_contiguous:
+            arr = arr.copy(order='C')     # reshape(-1) below must be a view
         flat = arr.reshape(-1)
-        return cls._wrap(cls._info.storage_class(_data=flat), flat.reshape(arr.shape) if arr.ndim else flat)
+        st = cls._info.storage_class._of(flat)
+        t = object.__new__(cls)
+        t._s = st
+        t._a = arr if arr.ndim else flat
+        st._views.add(t)
+        return t
 
     def _view(self, arr):
         return type(self)._wrap(self._s, arr)
@@ -264,8 +291,7 @@ class Tensor:
         return self._a
 
     def __array__(self, dtype=None, copy=None):
-        a = self.numpy()
-        return a if dtype is None else a.astype(dtype)
+        return _array_protocol(self.numpy(), dtype, copy)
 
     def tolist(self):
         return backend.to_numpy(self._a).tolist()
@@ -423,13 +449,13 @@ class Tensor:
     def resize(self, *sizes):
         """Resize in place (contents are whatever the memory held); reuses the storage when large enough."""
         sizes = _parse_sizes(sizes, 'resize')
-        if sizes == self._a.shape and self._a.flags.c_contiguous:
+        if sizes == self._a.shape:      # Torch7: same sizes keep the geometry (strides too)
             return self
         self._set_geometry(self.storageOffset(), sizes)
         return self
 
     def resizeAs(self, other):
-        if self._a.shape == other._a.shape and self._a.flags.c_contiguous:
+        if self._a.shape == other._a.shape:
             return self
         return self.resize(other._a.shape if other._a.size else (0,))
 
@@ -454,6 +480,8 @@ class Tensor:
     def __getitem__(self, key):
         if isinstance(key, Tensor) and key._info.dtype == np.uint8:
             return self.maskedSelect(key)
+        if isinstance(key, np.ndarray) and key.dtype == np.bool_:
+            return self.maskedSelect(TYPES['torch.ByteTensor'].tensor_class._share(key.view(np.uint8)))
         if isinstance(key, (Tensor, list)) or (isinstance(key, np.ndarray) and key.ndim):
             idx = key if isinstance(key, Tensor) else LongTensor_(key)
             return self.index(0, idx)
@@ -469,6 +497,8 @@ class Tensor:
         return self._view(r)
 
     def __setitem__(self, key, value):
+        if isinstance(key, np.ndarray) and key.dtype == np.bool_:
+            key = TYPES['torch.ByteTensor'].tensor_class._share(key.view(np.uint8))
         if isinstance(key, Tensor) and key._info.dtype == np.uint8:
             if isinstance(value, Tensor):
                 return self.maskedCopy(key, value)
@@ -520,6 +550,15 @@ class Tensor:
                              self._info.name)
 
     __str__ = __repr__
+
+
+def _array_protocol(a, dtype, copy):
+    """numpy's __array__(dtype, copy): ``a`` itself unless a copy or another dtype is asked for."""
+    if dtype is not None and np.dtype(dtype) != a.dtype:
+        if copy is False:
+            raise ValueError(f"cannot view an array of dtype {a.dtype} as {np.dtype(dtype)} without a copy")
+        return a.astype(dtype)
+    return a.copy() if copy else a
 
 
 def LongTensor_(values):

@@ -12,6 +12,7 @@ import numpy as np
 from . import backend
 from . import random as _random
 from .tensor import Tensor, _sizestr, TYPES, _parse_sizes
+from .types import on_device
 
 _BYTE = TYPES['torch.ByteTensor']
 _LONG = TYPES['torch.LongTensor']
@@ -52,14 +53,16 @@ def _operand(self, x, what):
 _scratch_cache = {}
 
 
-def _scratch(like):
-    """A reusable temporary shaped like ``like`` (so optimizers' ``x.add(-lr, g)`` allocates only once)."""
-    key = (like.shape, like.dtype.str, backend.is_cuda_array(like))
+def _scratch(like, shape=None):
+    """A reusable temporary shaped like ``like`` (or ``shape``, with like's dtype and device), so that optimizers'
+    ``x.add(-lr, g)`` or ``m.addmm(a, b)`` allocate only once per shape.  Valid until the next _scratch call."""
+    shape = like.shape if shape is None else shape
+    key = (shape, like.dtype.num, type(like))
     buf = _scratch_cache.get(key)
     if buf is None:
         if len(_scratch_cache) > 32:
             _scratch_cache.clear()
-        buf = _scratch_cache[key] = backend.array_module(like).empty(like.shape, like.dtype)
+        buf = _scratch_cache[key] = backend.array_module(like).empty(shape, like.dtype)
     return buf
 
 
@@ -74,12 +77,13 @@ def _result_into(self, src):
 # -- add / sub ---------------------------------------------------------------------------------------------
 def _axpy(self, out, base, value, t, what):
     """out = base + value * t, with no allocation after the first call of a shape."""
-    ta = _operand(self, t, what)
+    ta = t._a if isinstance(t, Tensor) else None
+    if ta is None or ta.shape != out.shape or type(ta) is not type(out):
+        ta = _operand(self, t, what)
+    xp = np if type(out) is np.ndarray else backend.array_module(out)
     if value == 1:
-        np_add = backend.array_module(out).add
-        np_add(base, ta, out=out)
+        xp.add(base, ta, out=out)
     else:
-        xp = backend.array_module(out)
         tmp = _scratch(out)
         xp.multiply(ta, _scalar_for(self, value), out=tmp, casting='unsafe')
         xp.add(base, tmp, out=out)
@@ -92,7 +96,7 @@ def add(self, a, b=None, c=None):
     if b is None:
         if isinstance(a, Tensor):
             aa = a._a
-            if aa.shape != arr.shape:
+            if aa.shape != arr.shape or type(aa) is not type(arr):
                 aa = _operand(self, a, 'add')
             arr += aa
         elif _num(a):
@@ -148,13 +152,16 @@ def div(self, a, b=None):
 
 def _pointwise2(name, fn):
     def method(self, a, b=None):
-        xp = _xp(self)
         if b is None:
-            x, y, out = self._a, a, self._a
+            x = out = self._a
+            y = a
         else:
             x, y, out = a._a, b, _result_into(self, a)
-        y = _scalar_for(self, y) if _num(y) else _operand(self, y, name)
-        fn(xp, x, y, out)
+        if isinstance(y, Tensor) and y._a.shape == out.shape and type(y._a) is type(out):
+            y = y._a
+        else:
+            y = _scalar_for(self, y) if _num(y) else _operand(self, y, name)
+        fn(np if type(out) is np.ndarray else backend.array_module(out), x, y, out)
         return self
     method.__name__ = name
     method.__doc__ = f"{name}(t or value) in place | {name}(t1, t2 or value): self = {name} of t1 and t2."
@@ -207,7 +214,19 @@ addcdiv = _addc('addcdiv', lambda xp, a, b, out: xp.divide(a, b, out=out))
 
 # -- unary pointwise ---------------------------------------------------------------------------------------
 def _unary(name, fn):
+    float_only = name in _UNARY_FLOAT_ONLY
+    int_identity = name in _UNARY_INT_IDENTITY
+
     def method(self, src=None):
+        if self._info.dtype.kind != 'f':
+            if float_only:
+                raise TypeError(f"{name}: defined for floating-point tensors only (as in Torch7), got a "
+                                f"{self._info.name}; convert with .double() or .float() first")
+            if int_identity:     # floor/ceil/round/trunc of integers: the integers themselves
+                if src is not None:
+                    _result_into(self, src)
+                    copy(self, src)
+                return self
         if src is None:
             fn(_xp(self), self._a, self._a)
         else:
@@ -268,6 +287,7 @@ _UNARY = {
 }
 _UNARY_FLOAT_ONLY = {'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'frac', 'cinv', 'cos', 'sin',
                      'tan', 'acos', 'asin', 'atan', 'cosh', 'sinh'}
+_UNARY_INT_IDENTITY = {'floor', 'ceil', 'round', 'trunc'}
 
 
 def pow(self, a, b=None):
@@ -332,7 +352,9 @@ def _check_mat(t, nd, what):
 
 
 def _split_addx(self, args, what):
-    """Parse Torch7's [beta,] [M,] [alpha,] A, B forms: returns beta, M (array), alpha, A, B."""
+    """Parse Torch7's [beta,] [M,] [alpha,] A, B forms: returns beta, M (a tensor), alpha, A, B."""
+    if len(args) == 2:                      # the common self.addmm(A, B)
+        return 1, self, 1, args[0], args[1]
     tensors = [i for i, x in enumerate(args) if isinstance(x, Tensor)]
     if len(tensors) not in (2, 3):
         raise TypeError(f"{what}: expected ([beta,] [M,] [alpha,] A, B), got {len(args)} arguments")
@@ -346,6 +368,16 @@ def _split_addx(self, args, what):
         return beta, m, alpha, args[tensors[1]], args[tensors[2]]
     beta, alpha = (1, 1) if not nums else ((1, nums[0]) if len(nums) == 1 else (nums[0], nums[1]))
     return beta, self, alpha, args[tensors[0]], args[tensors[1]]
+
+
+def _matmul(self, aa, ba):
+    """aa @ ba, into a scratch buffer when the operands have self's dtype (no allocation per call)."""
+    dt = self._a.dtype
+    if (aa.dtype is dt or aa.dtype == dt) and (ba.dtype is dt or ba.dtype == dt) and type(aa) is type(ba):
+        out = _scratch(aa, aa.shape[:-1] + (ba.shape[-1:] if ba.ndim > 1 else ()))
+        (np if type(aa) is np.ndarray else backend.array_module(aa)).matmul(aa, ba, out=out)
+        return out
+    return aa @ ba
 
 
 def _addx(self, beta, m, alpha, prod, shape, what):
@@ -379,7 +411,7 @@ def addmm(self, *args):
     aa, ba = _check_mat(a, 2, 'addmm'), _check_mat(b, 2, 'addmm')
     if aa.shape[1] != ba.shape[0]:
         raise ValueError(f"addmm: size mismatch, m1: [{aa.shape[0]} x {aa.shape[1]}], m2: [{ba.shape[0]} x {ba.shape[1]}]")
-    return _addx(self, beta, m, alpha, aa @ ba, (aa.shape[0], ba.shape[1]), 'addmm')
+    return _addx(self, beta, m, alpha, _matmul(self, aa, ba), (aa.shape[0], ba.shape[1]), 'addmm')
 
 
 def addmv(self, *args):
@@ -388,7 +420,7 @@ def addmv(self, *args):
     aa, xa = _check_mat(a, 2, 'addmv'), _check_mat(x, 1, 'addmv')
     if aa.shape[1] != xa.shape[0]:
         raise ValueError(f"addmv: size mismatch, mat: [{aa.shape[0]} x {aa.shape[1]}], vec: [{xa.shape[0]}]")
-    return _addx(self, beta, m, alpha, aa @ xa, (aa.shape[0],), 'addmv')
+    return _addx(self, beta, m, alpha, _matmul(self, aa, xa), (aa.shape[0],), 'addmv')
 
 
 def addr(self, *args):
@@ -404,7 +436,7 @@ def baddbmm(self, *args):
     aa, ba = _check_mat(a, 3, 'baddbmm'), _check_mat(b, 3, 'baddbmm')
     if aa.shape[0] != ba.shape[0] or aa.shape[2] != ba.shape[1]:
         raise ValueError(f"baddbmm: size mismatch, {_sizestr(aa.shape)} and {_sizestr(ba.shape)}")
-    return _addx(self, beta, m, alpha, aa @ ba, (aa.shape[0], aa.shape[1], ba.shape[2]), 'baddbmm')
+    return _addx(self, beta, m, alpha, _matmul(self, aa, ba), (aa.shape[0], aa.shape[1], ba.shape[2]), 'baddbmm')
 
 
 def addbmm(self, *args):
@@ -529,7 +561,6 @@ def _extreme(name):
         idx = (self._a.argmax if name == 'max' else self._a.argmin)(d)
         idx = _xp(self).expand_dims(idx, d)
         vals = _xp(self).take_along_axis(self._a, idx, d)
-        from .types import on_device
         return _new_like(self, vals), _new_like(self, idx, on_device(_LONG, self._info.cuda))
     method.__name__ = name
     return method
@@ -585,7 +616,6 @@ def sort(self, dim=-1, descending=False):
     idx = xp.argsort(key, axis=d, kind='stable') if xp is np else xp.argsort(key, axis=d)
     if descending and self._info.dtype.kind == 'u':
         idx = xp.flip(xp.argsort(self._a, axis=d), axis=d)
-    from .types import on_device
     return (_new_like(self, xp.take_along_axis(self._a, idx, d)),
             _new_like(self, idx, on_device(_LONG, self._info.cuda)))
 
@@ -628,7 +658,6 @@ def equal(self, other):
 def _compare(name, fn):
     def method(self, other):
         o = other if _num(other) else _operand(self, other, name)
-        from .types import on_device
         return _new_like(self, fn(self._a, o), on_device(_BYTE, self._info.cuda))
     method.__name__ = name
     method.__doc__ = f"A new ByteTensor: 1 where self {name} other (a tensor of the same element count, or a number)."
@@ -751,7 +780,6 @@ def scatter(self, dim, index, src):
 def nonzero(self):
     """A LongTensor n x dim of the 0-based coordinates of the nonzero elements."""
     xp = _xp(self)
-    from .types import on_device
     return _new_like(self, xp.stack(xp.nonzero(self._a), axis=1), on_device(_LONG, self._info.cuda))
 
 
@@ -785,25 +813,30 @@ def random(self, a=None, b=None):
 
 
 # -- Python operators: new tensors, numpy broadcasting -----------------------------------------------------
-def _binop(name, fn, reflected=False, result=None):
+def _binop(name, fn, reflected=False, result=None, number_if_0d=False):
     def method(self, other):
+        a = self._a
         if isinstance(other, Tensor):
             o = other._a
-            if backend.is_cuda_array(o) != self._info.cuda:
+            if type(o) is not type(a) and backend.is_cuda_array(o) != self._info.cuda:
                 raise TypeError(f"{name}: a {self._info.name} and a {other._info.name} are on different devices")
         elif _num(other) or isinstance(other, np.ndarray) or backend.is_cuda_array(other):
             o = other
         else:
             return NotImplemented
         try:
-            r = fn(o, self._a) if reflected else fn(self._a, o)
+            r = fn(o, a) if reflected else fn(a, o)
         except ValueError as e:
             raise ValueError(f"{name}: cannot broadcast {self._info.name} of size {_sizestr(self.shape)} with "
                              f"size {_sizestr(getattr(o, 'shape', ()))}: {e}") from None
-        from .types import on_device
-        info = on_device(result, self._info.cuda) if result is not None else self._info
-        r = info.xp.asarray(r)
-        return _new_like(self, r.reshape(1) if r.ndim == 0 else r, info)
+        info = self._info if result is None else on_device(result, self._info.cuda)
+        if r.ndim == 0:
+            if number_if_0d:          # vector @ vector is a number, as dot()
+                return r.item()
+            r = info.xp.asarray(r).reshape(1)
+        if r.dtype != info.dtype:
+            r = r.astype(info.dtype)
+        return info.tensor_class._from_array(r)
     method.__name__ = name
     return method
 
@@ -822,8 +855,9 @@ Tensor.__rmul__ = _binop('__rmul__', lambda a, b: a * b, True)
 Tensor.__truediv__ = _binop('__truediv__', lambda a, b: a / b if a.dtype.kind == 'f' else _int_div(a, b))
 Tensor.__rtruediv__ = _binop('__rtruediv__', lambda a, b: a / b, True)
 Tensor.__pow__ = _binop('__pow__', lambda a, b: a ** b)
-Tensor.__matmul__ = _binop('__matmul__', lambda a, b: a @ b)
-Tensor.__rmatmul__ = _binop('__rmatmul__', lambda a, b: a @ b, True)
+Tensor.__rpow__ = _binop('__rpow__', lambda a, b: a ** b, True)
+Tensor.__matmul__ = _binop('__matmul__', lambda a, b: a @ b, number_if_0d=True)
+Tensor.__rmatmul__ = _binop('__rmatmul__', lambda a, b: a @ b, True, number_if_0d=True)
 Tensor.__lt__ = _binop('__lt__', lambda a, b: a < b, result=_BYTE)
 Tensor.__le__ = _binop('__le__', lambda a, b: a <= b, result=_BYTE)
 Tensor.__gt__ = _binop('__gt__', lambda a, b: a > b, result=_BYTE)

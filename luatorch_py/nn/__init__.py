@@ -5,3 +5,20 @@ from .linear import Linear
 from .activation import Sigmoid, Tanh
 from .criterion import Criterion, MSECriterion
 from .jacobian import Jacobian
+from .linear import Bilinear, Add, Mul, CAdd, CMul, Euclidean
+from .lookup import LookupTable
+from .shape import (Reshape, View, Transpose, Squeeze, Unsqueeze, Narrow, Select, Replicate, Padding, Copy,
+                    Contiguous, MulConstant, AddConstant)
+from .reduce import Sum, Mean, Max, Min
+from .dropout import Dropout
+from .distance import Normalize, MM, PairwiseDistance, CosineDistance, DotProduct
+from .containers import Concat, ConcatTable, ParallelTable, Parallel, MapTable
+from .table import (JoinTable, SplitTable, SelectTable, NarrowTable, FlattenTable, CAddTable, CSubTable, CMulTable,
+                    CDivTable, CMaxTable, CMinTable, Identity)
+from .activation import (ReLU, ReLU6, LeakyReLU, PReLU, RReLU, ELU, Threshold, HardTanh, Clamp, HardShrink, SoftShrink,
+                         SoftMax, LogSoftMax, SoftMin, SoftPlus, SoftSign, LogSigmoid, TanhShrink, Exp, Log, Abs, Square,
+                         Sqrt, Power)
+from .criterion import (AbsCriterion, SmoothL1Criterion, ClassNLLCriterion, CrossEntropyCriterion, BCECriterion,
+                        DistKLDivCriterion, MarginCriterion, SoftMarginCriterion, MultiMarginCriterion,
+                        MultiLabelMarginCriterion, MultiLabelSoftMarginCriterion, HingeEmbeddingCriterion,
+                        CosineEmbeddingCriterion, MarginRankingCriterion, MultiCriterion, ParallelCriterion)

@@ -1,24 +1,93 @@
-"""Transfer functions: elementwise, no parameters."""
+"""Transfer functions: Torch7's nn activations (pointwise, the SoftMax family, PReLU and RReLU).
+
+Behaviour follows Torch7's THNN C code (``lib/THNN/generic/*.c``) and the nn Lua files: the same fields (saved to
+.t7), the same value at each kink (e.g. ReLU's gradient at 0 is 0, HardTanh's at its bounds is 0), the same
+in-place semantics (``inplace``: the output is the input tensor, the gradInput is the gradOutput tensor).
+
+Numerics: where a formula of Torch7 overflows for large inputs (LogSigmoid's ``-log(1 + exp(-x))``, SoftPlus with a
+large threshold) the stable form of the same function is computed instead; values agree elsewhere.
+"""
+import numbers
+
+from .. import backend
 from ..backend import array_module
+from .. import random as _random
 from .module import Module, resized, sizestr
+
+_INF = float('inf')
+
+
+def _lua_bool(b):
+    return 'true' if b else 'false'
+
+
+def bool_buffer(obj, name, shape):
+    """A boolean scratch array kept on module/criterion ``obj`` under ``name`` (like ``obj._buffer``: reallocated
+    only when the shape or the device changes)."""
+    buf = obj.__dict__.get(name)
+    if buf is None or buf.shape != shape or backend.is_cuda_array(buf) != obj._tinfo.cuda:
+        buf = obj._tinfo.xp.empty(shape, dtype=bool)
+        obj.__dict__[name] = buf
+    return buf
 
 
 class Elementwise(Module):
     """Base for y = f(x) elementwise: subclasses give ``_f(xp, x, out)`` and ``_df(xp, x, y, gradOutput, out)``
-    (out = gradOutput * f'(x), from x and/or the saved output y)."""
+    (out = gradOutput * f'(x), from x and/or the saved output y).
+
+    A subclass with Torch7's ``inplace`` field set to True computes in place: ``_f`` is then called with
+    ``out is x`` and ``_df`` with ``out is gradOutput`` (and ``x`` holding the output), so both must allow that."""
+
+    def _mask(self, name, shape):
+        return bool_buffer(self, name, shape)
+
+    def _factor(self, xp, x, slope, name='_fac'):
+        """The array f = 1 where x > 0, ``slope`` where x <= 0 (exactly; slope a number or a broadcastable array),
+        so that x * f is Torch7's ``x > 0 ? x : slope * x``."""
+        f = self._buffer(name, x.shape)
+        tmp = self._buffer('_fac_tmp', x.shape)
+        xp.greater(x, 0, out=f)          # 1.0 where x > 0, else 0.0
+        xp.subtract(1, f, out=tmp)       # 0.0 / 1.0
+        tmp *= slope
+        f += tmp
+        return f
+
+    def _output_array(self, t):
+        """self.output's array resized to the input's shape, first detaching self.output from the input's storage
+        (left there by an in-place call)."""
+        if self.output._s is t._s:
+            self.output = self._tcls()
+        return resized(self.output, t._a.shape)
 
     def updateOutput(self, input):
-        x = self._coerce(input)._a
-        self._f(array_module(x), x, resized(self.output, x.shape))
+        t = self._coerce(input)
+        x = t._a
+        xp = array_module(x)
+        if self.__dict__.get('inplace'):
+            self._f(xp, x, x)
+            if self.output._a is not x:
+                self.output.set(t)
+            return self.output
+        self._f(xp, x, self._output_array(t))
         return self.output
 
     def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
+        t = self._coerce(input)
+        x = t._a
+        gt = self._coerce(gradOutput, 'gradOutput')
+        g = gt._a
         if g.shape != x.shape:
             raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
                              f"{sizestr(x.shape)}")
-        self._df(array_module(x), x, self.output._a, g, resized(self.gradInput, x.shape))
+        xp = array_module(x)
+        if self.__dict__.get('inplace'):
+            self._df(xp, x, self.output._a, g, g)
+            if self.gradInput._a is not g:
+                self.gradInput.set(gt)
+            return self.gradInput
+        if self.gradInput._s is gt._s:
+            self.gradInput = self._tcls()
+        self._df(xp, x, self.output._a, g, resized(self.gradInput, x.shape))
         return self.gradInput
 
 
@@ -27,7 +96,7 @@ class Sigmoid(Elementwise):
         xp.negative(x, out=out)
         xp.exp(out, out=out)
         out += 1
-        xp.reciprocal(out, out=out)
+        xp.divide(1, out, out=out)      # (faster than reciprocal in numpy, same correctly rounded result)
 
     def _df(self, xp, x, y, g, out):
         xp.subtract(1, y, out=out)
@@ -43,3 +112,622 @@ class Tanh(Elementwise):
         xp.multiply(y, y, out=out)
         xp.subtract(1, out, out=out)
         out *= g
+
+
+# -- thresholds ------------------------------------------------------------------------------------------
+def _check_inplace(name, ip):
+    if not isinstance(ip, bool):
+        raise TypeError(f"{name}: in-place flag must be boolean, got {ip!r}")
+
+
+class Threshold(Elementwise):
+    """y = x if x > threshold else val.  ``Threshold(th=1e-6, v=0, ip=False)``."""
+
+    def __init__(self, th=1e-6, v=0, ip=False):
+        super().__init__()
+        if not isinstance(th, numbers.Real) or not isinstance(v, numbers.Real):
+            raise TypeError(f"nn.Threshold(threshold, value): expected numbers, got {th!r}, {v!r}")
+        _check_inplace('nn.Threshold', ip)
+        self.threshold = th
+        self.val = v
+        self.inplace = ip
+        self._validate()
+
+    def _validate(self):
+        if self.inplace and self.val > self.threshold:
+            raise ValueError(f"{self!r}: in-place processing requires value ({self.val}) not exceed threshold "
+                             f"({self.threshold})")
+
+    def _f(self, xp, x, out):
+        th, v = self.threshold, self.val
+        if v == th:                       # ReLU and friends: one pass
+            xp.clip(x, th, _INF, out=out)
+            return
+        self._validate()
+        m = self._mask('_m', x.shape)
+        xp.greater(x, th, out=m)
+        xp.clip(x, th, _INF, out=out)     # x where x > th (exactly), th elsewhere...
+        out *= m                          # ... then 0 elsewhere
+        if v != 0:
+            xp.logical_not(m, out=m)
+            tmp = self._buffer('_tmp', x.shape)
+            xp.multiply(m, v, out=tmp)
+            out += tmp
+
+    def _df(self, xp, x, y, g, out):
+        # in place, x holds the output: val <= threshold keeps (x > threshold) unchanged
+        m = self._mask('_m', x.shape)
+        xp.greater(x, self.threshold, out=m)
+        xp.multiply(g, m, out=out)
+
+
+class ReLU(Threshold):
+    """y = max(0, x) (Torch7: Threshold(0, 0)); the gradient at 0 is 0."""
+
+    def __init__(self, ip=False):
+        super().__init__(0, 0, ip)
+
+
+class HardTanh(Elementwise):
+    """y = clamp(x, min_value, max_value); the gradient is 0 outside (min_value, max_value), bounds included."""
+
+    def __init__(self, min_value=-1, max_value=1, inplace=False):
+        super().__init__()
+        if not max_value > min_value:
+            raise ValueError(f"{self.__torch_name__}: max_value must be larger than min_value, got "
+                             f"min_value={min_value}, max_value={max_value}")
+        _check_inplace(self.__torch_name__, inplace)
+        self.min_val = min_value
+        self.max_val = max_value
+        self.inplace = inplace
+
+    def _bounds(self):
+        return self.min_val, self.max_val
+
+    def _f(self, xp, x, out):
+        lo, hi = self._bounds()
+        xp.clip(x, lo, hi, out=out)
+
+    def _df(self, xp, x, y, g, out):
+        lo, hi = self._bounds()
+        m = self._mask('_m', x.shape)
+        m2 = self._mask('_m2', x.shape)
+        xp.greater(x, lo, out=m)
+        xp.less(x, hi, out=m2)
+        m &= m2
+        xp.multiply(g, m, out=out)
+
+
+class Clamp(HardTanh):
+    """y = clamp(x, min_value, max_value) (Torch7: a HardTanh)."""
+
+    def __init__(self, min_value, max_value):
+        super().__init__(min_value, max_value)
+
+
+class ReLU6(HardTanh):
+    """y = min(max(0, x), 6) (Torch7: HardTanh(0, 6)); the gradient is 0 at 0 and 6."""
+
+    def __init__(self, inplace=False):
+        Elementwise.__init__(self)
+        _check_inplace('nn.ReLU6', inplace)
+        self.inplace = inplace
+
+    def _bounds(self):
+        return 0, 6
+
+
+class LeakyReLU(Elementwise):
+    """y = x if x > 0 else negval * x.  ``LeakyReLU(negval=0.01, ip=False)``."""
+
+    def __init__(self, negval=1 / 100, ip=False):
+        super().__init__()
+        if not isinstance(negval, numbers.Real):
+            raise TypeError(f"nn.LeakyReLU(value): expected a number, got {negval!r}")
+        _check_inplace('nn.LeakyReLU', ip)
+        self.negval = negval
+        self.inplace = ip
+
+    def _f(self, xp, x, out):
+        a = self.negval
+        if 0 <= a <= 1:                   # then max(x, a*x) picks x for x > 0 and a*x for x <= 0, exactly
+            tmp = self._buffer('_tmp', x.shape)
+            xp.multiply(x, a, out=tmp)
+            xp.maximum(x, tmp, out=out)
+        else:
+            xp.multiply(x, self._factor(xp, x, a), out=out)
+
+    def _df(self, xp, x, y, g, out):
+        xp.multiply(g, self._factor(xp, x, self.negval), out=out)
+
+
+class PReLU(Elementwise):
+    """y = x if x > 0 else w * x, with a learnt slope w: one shared slope (nOutputPlane=0) or one per input plane
+    (the dim of size nOutputPlane is dim 0 of a 1-D input, dim 1 otherwise, as Torch7).  Slopes start at 0.25."""
+
+    def __init__(self, nOutputPlane=0):
+        super().__init__()
+        self.nOutputPlane = nOutputPlane
+        self.weight = self._tcls(nOutputPlane or 1).fill(0.25)
+        self.gradWeight = self._tcls(nOutputPlane or 1).zero()
+        self.gradWeightBuf = self._tcls()
+        self.gradWeightBuf2 = self._tcls()
+
+    def _slopes(self, x):
+        """The weight broadcastable against x."""
+        w = self.weight._a
+        n = self.nOutputPlane
+        if n == 0:
+            return w
+        if x.ndim == 0 or x.shape[1 if x.ndim > 1 else 0] != n:
+            raise ValueError(f"{self!r}: expected input with {n} planes in dim {1 if x.ndim > 1 else 0} "
+                             f"(nOutputPlane), got size {sizestr(x.shape)}")
+        return w.reshape((n,) + (1,) * (x.ndim - 2)) if x.ndim > 1 else w
+
+    def _f(self, xp, x, out):
+        xp.multiply(x, self._factor(xp, x, self._slopes(x)), out=out)
+
+    def _df(self, xp, x, y, g, out):
+        xp.multiply(g, self._factor(xp, x, self._slopes(x)), out=out)
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        xp = array_module(x)
+        self._slopes(x)
+        tmp = self._buffer('_gw_tmp', x.shape)
+        xp.clip(x, -_INF, 0, out=tmp)     # x where x <= 0, else 0
+        tmp *= g
+        gw = self.gradWeight._a
+        if self.nOutputPlane == 0:
+            s = tmp.sum()
+        elif x.ndim == 1:
+            s = tmp
+        else:
+            s = tmp.sum(axis=(0,) + tuple(range(2, x.ndim)))
+        if scale != 1:
+            s = s * scale
+        gw += s
+
+
+class RReLU(Elementwise):
+    """Randomized leaky ReLU: in training, each x <= 0 gets a slope drawn uniformly in [lower, upper] from the
+    global random stream (Torch7's order: one draw per non-positive element, row-major; with ``channelwise``, one
+    draw per plane); in evaluation the slope is (lower + upper) / 2.  ``noise`` keeps the drawn slopes."""
+
+    def __init__(self, l=1 / 8, u=1 / 3, ip=False, cw=False):
+        super().__init__()
+        self.lower = l
+        self.upper = u
+        if not (self.lower <= self.upper and self.lower >= 0 and self.upper >= 0):
+            raise ValueError(f"nn.RReLU: expected 0 <= lower <= upper, got lower={l}, upper={u}")
+        self.noise = self._tcls()
+        self.train = True
+        self.inplace = ip
+        self.channelwise = cw
+
+    def __repr__(self):
+        return (f"{self.__torch_name__} (l:{self.lower:f}, u:{self.upper:f}, "
+                f"channel-wise:{_lua_bool(self.channelwise)})")
+
+    def _draw(self, n):
+        r = _random._default.uniform_array(n, self.lower, self.upper)
+        return backend.to_device(r, self._tinfo.cuda).astype(self._tinfo.dtype, copy=False)
+
+    def _channel_shape(self, x):
+        """Broadcast shape of one value per plane (Torch7: dim 0 of 1-D and 3-D inputs, dim 1 of 2-D and 4-D)."""
+        if not 1 <= x.ndim <= 4:
+            raise ValueError(f"{self!r}: channel-wise RReLU expects a 1-D to 4-D input, got size {sizestr(x.shape)}")
+        c = x.shape[(x.ndim + 1) % 2]
+        return c, {1: (c,), 2: (1, c), 3: (c, 1, 1), 4: (1, c, 1, 1)}[x.ndim]
+
+    def _f(self, xp, x, out):
+        if not self.train:
+            xp.multiply(x, self._factor(xp, x, (self.lower + self.upper) / 2), out=out)
+            return
+        if self.channelwise:
+            c, shape = self._channel_shape(x)
+            r = self._draw(c)
+            f = self._factor(xp, x, r.reshape(shape))
+            if self.inplace:
+                resized(self.noise, x.shape)[...] = f
+            else:
+                resized(self.noise, (c,))[...] = r
+            xp.multiply(x, f, out=out)
+            return
+        noise = resized(self.noise, x.shape)
+        m = self._mask('_m', x.shape)
+        xp.less_equal(x, 0, out=m)
+        k = int(m.sum())
+        noise.fill(1)
+        if k:
+            noise[m] = self._draw(k)
+        xp.multiply(x, noise, out=out)
+
+    def _df(self, xp, x, y, g, out):
+        if self.train and self.upper - self.lower > 1e-6:
+            noise = self.noise._a
+            if self.channelwise and not self.inplace:
+                _, shape = self._channel_shape(x)
+                xp.multiply(g, self._factor(xp, x, noise.reshape(shape)), out=out)
+            else:
+                xp.multiply(g, noise, out=out)
+        else:
+            xp.multiply(g, self._factor(xp, x, (self.lower + self.upper) / 2), out=out)
+
+    def clearState(self):
+        self.noise = self._tcls()
+        return super().clearState()
+
+
+class ELU(Elementwise):
+    """y = x if x > 0 else alpha * (exp(x) - 1)."""
+
+    def __init__(self, alpha=1, inplace=False):
+        super().__init__()
+        if not isinstance(alpha, numbers.Real):
+            raise TypeError(f"nn.ELU(alpha): expected a number, got {alpha!r}")
+        _check_inplace('nn.ELU', inplace)
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def __repr__(self):
+        return f"{self.__torch_name__} (alpha:{self.alpha:f})"
+
+    def _f(self, xp, x, out):
+        tmp = self._buffer('_tmp', x.shape)
+        xp.clip(x, -_INF, 0, out=tmp)
+        xp.expm1(tmp, out=tmp)
+        tmp *= self.alpha                 # alpha * (exp(x) - 1) where x <= 0, 0 elsewhere
+        xp.clip(x, 0, _INF, out=out)
+        out += tmp
+
+    def _df(self, xp, x, y, g, out):
+        # Torch7: from the output, y <= 0 ? g * (y + alpha) : g
+        f = self._buffer('_fac', x.shape)
+        tmp = self._buffer('_fac_tmp', x.shape)
+        xp.clip(y, -_INF, 0, out=f)
+        f += self.alpha
+        xp.less_equal(y, 0, out=tmp)
+        f *= tmp                          # y + alpha where y <= 0, else 0
+        xp.greater(y, 0, out=tmp)
+        f += tmp                          # ... else 1
+        xp.multiply(g, f, out=out)
+
+
+# -- shrinkage -------------------------------------------------------------------------------------------
+class _Shrink(Elementwise):
+    def __init__(self, lam=0.5):
+        super().__init__()
+        self.__dict__['lambda'] = lam     # Torch7's field name (a Python keyword)
+
+    def _big(self, xp, x):
+        """Boolean mask of |x| > lambda (Torch7: x > lambda || x < -lambda)."""
+        lam = self.__dict__['lambda']
+        m = self._mask('_m', x.shape)
+        m2 = self._mask('_m2', x.shape)
+        xp.greater(x, lam, out=m)
+        xp.less(x, -lam, out=m2)
+        m |= m2
+        return m
+
+    def _df(self, xp, x, y, g, out):
+        xp.multiply(g, self._big(xp, x), out=out)
+
+
+class HardShrink(_Shrink):
+    """y = x if |x| > lambda else 0."""
+
+    def _f(self, xp, x, out):
+        xp.multiply(x, self._big(xp, x), out=out)
+
+
+class SoftShrink(_Shrink):
+    """y = x - lambda if x > lambda, x + lambda if x < -lambda, else 0."""
+
+    def _f(self, xp, x, out):
+        lam = self.__dict__['lambda']
+        tmp = self._buffer('_tmp', x.shape)
+        xp.clip(x, -lam, lam, out=tmp)
+        xp.subtract(x, tmp, out=out)
+
+
+# -- smooth functions ------------------------------------------------------------------------------------
+class SoftPlus(Elementwise):
+    """y = log(1 + exp(beta * x)) / beta, and y = x where beta * x > threshold (Torch7's cut-off)."""
+
+    def __init__(self, beta=1, threshold=20):
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def _f(self, xp, x, out):
+        b = self.beta
+        z = self._buffer('_tmp', x.shape)
+        m = self._mask('_m', x.shape)
+        xp.multiply(x, b, out=z)
+        xp.greater(z, self.threshold, out=m)
+        # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)), which cannot overflow
+        t2 = self._buffer('_tmp2', x.shape)
+        xp.abs(z, out=t2)
+        xp.negative(t2, out=t2)
+        xp.exp(t2, out=t2)
+        xp.log1p(t2, out=t2)
+        xp.clip(z, 0, _INF, out=z)
+        xp.add(z, t2, out=out)
+        if b != 1:
+            out /= b
+        xp.copyto(out, x, where=m)
+
+    def _df(self, xp, x, y, g, out):
+        # Torch7: z = exp(beta * y); g * (z - 1) / z = g * (1 - exp(-beta * y)); g where beta * y > threshold
+        f = self._buffer('_tmp', x.shape)
+        m = self._mask('_m', x.shape)
+        xp.multiply(y, -self.beta, out=f)
+        xp.less(f, -self.threshold, out=m)
+        xp.expm1(f, out=f)
+        xp.negative(f, out=f)
+        xp.copyto(f, 1, where=m)
+        xp.multiply(g, f, out=out)
+
+
+class SoftSign(Elementwise):
+    """y = x / (1 + |x|)."""
+
+    def _f(self, xp, x, out):
+        tmp = self._buffer('_tmp', x.shape)
+        xp.abs(x, out=tmp)
+        tmp += 1
+        xp.divide(x, tmp, out=out)
+
+    def _df(self, xp, x, y, g, out):
+        tmp = self._buffer('_tmp', x.shape)
+        xp.abs(x, out=tmp)
+        tmp += 1
+        tmp *= tmp
+        xp.divide(g, tmp, out=out)
+
+
+class LogSigmoid(Elementwise):
+    """y = log(1 / (1 + exp(-x))), computed as min(x, 0) - log(1 + exp(-|x|)) (no overflow)."""
+
+    def __init__(self):
+        super().__init__()
+        self.buffer = self._tcls()        # Torch7's field (THNN's scratch), kept for .t7 compatibility
+
+    def _f(self, xp, x, out):
+        tmp = self._buffer('_tmp', x.shape)
+        xp.abs(x, out=tmp)
+        xp.negative(tmp, out=tmp)
+        xp.exp(tmp, out=tmp)
+        xp.log1p(tmp, out=tmp)
+        xp.clip(x, -_INF, 0, out=out)
+        out -= tmp
+
+    def _df(self, xp, x, y, g, out):
+        # dy/dx = 1 / (1 + exp(x)) = 1 - exp(y)
+        tmp = self._buffer('_tmp', x.shape)
+        xp.expm1(y, out=tmp)
+        xp.negative(tmp, out=tmp)
+        xp.multiply(g, tmp, out=out)
+
+
+class TanhShrink(Elementwise):
+    """y = x - tanh(x) (Torch7 keeps an nn.Tanh in the field ``tanh``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tanh = Tanh()
+
+    def _f(self, xp, x, out):
+        th = resized(self.tanh.output, x.shape)
+        xp.tanh(x, out=th)
+        xp.subtract(x, th, out=out)
+
+    def _df(self, xp, x, y, g, out):
+        th = self.tanh.output._a
+        if th.shape != x.shape:
+            th = xp.tanh(x)
+        xp.multiply(th, th, out=out)
+        out *= g
+
+
+class Exp(Elementwise):
+    def _f(self, xp, x, out):
+        xp.exp(x, out=out)
+
+    def _df(self, xp, x, y, g, out):
+        xp.multiply(g, y, out=out)
+
+
+class Log(Elementwise):
+    def _f(self, xp, x, out):
+        xp.log(x, out=out)
+
+    def _df(self, xp, x, y, g, out):
+        xp.divide(g, x, out=out)
+
+
+class Abs(Elementwise):
+    """y = |x|; the gradient is -g where x < 0, g elsewhere (at 0 too, as Torch7)."""
+
+    def _f(self, xp, x, out):
+        xp.abs(x, out=out)
+
+    def _df(self, xp, x, y, g, out):
+        f = self._buffer('_fac', x.shape)
+        xp.less(x, 0, out=f)
+        f *= -2
+        f += 1
+        xp.multiply(g, f, out=out)
+
+
+class Square(Elementwise):
+    def _f(self, xp, x, out):
+        xp.multiply(x, x, out=out)
+
+    def _df(self, xp, x, y, g, out):
+        xp.multiply(x, g, out=out)
+        out *= 2
+
+
+class Sqrt(Elementwise):
+    """y = sqrt(x + eps); the gradient is 0 where y == 0 (Torch7)."""
+
+    def __init__(self, b=0):
+        super().__init__()
+        self.eps = b
+
+    def _f(self, xp, x, out):
+        if self.eps:
+            xp.add(x, self.eps, out=out)
+            xp.sqrt(out, out=out)
+        else:
+            xp.sqrt(x, out=out)
+
+    def _df(self, xp, x, y, g, out):
+        d = self._buffer('_tmp', x.shape)
+        xp.equal(y, 0, out=d)
+        d += y                            # y, or 1 where y == 0
+        xp.divide(g, d, out=out)
+        out *= 0.5
+        xp.not_equal(y, 0, out=d)
+        out *= d
+
+
+class Power(Elementwise):
+    """y = x ^ p (field ``pow``)."""
+
+    def __init__(self, p):
+        super().__init__()
+        if p is None or not isinstance(p, numbers.Real):
+            raise TypeError(f"nn.Power(power): expected a number, got {p!r}")
+        self.pow = p
+
+    def _f(self, xp, x, out):
+        if self.pow == 2:
+            xp.multiply(x, x, out=out)
+        else:
+            xp.power(x, self.pow, out=out)
+
+    def _df(self, xp, x, y, g, out):
+        p = self.pow
+        if p == 2:
+            xp.multiply(x, g, out=out)
+            out *= 2
+            return
+        xp.power(x, p - 1, out=out)
+        out *= g
+        out *= p
+
+
+# -- the SoftMax family ----------------------------------------------------------------------------------
+class _SoftMaxBase(Module):
+    """Over the last dim of a 1-D input or a 2-D batch; over dim -3 (the feature planes) of a 3-D (planes x h x w)
+    or 4-D (batch x planes x h x w) input, as Torch7's THNN."""
+
+    def _axis(self, x):
+        if x.ndim in (1, 2):
+            return x.ndim - 1
+        if x.ndim in (3, 4):
+            return x.ndim - 3
+        raise ValueError(f"{self!r}: expected a 1-D, 2-D (batch), 3-D or 4-D input, got size {sizestr(x.shape)}")
+
+    def _red_shape(self, x, axis):
+        s = list(x.shape)
+        s[axis] = 1
+        return tuple(s)
+
+    def _softmax(self, xp, x, out, axis):
+        """out = exp(x - max) / sum(exp(x - max)) along axis."""
+        r = self._buffer('_red', self._red_shape(x, axis))
+        xp.max(x, axis=axis, keepdims=True, out=r)
+        xp.subtract(x, r, out=out)
+        xp.exp(out, out=out)
+        xp.sum(out, axis=axis, keepdims=True, out=r)
+        out /= r
+
+    def _softmax_grad(self, xp, y, g, out, axis):
+        """out = y * (g - sum(g * y)) along axis."""
+        r = self._buffer('_red', self._red_shape(y, axis))
+        xp.multiply(g, y, out=out)
+        xp.sum(out, axis=axis, keepdims=True, out=r)
+        xp.subtract(g, r, out=out)
+        out *= y
+
+    def _grad_args(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        if g.shape != x.shape:
+            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
+                             f"{sizestr(x.shape)}")
+        y = self.output._a
+        if y.shape != x.shape:
+            self.updateOutput(input)
+            y = self.output._a
+        return x, g, y
+
+
+class SoftMax(_SoftMaxBase):
+    """y_i = exp(x_i) / sum_j exp(x_j) (with the max subtracted first, so large inputs stay finite)."""
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        self._softmax(array_module(x), x, resized(self.output, x.shape), self._axis(x))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x, g, y = self._grad_args(input, gradOutput)
+        self._softmax_grad(array_module(x), y, g, resized(self.gradInput, x.shape), self._axis(x))
+        return self.gradInput
+
+
+class SoftMin(_SoftMaxBase):
+    """SoftMax of -x."""
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        xp = array_module(x)
+        neg = self._buffer('_mininput', x.shape)
+        xp.negative(x, out=neg)
+        self._softmax(xp, neg, resized(self.output, x.shape), self._axis(x))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x, g, y = self._grad_args(input, gradOutput)
+        xp = array_module(x)
+        out = resized(self.gradInput, x.shape)
+        self._softmax_grad(xp, y, g, out, self._axis(x))
+        xp.negative(out, out=out)
+        return self.gradInput
+
+
+class LogSoftMax(_SoftMaxBase):
+    """y_i = x_i - log(sum_j exp(x_j)) (computed as x_i - max - log(sum_j exp(x_j - max)))."""
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        xp = array_module(x)
+        axis = self._axis(x)
+        out = resized(self.output, x.shape)
+        r = self._buffer('_red', self._red_shape(x, axis))
+        e = self._buffer('_exp', x.shape)
+        xp.max(x, axis=axis, keepdims=True, out=r)
+        xp.subtract(x, r, out=out)
+        xp.exp(out, out=e)
+        xp.sum(e, axis=axis, keepdims=True, out=r)
+        xp.log(r, out=r)
+        out -= r
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x, g, y = self._grad_args(input, gradOutput)
+        xp = array_module(x)
+        axis = self._axis(x)
+        out = resized(self.gradInput, x.shape)
+        r = self._buffer('_red', self._red_shape(x, axis))
+        xp.sum(g, axis=axis, keepdims=True, out=r)     # g - exp(y) * sum(g)
+        xp.exp(y, out=out)
+        out *= r
+        xp.subtract(g, out, out=out)
+        return self.gradInput

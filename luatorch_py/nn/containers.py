@@ -1,5 +1,7 @@
 """Containers: a module made of modules.  They only iterate; the protocol is in module.py."""
-from .module import Module
+from .. import backend
+from ..tensor import CPU_LONG_STORAGE
+from .module import Module, resized, sizestr
 
 
 def rethrow(e, i, container):
@@ -63,7 +65,7 @@ class Container(Module):
             m.updateParameters(learningRate)
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
-        raise NotImplementedError(f"{self.__torch_name__} implements backwardUpdate through its children")
+        raise NotImplementedError(f"{self.__torch_name__}: no accUpdateGradParameters for this container")
 
     def reset(self, stdv=None):
         for m in self.modules:
@@ -133,15 +135,19 @@ class Sequential(Container):
         self.gradInput = cur
         return cur
 
-    def backwardUpdate(self, input, gradOutput, lr):
-        return self._backward_pass(input, gradOutput, lambda m, x, g: m.backwardUpdate(x, g, lr))
+    # backwardUpdate: Module's (updateGradInput through every module, then accUpdateGradParameters), as Torch7;
+    # interleaving the two per module would compute the gradInputs of modules that share weights with later
+    # ones from already-updated weights
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
         mods = self.modules
         cur = gradOutput
         for i in range(len(mods) - 1, -1, -1):
             prev = mods[i - 1].output if i else input
-            mods[i].accUpdateGradParameters(prev, cur, lr)
+            try:
+                mods[i].accUpdateGradParameters(prev, cur, lr)
+            except Exception as e:
+                rethrow(e, i, self)
             cur = mods[i].gradInput
 
     def __repr__(self):
@@ -153,3 +159,508 @@ class Sequential(Container):
             lines.append(f'  ({i + 1}): {body}')
         lines.append('}')
         return '\n'.join(lines)
+
+
+# -- helpers for the branching containers ---------------------------------------------------------------------
+def _owned_tensor(module, name):
+    """module.<name> as a tensor of the module's type (a fresh one when it holds something else, e.g. a list)."""
+    t = module.__dict__.get(name)
+    if t.__class__ is not module._tcls:
+        t = module._tcls()
+        module.__dict__[name] = t
+    return t
+
+
+def _owned_list(module, name):
+    """module.<name> as a list (a fresh one when it holds something else)."""
+    v = module.__dict__.get(name)
+    if not isinstance(v, list):
+        v = []
+        module.__dict__[name] = v
+    return v
+
+
+def _copy_into(dst, src):
+    """``dst`` (its tensors and lists reused when they fit) made a copy of ``src`` (a tensor or nested lists of
+    them), as Torch7's retable with copy; returns the result."""
+    if isinstance(src, (list, tuple)):
+        if not isinstance(dst, list):
+            dst = []
+        del dst[len(src):]
+        for k, v in enumerate(src):
+            if k < len(dst):
+                dst[k] = _copy_into(dst[k], v)
+            else:
+                dst.append(_copy_into(None, v))
+        return dst
+    if dst is None or dst.__class__ is not src.__class__ or dst is src:
+        dst = src.__class__()
+    a = src._a
+    if dst._a.shape != a.shape or not dst._a.flags.c_contiguous:
+        dst.resize(a.shape if a.size else (0,))
+    dst._a[...] = a
+    return dst
+
+
+def _add_into(dst, src, module, i):
+    """``dst`` += ``src`` elementwise over matching (nested) tables, as Torch7's retable with add."""
+    if isinstance(src, (list, tuple)):
+        if not isinstance(dst, list) or len(dst) != len(src):
+            raise ValueError(f"{module.__torch_name__}: the gradInput of module ({i + 1}) is a table of "
+                             f"{len(src)} where module (1) gave {len(dst) if isinstance(dst, list) else 'a tensor'}")
+        for k, v in enumerate(src):
+            dst[k] = _add_into(dst[k], v, module, i)
+        return dst
+    if not hasattr(src, '_a') or not hasattr(dst, '_a'):
+        raise TypeError(f"{module.__torch_name__}: the gradInput of module ({i + 1}) is a {type(src).__name__} "
+                        f"where module (1) gave a {type(dst).__name__}")
+    if src._a.shape != dst._a.shape:
+        raise ValueError(f"{module.__torch_name__}: the gradInput of module ({i + 1}) has size "
+                         f"{sizestr(src._a.shape)}, module (1) gave {sizestr(dst._a.shape)}")
+    dst._a += src._a
+    return dst
+
+
+def _branches_repr(self):
+    """Torch7's __tostring__ of Concat, ConcatTable, Parallel, ParallelTable: the branches drawn as a tree."""
+    lines = [f'{self.__torch_name__} {{', '  input']
+    n = len(self.modules)
+    for i, m in enumerate(self.modules):
+        if i == n - 1:
+            lines.append(f'     `-> ({i + 1}): ' + repr(m).replace('\n', '\n         '))
+        else:
+            lines.append(f'    |`-> ({i + 1}): ' + repr(m).replace('\n', '\n    |    '))
+    lines.append('     ... -> output')
+    lines.append('}')
+    return '\n'.join(lines)
+
+
+def _table_arg(module, x, what, n):
+    """``x`` checked to be a list/tuple of at least ``n`` entries (one per branch)."""
+    if not isinstance(x, (list, tuple)):
+        raise TypeError(f"{module.__torch_name__}: expected {what} to be a list (table) with an entry for each of "
+                        f"its {n} modules, got a {type(x).__name__}")
+    if len(x) < n:
+        raise ValueError(f"{module.__torch_name__}: expected {what} to be a list of at least {n} entries (one per "
+                         f"module), got {len(x)}")
+    return x
+
+
+def _join_outputs(module, outs, dim, what='outputs'):
+    """Concatenate the tensors ``outs`` along 0-based ``dim`` (negative: from the end) into module.output;
+    returns the normalized dim."""
+    for i, o in enumerate(outs):
+        if o.__class__ is not module._tcls:
+            raise TypeError(f"{module.__torch_name__}: module ({i + 1}) output a "
+                            f"{type(o).__name__ if not hasattr(o, 'type') else o.type()}, expected a {module._type}")
+    arrays = [o._a for o in outs]
+    a0 = arrays[0]
+    nd = a0.ndim
+    if not -nd <= dim < nd:
+        raise ValueError(f"{module.__torch_name__}: dimension {dim} out of range for the {nd}-D output of "
+                         f"module (1) (size {sizestr(a0.shape)})")
+    d = dim % nd
+    total = 0
+    for i, a in enumerate(arrays):
+        if a.ndim != nd or a.shape[:d] != a0.shape[:d] or a.shape[d + 1:] != a0.shape[d + 1:]:
+            raise ValueError(f"{module.__torch_name__}: cannot concatenate along dim {d} the {what} of sizes "
+                             f"{', '.join(sizestr(b.shape) for b in arrays)} (module ({i + 1}) differs)")
+        total += a.shape[d]
+    out = resized(_owned_tensor(module, 'output'), a0.shape[:d] + (total,) + a0.shape[d + 1:])
+    if len(arrays) == 1:
+        out[...] = a0
+    else:
+        backend.array_module(out).concatenate(arrays, axis=d, out=out)
+    return d
+
+
+class Concat(Container):
+    """Concat(dim): every module gets the same input; their outputs are concatenated along ``dim`` (0-based,
+    negative from the end; Lua's nn.Concat(2) is Concat(1))."""
+    _lua_index_fields = ('dimension',)
+
+    def __init__(self, dimension, *modules):
+        super().__init__(*modules)
+        self.outputSize = CPU_LONG_STORAGE()
+        self.dimension = dimension
+
+    def updateOutput(self, input):
+        outs = []
+        for i, m in enumerate(self.modules):
+            try:
+                outs.append(m.updateOutput(input))
+            except Exception as e:
+                rethrow(e, i, self)
+        if not outs:
+            raise ValueError(f"{self.__torch_name__}: no modules to concatenate")
+        self._d = _join_outputs(self, outs, self.dimension)
+        return self.output
+
+    def _slices(self, gradOutput):
+        """(module index, module, gradOutput narrowed to that module's part)."""
+        g = self._coerce(gradOutput, 'gradOutput')
+        ga = g._a
+        want = self.output._a.shape
+        if ga.shape != want:
+            raise ValueError(f"{self.__torch_name__}: expected gradOutput of size {sizestr(want)} (the output's), "
+                             f"got {sizestr(ga.shape)}")
+        d = self.__dict__.get('_d')
+        if d is None:
+            d = self.dimension % ga.ndim
+        pre = (slice(None),) * d
+        off = 0
+        for i, m in enumerate(self.modules):
+            n = m.output._a.shape[d]
+            yield i, m, g._view(ga[pre + (slice(off, off + n),)])
+            off += n
+
+    def _backward(self, method, input, gradOutput, *extra):
+        gi = self.gradInput
+        first = True
+        for i, m, g in self._slices(gradOutput):
+            try:
+                r = getattr(m, method)(input, g, *extra)
+            except Exception as e:
+                rethrow(e, i, self)
+            if r is None:
+                continue
+            gi = _copy_into(gi, r) if first else _add_into(gi, r, self, i)
+            first = False
+        self.gradInput = gi
+        return gi
+
+    def updateGradInput(self, input, gradOutput):
+        return self._backward('updateGradInput', input, gradOutput)
+
+    def backward(self, input, gradOutput, scale=1):
+        return self._backward('backward', input, gradOutput, scale)
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        for i, m, g in self._slices(gradOutput):
+            try:
+                m.accGradParameters(input, g, scale)
+            except Exception as e:
+                rethrow(e, i, self)
+
+    def accUpdateGradParameters(self, input, gradOutput, lr):
+        for i, m, g in self._slices(gradOutput):
+            try:
+                m.accUpdateGradParameters(input, g, lr)
+            except Exception as e:
+                rethrow(e, i, self)
+
+    __repr__ = _branches_repr
+
+
+class ConcatTable(Container):
+    """Every module gets the same input; the output is the list of their outputs.  The gradInput sums the
+    modules' gradInputs (a tensor, or a list of them when the input is a list)."""
+
+    def __init__(self, *modules):
+        super().__init__(*modules)
+        self.output = []
+
+    def updateOutput(self, input):
+        out = _owned_list(self, 'output')
+        n = len(self.modules)
+        del out[n:]
+        for i, m in enumerate(self.modules):
+            try:
+                o = m.updateOutput(input)
+            except Exception as e:
+                rethrow(e, i, self)
+            if i < len(out):
+                out[i] = o
+            else:
+                out.append(o)
+        return out
+
+    def _backward(self, method, input, gradOutput, *extra):
+        _table_arg(self, gradOutput, 'gradOutput', len(self.modules))
+        gi = self.gradInput
+        first = True
+        for i, m in enumerate(self.modules):
+            try:
+                r = getattr(m, method)(input, gradOutput[i], *extra)
+            except Exception as e:
+                rethrow(e, i, self)
+            if r is None:
+                continue
+            gi = _copy_into(gi, r) if first else _add_into(gi, r, self, i)
+            first = False
+        self.gradInput = gi
+        return gi
+
+    def updateGradInput(self, input, gradOutput):
+        return self._backward('updateGradInput', input, gradOutput)
+
+    def backward(self, input, gradOutput, scale=1):
+        return self._backward('backward', input, gradOutput, scale)
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        _table_arg(self, gradOutput, 'gradOutput', len(self.modules))
+        for i, m in enumerate(self.modules):
+            try:
+                m.accGradParameters(input, gradOutput[i], scale)
+            except Exception as e:
+                rethrow(e, i, self)
+
+    def accUpdateGradParameters(self, input, gradOutput, lr):
+        _table_arg(self, gradOutput, 'gradOutput', len(self.modules))
+        for i, m in enumerate(self.modules):
+            try:
+                m.accUpdateGradParameters(input, gradOutput[i], lr)
+            except Exception as e:
+                rethrow(e, i, self)
+
+    __repr__ = _branches_repr
+
+
+class ParallelTable(Container):
+    """Module i gets input[i]; the output is the list of their outputs (extra input entries are ignored, as
+    Torch7)."""
+
+    def __init__(self, *modules):
+        super().__init__(*modules)
+        self.output = []
+        self.gradInput = []
+
+    def updateOutput(self, input):
+        _table_arg(self, input, 'input', len(self.modules))
+        out = _owned_list(self, 'output')
+        del out[len(self.modules):]
+        for i, m in enumerate(self.modules):
+            try:
+                o = m.updateOutput(input[i])
+            except Exception as e:
+                rethrow(e, i, self)
+            if i < len(out):
+                out[i] = o
+            else:
+                out.append(o)
+        return out
+
+    def _each(self, method, input, gradOutput, *extra):
+        _table_arg(self, input, 'input', len(self.modules))
+        _table_arg(self, gradOutput, 'gradOutput', len(self.modules))
+        res = []
+        for i, m in enumerate(self.modules):
+            try:
+                res.append(getattr(m, method)(input[i], gradOutput[i], *extra))
+            except Exception as e:
+                rethrow(e, i, self)
+        return res
+
+    def _set_grad(self, res):
+        gi = _owned_list(self, 'gradInput')
+        gi[:] = res
+        return gi
+
+    def updateGradInput(self, input, gradOutput):
+        return self._set_grad(self._each('updateGradInput', input, gradOutput))
+
+    def backward(self, input, gradOutput, scale=1):
+        return self._set_grad(self._each('backward', input, gradOutput, scale))
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        self._each('accGradParameters', input, gradOutput, scale)
+
+    def accUpdateGradParameters(self, input, gradOutput, lr):
+        self._each('accUpdateGradParameters', input, gradOutput, lr)
+
+    __repr__ = _branches_repr
+
+
+class Parallel(Container):
+    """Parallel(inputDimension, outputDimension): module i gets the slice i of the input along
+    ``inputDimension``; their outputs are concatenated along ``outputDimension`` (both 0-based, negative from
+    the end; Lua's nn.Parallel(1, 2) is Parallel(0, 1))."""
+    _lua_index_fields = ('inputDimension', 'outputDimension')
+
+    def __init__(self, inputDimension, outputDimension, *modules):
+        super().__init__(*modules)
+        self.inputDimension = inputDimension
+        self.outputDimension = outputDimension
+
+    def _inputs(self, input):
+        """(input tensor, normalized input dim, the slices as tensor views)."""
+        xt = self._coerce(input)
+        x = xt._a
+        nd = x.ndim
+        if not -nd <= self.inputDimension < nd:
+            raise ValueError(f"{self.__torch_name__}: inputDimension {self.inputDimension} out of range for an "
+                             f"input of size {sizestr(x.shape)}")
+        d = self.inputDimension % nd
+        n = x.shape[d]
+        if n > len(self.modules):
+            raise ValueError(f"{self.__torch_name__}: the input has {n} slices along dim {d} (size "
+                             f"{sizestr(x.shape)}) but there are only {len(self.modules)} modules")
+        pre = (slice(None),) * d
+        return xt, d, [xt._view(x[pre + (i,)]) for i in range(n)]
+
+    def updateOutput(self, input):
+        _, _, xs = self._inputs(input)
+        outs = []
+        for i, xi in enumerate(xs):
+            try:
+                outs.append(self.modules[i].updateOutput(xi))
+            except Exception as e:
+                rethrow(e, i, self)
+        if not outs:
+            raise ValueError(f"{self.__torch_name__}: empty input")
+        self._d = _join_outputs(self, outs, self.outputDimension)
+        return self.output
+
+    def _each(self, method, input, gradOutput, *extra):
+        xt, din, xs = self._inputs(input)
+        g = self._coerce(gradOutput, 'gradOutput')
+        ga = g._a
+        want = self.output._a.shape
+        if ga.shape != want:
+            raise ValueError(f"{self.__torch_name__}: expected gradOutput of size {sizestr(want)} (the output's), "
+                             f"got {sizestr(ga.shape)}")
+        d = self.__dict__.get('_d')
+        if d is None:
+            d = self.outputDimension % ga.ndim
+        pre = (slice(None),) * d
+        gi = None
+        if method != 'accGradParameters' and method != 'accUpdateGradParameters':
+            gi = resized(_owned_tensor(self, 'gradInput'), xt._a.shape)
+        off = 0
+        for i, xi in enumerate(xs):
+            m = self.modules[i]
+            n = m.output._a.shape[d]
+            try:
+                r = getattr(m, method)(xi, g._view(ga[pre + (slice(off, off + n),)]), *extra)
+            except Exception as e:
+                rethrow(e, i, self)
+            off += n
+            if gi is not None:
+                dst = gi[(slice(None),) * din + (i,)]
+                if r._a.shape != dst.shape:
+                    raise ValueError(f"{self.__torch_name__}: the gradInput of module ({i + 1}) has size "
+                                     f"{sizestr(r._a.shape)}, expected {sizestr(dst.shape)}")
+                dst[...] = r._a
+        return self.gradInput
+
+    def updateGradInput(self, input, gradOutput):
+        return self._each('updateGradInput', input, gradOutput)
+
+    def backward(self, input, gradOutput, scale=1):
+        return self._each('backward', input, gradOutput, scale)
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        self._each('accGradParameters', input, gradOutput, scale)
+
+    def accUpdateGradParameters(self, input, gradOutput, lr):
+        self._each('accUpdateGradParameters', input, gradOutput, lr)
+
+    __repr__ = _branches_repr
+
+
+class MapTable(Container):
+    """MapTable(module, shared=True): applies ``module`` to every entry of a list input.  Entry i > 0 goes
+    through a clone made on demand, sharing weight, bias, gradWeight and gradBias with ``module`` (independent
+    copies with shared=False), as Torch7."""
+
+    def __init__(self, module=None, shared=True):
+        super().__init__()
+        self.shared = True if shared is None else shared
+        self.sharedparams = ['weight', 'bias', 'gradWeight', 'gradBias']
+        self.output = []
+        self.gradInput = []
+        if module is not None:
+            self.add(module)
+
+    def add(self, module):
+        if self.__dict__.get('module') is not None:
+            raise ValueError(f"{self.__torch_name__}: holds a single module (it has {self.module!r} already)")
+        super().add(module)
+        self.module = module
+        self.modules[:] = [module]
+        return self
+
+    def _extend(self, n):
+        if self.__dict__.get('module') is None:
+            raise ValueError(f"{self.__torch_name__}: no module to map (add one first)")
+        mods = self.modules
+        if not mods or mods[0] is not self.module:
+            mods[:1] = [self.module]
+        while len(mods) < n:
+            if self.__dict__.get('shared', True):
+                names = self.__dict__.get('sharedparams') or ['weight', 'bias', 'gradWeight', 'gradBias']
+                mods.append(self.module.clone(*names))
+            else:
+                mods.append(self.module.clone())
+
+    def resize(self, n):
+        self._extend(n)
+        for m in self.modules[n:]:
+            m.clearState()
+        del self.modules[max(n, 1):]
+        return self
+
+    def _each(self, method, input, gradOutput=None, *extra):
+        if not isinstance(input, (list, tuple)):
+            raise TypeError(f"{self.__torch_name__}: expected input to be a list (table), got a "
+                            f"{type(input).__name__}")
+        n = len(input)
+        if gradOutput is not None:
+            _table_arg(self, gradOutput, 'gradOutput', n)
+        self._extend(n)
+        res = []
+        for i in range(n):
+            m = self.modules[i]
+            try:
+                if gradOutput is None:
+                    res.append(m.updateOutput(input[i]))
+                else:
+                    res.append(getattr(m, method)(input[i], gradOutput[i], *extra))
+            except Exception as e:
+                rethrow(e, i, self)
+        return res
+
+    def updateOutput(self, input):
+        self.output = self._each('updateOutput', input)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = self._each('updateGradInput', input, gradOutput)
+        return self.gradInput
+
+    def backward(self, input, gradOutput, scale=1):
+        self.gradInput = self._each('backward', input, gradOutput, scale)
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        self._each('accGradParameters', input, gradOutput, scale)
+
+    def accUpdateGradParameters(self, input, gradOutput, lr):
+        self._each('accUpdateGradParameters', input, gradOutput, lr)
+
+    def zeroGradParameters(self):
+        # the clones share the gradients: zeroing (and updating, below) through the module does it once
+        if self.__dict__.get('module') is not None:
+            if self.__dict__.get('shared', True):
+                self.module.zeroGradParameters()
+            else:
+                super().zeroGradParameters()
+
+    def updateParameters(self, learningRate):
+        if self.__dict__.get('module') is not None:
+            if self.__dict__.get('shared', True):
+                self.module.updateParameters(learningRate)
+            else:
+                super().updateParameters(learningRate)
+
+    def clearState(self):
+        for m in self.modules[1:]:
+            m.clearState()
+        del self.modules[1:]
+        return super().clearState()
+
+    def __repr__(self):
+        m = self.__dict__.get('module')
+        if m is None:
+            return f'{self.__torch_name__} {{ }}'
+        return f'{self.__torch_name__} {{\n  ' + repr(m).replace('\n', '\n        ') + '\n}'

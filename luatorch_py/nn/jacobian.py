@@ -60,6 +60,7 @@ def backward(module, input, param=None, dparam=None):
             for d in _tensors(dparam):
                 d.zero()
             module.forward(input)
+            module.updateGradInput(input, grad)   # containers route gradients through their children
             module.accGradParameters(input, grad, 1)
             jac[:, j] = _flat(dparam)
         else:
@@ -125,6 +126,7 @@ def testJacobianUpdateParameters(module, input, param, minval=-2, maxval=2, pert
         g.fill(1)
     jac_f = forward(module, input, param, perturbation)
     module.forward(input)
+    module.updateGradInput(input, grad)
     module.accUpdateGradParameters(input, grad, 1)
     params_after = _flat(param)
     expected = params_before - jac_f.sum(1)

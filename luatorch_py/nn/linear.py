@@ -1,5 +1,7 @@
-"""Linear layers."""
+"""Linear layers and their kin: Linear, Bilinear, Add, Mul, CAdd, CMul, Euclidean."""
 import math
+
+import numpy as np
 
 from ..backend import array_module
 from .module import Module, resized, sizestr
@@ -87,3 +89,439 @@ class Linear(Module):
     def __repr__(self):
         s = f"{self.__torch_name__}({self.weight.size(1)} -> {self.weight.size(0)})"
         return s if 'bias' in self.__dict__ else s + ' without bias'
+
+
+def _pair_input(module, input, what='input'):
+    """The two arrays of a table input ``[a, b]`` (list or tuple of two tensors/arrays), of the module's type."""
+    if not isinstance(input, (list, tuple)) or len(input) != 2:
+        got = f"a list of {len(input)}" if isinstance(input, (list, tuple)) else f"a {type(input).__name__}"
+        raise TypeError(f"{module!r}: expected {what} to be a list of two tensors, got {got}")
+    return module._coerce(input[0], what + '[0]')._a, module._coerce(input[1], what + '[1]')._a
+
+
+def _pair_grad(module, shapes):
+    """module.gradInput as a list of two tensors of the module's type resized to ``shapes``; their arrays."""
+    gi = module.gradInput
+    if not isinstance(gi, list) or len(gi) != 2 or any(t.__class__ is not module._tcls for t in gi):
+        gi = module.gradInput = [module._tcls(), module._tcls()]
+    return resized(gi[0], shapes[0]), resized(gi[1], shapes[1])
+
+
+class Bilinear(Module):
+    """y_k = x1^T W_k x2 + b_k for a table input ``[x1, x2]`` (batches n x inputSize1 and n x inputSize2; a
+    non-batch pair of vectors also works); weight is outputSize x inputSize1 x inputSize2."""
+
+    def __init__(self, inputSize1, inputSize2, outputSize, bias=True):
+        for n in (inputSize1, inputSize2, outputSize):
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+                raise ValueError(f"nn.Bilinear: inputSize1, inputSize2 and outputSize must be positive ints, "
+                                 f"got {inputSize1}, {inputSize2}, {outputSize}")
+        super().__init__()
+        self.weight = self._tcls(outputSize, inputSize1, inputSize2)
+        self.gradWeight = self._tcls(outputSize, inputSize1, inputSize2)
+        if bias:
+            self.bias = self._tcls(outputSize)
+            self.gradBias = self._tcls(outputSize)
+        self.gradInput = [self._tcls(), self._tcls()]
+        self.reset()
+
+    def reset(self, stdv=None):
+        if stdv is not None:
+            if stdv <= 0:
+                raise ValueError(f"{self!r}: standard deviation should be a positive number, got {stdv}")
+            stdv = stdv * math.sqrt(3)
+        else:
+            stdv = 1.0 / math.sqrt(self.weight.size(1))
+        self.weight.uniform(-stdv, stdv)
+        if 'bias' in self.__dict__:
+            self.bias.uniform(-stdv, stdv)
+        return self
+
+    def _inputs(self, input):
+        a, b = _pair_input(self, input)
+        _, n1, n2 = self.weight._a.shape
+        if a.ndim != b.ndim or a.ndim not in (1, 2) or a.shape[-1] != n1 or b.shape[-1] != n2 \
+                or a.shape[:-1] != b.shape[:-1]:
+            raise ValueError(f"{self!r}: expected inputs of sizes [n, {n1}] and [n, {n2}] (or [{n1}] and [{n2}]), "
+                             f"got {sizestr(a.shape)} and {sizestr(b.shape)}")
+        return a.reshape(-1, n1), b.reshape(-1, n2), a.ndim == 1
+
+    def _grad(self, a, single, gradOutput):
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        k = self.weight._a.shape[0]
+        want = (k,) if single else (a.shape[0], k)
+        if g.shape != want:
+            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        return g.reshape(-1, k)
+
+    def updateOutput(self, input):
+        a, b, single = self._inputs(input)
+        w = self.weight._a
+        xp = array_module(w)
+        k, n = w.shape[0], a.shape[0]
+        t = self._buffer('_t2', (k, n, w.shape[2]))
+        xp.matmul(a, w, out=t)                 # t[k, i, :] = x1_i^T W_k
+        t *= b
+        s = self._buffer('_s', (k, n))
+        xp.sum(t, axis=2, out=s)
+        out = resized(self.output, (k,) if single else (n, k))
+        out2 = out.reshape(n, k)
+        if 'bias' in self.__dict__:
+            xp.add(s.T, self.bias._a, out=out2)
+        else:
+            out2[...] = s.T
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        a, b, single = self._inputs(input)
+        g = self._grad(a, single, gradOutput)
+        w = self.weight._a
+        xp = array_module(w)
+        k, n = w.shape[0], a.shape[0]
+        gi1, gi2 = _pair_grad(self, ((w.shape[1],), (w.shape[2],)) if single else (a.shape, b.shape))
+        gT = g.T[:, :, None]
+        t1 = self._buffer('_t1', (k, n, w.shape[1]))
+        xp.matmul(b, w.transpose(0, 2, 1), out=t1)     # t1[k, i, :] = W_k x2_i
+        t1 *= gT
+        xp.sum(t1, axis=0, out=gi1.reshape(n, -1))
+        t2 = self._buffer('_t2', (k, n, w.shape[2]))
+        xp.matmul(a, w, out=t2)                         # t2[k, i, :] = x1_i^T W_k
+        t2 *= gT
+        xp.sum(t2, axis=0, out=gi2.reshape(n, -1))
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        # Torch7 forgets ``scale`` on gradWeight (and asserts scale >= 0); here both parameters get it, so that
+        # accUpdateGradParameters (scale = -lr) works
+        a, b, single = self._inputs(input)
+        g = self._grad(a, single, gradOutput)
+        w = self.weight._a
+        xp = array_module(w)
+        k, n = w.shape[0], a.shape[0]
+        t1 = self._buffer('_t1', (k, n, w.shape[1]))
+        xp.multiply(a, g.T[:, :, None], out=t1)         # t1[k, i, :] = g_ik x1_i
+        tw = self._buffer('_tw', w.shape)
+        xp.matmul(t1.transpose(0, 2, 1), b, out=tw)     # sum_i g_ik x1_i x2_i^T
+        if scale != 1:
+            tw *= scale
+        self.gradWeight._a[...] += tw
+        if 'bias' in self.__dict__:
+            tb = self._buffer('_tb', (k,))
+            xp.sum(g, axis=0, out=tb)
+            if scale != 1:
+                tb *= scale
+            self.gradBias._a[...] += tb
+
+    def __repr__(self):
+        k, n1, n2 = self.weight._a.shape
+        # Torch7's format, trailing space included: '(%dx%d -> %d) %s'
+        return f"{self.__torch_name__}({n1}x{n2} -> {k}) {'' if 'bias' in self.__dict__ else ' without bias'}"
+
+
+class Add(Module):
+    """y = x + b: a learnt bias of ``inputSize`` (one number added everywhere with ``scalar=True``).  A batch is
+    any input whose first dim indexes examples of bias.nElement() values each."""
+
+    # defaults for fields a .t7 file may lack (nil in Torch7, or from an older version)
+    scalar = False
+
+    def __init__(self, inputSize, scalar=False):
+        super().__init__()
+        size = 1 if scalar else inputSize
+        self.scalar = bool(scalar)
+        self.bias = self._tcls(size)
+        self.gradBias = self._tcls(size)
+        self.reset()
+
+    def reset(self, stdv=None):
+        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.bias.size(0))
+        self.bias.uniform(-stdv, stdv)
+        return self
+
+    def _views(self, x):
+        """(x as [batch, n] or the bias' shape, bias viewed to broadcast against it)."""
+        b = self.bias._a
+        if self.scalar:
+            return x, b.reshape((1,) * x.ndim) if x.ndim else b
+        if x.shape == b.shape:
+            return x, b
+        n = b.shape[0]
+        if x.ndim >= 2 and x.size == x.shape[0] * n:
+            return x.reshape(x.shape[0], n), b
+        raise ValueError(f"{self!r}: expected input of size [{n}] or [batch, {n}] (or [batch, ...] with {n} "
+                         f"elements per example), got {sizestr(x.shape)}")
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        xv, bv = self._views(x)
+        out = resized(self.output, x.shape)
+        array_module(x).add(xv, bv, out=out.reshape(xv.shape))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        if g.shape != x.shape:
+            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
+                             f"{sizestr(x.shape)}")
+        resized(self.gradInput, g.shape)[...] = g
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        xp = array_module(x)
+        gb = self.gradBias._a
+        if g.shape != x.shape:
+            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
+                             f"{sizestr(x.shape)}")
+        gv, _ = self._views(g)
+        if self.scalar or gv.shape == gb.shape:
+            t = self._buffer('_gb', gb.shape)
+            if self.scalar:
+                xp.sum(g, out=t.reshape(()))
+            else:
+                t[...] = gv
+        else:
+            t = self._buffer('_gb', gb.shape)
+            xp.sum(gv, axis=0, out=t)
+        if scale != 1:
+            t *= scale
+        gb += t
+
+
+class Mul(Module):
+    """y = w x with one learnt number w."""
+
+    def __init__(self, *unused):   # old Torch7 scripts pass an inputSize, which Torch7 ignores
+        super().__init__()
+        self.weight = self._tcls(1)
+        self.gradWeight = self._tcls(1)
+        self.reset()
+
+    def reset(self, stdv=None):
+        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.size(0))
+        self.weight.uniform(-stdv, stdv)
+        return self
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        array_module(x).multiply(x, self.weight._a.reshape((1,) * x.ndim), out=resized(self.output, x.shape))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        if g.shape != x.shape:
+            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
+                             f"{sizestr(x.shape)}")
+        array_module(g).multiply(g, self.weight._a.reshape((1,) * g.ndim), out=resized(self.gradInput, g.shape))
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        if g.shape != x.shape:
+            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
+                             f"{sizestr(x.shape)}")
+        d = array_module(x).vdot(x.reshape(-1), g.reshape(-1))
+        self.gradWeight._a[...] += scale * d if scale != 1 else d
+
+
+def _param_views(module, x, p, name):
+    """Views of input ``x`` and parameter ``p`` that broadcast as CMul/CAdd do, and the axes of x's view that a
+    gradient must be summed over: (x_view, p_view, axes).  The three Torch7 cases: same number of elements (p
+    takes x's shape); same number of dims (dims of size 1 in p expand); else x is a batch (first dim) of
+    p.nElement() values each."""
+    if x.size == p.size:
+        return x, p.reshape(x.shape), ()
+    if p.ndim == x.ndim:
+        if all(n == m or n == 1 for n, m in zip(p.shape, x.shape)):
+            return x, p, tuple(d for d, (n, m) in enumerate(zip(p.shape, x.shape)) if n == 1 and m != 1)
+    elif x.ndim >= 1 and x.shape[0] and x.size == x.shape[0] * p.size:
+        return x.reshape(x.shape[0], p.size), p.reshape(1, p.size), (0,)
+    raise ValueError(f"{module!r}: input of size {sizestr(x.shape)} does not fit the {name} of size "
+                     f"{sizestr(p.shape)} (expected the same number of elements, dims of size 1 to expand, or a "
+                     f"batch of [{p.size}])")
+
+
+def _check_grad(module, x, g):
+    if g.shape != x.shape:
+        raise ValueError(f"{module!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
+                         f"{sizestr(x.shape)}")
+
+
+def _acc_reduced(module, xp, src, pv, axes, target, scale):
+    """target += scale * (src summed over ``axes`` to pv's shape), with a kept scratch buffer."""
+    t = module._buffer('_gp', pv.shape)
+    if axes:
+        xp.sum(src, axis=axes, keepdims=True, out=t)
+    else:
+        t[...] = src
+    if scale != 1:
+        t *= scale
+    target += t.reshape(target.shape)
+
+
+class CAdd(Module):
+    """y = x + b with a learnt bias of any ``size`` (ints or a LongStorage), broadcast as in Torch7."""
+
+    def __init__(self, *size):
+        super().__init__()
+        from ..tensor import _parse_sizes, CPU_LONG_STORAGE
+        self.size = CPU_LONG_STORAGE(list(_parse_sizes(size, 'nn.CAdd')))
+        self.bias = self._tcls(tuple(self.size))
+        self.gradBias = self._tcls(tuple(self.size))
+        self.reset()
+
+    def reset(self, stdv=None):
+        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.bias.nElement())
+        self.bias.uniform(-stdv, stdv)
+        return self
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        xv, pv, _ = _param_views(self, x, self.bias._a, 'bias')
+        out = resized(self.output, x.shape)
+        array_module(x).add(xv, pv, out=out.reshape(xv.shape))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        _check_grad(self, x, g)
+        resized(self.gradInput, g.shape)[...] = g
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        _check_grad(self, x, g)
+        gv, pv, axes = _param_views(self, g, self.gradBias._a, 'bias')
+        _acc_reduced(self, array_module(g), gv, pv, axes, self.gradBias._a, scale)
+
+
+class CMul(Module):
+    """y = x * w (elementwise) with a learnt weight of any ``size``, broadcast as in Torch7."""
+
+    def __init__(self, *size):
+        super().__init__()
+        from ..tensor import _parse_sizes, CPU_LONG_STORAGE
+        self.size = CPU_LONG_STORAGE(list(_parse_sizes(size, 'nn.CMul')))
+        self.weight = self._tcls(tuple(self.size))
+        self.gradWeight = self._tcls(tuple(self.size))
+        self.reset()
+
+    def reset(self, stdv=None):
+        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.nElement())
+        self.weight.uniform(-stdv, stdv)
+        return self
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        xv, pv, _ = _param_views(self, x, self.weight._a, 'weight')
+        out = resized(self.output, x.shape)
+        array_module(x).multiply(xv, pv, out=out.reshape(xv.shape))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        _check_grad(self, x, g)
+        gv, pv, _ = _param_views(self, g, self.weight._a, 'weight')
+        gi = resized(self.gradInput, g.shape)
+        array_module(g).multiply(gv, pv, out=gi.reshape(gv.shape))
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        _check_grad(self, x, g)
+        xp = array_module(x)
+        xv, pv, axes = _param_views(self, x, self.gradWeight._a, 'weight')
+        t = self._buffer('_xg', xv.shape)
+        xp.multiply(xv, g.reshape(xv.shape), out=t)
+        _acc_reduced(self, xp, t, pv, axes, self.gradWeight._a, scale)
+
+
+class Euclidean(Module):
+    """y_j = || x - w_j ||: the distances from the input to ``outputSize`` learnt centres (the columns of the
+    inputSize x outputSize weight).  1-D input or a 2-D batch."""
+
+    # defaults for fields a .t7 file may lack (nil in Torch7, or from an older version)
+    fastBackward = True
+
+    def __init__(self, inputSize, outputSize):
+        super().__init__()
+        self.weight = self._tcls(inputSize, outputSize)
+        self.gradWeight = self._tcls(inputSize, outputSize)
+        self.fastBackward = True
+        self.reset()
+
+    def reset(self, stdv=None):
+        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.size(0))
+        self.weight.uniform(-stdv, stdv)
+        return self
+
+    def _input(self, input):
+        x = self._coerce(input)._a
+        n = self.weight._a.shape[0]
+        if x.ndim not in (1, 2) or x.shape[-1] != n:
+            raise ValueError(f"{self!r}: expected input of size [*, {n}] (1-D or 2-D), got {sizestr(x.shape)}")
+        return x, x.reshape(-1, n)
+
+    def _differences(self, x2):
+        """(x_i - w_j) for every example i and centre j: batch x inputSize x outputSize (kept, as Torch7)."""
+        w = self.weight._a
+        d = self._buffer('_diff', (x2.shape[0],) + w.shape)
+        array_module(w).subtract(x2[:, :, None], w, out=d)
+        return d
+
+    def updateOutput(self, input):
+        x, x2 = self._input(input)
+        w = self.weight._a
+        xp = array_module(w)
+        d = self._differences(x2)
+        sq = self._buffer('_sq', d.shape)
+        xp.multiply(d, d, out=sq)
+        out = resized(self.output, x.shape[:-1] + (w.shape[1],))
+        o2 = out.reshape(x2.shape[0], w.shape[1])
+        xp.sum(sq, axis=1, out=o2)
+        xp.sqrt(o2, out=o2)
+        return self.output
+
+    def _scaled_diff(self, input, x, x2, gradOutput):
+        """(x_i - w_j) * g_ij / (y_ij + 1e-7), batch x inputSize x outputSize (Torch7's _repeat2)."""
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        k = self.weight._a.shape[1]
+        want = x.shape[:-1] + (k,)
+        if g.shape != want:
+            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        xp = array_module(g)
+        y = self.output._a
+        d = self.__dict__.get('_diff')
+        if not self.fastBackward or y.shape != want or d is None or d.shape[0] != x2.shape[0]:
+            self.updateOutput(input)
+            y = self.output._a
+        div = self._buffer('_div', (x2.shape[0], k))
+        xp.add(y.reshape(x2.shape[0], k), 1e-7, out=div)   # Torch7's guard against division by zero
+        xp.divide(g.reshape(x2.shape[0], k), div, out=div)
+        r = self._buffer('_rep2', self.__dict__['_diff'].shape)
+        xp.multiply(self.__dict__['_diff'], div[:, None, :], out=r)
+        return r, xp
+
+    def updateGradInput(self, input, gradOutput):
+        x, x2 = self._input(input)
+        r, xp = self._scaled_diff(input, x, x2, gradOutput)
+        gi = resized(self.gradInput, x.shape)
+        xp.sum(r, axis=2, out=gi.reshape(x2.shape))
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        # Torch7 reuses what updateGradInput left; this recomputes it, so accGradParameters stands alone
+        x, x2 = self._input(input)
+        r, xp = self._scaled_diff(input, x, x2, gradOutput)
+        t = self._buffer('_gw', self.weight._a.shape)
+        xp.sum(r, axis=0, out=t)
+        t *= -scale
+        self.gradWeight._a[...] += t

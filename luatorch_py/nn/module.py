@@ -160,8 +160,16 @@ def _tensor_deepcopy(self, memo):
 
 
 Tensor.__deepcopy__ = _tensor_deepcopy
-Storage.__deepcopy__ = lambda self, memo: memo.setdefault(
-    id(self), self._info.storage_class(_data=self._data.copy()))
+
+
+def _storage_deepcopy(self, memo):
+    st = memo.get(id(self))
+    if st is None:
+        st = memo[id(self)] = self._info.storage_class(_data=self._data.copy())
+    return st
+
+
+Storage.__deepcopy__ = _storage_deepcopy
 
 
 class Module(TypedObject):
@@ -239,15 +247,19 @@ class Module(TypedObject):
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
         """Torch7's trick: accumulate -lr * gradient straight into the parameters."""
-        names = self._param_pairs
-        saved = {g: self.__dict__.get(g) for _, g in names}
-        for p, g in names:
-            if p in self.__dict__:
-                self.__dict__[g] = self.__dict__[p]
+        d = self.__dict__
+        swapped = [(p, g) for p, g in self._param_pairs if p in d]
+        saved = {g: d[g] for _, g in swapped if g in d}
+        for p, g in swapped:
+            d[g] = d[p]
         try:
             self.accGradParameters(input, gradOutput, -lr)
         finally:
-            self.__dict__.update(saved)
+            for _, g in swapped:
+                if g in saved:
+                    d[g] = saved[g]
+                else:
+                    del d[g]
 
     def sharedAccUpdateGradParameters(self, input, gradOutput, lr):
         if self.parameters()[0]:
@@ -259,7 +271,15 @@ class Module(TypedObject):
         """One flat parameter tensor and one flat gradient tensor; every module's parameters become views of
         them (so training through the flat vectors, e.g. with optim, updates the modules and vice versa)."""
         params, grads = self.parameters()
-        return _flatten(params), _flatten(grads)
+        p, g = _flatten(params), _flatten(grads)
+        if p.nElement() != g.nElement():
+            raise ValueError(f"{self.__torch_name__}.getParameters: {p.nElement()} parameters but {g.nElement()} "
+                             f"gradients (check that modules sharing parameters share their gradients too)")
+        for i, (a, b) in enumerate(zip(params, grads)):
+            if b is not None and a.storageOffset() != b.storageOffset():
+                raise ValueError(f"{self.__torch_name__}.getParameters: parameter {i} and its gradient are at "
+                                 f"different places in the flat vectors (misaligned sharing)")
+        return p, g
 
     # -- modes, traversal --------------------------------------------------------------------------------
     def training(self):
@@ -289,6 +309,8 @@ class Module(TypedObject):
 
     def findModules(self, typename, container=None):
         """(modules, their containers) of class ``typename`` ('nn.Linear' or a class)."""
+        if container is None:
+            container = self   # Torch7: container = container or self
         nodes, containers = [], []
         for m in self.children():
             n, c = m.findModules(typename, self)
@@ -352,15 +374,29 @@ def _flatten(tensors):
             total += len(t._s)
     # 2. mark the storage elements some tensor uses
     used = np.zeros(total, dtype=bool)
+    places = []
     for t in tensors:
         if t.nElement():
             idx = base[id(t._s)] + t.storageOffset() + sum(
                 np.arange(n)[(slice(None),) + (None,) * (t.dim() - 1 - d)] * s
                 for d, (n, s) in enumerate(zip(t._a.shape, t._strides())))
-            used[np.asarray(idx).reshape(-1)] = True
+            idx = np.asarray(idx).reshape(-1)
+            used[idx] = True
+            places.append(idx)
+    # already flat (e.g. a second getParameters): one storage, every element used -> view it, copy nothing, so
+    # that the flat vectors handed out before stay connected to the modules
+    if total and len(base) == 1 and used.all():
+        return info.tensor_class(tensors[0]._s, 0, (total,), (1,))
     # 3. new position of each used element (holes squeezed out)
     newpos = np.cumsum(used) - 1
     n_used = int(used.sum())
+    if n_used != total:
+        # squeezing holes keeps each tensor's strides: only right when no hole lies inside a tensor (Torch7 asserts
+        # the same: "Cannot gather tensors that are not compact")
+        for idx in places:
+            if not np.array_equal(newpos[idx] - newpos[idx[0]], idx - idx[0]):
+                raise ValueError("getParameters: cannot gather parameter tensors that are not compact (a tensor "
+                                 "skips storage elements no other parameter uses)")
     flat = info.empty((n_used,))
     seen = set()
     for t in tensors:

@@ -1,0 +1,92 @@
+"""nn.Dropout."""
+from ..backend import array_module
+from ..tensor import Tensor
+from .module import Module, resized, sizestr
+
+
+class Dropout(Module):
+    """Dropout(p=0.5, v1=False, inplace=False, stochasticInference=False).
+
+    In training each element is kept with probability 1 - p: the mask is drawn from the global Torch7 stream as
+    Torch7 does (``noise:bernoulli(1 - p)`` on a tensor shaped like the input, row-major), so a run seeded with
+    ``torch.manualSeed`` drops the same elements as Torch7 on the CPU.  Kept elements are scaled by 1 / (1 - p)
+    (v1=True: no scaling in training, times 1 - p in evaluation instead).  In evaluate() mode it is the identity
+    (unless stochasticInference, which keeps dropping).  With ``inplace`` the input (and in backward the
+    gradOutput) is changed and returned.
+    """
+
+    # defaults for fields a .t7 file may lack (nil in Torch7, or from an older version)
+    inplace = False
+    stochastic_inference = False
+    v2 = True
+
+    def __init__(self, p=0.5, v1=False, inplace=False, stochasticInference=False):
+        super().__init__()
+        self.p = p
+        self.train = True
+        self.inplace = inplace
+        self.stochastic_inference = stochasticInference
+        self.v2 = not v1
+        if self.p >= 1 or self.p < 0:
+            raise ValueError(f"nn.Dropout: illegal percentage {p}, must be 0 <= p < 1")
+        self.noise = self._tcls()
+
+    def setp(self, p):
+        if p >= 1 or p < 0:
+            raise ValueError(f"{self!r}: illegal percentage {p}, must be 0 <= p < 1")
+        self.p = p
+        return self
+
+    def _into(self, name, t):
+        """self.<name> as t itself (inplace) or as a copy of t in the module's own buffer."""
+        a = t._a
+        flag = '_aliased_' + name
+        if self.inplace:
+            self.__dict__[name] = t
+            self.__dict__[flag] = True
+            return a
+        cur = self.__dict__.get(name)
+        if not isinstance(cur, Tensor) or cur.__class__ is not self._tcls or self.__dict__.get(flag):
+            cur = self.__dict__[name] = self._tcls()
+            self.__dict__[flag] = False
+        out = resized(cur, a.shape)
+        out[...] = a
+        return out
+
+    def updateOutput(self, input):
+        t = self._coerce(input)
+        x = t._a
+        out = self._into('output', t)
+        if self.p > 0:
+            q = 1 - self.p
+            if self.train or self.stochastic_inference:
+                noise = resized(self.noise, x.shape)
+                # Torch7 passes p to a FloatTensor's bernoulli as a float: round it the same way
+                self.noise.bernoulli(float(noise.dtype.type(q)) if noise.dtype.kind == 'f' else q)
+                if self.v2:
+                    array_module(noise).divide(noise, q, out=noise)
+                out *= noise
+            elif not self.v2:
+                out *= q
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        gt = self._coerce(gradOutput, 'gradOutput')
+        if gt._a.shape != x.shape:
+            raise ValueError(f"{self!r}: gradOutput of size {sizestr(gt._a.shape)} does not match input of size "
+                             f"{sizestr(x.shape)}")
+        gi = self._into('gradInput', gt)
+        if self.p > 0:
+            if self.train or self.stochastic_inference:
+                noise = self.noise._a
+                if noise.shape != x.shape:
+                    raise RuntimeError(f"{self!r}: updateGradInput needs the noise of a training forward on an "
+                                       f"input of size {sizestr(x.shape)}; call forward first")
+                gi *= noise
+            elif not self.v2:
+                gi *= 1 - self.p   # Torch7's v1 evaluation backward (its cdiv by a number would fail)
+        return self.gradInput
+
+    def __repr__(self):
+        return f"{self.__torch_name__}({self.p:f})"

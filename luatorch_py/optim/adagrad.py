@@ -1,0 +1,45 @@
+"""Torch7's optim.adagrad."""
+from ._util import get_state, opt, grad_tensor, check_x, zeros_like, empty_like
+
+
+def adagrad(opfunc, x, config=None, state=None):
+    """One AdaGrad step; returns ``(x, [f(x)])``.
+
+    config: ``learningRate`` (1e-3), ``learningRateDecay`` (0), ``weightDecay`` (0, added to the gradient in
+    place).  state: ``evalCounter``, ``paramVariance`` (sum of squared gradients), ``paramStd``.
+
+    clr = lr / (1 + evalCounter*lrd); paramVariance += g*g; x -= clr * g / (sqrt(paramVariance) + 1e-10).
+    """
+    check_x(x, 'adagrad')
+    if config is None and state is None:
+        print('no state table, ADAGRAD initializing')
+    config, state = get_state(config, state)
+    lr = opt(config, 'learningRate', 1e-3)
+    lrd = opt(config, 'learningRateDecay', 0)
+    wd = opt(config, 'weightDecay', 0)
+    nevals = state['evalCounter'] = opt(state, 'evalCounter', 0)
+
+    # (1) evaluate f(x) and df/dx
+    fx, dfdx = opfunc(x)
+    dfdx = grad_tensor(dfdx, x, 'adagrad')
+
+    # (2) weight decay with a single parameter
+    if wd != 0:
+        dfdx.add(wd, x)
+
+    # (3) learning rate decay (annealing)
+    clr = lr / (1 + nevals * lrd)
+
+    # (4) parameter update
+    var = state.get('paramVariance')
+    if var is None:
+        var = state['paramVariance'] = zeros_like(dfdx, x)
+        state['paramStd'] = empty_like(dfdx, x)
+    std = state['paramStd']
+    var.addcmul(1, dfdx, dfdx)
+    std.resizeAs(var).copy(var).sqrt()
+    x.addcdiv(-clr, dfdx, std.add(1e-10))
+
+    # (5) update evaluation counter
+    state['evalCounter'] = nevals + 1
+    return x, [fx]

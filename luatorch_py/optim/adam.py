@@ -1,0 +1,61 @@
+"""Torch7's optim.adam (Kingma & Ba, http://arxiv.org/pdf/1412.6980.pdf)."""
+import math
+
+from ._util import get_state, opt, grad_tensor, check_x, zeros_like
+
+
+def adam(opfunc, x, config=None, state=None):
+    """One Adam step; returns ``(x, [f(x)])`` with f before the step.
+
+    config: ``learningRate`` (1e-3), ``learningRateDecay`` (0), ``beta1`` (0.9), ``beta2`` (0.999), ``epsilon``
+    (1e-8), ``weightDecay`` (0, added to the gradient in place).
+    state: ``t`` (step count), ``m`` and ``v`` (first and second moment estimates), ``denom`` (sqrt(v) + eps).
+
+    Torch7's formulas: clr = lr / (1 + t*lrd) with t the count before the step; then t += 1,
+    m = beta1*m + (1-beta1)*g, v = beta2*v + (1-beta2)*g*g, denom = sqrt(v) + eps,
+    x -= clr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / denom.
+    """
+    check_x(x, 'adam')
+    config, state = get_state(config, state)
+    lr = opt(config, 'learningRate', 0.001)
+    lrd = opt(config, 'learningRateDecay', 0)
+    beta1 = opt(config, 'beta1', 0.9)
+    beta2 = opt(config, 'beta2', 0.999)
+    epsilon = opt(config, 'epsilon', 1e-8)
+    wd = opt(config, 'weightDecay', 0)
+
+    # (1) evaluate f(x) and df/dx
+    fx, dfdx = opfunc(x)
+    dfdx = grad_tensor(dfdx, x, 'adam')
+
+    # (2) weight decay
+    if wd != 0:
+        dfdx.add(wd, x)
+
+    # initialization
+    t = opt(state, 't', 0)
+    m = state.get('m')
+    if m is None:
+        m = state['m'] = zeros_like(dfdx, x)
+    v = state.get('v')
+    if v is None:
+        v = state['v'] = zeros_like(dfdx, x)
+    denom = state.get('denom')
+    if denom is None:
+        denom = state['denom'] = zeros_like(dfdx, x)
+
+    # (3) learning rate decay (annealing)
+    clr = lr / (1 + t * lrd)
+    t = state['t'] = t + 1
+
+    # decay the first and second moment running averages
+    m.mul(beta1).add(1 - beta1, dfdx)
+    v.mul(beta2).addcmul(1 - beta2, dfdx, dfdx)
+    denom.copy(v).sqrt().add(epsilon)
+
+    bias_correction1 = 1 - beta1 ** t
+    bias_correction2 = 1 - beta2 ** t
+    step_size = clr * math.sqrt(bias_correction2) / bias_correction1
+    # (4) update x
+    x.addcdiv(-step_size, m, denom)
+    return x, [fx]

@@ -1,0 +1,48 @@
+"""Torch7's optim.adamax: Adam's infinity-norm variant (http://arxiv.org/pdf/1412.6980.pdf, section 7)."""
+from ._util import get_state, opt, grad_tensor, check_x, zeros_like
+
+
+def adamax(opfunc, x, config=None, state=None):
+    """One AdaMax step; returns ``(x, [f(x)])``.
+
+    config: ``learningRate`` (0.002), ``beta1`` (0.9), ``beta2`` (0.999), ``epsilon`` (1e-38).
+    state: ``t``, ``m`` (moving average of gradients), ``u`` (exponentially weighted infinity norm), ``max``
+    (a 2 x size scratch tensor for the max, as in Torch7).
+
+    t += 1; m = beta1*m + (1-beta1)*g; u = max(beta2*u, |g| + eps); x -= lr / (1 - beta1^t) * m / u.
+    """
+    check_x(x, 'adamax')
+    config, state = get_state(config, state)
+    lr = opt(config, 'learningRate', 0.002)
+    beta1 = opt(config, 'beta1', 0.9)
+    beta2 = opt(config, 'beta2', 0.999)
+    epsilon = opt(config, 'epsilon', 1e-38)
+
+    # (1) evaluate f(x) and df/dx
+    fx, dfdx = opfunc(x)
+    dfdx = grad_tensor(dfdx, x, 'adamax')
+
+    # initialization
+    t = opt(state, 't', 0)
+    m = state.get('m')
+    if m is None:
+        m = state['m'] = zeros_like(dfdx, x)
+    u = state.get('u')
+    if u is None:
+        u = state['u'] = zeros_like(dfdx, x)
+    mx = state.get('max')
+    if mx is None:
+        mx = state['max'] = type(x)((2,) + tuple(dfdx._a.shape)).zero()
+    t = state['t'] = t + 1
+
+    # update the biased first moment estimate and the exponentially weighted infinity norm
+    m.mul(beta1).add(1 - beta1, dfdx)
+    m0, m1 = mx[0], mx[1]
+    m0.copy(u).mul(beta2)
+    m1.copy(dfdx).abs().add(epsilon)
+    u.cmax(m0, m1)
+
+    step_size = lr / (1 - beta1 ** t)
+    # (2) update x
+    x.addcdiv(-step_size, m, u)
+    return x, [fx]

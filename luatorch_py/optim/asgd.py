@@ -1,0 +1,56 @@
+"""Torch7's optim.asgd: averaged SGD as in L. Bottou's sgd-2.0."""
+from ._util import get_state, opt, grad_tensor, check_x, zeros_like, empty_like
+
+
+def asgd(opfunc, x, config=None, state=None):
+    """One ASGD step; returns ``(x, [f(x)])``.  The averaged parameters are ``state['ax']`` (Torch7 returns
+    them as a third value).
+
+        x := (1 - lambda eta_t) x - eta_t df/dx(x)
+        a := a + mu_t [ x - a ]
+        eta_t = eta0 / (1 + lambda eta0 t) ^ alpha,   mu_t = 1 / max(1, t - t0)
+
+    config (defaults are written into config, as in Torch7): ``eta0`` (1e-4), ``lambda`` (1e-4), ``alpha``
+    (0.75), ``t0`` (1e6).  state: ``eta_t``, ``mu_t``, ``t``, ``ax`` (the average), ``tmp``.
+    """
+    check_x(x, 'asgd')
+    config, state = get_state(config, state)
+    config['eta0'] = opt(config, 'eta0', 1e-4)
+    config['lambda'] = opt(config, 'lambda', 1e-4)
+    config['alpha'] = opt(config, 'alpha', 0.75)
+    config['t0'] = opt(config, 't0', 1e6)
+
+    # (hidden state)
+    state['eta_t'] = opt(state, 'eta_t', config['eta0'])
+    state['mu_t'] = opt(state, 'mu_t', 1)
+    state['t'] = opt(state, 't', 0)
+
+    # (1) evaluate f(x) and df/dx
+    fx, dfdx = opfunc(x)
+    dfdx = grad_tensor(dfdx, x, 'asgd')
+
+    # (2) decay term
+    x.mul(1 - config['lambda'] * state['eta_t'])
+
+    # (3) update x
+    x.add(-state['eta_t'], dfdx)
+
+    # (4) averaging
+    ax = state.get('ax')
+    if ax is None:
+        ax = state['ax'] = zeros_like(x)
+    tmp = state.get('tmp')
+    if tmp is None:
+        tmp = state['tmp'] = empty_like(ax)
+    if state['mu_t'] != 1:
+        tmp.copy(x)
+        tmp.add(-1, ax).mul(state['mu_t'])
+        ax.add(tmp)
+    else:
+        ax.copy(x)
+
+    # (5) update eta_t and mu_t
+    state['t'] += 1
+    state['eta_t'] = config['eta0'] / (1 + config['lambda'] * config['eta0'] * state['t']) ** config['alpha']
+    state['mu_t'] = 1 / max(1, state['t'] - config['t0'])
+    return x, [fx]

@@ -1,0 +1,44 @@
+"""Torch7's optim.rmsprop."""
+from ._util import get_state, opt, grad_tensor, check_x, empty_like
+
+
+def rmsprop(opfunc, x, config=None, state=None):
+    """One RMSprop step; returns ``(x, [f(x)])``.
+
+    config: ``learningRate`` (1e-2), ``alpha`` (0.99, smoothing constant), ``epsilon`` (1e-8), ``weightDecay``
+    (0, added to the gradient in place), ``initialMean`` (0, the value state.m starts from).
+    state: ``m`` (leaky mean of squared gradients), ``tmp`` (sqrt(m) + epsilon).
+
+    m = alpha*m + (1-alpha)*g*g; x -= lr * g / (sqrt(m) + epsilon).
+    """
+    check_x(x, 'rmsprop')
+    config, state = get_state(config, state)
+    lr = opt(config, 'learningRate', 1e-2)
+    alpha = opt(config, 'alpha', 0.99)
+    epsilon = opt(config, 'epsilon', 1e-8)
+    wd = opt(config, 'weightDecay', 0)
+    mfill = opt(config, 'initialMean', 0)
+
+    # (1) evaluate f(x) and df/dx
+    fx, dfdx = opfunc(x)
+    dfdx = grad_tensor(dfdx, x, 'rmsprop')
+
+    # (2) weight decay
+    if wd != 0:
+        dfdx.add(wd, x)
+
+    # (3) initialize mean square values and square gradient storage
+    m = state.get('m')
+    if m is None:
+        m = state['m'] = empty_like(dfdx, x).fill(mfill)
+        state['tmp'] = empty_like(dfdx, x)
+    tmp = state['tmp']
+
+    # (4) calculate new (leaky) mean squared values
+    m.mul(alpha)
+    m.addcmul(1.0 - alpha, dfdx, dfdx)
+
+    # (5) perform update
+    tmp.sqrt(m).add(epsilon)
+    x.addcdiv(-lr, dfdx, tmp)
+    return x, [fx]

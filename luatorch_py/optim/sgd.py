@@ -1,0 +1,72 @@
+"""Torch7's optim.sgd: stochastic gradient descent with momentum, weight decay and learning-rate decay."""
+from ._util import get_state, opt, grad_tensor, check_x, empty_like
+
+
+def sgd(opfunc, x, config=None, state=None):
+    """One SGD step.  ``opfunc(x)`` returns ``(f(x), df/dx)``; returns ``(x, [f(x)])`` with f before the step.
+
+    config (read): ``learningRate`` (1e-3), ``learningRateDecay`` (0), ``weightDecay`` (0), ``weightDecays``
+    (tensor of per-parameter decays, used when weightDecay is 0), ``momentum`` (0), ``dampening`` (= momentum),
+    ``nesterov`` (False), ``learningRates`` (tensor of per-parameter rates).
+    state (updated; defaults to config): ``evalCounter``, ``dfdx`` (momentum buffer), ``decayParameters``,
+    ``deltaParameters``.
+
+    As in Torch7, weight decay is added to the gradient tensor returned by opfunc, in place.
+    """
+    check_x(x, 'sgd')
+    config, state = get_state(config, state)
+    lr = opt(config, 'learningRate', 1e-3)
+    lrd = opt(config, 'learningRateDecay', 0)
+    wd = opt(config, 'weightDecay', 0)
+    mom = opt(config, 'momentum', 0)
+    damp = opt(config, 'dampening', mom)
+    nesterov = opt(config, 'nesterov', False)
+    lrs = opt(config, 'learningRates', None)
+    wds = opt(config, 'weightDecays', None)
+    nevals = state['evalCounter'] = opt(state, 'evalCounter', 0)
+    if nesterov and not (mom > 0 and damp == 0):
+        raise ValueError("optim.sgd: Nesterov momentum requires a momentum and zero dampening "
+                         f"(got momentum={mom}, dampening={damp})")
+
+    # (1) evaluate f(x) and df/dx
+    fx, dfdx = opfunc(x)
+    dfdx = grad_tensor(dfdx, x, 'sgd')
+
+    # (2) weight decay with a single or individual parameters
+    if wd != 0:
+        dfdx.add(wd, x)
+    elif wds is not None:
+        dp = state.get('decayParameters')
+        if dp is None:
+            dp = state['decayParameters'] = empty_like(dfdx, x)
+        dp.copy(wds).cmul(x)
+        dfdx.add(dp)
+
+    # (3) momentum
+    if mom != 0:
+        buf = state.get('dfdx')
+        if buf is None:
+            buf = state['dfdx'] = dfdx.clone()
+        else:
+            buf.mul(mom).add(1 - damp, dfdx)
+        if nesterov:
+            dfdx.add(mom, buf)
+        else:
+            dfdx = buf
+
+    # (4) learning rate decay (annealing)
+    clr = lr / (1 + nevals * lrd)
+
+    # (5) parameter update with a single or individual learning rates
+    if lrs is not None:
+        delta = state.get('deltaParameters')
+        if delta is None:
+            delta = state['deltaParameters'] = empty_like(dfdx, x)
+        delta.copy(lrs).cmul(dfdx)
+        x.add(-clr, delta)
+    else:
+        x.add(-clr, dfdx)
+
+    # (6) update evaluation counter
+    state['evalCounter'] = nevals + 1
+    return x, [fx]

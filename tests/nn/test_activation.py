@@ -1,0 +1,404 @@
+"""Transfer functions: pointwise (ReLU ... Power), PReLU, RReLU, and the SoftMax family."""
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py import nn
+from luatorch_py.random import Generator
+
+J = nn.Jacobian
+TOL = 1e-5
+DTYPES = [np.float32, np.float64]
+TYPES = {np.float32: 'torch.FloatTensor', np.float64: 'torch.DoubleTensor'}
+
+
+def rnd(*shape, seed=0, lo=-2, hi=2):
+    return np.random.default_rng(seed).uniform(lo, hi, shape)
+
+
+def away(x, kinks, gap=0.05):
+    """x with every value within ``gap`` of a kink pushed 2 gaps away (for finite differences)."""
+    x = x.copy()
+    for k in kinks:
+        near = np.abs(x - k) < gap
+        x[near] = k + np.where(x[near] >= k, 2 * gap, -2 * gap)
+    return x
+
+
+def roundtrip(m, tmp_path):
+    """Save and load ``m`` (skipped until luatorch_py.serialization has save/load)."""
+    ser = pytest.importorskip('luatorch_py.serialization')
+    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
+        pytest.skip('luatorch_py.serialization has no save/load yet')
+    path = str(tmp_path / 'm.t7')
+    ser.save(path, m)
+    return ser.load(path)
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+# name -> (constructor, reference f(x), reference f'(x), kinks, input range)
+POINTWISE = {
+    'Sigmoid': (lambda: nn.Sigmoid(), sigmoid, lambda x: sigmoid(x) * (1 - sigmoid(x)), [], (-2, 2)),
+    'Tanh': (lambda: nn.Tanh(), np.tanh, lambda x: 1 - np.tanh(x) ** 2, [], (-2, 2)),
+    'ReLU': (lambda: nn.ReLU(), lambda x: np.where(x > 0, x, 0), lambda x: (x > 0) * 1.0, [0], (-2, 2)),
+    'ReLU6': (lambda: nn.ReLU6(), lambda x: np.minimum(np.maximum(x, 0), 6),
+              lambda x: ((x > 0) & (x < 6)) * 1.0, [0, 6], (-3, 8)),
+    'LeakyReLU': (lambda: nn.LeakyReLU(), lambda x: np.where(x > 0, x, 0.01 * x),
+                  lambda x: np.where(x > 0, 1, 0.01), [0], (-2, 2)),
+    'LeakyReLU(-0.5)': (lambda: nn.LeakyReLU(-0.5), lambda x: np.where(x > 0, x, -0.5 * x),
+                        lambda x: np.where(x > 0, 1, -0.5), [0], (-2, 2)),
+    'LeakyReLU(2)': (lambda: nn.LeakyReLU(2), lambda x: np.where(x > 0, x, 2 * x),
+                     lambda x: np.where(x > 0, 1, 2.0), [0], (-2, 2)),
+    'ELU': (lambda: nn.ELU(), lambda x: np.where(x > 0, x, np.exp(x) - 1),
+            lambda x: np.where(x > 0, 1, np.exp(x)), [0], (-2, 2)),
+    'ELU(0.5)': (lambda: nn.ELU(0.5), lambda x: np.where(x > 0, x, 0.5 * (np.exp(x) - 1)),
+                 lambda x: np.where(x > 0, 1, 0.5 * np.exp(x)), [0], (-2, 2)),
+    'Threshold': (lambda: nn.Threshold(0.5, -1.5), lambda x: np.where(x > 0.5, x, -1.5),
+                  lambda x: (x > 0.5) * 1.0, [0.5], (-2, 2)),
+    'Threshold(0.3,0)': (lambda: nn.Threshold(0.3, 0), lambda x: np.where(x > 0.3, x, 0),
+                         lambda x: (x > 0.3) * 1.0, [0.3], (-2, 2)),
+    'Threshold()': (lambda: nn.Threshold(), lambda x: np.where(x > 1e-6, x, 0),
+                    lambda x: (x > 1e-6) * 1.0, [0], (-2, 2)),
+    'HardTanh': (lambda: nn.HardTanh(), lambda x: np.clip(x, -1, 1),
+                 lambda x: ((x > -1) & (x < 1)) * 1.0, [-1, 1], (-2, 2)),
+    'HardTanh(-0.5,2)': (lambda: nn.HardTanh(-0.5, 2), lambda x: np.clip(x, -0.5, 2),
+                         lambda x: ((x > -0.5) & (x < 2)) * 1.0, [-0.5, 2], (-3, 3)),
+    'Clamp': (lambda: nn.Clamp(-0.3, 0.7), lambda x: np.clip(x, -0.3, 0.7),
+              lambda x: ((x > -0.3) & (x < 0.7)) * 1.0, [-0.3, 0.7], (-2, 2)),
+    'HardShrink': (lambda: nn.HardShrink(), lambda x: np.where(np.abs(x) > 0.5, x, 0),
+                   lambda x: (np.abs(x) > 0.5) * 1.0, [-0.5, 0.5], (-2, 2)),
+    'SoftShrink': (lambda: nn.SoftShrink(0.7), lambda x: np.sign(x) * np.maximum(np.abs(x) - 0.7, 0),
+                   lambda x: (np.abs(x) > 0.7) * 1.0, [-0.7, 0.7], (-2, 2)),
+    'SoftPlus': (lambda: nn.SoftPlus(), lambda x: np.log(1 + np.exp(x)), sigmoid, [], (-3, 3)),
+    'SoftPlus(2)': (lambda: nn.SoftPlus(2), lambda x: np.log(1 + np.exp(2 * x)) / 2, lambda x: sigmoid(2 * x), [],
+                    (-3, 3)),
+    'SoftSign': (lambda: nn.SoftSign(), lambda x: x / (1 + np.abs(x)), lambda x: 1 / (1 + np.abs(x)) ** 2, [0],
+                 (-2, 2)),
+    'LogSigmoid': (lambda: nn.LogSigmoid(), lambda x: np.log(sigmoid(x)), lambda x: 1 - sigmoid(x), [], (-3, 3)),
+    'TanhShrink': (lambda: nn.TanhShrink(), lambda x: x - np.tanh(x), lambda x: np.tanh(x) ** 2, [], (-2, 2)),
+    'Exp': (lambda: nn.Exp(), np.exp, np.exp, [], (-2, 2)),
+    'Log': (lambda: nn.Log(), np.log, lambda x: 1 / x, [], (0.5, 3)),
+    'Abs': (lambda: nn.Abs(), np.abs, lambda x: np.where(x < 0, -1, 1.0), [0], (-2, 2)),
+    'Square': (lambda: nn.Square(), np.square, lambda x: 2 * x, [], (-2, 2)),
+    'Sqrt': (lambda: nn.Sqrt(), np.sqrt, lambda x: 0.5 / np.sqrt(x), [], (0.5, 3)),
+    'Sqrt(0.1)': (lambda: nn.Sqrt(0.1), lambda x: np.sqrt(x + 0.1), lambda x: 0.5 / np.sqrt(x + 0.1), [], (0.5, 3)),
+    'Power(3)': (lambda: nn.Power(3), lambda x: x ** 3, lambda x: 3 * x ** 2, [], (-2, 2)),
+    'Power(2)': (lambda: nn.Power(2), lambda x: x ** 2, lambda x: 2 * x, [], (-2, 2)),
+    'Power(0.5)': (lambda: nn.Power(0.5), np.sqrt, lambda x: 0.5 / np.sqrt(x), [], (0.5, 3)),
+    'PReLU': (lambda: nn.PReLU(), lambda x: np.where(x > 0, x, 0.25 * x),
+              lambda x: np.where(x > 0, 1, 0.25), [0], (-2, 2)),
+    'RReLU(eval)': (lambda: nn.RReLU().evaluate(), lambda x: np.where(x > 0, x, x * (1 / 8 + 1 / 3) / 2),
+                    lambda x: np.where(x > 0, 1, (1 / 8 + 1 / 3) / 2), [0], (-2, 2)),
+}
+
+
+@pytest.mark.parametrize('name', list(POINTWISE))
+@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('shape', [(7,), (3, 5), (2, 3, 2, 2)])
+def test_pointwise_forward_backward_match_numpy(name, dtype, shape):
+    make, f, df, kinks, (lo, hi) = POINTWISE[name]
+    m = make().type(TYPES[dtype])
+    x = away(rnd(*shape, lo=lo, hi=hi), kinks).astype(dtype)
+    g = rnd(*shape, seed=1).astype(dtype)
+    y = m.forward(x)
+    assert y.type() == TYPES[dtype] and y.shape == shape
+    rtol = 2e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y.numpy(), f(x.astype(np.float64)), rtol=rtol, atol=rtol)
+    gi = m.backward(x, g)
+    np.testing.assert_allclose(gi.numpy(), g * df(x.astype(np.float64)), rtol=2 * rtol, atol=2 * rtol)
+
+
+@pytest.mark.parametrize('name', list(POINTWISE))
+def test_pointwise_jacobian(name):
+    make, f, df, kinks, (lo, hi) = POINTWISE[name]
+    m = make().double()
+    for shape in [(6,), (2, 5)]:
+        x = torch.DoubleTensor(away(rnd(*shape, lo=lo, hi=hi, seed=3), kinks))
+        assert J.testJacobian(m, x, randomize=False) < TOL
+
+
+def test_values_at_the_kinks_are_torch7s():
+    """Torch7's choices where the derivative is undefined."""
+    x = np.array([-1.0, 0.0, 1.0, 6.0, 0.5, -0.5])
+    g = np.ones(6)
+    np.testing.assert_array_equal(nn.ReLU().double().backward(x, g).numpy(), [0, 0, 1, 1, 1, 0])
+    np.testing.assert_array_equal(nn.ReLU6().double().backward(x, g).numpy(), [0, 0, 1, 0, 1, 0])
+    np.testing.assert_array_equal(nn.HardTanh().double().backward(x, g).numpy(), [0, 1, 0, 0, 1, 1])
+    np.testing.assert_array_equal(nn.Abs().double().backward(x, g).numpy(), [-1, 1, 1, 1, 1, -1])
+    np.testing.assert_array_equal(nn.HardShrink().double().forward(x).numpy(), [-1, 0, 1, 6, 0, 0])
+    np.testing.assert_array_equal(nn.HardShrink().double().backward(x, g).numpy(), [1, 0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(nn.SoftShrink().double().backward(x, g).numpy(), [1, 0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(nn.Threshold(0.5, 2).double().forward(x).numpy(), [2, 2, 1, 6, 2, 2])
+    np.testing.assert_array_equal(nn.LeakyReLU(0.1).double().backward(x, g).numpy(), [0.1, 0.1, 1, 1, 1, 0.1])
+    np.testing.assert_array_equal(nn.PReLU().double().backward(x, g).numpy(), [0.25, 0.25, 1, 1, 1, 0.25])
+    sq = nn.Sqrt().double()
+    sq.forward(np.array([0.0, 4.0]))
+    np.testing.assert_array_equal(sq.backward(np.array([0.0, 4.0]), np.ones(2)).numpy(), [0, 0.25])
+
+
+def test_no_overflow_for_large_inputs():
+    x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0])
+    with np.errstate(over='raise', invalid='raise', divide='raise'):
+        ls = nn.LogSigmoid().double()
+        np.testing.assert_allclose(ls.forward(x).numpy(), [-1000, -50, -np.log(2), -np.exp(-50), 0], rtol=1e-12)
+        np.testing.assert_allclose(ls.backward(x, np.ones(5)).numpy(), [1, 1, 0.5, np.exp(-50), 0], rtol=1e-12)
+        sp = nn.SoftPlus().double()
+        np.testing.assert_allclose(sp.forward(x).numpy(), [0, np.exp(-50), np.log(2), 50, 1000], rtol=1e-12)
+        np.testing.assert_allclose(sp.backward(x, np.ones(5)).numpy(), [0, np.exp(-50), 0.5, 1, 1], rtol=1e-12)
+        big = nn.SoftPlus(1, 1e6).double()      # a threshold Torch7's exp would overflow under
+        np.testing.assert_allclose(big.forward(x).numpy(), [0, np.exp(-50), np.log(2), 50, 1000], rtol=1e-12)
+    np.testing.assert_array_equal(nn.ELU().float().forward(x.astype(np.float32)).numpy(), [-1, -1, 0, 50, 1000])
+
+
+# -- in place -------------------------------------------------------------------------------------------------
+INPLACE = {
+    'ReLU': (lambda ip: nn.ReLU(ip), [0]),
+    'Threshold': (lambda ip: nn.Threshold(0.2, 0.1, ip), [0.2]),
+    'LeakyReLU': (lambda ip: nn.LeakyReLU(0.2, ip), [0]),
+    'ELU': (lambda ip: nn.ELU(0.7, ip), [0]),
+    'HardTanh': (lambda ip: nn.HardTanh(-0.5, 0.5, ip), [-0.5, 0.5]),
+    'ReLU6': (lambda ip: nn.ReLU6(ip), [0, 6]),
+    'RReLU(eval)': (lambda ip: nn.RReLU(0.1, 0.3, ip).evaluate(), [0]),
+}
+
+
+@pytest.mark.parametrize('name', list(INPLACE))
+def test_inplace_matches_out_of_place(name):
+    make, kinks = INPLACE[name]
+    ref, ip = make(False).double(), make(True).double()
+    assert ip.inplace is True and ref.inplace is False
+    x0 = away(rnd(3, 4, lo=-2, hi=7), kinks)
+    g0 = rnd(3, 4, seed=1)
+    y_ref = ref.forward(x0).numpy().copy()
+    gi_ref = ref.backward(x0, g0).numpy().copy()
+    x, g = torch.DoubleTensor(x0), torch.DoubleTensor(g0)
+    y = ip.forward(x)
+    assert y.isSetTo(x) if hasattr(y, 'isSetTo') else y.storage() is x.storage()
+    np.testing.assert_array_equal(x.numpy(), y_ref)            # the input was overwritten
+    gi = ip.backward(x, g)
+    assert gi.storage() is g.storage()
+    np.testing.assert_array_equal(g.numpy(), gi_ref)
+    # back to out of place: the output no longer writes into the input
+    ip.inplace = False
+    x2 = torch.DoubleTensor(x0)
+    ip.forward(x2)
+    np.testing.assert_array_equal(x2.numpy(), x0)
+
+
+def test_inplace_numpy_input_is_written():
+    x = np.array([-1.0, 2.0])
+    nn.ReLU(True).double().forward(x)
+    np.testing.assert_array_equal(x, [0, 2])
+
+
+def test_inplace_threshold_requires_value_not_above_threshold():
+    with pytest.raises(ValueError, match='in-place'):
+        nn.Threshold(0, 1, True)
+    with pytest.raises(TypeError, match='boolean'):
+        nn.ReLU(1)
+
+
+# -- PReLU ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('shape', [(4,), (3, 4), (2, 4, 3), (2, 4, 2, 3)])
+def test_prelu_per_plane_slopes(shape):
+    planes = 4 if len(shape) == 1 else shape[1]
+    m = nn.PReLU(planes).double()
+    assert m.nOutputPlane == planes and m.weight.shape == (planes,)
+    np.testing.assert_array_equal(m.weight.numpy(), 0.25)
+    w = np.linspace(0.1, 0.9, planes)
+    m.weight.copy(torch.DoubleTensor(w))
+    x = away(rnd(*shape), [0])
+    wb = w.reshape((planes,) + (1,) * (len(shape) - 2)) if len(shape) > 1 else w
+    np.testing.assert_allclose(m.forward(x).numpy(), np.where(x > 0, x, wb * x), rtol=1e-15)
+    g = rnd(*shape, seed=2)
+    np.testing.assert_allclose(m.backward(x, g).numpy(), np.where(x > 0, g, wb * g), rtol=1e-15)
+    m.zeroGradParameters()
+    m.accGradParameters(x, g, 0.5)
+    axes = tuple(i for i in range(len(shape)) if i != (1 if len(shape) > 1 else 0))
+    np.testing.assert_allclose(m.gradWeight.numpy(), 0.5 * np.sum(np.minimum(x, 0) * g, axis=axes), rtol=1e-12)
+    xt = torch.DoubleTensor(x)
+    assert J.testJacobian(m, xt, randomize=False) < TOL
+    # randomized input and slopes may land on the kink at 0 with probability 0
+    assert J.testJacobianParameters(m, xt, m.weight, m.gradWeight) < TOL
+    assert J.testJacobianUpdateParameters(m, xt, m.weight) < TOL
+
+
+def test_prelu_shared_slope_and_errors():
+    m = nn.PReLU().double()
+    assert m.nOutputPlane == 0 and m.weight.shape == (1,)
+    x = torch.DoubleTensor(away(rnd(3, 5), [0]))
+    assert J.testJacobianParameters(m, x, m.weight, m.gradWeight) < TOL
+    params, grads = m.parameters()
+    assert len(params) == 1 and params[0] is m.weight
+    with pytest.raises(ValueError, match=r'nn.PReLU.*3 planes.*\[2, 4\]'):
+        nn.PReLU(3).double().forward(np.zeros((2, 4)))
+    assert repr(nn.PReLU(3)) == 'nn.PReLU'
+
+
+# -- RReLU ----------------------------------------------------------------------------------------------------
+def _draws(seed, n, a, b):
+    g = Generator()
+    g.manualSeed(seed)
+    return np.array([g.uniform(a, b) for _ in range(n)])
+
+
+def test_rrelu_training_draws_from_the_global_stream_in_order():
+    x = away(rnd(4, 5), [0])
+    neg = x <= 0
+    torch.manualSeed(7)
+    m = nn.RReLU(0.1, 0.4).double()
+    y = m.forward(x).numpy()
+    r = _draws(7, int(neg.sum()) + 1, 0.1, 0.4)
+    noise = np.ones_like(x)
+    noise[neg] = r[:-1]
+    np.testing.assert_allclose(m.noise.numpy(), noise, rtol=1e-15)
+    np.testing.assert_allclose(y, x * noise, rtol=1e-15)
+    assert torch.uniform(0.1, 0.4) == pytest.approx(r[-1], rel=1e-15)     # exactly k draws were used
+    g = rnd(4, 5, seed=1)
+    np.testing.assert_allclose(m.backward(x, g).numpy(), g * noise, rtol=1e-15)
+    # evaluate: the mean slope, no draw
+    m.evaluate()
+    np.testing.assert_allclose(m.forward(x).numpy(), np.where(neg, x * 0.25, x), rtol=1e-15)
+
+
+def test_rrelu_channelwise_and_float():
+    x = away(rnd(2, 3, 2, 2), [0]).astype(np.float32)
+    torch.manualSeed(3)
+    m = nn.RReLU(0.2, 0.3, False, True).float()
+    y = m.forward(x).numpy()
+    r = _draws(3, 3, 0.2, 0.3).astype(np.float32)
+    np.testing.assert_array_equal(m.noise.numpy(), r)
+    np.testing.assert_allclose(y, np.where(x > 0, x, x * r.reshape(1, 3, 1, 1)), rtol=1e-6)
+    g = rnd(2, 3, 2, 2, seed=1).astype(np.float32)
+    np.testing.assert_allclose(m.backward(x, g).numpy(), np.where(x > 0, g, g * r.reshape(1, 3, 1, 1)), rtol=1e-6)
+    assert repr(m) == 'nn.RReLU (l:0.200000, u:0.300000, channel-wise:true)'
+    assert repr(nn.RReLU()) == 'nn.RReLU (l:0.125000, u:0.333333, channel-wise:false)'
+    with pytest.raises(ValueError):
+        nn.RReLU(0.5, 0.1)
+
+
+# -- the SoftMax family ---------------------------------------------------------------------------------------
+def np_softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+SOFTMAX_AXIS = {1: 0, 2: 1, 3: 0, 4: 1}
+FAMILY = {
+    'SoftMax': (nn.SoftMax, lambda x, a: np_softmax(x, a)),
+    'LogSoftMax': (nn.LogSoftMax, lambda x, a: np.log(np_softmax(x, a))),
+    'SoftMin': (nn.SoftMin, lambda x, a: np_softmax(-x, a)),
+}
+
+
+@pytest.mark.parametrize('name', list(FAMILY))
+@pytest.mark.parametrize('shape', [(5,), (3, 5), (4, 2, 3), (2, 4, 2, 3)])
+@pytest.mark.parametrize('dtype', DTYPES)
+def test_softmax_family_values_and_jacobian(name, shape, dtype):
+    cls, ref = FAMILY[name]
+    axis = SOFTMAX_AXIS[len(shape)]
+    m = cls().type(TYPES[dtype])
+    x = (3 * rnd(*shape)).astype(dtype)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    y = m.forward(x)
+    np.testing.assert_allclose(y.numpy(), ref(x.astype(np.float64), axis), rtol=rtol, atol=rtol)
+    g = rnd(*shape, seed=1)
+    gi = m.backward(x, g.astype(dtype)).numpy()
+    # numerical vector-Jacobian product of the reference
+    eps = 1e-6
+    num = np.zeros(shape)
+    xd = x.astype(np.float64)
+    for i in np.ndindex(*shape):
+        e = np.zeros(shape)
+        e[i] = eps
+        num[i] = ((ref(xd + e, axis) - ref(xd - e, axis)) * g).sum() / (2 * eps)
+    np.testing.assert_allclose(gi, num, rtol=1e-4 if dtype == np.float32 else 1e-6, atol=1e-5)
+    if dtype == np.float64 and len(shape) <= 3:
+        assert J.testJacobian(m, torch.DoubleTensor(x)) < TOL
+
+
+def test_softmax_is_stable():
+    x = np.array([1000.0, 0.0])
+    np.testing.assert_allclose(nn.SoftMax().double().forward(x).numpy(), [1, 0], atol=1e-300)
+    np.testing.assert_allclose(nn.LogSoftMax().double().forward(x).numpy(), [0, -1000])
+    np.testing.assert_allclose(nn.SoftMin().double().forward(-x).numpy(), [1, 0])
+    y = nn.SoftMax().float().forward(np.array([[1000, 0], [-1000, 1000]], np.float32)).numpy()
+    assert np.isfinite(y).all()
+    np.testing.assert_array_equal(y, [[1, 0], [0, 1]])
+    ly = nn.LogSoftMax().float().forward(np.array([[1e30, 0]], np.float32)).numpy()
+    np.testing.assert_array_equal(ly, np.array([[0, -1e30]], np.float32))
+
+
+def test_softmax_errors():
+    with pytest.raises(ValueError, match=r'nn.SoftMax.*\[1, 2, 3, 4, 5\]'):
+        nn.SoftMax().double().forward(np.zeros((1, 2, 3, 4, 5)))
+    m = nn.LogSoftMax().double()
+    m.forward(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r'gradOutput of size \[3, 2\]'):
+        m.backward(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+# -- construction, repr, type, buffers, errors ------------------------------------------------------------------
+def test_fields_and_repr_follow_torch7():
+    assert repr(nn.ReLU()) == 'nn.ReLU' and repr(nn.Threshold()) == 'nn.Threshold'
+    assert repr(nn.ELU()) == 'nn.ELU (alpha:1.000000)'
+    assert repr(nn.ELU(0.5)) == 'nn.ELU (alpha:0.500000)'
+    assert repr(nn.Power(2)) == 'nn.Power' and repr(nn.Clamp(0, 1)) == 'nn.Clamp'
+    r = nn.ReLU()
+    assert (r.threshold, r.val, r.inplace) == (0, 0, False)
+    t = nn.Threshold()
+    assert (t.threshold, t.val) == (1e-6, 0)
+    h = nn.HardTanh()
+    assert (h.min_val, h.max_val, h.inplace) == (-1, 1, False)
+    assert (nn.Clamp(-2, 3).min_val, nn.Clamp(-2, 3).max_val) == (-2, 3)
+    assert nn.LeakyReLU().negval == 0.01 and nn.ELU().alpha == 1
+    assert getattr(nn.HardShrink(), 'lambda') == 0.5 and getattr(nn.SoftShrink(0.3), 'lambda') == 0.3
+    sp = nn.SoftPlus()
+    assert (sp.beta, sp.threshold) == (1, 20)
+    assert nn.Sqrt().eps == 0 and nn.Power(3).pow == 3
+    rr = nn.RReLU()
+    assert (rr.lower, rr.upper, rr.inplace, rr.channelwise, rr.train) == (1 / 8, 1 / 3, False, False, True)
+    assert isinstance(nn.TanhShrink().tanh, nn.Tanh)
+    assert nn.ReLU.__torch_name__ == 'nn.ReLU' and isinstance(nn.ReLU(), nn.Threshold)
+    assert isinstance(nn.Clamp(0, 1), nn.HardTanh)
+
+
+def test_constructor_errors():
+    with pytest.raises(ValueError, match='max_value must be larger'):
+        nn.HardTanh(1, -1)
+    with pytest.raises(TypeError):
+        nn.Power(None)
+    with pytest.raises(TypeError):
+        nn.Threshold('a')
+    with pytest.raises(ValueError, match=r'nn.ReLU: gradOutput of size \[2\] does not match input of size \[3\]'):
+        nn.ReLU().double().backward(np.zeros(3), np.zeros(2))
+    with pytest.raises(TypeError, match='torch.FloatTensor'):
+        nn.ReLU().double().forward(torch.FloatTensor(3))
+
+
+def test_type_conversion_and_buffer_reuse():
+    m = nn.Sequential().add(nn.PReLU(3)).add(nn.ELU()).add(nn.TanhShrink()).add(nn.LogSoftMax())
+    m.float()
+    assert m.get(0).weight.type() == 'torch.FloatTensor' and m.get(2).tanh.type() == 'torch.FloatTensor'
+    x = rnd(4, 3).astype(np.float32)
+    y = m.forward(x)
+    assert y.type() == 'torch.FloatTensor'
+    out_arrays = [mod.output._a for mod in m.listModules()[1:]]
+    m.backward(x, np.ones((4, 3), np.float32))
+    m.forward(x)
+    assert all(mod.output._a is a for mod, a in zip(m.listModules()[1:], out_arrays))
+
+
+def test_save_load_roundtrip(tmp_path):
+    m = nn.Sequential().add(nn.PReLU(2)).add(nn.ReLU(True)).add(nn.ELU(0.5)).add(nn.HardShrink(0.2)) \
+        .add(nn.RReLU(0.1, 0.2)).add(nn.SoftPlus(2)).add(nn.SoftMax()).double()
+    m.get(0).weight.copy(torch.DoubleTensor([0.1, 0.7]))
+    m.evaluate()
+    x = rnd(3, 2)
+    y = m.forward(x).numpy().copy()
+    m2 = roundtrip(m, tmp_path)
+    np.testing.assert_array_equal(m2.forward(x).numpy(), y)
+    assert getattr(m2.get(3), 'lambda') == 0.2 and m2.get(1).inplace is True

@@ -1,0 +1,144 @@
+"""nn.Dropout: Torch7's mask from the global stream, scaling, evaluate(), in place."""
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py import nn
+
+
+def rnd(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def roundtrip(m, tmp_path):
+    ser = pytest.importorskip('luatorch_py.serialization')
+    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
+        pytest.skip('luatorch_py.serialization has no save/load yet')
+    path = str(tmp_path / 'm.t7')
+    ser.save(path, m)
+    return ser.load(path)
+
+
+def torch_mask(seed, shape, p):
+    """What Torch7 draws: noise:bernoulli(1 - p) on a tensor shaped like the input, after manualSeed."""
+    torch.manualSeed(seed)
+    return torch.DoubleTensor(*shape).bernoulli(1 - p).numpy().copy()
+
+
+def test_mask_is_torch7_draw_and_scaled():
+    x = rnd(4, 5) + 3
+    m = nn.Dropout(0.3)
+    torch.manualSeed(42)
+    y = m.forward(x).numpy()
+    mask = torch_mask(42, (4, 5), 0.3)
+    np.testing.assert_array_equal(y, x * (mask / 0.7))
+    np.testing.assert_array_equal(m.noise.numpy(), mask / 0.7)
+    g = rnd(4, 5, seed=1)
+    np.testing.assert_array_equal(m.backward(x, g).numpy(), g * (mask / 0.7))
+
+
+def test_reproducible_with_manual_seed():
+    x = np.ones((50, 20))
+    m = nn.Dropout(0.5)
+    torch.manualSeed(7)
+    a = m.forward(x).numpy().copy()
+    b = m.forward(x).numpy().copy()
+    torch.manualSeed(7)
+    c = nn.Dropout(0.5).forward(x).numpy()
+    np.testing.assert_array_equal(a, c)
+    assert not np.array_equal(a, b)            # the stream moved on
+
+
+def test_statistics():
+    torch.manualSeed(3)
+    p = 0.3
+    x = np.ones((200, 500))
+    y = nn.Dropout(p).forward(x).numpy()
+    dropped = np.mean(y == 0)
+    assert abs(dropped - p) < 0.01
+    assert set(np.unique(y)) <= {0.0, np.float64(1) / (1 - p)}
+    assert abs(y.mean() - 1) < 0.02            # expectation kept by the 1/(1-p) scaling
+
+
+def test_evaluate_is_identity_and_v1():
+    x = rnd(3, 4)
+    m = nn.Dropout(0.4)
+    m.evaluate()
+    np.testing.assert_array_equal(m.forward(x).numpy(), x)
+    g = rnd(3, 4, seed=1)
+    np.testing.assert_array_equal(m.backward(x, g).numpy(), g)
+    m.training()
+    assert m.train
+    v1 = nn.Dropout(0.4, True)
+    torch.manualSeed(9)
+    y = v1.forward(x).numpy()
+    np.testing.assert_array_equal(y, x * torch_mask(9, (3, 4), 0.4))   # v1: no scaling in training
+    v1.evaluate()
+    np.testing.assert_allclose(v1.forward(x).numpy(), x * 0.6)
+    np.testing.assert_allclose(v1.backward(x, g).numpy(), g * 0.6)
+    si = nn.Dropout(0.5, False, False, True).evaluate()                  # stochastic inference
+    assert (si.forward(np.ones((10, 10))).numpy() == 0).any()
+
+
+def test_p_zero_and_errors():
+    x = rnd(3, 4)
+    np.testing.assert_array_equal(nn.Dropout(0).forward(x).numpy(), x)
+    with pytest.raises(ValueError, match='illegal percentage'):
+        nn.Dropout(1)
+    with pytest.raises(ValueError, match='illegal percentage'):
+        nn.Dropout(-0.1)
+    m = nn.Dropout()
+    m.forward(x)
+    with pytest.raises(ValueError, match=r'nn.Dropout\(0.500000\): gradOutput of size \[4, 3\] does not match'):
+        m.backward(x, rnd(4, 3))
+
+
+def test_inplace():
+    x = torch.DoubleTensor(rnd(3, 4))
+    x0 = x.numpy().copy()
+    m = nn.Dropout(0.5, False, True)
+    torch.manualSeed(1)
+    y = m.forward(x)
+    assert y is x
+    np.testing.assert_array_equal(x.numpy(), x0 * torch_mask(1, (3, 4), 0.5) * 2)
+    g = torch.DoubleTensor(np.ones((3, 4)))
+    assert m.backward(x, g) is g
+
+
+def test_repr():
+    assert repr(nn.Dropout()) == 'nn.Dropout(0.500000)'
+    assert repr(nn.Dropout(0.25)) == 'nn.Dropout(0.250000)'
+
+
+def test_float32_and_steady_state():
+    m = nn.Dropout(0.2).float()
+    x = rnd(8, 9).astype(np.float32)
+    torch.manualSeed(5)
+    y = m.forward(x)
+    assert y.type() == 'torch.FloatTensor'
+    np.testing.assert_array_equal(y.numpy(), x * (torch_mask(5, (8, 9), 0.2).astype(np.float32) / np.float32(0.8)))
+    m.backward(x, x)
+    arrs = (m.output._a, m.gradInput._a, m.noise._a)
+    m.forward(x)
+    m.backward(x, x)
+    assert all(a is b for a, b in zip((m.output._a, m.gradInput._a, m.noise._a), arrs))
+
+
+def test_save_load_roundtrip(tmp_path):
+    m = nn.Dropout(0.3)
+    m2 = roundtrip(m, tmp_path)
+    assert m2.p == 0.3 and m2.v2 and repr(m2) == 'nn.Dropout(0.300000)'
+
+
+@pytest.mark.gpu
+def test_gpu_mask_from_the_cpu_stream():
+    x = rnd(6, 7).astype(np.float32)
+    torch.manualSeed(4)
+    y = nn.Dropout(0.3).float().forward(x).numpy()
+    torch.manualSeed(4)
+    m = nn.Dropout(0.3).cuda()
+    yc = m.forward(torch.FloatTensor(x).cuda())
+    assert yc.type() == 'torch.CudaTensor'
+    np.testing.assert_array_equal(yc.float().numpy(), y)
+    m.evaluate()
+    np.testing.assert_array_equal(m.forward(torch.FloatTensor(x).cuda()).float().numpy(), x)

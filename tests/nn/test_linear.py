@@ -1,0 +1,251 @@
+"""Linear family: Linear, Bilinear, Add, Mul, CAdd, CMul, Euclidean."""
+import math
+
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py import nn
+from luatorch_py.random import Generator
+
+J = nn.Jacobian
+TOL = 1e-5
+
+
+def rnd(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def D(*shape):
+    return torch.DoubleTensor(*shape)
+
+
+def check_params(m, x):
+    """Jacobian checks with respect to the input and every parameter."""
+    m.double()
+    assert J.testJacobian(m, x) < TOL
+    for p, g in zip(*m.parameters()):
+        assert J.testJacobianParameters(m, x, p, g) < TOL
+        assert J.testJacobianUpdateParameters(m, x, p) < TOL
+
+
+def roundtrip(m, tmp_path):
+    """Save and load ``m`` (skipped until luatorch_py.serialization has save/load)."""
+    ser = pytest.importorskip('luatorch_py.serialization')
+    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
+        pytest.skip('luatorch_py.serialization has no save/load yet')
+    path = str(tmp_path / 'm.t7')
+    ser.save(path, m)
+    return ser.load(path)
+
+
+def draws(seed, n, a, b):
+    g = Generator()
+    g.manualSeed(seed)
+    return np.array([g.uniform(a, b) for _ in range(n)])
+
+
+# -- Linear ---------------------------------------------------------------------------------------------------
+def test_linear_init_draws_torch_order():
+    torch.manualSeed(1)
+    m = nn.Linear(3, 4)
+    s = 1 / math.sqrt(3)
+    d = draws(1, 12 + 4, -s, s)
+    np.testing.assert_array_equal(m.weight.numpy(), d[:12].reshape(4, 3))
+    np.testing.assert_array_equal(m.bias.numpy(), d[12:])
+
+
+def test_linear_forward_jacobian_and_errors():
+    m = nn.Linear(3, 4)
+    x = rnd(5, 3)
+    np.testing.assert_allclose(m.forward(x).numpy(), x @ m.weight.numpy().T + m.bias.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(m.forward(x[0]).numpy(), m.weight.numpy() @ x[0] + m.bias.numpy(), rtol=1e-12)
+    check_params(m, D(5, 3))
+    check_params(nn.Linear(3, 4), D(3))
+    assert repr(m) == 'nn.Linear(3 -> 4)'
+    assert repr(nn.Linear(3, 4, False)) == 'nn.Linear(3 -> 4) without bias'
+    with pytest.raises(ValueError, match=r'nn.Linear\(3 -> 4\).*\[4, 5\]'):
+        m.forward(rnd(4, 5))
+
+
+# -- Bilinear -------------------------------------------------------------------------------------------------
+def test_bilinear_init_order_forward_and_jacobian():
+    torch.manualSeed(3)
+    m = nn.Bilinear(3, 2, 4)
+    s = 1 / math.sqrt(3)
+    d = draws(3, 24 + 4, -s, s)
+    np.testing.assert_array_equal(m.weight.numpy(), d[:24].reshape(4, 3, 2))
+    np.testing.assert_array_equal(m.bias.numpy(), d[24:])
+    a, b = rnd(5, 3, seed=1), rnd(5, 2, seed=2)
+    want = np.einsum('bi,kij,bj->bk', a, m.weight.numpy(), b) + m.bias.numpy()
+    np.testing.assert_allclose(m.forward([a, b]).numpy(), want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(m.forward([a[1], b[1]]).numpy(), want[1], rtol=1e-12, atol=1e-14)
+    check_params(m, [D(5, 3), D(5, 2)])
+    check_params(nn.Bilinear(3, 2, 4, False), [D(3), D(2)])
+    assert repr(m) == 'nn.Bilinear(3x2 -> 4) '          # Torch7's format leaves a trailing space
+    assert repr(nn.Bilinear(3, 2, 4, False)) == 'nn.Bilinear(3x2 -> 4)  without bias'
+
+
+def test_bilinear_gradients_match_formula_and_errors():
+    m = nn.Bilinear(3, 2, 4)
+    a, b, g = rnd(5, 3, seed=1), rnd(5, 2, seed=2), rnd(5, 4, seed=3)
+    m.zeroGradParameters()
+    m.forward([a, b])
+    ga, gb = m.backward([a, b], g)
+    w = m.weight.numpy()
+    np.testing.assert_allclose(ga.numpy(), np.einsum('bk,kij,bj->bi', g, w, b), rtol=1e-12)
+    np.testing.assert_allclose(gb.numpy(), np.einsum('bk,kij,bi->bj', g, w, a), rtol=1e-12)
+    np.testing.assert_allclose(m.gradWeight.numpy(), np.einsum('bk,bi,bj->kij', g, a, b), rtol=1e-12)
+    np.testing.assert_allclose(m.gradBias.numpy(), g.sum(0), rtol=1e-12)
+    with pytest.raises(ValueError, match=r'nn.Bilinear\(3x2 -> 4\).*\[5, 3\] and \[5, 3\]'):
+        m.forward([a, a])
+    with pytest.raises(TypeError, match='list of two'):
+        m.forward(a)
+    with pytest.raises(ValueError, match=r'gradOutput of size \[5, 4\], got \[5, 3\]'):
+        m.backward([a, b], rnd(5, 3))
+
+
+# -- Add, Mul, CAdd, CMul -------------------------------------------------------------------------------------
+def test_add():
+    torch.manualSeed(2)
+    m = nn.Add(5)
+    s = 1 / math.sqrt(5)
+    np.testing.assert_array_equal(m.bias.numpy(), draws(2, 5, -s, s))
+    x = rnd(3, 5)
+    np.testing.assert_allclose(m.forward(x).numpy(), x + m.bias.numpy())
+    np.testing.assert_allclose(m.forward(x[0]).numpy(), x[0] + m.bias.numpy())
+    check_params(m, D(3, 5))
+    check_params(nn.Add(5), D(5))
+    check_params(nn.Add(6), D(2, 2, 3))      # batch of 2 examples of 6 values
+    sc = nn.Add(5, True)
+    assert sc.bias.nElement() == 1
+    np.testing.assert_allclose(sc.forward(x).numpy(), x + sc.bias[0])
+    check_params(sc, D(3, 5))
+    with pytest.raises(ValueError, match=r'nn.Add.*\[3, 4\]'):
+        m.forward(rnd(3, 4))
+
+
+def test_mul():
+    torch.manualSeed(4)
+    m = nn.Mul()
+    np.testing.assert_array_equal(m.weight.numpy(), draws(4, 1, -1, 1))
+    x = rnd(3, 5)
+    np.testing.assert_allclose(m.forward(x).numpy(), x * m.weight[0])
+    check_params(m, D(3, 5))
+    check_params(nn.Mul(), D(4))
+
+
+def test_cadd_cmul_cases():
+    for cls in (nn.CAdd, nn.CMul):
+        torch.manualSeed(5)
+        m = cls(2, 3)
+        p = m.bias if cls is nn.CAdd else m.weight
+        s = 1 / math.sqrt(6)
+        np.testing.assert_array_equal(p.numpy(), draws(5, 6, -s, s).reshape(2, 3))
+        op = np.add if cls is nn.CAdd else np.multiply
+        x = rnd(2, 3)
+        np.testing.assert_allclose(m.forward(x).numpy(), op(x, p.numpy()))
+        xb = rnd(4, 2, 3)
+        np.testing.assert_allclose(m.forward(xb).numpy(), op(xb, p.numpy()))    # batch
+        check_params(m, D(2, 3))
+        check_params(cls(2, 3), D(4, 2, 3))
+        check_params(cls(6), D(2, 3))               # same number of elements
+        # same number of dims: size-1 dims of the parameter expand
+        e = cls(1, 3)
+        pe = (e.bias if cls is nn.CAdd else e.weight).numpy()
+        x5 = rnd(5, 3)
+        np.testing.assert_allclose(e.forward(x5).numpy(), op(x5, pe))
+        check_params(cls(1, 3), D(5, 3))
+        check_params(cls(torch.LongStorage([3, 1])), D(3, 4))
+        with pytest.raises(ValueError, match=rf'{cls.__torch_name__}: input of size \[5, 4\] does not fit'):
+            cls(2, 3).forward(rnd(5, 4))
+
+
+# -- Euclidean ------------------------------------------------------------------------------------------------
+def test_euclidean():
+    torch.manualSeed(6)
+    m = nn.Euclidean(3, 4)
+    s = 1 / math.sqrt(3)
+    np.testing.assert_array_equal(m.weight.numpy(), draws(6, 12, -s, s).reshape(3, 4))
+    x = rnd(5, 3)
+    w = m.weight.numpy()
+    want = np.sqrt(((x[:, :, None] - w[None]) ** 2).sum(1))
+    np.testing.assert_allclose(m.forward(x).numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(m.forward(x[2]).numpy(), want[2], rtol=1e-12)
+    check_params(m, D(5, 3))
+    check_params(nn.Euclidean(3, 4), D(3))
+    with pytest.raises(ValueError, match=r'nn.Euclidean: expected input of size \[\*, 3\].*\[5, 2\]'):
+        m.forward(rnd(5, 2))
+
+
+# -- float32, steady state, save/load --------------------------------------------------------------------------
+@pytest.mark.parametrize('make, inp', [
+    (lambda: nn.Bilinear(3, 2, 4), lambda: [rnd(5, 3), rnd(5, 2)]),
+    (lambda: nn.Add(4), lambda: rnd(5, 4)),
+    (lambda: nn.Mul(), lambda: rnd(5, 4)),
+    (lambda: nn.CAdd(1, 4), lambda: rnd(5, 4)),
+    (lambda: nn.CMul(4), lambda: rnd(5, 4)),
+    (lambda: nn.Euclidean(4, 3), lambda: rnd(5, 4)),
+])
+def test_float32_matches_float64_and_buffers_are_kept(make, inp):
+    torch.manualSeed(7)
+    m64 = make().double()
+    m32 = make().float()
+    m32.weight.copy(m64.weight) if 'weight' in m64.__dict__ else None
+    m32.bias.copy(m64.bias) if 'bias' in m64.__dict__ else None
+    x = inp()
+    x32 = [a.astype(np.float32) for a in x] if isinstance(x, list) else x.astype(np.float32)
+    y64 = m64.forward(x).numpy().copy()
+    y32 = m32.forward(x32)
+    assert y32.type() == 'torch.FloatTensor'
+    np.testing.assert_allclose(y32.numpy(), y64, rtol=1e-4, atol=1e-5)
+    g = np.ones(y64.shape, np.float32)
+    m32.backward(x32, g)
+    bufs = {k: v for k, v in m32.__dict__.items() if isinstance(v, np.ndarray)}
+    out_arr = m32.output._a
+    m32.forward(x32)
+    m32.backward(x32, g)
+    assert m32.output._a is out_arr
+    for k, v in bufs.items():
+        assert m32.__dict__[k] is v, k
+
+
+def test_save_load_roundtrip(tmp_path):
+    m = nn.Bilinear(3, 2, 4)
+    x = [rnd(5, 3), rnd(5, 2)]
+    y = m.forward(x).numpy().copy()
+    m2 = roundtrip(m, tmp_path)
+    assert repr(m2) == repr(m)
+    np.testing.assert_allclose(m2.forward(x).numpy(), y)
+    c = roundtrip(nn.CMul(2, 3), tmp_path)
+    assert list(c.size) == [2, 3]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('make, inp', [
+    (lambda: nn.Bilinear(3, 2, 4), lambda: [rnd(5, 3), rnd(5, 2)]),
+    (lambda: nn.Add(4), lambda: rnd(5, 4)),
+    (lambda: nn.Mul(), lambda: rnd(5, 4)),
+    (lambda: nn.CAdd(1, 4), lambda: rnd(5, 4)),
+    (lambda: nn.CMul(4), lambda: rnd(5, 4)),
+    (lambda: nn.Euclidean(4, 3), lambda: rnd(5, 4)),
+])
+def test_gpu_matches_cpu(make, inp):
+    cpu = make().float()
+    gpu = cpu.clone().cuda()
+    x = inp()
+    x32 = [a.astype(np.float32) for a in x] if isinstance(x, list) else x.astype(np.float32)
+    xc = [torch.FloatTensor(a).cuda() for a in x32] if isinstance(x, list) else torch.FloatTensor(x32).cuda()
+    y = cpu.forward(x32).numpy()
+    yc = gpu.forward(xc)
+    assert yc.type() == 'torch.CudaTensor'
+    np.testing.assert_allclose(yc.float().numpy(), y, rtol=1e-4, atol=1e-5)
+    g = rnd(*y.shape, seed=3).astype(np.float32)
+    cpu.zeroGradParameters()
+    gpu.zeroGradParameters()
+    gi = cpu.backward(x32, g)
+    gic = gpu.backward(xc, torch.FloatTensor(g).cuda())
+    for a, b in zip(gi if isinstance(gi, list) else [gi], gic if isinstance(gic, list) else [gic]):
+        np.testing.assert_allclose(b.float().numpy(), a.numpy(), rtol=1e-4, atol=1e-5)
+    for a, b in zip(cpu.parameters()[1], gpu.parameters()[1]):
+        np.testing.assert_allclose(b.float().numpy(), a.numpy(), rtol=1e-4, atol=1e-5)

@@ -1,0 +1,413 @@
+"""The Module protocol itself, through nn.Sequential: forward/backward, parameter updates, getParameters,
+clearState, type errors, printing."""
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py import nn
+
+J = nn.Jacobian
+TOL = 1e-5
+
+
+def rnd(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def D(*shape):
+    return torch.DoubleTensor(*shape)
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def roundtrip(m, tmp_path):
+    ser = pytest.importorskip('luatorch_py.serialization')
+    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
+        pytest.skip('luatorch_py.serialization has no save/load yet')
+    path = str(tmp_path / 'm.t7')
+    ser.save(path, m)
+    return ser.load(path)
+
+
+def mlp(seed=1):
+    torch.manualSeed(seed)
+    return nn.Sequential().add(nn.Linear(3, 4)).add(nn.Sigmoid()).add(nn.Linear(4, 2))
+
+
+def np_mlp(net, x, g):
+    """(output, gradInput, [gW1, gb1, gW2, gb2]) of the 3-4-2 sigmoid MLP by hand."""
+    W1, b1 = net.get(0).weight.numpy(), net.get(0).bias.numpy()
+    W2, b2 = net.get(2).weight.numpy(), net.get(2).bias.numpy()
+    h = sigmoid(x @ W1.T + b1)
+    y = h @ W2.T + b2
+    gh = g @ W2
+    gz = gh * h * (1 - h)
+    if x.ndim == 1:
+        grads = [np.outer(gz, x), gz, np.outer(g, h), g]
+    else:
+        grads = [gz.T @ x, gz.sum(0), g.T @ h, g.sum(0)]
+    return y, gz @ W1, grads
+
+
+# -- forward / backward -------------------------------------------------------------------------------------
+@pytest.mark.parametrize('shape', [(5, 3), (3,)])
+def test_forward_backward_match_numpy(shape):
+    net = mlp()
+    x, g = rnd(*shape), rnd(*(shape[:-1] + (2,)), seed=1)
+    y, gi, grads = np_mlp(net, x, g)
+    np.testing.assert_allclose(net.forward(x).numpy(), y, rtol=1e-12)
+    net.zeroGradParameters()
+    np.testing.assert_allclose(net.backward(x, g).numpy(), gi, rtol=1e-10, atol=1e-14)
+    for t, want in zip(net.parameters()[1], grads):
+        np.testing.assert_allclose(t.numpy(), want, rtol=1e-10, atol=1e-14)
+    # updateGradInput + accGradParameters is backward; the output is the last module's output
+    assert net.output is net.get(2).output
+    assert net.gradInput is net.get(0).gradInput
+
+
+def test_backward_accumulates_and_scale():
+    net = mlp()
+    x, g = rnd(5, 3), rnd(5, 2, seed=1)
+    _, _, grads = np_mlp(net, x, g)
+    net.zeroGradParameters()
+    net.forward(x)
+    net.backward(x, g)
+    net.backward(x, g, 0.5)
+    for t, want in zip(net.parameters()[1], grads):
+        np.testing.assert_allclose(t.numpy(), 1.5 * want, rtol=1e-10, atol=1e-14)
+    net.zeroGradParameters()
+    for t in net.parameters()[1]:
+        assert not t.numpy().any()
+    net.forward(x)
+    net.updateGradInput(x, g)
+    net.accGradParameters(x, g, 2)
+    for t, want in zip(net.parameters()[1], grads):
+        np.testing.assert_allclose(t.numpy(), 2 * want, rtol=1e-10, atol=1e-14)
+
+
+def test_update_parameters_and_acc_update():
+    x, g = rnd(5, 3), rnd(5, 2, seed=1)
+    ref = mlp()
+    _, gi, grads = np_mlp(ref, x, g)
+    before = [p.numpy().copy() for p in ref.parameters()[0]]
+
+    net = mlp()
+    net.zeroGradParameters()
+    net.forward(x)
+    net.backward(x, g)
+    net.updateParameters(0.1)
+    for p, b, gr in zip(net.parameters()[0], before, grads):
+        np.testing.assert_allclose(p.numpy(), b - 0.1 * gr, rtol=1e-10, atol=1e-14)
+
+    # accUpdateGradParameters: the same step straight into the weights, the gradients left alone
+    net = mlp()
+    net.zeroGradParameters()
+    net.forward(x)
+    net.updateGradInput(x, g)
+    net.accUpdateGradParameters(x, g, 0.1)
+    for p, b, gr in zip(net.parameters()[0], before, grads):
+        np.testing.assert_allclose(p.numpy(), b - 0.1 * gr, rtol=1e-10, atol=1e-14)
+    for t in net.parameters()[1]:
+        assert not t.numpy().any()
+
+    # backwardUpdate: gradInput with the old weights, then the step
+    net = mlp()
+    net.zeroGradParameters()
+    net.forward(x)
+    np.testing.assert_allclose(net.backwardUpdate(x, g, 0.1).numpy(), gi, rtol=1e-10, atol=1e-14)
+    for p, b, gr in zip(net.parameters()[0], before, grads):
+        np.testing.assert_allclose(p.numpy(), b - 0.1 * gr, rtol=1e-10, atol=1e-14)
+    for t in net.parameters()[1]:
+        assert not t.numpy().any()
+
+
+def test_backward_update_with_shared_weights_uses_old_weights():
+    # Torch7: every gradInput first (old weights), then the updates; tied weights must not see a half update
+    torch.manualSeed(2)
+    a = nn.Linear(3, 3)
+    b = a.clone('weight', 'bias')
+    net = nn.Sequential(a, nn.Tanh(), b)
+    x, g = rnd(4, 3), rnd(4, 3, seed=1)
+    W, c = a.weight.numpy().copy(), a.bias.numpy().copy()
+    z = x @ W.T + c
+    h = np.tanh(z)
+    gh = (g @ W) * (1 - h ** 2)
+    want_gi = gh @ W
+    net.zeroGradParameters()
+    net.forward(x)
+    np.testing.assert_allclose(net.backwardUpdate(x, g, 0.1).numpy(), want_gi, rtol=1e-10)
+    # both uses of the tied weight contribute their gradient
+    np.testing.assert_allclose(a.weight.numpy(), W - 0.1 * (g.T @ h + gh.T @ x), rtol=1e-10)
+    np.testing.assert_allclose(b.bias.numpy(), c - 0.1 * (g.sum(0) + gh.sum(0)), rtol=1e-10)
+
+
+def test_acc_update_without_bias_leaves_no_field_behind():
+    m = nn.Linear(3, 2, False)
+    w = m.weight.numpy().copy()
+    x, g = rnd(4, 3), rnd(4, 2)
+    m.forward(x)
+    m.accUpdateGradParameters(x, g, 1)
+    np.testing.assert_allclose(m.weight.numpy(), w - g.T @ x, rtol=1e-12)
+    assert 'gradBias' not in m.__dict__ and 'bias' not in m.__dict__
+    assert m.gradWeight is not m.weight
+
+
+def test_call_forward_and_backward():
+    net = mlp()
+    x, g = rnd(5, 3), rnd(5, 2, seed=1)
+    y, gi, _ = np_mlp(net, x, g)
+    out = net(x)
+    assert out is net.output
+    np.testing.assert_allclose(out.numpy(), y, rtol=1e-12)
+    out, gin = net(x, g)
+    assert out is net.output and gin is net.gradInput
+    np.testing.assert_allclose(gin.numpy(), gi, rtol=1e-10, atol=1e-14)
+
+
+def test_sequential_jacobians():
+    net = mlp().double()
+    assert J.testJacobian(net, D(5, 3)) < TOL
+    assert J.testJacobian(net, D(3)) < TOL
+
+
+# nn.Jacobian.backward (parameters) calls accGradParameters without updateGradInput first, unlike Torch7's;
+# a Sequential's accGradParameters needs the gradInputs of the modules after each one, so the parameter check of
+# a Sequential is done here in Torch7's order
+
+
+def test_sequential_parameter_jacobian_every_layer():
+    """Torch7's order (updateGradInput, then accGradParameters) checked by hand for every parameter."""
+    net = mlp().double()
+    x = D(4, 3).copy(torch.DoubleTensor(rnd(4, 3)))
+    out = net.forward(x)
+    n_out = out.nElement()
+    for p, gp in zip(*net.parameters()):
+        jac_f = J.forward(net, x, p)
+        jac_b = np.zeros_like(jac_f)
+        for j in range(n_out):
+            g = np.zeros(n_out)
+            g[j] = 1
+            g = g.reshape(out.numpy().shape)
+            net.zeroGradParameters()
+            net.forward(x)
+            net.updateGradInput(x, g)
+            net.accGradParameters(x, g)
+            jac_b[:, j] = gp.numpy().reshape(-1)
+        assert np.abs(jac_f - jac_b).max() < TOL
+
+
+# -- parameters / getParameters -------------------------------------------------------------------------
+def test_parameters_order():
+    net = mlp()
+    params, grads = net.parameters()
+    l1, l2 = net.get(0), net.get(2)
+    assert params == [l1.weight, l1.bias, l2.weight, l2.bias] or \
+        all(a is b for a, b in zip(params, [l1.weight, l1.bias, l2.weight, l2.bias]))
+    assert all(a is b for a, b in zip(grads, [l1.gradWeight, l1.gradBias, l2.gradWeight, l2.gradBias]))
+    assert len(params) == 4
+    assert nn.Sigmoid().parameters() == ([], [])
+
+
+def test_get_parameters_views_modules():
+    net = mlp()
+    values = np.concatenate([p.numpy().reshape(-1) for p in net.parameters()[0]])
+    flat, gflat = net.getParameters()
+    assert flat.nElement() == 3 * 4 + 4 + 4 * 2 + 2 == gflat.nElement()
+    np.testing.assert_array_equal(flat.numpy(), values)
+    l1 = net.get(0)
+    assert l1.weight.storage() is flat.storage() and l1.gradWeight.storage() is gflat.storage()
+    flat.numpy()[:] = np.arange(flat.nElement())
+    np.testing.assert_array_equal(l1.weight.numpy(), np.arange(12.).reshape(4, 3))
+    np.testing.assert_array_equal(net.get(2).bias.numpy(), [24, 25])
+    gflat.numpy()[:] = 0
+    x, g = rnd(5, 3), rnd(5, 2, seed=1)
+    net.forward(x)
+    net.backward(x, g)
+    np.testing.assert_array_equal(gflat.numpy(), np.concatenate([t.numpy().reshape(-1) for t in net.parameters()[1]]))
+    assert np.abs(gflat.numpy()).sum() > 0
+
+
+def test_get_parameters_twice_keeps_the_first_vector_connected():
+    net = mlp()
+    flat1, g1 = net.getParameters()
+    flat2, g2 = net.getParameters()
+    assert flat2.storage() is flat1.storage() and g2.storage() is g1.storage()
+    np.testing.assert_array_equal(flat1.numpy(), flat2.numpy())
+    flat1.numpy()[0] = 42
+    assert net.get(0).weight.numpy()[0, 0] == 42
+
+
+def test_get_parameters_with_shared_weights():
+    net = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3))
+    net.get(1).share(net.get(0), 'weight', 'gradWeight')
+    flat, gflat = net.getParameters()
+    assert flat.nElement() == 9 + 3 + 3          # the shared weight counted once
+    assert net.get(0).weight.storage() is net.get(1).weight.storage() is flat.storage()
+    net.get(0).weight.numpy()[0, 0] = 7
+    assert net.get(1).weight.numpy()[0, 0] == 7
+
+
+def test_get_parameters_empty():
+    flat, g = nn.Sequential(nn.Sigmoid()).getParameters()
+    assert flat.nElement() == 0 and g.nElement() == 0
+
+
+def test_get_parameters_then_type_keeps_sharing():
+    net = mlp()
+    net.getParameters()
+    net.float()
+    l1, l2 = net.get(0), net.get(2)
+    assert l1.weight.type() == 'torch.FloatTensor'
+    assert l1.weight.storage() is l2.bias.storage()
+    assert l1.gradWeight.storage() is l2.gradBias.storage()
+    flat, g = net.getParameters()   # already flat in the new type: views, no copy
+    assert flat.storage() is l1.weight.storage() and flat.type() == 'torch.FloatTensor'
+    flat.numpy()[:] = 1
+    assert (l2.weight.numpy() == 1).all()
+
+
+# -- modes, traversal, state ------------------------------------------------------------------------------------
+def test_training_evaluate_propagate():
+    net = nn.Sequential(mlp(), nn.Sigmoid())
+    net.evaluate()
+    assert all(m.train is False for m in net.listModules())
+    net.training()
+    assert all(m.train is True for m in net.listModules())
+
+
+def test_list_and_find_modules():
+    inner = mlp()
+    net = nn.Sequential(inner, nn.Linear(2, 2))
+    mods = net.listModules()
+    assert [type(m).__name__ for m in mods] == ['Sequential', 'Sequential', 'Linear', 'Sigmoid', 'Linear', 'Linear']
+    found, containers = net.findModules('nn.Linear')
+    assert found == [inner.get(0), inner.get(2), net.get(1)] or \
+        all(a is b for a, b in zip(found, [inner.get(0), inner.get(2), net.get(1)]))
+    assert containers[0] is inner and containers[1] is inner and containers[2] is net
+    found, containers = net.findModules('nn.Sequential')
+    assert found[0] is net and containers[0] is net     # Torch7: the top module is its own container
+    assert found[1] is inner and containers[1] is net
+    assert net.findModules(nn.Sigmoid)[0][0] is inner.get(1)
+
+
+def test_clear_state():
+    net = mlp()
+    x = rnd(5, 3)
+    net.forward(x)
+    net.backward(x, rnd(5, 2))
+    net.clearState()
+    for m in net.listModules():
+        assert m.output.nElement() == 0 and m.gradInput.nElement() == 0
+        assert not [k for k in m.__dict__ if k.startswith('_') and k not in ('_type', '_tinfo', '_tcls')]
+    y, _, _ = np_mlp(net, x, rnd(5, 2))
+    np.testing.assert_allclose(net.forward(x).numpy(), y, rtol=1e-12)
+
+
+def test_numpy_input_taken_without_copy():
+    m = nn.Linear(3, 4)
+    x = rnd(5, 3)
+    assert m._coerce(x)._a is x
+    ident = nn.Identity()
+    assert np.shares_memory(ident.forward(x).numpy(), x)
+    x32 = rnd(5, 3).astype(np.float32)
+    mf = nn.Linear(3, 4).float()
+    assert np.shares_memory(mf._coerce(x32).numpy(), x32)
+    np.testing.assert_allclose(mf.forward(x32).numpy(), x32 @ mf.weight.numpy().T + mf.bias.numpy(), rtol=1e-5)
+
+
+# -- errors ------------------------------------------------------------------------------------------------
+def test_type_error_names_both_types():
+    net = mlp().float()
+    with pytest.raises(TypeError) as e:
+        net.forward(torch.DoubleTensor(rnd(5, 3)))
+    msg = str(e.value)
+    assert 'torch.FloatTensor' in msg and 'torch.DoubleTensor' in msg
+    assert 'in module (1) of nn.Sequential' in msg
+
+
+def test_size_error_says_where():
+    net = mlp()
+    with pytest.raises(ValueError) as e:
+        net.forward(rnd(4, 5))
+    msg = str(e.value)
+    assert msg.startswith('nn.Linear(3 -> 4): expected input of size [*, 3] (1-D or 2-D), got [4, 5]')
+    assert msg.endswith('in module (1) of nn.Sequential')
+    # nested: each container adds its line, innermost first
+    outer = nn.Sequential(nn.Identity(), mlp())
+    with pytest.raises(ValueError) as e:
+        outer.forward(rnd(4, 5))
+    lines = str(e.value).split('\n')
+    assert lines[-2:] == ['  in module (1) of nn.Sequential', '  in module (2) of nn.Sequential']
+    # and in backward
+    net.forward(rnd(4, 3))
+    with pytest.raises(ValueError, match=r'(?s)expected gradOutput of size \[4, 2\].*in module \(3\) of nn.Sequential'):
+        net.backward(rnd(4, 3), rnd(4, 3))
+
+
+# -- printing, conversion, copies --------------------------------------------------------------------------
+def test_repr():
+    net = nn.Sequential(nn.Linear(3, 4), nn.Sigmoid())
+    assert repr(net) == ('nn.Sequential {\n  [input -> (1) -> (2) -> output]\n  (1): nn.Linear(3 -> 4)\n'
+                         '  (2): nn.Sigmoid\n}')
+    assert repr(nn.Sequential()) == 'nn.Sequential {\n  [input -> output]\n}'
+    nested = nn.Sequential(nn.Sequential(nn.Tanh()), nn.Sigmoid())
+    assert repr(nested) == (
+        'nn.Sequential {\n'
+        '  [input -> (1) -> (2) -> output]\n'
+        '  (1): nn.Sequential {\n'
+        '    [input -> (1) -> output]\n'
+        '    (1): nn.Tanh\n'
+        '  }\n'
+        '  (2): nn.Sigmoid\n'
+        '}')
+
+
+def test_float_net_matches_double():
+    net = mlp()
+    x = rnd(5, 3)
+    y = net.forward(x).numpy().copy()
+    net.float()
+    assert all(p.type() == 'torch.FloatTensor' for p in net.parameters()[0])
+    assert net.type() == 'torch.FloatTensor' and net.get(1).type() == 'torch.FloatTensor'
+    np.testing.assert_allclose(net.forward(x.astype(np.float32)).numpy(), y, rtol=1e-5, atol=1e-6)
+    assert J.testJacobian(net.double(), D(5, 3)) < TOL
+
+
+def test_clone_and_share():
+    net = mlp()
+    c = net.clone()
+    assert c.get(0).weight.storage() is not net.get(0).weight.storage()
+    np.testing.assert_array_equal(c.get(0).weight.numpy(), net.get(0).weight.numpy())
+    c.get(0).weight.numpy()[0, 0] = 99
+    assert net.get(0).weight.numpy()[0, 0] != 99
+    s = net.clone('weight', 'bias')
+    s.get(2).bias.numpy()[0] = 5
+    assert net.get(2).bias.numpy()[0] == 5
+    s.get(0).gradWeight.numpy()[0, 0] = 3
+    assert net.get(0).gradWeight.numpy()[0, 0] != 3
+    other = mlp(seed=2)
+    other.share(net, 'weight')
+    assert other.get(0).weight.storage() is net.get(0).weight.storage()
+    assert other.get(0).bias.storage() is not net.get(0).bias.storage()
+
+
+def test_steady_state_reuses_buffers():
+    net = mlp()
+    x, g = rnd(5, 3), rnd(5, 2, seed=1)
+    net.forward(x)
+    net.backward(x, g)
+    arrays = [(m.output._a, m.gradInput._a) for m in net.modules]
+    net.forward(x)
+    net.backward(x, g)
+    assert all(m.output._a is a and m.gradInput._a is b for m, (a, b) in zip(net.modules, arrays))
+
+
+def test_save_load_roundtrip(tmp_path):
+    net = mlp()
+    x = rnd(5, 3)
+    y = net.forward(x).numpy().copy()
+    m2 = roundtrip(net, tmp_path)
+    assert repr(m2) == repr(net)
+    np.testing.assert_allclose(m2.forward(x).numpy(), y, rtol=1e-12)

@@ -1,0 +1,133 @@
+"""Reductions: Sum, Mean, Max, Min (0-based dims, nInputDims)."""
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py import nn
+
+J = nn.Jacobian
+
+
+def rnd(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def D(*shape):
+    return torch.DoubleTensor(*shape)
+
+
+def jac(m, *shape):
+    assert J.testJacobian(m.double(), D(*shape)) < 1e-5
+
+
+def roundtrip(m, tmp_path):
+    ser = pytest.importorskip('luatorch_py.serialization')
+    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
+        pytest.skip('luatorch_py.serialization has no save/load yet')
+    path = str(tmp_path / 'm.t7')
+    ser.save(path, m)
+    return ser.load(path)
+
+
+def test_sum_and_mean_values():
+    x = rnd(3, 4, 5)
+    np.testing.assert_allclose(nn.Sum().forward(x).numpy(), x.sum(0))
+    np.testing.assert_allclose(nn.Sum(1).forward(x).numpy(), x.sum(1))
+    np.testing.assert_allclose(nn.Sum(-1).forward(x).numpy(), x.sum(2))
+    np.testing.assert_allclose(nn.Sum(1, None, True).forward(x).numpy(), x.mean(1))
+    np.testing.assert_allclose(nn.Sum(1, None, False, False).forward(x).numpy(), x.sum(1, keepdims=True))
+    np.testing.assert_allclose(nn.Mean(2).forward(x).numpy(), x.mean(2))
+    v = rnd(5)
+    y = nn.Sum().forward(v)
+    assert y.shape == (1,)                           # Torch7: a 1-D input gives size [1]
+    np.testing.assert_allclose(y.numpy(), [v.sum()])
+    # nInputDims: one more dim is a batch, and the dim shifts
+    m = nn.Sum(0, 2)
+    np.testing.assert_allclose(m.forward(x).numpy(), x.sum(1))
+    np.testing.assert_allclose(m.forward(x[0]).numpy(), x[0].sum(0))
+    assert repr(nn.Sum()) == 'nn.Sum' and repr(nn.Mean()) == 'nn.Mean'
+    assert isinstance(nn.Mean(), nn.Sum)
+
+
+def test_sum_mean_gradients():
+    x = rnd(3, 4)
+    g = rnd(3, seed=1)
+    np.testing.assert_allclose(nn.Sum(1).backward(x, g).numpy(), np.repeat(g[:, None], 4, 1))
+    np.testing.assert_allclose(nn.Mean(1).backward(x, g).numpy(), np.repeat(g[:, None], 4, 1) / 4)
+    for m, shape in ((nn.Sum(1), (3, 4)), (nn.Sum(0), (5,)), (nn.Mean(-1), (2, 3, 4)), (nn.Sum(1, 2), (2, 3, 4)),
+                     (nn.Mean(0, 2), (3, 4)), (nn.Sum(1, None, False, False), (3, 4))):
+        jac(m, *shape)
+    with pytest.raises(ValueError, match=r'nn.Sum: dimension 2 exceeds the dims of input of size \[3, 4\]'):
+        nn.Sum(2).forward(x)
+    with pytest.raises(ValueError, match=r'nn.Sum: gradOutput of size \[4\] does not match the output size \[3, 1\]'):
+        nn.Sum(1).backward(x, rnd(4))
+
+
+def test_max_min():
+    x = rnd(3, 4, 5)
+    for cls, f, arg in ((nn.Max, np.max, np.argmax), (nn.Min, np.min, np.argmin)):
+        for d in (0, 1, 2, -1):
+            m = cls(d)
+            np.testing.assert_array_equal(m.forward(x).numpy(), f(x, axis=d))
+            g = rnd(*f(x, axis=d).shape, seed=2)
+            gi = m.backward(x, g).numpy()
+            want = np.zeros_like(x)
+            np.put_along_axis(want, np.expand_dims(arg(x, axis=d), d), np.expand_dims(g, d), d)
+            np.testing.assert_array_equal(gi, want)
+        assert cls().forward(rnd(6)).shape == (1,)
+        b = cls(0, 2)
+        np.testing.assert_array_equal(b.forward(x).numpy(), f(x, axis=1))
+        jac(cls(1), 3, 4)
+        jac(cls(0), 5)
+        jac(cls(-1, 1), 2, 3)
+        assert repr(cls()) == cls.__torch_name__
+    # ties: the first position gets the gradient (as Torch7 and numpy's argmax)
+    t = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
+    gi = nn.Max(1).backward(t, np.ones(2)).numpy()
+    np.testing.assert_array_equal(gi, [[0, 1, 0], [1, 0, 0]])
+    with pytest.raises(ValueError, match=r'nn.Max: dimension 3 exceeds'):
+        nn.Max(3).forward(x)
+
+
+@pytest.mark.parametrize('make', [lambda: nn.Sum(1), lambda: nn.Mean(1), lambda: nn.Max(1), lambda: nn.Min(0)])
+def test_float32_and_steady_state(make):
+    x = rnd(6, 7)
+    m64, m32 = make().double(), make().float()
+    y64 = m64.forward(x).numpy()
+    y32 = m32.forward(x.astype(np.float32))
+    assert y32.type() == 'torch.FloatTensor'
+    np.testing.assert_allclose(y32.numpy(), y64, rtol=1e-5)
+    x32 = x.astype(np.float32)
+    g = np.ones(y64.shape, np.float32)
+    m32.backward(x32, g)
+    bufs = {k: v for k, v in m32.__dict__.items() if isinstance(v, np.ndarray)}
+    arrs = (m32.output._a, m32.gradInput._a)
+    m32.forward(x32)
+    m32.backward(x32, g)
+    assert m32.output._a is arrs[0] and m32.gradInput._a is arrs[1]
+    assert all(m32.__dict__[k] is v for k, v in bufs.items())
+
+
+def test_lua_index_fields_and_roundtrip(tmp_path):
+    for cls in (nn.Sum, nn.Mean, nn.Max, nn.Min):
+        assert cls._lua_index_fields == ('dimension',)
+    x = rnd(3, 4)
+    m = nn.Sum(1, 1, True)
+    m2 = roundtrip(m, tmp_path)
+    assert m2.dimension == 1 and m2.nInputDims == 1 and m2.sizeAverage
+    np.testing.assert_allclose(m2.forward(x).numpy(), m.forward(x).numpy())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('make', [lambda: nn.Sum(1), lambda: nn.Mean(0), lambda: nn.Max(1), lambda: nn.Min(-1)])
+def test_gpu_matches_cpu(make):
+    cpu, gpu = make().float(), make().cuda()
+    x = rnd(5, 6).astype(np.float32)
+    y = cpu.forward(x).numpy()
+    yc = gpu.forward(torch.FloatTensor(x).cuda())
+    assert yc.type() == 'torch.CudaTensor'
+    np.testing.assert_allclose(yc.float().numpy(), y, rtol=1e-5)
+    g = rnd(*y.shape, seed=1).astype(np.float32)
+    gi = cpu.backward(x, g).numpy()
+    gic = gpu.backward(torch.FloatTensor(x).cuda(), torch.FloatTensor(g).cuda())
+    np.testing.assert_allclose(gic.float().numpy(), gi, rtol=1e-5)

@@ -1,0 +1,936 @@
+"""Tensors: construction, geometry, views, indexing, Torch7's in-place math, operators, reductions, types.
+
+Tests taking the ``device`` fixture run on the CPU types and, where a GPU and CuPy are present, on the Cuda types.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py import backend
+
+
+def T(values, device='cpu', dtype='Double'):
+    """A tensor of the given values: torch.DoubleTensor on 'cpu', torch.CudaDoubleTensor on 'cuda'."""
+    name = {'cpu': f'torch.{dtype}Tensor',
+            'cuda': 'torch.CudaTensor' if dtype == 'Float' else f'torch.Cuda{dtype}Tensor'}[device]
+    return torch.type_info(name).tensor_class(values)
+
+
+def close(t, want):
+    """t's values (a tensor, nested lists) equal ``want`` to within float rounding."""
+    got = np.asarray(t.tolist() if isinstance(t, torch.Tensor) else t, dtype=np.float64)
+    return got.shape == np.shape(want) and np.allclose(got, want, rtol=1e-6, atol=1e-12)
+
+
+def shares(a, b):
+    """True when tensors a and b view the same storage buffer."""
+    return a.storage() is b.storage()
+
+
+@pytest.fixture
+def restore_default_type():
+    old = torch.getdefaulttensortype()
+    yield
+    torch.setdefaulttensortype(old)
+
+
+# -- constructors --------------------------------------------------------------------------------------------
+def test_empty_tensor():
+    x = torch.Tensor()
+    assert x.type() == 'torch.DoubleTensor'
+    assert x.dim() == 0 and x.nElement() == 0 and x.size() == () and len(x) == 0
+    assert x.storage().size() == 0
+
+
+@pytest.mark.parametrize("args", [(4, 6), ((4, 6),), (torch.LongStorage([4, 6]),)])
+def test_uninitialized_sizes(args):
+    x = torch.Tensor(*args)
+    assert x.size() == (4, 6) and x.dim() == 2 and x.nElement() == 24
+    assert x.stride() == (6, 1) and x.isContiguous() and x.storageOffset() == 0
+    assert x.storage().size() == 24
+
+
+def test_long_storage_is_sizes_except_for_long_tensors():
+    # Torch7: a storage of the tensor's own type is viewed; a LongStorage given to another type is the sizes
+    assert torch.FloatTensor(torch.LongStorage([2, 3])).size() == (2, 3)
+    st = torch.LongStorage([4, 6])
+    lt = torch.LongTensor(st)
+    assert lt.tolist() == [4, 6] and lt.storage() is st
+
+
+def test_sizes_must_be_integers():
+    assert torch.Tensor(3.0).size() == (3,)           # Lua numbers are doubles
+    assert torch.Tensor(np.int64(3)).size() == (3,)
+    with pytest.raises(TypeError, match='expected sizes as ints'):
+        torch.Tensor(2.5)
+    with pytest.raises(TypeError, match='expected sizes as ints'):
+        torch.Tensor('a')
+    with pytest.raises(ValueError, match='sizes must be >= 0'):
+        torch.Tensor(-1)
+
+
+def test_nested_list_copies_values(device):
+    x = T([[1, 2, 3], [4, 5, 6]], device)
+    assert x.size() == (2, 3) and x.tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert torch.IntTensor([1.7, -1.7]).tolist() == [1, -1]
+    assert torch.ByteTensor([True, False]).tolist() == [1, 0]
+    with pytest.raises(ValueError, match='ragged'):
+        torch.Tensor([[1, 2], [3]])
+
+
+def test_numpy_array_is_copied():
+    a = np.arange(6.0).reshape(2, 3)
+    x = torch.Tensor(a)
+    a[0, 0] = 100
+    assert x[0][0] == 0
+    f = torch.FloatTensor(a)
+    assert f.type() == 'torch.FloatTensor' and f.numpy().dtype == np.float32
+    assert f.tolist() == [[100, 1, 2], [3, 4, 5]]
+
+
+def test_tensor_of_tensor_shares_storage():
+    x = torch.Tensor([[1, 2], [3, 4]])
+    y = torch.Tensor(x)
+    assert shares(x, y)
+    y[0][0] = 7
+    assert x[0][0] == 7
+    # another type: converted by copy
+    f = torch.FloatTensor(x)
+    assert f.type() == 'torch.FloatTensor' and not shares(f, x)
+    f[0][0] = -1
+    assert x[0][0] == 7
+
+
+def test_tensor_on_storage_offset_size_stride():
+    s = torch.DoubleStorage([1, 2, 3, 4, 5, 6, 7])
+    v = torch.Tensor(s, 1, torch.LongStorage([2, 3]), torch.LongStorage([3, 1]))
+    assert v.tolist() == [[2, 3, 4], [5, 6, 7]]
+    assert v.storage() is s and v.storageOffset() == 1 and v.stride() == (3, 1)
+    v[0][0] = 9
+    assert s[1] == 9
+    assert torch.Tensor(s, 2).tolist() == [3, 4, 5, 6, 7]              # offset only: to the end
+    assert torch.Tensor(s).tolist() == [1, 9, 3, 4, 5, 6, 7]
+    assert torch.Tensor(s, 0, (2, 2)).tolist() == [[1, 9], [3, 4]]     # contiguous strides
+    assert torch.Tensor(s, 0, (2, 2), (1, 2)).tolist() == [[1, 3], [9, 4]]
+    # a view needing more than the storage holds grows the storage (Torch7)
+    small = torch.DoubleStorage([1, 2])
+    g = torch.Tensor(small, 1, (3,))
+    assert len(small) == 4 and g.storage() is small and g[0] == 2
+
+
+def test_tensor_on_storage_errors():
+    with pytest.raises(TypeError, match='expected a torch.DoubleStorage'):
+        torch.DoubleTensor(torch.FloatStorage([1, 2]))
+    with pytest.raises(ValueError, match='storage offset 5 out of range'):
+        torch.DoubleTensor(torch.DoubleStorage([1, 2]), 5)
+
+
+# -- numpy interop -------------------------------------------------------------------------------------------
+def test_fromNumpy_shares_memory_both_ways():
+    a = np.zeros((2, 3), np.float32)
+    x = torch.fromNumpy(a)
+    assert x.type() == 'torch.FloatTensor' and x.size() == (2, 3)
+    x[0][1] = 5
+    assert a[0, 1] == 5
+    a[1, 2] = 3
+    assert x[1][2] == 3
+    assert torch.from_numpy is torch.fromNumpy
+
+
+@pytest.mark.parametrize('dtype,name', [(np.uint8, 'torch.ByteTensor'), (np.int8, 'torch.CharTensor'),
+                                        (np.int16, 'torch.ShortTensor'), (np.int32, 'torch.IntTensor'),
+                                        (np.int64, 'torch.LongTensor'), (np.float32, 'torch.FloatTensor'),
+                                        (np.float64, 'torch.DoubleTensor')])
+def test_fromNumpy_type_follows_dtype(dtype, name):
+    assert torch.fromNumpy(np.zeros(2, dtype)).type() == name
+
+
+def test_fromNumpy_views_and_errors():
+    base = np.arange(12.0).reshape(3, 4)
+    x = torch.fromNumpy(base[:, ::2])                 # strided view: still shared
+    assert x.stride() == (4, 2) and x.tolist() == [[0, 2], [4, 6], [8, 10]]
+    x[0][1] = -1
+    assert base[0, 2] == -1
+    assert torch.fromNumpy(np.arange(3.0)[::-1]).tolist() == [2, 1, 0]   # negative strides: copied
+    with pytest.raises(TypeError, match='no Torch7 type holds numpy dtype bool'):
+        torch.fromNumpy(np.array([True]))
+    with pytest.raises(TypeError, match='expected a numpy array'):
+        torch.fromNumpy([1, 2])
+
+
+def test_numpy_and_asarray_share_memory():
+    x = torch.Tensor([[1, 2], [3, 4]])
+    n = x.numpy()
+    n[0, 0] = -1
+    assert x[0][0] == -1
+    assert np.asarray(x) is n
+    assert np.shares_memory(np.asarray(x.t()), n)
+    c = np.array(x)                                  # np.array copies
+    c[1, 1] = 100
+    assert x[1][1] == 4
+    assert np.asarray(x, dtype=np.float32).dtype == np.float32
+    assert np.exp(torch.Tensor([0.0])).tolist() == [1.0]   # numpy functions take tensors
+
+
+def test_numpy_on_the_left_of_an_operator_gives_a_tensor():
+    r = np.array([1.0, 1.0]) + torch.Tensor([1, 2])
+    assert isinstance(r, torch.DoubleTensor) and r.tolist() == [2, 3]
+
+
+@pytest.mark.gpu
+def test_numpy_on_cuda_tensor_raises():
+    x = torch.CudaTensor([1, 2])
+    with pytest.raises(TypeError, match='lives on the GPU'):
+        x.numpy()
+    with pytest.raises(TypeError):
+        np.asarray(x)
+    assert x.float().numpy().tolist() == [1, 2]
+
+
+def test_cuda_without_cupy_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(backend, '_cupy', None)
+    monkeypatch.setattr(backend, '_cupy_error',
+                        "CuPy is not installed (ModuleNotFoundError: No module named 'cupy'); "
+                        + backend.CUDA_INSTALL_HINT)
+    x = torch.Tensor([1, 2])
+    with pytest.raises(backend.CudaUnavailableError, match=r'pip install luatorch_py\[cuda12\]'):
+        x.cuda()
+    with pytest.raises(torch.CudaUnavailableError, match='CuPy is not installed'):
+        torch.CudaTensor(2)
+
+
+@pytest.mark.skipif(backend.cuda_available(), reason='CuPy and a device are present here')
+def test_cuda_unavailable_here():
+    with pytest.raises(backend.CudaUnavailableError, match=r'pip install luatorch_py\[cuda12\]'):
+        torch.Tensor([1]).cuda()
+
+
+# -- geometry ------------------------------------------------------------------------------------------------
+def test_size_is_a_long_storage_behaving_as_a_tuple():
+    x = torch.Tensor(2, 3)
+    sz = x.size()
+    assert isinstance(sz, torch.LongStorage)
+    assert sz == (2, 3) and tuple(sz) == (2, 3) and list(sz) == [2, 3]
+    assert len(sz) == 2 and sz[0] == 2 and sz[-1] == 3 and sz[1:] == (3,)
+    rows, cols = sz
+    assert (rows, cols) == (2, 3)
+    assert sz + (4,) == (2, 3, 4)
+    assert x.size(1) == 3 and x.size(-1) == 3
+    assert x.shape == (2, 3)
+    assert torch.Tensor(sz).size() == (2, 3)
+
+
+def test_geometry_queries(device):
+    x = T([[1, 2, 3], [4, 5, 6]], device)
+    assert x.dim() == 2 and x.nDimension() == 2 and x.nElement() == 6 and x.numel() == 6
+    assert x.stride() == (3, 1) and x.stride(0) == 3
+    assert x.storageOffset() == 0 and x.isContiguous()
+    assert x.narrow(1, 1, 2).storageOffset() == 1
+    assert not x.t().isContiguous()
+    assert x.isSameSizeAs(T([[0, 0, 0], [0, 0, 0]], device))
+    assert not x.isSameSizeAs(x.t())
+    assert x.type() == ('torch.DoubleTensor' if device == 'cpu' else 'torch.CudaDoubleTensor')
+    assert torch.isTensor(x) and torch.typename(x) == x.type()
+    with pytest.raises(IndexError, match='dimension 2 out of range for a 2-D'):
+        x.size(2)
+
+
+# -- views ---------------------------------------------------------------------------------------------------
+def test_view_and_viewAs(device):
+    x = T(list(range(12)), device)
+    v = x.view(3, 4)
+    assert v.size() == (3, 4) and shares(v, x)
+    v[1][2] = -1
+    assert x[6] == -1
+    assert x.view(-1, 6).size() == (2, 6)
+    assert x.view(2, -1, 2).size() == (2, 3, 2)
+    assert x.view((4, 3)).size() == (4, 3)
+    assert x.view(torch.LongStorage([6, 2])).size() == (6, 2)
+    assert x.viewAs(T([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], device)).size() == (6, 2)
+    with pytest.raises(ValueError, match=r'cannot view a .* of size 12 \(12 elements\) as 5x2'):
+        x.view(5, 2)
+    with pytest.raises(ValueError, match='not contiguous'):
+        v.t().view(12)
+    with pytest.raises(ValueError, match='at most one size may be -1'):
+        x.view(-1, -1)
+
+
+def test_narrow_select_sub(device):
+    x = T([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]], device)
+    n = x.narrow(1, 1, 2)
+    assert n.tolist() == [[2, 3], [6, 7], [10, 11]] and shares(n, x)
+    n.fill(0)
+    assert x[0].tolist() == [1, 0, 0, 4]
+    s = x.select(0, 2)
+    assert s.tolist() == [9, 0, 0, 12] and s.dim() == 1
+    s[0] = 90
+    assert x[2][0] == 90
+    assert x.select(1, -1).tolist() == [4, 8, 12]
+    sub = x.sub(0, 1, 2, 3)                     # inclusive 0-based bounds
+    assert sub.tolist() == [[0, 4], [0, 8]] and shares(sub, x)
+    assert x.sub(-1, -1).tolist() == [[90, 0, 0, 12]]
+    with pytest.raises(IndexError, match=r'narrow: dim 1 of size 4 has no range \[3, 5\)'):
+        x.narrow(1, 3, 2)
+    with pytest.raises(IndexError, match='select: index 3 out of range'):
+        x.select(0, 3)
+    with pytest.raises(ValueError, match='cannot select on a 1-D'):
+        x[0].select(0, 1)
+
+
+def test_transpose_t_permute(device):
+    x = T([[1, 2, 3], [4, 5, 6]], device)
+    y = x.t()
+    assert y.tolist() == [[1, 4], [2, 5], [3, 6]] and y.stride() == (1, 3) and shares(y, x)
+    y[2][0] = 30
+    assert x[0][2] == 30
+    assert x.transpose(0, 1).tolist() == y.tolist()
+    assert x.transpose(1, 0).isSameSizeAs(y)
+    z = T(list(range(24)), device).view(2, 3, 4)
+    p = z.permute(2, 0, 1)
+    assert p.size() == (4, 2, 3) and p[3][1][2] == z[1][2][3] and shares(p, z)
+    with pytest.raises(ValueError, match='not a permutation'):
+        z.permute(0, 0, 1)
+    with pytest.raises(ValueError, match='t\\(\\): expected a 2-D tensor'):
+        z.t()
+
+
+def test_unfold(device):
+    x = T([1, 2, 3, 4, 5, 6, 7], device)
+    u = x.unfold(0, 3, 2)
+    assert u.tolist() == [[1, 2, 3], [3, 4, 5], [5, 6, 7]] and shares(u, x)
+    assert u.stride() == (2, 1)
+    m = T(list(range(1, 13)), device).view(3, 4)
+    assert m.unfold(1, 2, 2).tolist() == [[[1, 2], [3, 4]], [[5, 6], [7, 8]], [[9, 10], [11, 12]]]
+    assert m.unfold(0, 2, 1).size() == (2, 4, 2)
+    assert m.unfold(0, 2, 1)[1][3].tolist() == [8, 12]
+
+
+def test_expand_squeeze_unsqueeze(device):
+    c = T([[1], [2]], device)
+    e = c.expand(2, 3)
+    assert e.tolist() == [[1, 1, 1], [2, 2, 2]] and e.stride() == (1, 0) and shares(e, c)
+    c[1][0] = 5
+    assert e[1].tolist() == [5, 5, 5]
+    assert T([1, 2], device).expand(3, 2).tolist() == [[1, 2]] * 3
+    assert c.expandAs(T([[0] * 4] * 2, device)).size() == (2, 4)
+    assert c.expand(-1, 4).size() == (2, 4)
+    with pytest.raises(ValueError, match='only dims of size 1 expand'):
+        e.expand(3, 3)
+
+    x = T([[[1], [2], [3]]], device)              # 1x3x1
+    assert x.squeeze().size() == (3,) and shares(x.squeeze(), x)
+    assert x.squeeze(2).size() == (1, 3)
+    assert x.squeeze(1).size() == (1, 3, 1)          # not of size 1: unchanged
+    assert T([[5]], device).squeeze().size() == (1,)  # no 0-dim tensors
+    u = x.squeeze().unsqueeze(0)
+    assert u.size() == (1, 3) and shares(u, x)
+    assert x.squeeze().unsqueeze(-1).size() == (3, 1)
+    assert x.squeeze().unsqueeze(1).size() == (3, 1)
+
+
+def test_squeeze_of_a_strided_view_shares():
+    x = torch.Tensor([[1, 2, 3], [4, 5, 6]])
+    s = x.t().narrow(0, 0, 1).squeeze()
+    assert s.tolist() == [1, 4]
+    s[1] = 40
+    assert x[1][0] == 40
+
+
+def test_contiguous_and_clone(device):
+    x = T([[1, 2], [3, 4]], device)
+    assert x.contiguous() is x
+    c = x.t().contiguous()
+    assert c.isContiguous() and c.tolist() == [[1, 3], [2, 4]] and not shares(c, x)
+    k = x.clone()
+    assert k.tolist() == x.tolist() and not shares(k, x) and k.type() == x.type()
+    k[0][0] = 9
+    assert x[0][0] == 1
+    kt = x.t().clone()
+    assert kt.isContiguous() and kt.tolist() == [[1, 3], [2, 4]]
+
+
+def test_set(device):
+    x = T([[1, 2], [3, 4]], device)
+    y = type(x)()
+    assert y.set(x) is y
+    assert shares(y, x) and y.size() == (2, 2) and y.isSetTo(x)
+    y[0][0] = 7
+    assert x[0][0] == 7
+    z = type(x)().set(x.storage(), 1, torch.LongStorage([3]))
+    assert z.tolist() == [2, 3, 4] and z.storageOffset() == 1
+    assert type(x)().set(x.storage(), 0, (2, 2), (1, 2)).tolist() == [[7, 3], [2, 4]]
+    with pytest.raises(TypeError, match='set: expected a'):
+        x.set(torch.IntTensor([1]) if device == 'cpu' else torch.CudaIntTensor([1]))
+
+
+def test_resize_reuses_storage():
+    x = torch.Tensor(4, 5)
+    st = x.storage()
+    assert x.resize(2, 3) is x
+    assert x.size() == (2, 3) and x.storage() is st and len(st) == 20 and x.isContiguous()
+    x.resize(torch.LongStorage([10, 10]))            # grows the same storage object
+    assert x.size() == (10, 10) and x.storage() is st and len(st) == 100
+    assert x.resizeAs(torch.Tensor(3, 2)) is x and x.size() == (3, 2) and x.storage() is st
+    # same sizes keep the geometry, strides included (Torch7)
+    m = torch.Tensor([[1, 2], [3, 4]])
+    t = m.t()
+    t.resize(2, 2)
+    assert t.stride() == (1, 2) and t.tolist() == [[1, 3], [2, 4]]
+
+
+def test_growing_a_storage_repoints_its_views():
+    x = torch.Tensor([[1, 2, 3], [4, 5, 6]])
+    v = x.view(6)
+    x.resize(5, 5)                     # reallocates the storage; v keeps viewing it
+    assert v.storage() is x.storage()
+    v.fill(3)
+    assert x.storage().tolist()[:6] == [3] * 6 and x[1][0] == 3
+
+
+# -- indexing ------------------------------------------------------------------------------------------------
+def test_getitem(device):
+    x = T([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]], device)
+    assert x[1].tolist() == [5, 6, 7, 8] and shares(x[1], x)
+    assert x[1][2] == 7 and isinstance(x[1][2], float)
+    assert x[1, 2] == 7 and x[-1, -1] == 12
+    assert x[:, 1].tolist() == [2, 6, 10] and shares(x[:, 1], x)
+    assert x[0:2, 1:3].tolist() == [[2, 3], [6, 7]]
+    assert x[::2].tolist() == [[1, 2, 3, 4], [9, 10, 11, 12]]
+    assert x[..., 3].tolist() == [4, 8, 12]
+    assert x[None].size() == (1, 3, 4)
+    assert torch.IntTensor([3])[0] == 3 and isinstance(torch.IntTensor([3])[0], int)
+    assert len(x) == 3 and [r.tolist() for r in x][2] == [9, 10, 11, 12]
+
+
+def test_getitem_with_masks_and_indices(device):
+    x = T([[1, 2], [3, 4]], device)
+    assert x[x.gt(2)].tolist() == [3, 4]
+    assert x[x > 1].tolist() == [2, 3, 4]
+    idx = torch.LongTensor([1, 0]) if device == 'cpu' else torch.CudaLongTensor([1, 0])
+    r = x[idx]
+    assert r.tolist() == [[3, 4], [1, 2]] and not shares(r, x)
+    assert x[[1, 1]].tolist() == [[3, 4], [3, 4]]
+    if device == 'cpu':
+        assert x[np.array([[True, False], [False, True]])].tolist() == [1, 4]
+
+
+def test_setitem(device):
+    x = T([[1, 2, 3], [4, 5, 6]], device)
+    x[0] = 0
+    assert x.tolist() == [[0, 0, 0], [4, 5, 6]]
+    x[1, 1] = -1
+    x[1][2] = -2
+    assert x[1].tolist() == [4, -1, -2]
+    x[:, 0] = T([7, 8], device)
+    assert x.tolist() == [[7, 0, 0], [8, -1, -2]]
+    x[0] = T([[1, 2, 3]], device)                # same element count: reshaped
+    assert x[0].tolist() == [1, 2, 3]
+    x[x.lt(0)] = 9                                # mask, number
+    assert x[1].tolist() == [8, 9, 9]
+    x[x.eq(9)] = T([5, 6], device)                # mask, tensor (maskedCopy)
+    assert x[1].tolist() == [8, 5, 6]
+    with pytest.raises(ValueError, match='does not fit the selected region'):
+        x[0] = T([1, 2], device)
+
+
+def test_out_of_range_index_raises(device):
+    x = T([[1, 2], [3, 4]], device)
+    with pytest.raises(IndexError, match='indexing a torch.*Tensor of size 2x2 with 2'):
+        x[2]
+    with pytest.raises(IndexError):
+        x[0, -3]
+    with pytest.raises(IndexError):
+        x[5] = 1
+    with pytest.raises(IndexError, match='negative slice steps'):
+        x[::-1]
+
+
+def test_scalar_conversions():
+    assert float(torch.Tensor([2.5])) == 2.5 and int(torch.Tensor([[3]])) == 3
+    assert torch.Tensor([1.5]).item() == 1.5
+    assert bool(torch.Tensor([1])) and not bool(torch.Tensor([0]))
+    with pytest.raises(ValueError, match='only a one-element tensor'):
+        float(torch.Tensor([1, 2]))
+
+
+# -- in-place math: Torch7's forms, each returning self -------------------------------------------------------
+def test_add_forms(device):
+    x, y = T([[1, 2], [3, 4]], device), T([[10, 20], [30, 40]], device)
+    r = x.add(y)
+    assert r is x and x.tolist() == [[11, 22], [33, 44]]
+    assert y.tolist() == [[10, 20], [30, 40]]
+    x = T([1, 2], device)
+    assert x.add(5) is x and x.tolist() == [6, 7]
+    assert x.add(2, T([1, 10], device)) is x and x.tolist() == [8, 27]          # x += 2 * y
+    res = type(x)()
+    assert res.add(T([1, 2], device), T([3, 4], device)) is res and res.tolist() == [4, 6]   # res = t1 + t2
+    assert res.add(T([1, 2], device), 3, T([3, 4], device)).tolist() == [10, 14]            # res = t1 + 3 * t2
+    assert res.add(T([1, 2], device), 0.5).tolist() == [1.5, 2.5]                           # res = t1 + value
+    x = T([[1, 2], [3, 4]], device)
+    x.add(T([1, 1, 1, 1], device))                # same number of elements: Torch7's rule
+    assert x.tolist() == [[2, 3], [4, 5]]
+    with pytest.raises(ValueError, match=r'add: size mismatch, the torch.*Tensor has size 2x2 \(4 elements\), '
+                                         r'the operand has size 3 \(3 elements\)'):
+        x.add(T([1, 1, 1], device))
+
+
+def test_add_integer_and_mixed_types():
+    assert torch.LongTensor([1, 2]).add(1.7).tolist() == [2, 3]      # the scalar becomes the element type
+    assert torch.LongTensor([1, 2]).add(2, torch.LongTensor([1, 1])).tolist() == [3, 4]
+    assert torch.Tensor([1, 2]).add(torch.FloatTensor([0.5, 0.5])).tolist() == [1.5, 2.5]
+
+
+def test_csub_and_pytorch_aliases(device):
+    x, y = T([5, 6], device), T([1, 2], device)
+    assert x.csub(y) is x and x.tolist() == [4, 4]
+    assert x.csub(1).tolist() == [3, 3]
+    assert x.csub(2, y).tolist() == [1, -1]
+    assert type(x)().csub(T([5, 5], device), T([1, 2], device)).tolist() == [4, 3]
+    z = T([1, 2], device)
+    assert z.add_(y) is z and z.tolist() == [2, 4]
+    assert z.sub_(y) is z and z.tolist() == [1, 2]
+    assert z.mul_(3) is z and z.tolist() == [3, 6]
+    assert z.div_(3) is z and z.tolist() == [1, 2]
+    assert z.fill_(4) is z and z.tolist() == [4, 4]
+    assert z.zero_() is z and z.tolist() == [0, 0]
+    assert z.copy_(y) is z and z.tolist() == [1, 2]
+    assert T([-1.5], device).abs_().tolist() == [1.5]
+    assert T([0.0], device).exp_().tolist() == [1.0]
+    assert T([-1, 2], device).clamp_(0, 1).tolist() == [0, 1]
+    assert T([2], device).pow_(3).tolist() == [8]
+
+
+def test_mul_div_cmul_cdiv(device):
+    x = T([[1, 2], [3, 4]], device)
+    assert x.mul(2) is x and x.tolist() == [[2, 4], [6, 8]]
+    assert x.div(4) is x and x.tolist() == [[0.5, 1], [1.5, 2]]
+    res = type(x)()
+    assert res.mul(T([1, 2], device), 3) is res and res.tolist() == [3, 6]
+    assert res.div(T([1, 2], device), 2).tolist() == [0.5, 1]
+    a = T([1, 2, 3], device)
+    assert a.cmul(T([2, 3, 4], device)) is a and a.tolist() == [2, 6, 12]
+    assert a.cdiv(T([2, 3, 4], device)) is a and a.tolist() == [1, 2, 3]
+    assert res.cmul(T([1, 2], device), T([3, 4], device)).tolist() == [3, 8]
+    assert res.cdiv(T([3, 4], device), T([2, 8], device)).tolist() == [1.5, 0.5]
+    assert T([1, 5], device).cmax(T([3, 2], device)).tolist() == [3, 5]
+    assert T([1, 5], device).cmin(2).tolist() == [1, 2]
+    assert T([2, 3], device).cpow(T([3, 2], device)).tolist() == [8, 9]
+    assert T([1, 2], device).addcmul(2, T([1, 2], device), T([3, 4], device)).tolist() == [7, 18]
+    assert T([1, 2], device).addcdiv(T([1, 2], device), T([2, 4], device)).tolist() == [1.5, 2.5]
+    with pytest.raises(ValueError, match='cmul: size mismatch'):
+        a.cmul(T([1, 2], device))
+
+
+def test_integer_division_truncates_as_c():
+    assert torch.LongTensor([-7, 7]).div(2).tolist() == [-3, 3]
+    assert torch.LongTensor([-7, 7]).cdiv(torch.LongTensor([2, 2])).tolist() == [-3, 3]
+    assert (torch.LongTensor([-7, 7]) / 2).tolist() == [-3, 3]
+
+
+def test_fill_zero_copy(device):
+    x = T([[1, 2], [3, 4]], device)
+    assert x.fill(3) is x and x.tolist() == [[3, 3], [3, 3]]
+    assert x.zero() is x and x.tolist() == [[0, 0], [0, 0]]
+    assert x.copy(T([[1, 2], [3, 4]], device, 'Int')) is x and x.tolist() == [[1, 2], [3, 4]]
+    assert x.copy(T([5, 6, 7, 8], device, 'Float')).tolist() == [[5, 6], [7, 8]]   # same element count
+    assert x.t().copy(T([[1, 2], [3, 4]], device)) is not None and x.tolist() == [[1, 3], [2, 4]]
+    with pytest.raises(ValueError, match=r'copy: size mismatch, the destination torch.*Tensor has size 2x2 '
+                                         r'\(4 elements\), the source torch.*IntTensor has size 3'):
+        x.copy(T([1, 2, 3], device, 'Int'))
+
+
+def test_copy_across_types():
+    assert torch.FloatTensor(2).copy(torch.DoubleTensor([1.5, 2.5])).tolist() == [1.5, 2.5]
+    assert torch.IntTensor(2).copy(torch.DoubleTensor([1.9, -1.9])).tolist() == [1, -1]
+    assert torch.ByteTensor(2).copy(torch.LongTensor([1, 300])).tolist() == [1, 44]   # wraps as C
+    assert torch.Tensor(2).copy(np.array([1, 2])).tolist() == [1, 2]
+
+
+@pytest.mark.gpu
+def test_copy_between_devices():
+    c = torch.CudaTensor(2).copy(torch.DoubleTensor([1.5, 2.5]))
+    assert c.type() == 'torch.CudaTensor' and c.tolist() == [1.5, 2.5]
+    assert torch.DoubleTensor(2).copy(c).tolist() == [1.5, 2.5]
+    assert c.double().type() == 'torch.DoubleTensor' and c.cuda() is c
+    assert torch.Tensor([1, 2]).cuda().type() == 'torch.CudaTensor'
+
+
+# -- matrix products -----------------------------------------------------------------------------------------
+def test_addmm_forms(device):
+    A = T([[1, 2, 3], [4, 5, 6]], device)
+    B = T([[1, 0], [0, 1], [1, 1]], device)       # A @ B = [[4, 5], [10, 11]]
+    M = lambda: T([[1, 1], [1, 1]], device)        # noqa: E731
+    m = M()
+    assert m.addmm(A, B) is m and m.tolist() == [[5, 6], [11, 12]]                 # M += A @ B
+    assert M().addmm(3, A, B).tolist() == [[13, 16], [31, 34]]                     # M += 3 * A @ B
+    assert M().addmm(0.5, 3, A, B).tolist() == [[12.5, 15.5], [30.5, 33.5]]        # M = 0.5 M + 3 A @ B
+    res = type(A)()
+    assert res.addmm(M(), A, B) is res and res.tolist() == [[5, 6], [11, 12]]      # res = M + A @ B
+    assert res.addmm(2, M(), 3, A, B).tolist() == [[14, 17], [32, 35]]             # res = 2 M + 3 A @ B
+    assert res.addmm(0, M(), 1, A, B).tolist() == [[4, 5], [10, 11]]
+    with pytest.raises(ValueError, match=r'addmm: size mismatch, m1: \[2 x 3\], m2: \[2 x 3\]'):
+        M().addmm(A, A)
+    with pytest.raises(ValueError, match='addmm: self has size 3x3, expected 2x2'):
+        type(A)(3, 3).addmm(A, B)
+    with pytest.raises(ValueError, match='addmm: M has size 3, expected 2x2'):
+        res.addmm(T([1, 2, 3], device), A, B)
+    with pytest.raises(ValueError, match='expected a 2-D tensor'):
+        M().addmm(T([1, 2, 3], device), B)
+
+
+def test_addmv_addr(device):
+    A = T([[1, 2, 3], [4, 5, 6]], device)
+    v = T([1, 1, 1], device)
+    y = T([1, 1], device)
+    assert y.addmv(A, v) is y and y.tolist() == [7, 16]
+    assert T([1, 1], device).addmv(2, 3, A, v).tolist() == [20, 47]
+    assert type(A)().addmv(2, T([1, 1], device), 3, A, v).tolist() == [20, 47]
+    with pytest.raises(ValueError, match=r'addmv: size mismatch, mat: \[2 x 3\], vec: \[2\]'):
+        y.addmv(A, y)
+    m = T([[1, 1], [1, 1]], device)
+    assert m.addr(T([1, 2], device), T([3, 4], device)) is m and m.tolist() == [[4, 5], [7, 9]]
+    assert T([[1, 1], [1, 1]], device).addr(2, 3, T([1, 2], device), T([3, 4], device)).tolist() == \
+        [[11, 14], [20, 26]]
+
+
+def test_mm_mv_dot_ger_bmm(device):
+    A = T([[1, 2, 3], [4, 5, 6]], device)
+    B = T([[1, 0], [0, 1], [1, 1]], device)
+    res = type(A)()
+    assert res.mm(A, B) is res and res.tolist() == [[4, 5], [10, 11]]
+    assert A.mm(B).tolist() == [[4, 5], [10, 11]]           # one argument: a new tensor
+    assert A.mv(T([1, 1, 1], device)).tolist() == [6, 15]
+    assert T([1, 2, 3], device).dot(T([4, 5, 6], device)) == 32
+    assert T([1, 2], device).ger(T([3, 4], device)).tolist() == [[3, 4], [6, 8]]
+    b = A.view(1, 2, 3).bmm(B.view(1, 3, 2))
+    assert b.size() == (1, 2, 2) and b[0].tolist() == [[4, 5], [10, 11]]
+    with pytest.raises(ValueError, match=r'mm: size mismatch, m1: \[2 x 3\], m2: \[2 x 3\]'):
+        A.mm(A)
+    with pytest.raises(ValueError, match='dot: size mismatch'):
+        A.dot(B.narrow(0, 0, 1))
+
+
+# -- operators: new tensors, numpy broadcasting ---------------------------------------------------------------
+def test_arithmetic_operators(device):
+    x, y = T([1, 2], device), T([3, 4], device)
+    for r, want in [(x + y, [4, 6]), (x - y, [-2, -2]), (x * y, [3, 8]), (x / y, [1 / 3, 0.5]),
+                    (x + 1, [2, 3]), (1 + x, [2, 3]), (1 - x, [0, -1]), (2 * x, [2, 4]), (1 / x, [1, 0.5]),
+                    (x ** 2, [1, 4]), (2 ** x, [2, 4]), (-x, [-1, -2]), (abs(-x), [1, 2])]:
+        assert r.type() == x.type() and r.tolist() == pytest.approx(want)
+    assert x.tolist() == [1, 2] and y.tolist() == [3, 4]       # unchanged
+    col = T([[10], [20]], device)
+    assert (x + col).tolist() == [[11, 12], [21, 22]]          # broadcasting
+    assert (x * col).size() == (2, 2)
+    with pytest.raises(ValueError, match='cannot broadcast'):
+        x + T([1, 2, 3], device)
+
+
+def test_matmul_operator(device):
+    A = T([[1, 2], [3, 4]], device)
+    v = T([1, 1], device)
+    assert (A @ A).tolist() == [[7, 10], [15, 22]]
+    assert (A @ v).tolist() == [3, 7]
+    assert v @ v == 2                       # vector . vector is a number, as dot()
+
+
+def test_inplace_operators(device):
+    x = T([1, 2], device)
+    ref = x
+    x += T([1, 1], device)
+    x -= 1
+    x *= 4
+    x /= 2
+    assert x is ref and x.tolist() == [2, 4]
+    x *= T([2, 3], device)
+    assert x is ref and x.tolist() == [4, 12]
+
+
+def test_comparison_operators_give_byte_tensors(device):
+    x = T([1, 2, 3], device)
+    byte = 'torch.ByteTensor' if device == 'cpu' else 'torch.CudaByteTensor'
+    for r, want in [(x < 2, [1, 0, 0]), (x <= 2, [1, 1, 0]), (x > 2, [0, 0, 1]), (x >= 2, [0, 1, 1]),
+                    (x == 2, [0, 1, 0]), (x != 2, [1, 0, 1]), (2 < x, [0, 0, 1]),
+                    (x == T([1, 0, 3], device), [1, 0, 1])]:
+        assert r.type() == byte and r.tolist() == want
+    assert (x == None) is False  # noqa: E711
+
+
+def test_comparison_methods(device):
+    x, y = T([1, 2, 3], device), T([3, 2, 1], device)
+    assert x.lt(2).tolist() == [1, 0, 0] and x.lt(y).tolist() == [1, 0, 0]
+    assert x.le(2).tolist() == [1, 1, 0] and x.le(y).tolist() == [1, 1, 0]
+    assert x.gt(2).tolist() == [0, 0, 1] and x.gt(y).tolist() == [0, 0, 1]
+    assert x.ge(2).tolist() == [0, 1, 1] and x.ge(y).tolist() == [0, 1, 1]
+    assert x.eq(2).tolist() == [0, 1, 0] and x.eq(y).tolist() == [0, 1, 0]
+    assert x.ne(2).tolist() == [1, 0, 1] and x.ne(y).tolist() == [1, 0, 1]
+    assert x.gt(2).type().endswith('ByteTensor')
+    assert x.equal(T([1, 2, 3], device)) and not x.equal(y) and not x.equal(T([1, 2], device))
+
+
+# -- reductions ----------------------------------------------------------------------------------------------
+X = [[1, 5, 3], [4, 2, 6]]
+
+
+def test_reductions_over_all_give_numbers(device):
+    x = T(X, device)
+    assert x.sum() == 21 and isinstance(x.sum(), float)
+    assert x.mean() == 3.5
+    assert x.max() == 6 and x.min() == 1
+    assert x.prod() == 720
+    assert x.var() == pytest.approx(3.5) and x.std() == pytest.approx(math.sqrt(3.5))
+    assert x.var(True) == pytest.approx(35 / 12)                 # flag: divide by n
+    assert x.norm() == pytest.approx(math.sqrt(91)) and x.norm(1) == 21
+    assert x.norm(3) == pytest.approx(sum(v ** 3 for r in X for v in r) ** (1 / 3))
+    assert x.dist(T([[1, 5, 3], [4, 2, 2]], device)) == pytest.approx(4)
+    assert torch.IntTensor([1, 2]).sum() == 3 and isinstance(torch.IntTensor([1, 2]).sum(), int)
+    assert torch.ByteTensor([200, 200]).sum() == 400
+    assert x.trace() == 3
+
+
+def test_reductions_over_a_dim_keep_it(device):
+    x = T(X, device)
+    assert x.sum(0).tolist() == [[5, 7, 9]] and x.sum(1).tolist() == [[9], [12]]
+    assert x.sum(-1).size() == (2, 1)
+    assert x.mean(0).tolist() == [[2.5, 3.5, 4.5]]
+    assert x.prod(1).tolist() == [[15], [48]]
+    assert x.var(1).tolist() == [[4], [4]] and x.std(1).tolist() == [[2], [2]]
+    assert x.std(0, True).tolist() == [[1.5, 1.5, 1.5]]
+    assert close(x.norm(2, 1), [[math.sqrt(35)], [math.sqrt(56)]])
+    assert x.norm(1, 0).tolist() == [[5, 7, 9]]
+    with pytest.raises(IndexError, match='dimension 2 out of range'):
+        x.sum(2)
+
+
+def test_max_min_over_a_dim_give_values_and_0_based_indices(device):
+    x = T(X, device)
+    vals, idx = x.max(1)
+    assert vals.tolist() == [[5], [6]] and idx.tolist() == [[1], [2]]
+    assert idx.type() == ('torch.LongTensor' if device == 'cpu' else 'torch.CudaLongTensor')
+    vals, idx = x.min(0)
+    assert vals.tolist() == [[1, 2, 3]] and idx.tolist() == [[0, 1, 0]]
+    assert x.max(T([[2, 2, 2], [2, 2, 2]], device)).tolist() == [[2, 5, 3], [4, 2, 6]]   # Torch7's x:max(y)
+    with pytest.raises(ValueError, match='empty'):
+        type(x)().max()
+
+
+def test_cumsum_cumprod(device):
+    x = T(X, device)
+    assert x.cumsum(1).tolist() == [[1, 6, 9], [4, 6, 12]]
+    assert x.cumsum().tolist() == [[1, 5, 3], [5, 7, 9]]          # default: the first dim, as Torch7
+    assert x.cumprod(1).tolist() == [[1, 5, 15], [4, 8, 48]]
+    assert x.tolist() == X                                         # a new tensor
+
+
+def test_sort(device):
+    x = T(X, device)
+    vals, idx = x.sort()                                          # default: the last dim, ascending
+    assert vals.tolist() == [[1, 3, 5], [2, 4, 6]] and idx.tolist() == [[0, 2, 1], [1, 0, 2]]
+    vals, idx = x.sort(0)
+    assert vals.tolist() == [[1, 2, 3], [4, 5, 6]] and idx.tolist() == [[0, 1, 0], [1, 0, 1]]
+    vals, idx = x.sort(1, True)
+    assert vals.tolist() == [[5, 3, 1], [6, 4, 2]] and idx.tolist() == [[1, 2, 0], [2, 0, 1]]
+    assert x.sort(True)[0].tolist() == [[5, 3, 1], [6, 4, 2]]
+    assert x.tolist() == X
+
+
+def test_topk_default_is_smallest_as_torch7(device):
+    x = T([5, 1, 4, 2, 3], device)
+    vals, idx = x.topk(2)
+    assert vals.tolist() == [1, 2] and idx.tolist() == [1, 3]
+    vals, idx = x.topk(2, 0, True)                                 # dir=True: the largest
+    assert vals.tolist() == [5, 4] and idx.tolist() == [0, 2]
+    vals, idx = T(X, device).topk(1)
+    assert vals.tolist() == [[1], [2]] and idx.tolist() == [[0], [1]]
+    with pytest.raises(ValueError, match='topk: k=6 out of range'):
+        x.topk(6)
+
+
+UNARY = {
+    'abs': [1.5, 0.5, 2.5],
+    'sign': [-1, 1, 1],
+    'exp': [math.exp(-1.5), math.exp(0.5), math.exp(2.5)],
+    'sigmoid': [1 / (1 + math.exp(1.5)), 1 / (1 + math.exp(-0.5)), 1 / (1 + math.exp(-2.5))],
+    'tanh': [math.tanh(-1.5), math.tanh(0.5), math.tanh(2.5)],
+    'floor': [-2, 0, 2],
+    'ceil': [-1, 1, 3],
+    'round': [-2, 1, 3],                 # half away from zero, as C's round (numpy rounds half to even)
+    'neg': [1.5, -0.5, -2.5],
+    'trunc': [-1, 0, 2],
+    'frac': [-0.5, 0.5, 0.5],
+}
+
+
+@pytest.mark.parametrize('name', sorted(UNARY))
+def test_unary_in_place_and_result_forms(device, name):
+    x = T([-1.5, 0.5, 2.5], device)
+    assert getattr(x, name)() is x
+    assert x.tolist() == pytest.approx(UNARY[name])
+    src = T([-1.5, 0.5, 2.5], device)
+    res = type(src)()
+    assert getattr(res, name)(src) is res and res.tolist() == pytest.approx(UNARY[name])
+    assert src.tolist() == [-1.5, 0.5, 2.5]
+
+
+def test_unary_on_positive_values(device):
+    x = T([1, 4, math.e], device)
+    assert x.clone().log().tolist() == pytest.approx([0, math.log(4), 1])
+    assert x.clone().log1p().tolist() == pytest.approx([math.log(2), math.log(5), math.log1p(math.e)])
+    assert x.clone().sqrt().tolist() == pytest.approx([1, 2, math.sqrt(math.e)])
+    assert x.clone().rsqrt().tolist() == pytest.approx([1, 0.5, 1 / math.sqrt(math.e)])
+    assert x.clone().cinv().tolist() == pytest.approx([1, 0.25, 1 / math.e])
+    assert x.clone().pow(2).tolist() == pytest.approx([1, 16, math.e ** 2])
+    assert type(x)().pow(T([1, 2, 3], device), 2).tolist() == [1, 4, 9]
+    assert T([-1, 0.5, 2], device).clamp(0, 1).tolist() == [0, 0.5, 1]
+    assert type(x)().clamp(T([-1, 0.5, 2], device), 0, 1).tolist() == [0, 0.5, 1]
+    assert T([-1, 0.5, 2], device).clamp(None, 1).tolist() == [-1, 0.5, 1]
+
+
+def test_unary_on_integer_types():
+    assert torch.LongTensor([-1, 2]).abs().tolist() == [1, 2]
+    assert torch.LongTensor([-3, 0, 2]).sign().tolist() == [-1, 0, 1]
+    assert torch.LongTensor([1, -2]).round().tolist() == [1, -2]       # identity on integers
+    assert torch.LongTensor([-1, 5, 2]).clamp(0, 3).tolist() == [0, 3, 2]
+    with pytest.raises(TypeError, match='exp: defined for floating-point tensors only'):
+        torch.LongTensor([1]).exp()
+
+
+def test_float32_results_stay_float32():
+    x = torch.FloatTensor([0.0, 1.0])
+    assert x.sigmoid().numpy().dtype == np.float32
+    assert x.sigmoid().tolist() == pytest.approx([1 / (1 + math.exp(-0.5)), 1 / (1 + math.exp(-1 / (1 + math.exp(-1))))], rel=1e-6)
+    assert (torch.FloatTensor([1]) * torch.DoubleTensor([1])).type() == 'torch.FloatTensor'  # left operand's type
+
+
+# -- masks, indices, gather/scatter ---------------------------------------------------------------------------
+def byte(values, device):
+    return torch.ByteTensor(values) if device == 'cpu' else torch.CudaByteTensor(values)
+
+
+def long(values, device):
+    return torch.LongTensor(values) if device == 'cpu' else torch.CudaLongTensor(values)
+
+
+def test_masked(device):
+    m = byte([[1, 0, 1], [0, 0, 1]], device)
+    x = T(X, device)
+    assert x.maskedFill(m, 0) is x and x.tolist() == [[0, 5, 0], [4, 2, 0]]
+    assert T(X, device).maskedSelect(m).tolist() == [1, 3, 6]
+    assert T(X, device).maskedCopy(m, T([7, 8, 9], device)).tolist() == [[7, 5, 8], [4, 2, 9]]
+    assert T(X, device).maskedFill(byte([1, 0, 1, 0, 0, 1], device), -1).tolist() == [[-1, 5, -1], [4, 2, -1]]
+    with pytest.raises(TypeError, match='expected a ByteTensor mask'):
+        x.maskedFill(T([[1, 0, 1], [0, 0, 1]], device), 0)
+
+
+def test_index_functions(device):
+    x = T(X, device)
+    assert x.indexSelect(1, long([2, 0], device)).tolist() == [[3, 1], [6, 4]]
+    assert x.index(0, long([1, 1], device)).tolist() == [[4, 2, 6], [4, 2, 6]]
+    y = T(X, device)
+    assert y.indexCopy(1, long([2, 0], device), T([[10, 20], [30, 40]], device)) is y
+    assert y.tolist() == [[20, 5, 10], [40, 2, 30]]
+    assert T(X, device).indexFill(1, long([2, 0], device), -1).tolist() == [[-1, 5, -1], [-1, 2, -1]]
+    assert T(X, device).indexAdd(0, long([0, 0], device), T([[1, 1, 1], [1, 1, 1]], device)).tolist() == \
+        [[3, 7, 5], [4, 2, 6]]
+    with pytest.raises(IndexError, match=r'index out of range for dim 0 of size 2 \(got indices from 2 to 2; '
+                                         r'they are 0-based\)'):
+        x.index(0, long([2], device))
+    with pytest.raises(IndexError, match='index out of range'):
+        x.indexFill(1, long([-1], device), 0)
+
+
+def test_gather_scatter(device):
+    x = T(X, device)
+    g = x.gather(1, long([[2, 0], [1, 1]], device))
+    assert g.tolist() == [[3, 1], [2, 2]]
+    assert x.gather(0, long([[1, 0, 1]], device)).tolist() == [[4, 5, 6]]
+    z = T([[0, 0, 0], [0, 0, 0]], device)
+    assert z.scatter(1, long([[2], [0]], device), T([[7], [8]], device)) is z
+    assert z.tolist() == [[0, 0, 7], [8, 0, 0]]
+    assert T([[0, 0], [0, 0], [0, 0]], device).scatter(0, long([[2, 1]], device), T([[7, 8]], device)).tolist() == \
+        [[0, 0], [0, 8], [7, 0]]
+    assert T([[0, 0, 0], [0, 0, 0]], device).scatter(1, long([[2], [0]], device), 5).tolist() == \
+        [[0, 0, 5], [5, 0, 0]]
+    with pytest.raises(IndexError, match='index out of range'):
+        x.gather(1, long([[3], [0]], device))
+    assert byte([[1, 0], [0, 1]], device).nonzero().tolist() == [[0, 0], [1, 1]]
+
+
+# -- types ---------------------------------------------------------------------------------------------------
+def test_type_switching():
+    x = torch.Tensor([[1.7, -1.7], [255, 0]])
+    assert x.type('torch.DoubleTensor') is x and x.double() is x
+    f = x.type('torch.FloatTensor')
+    assert f.type() == 'torch.FloatTensor' and close(f, [[1.7, -1.7], [255, 0]])
+    assert f.float() is f and x.float().storage() is not x.storage()
+    assert x.long().tolist() == [[1, -1], [255, 0]] and x.long().type() == 'torch.LongTensor'
+    assert x.int().type() == 'torch.IntTensor' and x.int().tolist() == [[1, -1], [255, 0]]
+    assert x.byte().type() == 'torch.ByteTensor' and x.byte()[1].tolist() == [255, 0]
+    assert x.short().type() == 'torch.ShortTensor' and x.char().type() == 'torch.CharTensor'
+    assert x.type('FloatTensor').type() == 'torch.FloatTensor'
+    assert x.typeAs(torch.IntTensor()).type() == 'torch.IntTensor'
+    assert close(x.t().float(), [[1.7, 255], [-1.7, 0]])     # non-contiguous source
+    assert x.cpu() is x
+    assert isinstance(f, torch.FloatTensor) and isinstance(f, torch.Tensor)
+    with pytest.raises(ValueError, match="unknown tensor type 'torch.FooTensor'; expected one of: torch.ByteTensor"):
+        x.type('torch.FooTensor')
+
+
+def test_default_tensor_type(restore_default_type):
+    assert torch.getdefaulttensortype() == 'torch.DoubleTensor'
+    torch.setdefaulttensortype('torch.FloatTensor')
+    assert torch.getdefaulttensortype() == 'torch.FloatTensor'
+    assert torch.Tensor(2).type() == 'torch.FloatTensor'
+    assert torch.Tensor([1]).type() == 'torch.FloatTensor'
+    assert isinstance(torch.Tensor(1), torch.FloatTensor)
+    assert torch.zeros(2).type() == 'torch.FloatTensor' and torch.rand(2).type() == 'torch.FloatTensor'
+    assert torch.DoubleTensor(1).type() == 'torch.DoubleTensor'
+    with pytest.raises(ValueError, match='setdefaulttensortype: expected'):
+        torch.setdefaulttensortype('torch.IntTensor')
+    with pytest.raises(ValueError, match='unknown tensor type'):
+        torch.setdefaulttensortype('torch.Nope')
+
+
+# -- random fills: Torch7's stream -------------------------------------------------------------------------
+def test_rand_follows_torch7_stream():
+    torch.manualSeed(1)
+    assert torch.rand(5).tolist() == [0.41702199843712151, 0.99718480813317001, 0.72032448928803205,
+                                      0.93255736120045185, 0.00011438108049333096]
+
+
+def test_randn_follows_torch7_stream():
+    torch.manualSeed(1)
+    assert torch.randn(5).tolist() == [-2.9718290309304063, 1.7069510634116105, -0.43049897103891599,
+                                       -2.2820224170301482, 0.52365734937443909]
+
+
+def test_random_fill_methods_use_the_global_stream(device):
+    torch.manualSeed(1)
+    a = T([0, 0, 0, 0, 0], device).uniform()
+    torch.manualSeed(1)
+    assert a.tolist() == pytest.approx(torch.rand(5).tolist())
+    torch.manualSeed(1)
+    u = torch.Tensor(2, 2).uniform(-1, 1)
+    assert close(u, [[2 * v - 1 for v in r] for r in [[0.41702199843712151, 0.99718480813317001],
+                                                       [0.72032448928803205, 0.93255736120045185]]])
+    torch.manualSeed(1)
+    n = torch.Tensor(5).normal(1, 2)
+    assert n.tolist() == pytest.approx([1 + 2 * v for v in [-2.9718290309304063, 1.7069510634116105,
+                                                             -0.43049897103891599, -2.2820224170301482,
+                                                             0.52365734937443909]])
+    b = torch.Tensor(100).bernoulli(0.5)
+    assert set(b.tolist()) <= {0.0, 1.0}
+    torch.manualSeed(7)
+    r1 = torch.Tensor(6).uniform().tolist()
+    torch.manualSeed(7)
+    assert torch.Tensor(6).uniform().tolist() == r1
+
+
+# -- printing --------------------------------------------------------------------------------------------------
+def test_printing_is_torch7_text():
+    # Lua's tostring(x), which ends with a newline after the footer
+    assert str(torch.Tensor(2, 3).fill(1)) == ' 1  1  1\n 1  1  1\n[torch.DoubleTensor of size 2x3]\n'
+    assert repr(torch.FloatTensor([1.5, -2])) == ' 1.5000\n-2.0000\n[torch.FloatTensor of size 2]\n'
+    assert str(torch.LongTensor([[1, 20]]).t()) == '  1\n 20\n[torch.LongTensor of size 2x1]\n'
+    assert str(torch.Tensor()) == '[torch.DoubleTensor with no dimension]\n'
