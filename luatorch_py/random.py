@@ -176,7 +176,7 @@ class Generator:
             return r % int(b) + 1
         if b < a:
             raise ValueError("random: upper bound must be larger than lower bound")
-        return _signed64(r % (_signed64(int(b) + 1 - int(a)) & _M64) + int(a))
+        return _signed64(r % ((int(b) + 1 - int(a)) & _M64) + int(a))
 
     def random_array(self, n):
         """n raw 32-bit words as int64 (what torch.random() returns, n times)."""

@@ -465,47 +465,59 @@ class Tensor:
 
     # -- element access --------------------------------------------------------------------------------
     def _key(self, key):
-        """Translate a Python index into a numpy basic index; masks and index tensors are handled apart."""
-        if isinstance(key, Tensor):
-            return key._a
-        if isinstance(key, tuple):
-            return tuple(k._a if isinstance(k, Tensor) else k for k in key)
-        return key
-
-    def _check_basic(self, key):
-        for k in (key if isinstance(key, tuple) else (key,)):
-            if isinstance(k, slice) and k.step is not None and k.step < 0:
+        """(numpy index, basic) for a Python index: tensors become their arrays (ByteTensors boolean masks);
+        ``basic`` is False when the index holds arrays or lists (numpy's advanced indexing, which copies)."""
+        items = key if isinstance(key, tuple) else (key,)
+        out, basic = [], True
+        for k in items:
+            if isinstance(k, Tensor):
+                k = k._a != 0 if k._info.dtype == np.uint8 else k._a
+                basic = False
+            elif isinstance(k, (list, np.ndarray)) or backend.is_cuda_array(k):
+                basic = False
+            elif isinstance(k, slice) and k.step is not None and k.step < 0:
                 raise IndexError("negative slice steps are not supported (Torch7 strides are positive)")
+            out.append(k)
+        return (tuple(out) if isinstance(key, tuple) else out[0]), basic
+
+    def _lone_mask(self, key):
+        """``key`` as a ByteTensor when it is a mask with self's number of elements (Torch7's maskedSelect /
+        maskedFill / maskedCopy), else None."""
+        if isinstance(key, Tensor):
+            return key if key._info.dtype == np.uint8 and key._a.size == self._a.size else None
+        if isinstance(key, list):
+            key = np.asarray(key)
+        if isinstance(key, np.ndarray) and key.dtype == np.bool_ and key.size == self._a.size:
+            return TYPES['torch.ByteTensor'].tensor_class._share(key.view(np.uint8))
+        return None
 
     def __getitem__(self, key):
-        if isinstance(key, Tensor) and key._info.dtype == np.uint8:
-            return self.maskedSelect(key)
-        if isinstance(key, np.ndarray) and key.dtype == np.bool_:
-            return self.maskedSelect(TYPES['torch.ByteTensor'].tensor_class._share(key.view(np.uint8)))
-        if isinstance(key, (Tensor, list)) or (isinstance(key, np.ndarray) and key.ndim):
-            idx = key if isinstance(key, Tensor) else LongTensor_(key)
-            return self.index(0, idx)
-        self._check_basic(key)
+        if isinstance(key, (Tensor, list, np.ndarray)):
+            mask = self._lone_mask(key)
+            if mask is not None:
+                return self.maskedSelect(mask)
+            if isinstance(key, Tensor) and key._info.dtype != np.uint8:
+                return self.index(0, key)                      # 0-based, range-checked
+            if isinstance(key, (list, np.ndarray)) and np.asarray(key).dtype.kind in 'iu' and np.ndim(key):
+                return self.index(0, LongTensor_(key))
+        k, basic = self._key(key)
         try:
-            r = self._a[self._key(key)]
+            r = self._a[k]
         except IndexError as e:
             raise IndexError(f"{e} (indexing a {self._info.name} of size {_sizestr(self.shape)} with {key!r})") from None
         if r.ndim == 0:
             return r.item()
-        if r.base is None and not backend.is_cuda_array(r):
-            return type(self)._from_array(r)   # advanced indexing made a copy
-        return self._view(r)
+        if basic:
+            return self._view(r)
+        return type(self)._from_array(r)   # advanced indexing made a copy
 
     def __setitem__(self, key, value):
-        if isinstance(key, np.ndarray) and key.dtype == np.bool_:
-            key = TYPES['torch.ByteTensor'].tensor_class._share(key.view(np.uint8))
-        if isinstance(key, Tensor) and key._info.dtype == np.uint8:
-            if isinstance(value, Tensor):
-                return self.maskedCopy(key, value)
-            return self.maskedFill(key, value)
-        self._check_basic(key)
+        if isinstance(key, (Tensor, list, np.ndarray)):
+            mask = self._lone_mask(key)
+            if mask is not None:
+                return self.maskedCopy(mask, value) if isinstance(value, Tensor) else self.maskedFill(mask, value)
+        k, _ = self._key(key)
         try:
-            k = self._key(key)
             if isinstance(value, Tensor):
                 dst = self._a[k]
                 src = value._a

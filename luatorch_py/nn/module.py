@@ -21,6 +21,8 @@ REGISTRY = {}   # Lua class name ('nn.Linear') -> Python class, for serializatio
 
 
 def _register(cls):
+    if cls.__name__.startswith('_') and '__torch_name__' not in cls.__dict__:
+        return      # private bases (shared code for a family) are not Torch7 classes
     if '__torch_name__' not in cls.__dict__:
         cls.__torch_name__ = 'nn.' + cls.__name__
     REGISTRY[cls.__torch_name__] = cls
