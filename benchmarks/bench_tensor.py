@@ -33,6 +33,12 @@ def cases():
     nm, na64, nb64 = m1.copy(), m2.copy(), m3.copy()
     prod = np.empty_like(nm)
 
+    tmp4 = np.empty_like(na)
+
+    def np_axpy():        # x += 0.5 * y with a kept temporary
+        np.multiply(nb, 0.5, out=tmp4)
+        np.add(na, tmp4, out=na)
+
     def np_addmm():       # the hand-written numpy of M = 1 * M + 1 * A @ B without allocation
         np.matmul(na64, nb64, out=prod)
         np.add(nm, prod, out=nm)
@@ -42,7 +48,7 @@ def cases():
         ('x.add(y)          4x4 float', lambda: x4.add(y4), lambda: np.add(na, nb, out=na)),
         ('x.mul(2)          4x4 float', lambda: x4.mul(2), lambda: np.multiply(na, 2, out=na)),
         ('x.cmul(y)         4x4 float', lambda: x4.cmul(y4), lambda: np.multiply(na, nb, out=na)),
-        ('x.add(0.5, y)     4x4 float', lambda: x4.add(0.5, y4), None),
+        ('x.add(0.5, y)     4x4 float', lambda: x4.add(0.5, y4), np_axpy),
         ('x.fill(0)         4x4 float', lambda: x4.fill(0), lambda: na.fill(0)),
         ('m.addmm(a, b)   64x64 float', lambda: tm.addmm(ta, tb), np_addmm),
         ('torch.add(x, y)   4x4 float', lambda: torch.add(x4, y4), lambda: np.add(na, nb)),

@@ -96,7 +96,8 @@ class Tensor:
                 raise TypeError(f"{info.name}: expected a {info.storage_name} (or a LongStorage of sizes), "
                                 f"got a {a0._info.storage_name}")
             if len(args) > 4:
-                raise TypeError(f"{info.name}: expected (storage, [offset, [size, [stride]]]), got {len(args)} arguments")
+                raise TypeError(f"{info.name}: expected (storage, [offset, [size, [stride]]]), "
+                                f"got {len(args)} arguments")
             off = _parse_sizes((args[1],), info.name)[0] if len(args) > 1 else 0
             if not 0 <= off <= len(a0):
                 raise ValueError(f"{info.name}: storage offset {off} out of range for a {a0._info.storage_name} "
@@ -385,10 +386,10 @@ class Tensor:
 
     def expand(self, *sizes):
         sizes = _parse_sizes(sizes, 'expand')
-        lead = len(sizes) - self.dim()
+        lead = len(sizes) - self._a.ndim
         if lead < 0:
             raise ValueError(f"expand: cannot expand size {_sizestr(self.shape)} to fewer dims {_sizestr(sizes)}")
-        shape, strides = list(self.shape), list(self._strides())
+        shape, strides = list(self._a.shape), list(self._strides())
         shape, strides = [1] * lead + shape, [0] * lead + strides
         for i, s in enumerate(sizes):
             if s == -1:
@@ -488,10 +489,18 @@ class Tensor:
         if isinstance(key, list):
             key = np.asarray(key)
         if isinstance(key, np.ndarray) and key.dtype == np.bool_ and key.size == self._a.size:
-            return TYPES['torch.ByteTensor'].tensor_class._share(key.view(np.uint8))
+            info = (CUDA_TYPE_OF_DTYPE if self._info.cuda else CPU_TYPE_OF_DTYPE)[np.dtype(np.uint8)]
+            return info.tensor_class._from_array(backend.to_device(key.astype(np.uint8), self._info.cuda))
         return None
 
     def __getitem__(self, key):
+        if type(key) is int:                                   # the common x[i]: a view, or a number
+            try:
+                r = self._a[key]
+            except IndexError as e:
+                raise IndexError(f"{e} (indexing a {self._info.name} of size {_sizestr(self.shape)} with "
+                                 f"{key!r})") from None
+            return r.item() if r.ndim == 0 else self._view(r)
         if isinstance(key, (Tensor, list, np.ndarray)):
             mask = self._lone_mask(key)
             if mask is not None:
@@ -504,7 +513,8 @@ class Tensor:
         try:
             r = self._a[k]
         except IndexError as e:
-            raise IndexError(f"{e} (indexing a {self._info.name} of size {_sizestr(self.shape)} with {key!r})") from None
+            raise IndexError(f"{e} (indexing a {self._info.name} of size {_sizestr(self.shape)} "
+                             f"with {key!r})") from None
         if r.ndim == 0:
             return r.item()
         if basic:
@@ -530,7 +540,8 @@ class Tensor:
             else:
                 self._a[k] = value
         except IndexError as e:
-            raise IndexError(f"{e} (indexing a {self._info.name} of size {_sizestr(self.shape)} with {key!r})") from None
+            raise IndexError(f"{e} (indexing a {self._info.name} of size {_sizestr(self.shape)} "
+                             f"with {key!r})") from None
 
     def __len__(self):
         if not self._a.size:

@@ -23,14 +23,34 @@ def _xp(t):
 
 
 def _num(x):
-    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, (np.ndarray,))
+    """True for a number (Python, numpy scalar); the common float/int answered first (hot path)."""
+    t = type(x)
+    if t is float or t is int:
+        return True
+    if isinstance(x, Tensor):
+        return False
+    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, np.ndarray)
 
 
 def _scalar_for(t, v):
-    """A Python number fitting t's dtype (Torch7 converts scalars to the tensor's element type)."""
-    if t._info.dtype.kind in 'iu' and not isinstance(v, (int, np.integer)):
-        return int(v)
+    """A Python number fitting t's dtype: Torch7 converts scalars to the tensor's element type as C does
+    (truncated towards zero for the integer types, wrapped into their range: ByteTensor add(-1) adds 255)."""
+    dt = t._info.dtype
+    if dt.kind in 'iu':
+        v = int(v)
+        info = np.iinfo(dt)
+        if not info.min <= v <= info.max:
+            v = (v - info.min) % (info.max - info.min + 1) + info.min
     return v
+
+
+def _int_div_into(xp, x, y, out):
+    """out = x / y truncated towards zero (C integer division), exactly in integers; y == 0 raises."""
+    if (y == 0) if _num(y) else bool((y == 0).any()):
+        raise ZeroDivisionError("integer division by zero (Torch7 would crash: SIGFPE)")
+    q = xp.floor_divide(x, y)
+    q += (xp.remainder(x, y) != 0) & ((x < 0) != (y < 0))
+    out[...] = q
 
 
 def _operand(self, x, what):
@@ -98,7 +118,10 @@ def add(self, a, b=None, c=None):
             aa = a._a
             if aa.shape != arr.shape or type(aa) is not type(arr):
                 aa = _operand(self, a, 'add')
-            arr += aa
+            try:
+                arr += aa
+            except TypeError:                 # e.g. a DoubleTensor into a LongTensor: C's conversion
+                backend.array_module(arr).add(arr, aa, out=arr, casting='unsafe')
         elif _num(a):
             arr += _scalar_for(self, a)
         else:
@@ -131,7 +154,7 @@ def mul(self, a, b=None):
     if b is None:
         self._a *= _scalar_for(self, a)
         return self
-    _xp(self).multiply(a._a, b, out=_result_into(self, a), casting='unsafe')
+    _xp(self).multiply(a._a, _scalar_for(self, b), out=_result_into(self, a), casting='unsafe')
     return self
 
 
@@ -143,8 +166,7 @@ def div(self, a, b=None):
         out = _result_into(self, a)
     xp = _xp(self)
     if self._info.dtype.kind in 'iu':
-        q = xp.trunc(a._a / b)
-        out[...] = q
+        _int_div_into(xp, a._a, _scalar_for(self, b), out)
     else:
         xp.divide(a._a, b, out=out)
     return self
@@ -169,7 +191,9 @@ def _pointwise2(name, fn):
 
 
 def _cdiv_fn(xp, x, y, out):
-    if out.dtype.kind in 'iu':
+    if out.dtype.kind in 'iu' and (x.dtype.kind in 'iu' and (_num(y) or y.dtype.kind in 'iu')):
+        _int_div_into(xp, x, y, out)
+    elif out.dtype.kind in 'iu':
         out[...] = xp.trunc(x / y)
     else:
         xp.divide(x, y, out=out)
@@ -306,6 +330,8 @@ def clamp(self, a, b=None, c=None):
         src, lo, hi, out = a._a, b, c, _result_into(self, a)
     else:
         src, lo, hi, out = self._a, a, b, self._a
+    lo = None if lo is None else _scalar_for(self, lo)
+    hi = None if hi is None else _scalar_for(self, hi)
     _xp(self).clip(src, lo, hi, out=out)
     return self
 
@@ -314,7 +340,7 @@ clip = clamp
 
 
 def fill(self, value):
-    self._a.fill(value)
+    self._a.fill(value if self._info.dtype.kind == 'f' else _scalar_for(self, value))
     return self
 
 
@@ -389,18 +415,18 @@ def _addx(self, beta, m, alpha, prod, shape, what):
         if beta == 0:
             self._a.fill(0)
         else:
-            np.copyto(self._a, m._a) if not self._info.cuda else self._a.__setitem__(Ellipsis, m._a)
+            self._a[...] = m._a
             if beta != 1:
-                self._a *= beta
+                self._a *= _scalar_for(self, beta)
     else:
         if self.shape != shape:
             raise ValueError(f"{what}: self has size {_sizestr(self.shape)}, expected {_sizestr(shape)}")
         if beta == 0:
             self._a.fill(0)
         elif beta != 1:
-            self._a *= beta
+            self._a *= _scalar_for(self, beta)
     if alpha != 1:
-        prod *= alpha
+        prod *= _scalar_for(self, alpha)
     self._a += prod
     return self
 
@@ -705,6 +731,8 @@ def _index(self, dim, index, what):
         if index._info.dtype.kind not in 'iu':
             raise TypeError(f"{what}: expected a LongTensor of 0-based indices, got a {index._info.name}")
         ia = index._a.reshape(-1)
+        if backend.is_cuda_array(ia) != self._info.cuda:
+            ia = backend.to_device(ia, self._info.cuda)
     else:
         ia = _xp(self).asarray(index, dtype=np.int64).reshape(-1)
     n = self._a.shape[d]
@@ -740,7 +768,12 @@ def indexAdd(self, dim, index, src):
     d, ia = _index(self, dim, index, 'indexAdd')
     xp = _xp(self)
     moved = xp.moveaxis(self._a, d, 0)
-    (np.add.at if xp is np else xp.add.at)(moved, ia, xp.moveaxis(src._a, d, 0))
+    vals = xp.moveaxis(src._a, d, 0)
+    if xp is np:
+        np.add.at(moved, ia, vals)
+    else:
+        import cupyx                       # scatter_add: ufunc.at only exists in recent CuPy
+        cupyx.scatter_add(moved, ia, vals)
     return self
 
 
@@ -789,8 +822,11 @@ def _fill_from(self, values):
     return self
 
 
-def _random_fill(name, draw):
+def _random_fill(name, draw, real_args=True):
     def method(self, *args):
+        if real_args and args and self._info.dtype == np.float32:
+            # Torch7 passes these parameters as `real`: a FloatTensor fill rounds them to float first
+            args = tuple(float(np.float32(a)) for a in args)
         return _fill_from(self, draw(_random._default, self._a.size, *args))
     method.__name__ = name
     method.__doc__ = f"Fill self in place from the global Torch7 stream ({name})."
@@ -799,11 +835,11 @@ def _random_fill(name, draw):
 
 uniform = _random_fill('uniform', lambda g, n, a=0.0, b=1.0: g.uniform_array(n, a, b))
 normal = _random_fill('normal', lambda g, n, m=0.0, s=1.0: g.normal_array(n, m, s))
-bernoulli = _random_fill('bernoulli', lambda g, n, p=0.5: g.bernoulli_array(n, p))
+bernoulli = _random_fill('bernoulli', lambda g, n, p=0.5: g.bernoulli_array(n, p), real_args=False)
 exponential = _random_fill('exponential', lambda g, n, lambd=1.0: g.exponential_array(n, lambd))
 cauchy = _random_fill('cauchy', lambda g, n, median=0.0, sigma=1.0: g.cauchy_array(n, median, sigma))
 logNormal = _random_fill('logNormal', lambda g, n, mean=1.0, std=2.0: g.logNormal_array(n, mean, std))
-geometric = _random_fill('geometric', lambda g, n, p: g.geometric_array(n, p))
+geometric = _random_fill('geometric', lambda g, n, p: g.geometric_array(n, p), real_args=False)
 
 
 def random(self, a=None, b=None):
@@ -841,9 +877,16 @@ def _binop(name, fn, reflected=False, result=None, number_if_0d=False):
     return method
 
 
-def _int_div(a, b):
-    r = a / b
-    return np.trunc(r) if not backend.is_cuda_array(r) else backend.cupy().trunc(r)
+def _op_div(a, b):
+    """``a / b`` for the / operator: true division for floating a; C's truncating division for integer a."""
+    if a.dtype.kind == 'f':
+        return a / b
+    xp = backend.array_module(a)
+    if isinstance(b, (int, np.integer)) or (hasattr(b, 'dtype') and b.dtype.kind in 'iub'):
+        out = xp.empty(np.broadcast_shapes(a.shape, getattr(b, 'shape', ())), a.dtype)
+        _int_div_into(xp, a, b, out)
+        return out
+    return xp.trunc(a / b)
 
 
 Tensor.__add__ = _binop('__add__', lambda a, b: a + b)
@@ -852,7 +895,7 @@ Tensor.__sub__ = _binop('__sub__', lambda a, b: a - b)
 Tensor.__rsub__ = _binop('__rsub__', lambda a, b: a - b, True)
 Tensor.__mul__ = _binop('__mul__', lambda a, b: a * b)
 Tensor.__rmul__ = _binop('__rmul__', lambda a, b: a * b, True)
-Tensor.__truediv__ = _binop('__truediv__', lambda a, b: a / b if a.dtype.kind == 'f' else _int_div(a, b))
+Tensor.__truediv__ = _binop('__truediv__', _op_div)
 Tensor.__rtruediv__ = _binop('__rtruediv__', lambda a, b: a / b, True)
 Tensor.__pow__ = _binop('__pow__', lambda a, b: a ** b)
 Tensor.__rpow__ = _binop('__rpow__', lambda a, b: a ** b, True)

@@ -414,6 +414,14 @@ def test_getitem_with_masks_and_indices(device):
     assert x[[1, 1]].tolist() == [[3, 4], [3, 4]]
     if device == 'cpu':
         assert x[np.array([[True, False], [False, True]])].tolist() == [1, 4]
+    # an index holding tensors or lists is numpy's advanced indexing: a copy, not a view
+    c = x[:, idx]
+    assert c.tolist() == [[2, 1], [4, 3]] and not shares(c, x) and c.storageOffset() == 0
+    c[0][0] = 100
+    assert x[0][1] == 2
+    assert x[idx, 0].tolist() == [3, 1]
+    assert x[byte([0, 1], device)].tolist() == [[3, 4]]         # a mask over the rows
+    assert x[[True, False]].tolist() == [[1, 2]]
 
 
 def test_setitem(device):
@@ -524,9 +532,25 @@ def test_mul_div_cmul_cdiv(device):
 
 
 def test_integer_division_truncates_as_c():
-    assert torch.LongTensor([-7, 7]).div(2).tolist() == [-3, 3]
-    assert torch.LongTensor([-7, 7]).cdiv(torch.LongTensor([2, 2])).tolist() == [-3, 3]
-    assert (torch.LongTensor([-7, 7]) / 2).tolist() == [-3, 3]
+    big = 2 ** 62 + 1                      # exact: no trip through float64
+    assert torch.LongTensor([-7, 7, big]).div(2).tolist() == [-3, 3, 2 ** 61]
+    assert torch.LongTensor([-7, 7]).cdiv(torch.LongTensor([2, -2])).tolist() == [-3, -3]
+    assert (torch.LongTensor([-7, 7, big]) / 2).tolist() == [-3, 3, 2 ** 61]
+    assert (torch.LongTensor([-7, 7]) / torch.LongTensor([[2], [-2]])).tolist() == [[-3, 3], [3, -3]]
+    assert torch.IntTensor().div(torch.IntTensor([9]), 2).tolist() == [4]
+    for f in (lambda: torch.LongTensor([1]).div(0), lambda: torch.LongTensor([1]).cdiv(torch.LongTensor([0])),
+              lambda: torch.LongTensor([1]) / 0):
+        with pytest.raises(ZeroDivisionError, match='integer division by zero'):
+            f()
+
+
+def test_scalars_convert_to_the_element_type_as_c():
+    assert torch.LongTensor([3]).mul(0.5).tolist() == [0]          # 0.5 -> 0
+    assert torch.ByteTensor([1]).add(-1).tolist() == [0]           # -1 -> 255, 1 + 255 wraps to 0
+    assert torch.ByteTensor(1).fill(257).tolist() == [1]
+    assert torch.LongTensor([1, 5]).clamp(0.5, 3.5).tolist() == [1, 3]
+    assert torch.LongTensor([[1]]).addmm(2.5, torch.LongTensor([[2]]), torch.LongTensor([[3]])).tolist() == [[13]]
+    assert torch.LongTensor([3]).add(torch.DoubleTensor([0.5])).tolist() == [3]
 
 
 def test_fill_zero_copy(device):
@@ -797,10 +821,12 @@ def test_unary_on_integer_types():
 
 
 def test_float32_results_stay_float32():
-    x = torch.FloatTensor([0.0, 1.0])
-    assert x.sigmoid().numpy().dtype == np.float32
-    assert x.sigmoid().tolist() == pytest.approx([1 / (1 + math.exp(-0.5)), 1 / (1 + math.exp(-1 / (1 + math.exp(-1))))], rel=1e-6)
+    x = torch.FloatTensor([0.0, 1.0]).sigmoid()
+    assert x.numpy().dtype == np.float32
+    assert x.tolist() == pytest.approx([0.5, 1 / (1 + math.exp(-1))], rel=1e-6)
     assert (torch.FloatTensor([1]) * torch.DoubleTensor([1])).type() == 'torch.FloatTensor'  # left operand's type
+    assert torch.FloatTensor(2, 2).fill(1).addmm(torch.FloatTensor([[1, 2], [3, 4]]),
+                                                 torch.FloatTensor([[1, 0], [0, 1]])).numpy().dtype == np.float32
 
 
 # -- masks, indices, gather/scatter ---------------------------------------------------------------------------

@@ -22,3 +22,6 @@ from .criterion import (AbsCriterion, SmoothL1Criterion, ClassNLLCriterion, Cros
                         DistKLDivCriterion, MarginCriterion, SoftMarginCriterion, MultiMarginCriterion,
                         MultiLabelMarginCriterion, MultiLabelSoftMarginCriterion, HingeEmbeddingCriterion,
                         CosineEmbeddingCriterion, MarginRankingCriterion, MultiCriterion, ParallelCriterion)
+from .conv import (SpatialConvolution, SpatialConvolutionMM, SpatialFullConvolution, SpatialDilatedConvolution,
+                   TemporalConvolution, TemporalMaxPooling, VolumetricConvolution, VolumetricMaxPooling,
+                   VolumetricAveragePooling)

@@ -1,0 +1,239 @@
+"""Convolution kernels on numpy or CuPy arrays: im2col / col2im for any number of spatial dims (stride, padding,
+dilation), frame unfolding for Torch7's channel-last temporal convolution, and the window slices pooling uses.
+
+Every function works on the array module of its inputs (numpy or CuPy); the only CuPy-specific line in the
+package's convolution code is ``as_strided`` below.  Nothing loops over batch, channels or pixels: im2col is one
+copy from a strided window view, col2im one vectorized add per kernel offset.
+
+Column layouts (the matrix a convolution multiplies by its weight, C*K rows, one column per output position):
+
+- ``'nfirst'``: memory (C, *K, N, *O): the columns of one example are together.  Cheap when the output rows
+  (O[-1]) are long: the copies run over contiguous output rows.
+- ``'nlast'``: memory (C, *K, *O, N): the batch is the fastest dim.  The input is first transposed to
+  (C, *S, N) (one copy), after which a stride-1 window row is a single contiguous run of O[-1]*N numbers: much
+  faster copies for small images, paid for by transposing the output (O, *O, N) -> (N, O, *O).
+
+``choose_layout`` estimates which costs less for a given shape.  Buffers come from a ``buffer(name, shape)``
+callable (a module's ``_buffer``: arrays kept between calls, reallocated only when the shape changes); with
+``buffer=None`` fresh arrays are allocated.
+"""
+import itertools
+
+import numpy as np
+
+from . import array_module
+
+_NFIRST, _NLAST = 'nfirst', 'nlast'
+
+
+# -- small helpers ---------------------------------------------------------------------------------------------
+def as_strided(a, shape, strides):
+    """A read-only strided view of array ``a`` (byte strides)."""
+    if type(a) is np.ndarray:
+        return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
+    import cupy   # only reached for CuPy arrays, so cupy is importable here
+    return cupy.lib.stride_tricks.as_strided(a, shape, strides)
+
+
+def _get(buffer, name, shape, like):
+    if buffer is None:
+        return array_module(like).empty(shape, dtype=like.dtype)
+    return buffer(name, shape)
+
+
+def _prod(xs):
+    p = 1
+    for x in xs:
+        p *= x
+    return p
+
+
+def _tuple(v, n):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+
+
+def out_size(size, k, stride=1, pad=0, dilation=1):
+    """Output length of a convolution / pooling window sweep (floor), Torch7's formula; <= 0 when the padded input
+    is smaller than the (dilated) kernel."""
+    span = dilation * (k - 1) + 1
+    n = size + 2 * pad - span
+    return n // stride + 1 if n >= 0 else 0
+
+
+def out_sizes(sizes, ksize, stride, pad, dilation=1):
+    n = len(sizes)
+    ksize, stride, pad, dilation = (_tuple(v, n) for v in (ksize, stride, pad, dilation))
+    return tuple(out_size(*a) for a in zip(sizes, ksize, stride, pad, dilation))
+
+
+def window_slices(offset, stride, dilation, osize):
+    """Per spatial dim, the slice of a (padded) input that kernel offset ``offset`` sees across all outputs."""
+    return tuple(slice(i * d, i * d + s * (o - 1) + 1, s) for i, s, d, o in zip(offset, stride, dilation, osize))
+
+
+def kernel_offsets(ksize):
+    """All kernel offsets, row-major (the order of the C*K rows of a column matrix)."""
+    return itertools.product(*(range(k) for k in ksize))
+
+
+def choose_layout(n, c, sizes, ksize, osize, nout, stride=None):
+    """'nfirst' or 'nlast' (see the module docstring): an estimate of which copies cost less.
+
+    'nfirst' pays per short row copied (C*K*N*prod(O[:-1]) rows of O[-1] numbers, in im2col and col2im); 'nlast'
+    pays per number transposed (the input, the output, the gradients), at roughly 1/25 of a row's cost each."""
+    if n <= 1:
+        return _NFIRST
+    rows = c * _prod(ksize) * n * _prod(osize[:-1])
+    moved = n * (c * _prod(sizes) + nout * _prod(osize))
+    if stride is not None and any(s > 1 for s in stride):
+        rows *= 2          # strided rows copy slower still (the 'nlast' runs are N long at worst)
+    return _NLAST if rows * 25 > moved else _NFIRST
+
+
+# -- batch <-> column-matrix layouts ----------------------------------------------------------------------------
+def batch_to_cols(a, layout, out):
+    """``a`` (N, C, *S) copied into ``out`` (C, N*L) in the layout's order: (C, N, *S) or (C, *S, N)."""
+    n, c = a.shape[:2]
+    src = a.reshape(n, c, -1)
+    if layout == _NLAST:
+        out.reshape(c, -1, n)[...] = src.transpose(1, 2, 0)
+    else:
+        out.reshape(c, n, -1)[...] = src.transpose(1, 0, 2)
+    return out
+
+
+def cols_to_batch(m, n, layout):
+    """A view in (N, C, L) order of ``m`` (C, N*L) laid out by ``layout`` (for a copy into the output)."""
+    c = m.shape[0]
+    if layout == _NLAST:
+        return m.reshape(c, -1, n).transpose(2, 0, 1)
+    return m.reshape(c, n, -1).transpose(1, 0, 2)
+
+
+# -- padding ------------------------------------------------------------------------------------------------
+def _fill_borders(buf, first, pad, sizes, value):
+    """Set to ``value`` the border of width ``pad`` (left) / the rest (right) of spatial dims starting at axis
+    ``first`` of ``buf``, around an interior of ``sizes``."""
+    lead = (slice(None),) * first
+    for i, (p, s) in enumerate(zip(pad, sizes)):
+        total = buf.shape[first + i]
+        pre = lead + (slice(None),) * i
+        if p:
+            buf[pre + (slice(0, p),)] = value
+        if total > p + s:
+            buf[pre + (slice(p + s, total),)] = value
+
+
+def padded(x, pad, buffer=None, name='_pad', value=0, extra=None):
+    """``x`` (N, C, *S) inside a border of ``pad`` (per spatial dim) filled with ``value``; ``extra`` adds room on
+    the right (ceil-mode pooling).  ``x`` itself when there is nothing to add."""
+    d = x.ndim - 2
+    extra = extra or (0,) * d
+    if not any(pad) and not any(extra):
+        return x
+    sizes = x.shape[2:]
+    shape = x.shape[:2] + tuple(s + 2 * p + e for s, p, e in zip(sizes, pad, extra))
+    buf = _get(buffer, name, shape, x)
+    _fill_borders(buf, 2, pad, sizes, value)
+    buf[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(pad, sizes))] = x
+    return buf
+
+
+def _nlast_padded(x, pad, buffer, name):
+    """``x`` (N, C, *S) transposed to (C, *S+2*pad, N), zero border."""
+    d = x.ndim - 2
+    sizes = x.shape[2:]
+    shape = (x.shape[1],) + tuple(s + 2 * p for s, p in zip(sizes, pad)) + (x.shape[0],)
+    buf = _get(buffer, name, shape, x)
+    _fill_borders(buf, 1, pad, sizes, 0)
+    inner = buf[(slice(None),) + tuple(slice(p, p + s) for p, s in zip(pad, sizes))]
+    inner[...] = x.transpose((1,) + tuple(range(2, 2 + d)) + (0,))
+    return buf
+
+
+# -- im2col / col2im ---------------------------------------------------------------------------------------
+def im2col(x, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer=None, name='_cols'):
+    """The column matrix of ``x`` (N, C, *S): (C*prod(ksize), N*L) with L = prod(output sizes), row
+    (c, *k) holding the input values that kernel offset k of plane c meets at every output position (0 in the
+    padding), columns ordered by ``layout`` ((n, *o) for 'nfirst', (*o, n) for 'nlast').  One strided copy (plus
+    one transposing copy into a padded buffer for 'nlast' or when padding).  Buffers: ``name`` and ``name+'_pad'``.
+    """
+    d = x.ndim - 2
+    ksize, stride, pad, dilation = (_tuple(v, d) for v in (ksize, stride, pad, dilation))
+    n, c = x.shape[:2]
+    osize = out_sizes(x.shape[2:], ksize, stride, pad, dilation)
+    if layout == _NLAST:
+        src = _nlast_padded(x, pad, buffer, name + '_pad')                     # (C, *Sp, N)
+        st = src.strides
+        shape = (c,) + ksize + osize + (n,)
+        strides = ((st[0],) + tuple(st[1 + i] * dilation[i] for i in range(d))
+                   + tuple(st[1 + i] * stride[i] for i in range(d)) + (st[-1],))
+    else:
+        src = padded(x, pad, buffer, name + '_pad')                             # (N, C, *Sp)
+        st = src.strides
+        shape = (c,) + ksize + (n,) + osize
+        strides = ((st[1],) + tuple(st[2 + i] * dilation[i] for i in range(d)) + (st[0],)
+                   + tuple(st[2 + i] * stride[i] for i in range(d)))
+    cols = _get(buffer, name, shape, x)
+    cols[...] = as_strided(src, shape, strides)
+    return cols.reshape(c * _prod(ksize), -1)
+
+
+def col2im(cols, out, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer=None, name='_col2im'):
+    """The adjoint of im2col: ``out`` (N, C, *S) = the sum, over kernel offsets, of the columns added back at the
+    input positions they were read from (the padding dropped).  ``cols`` is (C*prod(ksize), N*L) in ``layout``.
+    One vectorized add per kernel offset into a zeroed accumulator, then one copy into ``out``."""
+    d = out.ndim - 2
+    ksize, stride, pad, dilation = (_tuple(v, d) for v in (ksize, stride, pad, dilation))
+    n, c = out.shape[:2]
+    sizes = out.shape[2:]
+    osize = out_sizes(sizes, ksize, stride, pad, dilation)
+    psizes = tuple(s + 2 * p for s, p in zip(sizes, pad))
+    inner = tuple(slice(p, p + s) for p, s in zip(pad, sizes))
+    if layout == _NLAST:
+        acc = _get(buffer, name, (c,) + psizes + (n,), out)
+        c6 = cols.reshape((c,) + ksize + osize + (n,))
+        acc.fill(0)
+        for k in kernel_offsets(ksize):
+            acc[(slice(None),) + window_slices(k, stride, dilation, osize)] += c6[(slice(None),) + k]
+        out[...] = acc[(slice(None),) + inner].transpose((d + 1, 0) + tuple(range(1, d + 1)))
+    else:
+        acc = _get(buffer, name, (c, n) + psizes, out)
+        c6 = cols.reshape((c,) + ksize + (n,) + osize)
+        acc.fill(0)
+        for k in kernel_offsets(ksize):
+            acc[(slice(None), slice(None)) + window_slices(k, stride, dilation, osize)] += c6[(slice(None),) + k]
+        out[...] = acc[(slice(None), slice(None)) + inner].swapaxes(0, 1)
+    return out
+
+
+# -- temporal (channel-last) -------------------------------------------------------------------------------------
+def unfold_frames(x, kw, dw, out):
+    """``x`` (N, T, C) -> ``out`` (N, To, kw*C): row (n, t) is frames t*dw .. t*dw+kw-1 of example n, one after
+    the other (Torch7's TemporalConvolution window).  One strided copy (rows are contiguous runs of kw*C)."""
+    n, t, c = x.shape
+    to = out.shape[1]
+    sn, st, sc = x.strides
+    if sc * c == st:   # frames contiguous: a window is one run of kw*C numbers
+        win = as_strided(x, (n, to, kw * c), (sn, st * dw, sc))
+        out[...] = win
+    else:
+        win = as_strided(x, (n, to, kw, c), (sn, st * dw, st, sc))
+        out.reshape(n, to, kw, c)[...] = win
+    return out
+
+
+def fold_frames(cols, out, kw, dw):
+    """The adjoint of unfold_frames: ``out`` (N, T, C) = window rows ``cols`` (N, To, kw*C) added back (one add
+    per kernel offset)."""
+    n, t, c = out.shape
+    to = cols.shape[1]
+    c4 = cols.reshape(n, to, kw, c)
+    out.fill(0)
+    for k in range(kw):
+        out[:, k:k + dw * (to - 1) + 1:dw, :] += c4[:, :, k, :]
+    return out
+
+
+__all__ = ['as_strided', 'out_size', 'out_sizes', 'window_slices', 'kernel_offsets', 'choose_layout',
+           'batch_to_cols', 'cols_to_batch', 'padded', 'im2col', 'col2im', 'unfold_frames', 'fold_frames']

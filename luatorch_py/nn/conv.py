@@ -1,0 +1,870 @@
+"""Convolutions (Torch7's nn): SpatialConvolution, SpatialConvolutionMM, SpatialFullConvolution,
+SpatialDilatedConvolution, TemporalConvolution, VolumetricConvolution; and TemporalMaxPooling,
+VolumetricMaxPooling, VolumetricAveragePooling.
+
+Torch7's names, argument order, fields and weight layouts (so .t7 files load):
+
+- SpatialConvolution / SpatialDilatedConvolution: weight nOutputPlane x nInputPlane x kH x kW;
+  SpatialConvolutionMM: weight nOutputPlane x (nInputPlane*kH*kW) (a 4-D one, from another file, works too);
+  SpatialFullConvolution: weight nInputPlane x nOutputPlane x kH x kW;
+  VolumetricConvolution: weight nOutputPlane x nInputPlane x kT x kH x kW;
+  TemporalConvolution: weight outputFrameSize x (kW*inputFrameSize), a window's frames one after the other.
+- Inputs: C x H x W or a batch N x C x H x W (C x T x H x W or N x C x T x H x W for Volumetric*; nFrames x
+  frameSize or N x nFrames x frameSize for Temporal*), as Torch7.
+
+Each pass is one matrix product over the whole batch: the input is unfolded once into a column matrix (im2col,
+luatorch_py/backend/kernels.py), multiplied by the weight, and the result copied into the output; the gradient
+w.r.t. the input is folded back with col2im.  The columns made by updateOutput are kept and reused by
+accGradParameters when it gets the same input array (Torch7's ``finput``), and the transposed gradOutput made by
+updateGradInput is reused by the accGradParameters that follows with the same gradOutput.  Scratch arrays are
+kept on the module (reallocated only when a size changes).
+"""
+import math
+
+import numpy as np
+
+from ..backend import array_module, kernels
+from ..types import TYPES, on_device
+from .activation import bool_buffer
+from .module import Module, resized, sizestr
+
+_LONG = TYPES['torch.LongTensor']
+_INF = float('inf')
+
+
+def _check_ints(name, **kw):
+    for k, v in kw.items():
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name}: {k} must be an int, got {v!r}")
+
+
+def _positive(name, **kw):
+    _check_ints(name, **kw)
+    bad = {k: v for k, v in kw.items() if v <= 0}
+    if bad:
+        raise ValueError(f"{name}: {', '.join(bad)} must be > 0, got "
+                         f"{', '.join(f'{k}={v}' for k, v in bad.items())}")
+
+
+def _nonneg(name, **kw):
+    _check_ints(name, **kw)
+    bad = {k: v for k, v in kw.items() if v < 0}
+    if bad:
+        raise ValueError(f"{name}: {', '.join(bad)} must be >= 0, got "
+                         f"{', '.join(f'{k}={v}' for k, v in bad.items())}")
+
+
+def _x(sizes):
+    return 'x'.join(str(s) for s in sizes)
+
+
+def _view2d(t):
+    """A parameter tensor's array seen as rows x everything-else, without a copy (parameters are contiguous)."""
+    a = t._a
+    if not a.flags.c_contiguous:      # a reshape would copy: the gradient would go nowhere
+        raise ValueError(f"convolution parameter tensors must be contiguous, got one of size {sizestr(a.shape)} "
+                         f"with strides {t._strides()}")
+    return a.reshape(a.shape[0], -1)
+
+
+def _scaled_add(xp, target, tmp, scale):
+    if scale != 1:
+        tmp *= scale
+    target += tmp
+
+
+class _Convolution(Module):
+    """Channel-first convolutions over ``_nsd`` spatial dims (im2col + one matrix product per pass).
+
+    Subclasses give the geometry (``_geom``: kernel, stride, padding, dilation per spatial dim, outermost first),
+    the fan-in for ``reset`` and ``__repr__``."""
+    _nsd = 2
+    _dimnames = 'H x W'
+    _force_layout = None   # 'nfirst' / 'nlast' to override kernels.choose_layout (tests)
+
+    # -- parameters ----------------------------------------------------------------------------------------
+    def noBias(self):
+        self.__dict__.pop('bias', None)
+        self.__dict__.pop('gradBias', None)
+        return self
+
+    def reset(self, stdv=None):
+        # Torch7's order: the whole weight (row-major), then the bias, from the global stream
+        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self._fan_in())
+        self.weight.uniform(-stdv, stdv)
+        if 'bias' in self.__dict__:
+            self.bias.uniform(-stdv, stdv)
+        return self
+
+    def _dilation(self):
+        return (1,) * self._nsd
+
+    def _layout(self, n, c, sizes, ksize, osize, nout, stride):
+        return self._force_layout or kernels.choose_layout(n, c, sizes, ksize, osize, nout, stride)
+
+    # -- shapes --------------------------------------------------------------------------------------------
+    def _input(self, x):
+        """(x as a batch N x C x *S, batched?, output sizes), or a ValueError naming the layer and the sizes."""
+        nsd = self._nsd
+        if x.ndim == nsd + 1:
+            xb, batched = x[None], False
+        elif x.ndim == nsd + 2:
+            xb, batched = x, True
+        else:
+            raise ValueError(f"{self!r}: expected a {nsd + 1}-D input (nInputPlane x {self._dimnames}) or a "
+                             f"{nsd + 2}-D batch (batch x nInputPlane x {self._dimnames}), got {sizestr(x.shape)}")
+        nin = self.nInputPlane
+        if xb.shape[1] != nin:
+            raise ValueError(f"{self!r}: expected input with {nin} planes (dim {1 if batched else 0}), got "
+                             f"{xb.shape[1]} in an input of size {sizestr(x.shape)}")
+        k, s, p = self._geom()
+        d = self._dilation()
+        sizes = xb.shape[2:]
+        osize = kernels.out_sizes(sizes, k, s, p, d)
+        if min(osize) < 1:
+            span = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, d))
+            padded = tuple(ss + 2 * pp for ss, pp in zip(sizes, p))
+            what = f"the kernel {_x(k)}" + (f" (dilated: {_x(span)})" if span != tuple(k) else "")
+            raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} is too small: its {_x(sizes)} planes"
+                             + (f" (padded: {_x(padded)})" if any(p) else "") + f" are smaller than {what}")
+        return xb, batched, osize
+
+    def _grad(self, gradOutput, want):
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        if g.shape != want:
+            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        return g
+
+    # -- the passes --------------------------------------------------------------------------------------------
+    def _columns(self, x, xb, osize, layout):
+        """The column matrix of input ``x``: the one updateOutput made when it had this array, else new."""
+        if self.__dict__.get('_cols_of') is x and self.__dict__.get('_cols_layout') == layout:
+            cols = self.__dict__.get('_cols')
+            ncol = xb.shape[0] * int(np.prod(osize))
+            if cols is not None and cols.size % ncol == 0:
+                return cols.reshape(-1, ncol)
+        k, s, p = self._geom()
+        cols = kernels.im2col(xb, k, s, p, self._dilation(), layout, self._buffer, '_cols')
+        self._cols_of, self._cols_layout = x, layout
+        return cols
+
+    def _gradmat(self, g, gb, layout):
+        """gradOutput (N, O, *O) as the matrix (O, N*L) in ``layout``: the one updateGradInput made for this
+        array (used once), else new."""
+        if self.__dict__.get('_gm_of') is g and self.__dict__.get('_gm_layout') == layout:
+            self._gm_of = None
+            return self.__dict__['_gm']
+        gm = kernels.batch_to_cols(gb, layout, self._buffer('_gm', (gb.shape[1], gb[0, 0].size * gb.shape[0])))
+        self._gm_of, self._gm_layout = g, layout
+        return gm
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        xb, batched, osize = self._input(x)
+        xp = array_module(x)
+        w = _view2d(self.weight)
+        n, nout = xb.shape[0], w.shape[0]
+        k, s, _ = self._geom()
+        layout = self._layout(n, xb.shape[1], xb.shape[2:], k, osize, nout, s)
+        self._cols_of = None
+        cols = self._columns(x, xb, osize, layout)
+        res = self._buffer('_res', (nout, cols.shape[1]))
+        xp.matmul(w, cols, out=res)
+        out = resized(self.output, ((n,) if batched else ()) + (nout,) + osize)
+        o3 = out.reshape(n, nout, -1)
+        src = kernels.cols_to_batch(res, n, layout)
+        if 'bias' in self.__dict__:
+            xp.add(src, self.bias._a[:, None], out=o3)
+        else:
+            o3[...] = src
+        return self.output
+
+    def _backward_setup(self, input, gradOutput):
+        x = self._coerce(input)._a
+        xb, batched, osize = self._input(x)
+        nout = self.weight._a.shape[0]
+        n = xb.shape[0]
+        g = self._grad(gradOutput, ((n,) if batched else ()) + (nout,) + osize)
+        gb = g.reshape((n, nout) + osize)
+        k, s, _ = self._geom()
+        layout = self._layout(n, xb.shape[1], xb.shape[2:], k, osize, nout, s)
+        return x, xb, osize, g, gb, layout
+
+    def updateGradInput(self, input, gradOutput):
+        x, xb, osize, g, gb, layout = self._backward_setup(input, gradOutput)
+        xp = array_module(x)
+        self._gm_of = None
+        gm = self._gradmat(g, gb, layout)
+        self._gm_of = g            # keep it for the accGradParameters that follows
+        w = _view2d(self.weight)
+        dcols = self._buffer('_dcols', (w.shape[1], gm.shape[1]))
+        xp.matmul(w.T, gm, out=dcols)
+        gi = resized(self.gradInput, x.shape)
+        k, s, p = self._geom()
+        kernels.col2im(dcols, gi.reshape(xb.shape), k, s, p, self._dilation(), layout, self._buffer, '_col2im')
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        x, xb, osize, g, gb, layout = self._backward_setup(input, gradOutput)
+        xp = array_module(x)
+        gm = self._gradmat(g, gb, layout)
+        self._gm_of = None
+        cols = self._columns(x, xb, osize, layout)
+        gw = _view2d(self.gradWeight)
+        tmp = self._buffer('_gw', gw.shape)
+        xp.matmul(gm, cols.T, out=tmp)
+        _scaled_add(xp, gw, tmp, scale)
+        if 'bias' in self.__dict__:
+            tb = self._buffer('_gb', self.gradBias._a.shape)
+            xp.sum(gm, axis=1, out=tb)
+            _scaled_add(xp, self.gradBias._a, tb, scale)
+
+    def _bias_note(self):
+        return '' if 'bias' in self.__dict__ else ' without bias'
+
+
+class SpatialConvolution(_Convolution):
+    """2-D convolution of ``nInputPlane`` planes into ``nOutputPlane``: a kW x kH kernel, steps dW, dH, zero
+    padding padW, padH (padH defaults to padW, as Torch7).  Input C x H x W or N x C x H x W; output planes of
+    floor((H + 2*padH - kH) / dH) + 1 by floor((W + 2*padW - kW) / dW) + 1.  weight: nOutputPlane x nInputPlane x
+    kH x kW."""
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=None):
+        name = f"nn.{type(self).__name__}"
+        padH = padW if padH is None else padH
+        _positive(name, nInputPlane=nInputPlane, nOutputPlane=nOutputPlane, kW=kW, kH=kH, dW=dW, dH=dH)
+        _nonneg(name, padW=padW, padH=padH)
+        super().__init__()
+        self.nInputPlane, self.nOutputPlane = nInputPlane, nOutputPlane
+        self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
+        self.padW, self.padH = padW, padH
+        shape = self._weight_shape()
+        self.weight = self._tcls(*shape)
+        self.bias = self._tcls(nOutputPlane)
+        self.gradWeight = self._tcls(*shape)
+        self.gradBias = self._tcls(nOutputPlane)
+        self.reset()
+
+    def _weight_shape(self):
+        return (self.nOutputPlane, self.nInputPlane, self.kH, self.kW)
+
+    def _fan_in(self):
+        return self.kW * self.kH * self.nInputPlane
+
+    def _geom(self):
+        d = self.__dict__
+        if 'padW' not in d and 'padding' in d:      # files from before padW/padH (Torch7's backCompatibility)
+            self.padW = self.padH = d.pop('padding')
+        return (self.kH, self.kW), (self.dH, self.dW), (d.get('padH', 0), d.get('padW', 0))
+
+    def _repr_core(self):
+        s = f"{self.__torch_name__}({self.nInputPlane} -> {self.nOutputPlane}, {self.kW}x{self.kH}"
+        _, _, (ph, pw) = self._geom()
+        if self.dW != 1 or self.dH != 1 or pw != 0 or ph != 0:
+            s += f", {self.dW},{self.dH}"
+        if pw != 0 or ph != 0:
+            s += f", {pw},{ph}"
+        return s
+
+    def __repr__(self):
+        return self._repr_core() + ')' + self._bias_note()
+
+
+class SpatialConvolutionMM(SpatialConvolution):
+    """SpatialConvolution with Torch7's 2-D weight layout nOutputPlane x (nInputPlane*kH*kW) (same numbers in
+    the same order; a 4-D weight loaded from a file works as well)."""
+
+    def _weight_shape(self):
+        return (self.nOutputPlane, self.nInputPlane * self.kH * self.kW)
+
+
+class SpatialDilatedConvolution(SpatialConvolution):
+    """SpatialConvolution whose kernel taps are ``dilationW``/``dilationH`` apart (output planes of
+    floor((H + 2*padH - (dilationH*(kH-1)+1)) / dH) + 1 rows)."""
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=None, dilationW=1,
+                 dilationH=1):
+        _positive('nn.SpatialDilatedConvolution', dilationW=dilationW, dilationH=dilationH)
+        super().__init__(nInputPlane, nOutputPlane, kW, kH, dW, dH, padW, padH)
+        self.dilationW, self.dilationH = dilationW, dilationH
+
+    def _dilation(self):
+        d = self.__dict__
+        return d.get('dilationH', 1), d.get('dilationW', 1)
+
+    def __repr__(self):
+        dh, dw = self._dilation()
+        return self._repr_core() + f", {dw},{dh})" + self._bias_note()
+
+
+class VolumetricConvolution(_Convolution):
+    """3-D convolution: kernel kT x kW x kH, steps dT, dW, dH, zero padding padT, padW, padH (padW defaults to
+    padT, padH to padW, as Torch7).  Input C x T x H x W or N x C x T x H x W.  weight: nOutputPlane x
+    nInputPlane x kT x kH x kW."""
+    _nsd = 3
+    _dimnames = 'T x H x W'
+
+    def __init__(self, nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=None, padH=None):
+        name = 'nn.VolumetricConvolution'
+        padW = padT if padW is None else padW
+        padH = padW if padH is None else padH
+        _positive(name, nInputPlane=nInputPlane, nOutputPlane=nOutputPlane, kT=kT, kW=kW, kH=kH, dT=dT, dW=dW,
+                  dH=dH)
+        _nonneg(name, padT=padT, padW=padW, padH=padH)
+        super().__init__()
+        self.nInputPlane, self.nOutputPlane = nInputPlane, nOutputPlane
+        self.kT, self.kW, self.kH = kT, kW, kH
+        self.dT, self.dW, self.dH = dT, dW, dH
+        self.padT, self.padW, self.padH = padT, padW, padH
+        shape = (nOutputPlane, nInputPlane, kT, kH, kW)
+        self.weight = self._tcls(*shape)
+        self.bias = self._tcls(nOutputPlane)
+        self.gradWeight = self._tcls(*shape)
+        self.gradBias = self._tcls(nOutputPlane)
+        self.reset()
+
+    def _fan_in(self):
+        return self.kT * self.kW * self.kH * self.nInputPlane
+
+    def _geom(self):
+        d = self.__dict__
+        return ((self.kT, self.kH, self.kW), (self.dT, self.dH, self.dW),
+                (d.get('padT', 0), d.get('padH', 0), d.get('padW', 0)))
+
+    def __repr__(self):
+        s = f"{self.__torch_name__}({self.nInputPlane} -> {self.nOutputPlane}, {self.kT}x{self.kW}x{self.kH}"
+        _, _, (pt, ph, pw) = self._geom()
+        if self.dT != 1 or self.dW != 1 or self.dH != 1 or pt or pw or ph:
+            s += f", {self.dT},{self.dW},{self.dH}"
+        if pt or pw or ph:
+            s += f", {pt},{pw},{ph}"
+        return s + ')' + self._bias_note()
+
+
+class SpatialFullConvolution(_Convolution):
+    """The transpose of SpatialConvolution ("deconvolution"): output planes of (H-1)*dH - 2*padH + kH + adjH by
+    (W-1)*dW - 2*padW + kW + adjW.  weight: nInputPlane x nOutputPlane x kH x kW.
+
+    As in Torch7 the input may also be a list ``[input, target]``: adjW/adjH then come from the size of
+    ``target`` (its last two dims), and gradInput is ``[gradInput, zeros of target's size]``."""
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0):
+        name = 'nn.SpatialFullConvolution'
+        _positive(name, nInputPlane=nInputPlane, nOutputPlane=nOutputPlane, kW=kW, kH=kH, dW=dW, dH=dH)
+        _nonneg(name, padW=padW, padH=padH, adjW=adjW, adjH=adjH)
+        if adjW > dW - 1 or adjH > dH - 1:
+            raise ValueError(f"{name}: adjW and adjH must be smaller than dW and dH respectively, got "
+                             f"adjW={adjW}, adjH={adjH}, dW={dW}, dH={dH}")
+        super().__init__()
+        self.nInputPlane, self.nOutputPlane = nInputPlane, nOutputPlane
+        self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
+        self.padW, self.padH, self.adjW, self.adjH = padW, padH, adjW, adjH
+        self.weight = self._tcls(nInputPlane, nOutputPlane, kH, kW)
+        self.gradWeight = self._tcls(nInputPlane, nOutputPlane, kH, kW)
+        self.bias = self._tcls(nOutputPlane)
+        self.gradBias = self._tcls(nOutputPlane)
+        self.reset()
+
+    def _fan_in(self):
+        return self.kW * self.kH * self.nInputPlane
+
+    def _geom(self):
+        return (self.kH, self.kW), (self.dH, self.dW), (self.padH, self.padW)
+
+    def _split(self, input, gradOutput=None):
+        """(input array, its batch view, batched?, adj (H, W), output sizes (H, W), target array or None)."""
+        target = None
+        if isinstance(input, (list, tuple)):
+            if len(input) != 2:
+                raise TypeError(f"{self!r}: a table input must be [input, target], got a list of {len(input)}")
+            t = input[1]
+            ta = t._a if hasattr(t, '_a') else np.asarray(t)
+            if ta.ndim < 2:
+                raise ValueError(f"{self!r}: the target of a table input needs 2 or more dims, got "
+                                 f"{sizestr(ta.shape)}")
+            target = ta
+            input = input[0]
+        x = self._coerce(input)._a
+        if x.ndim == 3:
+            xb, batched = x[None], False
+        elif x.ndim == 4:
+            xb, batched = x, True
+        else:
+            raise ValueError(f"{self!r}: expected a 3-D input (nInputPlane x H x W) or a 4-D batch (batch x "
+                             f"nInputPlane x H x W), got {sizestr(x.shape)}")
+        if xb.shape[1] != self.nInputPlane:
+            raise ValueError(f"{self!r}: expected input with {self.nInputPlane} planes (dim {1 if batched else 0}), "
+                             f"got {xb.shape[1]} in an input of size {sizestr(x.shape)}")
+        k, s, p = self._geom()
+        d = self.__dict__
+        if target is not None:
+            adj = tuple((target.shape[target.ndim - 2 + i] + 2 * p[i] - k[i]) % s[i] for i in range(2))
+        else:
+            adj = (d.get('adjH', 0), d.get('adjW', 0))
+        osize = tuple((xb.shape[2 + i] - 1) * s[i] - 2 * p[i] + k[i] + adj[i] for i in range(2))
+        if min(osize) < 1:
+            raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} gives an output of {_x(osize)} planes: "
+                             f"too small (the padding {p[1]},{p[0]} removes more than the kernel adds)")
+        return x, xb, batched, osize, target
+
+    def _layout2(self, xb, osize):
+        k, s, _ = self._geom()
+        return self._layout(xb.shape[0], self.nOutputPlane, osize, k, xb.shape[2:], self.nInputPlane, s)
+
+    def _xmat(self, x, xb, layout):
+        """The input as the matrix (nInputPlane, N*H*W) in ``layout`` (kept from updateOutput for the same array)."""
+        if self.__dict__.get('_xm_of') is x and self.__dict__.get('_xm_layout') == layout:
+            return self.__dict__['_xm']
+        xm = kernels.batch_to_cols(xb, layout, self._buffer('_xm', (xb.shape[1], xb[0, 0].size * xb.shape[0])))
+        self._xm_of, self._xm_layout = x, layout
+        return xm
+
+    def updateOutput(self, input):
+        x, xb, batched, osize, _ = self._split(input)
+        xp = array_module(x)
+        n, nout = xb.shape[0], self.nOutputPlane
+        layout = self._layout2(xb, osize)
+        self._xm_of = None
+        xm = self._xmat(x, xb, layout)
+        w = _view2d(self.weight)                          # (nIn, nOut*kH*kW)
+        cols = self._buffer('_cols', (w.shape[1], xm.shape[1]))
+        xp.matmul(w.T, xm, out=cols)
+        out = resized(self.output, ((n,) if batched else ()) + (nout,) + osize)
+        o4 = out.reshape((n, nout) + osize)
+        k, s, p = self._geom()
+        kernels.col2im(cols, o4, k, s, p, 1, layout, self._buffer, '_col2im')
+        if 'bias' in self.__dict__:
+            o4 += self.bias._a[:, None, None]
+        return self.output
+
+    def _gcols(self, g, gb, layout):
+        if self.__dict__.get('_gc_of') is g and self.__dict__.get('_gc_layout') == layout:
+            self._gc_of = None
+            return self.__dict__['_gcols']
+        k, s, p = self._geom()
+        cols = kernels.im2col(gb, k, s, p, 1, layout, self._buffer, '_gcols')
+        self._gc_of, self._gc_layout = g, layout
+        return cols
+
+    def _backward_setup(self, input, gradOutput):
+        x, xb, batched, osize, target = self._split(input)
+        n = xb.shape[0]
+        g = self._grad(gradOutput, ((n,) if batched else ()) + (self.nOutputPlane,) + osize)
+        gb = g.reshape((n, self.nOutputPlane) + osize)
+        return x, xb, g, gb, self._layout2(xb, osize), target
+
+    def updateGradInput(self, input, gradOutput):
+        x, xb, g, gb, layout, target = self._backward_setup(input, gradOutput)
+        xp = array_module(x)
+        n = xb.shape[0]
+        self._gc_of = None
+        cols = self._gcols(g, gb, layout)
+        self._gc_of = g
+        w = _view2d(self.weight)
+        gm = self._buffer('_gim', (w.shape[0], cols.shape[1]))
+        xp.matmul(w, cols, out=gm)
+        if target is not None:
+            gi_list = self.gradInput if isinstance(self.gradInput, list) and len(self.gradInput) == 2 else None
+            if gi_list is None or gi_list[0].__class__ is not self._tcls:
+                gi_list = [self._tcls(), self._tcls()]
+            gi_t = gi_list[0]
+            resized(gi_list[1], target.shape).fill(0)
+            self.gradInput = gi_list
+        else:
+            if not hasattr(self.gradInput, '_a'):
+                self.gradInput = self._tcls()
+            gi_t = self.gradInput
+        gi = resized(gi_t, x.shape)
+        gi.reshape(n, self.nInputPlane, -1)[...] = kernels.cols_to_batch(gm, n, layout)
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        x, xb, g, gb, layout, _ = self._backward_setup(input, gradOutput)
+        xp = array_module(x)
+        cols = self._gcols(g, gb, layout)
+        self._gc_of = None
+        xm = self._xmat(x, xb, layout)
+        gw = _view2d(self.gradWeight)
+        tmp = self._buffer('_gw', gw.shape)
+        xp.matmul(xm, cols.T, out=tmp)
+        _scaled_add(xp, gw, tmp, scale)
+        if 'bias' in self.__dict__:
+            tb = self._buffer('_gb', self.gradBias._a.shape)
+            xp.sum(gb.reshape(gb.shape[0], gb.shape[1], -1), axis=(0, 2), out=tb)
+            _scaled_add(xp, self.gradBias._a, tb, scale)
+
+    def __repr__(self):
+        s = f"{self.__torch_name__}({self.nInputPlane} -> {self.nOutputPlane}, {self.kW}x{self.kH}"
+        if self.dW != 1 or self.dH != 1 or self.padW != 0 or self.padH != 0:
+            s += f", {self.dW},{self.dH}"
+        if self.padW != 0 or self.padH != 0:
+            s += f", {self.padW},{self.padH}"
+        d = self.__dict__
+        if d.get('adjW', 0) or d.get('adjH', 0):
+            s += f", {d.get('adjW', 0)},{d.get('adjH', 0)}"
+        return s + ')' + self._bias_note()
+
+
+# -- temporal (channel-last: nFrames x frameSize) ------------------------------------------------------------------
+def _frames(module, x, frame_size, kw):
+    """(x as N x T x C, batched?) for a temporal module, or a ValueError naming it and the sizes."""
+    if x.ndim == 2:
+        xb, batched = x[None], False
+    elif x.ndim == 3:
+        xb, batched = x, True
+    else:
+        raise ValueError(f"{module!r}: expected a 2-D input (nFrames x frameSize) or a 3-D batch (batch x nFrames x "
+                         f"frameSize), got {sizestr(x.shape)}")
+    if frame_size is not None and xb.shape[2] != frame_size:
+        raise ValueError(f"{module!r}: expected frames of size {frame_size} (the last dim), got {xb.shape[2]} in an "
+                         f"input of size {sizestr(x.shape)}")
+    if xb.shape[1] < kw:
+        raise ValueError(f"{module!r}: input sequence of {xb.shape[1]} frames (input {sizestr(x.shape)}) is "
+                         f"smaller than the kernel size kW={kw}")
+    return xb, batched
+
+
+class TemporalConvolution(Module):
+    """1-D convolution over a sequence of frames: input nFrames x inputFrameSize (or batch x nFrames x
+    inputFrameSize), output nOutputFrames x outputFrameSize with nOutputFrames = (nFrames - kW) // dW + 1.
+    weight: outputFrameSize x (kW*inputFrameSize), each row a window's kW frames one after the other."""
+
+    def __init__(self, inputFrameSize, outputFrameSize, kW, dW=1):
+        _positive('nn.TemporalConvolution', inputFrameSize=inputFrameSize, outputFrameSize=outputFrameSize,
+                  kW=kW, dW=dW)
+        super().__init__()
+        self.inputFrameSize, self.outputFrameSize = inputFrameSize, outputFrameSize
+        self.kW, self.dW = kW, dW
+        self.weight = self._tcls(outputFrameSize, inputFrameSize * kW)
+        self.bias = self._tcls(outputFrameSize)
+        self.gradWeight = self._tcls(outputFrameSize, inputFrameSize * kW)
+        self.gradBias = self._tcls(outputFrameSize)
+        self.reset()
+
+    def noBias(self):
+        self.__dict__.pop('bias', None)
+        self.__dict__.pop('gradBias', None)
+        return self
+
+    def reset(self, stdv=None):
+        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.kW * self.inputFrameSize)
+        self.weight.uniform(-stdv, stdv)
+        if 'bias' in self.__dict__:
+            self.bias.uniform(-stdv, stdv)
+        return self
+
+    def _setup(self, input):
+        x = self._coerce(input)._a
+        xb, batched = _frames(self, x, self.inputFrameSize, self.kW)
+        to = (xb.shape[1] - self.kW) // self.dW + 1
+        return x, xb, batched, to
+
+    def _columns(self, x, xb, to):
+        if self.__dict__.get('_cols_of') is x:
+            cols = self.__dict__.get('_cols')
+            if cols is not None and cols.shape[:2] == (xb.shape[0], to):
+                return cols.reshape(-1, cols.shape[2])
+        cols = self._buffer('_cols', (xb.shape[0], to, self.kW * xb.shape[2]))
+        kernels.unfold_frames(xb, self.kW, self.dW, cols)
+        self._cols_of = x
+        return cols.reshape(-1, cols.shape[2])
+
+    def updateOutput(self, input):
+        x, xb, batched, to = self._setup(input)
+        xp = array_module(x)
+        n = xb.shape[0]
+        self._cols_of = None
+        cols = self._columns(x, xb, to)
+        nout = self.outputFrameSize
+        out = resized(self.output, ((n,) if batched else ()) + (to, nout))
+        o2 = out.reshape(n * to, nout)
+        xp.matmul(cols, self.weight._a.T, out=o2)
+        if 'bias' in self.__dict__:
+            o2 += self.bias._a
+        return self.output
+
+    def _g2(self, gradOutput, xb, batched, to):
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        want = ((xb.shape[0],) if batched else ()) + (to, self.outputFrameSize)
+        if g.shape != want:
+            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        return g.reshape(-1, self.outputFrameSize)
+
+    def updateGradInput(self, input, gradOutput):
+        x, xb, batched, to = self._setup(input)
+        xp = array_module(x)
+        g2 = self._g2(gradOutput, xb, batched, to)
+        dcols = self._buffer('_dcols', (xb.shape[0], to, self.weight._a.shape[1]))
+        xp.matmul(g2, self.weight._a, out=dcols.reshape(g2.shape[0], -1))
+        gi = resized(self.gradInput, x.shape)
+        kernels.fold_frames(dcols, gi.reshape(xb.shape), self.kW, self.dW)
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        x, xb, batched, to = self._setup(input)
+        xp = array_module(x)
+        g2 = self._g2(gradOutput, xb, batched, to)
+        cols = self._columns(x, xb, to)
+        gw = self.gradWeight._a
+        tmp = self._buffer('_gw', gw.shape)
+        xp.matmul(g2.T, cols, out=tmp)
+        _scaled_add(xp, gw, tmp, scale)
+        if 'bias' in self.__dict__:
+            tb = self._buffer('_gb', self.gradBias._a.shape)
+            xp.sum(g2, axis=0, out=tb)
+            _scaled_add(xp, self.gradBias._a, tb, scale)
+
+    def __repr__(self):
+        return self.__torch_name__ + ('' if 'bias' in self.__dict__ else ' without bias')
+
+
+def _long_buffer(module, name, shape):
+    return module._buffer(name, shape, on_device(_LONG, module._tinfo.cuda))
+
+
+class TemporalMaxPooling(Module):
+    """The largest value of each frame component over windows of kW frames, dW apart (dW defaults to kW): input
+    nFrames x frameSize (or batch x nFrames x frameSize), output (nFrames - kW) // dW + 1 frames.  As Torch7, the
+    first largest value of a window wins (NaN never does); the gradient goes to it."""
+
+    def __init__(self, kW, dW=None):
+        dW = kW if dW is None else dW
+        _positive('nn.TemporalMaxPooling', kW=kW, dW=dW)
+        super().__init__()
+        self.kW, self.dW = kW, dW
+
+    def _setup(self, input):
+        x = self._coerce(input)._a
+        xb, batched = _frames(self, x, None, self.kW)
+        return x, xb, batched, (xb.shape[1] - self.kW) // self.dW + 1
+
+    def updateOutput(self, input):
+        x, xb, batched, to = self._setup(input)
+        xp = array_module(x)
+        n, _, c = xb.shape
+        out = resized(self.output, ((n,) if batched else ()) + (to, c)).reshape(n, to, c)
+        idx = _long_buffer(self, '_idx', (n, to, c))
+        m = bool_buffer(self, '_m', (n, to, c))
+        out.fill(-_INF)
+        idx.fill(-1)
+        dw = self.dW
+        for k in range(self.kW):
+            v = xb[:, k:k + dw * (to - 1) + 1:dw, :]
+            xp.greater(v, out, out=m)
+            xp.copyto(out, v, where=m)
+            xp.copyto(idx, k, where=m)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x, xb, batched, to = self._setup(input)
+        xp = array_module(x)
+        n, _, c = xb.shape
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        want = ((n,) if batched else ()) + (to, c)
+        if g.shape != want:
+            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        idx = self.__dict__.get('_idx')
+        if idx is None or idx.shape != (n, to, c):
+            self.updateOutput(input)
+            idx = self.__dict__['_idx']
+        g3 = g.reshape(n, to, c)
+        gi = resized(self.gradInput, x.shape).reshape(n, -1, c)
+        gi.fill(0)
+        m = bool_buffer(self, '_m', (n, to, c))
+        tmp = self._buffer('_tmp', (n, to, c))
+        dw = self.dW
+        for k in range(self.kW):
+            xp.equal(idx, k, out=m)
+            xp.multiply(g3, m, out=tmp)
+            gi[:, k:k + dw * (to - 1) + 1:dw, :] += tmp
+        return self.gradInput
+
+    def __repr__(self):
+        return self.__torch_name__
+
+
+# -- volumetric pooling --------------------------------------------------------------------------------------------
+def _volume(module, x):
+    if x.ndim == 4:
+        return x[None], False
+    if x.ndim == 5:
+        return x, True
+    raise ValueError(f"{module!r}: expected a 4-D input (nPlanes x T x H x W) or a 5-D batch (batch x nPlanes x T "
+                     f"x H x W), got {sizestr(x.shape)}")
+
+
+class VolumetricMaxPooling(Module):
+    """The largest value over kT x kW x kH windows, dT, dW, dH apart (default: the kernel size), with padding
+    padT, padW, padH (at most half the kernel) that never wins.  ``:ceil()`` rounds the output size up (the last
+    window may then hang over the end), ``:floor()`` (the default) down.  Input C x T x H x W or N x C x T x H x W.
+    As Torch7, the first largest value of a window wins and a NaN wins over any number; the gradient goes to the
+    winner."""
+
+    # defaults for fields a .t7 file may lack (older versions)
+    ceil_mode = False
+    padT = padW = padH = 0
+
+    def __init__(self, kT, kW, kH, dT=None, dW=None, dH=None, padT=0, padW=0, padH=0):
+        dT = kT if dT is None else dT
+        dW = kW if dW is None else dW
+        dH = kH if dH is None else dH
+        name = 'nn.VolumetricMaxPooling'
+        _positive(name, kT=kT, kW=kW, kH=kH, dT=dT, dW=dW, dH=dH)
+        _nonneg(name, padT=padT, padW=padW, padH=padH)
+        if padT > kT // 2 or padW > kW // 2 or padH > kH // 2:
+            raise ValueError(f"{name}: pad should be at most half of the kernel size, got pads {padT},{padW},{padH} "
+                             f"for a {kT}x{kW}x{kH} kernel")
+        super().__init__()
+        self.kT, self.kW, self.kH = kT, kW, kH
+        self.dT, self.dW, self.dH = dT, dW, dH
+        self.padT, self.padW, self.padH = padT, padW, padH
+        self.ceil_mode = False
+        self.indices = on_device(_LONG, self._tinfo.cuda).tensor_class()   # Torch7's field (kept empty here)
+
+    def ceil(self):
+        self.ceil_mode = True
+        return self
+
+    def floor(self):
+        self.ceil_mode = False
+        return self
+
+    def _geom(self):
+        return (self.kT, self.kH, self.kW), (self.dT, self.dH, self.dW), (self.padT, self.padH, self.padW)
+
+    def _setup(self, input):
+        x = self._coerce(input)._a
+        xb, batched = _volume(self, x)
+        k, s, p = self._geom()
+        sizes = xb.shape[2:]
+        osize = []
+        for i, kk, ss, pp in zip(sizes, k, s, p):
+            n = i - kk + 2 * pp
+            o = (-(-n // ss) if self.ceil_mode else n // ss) + 1 if n >= 0 else 0
+            if o > 0 and pp and (o - 1) * ss >= i + pp:
+                o -= 1            # the last window must start inside the input (Torch7)
+            osize.append(o)
+        osize = tuple(osize)
+        if min(osize) < 1:
+            raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} is too small: its {_x(sizes)} volumes"
+                             f" (padded by {p[0]},{p[2]},{p[1]}) are smaller than the kernel "
+                             f"{self.kT}x{self.kW}x{self.kH}")
+        extra = tuple(max(0, (o - 1) * ss + kk - (i + 2 * pp)) for o, ss, kk, i, pp in zip(osize, s, k, sizes, p))
+        return x, xb, batched, osize, k, s, p, extra
+
+    def updateOutput(self, input):
+        x, xb, batched, osize, k, s, p, extra = self._setup(input)
+        xp = array_module(x)
+        n, c = xb.shape[:2]
+        src = kernels.padded(xb, p, self._buffer, '_pad', -_INF, extra)
+        out = resized(self.output, ((n,) if batched else ()) + (c,) + osize).reshape((n, c) + osize)
+        idx = _long_buffer(self, '_idx', (n, c) + osize)
+        m = bool_buffer(self, '_m', out.shape)
+        m2 = bool_buffer(self, '_m2', out.shape)
+        one = (1, 1, 1)
+        for j, off in enumerate(kernels.kernel_offsets(k)):
+            v = src[(slice(None), slice(None)) + kernels.window_slices(off, s, one, osize)]
+            if j == 0:
+                out[...] = v
+                idx.fill(0)
+                continue
+            xp.greater(v, out, out=m)
+            xp.isnan(v, out=m2)
+            m |= m2
+            xp.copyto(out, v, where=m)
+            xp.copyto(idx, j, where=m)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x, xb, batched, osize, k, s, p, extra = self._setup(input)
+        xp = array_module(x)
+        n, c = xb.shape[:2]
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        want = ((n,) if batched else ()) + (c,) + osize
+        if g.shape != want:
+            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        idx = self.__dict__.get('_idx')
+        if idx is None or idx.shape != (n, c) + osize:
+            self.updateOutput(input)
+            idx = self.__dict__['_idx']
+        gb = g.reshape((n, c) + osize)
+        gi = resized(self.gradInput, x.shape).reshape(xb.shape)
+        padded = any(p) or any(extra)
+        acc = self._buffer('_gpad', (n, c) + tuple(i + 2 * pp + e for i, pp, e in zip(xb.shape[2:], p, extra))) \
+            if padded else gi
+        acc.fill(0)
+        m = bool_buffer(self, '_m', gb.shape)
+        tmp = self._buffer('_tmp', gb.shape)
+        one = (1, 1, 1)
+        for j, off in enumerate(kernels.kernel_offsets(k)):
+            xp.equal(idx, j, out=m)
+            xp.multiply(gb, m, out=tmp)
+            acc[(slice(None), slice(None)) + kernels.window_slices(off, s, one, osize)] += tmp
+        if padded:
+            gi[...] = acc[(slice(None), slice(None)) + tuple(slice(pp, pp + i) for pp, i in zip(p, xb.shape[2:]))]
+        return self.gradInput
+
+    def __repr__(self):
+        s = f"{self.__torch_name__}({self.kT}x{self.kW}x{self.kH}, {self.dT},{self.dW},{self.dH}"
+        if self.padT or self.padW or self.padH:
+            s += f", {self.padT},{self.padW},{self.padH}"
+        return s + ')'
+
+
+class VolumetricAveragePooling(Module):
+    """The mean over kT x kW x kH windows, dT, dW, dH apart (default: the kernel size), no padding: output
+    floor((T - kT) / dT) + 1 x ... .  Input C x T x H x W or N x C x T x H x W."""
+
+    def __init__(self, kT, kW, kH, dT=None, dW=None, dH=None):
+        dT = kT if dT is None else dT
+        dW = kW if dW is None else dW
+        dH = kH if dH is None else dH
+        _positive('nn.VolumetricAveragePooling', kT=kT, kW=kW, kH=kH, dT=dT, dW=dW, dH=dH)
+        super().__init__()
+        self.kT, self.kW, self.kH = kT, kW, kH
+        self.dT, self.dW, self.dH = dT, dW, dH
+
+    def _setup(self, input):
+        x = self._coerce(input)._a
+        xb, batched = _volume(self, x)
+        k = (self.kT, self.kH, self.kW)
+        s = (self.dT, self.dH, self.dW)
+        osize = kernels.out_sizes(xb.shape[2:], k, s, 0)
+        if min(osize) < 1:
+            raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} is too small: its {_x(xb.shape[2:])} "
+                             f"volumes are smaller than the kernel {self.kT}x{self.kW}x{self.kH}")
+        return x, xb, batched, osize, k, s
+
+    def updateOutput(self, input):
+        x, xb, batched, osize, k, s = self._setup(input)
+        n, c = xb.shape[:2]
+        out = resized(self.output, ((n,) if batched else ()) + (c,) + osize).reshape((n, c) + osize)
+        one = (1, 1, 1)
+        for j, off in enumerate(kernels.kernel_offsets(k)):
+            v = xb[(slice(None), slice(None)) + kernels.window_slices(off, s, one, osize)]
+            if j == 0:
+                out[...] = v
+            else:
+                out += v
+        out *= 1.0 / (self.kT * self.kW * self.kH)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x, xb, batched, osize, k, s = self._setup(input)
+        xp = array_module(x)
+        n, c = xb.shape[:2]
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        want = ((n,) if batched else ()) + (c,) + osize
+        if g.shape != want:
+            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        tmp = self._buffer('_tmp', (n, c) + osize)
+        xp.multiply(g.reshape(tmp.shape), 1.0 / (self.kT * self.kW * self.kH), out=tmp)
+        gi = resized(self.gradInput, x.shape).reshape(xb.shape)
+        gi.fill(0)
+        one = (1, 1, 1)
+        for off in kernels.kernel_offsets(k):
+            gi[(slice(None), slice(None)) + kernels.window_slices(off, s, one, osize)] += tmp
+        return self.gradInput
+
+    def __repr__(self):
+        return (f"{self.__torch_name__}({self.kT},{self.kW},{self.kH},{self.dT},{self.dW},{self.dH})")
