@@ -67,8 +67,11 @@ def lookup(name):
 
 
 def version_of(obj):
+    """Torch7's class version: the class's ``__torch_version__`` (or ``_torch_version``), else VERSIONS, else 1."""
     cls = type(obj)
     v = getattr(cls, '__torch_version__', None)
+    if v is None:
+        v = getattr(cls, '_torch_version', None)
     if v is None:
         v = VERSIONS.get(cls.__torch_name__, 1)
     return v
@@ -79,9 +82,35 @@ def _is_int(v):
     return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
+def remap_storage(t, fn):
+    """A new tensor with t's geometry over a new storage holding fn(t's storage data) (same length and dtype).
+    Works on the storage, not the view, so that the memory used is bounded by the storage's size even for views
+    with zero strides (a view from a file never costs more than the file holds)."""
+    data = t._s._data
+    with np.errstate(all='ignore'):
+        new = fn(data).astype(data.dtype, copy=False)
+    st = t._info.storage_class._of(new)
+    if t._a.size == 0:
+        return type(t)._wrap(st, new[0:0])
+    return type(t)._wrap(st, backend.as_strided(new, t._a.shape, t._strides(), t.storageOffset()))
+
+
+def _shift_tensor(t, up):
+    """A new tensor: t's values >= 0 plus one (up) / values >= 1 minus one (down), others as they are."""
+    if t._a.size == 0:
+        return t
+    xp = backend.array_module(t._a)
+    if up:
+        return remap_storage(t, lambda d: xp.where(d >= 0, d + 1, d))
+    return remap_storage(t, lambda d: xp.where(d >= 1, d - 1, d))
+
+
 def to_lua_index(v):
     """Python's 0-based index/dim -> Lua's: +1 for values >= 0; negative values (counted from the end in both
-    languages) stay; lists/tuples (e.g. Transpose's pairs) are converted element by element."""
+    languages) stay; lists/tuples (e.g. Transpose's pairs) are converted element by element, tensors of indices
+    (e.g. SpatialMaxPooling's ``indices``) into a new tensor."""
+    if isinstance(v, Tensor):
+        return _shift_tensor(v, True)
     if _is_int(v):
         v = int(v)
         return v + 1 if v >= 0 else v
@@ -94,6 +123,8 @@ def to_lua_index(v):
 
 def from_lua_index(v):
     """Lua's 1-based index/dim -> Python's: -1 for values >= 1; 0 and negative values stay."""
+    if isinstance(v, Tensor):
+        return _shift_tensor(v, False)
     if _is_int(v):
         return v - 1 if v > 0 else v
     if isinstance(v, float) and v.is_integer():
@@ -132,10 +163,7 @@ def _bn_read(f, version):
     std = f.get('running_std')
     if version < 2 and isinstance(std, Tensor):
         eps = f.get('eps', 1e-5)
-        a = std._a
-        with np.errstate(all='ignore'):
-            var = a.astype(a.dtype, copy=True) ** -2 - eps
-        f['running_var'] = type(std)._from_array(var)
+        f['running_var'] = remap_storage(std, lambda d: d ** -2 - eps)
         del f['running_std']
 
 
@@ -160,9 +188,10 @@ def _lookup_write(obj, f):
         f['paddingValue'] = 0
 
 
-@_reads('nn.SpatialConvolution', 'nn.SpatialConvolutionMM')
+@_reads('nn.SpatialConvolution')
 def _conv_read(f, version):
-    # nn's SpatialConvolution backCompatibility: `padding` became padW/padH; 2-D weights became 4-D
+    # nn's SpatialConvolution backCompatibility: `padding` became padW/padH; 2-D weights became 4-D (unlike
+    # SpatialConvolutionMM, whose weights stay 2-D)
     if 'padding' in f:
         p = f.pop('padding')
         f.setdefault('padW', p)

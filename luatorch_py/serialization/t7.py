@@ -53,6 +53,7 @@ TYPE_RECUR_FUNCTION = 8
 MAX_DEPTH = 200          # nested tables/objects, reading and writing (keeps well inside Python's stack)
 MAX_DIMS = 64            # numpy's limit
 MAX_ELEMENTS = 1 << 48   # elements of one tensor view (strided views can exceed their storage)
+MAX_STRIDE = 1 << 56
 _EXACT = 1 << 53         # integers a double holds exactly
 
 _LONG_SIZE = {'binary': 8, 'b64': 8, 'b32': 4, 'ascii': 8}
@@ -237,9 +238,9 @@ class _AsciiIn:
             else:
                 if not all(_INT.fullmatch(t) for t in toks):
                     raise ValueError('not an integer')
-                a = np.array([int(t) for t in toks], dtype=object)
+                a = np.array(toks, dtype=np.int64)
                 info_i = np.iinfo(dt)
-                if a.min() < info_i.min or a.max() > info_i.max:
+                if dt != np.int64 and (a.min() < info_i.min or a.max() > info_i.max):
                     raise ValueError(f'value out of range for {dt}')
         except (ValueError, OverflowError, TypeError) as e:
             raise T7Error(f"bad {what}: {e}", at) from None
@@ -392,8 +393,11 @@ class _Loader:
             return self.tds(index, kind, at)
         if kind == 'unsupported':
             raise T7Error(f"Torch class <{name}> is not supported: {what}", at)
-        raise T7Error(f"unknown Torch class <{name}> (luatorch_py knows torch.*Tensor, torch.*Storage, "
-                      f"tds.Hash, tds.Vec and the nn classes in nn.REGISTRY)", at)
+        hint = (" (import the Python module defining that class before loading: nn classes register themselves "
+                "in nn.REGISTRY)" if name.startswith('nn.') else
+                " (luatorch_py loads torch.*Tensor, torch.*Storage, tds.Hash, tds.Vec and the nn classes in "
+                "nn.REGISTRY)")
+        raise T7Error(f"unknown Torch class <{name}>{hint}", at)
 
     def _device(self, info, name):
         if info.cuda and not backend.cuda_available():
@@ -443,7 +447,7 @@ class _Loader:
         self.objects[index] = obj
         fat = self.f.pos
         fields = self.obj(True)
-        if fields is None or fields == []:
+        if fields is None or (isinstance(fields, list) and not fields):
             fields = {}
         if not isinstance(fields, dict):
             raise T7Error(f"the fields of a {name} are a {type(fields).__name__}, not a table with names", fat)
@@ -480,6 +484,8 @@ def _make_tensor(info, name, sizes, strides, offset, st, at):
         return cls._wrap(st, st._data[0:0])
     if any(n < 0 for n in sizes) or any(s < 0 for s in strides):
         raise T7Error(f"a {name} with negative sizes or strides ({sizes}, {strides})", at)
+    if any(s > MAX_STRIDE for s in strides):
+        raise T7Error(f"a {name} with a stride beyond any storage ({strides})", at)
     if st is None:
         raise T7Error(f"a {name} of size {'x'.join(map(str, sizes))} without a storage", at)
     if offset < 0:
@@ -687,6 +693,8 @@ class _Saver:
                 self.header('V 1', v._info.storage_name)
                 self.storage(v)
             else:
+                if depth + 1 >= MAX_DEPTH:
+                    raise ValueError(f"torch.save: {_path(path)} is nested deeper than {MAX_DEPTH} tables/objects")
                 self.header(f'V {classes.version_of(v)}', type(v).__torch_name__)
                 fields = classes.lua_fields(v)
                 self.n += 1

@@ -1,0 +1,855 @@
+"""Spatial layers other than convolutions: pooling, spatial softmax, cross-map LRN, up-sampling.
+
+Every layer takes a 4-D batch (batch x planes x height x width) or a 3-D single image (planes x height x width),
+as Torch7.  Behaviour follows Torch7's nn Lua files and THNN's C code (``lib/THNN/generic/*.c``, 2017):
+
+- output sizes: ``floor`` (default) or ``ceil`` of ``(size + 2*pad - k) / d``, plus one; when any padding is set,
+  the last window is dropped if it would start at or past ``size + pad`` (THNN's clamp, so that in ceil mode the
+  last window starts inside the image or its left padding);
+- max pooling keeps Torch7's ``indices`` field (a LongTensor shaped like the output, holding each max's flat
+  position ``y * width + x`` in its input plane -- 0-based here, 1-based in Lua; serialization converts); ties go
+  to the first maximum in row-major window order, NaNs are never picked;
+- average pooling divides by the window size counted over the padded image (``count_include_pad``, the default)
+  or over the input pixels only (``setCountExcludePad()``);
+- adaptive pooling windows are ``[floor(i*in/out), ceil((i+1)*in/out))``.
+
+The loops are over kernel offsets (kh*kw of them), never over batch, planes or pixels.
+"""
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..backend import array_module
+from ..types import TYPES, on_device
+from .module import Module, resized, sizestr
+from .activation import SoftMax, LogSoftMax, bool_buffer
+
+_NEG_FLT_MAX = -float(np.finfo(np.float32).max)
+
+
+# -- shared helpers --------------------------------------------------------------------------------------
+def _long_info(module):
+    """The LongTensor type on the module's device (Torch7 keeps pooling indices in a LongTensor)."""
+    return on_device(TYPES['torch.LongTensor'], module._tinfo.cuda)
+
+
+def _long_field(module, name):
+    """module.<name> as a LongTensor on the module's device (Torch7: ``self.indices = self.indices:long()``); a
+    tensor of another type (left by ``type()``) is converted, keeping its values."""
+    info = _long_info(module)
+    t = module.__dict__.get(name)
+    if t is None or t.__class__ is not info.tensor_class:
+        new = info.tensor_class()
+        if t is not None and t.nElement():
+            a = backend.to_device(t._a, info.cuda).astype(info.dtype)
+            new = info.tensor_class._from_array(a)
+        module.__dict__[name] = t = new
+    return t
+
+
+def _field_out(module, name, shape):
+    """The C-contiguous array of tensor field ``name`` resized to ``shape`` (a new tensor when the field is
+    missing, of another type, or a non-contiguous view)."""
+    t = module.__dict__.get(name)
+    if t is None or t.__class__ is not module._tcls or (t._a.shape == shape and not t._a.flags.c_contiguous):
+        t = module.__dict__[name] = module._tcls()
+    return resized(t, shape)
+
+
+def _spatial_input(module, x, what='input'):
+    """(4-D view of x, batched?) for a 3-D or 4-D array; a ValueError naming the module otherwise."""
+    if x.ndim == 4:
+        return x, True
+    if x.ndim == 3:
+        return x[None], False
+    raise ValueError(f"{module!r}: expected a 3-D (planes x height x width) or 4-D (batch x planes x height x "
+                     f"width) {what}, got size {sizestr(x.shape)}")
+
+
+def _check_grad(module, g, shape):
+    if g.shape != tuple(shape):
+        raise ValueError(f"{module!r}: expected gradOutput of size {sizestr(shape)}, got {sizestr(g.shape)}")
+
+
+def _take(xp, a, idx, axis, out):
+    """xp.take into ``out`` (numpy: mode='clip', which writes straight into out; the indices are valid)."""
+    if xp is np:
+        np.take(a, idx, axis=axis, out=out, mode='clip')
+    else:
+        xp.take(a, idx, axis=axis, out=out)
+
+
+def _scatter_add(xp, target, index, values):
+    """target[index] += values with repeated indices accumulating (numpy: ufunc.at; CuPy: add.at or
+    cupyx.scatter_add)."""
+    if xp is np:
+        np.add.at(target, index, values)
+        return
+    at = getattr(xp.add, 'at', None)
+    if at is not None:
+        at(target, index, values)
+    else:                                  # older CuPy
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+
+
+def _plane_base(module, shape4, plane_size, name='_pbase'):
+    """int64 array (N, C, 1, 1): the flat offset of each input plane (p * plane_size), cached per shape."""
+    info = _long_info(module)
+    key = (shape4[0], shape4[1], plane_size)
+    cache = module.__dict__.get(name)
+    if cache is None or cache[0] != key or backend.is_cuda_array(cache[1]) != info.cuda:
+        n = shape4[0] * shape4[1]
+        base = info.xp.arange(n, dtype=np.int64).reshape(shape4[0], shape4[1], 1, 1) * plane_size
+        module.__dict__[name] = cache = (key, base)
+    return cache[1]
+
+
+def _scatter_to_planes(module, gi4, idx4, g4, unique):
+    """gi4 (N, C, H, W, zeroed) += g4 at the flat in-plane positions idx4 (shaped like g4; -1 = nowhere).
+    ``unique``: no two entries of a plane share a position (then a plain put does)."""
+    xp = array_module(gi4)
+    N, C, H, W = gi4.shape
+    if g4.size == 0:
+        return
+    gidx = module._buffer('_gidx', idx4.shape, _long_info(module))
+    xp.add(idx4, _plane_base(module, gi4.shape, H * W), out=gidx)
+    flat = gi4.reshape(-1)
+    vals = g4
+    if int(idx4.min()) < 0:                # windows without a max (empty, or all NaN): nothing flows back
+        neg = bool_buffer(module, '_gneg', idx4.shape)
+        xp.less(idx4, 0, out=neg)
+        vals = module._buffer('_gvals', g4.shape)
+        vals[...] = g4
+        xp.copyto(vals, 0, where=neg)
+        xp.copyto(gidx, 0, where=neg)
+        unique = False
+    if unique:
+        flat[gidx.reshape(-1)] = vals.reshape(-1)
+    else:
+        _scatter_add(xp, flat, gidx.reshape(-1), vals.reshape(-1))
+
+
+def _pooled_size(size, k, d, pad, ceil_mode, any_pad):
+    """THNN's output size along one dim (see the module docstring)."""
+    a = size + 2 * pad - k
+    o = (-(-a // d) if ceil_mode else a // d) + 1
+    if any_pad and (o - 1) * d >= size + pad:
+        o -= 1
+    return o
+
+
+def _check_kernel_args(name, kW, kH, dW, dH, padW, padH):
+    for n, v in (('kW', kW), ('kH', kH), ('dW', dW), ('dH', dH), ('padW', padW), ('padH', padH)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name}: {n} must be an integer, got {v!r}")
+    if kW <= 0 or kH <= 0:
+        raise ValueError(f"{name}: kernel size should be greater than zero, got kW={kW}, kH={kH}")
+    if dW <= 0 or dH <= 0:
+        raise ValueError(f"{name}: stride should be greater than zero, got dW={dW}, dH={dH}")
+    if padW < 0 or padH < 0:
+        raise ValueError(f"{name}: padding should be non-negative, got padW={padW}, padH={padH}")
+
+
+class _Pool2d(Module):
+    """Fixed-window pooling (kW x kH, stride dW x dH, zero-based padding padW x padH, floor/ceil sizes)."""
+    # defaults for fields a .t7 file may lack (older Torch7 versions)
+    padW = 0
+    padH = 0
+    ceil_mode = False
+
+    def ceil(self):
+        self.ceil_mode = True
+        return self
+
+    def floor(self):
+        self.ceil_mode = False
+        return self
+
+    def __repr__(self):
+        s = f"{self.__torch_name__}({self.kW}x{self.kH}, {self.dW},{self.dH}"
+        if self.padW or self.padH:
+            s += f", {self.padW},{self.padH}"
+        return s + ')'
+
+    def _sizes(self, x4, shape):
+        """(oh, ow, Hp, Wp): output size and the padded extent the windows cover; checks as THNN (``shape``: the
+        input's size, for messages)."""
+        N, C, H, W = x4.shape
+        kW, kH, dW, dH, padW, padH = self.kW, self.kH, self.dW, self.dH, self.padW, self.padH
+        if kW <= 0 or kH <= 0 or dW <= 0 or dH <= 0:
+            raise ValueError(f"{self!r}: kernel size and stride should be greater than zero")
+        if not (kW // 2 >= padW and kH // 2 >= padH):
+            raise ValueError(f"{self!r}: pad should be at most half of the kernel size, got padW={padW}, "
+                             f"padH={padH} for kW={kW}, kH={kH}")
+        self._check_small(H, W, shape)
+        any_pad = bool(padW or padH)
+        oh = _pooled_size(H, kH, dH, padH, self.ceil_mode, any_pad)
+        ow = _pooled_size(W, kW, dW, padW, self.ceil_mode, any_pad)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{self!r}: input of size {sizestr(shape)} gives an output of size "
+                             f"{C}x{oh}x{ow}: too small")
+        Hp = max(padH + H, (oh - 1) * dH + kH)
+        Wp = max(padW + W, (ow - 1) * dW + kW)
+        return oh, ow, Hp, Wp
+
+    def _padded(self, name, x4, Hp, Wp, fill):
+        """x4 placed at (padH, padW) in a kept buffer of height Hp, width Wp, filled with ``fill`` around; x4
+        itself when nothing is around."""
+        N, C, H, W = x4.shape
+        pH, pW = self.padH, self.padW
+        if pH == 0 and pW == 0 and Hp == H and Wp == W:
+            return x4
+        buf = self._buffer(name, (N, C, Hp, Wp))
+        buf[:, :, :pH].fill(fill)
+        buf[:, :, pH + H:].fill(fill)
+        buf[:, :, pH:pH + H, :pW].fill(fill)
+        buf[:, :, pH:pH + H, pW + W:].fill(fill)
+        buf[:, :, pH:pH + H, pW:pW + W] = x4
+        return buf
+
+    def _window(self, a, ky, kx, oh, ow):
+        dH, dW = self.dH, self.dW
+        return a[:, :, ky:ky + (oh - 1) * dH + 1:dH, kx:kx + (ow - 1) * dW + 1:dW]
+
+    def _output_shape(self, x, oh, ow):
+        return x.shape[:-2] + (oh, ow)
+
+
+class SpatialMaxPooling(_Pool2d):
+    """SpatialMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0): the max over each kW x kH window (padding counts
+    as -inf); ``ceil()`` switches to ceil-mode output sizes.  The gradient goes to each window's (first) maximum,
+    whose flat in-plane position is kept in ``indices``."""
+    _lua_index_fields = ('indices',)
+
+    def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0):
+        super().__init__()
+        dW = kW if dW is None else dW
+        dH = kH if dH is None else dH
+        _check_kernel_args('nn.SpatialMaxPooling', kW, kH, dW, dH, padW, padH)
+        self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
+        self.padW, self.padH = padW, padH
+        self.ceil_mode = False
+        self.indices = _long_info(self).tensor_class()
+
+    def _check_small(self, H, W, shape):
+        if not (W >= self.kW - self.padW and H >= self.kH - self.padH):
+            raise ValueError(f"{self!r}: input image (H: {H}, W: {W}) smaller than kernel size - padding (kH: "
+                             f"{self.kH} padH: {self.padH} kW: {self.kW} padW: {self.padW}); input of size "
+                             f"{sizestr(shape)}")
+
+    def _base(self, H, W, oh, ow):
+        """int64 (oh, ow): flat in-plane position of each window's top-left corner (may lie in the padding)."""
+        key = (H, W, oh, ow, self.dH, self.dW, self.padH, self.padW)
+        info = _long_info(self)
+        cache = self.__dict__.get('_base_cache')
+        if cache is None or cache[0] != key or backend.is_cuda_array(cache[1]) != info.cuda:
+            r = np.arange(oh, dtype=np.int64) * self.dH - self.padH
+            c = np.arange(ow, dtype=np.int64) * self.dW - self.padW
+            base = backend.to_device(r[:, None] * W + c[None, :], info.cuda)
+            self.__dict__['_base_cache'] = cache = (key, base)
+        return cache[1]
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        xp = array_module(x)
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        oh, ow, Hp, Wp = self._sizes(x4, x.shape)
+        shape = self._output_shape(x, oh, ow)
+        out = _field_out(self, 'output', shape)
+        idx = resized(_long_field(self, 'indices'), shape)
+        out4, idx4 = (out, idx) if batched else (out[None], idx[None])
+        self.iheight, self.iwidth = H, W
+        xpad = self._padded('_xpad', x4, Hp, Wp, -np.inf)
+        if out4.size == 0:
+            return self.output
+        offsets = [(ky, kx) for ky in range(self.kH) for kx in range(self.kW)]
+        # the max (fmax: NaNs are never picked, as THNN's `val > maxval`)
+        out4.fill(-np.inf)
+        for ky, kx in offsets:
+            xp.fmax(out4, self._window(xpad, ky, kx, oh, ow), out=out4)
+        # the first offset holding it: a reverse sweep of code = (v_k == max) ? k : code, without masked writes
+        K = len(offsets)
+        cdt = np.int8 if K < 127 else np.int16 if K < 32767 else np.int32
+        code = self._buffer('_code', out4.shape, dtype=cdt)
+        tmp = self._buffer('_code_tmp', out4.shape, dtype=cdt)
+        eq = bool_buffer(self, '_mask', out4.shape)
+        code.fill(K)
+        for k in range(K - 1, -1, -1):
+            xp.equal(self._window(xpad, *offsets[k], oh, ow), out4, out=eq)
+            xp.subtract(code, k, out=tmp)
+            tmp *= eq
+            code -= tmp
+        # flat in-plane position: the window's origin plus the offset's
+        _take(xp, self._deltas(W), code, 0, idx4)
+        idx4 += self._base(H, W, oh, ow)
+        if float(out4.min()) == -np.inf:   # windows with nothing above -inf (empty in ceil mode, all NaN/-inf)
+            xp.equal(out4, -np.inf, out=eq)
+            xp.copyto(idx4, -1, where=eq)
+        return self.output
+
+    def _deltas(self, W):
+        """int64 (kH*kW + 1,): in-plane offset ky * W + kx of each kernel offset (then a spare for 'none')."""
+        key = (W, self.kH, self.kW)
+        info = _long_info(self)
+        cache = self.__dict__.get('_delta_cache')
+        if cache is None or cache[0] != key or backend.is_cuda_array(cache[1]) != info.cuda:
+            d = (np.arange(self.kH)[:, None] * W + np.arange(self.kW)[None, :]).reshape(-1)
+            d = backend.to_device(np.append(d, 0).astype(np.int64), info.cuda)
+            self.__dict__['_delta_cache'] = cache = (key, d)
+        return cache[1]
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        x4, batched = _spatial_input(self, x)
+        oh, ow, _, _ = self._sizes(x4, x.shape)
+        _check_grad(self, g, self._output_shape(x, oh, ow))
+        idx = _long_field(self, 'indices')._a
+        if idx.shape != g.shape:
+            raise RuntimeError(f"{self!r}: indices of size {sizestr(idx.shape)} do not match gradOutput of size "
+                               f"{sizestr(g.shape)}; call forward with this input first")
+        gi = _field_out(self, 'gradInput', x.shape)
+        gi.fill(0)
+        gi4 = gi if batched else gi[None]
+        _scatter_to_planes(self, gi4, idx if batched else idx[None], g if batched else g[None],
+                           unique=self.dW >= self.kW and self.dH >= self.kH)
+        return self.gradInput
+
+    def clearState(self):
+        self.indices = _long_info(self).tensor_class()
+        return super().clearState()
+
+
+class SpatialAveragePooling(_Pool2d):
+    """SpatialAveragePooling(kW, kH, dW=1, dH=1, padW=0, padH=0): the mean over each window.  The divisor counts
+    the padding (``count_include_pad``, default; ``setCountExcludePad()`` counts input pixels only) but never the
+    overhang past the right/bottom padding in ceil mode.  ``divide=False`` (old Torch7 files) gives sums."""
+    # defaults for fields a .t7 file may lack (Lua's nil: ``divide`` nil means sums, as Torch7's updateOutput)
+    count_include_pad = True
+    divide = False
+
+    def __init__(self, kW, kH, dW=1, dH=1, padW=0, padH=0):
+        super().__init__()
+        _check_kernel_args('nn.SpatialAveragePooling', kW, kH, dW, dH, padW, padH)
+        self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
+        self.padW, self.padH = padW, padH
+        self.ceil_mode = False
+        self.count_include_pad = True
+        self.divide = True
+
+    def setCountIncludePad(self):
+        self.count_include_pad = True
+        return self
+
+    def setCountExcludePad(self):
+        self.count_include_pad = False
+        return self
+
+    def _check_small(self, H, W, shape):
+        if not (W >= self.kW - 2 * self.padW and H >= self.kH - 2 * self.padH):
+            raise ValueError(f"{self!r}: input image (H: {H}, W: {W}) smaller than kernel size (kH: {self.kH} "
+                             f"kW: {self.kW}) with padding (padH: {self.padH} padW: {self.padW}); input of size "
+                             f"{sizestr(shape)}")
+
+    def _divisor(self, H, W, oh, ow):
+        """(oh, ow) array of THNN's divide_factor for each output position (cached)."""
+        key = (H, W, oh, ow, self.kH, self.kW, self.dH, self.dW, self.padH, self.padW,
+               bool(self.count_include_pad), self._tinfo.name)
+        cache = self.__dict__.get('_div_cache')
+        if cache is None or cache[0] != key:
+            def counts(n, o, k, d, p):
+                start = np.arange(o) * d - p
+                end = np.minimum(start + k, n + p)
+                if self.count_include_pad:
+                    return end - start
+                return np.minimum(end, n) - np.maximum(start, 0)
+            div = counts(H, oh, self.kH, self.dH, self.padH)[:, None] * counts(W, ow, self.kW, self.dW,
+                                                                               self.padW)[None, :]
+            div = backend.to_device(div.astype(self._tinfo.dtype), self._tinfo.cuda)
+            self.__dict__['_div_cache'] = cache = (key, div)
+        return cache[1]
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        oh, ow, Hp, Wp = self._sizes(x4, x.shape)
+        out = _field_out(self, 'output', self._output_shape(x, oh, ow))
+        out4 = out if batched else out[None]
+        xpad = self._padded('_xpad', x4, Hp, Wp, 0)
+        for ky in range(self.kH):
+            for kx in range(self.kW):
+                v = self._window(xpad, ky, kx, oh, ow)
+                if ky == 0 and kx == 0:
+                    out4[...] = v
+                else:
+                    out4 += v
+        out4 /= self._divisor(H, W, oh, ow)
+        if not self.divide:
+            out4 *= self.kW * self.kH
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        oh, ow, Hp, Wp = self._sizes(x4, x.shape)
+        _check_grad(self, g, self._output_shape(x, oh, ow))
+        g4 = g if batched else g[None]
+        gd = self._buffer('_gdiv', g4.shape)
+        array_module(x).divide(g4, self._divisor(H, W, oh, ow), out=gd)
+        if not self.divide:
+            gd *= self.kW * self.kH
+        gi = _field_out(self, 'gradInput', x.shape)
+        gi4 = gi if batched else gi[None]
+        direct = self.padH == 0 and self.padW == 0 and Hp == H and Wp == W
+        acc = gi4 if direct else self._buffer('_gpad', (N, C, Hp, Wp))
+        acc.fill(0)
+        for ky in range(self.kH):
+            for kx in range(self.kW):
+                self._window(acc, ky, kx, oh, ow)[...] += gd
+        if not direct:
+            gi4[...] = acc[:, :, self.padH:self.padH + H, self.padW:self.padW + W]
+        return self.gradInput
+
+
+# -- adaptive pooling ------------------------------------------------------------------------------------
+def _adaptive_bounds(n_in, n_out):
+    """(start, end) int arrays of THNN's adaptive windows: [floor(i*in/out), ceil((i+1)*in/out))."""
+    i = np.arange(n_out, dtype=np.int64)
+    start = (i * n_in) // n_out
+    end = -((-(i + 1) * n_in) // n_out)
+    return start, end
+
+
+class _Adaptive(Module):
+    def __init__(self, W, H):
+        super().__init__()
+        for n, v in (('W', W), ('H', H)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
+                raise ValueError(f"{self.__torch_name__}: output {n} must be a positive integer, got {v!r}")
+        self.W = W
+        self.H = H
+
+    def _bounds(self, H, W):
+        key = (H, W, self.H, self.W, self._tinfo.cuda)
+        cache = self.__dict__.get('_bounds_cache')
+        if cache is None or cache[0] != key:
+            self.__dict__['_bounds_cache'] = cache = (key, _adaptive_bounds(H, self.H), _adaptive_bounds(W, self.W))
+        return cache[1], cache[2]
+
+
+class SpatialAdaptiveMaxPooling(_Adaptive):
+    """SpatialAdaptiveMaxPooling(W, H): max pooling to a fixed H x W output whatever the input size, with THNN's
+    windows ``[floor(i*in/out), ceil((i+1)*in/out))``.  ``indices`` as SpatialMaxPooling (ties: the first
+    maximum in row-major window order; values <= -FLT_MAX are never picked, as THNN)."""
+    _lua_index_fields = ('indices',)
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        xp = array_module(x)
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        oh, ow = self.H, self.W
+        (hs, he), (ws, we) = self._bounds(H, W)
+        shape = x.shape[:-2] + (oh, ow)
+        out = _field_out(self, 'output', shape)
+        idx = resized(_long_field(self, 'indices'), shape)
+        out4, idx4 = (out, idx) if batched else (out[None], idx[None])
+        nw, nh = int((we - ws).max()), int((he - hs).max())
+        dev = self._tinfo.cuda
+        cols = [backend.to_device(np.minimum(ws + t, we - 1), dev) for t in range(nw)]  # past a window's end:
+        rows = [backend.to_device(np.minimum(hs + t, he - 1), dev) for t in range(nh)]  # repeat its last pixel
+        # pass 1, along W: each row's max over each column window, and the first column holding it
+        m1 = self._buffer('_m1', (N, C, H, ow))
+        v1 = self._buffer('_v1', (N, C, H, ow))
+        eq1 = bool_buffer(self, '_eq1', (N, C, H, ow))
+        c1 = self._buffer('_c1', (N, C, H, ow), _long_info(self))
+        t1 = self._buffer('_t1', (N, C, H, ow), _long_info(self))
+        m1.fill(_NEG_FLT_MAX)                 # THNN starts from -FLT_MAX and keeps strictly larger values
+        for t in range(nw):
+            _take(xp, x4, cols[t], 3, v1)
+            xp.fmax(m1, v1, out=m1)
+        c1.fill(-1)
+        for t in range(nw - 1, -1, -1):       # reverse sweep: c1 = (v_t == max) ? column_t : c1
+            _take(xp, x4, cols[t], 3, v1)
+            xp.equal(v1, m1, out=eq1)
+            xp.subtract(c1, cols[t], out=t1)
+            t1 *= eq1
+            c1 -= t1
+        # pass 2, along H: the first row whose max is the largest -> the row-major first maximum
+        v2 = self._buffer('_v2', (N, C, oh, ow))
+        eq2 = bool_buffer(self, '_eq2', (N, C, oh, ow))
+        r2 = self._buffer('_r2', (N, C, oh, ow), _long_info(self))
+        c2 = self._buffer('_c2', (N, C, oh, ow), _long_info(self))
+        t2 = self._buffer('_t2', (N, C, oh, ow), _long_info(self))
+        out4.fill(_NEG_FLT_MAX)
+        for t in range(nh):
+            _take(xp, m1, rows[t], 2, v2)
+            xp.fmax(out4, v2, out=out4)
+        r2.fill(-1)
+        c2.fill(-1)
+        for t in range(nh - 1, -1, -1):
+            _take(xp, m1, rows[t], 2, v2)
+            xp.equal(v2, out4, out=eq2)
+            xp.subtract(r2, rows[t][:, None], out=t2)
+            t2 *= eq2
+            r2 -= t2
+            _take(xp, c1, rows[t], 2, t2)
+            xp.subtract(c2, t2, out=t2)
+            t2 *= eq2
+            c2 -= t2
+        xp.multiply(r2, W, out=idx4)
+        idx4 += c2
+        if float(out4.min()) <= _NEG_FLT_MAX:  # nothing above -FLT_MAX in a window: no position (THNN: -1)
+            xp.less_equal(out4, _NEG_FLT_MAX, out=eq2)
+            xp.copyto(idx4, -1, where=eq2)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        x4, batched = _spatial_input(self, x)
+        _check_grad(self, g, x.shape[:-2] + (self.H, self.W))
+        idx = _long_field(self, 'indices')._a
+        if idx.shape != g.shape:
+            raise RuntimeError(f"{self!r}: indices of size {sizestr(idx.shape)} do not match gradOutput of size "
+                               f"{sizestr(g.shape)}; call forward with this input first")
+        gi = _field_out(self, 'gradInput', x.shape)
+        gi.fill(0)
+        _scatter_to_planes(self, gi if batched else gi[None], idx if batched else idx[None],
+                           g if batched else g[None], unique=False)
+        return self.gradInput
+
+    def clearState(self):
+        if 'indices' in self.__dict__:
+            self.indices = _long_info(self).tensor_class()
+        return super().clearState()
+
+
+class SpatialAdaptiveAveragePooling(_Adaptive):
+    """SpatialAdaptiveAveragePooling(W, H): average pooling to a fixed H x W output, over THNN's windows
+    ``[floor(i*in/out), ceil((i+1)*in/out))`` (sum / kW / kH)."""
+
+    def _mats(self, H, W):
+        """(Ah, AwT, kh, kw): 0/1 window matrices Ah (oh x H) and Aw^T (W x ow) and the window sizes."""
+        key = (H, W, self.H, self.W, self._tinfo.name)
+        cache = self.__dict__.get('_mats_cache')
+        if cache is None or cache[0] != key:
+            mats = []
+            for n, o in ((H, self.H), (W, self.W)):
+                s, e = _adaptive_bounds(n, o)
+                pos = np.arange(n)
+                m = ((pos[None, :] >= s[:, None]) & (pos[None, :] < e[:, None])).astype(self._tinfo.dtype)
+                mats.append((m, (e - s).astype(self._tinfo.dtype)))
+            (ah, kh), (aw, kw) = mats
+            dev = self._tinfo.cuda
+            cache = (key, backend.to_device(ah, dev), backend.to_device(np.ascontiguousarray(aw.T), dev),
+                     backend.to_device(kh[:, None], dev), backend.to_device(kw, dev), backend.to_device(aw, dev),
+                     backend.to_device(np.ascontiguousarray(ah.T), dev))
+            self.__dict__['_mats_cache'] = cache
+        return cache[1:]
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        xp = array_module(x)
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        ah, awT, kh, kw, _, _ = self._mats(H, W)
+        out = _field_out(self, 'output', x.shape[:-2] + (self.H, self.W))
+        out4 = out if batched else out[None]
+        tmp = self._buffer('_tmp', (N, C, H, self.W))
+        xp.matmul(x4, awT, out=tmp)       # window sums along W
+        xp.matmul(ah, tmp, out=out4)      # ... then along H
+        out4 /= kw
+        out4 /= kh
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        xp = array_module(x)
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        _check_grad(self, g, x.shape[:-2] + (self.H, self.W))
+        _, _, kh, kw, aw, ahT = self._mats(H, W)
+        gs = self._buffer('_gs', (N, C, self.H, self.W))
+        xp.divide(g if batched else g[None], kw, out=gs)
+        gs /= kh
+        tmp = self._buffer('_tmp', (N, C, self.H, W))
+        xp.matmul(gs, aw, out=tmp)
+        gi = _field_out(self, 'gradInput', x.shape)
+        xp.matmul(ahT, tmp, out=gi if batched else gi[None])
+        return self.gradInput
+
+
+# -- softmax over planes ---------------------------------------------------------------------------------
+class SpatialSoftMax(SoftMax):
+    """SoftMax over the planes at each pixel of a 3-D (planes x h x w) or 4-D (batch x planes x h x w) input
+    (Torch7's SpatialSoftMax runs THNN's SoftMax, which also takes 1-D and 2-D inputs)."""
+
+
+class SpatialLogSoftMax(LogSoftMax):
+    """LogSoftMax over the planes at each pixel (Torch7's SpatialLogSoftMax runs THNN's LogSoftMax)."""
+
+
+# -- local response normalization ------------------------------------------------------------------------
+class SpatialCrossMapLRN(Module):
+    """SpatialCrossMapLRN(size, alpha=1e-4, beta=0.75, k=1): y = x * scale^-beta with
+    scale = k + alpha / size * (sum of x^2 over the ``size`` neighbouring planes, clipped at the edges).
+
+    The window of plane c is [c - (size-1)//2, c + size//2] (symmetric for odd sizes, as Torch7's CPU code; for
+    even sizes it follows THCUNN's convention).  ``scale`` is kept (a Torch7 field) for the backward."""
+
+    def __init__(self, size, alpha=0.0001, beta=0.75, k=1):
+        super().__init__()
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            raise ValueError(f"nn.SpatialCrossMapLRN: size must be a positive integer, got {size!r}")
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def _window_sum(self, xp, src, out, pre, post, name):
+        """out[:, c] = sum of src[:, c - pre .. c + post] (clipped), via a zero-padded copy of src."""
+        N, C, H, W = src.shape
+        pad = self._buffer(name, (N, C + pre + post, H, W))
+        pad[:, :pre].fill(0)
+        pad[:, pre + C:].fill(0)
+        pad[:, pre:pre + C] = src
+        out[...] = pad[:, 0:C]
+        for o in range(1, pre + post + 1):
+            out += pad[:, o:o + C]
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        xp = array_module(x)
+        x4, batched = _spatial_input(self, x)
+        if 'scale' not in self.__dict__ or self.scale.__class__ is not self._tcls:
+            self.scale = self._tcls()
+        scale = resized(self.scale, x4.shape)
+        out = _field_out(self, 'output', x.shape)
+        out4 = out if batched else out[None]
+        pre = (self.size - 1) // 2
+        post = self.size - 1 - pre
+        sq = self._buffer('_sq', x4.shape)
+        xp.multiply(x4, x4, out=sq)
+        self._window_sum(xp, sq, scale, pre, post, '_pad')
+        scale *= self.alpha / self.size
+        scale += self.k
+        xp.power(scale, -self.beta, out=out4)
+        out4 *= x4
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        xp = array_module(x)
+        x4, batched = _spatial_input(self, x)
+        _check_grad(self, g, x.shape)
+        g4 = g if batched else g[None]
+        scale = self.__dict__.get('scale')
+        y = self.output._a
+        if scale is None or scale._a.shape != x4.shape or y.shape != x.shape:
+            self.updateOutput(input)
+            scale, y = self.scale, self.output._a
+        s = scale._a
+        y4 = y if batched else y[None]
+        pre = (self.size - 1) // 2
+        post = self.size - 1 - pre
+        # ratio = g * y / scale, summed over the planes whose window holds c: [c - post, c + pre]
+        ratio = self._buffer('_ratio', x4.shape)
+        xp.multiply(g4, y4, out=ratio)
+        ratio /= s
+        acc = self._buffer('_acc', x4.shape)
+        self._window_sum(xp, ratio, acc, post, pre, '_pad')
+        acc *= x4
+        acc *= 2 * self.alpha * self.beta / self.size
+        gi = _field_out(self, 'gradInput', x.shape)
+        gi4 = gi if batched else gi[None]
+        xp.power(s, -self.beta, out=gi4)
+        gi4 *= g4
+        gi4 -= acc
+        return self.gradInput
+
+    def clearState(self):
+        if 'scale' in self.__dict__:
+            self.scale = self._tcls()
+        return super().clearState()
+
+
+# -- up-sampling -----------------------------------------------------------------------------------------
+def _long_storage4():
+    from .. import LongStorage
+    return LongStorage(4).fill(0)
+
+
+def _set_sizes(module, in_shape, out_shape):
+    """Torch7's inputSize/outputSize LongStorage(4) fields (kept so that Lua can run a saved module)."""
+    for name, shape in (('inputSize', in_shape), ('outputSize', out_shape)):
+        st = module.__dict__.get(name)
+        if st is None or len(st) < len(shape):
+            st = module.__dict__[name] = _long_storage4()
+        for i, n in enumerate(shape):
+            st[i] = n
+
+
+def _check_scale(name, scale):
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"{name}: scale_factor must be a number, got {scale!r}")
+    if scale < 1:
+        raise ValueError(f"{name}: scale_factor must be greater than 1, got {scale}")
+    if int(scale) != scale:
+        raise ValueError(f"{name}: scale_factor must be integer, got {scale}")
+
+
+class SpatialUpSamplingNearest(Module):
+    """SpatialUpSamplingNearest(scale): each pixel repeated scale x scale times (output H*scale x W*scale)."""
+
+    def __init__(self, scale):
+        super().__init__()
+        _check_scale('nn.SpatialUpSamplingNearest', scale)
+        self.scale_factor = int(scale)
+        self.inputSize = _long_storage4()
+        self.outputSize = _long_storage4()
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        s = int(self.scale_factor)
+        shape = x.shape[:-2] + (H * s, W * s)
+        _set_sizes(self, x.shape, shape)
+        out = _field_out(self, 'output', shape)
+        out.reshape(N, C, H, s, W, s)[...] = x4[:, :, :, None, :, None]
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        s = int(self.scale_factor)
+        _check_grad(self, g, x.shape[:-2] + (H * s, W * s))
+        gi = _field_out(self, 'gradInput', x.shape)
+        array_module(x).sum(g.reshape(N, C, H, s, W, s), axis=(3, 5), out=gi.reshape(N, C, H, W))
+        return self.gradInput
+
+
+class SpatialUpSamplingBilinear(Module):
+    """SpatialUpSamplingBilinear(scale) or SpatialUpSamplingBilinear({'oheight': h, 'owidth': w}) (a dict, as
+    Torch7's table, or a tuple (h, w)): bilinear interpolation to H*scale x W*scale (or h x w), corners aligned
+    (THNN: source position = out_index * (in - 1) / (out - 1), computed in single precision)."""
+    # fields absent (nil) in Torch7 depending on the constructor argument
+    scale_factor = None
+    oheight = None
+    owidth = None
+
+    def __init__(self, params):
+        super().__init__()
+        if isinstance(params, dict) or isinstance(params, (tuple, list)):
+            if isinstance(params, dict):
+                h, w = params.get('oheight'), params.get('owidth')
+            elif len(params) == 2:
+                h, w = params
+            else:
+                raise ValueError(f"nn.SpatialUpSamplingBilinear: expected (oheight, owidth), got {params!r}")
+            for n, v in (('oheight', h), ('owidth', w)):
+                if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                    raise ValueError(f"nn.SpatialUpSamplingBilinear: {n} must be a positive integer, got {v!r}")
+            self.oheight, self.owidth = int(h), int(w)
+        else:
+            _check_scale('nn.SpatialUpSamplingBilinear', params)
+            self.scale_factor = int(params)
+        self.inputSize = _long_storage4()
+        self.outputSize = _long_storage4()
+
+    def __repr__(self):
+        if self.scale_factor is not None:
+            return f"{self.__torch_name__}({int(self.scale_factor)})"
+        return f"{self.__torch_name__}({self.oheight}, {self.owidth})"
+
+    def _out_hw(self, H, W):
+        if self.scale_factor is not None:
+            s = int(self.scale_factor)
+            return H * s, W * s
+        return int(self.oheight), int(self.owidth)
+
+    def _interp(self, n_in, n_out):
+        """(i0, i1, l0, l1): for each output index, the two source indices and their weights (THNN's float
+        arithmetic: r = (in-1)/(out-1) in float32, position = r * j in float32)."""
+        f32 = np.float32
+        r = f32(n_in - 1) / f32(n_out - 1) if n_out > 1 else f32(0)
+        pos = (r * np.arange(n_out, dtype=f32)).astype(f32)
+        i0 = pos.astype(np.int64)
+        i1 = i0 + (i0 < n_in - 1)
+        l1 = (pos - i0).astype(self._tinfo.dtype)
+        l0 = (1 - l1).astype(self._tinfo.dtype)
+        return i0, i1, l0, l1
+
+    def _plan(self, H, W, oh, ow):
+        """((i0, i1, l0, l1) along H with weights as columns, the same along W, Mh^T, Mw): gather indices and
+        weights for the forward, interpolation matrices (out x in) for the backward (cached)."""
+        key = (H, W, oh, ow, self._tinfo.name)
+        cache = self.__dict__.get('_plan_cache')
+        if cache is None or cache[0] != key:
+            dev = self._tinfo.cuda
+            parts = []
+            for n_in, n_out in ((H, oh), (W, ow)):
+                i0, i1, l0, l1 = self._interp(n_in, n_out)
+                m = np.zeros((n_out, n_in), dtype=self._tinfo.dtype)
+                np.add.at(m, (np.arange(n_out), i0), l0)
+                np.add.at(m, (np.arange(n_out), i1), l1)
+                parts.append((i0, i1, l0, l1, m))
+            (hi0, hi1, hl0, hl1, mh), (wi0, wi1, wl0, wl1, mw) = parts
+            arrays = (hi0, hi1, hl0[:, None], hl1[:, None], wi0, wi1, wl0, wl1, np.ascontiguousarray(mh.T), mw)
+            self.__dict__['_plan_cache'] = cache = (key, tuple(backend.to_device(a, dev) for a in arrays))
+        return cache[1]
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        xp = array_module(x)
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        oh, ow = self._out_hw(H, W)
+        if H < 1 or W < 1:
+            raise ValueError(f"{self!r}: input sizes should be greater than 0, got {sizestr(x.shape)}")
+        shape = x.shape[:-2] + (oh, ow)
+        _set_sizes(self, x4.shape, (N, C, oh, ow))
+        hi0, hi1, hl0, hl1, wi0, wi1, wl0, wl1, _, _ = self._plan(H, W, oh, ow)
+        out = _field_out(self, 'output', shape)
+        out4 = out if batched else out[None]
+        # along W: t = l0 * x[..., i0] + l1 * x[..., i1]; then along H the same on rows (THNN's grouping)
+        t = self._buffer('_t', (N, C, H, ow))
+        t2 = self._buffer('_t2', (N, C, H, ow))
+        _take(xp, x4, wi0, 3, t)
+        t *= wl0
+        _take(xp, x4, wi1, 3, t2)
+        t2 *= wl1
+        t += t2
+        r2 = self._buffer('_r2', (N, C, oh, ow))
+        _take(xp, t, hi0, 2, out4)
+        out4 *= hl0
+        _take(xp, t, hi1, 2, r2)
+        r2 *= hl1
+        out4 += r2
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        xp = array_module(x)
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        oh, ow = self._out_hw(H, W)
+        _check_grad(self, g, x.shape[:-2] + (oh, ow))
+        mhT, mw = self._plan(H, W, oh, ow)[8:]
+        tmp = self._buffer('_gt', (N, C, oh, W))
+        xp.matmul(g if batched else g[None], mw, out=tmp)
+        gi = _field_out(self, 'gradInput', x.shape)
+        xp.matmul(mhT, tmp, out=gi if batched else gi[None])
+        return self.gradInput
