@@ -79,15 +79,17 @@ def kernel_offsets(ksize):
 def choose_layout(n, c, sizes, ksize, osize, nout, stride=None):
     """'nfirst' or 'nlast' (see the module docstring): an estimate of which copies cost less.
 
-    'nfirst' pays per short row copied (C*K*N*prod(O[:-1]) rows of O[-1] numbers, in im2col and col2im); 'nlast'
-    pays per number transposed (the input, the output, the gradients), at roughly 1/25 of a row's cost each."""
+    'nfirst' pays per row copied (C*K*N*prod(O[:-1]) rows of O[-1] numbers, in im2col and col2im: ~25 ns each
+    with numpy); 'nlast' pays per number transposed (the input, the output and their gradients: ~3 ns each).
+    Measured on LeNet: its 1->20 convolution on 28x28 images is faster batch-first, its 20->50 one on 12x12
+    planes three times faster batch-last."""
     if n <= 1:
         return _NFIRST
     rows = c * _prod(ksize) * n * _prod(osize[:-1])
     moved = n * (c * _prod(sizes) + nout * _prod(osize))
     if stride is not None and any(s > 1 for s in stride):
         rows *= 2          # strided rows copy slower still (the 'nlast' runs are N long at worst)
-    return _NLAST if rows * 25 > moved else _NFIRST
+    return _NLAST if rows * 8 > moved else _NFIRST
 
 
 # -- batch <-> column-matrix layouts ----------------------------------------------------------------------------

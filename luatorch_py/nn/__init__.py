@@ -25,3 +25,9 @@ from .criterion import (AbsCriterion, SmoothL1Criterion, ClassNLLCriterion, Cros
 from .conv import (SpatialConvolution, SpatialConvolutionMM, SpatialFullConvolution, SpatialDilatedConvolution,
                    TemporalConvolution, TemporalMaxPooling, VolumetricConvolution, VolumetricMaxPooling,
                    VolumetricAveragePooling)
+from .pooling import (SpatialMaxPooling, SpatialAveragePooling, SpatialAdaptiveMaxPooling, SpatialAdaptiveAveragePooling,
+                      SpatialSoftMax, SpatialLogSoftMax, SpatialCrossMapLRN, SpatialUpSamplingNearest,
+                      SpatialUpSamplingBilinear)
+from .normalization import BatchNormalization, SpatialBatchNormalization
+from .padding import SpatialZeroPadding, SpatialReflectionPadding, SpatialReplicationPadding
+from .dropout import SpatialDropout

@@ -12,7 +12,7 @@ import numbers
 from .. import backend
 from ..backend import array_module
 from .. import random as _random
-from .module import Module, resized, sizestr
+from .module import Module, check_grad_like_input, resized, sizestr
 
 _INF = float('inf')
 
@@ -22,13 +22,8 @@ def _lua_bool(b):
 
 
 def bool_buffer(obj, name, shape):
-    """A boolean scratch array kept on module/criterion ``obj`` under ``name`` (like ``obj._buffer``: reallocated
-    only when the shape or the device changes)."""
-    buf = obj.__dict__.get(name)
-    if buf is None or buf.shape != shape or backend.is_cuda_array(buf) != obj._tinfo.cuda:
-        buf = obj._tinfo.xp.empty(shape, dtype=bool)
-        obj.__dict__[name] = buf
-    return buf
+    """A boolean scratch array kept on module/criterion ``obj`` under ``name`` (``obj._buffer`` with dtype bool)."""
+    return obj._buffer(name, shape, dtype=bool)
 
 
 class Elementwise(Module):
@@ -76,9 +71,7 @@ class Elementwise(Module):
         x = t._a
         gt = self._coerce(gradOutput, 'gradOutput')
         g = gt._a
-        if g.shape != x.shape:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
-                             f"{sizestr(x.shape)}")
+        check_grad_like_input(self, x, g)
         xp = array_module(x)
         if self.__dict__.get('inplace'):
             self._df(xp, x, self.output._a, g, g)
@@ -658,9 +651,7 @@ class _SoftMaxBase(Module):
     def _grad_args(self, input, gradOutput):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
-        if g.shape != x.shape:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
-                             f"{sizestr(x.shape)}")
+        check_grad_like_input(self, x, g)
         y = self.output._a
         if y.shape != x.shape:
             self.updateOutput(input)

@@ -1,7 +1,8 @@
 """Containers: a module made of modules.  They only iterate; the protocol is in module.py."""
 from .. import backend
 from ..tensor import CPU_LONG_STORAGE
-from .module import Module, resized, sizestr
+from .module import Module, owned_tensor, resized, sizestr
+from .table import _copy_like
 
 
 def rethrow(e, i, container):
@@ -17,6 +18,14 @@ def rethrow(e, i, container):
             raise new.with_traceback(e.__traceback__) from None
     e.add_note(where)
     raise e
+
+
+def _call(container, i, fn, *args):
+    """``fn(*args)`` for module ``i`` of ``container``: an error is re-raised saying where (``rethrow``)."""
+    try:
+        return fn(*args)
+    except Exception as e:
+        rethrow(e, i, container)
 
 
 class Container(Module):
@@ -97,58 +106,41 @@ class Sequential(Container):
         self.output = cur
         return cur
 
-    def _backward_pass(self, input, gradOutput, step):
+    def _walk_back(self, input, gradOutput, step):
+        """From the last module to the first: ``g = step(module, its input, g)``, g starting as gradOutput (the
+        gradient reaching that module); returns the last g."""
         mods = self.modules
         cur = gradOutput
         for i in range(len(mods) - 1, -1, -1):
-            prev = mods[i - 1].output if i else input
             try:
-                cur = step(mods[i], prev, cur)
+                cur = step(mods[i], mods[i - 1].output if i else input, cur)
             except Exception as e:
                 rethrow(e, i, self)
-        self.gradInput = cur
         return cur
 
     def updateGradInput(self, input, gradOutput):
-        return self._backward_pass(input, gradOutput, lambda m, x, g: m.updateGradInput(x, g))
+        self.gradInput = self._walk_back(input, gradOutput, lambda m, x, g: m.updateGradInput(x, g))
+        return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
-        mods = self.modules
-        cur = gradOutput
-        for i in range(len(mods) - 1, -1, -1):
-            prev = mods[i - 1].output if i else input
-            try:
-                mods[i].accGradParameters(prev, cur, scale)
-            except Exception as e:
-                rethrow(e, i, self)
-            cur = mods[i].gradInput
+        def step(m, x, g):
+            m.accGradParameters(x, g, scale)
+            return m.gradInput
+        self._walk_back(input, gradOutput, step)
 
     def backward(self, input, gradOutput, scale=1):
-        mods = self.modules
-        cur = gradOutput
-        for i in range(len(mods) - 1, -1, -1):
-            m = mods[i]
-            try:
-                cur = m.backward(mods[i - 1].output if i else input, cur, scale)
-            except Exception as e:
-                rethrow(e, i, self)
-        self.gradInput = cur
-        return cur
+        self.gradInput = self._walk_back(input, gradOutput, lambda m, x, g: m.backward(x, g, scale))
+        return self.gradInput
 
     # backwardUpdate: Module's (updateGradInput through every module, then accUpdateGradParameters), as Torch7;
     # interleaving the two per module would compute the gradInputs of modules that share weights with later
     # ones from already-updated weights
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
-        mods = self.modules
-        cur = gradOutput
-        for i in range(len(mods) - 1, -1, -1):
-            prev = mods[i - 1].output if i else input
-            try:
-                mods[i].accUpdateGradParameters(prev, cur, lr)
-            except Exception as e:
-                rethrow(e, i, self)
-            cur = mods[i].gradInput
+        def step(m, x, g):
+            m.accUpdateGradParameters(x, g, lr)
+            return m.gradInput
+        self._walk_back(input, gradOutput, step)
 
     def __repr__(self):
         n = len(self.modules)
@@ -162,15 +154,6 @@ class Sequential(Container):
 
 
 # -- helpers for the branching containers ---------------------------------------------------------------------
-def _owned_tensor(module, name):
-    """module.<name> as a tensor of the module's type (a fresh one when it holds something else, e.g. a list)."""
-    t = module.__dict__.get(name)
-    if t.__class__ is not module._tcls:
-        t = module._tcls()
-        module.__dict__[name] = t
-    return t
-
-
 def _owned_list(module, name):
     """module.<name> as a list (a fresh one when it holds something else)."""
     v = module.__dict__.get(name)
@@ -178,28 +161,6 @@ def _owned_list(module, name):
         v = []
         module.__dict__[name] = v
     return v
-
-
-def _copy_into(dst, src):
-    """``dst`` (its tensors and lists reused when they fit) made a copy of ``src`` (a tensor or nested lists of
-    them), as Torch7's retable with copy; returns the result."""
-    if isinstance(src, (list, tuple)):
-        if not isinstance(dst, list):
-            dst = []
-        del dst[len(src):]
-        for k, v in enumerate(src):
-            if k < len(dst):
-                dst[k] = _copy_into(dst[k], v)
-            else:
-                dst.append(_copy_into(None, v))
-        return dst
-    if dst is None or dst.__class__ is not src.__class__ or dst is src:
-        dst = src.__class__()
-    a = src._a
-    if dst._a.shape != a.shape or not dst._a.flags.c_contiguous:
-        dst.resize(a.shape if a.size else (0,))
-    dst._a[...] = a
-    return dst
 
 
 def _add_into(dst, src, module, i):
@@ -247,8 +208,7 @@ def _table_arg(module, x, what, n):
 
 
 def _join_outputs(module, outs, dim, what='outputs'):
-    """Concatenate the tensors ``outs`` along 0-based ``dim`` (negative: from the end) into module.output;
-    returns the normalized dim."""
+    """Concatenate the tensors ``outs`` along 0-based ``dim`` (negative: from the end) into module.output."""
     for i, o in enumerate(outs):
         if o.__class__ is not module._tcls:
             raise TypeError(f"{module.__torch_name__}: module ({i + 1}) output a "
@@ -266,15 +226,83 @@ def _join_outputs(module, outs, dim, what='outputs'):
             raise ValueError(f"{module.__torch_name__}: cannot concatenate along dim {d} the {what} of sizes "
                              f"{', '.join(sizestr(b.shape) for b in arrays)} (module ({i + 1}) differs)")
         total += a.shape[d]
-    out = resized(_owned_tensor(module, 'output'), a0.shape[:d] + (total,) + a0.shape[d + 1:])
+    out = resized(owned_tensor(module, 'output'), a0.shape[:d] + (total,) + a0.shape[d + 1:])
     if len(arrays) == 1:
         out[...] = a0
     else:
         backend.array_module(out).concatenate(arrays, axis=d, out=out)
-    return d
 
 
-class Concat(Container):
+def _concat_grad_parts(container, gradOutput, dim):
+    """gradOutput of a container that concatenated its modules' outputs along ``dim``, checked to have the
+    output's size, cut back into the parts: a generator of (i, module i, the part facing module i's output)."""
+    g = container._coerce(gradOutput, 'gradOutput')
+    ga = g._a
+    want = container.output._a.shape
+    if ga.shape != want:
+        raise ValueError(f"{container.__torch_name__}: expected gradOutput of size {sizestr(want)} (the output's), "
+                         f"got {sizestr(ga.shape)}")
+    return _cut(container.modules, g, dim % ga.ndim)
+
+
+def _cut(modules, g, d):
+    pre = (slice(None),) * d
+    off = 0
+    for i, m in enumerate(modules):
+        n = m.output._a.shape[d]
+        yield i, m, g._view(g._a[pre + (slice(off, off + n),)])
+        off += n
+
+
+_GRAD_METHODS = ('updateGradInput', 'backward')     # the backward methods that give a gradInput
+
+
+class _Branching(Container):
+    """Base of Concat, ConcatTable, ParallelTable, Parallel and MapTable: every backward method goes through
+    ``self._each(method, input, gradOutput, *extra)``, which calls ``method`` on the modules and, for the
+    _GRAD_METHODS, sets and returns the gradInput."""
+
+    def updateGradInput(self, input, gradOutput):
+        return self._each('updateGradInput', input, gradOutput)
+
+    def backward(self, input, gradOutput, scale=1):
+        return self._each('backward', input, gradOutput, scale)
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        self._each('accGradParameters', input, gradOutput, scale)
+
+    def accUpdateGradParameters(self, input, gradOutput, lr):
+        self._each('accUpdateGradParameters', input, gradOutput, lr)
+
+    __repr__ = _branches_repr
+
+
+class _SameInput(_Branching):
+    """Concat and ConcatTable: every module gets the same input; the gradInput sums the modules' gradInputs.
+    Subclasses give ``_grad_parts(gradOutput)``: (i, module i, the gradOutput part for module i)."""
+
+    def _outputs(self, input):
+        return [_call(self, i, m.updateOutput, input) for i, m in enumerate(self.modules)]
+
+    def _each(self, method, input, gradOutput, *extra):
+        parts = self._grad_parts(gradOutput)
+        if method not in _GRAD_METHODS:
+            for i, m, g in parts:
+                _call(self, i, getattr(m, method), input, g, *extra)
+            return None
+        gi = self.gradInput
+        first = True
+        for i, m, g in parts:
+            r = _call(self, i, getattr(m, method), input, g, *extra)
+            if r is None:
+                continue
+            gi = _copy_like(gi, r) if first else _add_into(gi, r, self, i)
+            first = False
+        self.gradInput = gi
+        return gi
+
+
+class Concat(_SameInput):
     """Concat(dim): every module gets the same input; their outputs are concatenated along ``dim`` (0-based,
     negative from the end; Lua's nn.Concat(2) is Concat(1))."""
     _lua_index_fields = ('dimension',)
@@ -285,74 +313,17 @@ class Concat(Container):
         self.dimension = dimension
 
     def updateOutput(self, input):
-        outs = []
-        for i, m in enumerate(self.modules):
-            try:
-                outs.append(m.updateOutput(input))
-            except Exception as e:
-                rethrow(e, i, self)
+        outs = self._outputs(input)
         if not outs:
             raise ValueError(f"{self.__torch_name__}: no modules to concatenate")
-        self._d = _join_outputs(self, outs, self.dimension)
+        _join_outputs(self, outs, self.dimension)
         return self.output
 
-    def _slices(self, gradOutput):
-        """(module index, module, gradOutput narrowed to that module's part)."""
-        g = self._coerce(gradOutput, 'gradOutput')
-        ga = g._a
-        want = self.output._a.shape
-        if ga.shape != want:
-            raise ValueError(f"{self.__torch_name__}: expected gradOutput of size {sizestr(want)} (the output's), "
-                             f"got {sizestr(ga.shape)}")
-        d = self.__dict__.get('_d')
-        if d is None:
-            d = self.dimension % ga.ndim
-        pre = (slice(None),) * d
-        off = 0
-        for i, m in enumerate(self.modules):
-            n = m.output._a.shape[d]
-            yield i, m, g._view(ga[pre + (slice(off, off + n),)])
-            off += n
-
-    def _backward(self, method, input, gradOutput, *extra):
-        gi = self.gradInput
-        first = True
-        for i, m, g in self._slices(gradOutput):
-            try:
-                r = getattr(m, method)(input, g, *extra)
-            except Exception as e:
-                rethrow(e, i, self)
-            if r is None:
-                continue
-            gi = _copy_into(gi, r) if first else _add_into(gi, r, self, i)
-            first = False
-        self.gradInput = gi
-        return gi
-
-    def updateGradInput(self, input, gradOutput):
-        return self._backward('updateGradInput', input, gradOutput)
-
-    def backward(self, input, gradOutput, scale=1):
-        return self._backward('backward', input, gradOutput, scale)
-
-    def accGradParameters(self, input, gradOutput, scale=1):
-        for i, m, g in self._slices(gradOutput):
-            try:
-                m.accGradParameters(input, g, scale)
-            except Exception as e:
-                rethrow(e, i, self)
-
-    def accUpdateGradParameters(self, input, gradOutput, lr):
-        for i, m, g in self._slices(gradOutput):
-            try:
-                m.accUpdateGradParameters(input, g, lr)
-            except Exception as e:
-                rethrow(e, i, self)
-
-    __repr__ = _branches_repr
+    def _grad_parts(self, gradOutput):
+        return _concat_grad_parts(self, gradOutput, self.dimension)
 
 
-class ConcatTable(Container):
+class ConcatTable(_SameInput):
     """Every module gets the same input; the output is the list of their outputs.  The gradInput sums the
     modules' gradInputs (a tensor, or a list of them when the input is a list)."""
 
@@ -362,61 +333,15 @@ class ConcatTable(Container):
 
     def updateOutput(self, input):
         out = _owned_list(self, 'output')
-        n = len(self.modules)
-        del out[n:]
-        for i, m in enumerate(self.modules):
-            try:
-                o = m.updateOutput(input)
-            except Exception as e:
-                rethrow(e, i, self)
-            if i < len(out):
-                out[i] = o
-            else:
-                out.append(o)
+        out[:] = self._outputs(input)
         return out
 
-    def _backward(self, method, input, gradOutput, *extra):
+    def _grad_parts(self, gradOutput):
         _table_arg(self, gradOutput, 'gradOutput', len(self.modules))
-        gi = self.gradInput
-        first = True
-        for i, m in enumerate(self.modules):
-            try:
-                r = getattr(m, method)(input, gradOutput[i], *extra)
-            except Exception as e:
-                rethrow(e, i, self)
-            if r is None:
-                continue
-            gi = _copy_into(gi, r) if first else _add_into(gi, r, self, i)
-            first = False
-        self.gradInput = gi
-        return gi
-
-    def updateGradInput(self, input, gradOutput):
-        return self._backward('updateGradInput', input, gradOutput)
-
-    def backward(self, input, gradOutput, scale=1):
-        return self._backward('backward', input, gradOutput, scale)
-
-    def accGradParameters(self, input, gradOutput, scale=1):
-        _table_arg(self, gradOutput, 'gradOutput', len(self.modules))
-        for i, m in enumerate(self.modules):
-            try:
-                m.accGradParameters(input, gradOutput[i], scale)
-            except Exception as e:
-                rethrow(e, i, self)
-
-    def accUpdateGradParameters(self, input, gradOutput, lr):
-        _table_arg(self, gradOutput, 'gradOutput', len(self.modules))
-        for i, m in enumerate(self.modules):
-            try:
-                m.accUpdateGradParameters(input, gradOutput[i], lr)
-            except Exception as e:
-                rethrow(e, i, self)
-
-    __repr__ = _branches_repr
+        return ((i, m, gradOutput[i]) for i, m in enumerate(self.modules))
 
 
-class ParallelTable(Container):
+class ParallelTable(_Branching):
     """Module i gets input[i]; the output is the list of their outputs (extra input entries are ignored, as
     Torch7)."""
 
@@ -428,50 +353,22 @@ class ParallelTable(Container):
     def updateOutput(self, input):
         _table_arg(self, input, 'input', len(self.modules))
         out = _owned_list(self, 'output')
-        del out[len(self.modules):]
-        for i, m in enumerate(self.modules):
-            try:
-                o = m.updateOutput(input[i])
-            except Exception as e:
-                rethrow(e, i, self)
-            if i < len(out):
-                out[i] = o
-            else:
-                out.append(o)
+        out[:] = [_call(self, i, m.updateOutput, input[i]) for i, m in enumerate(self.modules)]
         return out
 
     def _each(self, method, input, gradOutput, *extra):
         _table_arg(self, input, 'input', len(self.modules))
         _table_arg(self, gradOutput, 'gradOutput', len(self.modules))
-        res = []
-        for i, m in enumerate(self.modules):
-            try:
-                res.append(getattr(m, method)(input[i], gradOutput[i], *extra))
-            except Exception as e:
-                rethrow(e, i, self)
-        return res
-
-    def _set_grad(self, res):
-        gi = _owned_list(self, 'gradInput')
-        gi[:] = res
-        return gi
-
-    def updateGradInput(self, input, gradOutput):
-        return self._set_grad(self._each('updateGradInput', input, gradOutput))
-
-    def backward(self, input, gradOutput, scale=1):
-        return self._set_grad(self._each('backward', input, gradOutput, scale))
-
-    def accGradParameters(self, input, gradOutput, scale=1):
-        self._each('accGradParameters', input, gradOutput, scale)
-
-    def accUpdateGradParameters(self, input, gradOutput, lr):
-        self._each('accUpdateGradParameters', input, gradOutput, lr)
-
-    __repr__ = _branches_repr
+        res = [_call(self, i, getattr(m, method), input[i], gradOutput[i], *extra)
+               for i, m in enumerate(self.modules)]
+        if method in _GRAD_METHODS:
+            gi = _owned_list(self, 'gradInput')
+            gi[:] = res
+            return gi
+        return None
 
 
-class Parallel(Container):
+class Parallel(_Branching):
     """Parallel(inputDimension, outputDimension): module i gets the slice i of the input along
     ``inputDimension``; their outputs are concatenated along ``outputDimension`` (both 0-based, negative from
     the end; Lua's nn.Parallel(1, 2) is Parallel(0, 1))."""
@@ -500,41 +397,20 @@ class Parallel(Container):
 
     def updateOutput(self, input):
         _, _, xs = self._inputs(input)
-        outs = []
-        for i, xi in enumerate(xs):
-            try:
-                outs.append(self.modules[i].updateOutput(xi))
-            except Exception as e:
-                rethrow(e, i, self)
+        outs = [_call(self, i, self.modules[i].updateOutput, xi) for i, xi in enumerate(xs)]
         if not outs:
             raise ValueError(f"{self.__torch_name__}: empty input")
-        self._d = _join_outputs(self, outs, self.outputDimension)
+        _join_outputs(self, outs, self.outputDimension)
         return self.output
 
     def _each(self, method, input, gradOutput, *extra):
         xt, din, xs = self._inputs(input)
-        g = self._coerce(gradOutput, 'gradOutput')
-        ga = g._a
-        want = self.output._a.shape
-        if ga.shape != want:
-            raise ValueError(f"{self.__torch_name__}: expected gradOutput of size {sizestr(want)} (the output's), "
-                             f"got {sizestr(ga.shape)}")
-        d = self.__dict__.get('_d')
-        if d is None:
-            d = self.outputDimension % ga.ndim
-        pre = (slice(None),) * d
+        parts = _concat_grad_parts(self, gradOutput, self.outputDimension)
         gi = None
-        if method != 'accGradParameters' and method != 'accUpdateGradParameters':
-            gi = resized(_owned_tensor(self, 'gradInput'), xt._a.shape)
-        off = 0
-        for i, xi in enumerate(xs):
-            m = self.modules[i]
-            n = m.output._a.shape[d]
-            try:
-                r = getattr(m, method)(xi, g._view(ga[pre + (slice(off, off + n),)]), *extra)
-            except Exception as e:
-                rethrow(e, i, self)
-            off += n
+        if method in _GRAD_METHODS:
+            gi = resized(owned_tensor(self, 'gradInput'), xt._a.shape)
+        for xi, (i, m, g) in zip(xs, parts):
+            r = _call(self, i, getattr(m, method), xi, g, *extra)
             if gi is not None:
                 dst = gi[(slice(None),) * din + (i,)]
                 if r._a.shape != dst.shape:
@@ -543,22 +419,8 @@ class Parallel(Container):
                 dst[...] = r._a
         return self.gradInput
 
-    def updateGradInput(self, input, gradOutput):
-        return self._each('updateGradInput', input, gradOutput)
 
-    def backward(self, input, gradOutput, scale=1):
-        return self._each('backward', input, gradOutput, scale)
-
-    def accGradParameters(self, input, gradOutput, scale=1):
-        self._each('accGradParameters', input, gradOutput, scale)
-
-    def accUpdateGradParameters(self, input, gradOutput, lr):
-        self._each('accUpdateGradParameters', input, gradOutput, lr)
-
-    __repr__ = _branches_repr
-
-
-class MapTable(Container):
+class MapTable(_Branching):
     """MapTable(module, shared=True): applies ``module`` to every entry of a list input.  Entry i > 0 goes
     through a clone made on demand, sharing weight, bias, gradWeight and gradBias with ``module`` (independent
     copies with shared=False), as Torch7."""
@@ -608,35 +470,17 @@ class MapTable(Container):
         if gradOutput is not None:
             _table_arg(self, gradOutput, 'gradOutput', n)
         self._extend(n)
-        res = []
-        for i in range(n):
-            m = self.modules[i]
-            try:
-                if gradOutput is None:
-                    res.append(m.updateOutput(input[i]))
-                else:
-                    res.append(getattr(m, method)(input[i], gradOutput[i], *extra))
-            except Exception as e:
-                rethrow(e, i, self)
+        mods = self.modules
+        if gradOutput is None:
+            return [_call(self, i, mods[i].updateOutput, input[i]) for i in range(n)]
+        res = [_call(self, i, getattr(mods[i], method), input[i], gradOutput[i], *extra) for i in range(n)]
+        if method in _GRAD_METHODS:
+            self.gradInput = res
         return res
 
     def updateOutput(self, input):
         self.output = self._each('updateOutput', input)
         return self.output
-
-    def updateGradInput(self, input, gradOutput):
-        self.gradInput = self._each('updateGradInput', input, gradOutput)
-        return self.gradInput
-
-    def backward(self, input, gradOutput, scale=1):
-        self.gradInput = self._each('backward', input, gradOutput, scale)
-        return self.gradInput
-
-    def accGradParameters(self, input, gradOutput, scale=1):
-        self._each('accGradParameters', input, gradOutput, scale)
-
-    def accUpdateGradParameters(self, input, gradOutput, lr):
-        self._each('accUpdateGradParameters', input, gradOutput, lr)
 
     def zeroGradParameters(self):
         # the clones share the gradients: zeroing (and updating, below) through the module does it once

@@ -437,13 +437,13 @@ class SpatialFullConvolution(_Convolution):
             o4 += self.bias._a[:, None, None]
         return self.output
 
-    def _gcols(self, g, gb, layout):
+    def _gradcols(self, g, gb, layout):
         if self.__dict__.get('_gc_of') is g and self.__dict__.get('_gc_layout') == layout:
             self._gc_of = None
-            return self.__dict__['_gcols']
+            return self.__dict__['_gc_mat']
         k, s, p = self._geom()
         cols = kernels.im2col(gb, k, s, p, 1, layout, self._buffer, '_gcols')
-        self._gc_of, self._gc_layout = g, layout
+        self._gc_of, self._gc_layout, self._gc_mat = g, layout, cols
         return cols
 
     def _backward_setup(self, input, gradOutput):
@@ -458,7 +458,7 @@ class SpatialFullConvolution(_Convolution):
         xp = array_module(x)
         n = xb.shape[0]
         self._gc_of = None
-        cols = self._gcols(g, gb, layout)
+        cols = self._gradcols(g, gb, layout)
         self._gc_of = g
         w = _view2d(self.weight)
         gm = self._buffer('_gim', (w.shape[0], cols.shape[1]))
@@ -481,7 +481,7 @@ class SpatialFullConvolution(_Convolution):
     def accGradParameters(self, input, gradOutput, scale=1):
         x, xb, g, gb, layout, _ = self._backward_setup(input, gradOutput)
         xp = array_module(x)
-        cols = self._gcols(g, gb, layout)
+        cols = self._gradcols(g, gb, layout)
         self._gc_of = None
         xm = self._xmat(x, xb, layout)
         gw = _view2d(self.gradWeight)

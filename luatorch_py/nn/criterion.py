@@ -17,8 +17,8 @@ from ..backend import array_module
 from ..tensor import Tensor
 from ..storage import STORAGE_CLASSES
 from ..types import TYPES
-from .module import TypedObject, resized, sizestr
-from .activation import bool_buffer, LogSoftMax, Sigmoid
+from .module import TypedObject, pair_grad, resized, sizestr
+from .activation import LogSoftMax, Sigmoid
 
 _INF = float('inf')
 _EPS = 1e-12     # THNN's BCECriterion and CosineEmbeddingCriterion
@@ -67,8 +67,14 @@ class Criterion(TypedObject):
     def _norm(self, n):
         return 1.0 / n if self.sizeAverage and n else 1.0
 
+    def _average(self, gi, n):
+        """gi *= 1 / n when sizeAverage (in place; nothing to do otherwise)."""
+        f = self._norm(n)
+        if f != 1:
+            gi *= f
+
     def _mask(self, name, shape):
-        return bool_buffer(self, name, shape)
+        return self._buffer(name, shape, dtype=bool)
 
     def _as_param(self, w, what='weights'):
         """``w`` (a tensor, numpy array or list) as a 1-D tensor of this criterion's type, or None."""
@@ -153,23 +159,36 @@ def _check_dims(crit, x, what='input'):
         raise ValueError(f"{crit!r}: expected a 1-D or 2-D (batch) {what}, got size {sizestr(x.shape)}")
 
 
-def _last_dim_weights(crit, w, x):
-    """Per-class weights broadcast along x's last dim (Torch7: weights:view(1, n):expandAs(target))."""
-    if w is None:
-        return None
-    if w.size != x.shape[-1]:
-        raise ValueError(f"{crit!r}: weights of size {sizestr(w.shape)} do not match the input's last dim "
-                         f"(input of size {sizestr(x.shape)})")
-    return w
-
-
-# -- regression ------------------------------------------------------------------------------------------
-class MSECriterion(Criterion):
-    """Mean (or, without sizeAverage, summed) squared error."""
+class _Averaged(Criterion):
+    """A criterion whose only option is ``sizeAverage`` (average over the elements, or sum)."""
 
     def __init__(self, sizeAverage=True):
         super().__init__()
         self.sizeAverage = sizeAverage
+
+
+class _LastDimWeighted(_Averaged):
+    """An elementwise criterion with optional ``weights`` along the input's last dim."""
+
+    def __init__(self, weights=None, sizeAverage=True):
+        super().__init__(sizeAverage)
+        if weights is not None:
+            self.weights = self._as_param(weights)
+
+    def _w(self, x):
+        """The weights, broadcast along x's last dim (Torch7: weights:view(1, n):expandAs(target)), or None."""
+        w = self.__dict__.get('weights')
+        if w is None:
+            return None
+        if w._a.size != x.shape[-1]:
+            raise ValueError(f"{self!r}: weights of size {sizestr(w._a.shape)} do not match the input's last dim "
+                             f"(input of size {sizestr(x.shape)})")
+        return w._a
+
+
+# -- regression ------------------------------------------------------------------------------------------
+class MSECriterion(_Averaged):
+    """Mean (or, without sizeAverage, summed) squared error."""
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
@@ -187,12 +206,8 @@ class MSECriterion(Criterion):
         return self.gradInput
 
 
-class AbsCriterion(Criterion):
+class AbsCriterion(_Averaged):
     """Mean (or summed) |x - t|; the gradient at x == t is +1 (Torch7)."""
-
-    def __init__(self, sizeAverage=True):
-        super().__init__()
-        self.sizeAverage = sizeAverage
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
@@ -213,12 +228,8 @@ class AbsCriterion(Criterion):
         return self.gradInput
 
 
-class SmoothL1Criterion(Criterion):
+class SmoothL1Criterion(_Averaged):
     """Huber loss: 0.5 d^2 where |d| < 1, |d| - 0.5 elsewhere (d = x - t), averaged or summed."""
-
-    def __init__(self, sizeAverage=True):
-        super().__init__()
-        self.sizeAverage = sizeAverage
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
@@ -239,19 +250,13 @@ class SmoothL1Criterion(Criterion):
         gi = resized(self.gradInput, x.shape)
         xp.subtract(x, t, out=gi)
         xp.clip(gi, -1, 1, out=gi)
-        n = self._norm(x.size)
-        if n != 1:
-            gi *= n
+        self._average(gi, x.size)
         return self.gradInput
 
 
-class DistKLDivCriterion(Criterion):
+class DistKLDivCriterion(_Averaged):
     """Kullback-Leibler divergence of the target distribution t from exp(x) (x: log-probabilities):
     sum over t > 0 of t * (log t - x), averaged or summed."""
-
-    def __init__(self, sizeAverage=True):
-        super().__init__()
-        self.sizeAverage = sizeAverage
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
@@ -274,19 +279,9 @@ class DistKLDivCriterion(Criterion):
         return self.gradInput
 
 
-class BCECriterion(Criterion):
+class BCECriterion(_LastDimWeighted):
     """Binary cross-entropy -(t log(x + eps) + (1 - t) log(1 - x + eps)) (eps = 1e-12), optionally weighted per
     element of the last dim (``weights``), averaged over all elements or summed."""
-
-    def __init__(self, weights=None, sizeAverage=True):
-        super().__init__()
-        self.sizeAverage = sizeAverage
-        if weights is not None:
-            self.weights = self._as_param(weights)
-
-    def _w(self, x):
-        w = self.__dict__.get('weights')
-        return _last_dim_weights(self, w._a, x) if w is not None else None
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
@@ -319,9 +314,7 @@ class BCECriterion(Criterion):
         d *= b                            # (1 - x + eps) (x + eps)
         xp.subtract(x, t, out=gi)
         gi /= d
-        n = self._norm(x.size)
-        if n != 1:
-            gi *= n
+        self._average(gi, x.size)
         if w is not None:
             gi *= w
         return self.gradInput
@@ -502,15 +495,14 @@ class MultiMarginCriterion(Criterion):
         return self.gradInput
 
 
-class MultiLabelMarginCriterion(Criterion):
+class MultiLabelMarginCriterion(_Averaged):
     """Multi-class multi-label hinge loss.  The target has the input's size and lists each sample's target classes
     (0-BASED) first, then -1 padding (Lua lists 1-based classes padded with 0); only the classes before the first -1
     count.  loss = sum over target classes j and non-target classes d of max(0, 1 - (x[j] - x[d])), divided by
     nClasses (and by the batch size when sizeAverage).  ``isTarget`` marks the target classes (Torch7's field)."""
 
     def __init__(self, sizeAverage=True):
-        super().__init__()
-        self.sizeAverage = sizeAverage
+        super().__init__(sizeAverage)
         self.isTarget = self._tcls()
 
     def _terms(self, input, target):
@@ -574,20 +566,13 @@ class MultiLabelMarginCriterion(Criterion):
         return self.gradInput
 
 
-class MultiLabelSoftMarginCriterion(Criterion):
+class MultiLabelSoftMarginCriterion(_LastDimWeighted):
     """Sigmoid + binary cross-entropy in the stable form (Torch7's): loss = sum w (log(1 + exp(-|x|)) + max(x, 0)
     - x t), averaged over all elements when sizeAverage; weights per element of the last dim."""
 
     def __init__(self, weights=None, sizeAverage=True):
-        super().__init__()
-        self.sizeAverage = sizeAverage
-        if weights is not None:
-            self.weights = self._as_param(weights)
+        super().__init__(weights, sizeAverage)
         self.sigmoid = Sigmoid()
-
-    def _w(self, x):
-        w = self.__dict__.get('weights')
-        return _last_dim_weights(self, w._a, x) if w is not None else None
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
@@ -618,18 +603,17 @@ class MultiLabelSoftMarginCriterion(Criterion):
         array_module(x).subtract(s, t, out=gi)
         if w is not None:
             gi *= w
-        n = self._norm(x.size)
-        if n != 1:
-            gi *= n
+        self._average(gi, x.size)
         return self.gradInput
 
 
 # -- margins on pairs and labels -------------------------------------------------------------------------
 def _labels(crit, y, n, dtype, cuda, what='y'):
-    """Labels (1 / -1) as an array of n values of ``dtype``: a number is repeated."""
+    """Labels (1 / -1) as an array of n values of ``dtype``: a number is repeated (into a kept buffer)."""
     if isinstance(y, (numbers.Real, np.number)) and not isinstance(y, (bool, np.bool_)):
-        xp = backend.cupy() if cuda else np
-        return xp.full((n,), y, dtype=dtype)
+        buf = crit._buffer('_labels', (n,), dtype=dtype)
+        buf.fill(y)
+        return buf
     if isinstance(y, Tensor):
         a = y._a
     elif isinstance(y, np.ndarray) or backend.is_cuda_array(y):
@@ -676,12 +660,8 @@ class MarginCriterion(Criterion):
         return self.gradInput
 
 
-class SoftMarginCriterion(Criterion):
+class SoftMarginCriterion(_Averaged):
     """Two-class logistic loss: mean (or sum) of log(1 + exp(-x t)) for labels t = 1 / -1 (computed stably)."""
-
-    def __init__(self, sizeAverage=True):
-        super().__init__()
-        self.sizeAverage = sizeAverage
 
     def _v(self, x, t, xp):
         v = self._buffer('_negxt', x.shape)
@@ -756,9 +736,7 @@ class HingeEmbeddingCriterion(Criterion):
         m &= m2
         xp.logical_not(m, out=m)          # not (y == -1 and x > margin)
         xp.multiply(yy, m, out=gi)
-        n = self._norm(x.size)
-        if n != 1:
-            gi *= n
+        self._average(gi, x.size)
         return self.gradInput
 
 
@@ -811,12 +789,8 @@ class CosineEmbeddingCriterion(Criterion):
         r = (out > 0) * xp.where(yy == 1, -1.0, 1.0).astype(a.dtype)
         if self.sizeAverage:
             r /= yy.shape[0]
-        gl = self.gradInput
-        if not (isinstance(gl, list) and len(gl) == 2 and all(isinstance(t, Tensor) and t._info is self._tinfo
-                                                               for t in gl)):
-            gl = self.gradInput = [self._tcls(), self._tcls()]
-        for t, (u, v, wself) in zip(gl, ((a2, b2, w22), (b2, a2, w32))):
-            gk = resized(t, a.shape).reshape(u.shape)
+        for gk, (u, v, wself) in zip(pair_grad(self, (a.shape, a.shape)), ((a2, b2, w22), (b2, a2, w32))):
+            gk = gk.reshape(u.shape)
             xp.multiply(u, (w1 * wself)[:, None], out=gk)
             xp.subtract(v, gk, out=gk)                # x_other - (x1.x2 / |x_self|^2) x_self
             gk *= (w * r)[:, None]
@@ -862,10 +836,7 @@ class MarginRankingCriterion(Criterion):
         m *= yy
         if not number and self.sizeAverage:
             m /= yy.size
-        if not (isinstance(self.gradInput, list) and len(self.gradInput) == 2):
-            self.gradInput = [self._tcls(), self._tcls()]
-        g1 = resized(self.gradInput[0], a.shape)
-        g2 = resized(self.gradInput[1], a.shape)
+        g1, g2 = pair_grad(self, (a.shape, a.shape))
         xp.negative(m, out=g1)
         g2[...] = m
         return self.gradInput

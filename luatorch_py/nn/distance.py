@@ -4,9 +4,8 @@ import math
 import numpy as np
 
 from ..backend import array_module
-from ..types import TYPES
-from .module import Module, resized, sizestr
-from .linear import _pair_input, _pair_grad
+from .module import (Module, check_grad_like_input, check_grad_size, long_info, pair_grad, pair_input, resized,
+                     sizestr)
 
 
 def _rows(module, x):
@@ -17,7 +16,7 @@ def _rows(module, x):
 
 def _same_pair(module, input):
     """The two inputs (same size, 1-D or a 2-D batch) as 2-D arrays, and whether they were 1-D."""
-    a, b = _pair_input(module, input)
+    a, b = pair_input(module, input)
     if a.shape != b.shape or a.ndim not in (1, 2):
         raise ValueError(f"{module!r}: expected two inputs of the same size, [n] or [batch, n], got "
                          f"{sizestr(a.shape)} and {sizestr(b.shape)}")
@@ -54,7 +53,7 @@ class Normalize(Module):
         norm = self._buffer('_norm', (n, 1))
         if self.p == math.inf:
             xp.abs(x2, out=buf)
-            idx = self._buffer('_idx', (n, 1), _long(self))
+            idx = self._buffer('_idx', (n, 1), long_info(self))
             xp.argmax(buf, axis=1, keepdims=True, out=idx)
             xp.max(buf, axis=1, keepdims=True, out=norm)
             norm += self.eps
@@ -81,9 +80,7 @@ class Normalize(Module):
     def updateGradInput(self, input, gradOutput):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
-        if g.shape != x.shape:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
-                             f"{sizestr(x.shape)}")
+        check_grad_like_input(self, x, g)
         x2, g2 = _rows(self, x), _rows(self, g)
         xp = array_module(x)
         if self.__dict__.get('_norm_key') != (x2.shape, self.p):
@@ -97,7 +94,7 @@ class Normalize(Module):
             xp.multiply(norm, g2, out=gi)
             buf.fill(0)
             idx = self.__dict__['_idx']
-            flat = self._buffer('_flat', (n, 1), _long(self))
+            flat = self._buffer('_flat', (n, 1), long_info(self))
             rows = self.__dict__.get('_rowbase')
             if rows is None or rows.shape[0] != n or array_module(rows) is not xp:
                 rows = self._rowbase = xp.arange(n, dtype=np.int64).reshape(n, 1) * d
@@ -141,11 +138,6 @@ class Normalize(Module):
         return f"{self.__torch_name__}({int(p)})" if p % 1 == 0 else f"{self.__torch_name__}({p:f})"
 
 
-def _long(module):
-    from ..types import on_device
-    return on_device(TYPES['torch.LongTensor'], module._tinfo.cuda)
-
-
 class MM(Module):
     """MM(transA=False, transB=False): the matrix product of a table input ``[A, B]`` (two matrices, or two 3-D
     batches of them), each transposed first when asked."""
@@ -157,7 +149,7 @@ class MM(Module):
         self.gradInput = [self._tcls(), self._tcls()]
 
     def _ops(self, input):
-        a, b = _pair_input(self, input)
+        a, b = pair_input(self, input)
         if a.ndim not in (2, 3) or b.ndim != a.ndim or (a.ndim == 3 and a.shape[0] != b.shape[0]):
             raise ValueError(f"{self!r}: expected two matrices or two batches of matrices (3-D, same batch "
                              f"size), got {sizestr(a.shape)} and {sizestr(b.shape)}")
@@ -178,11 +170,9 @@ class MM(Module):
     def updateGradInput(self, input, gradOutput):
         a, b, at, bt = self._ops(input)
         g = self._coerce(gradOutput, 'gradOutput')._a
-        want = at.shape[:-1] + bt.shape[-1:]
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        check_grad_size(self, g, at.shape[:-1] + bt.shape[-1:])
         xp = array_module(a)
-        ga, gb = _pair_grad(self, (a.shape, b.shape))
+        ga, gb = pair_grad(self, (a.shape, b.shape))
         gT = g.swapaxes(-1, -2)
         # d(A') = g B'^T and d(B') = A'^T g; transposed back when the input was transposed
         if self.transA:
@@ -234,7 +224,7 @@ class PairwiseDistance(Module):
         if out.shape != (n,):
             self.updateOutput(input)
             out = self.output._a
-        g1, g2 = _pair_grad(self, (a.shape, b.shape))
+        g1, g2 = pair_grad(self, (a.shape, b.shape))
         gi = g1.reshape(a2.shape)
         xp.subtract(a2, b2, out=gi)
         if p == 1:
@@ -309,7 +299,7 @@ class CosineDistance(Module):
         n = a2.shape[0]
         g = _row_grad(self, gradOutput, n)
         xp, w1, w22, w32, w = self._terms(a2, b2)
-        g1, g2 = _pair_grad(self, (a.shape, b.shape))
+        g1, g2 = pair_grad(self, (a.shape, b.shape))
         gw1, gw2 = g1.reshape(a2.shape), g2.reshape(a2.shape)
         c = self._buffer('_c', (n, 1))
         # d/dx1 = (x2 - w1 w22 x1) w ; d/dx2 = (x1 - w1 w32 x2) w
@@ -345,7 +335,7 @@ class DotProduct(Module):
         a, b, a2, b2 = _same_pair(self, input)
         g = _row_grad(self, gradOutput, a2.shape[0])
         xp = array_module(a)
-        g1, g2 = _pair_grad(self, (a.shape, b.shape))
+        g1, g2 = pair_grad(self, (a.shape, b.shape))
         xp.multiply(b2, g, out=g1.reshape(a2.shape))
         xp.multiply(a2, g, out=g2.reshape(a2.shape))
         return self.gradInput

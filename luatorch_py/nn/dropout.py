@@ -1,4 +1,4 @@
-"""nn.Dropout."""
+"""nn.Dropout and nn.SpatialDropout."""
 from ..backend import array_module
 from ..tensor import Tensor
 from .module import Module, resized, sizestr
@@ -90,3 +90,66 @@ class Dropout(Module):
 
     def __repr__(self):
         return f"{self.__torch_name__}({self.p:f})"
+
+
+class SpatialDropout(Module):
+    """SpatialDropout(p=0.5, stochasticInference=False): drops whole feature planes.  In training one bernoulli(1 - p)
+    per (sample, plane) is drawn from the global Torch7 stream (``noise`` is batch x planes x 1 x 1 for a 4-D input,
+    planes x 1 x 1 for a 3-D one, drawn row-major as Torch7) and multiplies its plane; kept planes are NOT
+    rescaled.  In evaluate() mode the output is the input times (1 - p), and backward is an error (Torch7:
+    'backprop only defined while training'), unless stochasticInference keeps dropping."""
+
+    stochastic_inference = False   # absent from older Torch7 files
+
+    def __init__(self, p=0.5, stochasticInference=False):
+        super().__init__()
+        if p >= 1 or p < 0:
+            raise ValueError(f"nn.SpatialDropout: illegal percentage {p}, must be 0 <= p < 1")
+        self.p = p
+        self.train = True
+        self.stochastic_inference = stochasticInference
+        self.noise = self._tcls()
+
+    def setp(self, p):
+        self.p = p
+        return self
+
+    def __repr__(self):
+        return f"{self.__torch_name__}({self.p:f})"
+
+    def _dropping(self):
+        return self.train or self.stochastic_inference
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        if x.ndim == 4:
+            nshape = x.shape[:2] + (1, 1)
+        elif x.ndim == 3:
+            nshape = x.shape[:1] + (1, 1)
+        else:
+            raise ValueError(f"{self!r}: input must be 4-D (nbatch x nfeat x h x w) or 3-D (nfeat x h x w), got "
+                             f"size {sizestr(x.shape)}")
+        out = resized(self.output, x.shape)
+        if self._dropping():
+            noise = resized(self.noise, nshape)
+            q = 1 - self.p
+            self.noise.bernoulli(float(noise.dtype.type(q)) if noise.dtype.kind == 'f' else q)
+            array_module(x).multiply(x, noise, out=out)
+        else:
+            array_module(x).multiply(x, 1 - self.p, out=out)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        if g.shape != x.shape:
+            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
+                             f"{sizestr(x.shape)}")
+        if not self._dropping():
+            raise RuntimeError(f"{self!r}: backprop only defined while training")
+        noise = self.noise._a
+        if noise.ndim != x.ndim or noise.shape[:x.ndim - 2] != x.shape[:x.ndim - 2]:
+            raise RuntimeError(f"{self!r}: updateGradInput needs the noise of a training forward on an input of "
+                               f"size {sizestr(x.shape)}; call forward first")
+        array_module(x).multiply(g, noise, out=resized(self.gradInput, x.shape))
+        return self.gradInput

@@ -4,7 +4,26 @@ import math
 import numpy as np
 
 from ..backend import array_module
-from .module import Module, resized, sizestr
+from ..tensor import _parse_sizes, CPU_LONG_STORAGE
+from .module import Module, check_grad_like_input, check_grad_size, pair_grad, pair_input, resized, sizestr
+
+
+def _reset_uniform(stdv, fan_in, *params):
+    """Torch7's reset of this family: each parameter (None: skipped) drawn in turn from the global stream,
+    uniform in [-s, s] with s = stdv * sqrt(3) when ``stdv`` is given, else 1 / sqrt(fan_in)."""
+    s = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(fan_in)
+    for p in params:
+        if p is not None:
+            p.uniform(-s, s)
+
+
+def _pass_grad(module, input, gradOutput):
+    """updateGradInput of y = x + b: gradInput is a copy of gradOutput (which must have the input's size)."""
+    x = module._coerce(input)._a
+    g = module._coerce(gradOutput, 'gradOutput')._a
+    check_grad_like_input(module, x, g)
+    resized(module.gradInput, g.shape)[...] = g
+    return module.gradInput
 
 
 class Linear(Module):
@@ -26,10 +45,7 @@ class Linear(Module):
 
     def reset(self, stdv=None):
         # Torch7's order: the whole weight (out x in, row-major), then the bias, from the global stream
-        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.size(1))
-        self.weight.uniform(-stdv, stdv)
-        if 'bias' in self.__dict__:
-            self.bias.uniform(-stdv, stdv)
+        _reset_uniform(stdv, self.weight.size(1), self.weight, self.__dict__.get('bias'))
         return self
 
     def _check(self, x):
@@ -52,10 +68,10 @@ class Linear(Module):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
         w = self.weight._a
-        if g.shape != x.shape[:-1] + (w.shape[0],):
+        want = x.shape[:-1] + (w.shape[0],)
+        if g.shape != want:
             self._check(x)
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(x.shape[:-1] + (w.shape[0],))}, "
-                             f"got {sizestr(g.shape)}")
+            check_grad_size(self, g, want)
         gi = resized(self.gradInput, x.shape)
         array_module(x).matmul(g, w, out=gi)
         return self.gradInput
@@ -91,22 +107,6 @@ class Linear(Module):
         return s if 'bias' in self.__dict__ else s + ' without bias'
 
 
-def _pair_input(module, input, what='input'):
-    """The two arrays of a table input ``[a, b]`` (list or tuple of two tensors/arrays), of the module's type."""
-    if not isinstance(input, (list, tuple)) or len(input) != 2:
-        got = f"a list of {len(input)}" if isinstance(input, (list, tuple)) else f"a {type(input).__name__}"
-        raise TypeError(f"{module!r}: expected {what} to be a list of two tensors, got {got}")
-    return module._coerce(input[0], what + '[0]')._a, module._coerce(input[1], what + '[1]')._a
-
-
-def _pair_grad(module, shapes):
-    """module.gradInput as a list of two tensors of the module's type resized to ``shapes``; their arrays."""
-    gi = module.gradInput
-    if not isinstance(gi, list) or len(gi) != 2 or any(t.__class__ is not module._tcls for t in gi):
-        gi = module.gradInput = [module._tcls(), module._tcls()]
-    return resized(gi[0], shapes[0]), resized(gi[1], shapes[1])
-
-
 class Bilinear(Module):
     """y_k = x1^T W_k x2 + b_k for a table input ``[x1, x2]`` (batches n x inputSize1 and n x inputSize2; a
     non-batch pair of vectors also works); weight is outputSize x inputSize1 x inputSize2."""
@@ -126,19 +126,13 @@ class Bilinear(Module):
         self.reset()
 
     def reset(self, stdv=None):
-        if stdv is not None:
-            if stdv <= 0:
-                raise ValueError(f"{self!r}: standard deviation should be a positive number, got {stdv}")
-            stdv = stdv * math.sqrt(3)
-        else:
-            stdv = 1.0 / math.sqrt(self.weight.size(1))
-        self.weight.uniform(-stdv, stdv)
-        if 'bias' in self.__dict__:
-            self.bias.uniform(-stdv, stdv)
+        if stdv is not None and stdv <= 0:
+            raise ValueError(f"{self!r}: standard deviation should be a positive number, got {stdv}")
+        _reset_uniform(stdv, self.weight.size(1), self.weight, self.__dict__.get('bias'))
         return self
 
     def _inputs(self, input):
-        a, b = _pair_input(self, input)
+        a, b = pair_input(self, input)
         _, n1, n2 = self.weight._a.shape
         if a.ndim != b.ndim or a.ndim not in (1, 2) or a.shape[-1] != n1 or b.shape[-1] != n2 \
                 or a.shape[:-1] != b.shape[:-1]:
@@ -149,9 +143,7 @@ class Bilinear(Module):
     def _grad(self, a, single, gradOutput):
         g = self._coerce(gradOutput, 'gradOutput')._a
         k = self.weight._a.shape[0]
-        want = (k,) if single else (a.shape[0], k)
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        check_grad_size(self, g, (k,) if single else (a.shape[0], k))
         return g.reshape(-1, k)
 
     def updateOutput(self, input):
@@ -178,7 +170,7 @@ class Bilinear(Module):
         w = self.weight._a
         xp = array_module(w)
         k, n = w.shape[0], a.shape[0]
-        gi1, gi2 = _pair_grad(self, ((w.shape[1],), (w.shape[2],)) if single else (a.shape, b.shape))
+        gi1, gi2 = pair_grad(self, ((w.shape[1],), (w.shape[2],)) if single else (a.shape, b.shape))
         gT = g.T[:, :, None]
         t1 = self._buffer('_t1', (k, n, w.shape[1]))
         xp.matmul(b, w.transpose(0, 2, 1), out=t1)     # t1[k, i, :] = W_k x2_i
@@ -234,8 +226,7 @@ class Add(Module):
         self.reset()
 
     def reset(self, stdv=None):
-        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.bias.size(0))
-        self.bias.uniform(-stdv, stdv)
+        _reset_uniform(stdv, self.bias.size(0), self.bias)
         return self
 
     def _views(self, x):
@@ -258,32 +249,21 @@ class Add(Module):
         array_module(x).add(xv, bv, out=out.reshape(xv.shape))
         return self.output
 
-    def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        if g.shape != x.shape:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
-                             f"{sizestr(x.shape)}")
-        resized(self.gradInput, g.shape)[...] = g
-        return self.gradInput
+    updateGradInput = _pass_grad
 
     def accGradParameters(self, input, gradOutput, scale=1):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
         xp = array_module(x)
         gb = self.gradBias._a
-        if g.shape != x.shape:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
-                             f"{sizestr(x.shape)}")
+        check_grad_like_input(self, x, g)
         gv, _ = self._views(g)
-        if self.scalar or gv.shape == gb.shape:
-            t = self._buffer('_gb', gb.shape)
-            if self.scalar:
-                xp.sum(g, out=t.reshape(()))
-            else:
-                t[...] = gv
+        t = self._buffer('_gb', gb.shape)
+        if self.scalar:
+            xp.sum(g, out=t.reshape(()))
+        elif gv.shape == gb.shape:
+            t[...] = gv
         else:
-            t = self._buffer('_gb', gb.shape)
             xp.sum(gv, axis=0, out=t)
         if scale != 1:
             t *= scale
@@ -300,8 +280,7 @@ class Mul(Module):
         self.reset()
 
     def reset(self, stdv=None):
-        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.size(0))
-        self.weight.uniform(-stdv, stdv)
+        _reset_uniform(stdv, self.weight.size(0), self.weight)
         return self
 
     def updateOutput(self, input):
@@ -312,18 +291,14 @@ class Mul(Module):
     def updateGradInput(self, input, gradOutput):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
-        if g.shape != x.shape:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
-                             f"{sizestr(x.shape)}")
+        check_grad_like_input(self, x, g)
         array_module(g).multiply(g, self.weight._a.reshape((1,) * g.ndim), out=resized(self.gradInput, g.shape))
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
-        if g.shape != x.shape:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
-                             f"{sizestr(x.shape)}")
+        check_grad_like_input(self, x, g)
         d = array_module(x).vdot(x.reshape(-1), g.reshape(-1))
         self.gradWeight._a[...] += scale * d if scale != 1 else d
 
@@ -345,12 +320,6 @@ def _param_views(module, x, p, name):
                      f"batch of [{p.size}])")
 
 
-def _check_grad(module, x, g):
-    if g.shape != x.shape:
-        raise ValueError(f"{module!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
-                         f"{sizestr(x.shape)}")
-
-
 def _acc_reduced(module, xp, src, pv, axes, target, scale):
     """target += scale * (src summed over ``axes`` to pv's shape), with a kept scratch buffer."""
     t = module._buffer('_gp', pv.shape)
@@ -363,71 +332,53 @@ def _acc_reduced(module, xp, src, pv, axes, target, scale):
     target += t.reshape(target.shape)
 
 
-class CAdd(Module):
-    """y = x + b with a learnt bias of any ``size`` (ints or a LongStorage), broadcast as in Torch7."""
+class _CParam(Module):
+    """What CAdd and CMul share: one learnt parameter of any ``size`` (ints or a LongStorage) in the field
+    ``_param`` (gradient ``_grad``), combined with the input by the ufunc named ``_op``, broadcast as in Torch7."""
+    _param = _grad = _op = None
 
     def __init__(self, *size):
         super().__init__()
-        from ..tensor import _parse_sizes, CPU_LONG_STORAGE
-        self.size = CPU_LONG_STORAGE(list(_parse_sizes(size, 'nn.CAdd')))
-        self.bias = self._tcls(tuple(self.size))
-        self.gradBias = self._tcls(tuple(self.size))
+        self.size = CPU_LONG_STORAGE(list(_parse_sizes(size, self.__torch_name__)))
+        self.__dict__[self._param] = self._tcls(tuple(self.size))
+        self.__dict__[self._grad] = self._tcls(tuple(self.size))
         self.reset()
 
     def reset(self, stdv=None):
-        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.bias.nElement())
-        self.bias.uniform(-stdv, stdv)
+        p = self.__dict__[self._param]
+        _reset_uniform(stdv, p.nElement(), p)
         return self
 
     def updateOutput(self, input):
         x = self._coerce(input)._a
-        xv, pv, _ = _param_views(self, x, self.bias._a, 'bias')
+        xv, pv, _ = _param_views(self, x, self.__dict__[self._param]._a, self._param)
         out = resized(self.output, x.shape)
-        array_module(x).add(xv, pv, out=out.reshape(xv.shape))
+        getattr(array_module(x), self._op)(xv, pv, out=out.reshape(xv.shape))
         return self.output
 
-    def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        _check_grad(self, x, g)
-        resized(self.gradInput, g.shape)[...] = g
-        return self.gradInput
+
+class CAdd(_CParam):
+    """y = x + b with a learnt bias of any ``size`` (ints or a LongStorage), broadcast as in Torch7."""
+    _param, _grad, _op = 'bias', 'gradBias', 'add'
+
+    updateGradInput = _pass_grad
 
     def accGradParameters(self, input, gradOutput, scale=1):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
-        _check_grad(self, x, g)
+        check_grad_like_input(self, x, g)
         gv, pv, axes = _param_views(self, g, self.gradBias._a, 'bias')
         _acc_reduced(self, array_module(g), gv, pv, axes, self.gradBias._a, scale)
 
 
-class CMul(Module):
+class CMul(_CParam):
     """y = x * w (elementwise) with a learnt weight of any ``size``, broadcast as in Torch7."""
-
-    def __init__(self, *size):
-        super().__init__()
-        from ..tensor import _parse_sizes, CPU_LONG_STORAGE
-        self.size = CPU_LONG_STORAGE(list(_parse_sizes(size, 'nn.CMul')))
-        self.weight = self._tcls(tuple(self.size))
-        self.gradWeight = self._tcls(tuple(self.size))
-        self.reset()
-
-    def reset(self, stdv=None):
-        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.nElement())
-        self.weight.uniform(-stdv, stdv)
-        return self
-
-    def updateOutput(self, input):
-        x = self._coerce(input)._a
-        xv, pv, _ = _param_views(self, x, self.weight._a, 'weight')
-        out = resized(self.output, x.shape)
-        array_module(x).multiply(xv, pv, out=out.reshape(xv.shape))
-        return self.output
+    _param, _grad, _op = 'weight', 'gradWeight', 'multiply'
 
     def updateGradInput(self, input, gradOutput):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
-        _check_grad(self, x, g)
+        check_grad_like_input(self, x, g)
         gv, pv, _ = _param_views(self, g, self.weight._a, 'weight')
         gi = resized(self.gradInput, g.shape)
         array_module(g).multiply(gv, pv, out=gi.reshape(gv.shape))
@@ -436,7 +387,7 @@ class CMul(Module):
     def accGradParameters(self, input, gradOutput, scale=1):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
-        _check_grad(self, x, g)
+        check_grad_like_input(self, x, g)
         xp = array_module(x)
         xv, pv, axes = _param_views(self, x, self.gradWeight._a, 'weight')
         t = self._buffer('_xg', xv.shape)
@@ -459,8 +410,7 @@ class Euclidean(Module):
         self.reset()
 
     def reset(self, stdv=None):
-        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.size(0))
-        self.weight.uniform(-stdv, stdv)
+        _reset_uniform(stdv, self.weight.size(0), self.weight)
         return self
 
     def _input(self, input):
@@ -495,8 +445,7 @@ class Euclidean(Module):
         g = self._coerce(gradOutput, 'gradOutput')._a
         k = self.weight._a.shape[1]
         want = x.shape[:-1] + (k,)
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        check_grad_size(self, g, want)
         xp = array_module(g)
         y = self.output._a
         d = self.__dict__.get('_diff')

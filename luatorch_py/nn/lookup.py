@@ -5,7 +5,7 @@ from .. import backend
 from ..backend import array_module
 from ..tensor import Tensor
 from ..types import TYPES, on_device
-from .module import Module, resized, sizestr
+from .module import Module, check_grad_size, long_info, resized, sizestr
 
 _LONG = TYPES['torch.LongTensor']
 
@@ -90,7 +90,7 @@ class LookupTable(Module):
             raise TypeError(f"{self!r}: expected integer indices, got elements of dtype {a.dtype}")
         info = self._tinfo
         if a.dtype != np.int64 or backend.is_cuda_array(a) != info.cuda:
-            buf = self._buffer('_idx', a.shape, on_device(_LONG, info.cuda))
+            buf = self._buffer('_idx', a.shape, long_info(self))
             buf[...] = backend.to_device(a, info.cuda) if a.dtype.kind != 'f' else \
                 backend.to_device(a, info.cuda).astype(np.int64)
             if a.dtype.kind == 'f' and bool((buf != backend.to_device(a, info.cuda)).any()):
@@ -152,9 +152,7 @@ class LookupTable(Module):
         gw = self.gradWeight._a
         xp = array_module(gw)
         n_idx, d = gw.shape
-        want = idx.shape + (d,)
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        check_grad_size(self, g, idx.shape + (d,))
         flat_idx = idx.reshape(-1)
         m = flat_idx.shape[0]
         src = g.reshape(m, d)
@@ -166,9 +164,7 @@ class LookupTable(Module):
                 counts = xp.bincount(flat_idx, minlength=n_idx)
                 sc /= counts[flat_idx]
             if pad is not None and 0 <= pad < n_idx:
-                mask = self.__dict__.get('_padmask')
-                if mask is None or mask.shape != (m,) or array_module(mask) is not xp:
-                    mask = self._padmask = xp.empty((m,), dtype=bool)
+                mask = self._buffer('_padmask', (m,), dtype=bool)
                 xp.equal(flat_idx, pad, out=mask)
                 xp.copyto(sc, 0, where=mask)
             buf = self._buffer('_src', (m, d))
@@ -179,7 +175,7 @@ class LookupTable(Module):
             xp.multiply(src, scale, out=buf)
             src = buf
         # flat positions in gradWeight of every element of every looked-up row: idx * d + column
-        pos = self._buffer('_pos', (m, d), on_device(_LONG, self._tinfo.cuda))
+        pos = self._buffer('_pos', (m, d), long_info(self))
         cols = self.__dict__.get('_cols')
         if cols is None or cols.shape[0] != d or backend.is_cuda_array(cols) != self._tinfo.cuda:
             cols = self._cols = xp.arange(d, dtype=np.int64)

@@ -8,14 +8,13 @@ Attributes whose names start with ``_`` (except ``_type``) are Python-side cache
 files and are rebuilt when missing.
 """
 import copy as _copy
-import math
 
 import numpy as np
 
 from .. import backend
 from ..storage import Storage
-from ..tensor import Tensor, as_tensor, default_info, _sizestr
-from ..types import type_info
+from ..tensor import Tensor, as_tensor, default_info
+from ..types import TYPES, on_device, type_info
 
 REGISTRY = {}   # Lua class name ('nn.Linear') -> Python class, for serialization
 
@@ -68,12 +67,14 @@ class TypedObject:
             self._np_cache = (x, t)
         return t
 
-    def _buffer(self, name, shape, info=None):
-        """A scratch array kept on the module under ``name``, reallocated only when its shape changes."""
+    def _buffer(self, name, shape, info=None, dtype=None):
+        """A scratch array kept on the module under ``name``, reallocated only when its shape changes: of the
+        module's type, of type ``info``, or of numpy ``dtype`` (e.g. bool) on the module's device."""
+        info = info or self._tinfo
+        dtype = info.dtype if dtype is None else np.dtype(dtype)
         buf = self.__dict__.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != (info or self._tinfo).dtype \
-                or backend.is_cuda_array(buf) != (info or self._tinfo).cuda:
-            buf = (info or self._tinfo).empty(shape)
+        if buf is None or buf.shape != shape or buf.dtype != dtype or backend.is_cuda_array(buf) != info.cuda:
+            buf = info.xp.empty(shape, dtype=dtype)
             self.__dict__[name] = buf
         return buf
 
@@ -109,7 +110,6 @@ class TypedObject:
         return self.type('torch.CudaDoubleTensor')
 
     def cpu(self):
-        from ..types import on_device
         return self.type(on_device(self._tinfo, False).name)
 
     # -- copies ------------------------------------------------------------------------------------------
@@ -420,6 +420,72 @@ def check_dims(module, x, dims, what='input'):
     if x.ndim not in dims:
         want = ' or '.join(f'{d}-D' for d in dims)
         raise ValueError(f"{module!r}: expected {want} {what}, got size [{', '.join(map(str, x.shape))}]")
+
+
+def check_grad_size(module, g, want, what='gradOutput'):
+    """Raise naming the module and both sizes when array ``g`` does not have shape ``want``."""
+    if g.shape != want:
+        raise ValueError(f"{module!r}: expected {what} of size {sizestr(want)}, got {sizestr(g.shape)}")
+
+
+def check_grad_like_input(module, x, g):
+    """Raise when gradOutput ``g`` does not have the shape of the input ``x`` (arrays)."""
+    if g.shape != x.shape:
+        raise ValueError(f"{module!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
+                         f"{sizestr(x.shape)}")
+
+
+def owned_tensor(module, name):
+    """module.<name> as a tensor of the module's type in memory the module owns: a fresh one when it holds
+    something else (a list, another type) or a tensor sharing an input's memory (flagged ``_aliased_<name>``)."""
+    d = module.__dict__
+    t = d.get(name)
+    if t.__class__ is not module._tcls or d.get('_aliased_' + name):
+        t = d[name] = module._tcls()
+        d['_aliased_' + name] = False
+    return t
+
+
+def set_aliased(module, name, value):
+    """module.<name> = ``value``, a tensor (or table) sharing an input's memory: never written into by the module
+    (``owned_tensor`` replaces it)."""
+    module.__dict__[name] = value
+    module.__dict__['_aliased_' + name] = True
+    return value
+
+
+def positive_dimension(module, ndim):
+    """Torch7's _getPositiveDimension, 0-based, for a module with ``dimension`` and ``nInputDims`` fields: a
+    negative dimension counts from the end; with nInputDims set, an input of nInputDims + 1 dims is a batch and
+    the dimension moves one to the right.  None when the result is not a dim of an ``ndim``-D input."""
+    d = module.dimension
+    n_in = getattr(module, 'nInputDims', None)      # absent from a Lua file when nil
+    if d < 0:
+        d += ndim
+    elif n_in is not None and ndim == n_in + 1:
+        d += 1
+    return d if 0 <= d < ndim else None
+
+
+def pair_input(module, input, what='input'):
+    """The two arrays of a table input ``[a, b]`` (list or tuple of two tensors/arrays), of the module's type."""
+    if not isinstance(input, (list, tuple)) or len(input) != 2:
+        got = f"a list of {len(input)}" if isinstance(input, (list, tuple)) else f"a {type(input).__name__}"
+        raise TypeError(f"{module!r}: expected {what} to be a list of two tensors, got {got}")
+    return module._coerce(input[0], what + '[0]')._a, module._coerce(input[1], what + '[1]')._a
+
+
+def pair_grad(module, shapes):
+    """module.gradInput as a list of two tensors of the module's type resized to ``shapes``; their arrays."""
+    gi = module.gradInput
+    if not isinstance(gi, list) or len(gi) != 2 or any(t.__class__ is not module._tcls for t in gi):
+        gi = module.gradInput = [module._tcls(), module._tcls()]
+    return resized(gi[0], shapes[0]), resized(gi[1], shapes[1])
+
+
+def long_info(obj):
+    """The TypeInfo of LongTensor on module/criterion ``obj``'s device (for index buffers)."""
+    return on_device(TYPES['torch.LongTensor'], obj._tinfo.cuda)
 
 
 def resized(t, shape):

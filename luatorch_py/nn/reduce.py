@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..backend import array_module
-from .module import Module, resized, sizestr
+from .module import Module, long_info, positive_dimension, resized, sizestr
 
 
 class _Reduce(Module):
@@ -12,13 +12,8 @@ class _Reduce(Module):
     _lua_index_fields = ('dimension',)
 
     def _dimension(self, x):
-        d = self.dimension
-        nid = self.nInputDims
-        if d < 0:
-            d += x.ndim
-        elif nid is not None and x.ndim == nid + 1:
-            d += 1
-        if not 0 <= d < x.ndim:
+        d = positive_dimension(self, x.ndim)
+        if d is None:
             raise ValueError(f"{self!r}: dimension {self.dimension} exceeds the dims of input of size "
                              f"{sizestr(x.shape)}")
         return d
@@ -99,7 +94,7 @@ class _Extreme(_Reduce):
         xp = array_module(x)
         d = self._dimension(x)
         shape, kept = self._shapes(x, d)
-        idx = self._buffer('_indices', kept, self._long_info())
+        idx = self._buffer('_indices', kept, long_info(self))
         if d == x.ndim - 1 or xp is not np:
             getattr(xp, self._arg)(x, axis=d, keepdims=True, out=idx)
         else:
@@ -111,10 +106,6 @@ class _Extreme(_Reduce):
         out = resized(self.output, shape)
         getattr(xp, self._arg[3:])(x, axis=d, keepdims=True, out=out.reshape(kept))
         return self.output
-
-    def _long_info(self):
-        from ..types import TYPES, on_device
-        return on_device(TYPES['torch.LongTensor'], self._tinfo.cuda)
 
     def _positions(self, xp, shape, d, idx):
         """Flat positions, in an array of ``shape``, of the elements picked along ``d`` by ``idx``."""
@@ -129,7 +120,7 @@ class _Extreme(_Reduce):
                     + xp.arange(post, dtype=np.int64)[None, :]).reshape(idx.shape)
             self._base = base
             self._base_key = key
-        flat = self._buffer('_flat', idx.shape, self._long_info())
+        flat = self._buffer('_flat', idx.shape, long_info(self))
         xp.multiply(idx, post, out=flat)
         flat += base
         return flat

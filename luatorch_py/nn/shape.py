@@ -4,13 +4,16 @@ Views (View, Reshape, Squeeze, Unsqueeze, Replicate, Contiguous on a contiguous 
 input's memory, as Torch7; the others copy into buffers the module owns.  Dims and indices are 0-based and may
 be negative (counted from the end).
 """
+import math
+
 import numpy as np
 
 from .. import backend
 from ..backend import array_module
 from ..tensor import Tensor, _parse_sizes, CPU_LONG_STORAGE
 from ..types import type_info
-from .module import Module, resized, sizestr
+from .module import (Module, check_grad_like_input, check_grad_size, owned_tensor, resized, set_aliased,
+                     sizestr)
 
 
 # -- helpers: output/gradInput either aliasing an input tensor or in memory the module owns -------------------
@@ -19,21 +22,14 @@ def _alias(module, name, src, arr):
     t = module.__dict__.get(name)
     if not isinstance(t, Tensor) or type(t) is not type(src):
         t = type(src)()
-        module.__dict__[name] = t
     t.set(src)
     t._a = arr
-    module.__dict__['_aliased_' + name] = True
-    return t
+    return set_aliased(module, name, t)
 
 
 def _owned(module, name, shape):
     """module.<name> resized to ``shape`` in memory of its own (never an input's it aliased before)."""
-    t = module.__dict__.get(name)
-    if module.__dict__.get('_aliased_' + name) or not isinstance(t, Tensor) or t.__class__ is not module._tcls:
-        t = module._tcls()
-        module.__dict__[name] = t
-        module.__dict__['_aliased_' + name] = False
-    return resized(t, shape)
+    return resized(owned_tensor(module, name), shape)
 
 
 def _view_as(module, name, src, shape):
@@ -54,53 +50,30 @@ def _dim(module, d, ndim, what='dimension', extra=0):
     return d % n
 
 
-def _check_grad(module, x, g):
-    if g.shape != x.shape:
-        raise ValueError(f"{module!r}: gradOutput of size {sizestr(g.shape)} does not match "
-                         f"{sizestr(x.shape)}")
-
-
-def _prod(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
-
-
 def _sizes(args, what):
     if len(args) == 1 and isinstance(args[0], (tuple, list)) or len(args) == 1 and hasattr(args[0], '_data'):
         args = tuple(args[0])
     return _parse_sizes(args, what)
 
 
-# -- Reshape, View ---------------------------------------------------------------------------------------------
-class Reshape(Module):
-    """Reshape(d1, d2, ..., [batchMode]): the input seen with sizes d1 x d2 x ..., or batch x d1 x d2 x ... when
-    the input has a first batch dim (decided as Torch7: by the element count, or forced by ``batchMode``)."""
+def _setNumInputDims(self, numInputDims):
+    """Torch7's setNumInputDims (View, Transpose, Squeeze, Unsqueeze): the dims of one example, so that an input
+    with more dims is seen as a batch."""
+    self.numInputDims = numInputDims
+    return self
 
-    def __init__(self, *args, batchMode=None):
-        super().__init__()
-        if args and isinstance(args[-1], bool):
-            batchMode, args = args[-1], args[:-1]
-        size = _sizes(args, 'nn.Reshape')
-        self.size = CPU_LONG_STORAGE(list(size))
-        self.batchsize = CPU_LONG_STORAGE([1] + list(size))
-        self.nelement = _prod(size)
-        if batchMode is not None:
-            self.batchMode = bool(batchMode)
 
-    def updateOutput(self, input):
-        t = self._coerce(input)
+class _ViewModule(Module):
+    """Base of the modules whose output is a view of the input (Reshape, View, Squeeze, Unsqueeze): the
+    gradInput is gradOutput seen with the input's sizes (a view too when gradOutput is contiguous)."""
+
+    def _output_as(self, t, shape, verb):
+        """self.output = input tensor ``t`` seen with sizes ``shape`` (an error, saying ``verb``, when the counts
+        of elements differ)."""
         x = t._a
-        size = tuple(self.size)
-        mode = self.__dict__.get('batchMode')
-        if mode is False or (mode is None and x.size == self.nelement and x.ndim and x.shape[0] != 1):
-            shape = size
-        else:
-            shape = (x.shape[0] if x.ndim else 1,) + size
-        if _prod(shape) != x.size:
-            raise ValueError(f"{self!r}: cannot reshape input of size {sizestr(x.shape)} ({x.size} elements) "
-                             f"to {sizestr(shape)}")
+        if math.prod(shape) != x.size:
+            raise ValueError(f"{self!r}: cannot {verb[0]} input of size {sizestr(x.shape)} ({x.size} elements) "
+                             f"{verb[1]} {sizestr(shape)}")
         _view_as(self, 'output', t, shape)
         return self.output
 
@@ -113,11 +86,39 @@ class Reshape(Module):
         _view_as(self, 'gradInput', gt, x.shape)
         return self.gradInput
 
+
+# -- Reshape, View ---------------------------------------------------------------------------------------------
+class Reshape(_ViewModule):
+    """Reshape(d1, d2, ..., [batchMode]): the input seen with sizes d1 x d2 x ..., or batch x d1 x d2 x ... when
+    the input has a first batch dim (decided as Torch7: by the element count, or forced by ``batchMode``)."""
+
+    def __init__(self, *args, batchMode=None):
+        super().__init__()
+        if args and isinstance(args[-1], bool):
+            batchMode, args = args[-1], args[:-1]
+        size = _sizes(args, 'nn.Reshape')
+        self.size = CPU_LONG_STORAGE(list(size))
+        self.batchsize = CPU_LONG_STORAGE([1] + list(size))
+        self.nelement = math.prod(size)
+        if batchMode is not None:
+            self.batchMode = bool(batchMode)
+
+    def updateOutput(self, input):
+        t = self._coerce(input)
+        x = t._a
+        size = tuple(self.size)
+        mode = self.__dict__.get('batchMode')
+        if mode is False or (mode is None and x.size == self.nelement and x.ndim and x.shape[0] != 1):
+            shape = size
+        else:
+            shape = (x.shape[0] if x.ndim else 1,) + size
+        return self._output_as(t, shape, ('reshape', 'to'))
+
     def __repr__(self):
         return f"{self.__torch_name__}({'x'.join(str(s) for s in self.size)})"
 
 
-class View(Module):
+class View(_ViewModule):
     """View(d1, d2, ...): the input seen with those sizes (one may be -1, inferred); a leading batch dim is
     added when the input has more elements (see setNumInputDims for batches of a fixed-rank input)."""
 
@@ -145,22 +146,20 @@ class View(Module):
         self.numElements = n
         return self
 
-    def setNumInputDims(self, numInputDims):
-        self.numInputDims = numInputDims
-        return self
+    setNumInputDims = _setNumInputDims
 
     def _batchsize(self, x):
         """Torch7's rule: the batch size to prepend, or None."""
         ind = x.ndim
         nid = self.numInputDims
         maxdim = min(nid if nid is not None else ind, ind)
-        ine = _prod(x.shape[ind - maxdim:])
+        ine = math.prod(x.shape[ind - maxdim:])
         size = tuple(self.size)
         if self.numElements == 0 or ine % self.numElements:
             raise ValueError(f"{self!r}: input view ({'x'.join(map(str, x.shape))}) and desired view "
                              f"({'x'.join(map(str, size))}) do not match")
         bsz = 1 if -1 in size else ine // self.numElements
-        bsz *= _prod(x.shape[:ind - maxdim])
+        bsz *= math.prod(x.shape[:ind - maxdim])
         if bsz == 1 and (nid is None or ind <= nid):
             return None
         return bsz
@@ -171,25 +170,12 @@ class View(Module):
         bsz = self._batchsize(x)
         shape = tuple(self.size) if bsz is None else (bsz,) + tuple(self.size)
         if -1 in shape:
-            known = _prod(s for s in shape if s != -1)
+            known = math.prod(s for s in shape if s != -1)
             if known == 0 or x.size % known:
                 raise ValueError(f"{self!r}: cannot view input of size {sizestr(x.shape)} as "
                                  f"{sizestr(shape)}")
             shape = tuple(x.size // known if s == -1 else s for s in shape)
-        if _prod(shape) != x.size:
-            raise ValueError(f"{self!r}: cannot view input of size {sizestr(x.shape)} ({x.size} elements) as "
-                             f"{sizestr(shape)}")
-        _view_as(self, 'output', t, shape)
-        return self.output
-
-    def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        gt = self._coerce(gradOutput, 'gradOutput')
-        if gt._a.size != x.size:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(gt._a.shape)} does not match input of "
-                             f"size {sizestr(x.shape)}")
-        _view_as(self, 'gradInput', gt, x.shape)
-        return self.gradInput
+        return self._output_as(t, shape, ('view', 'as'))
 
     def __repr__(self):
         return f"{self.__torch_name__}({', '.join(str(s) for s in self.size)})"
@@ -215,9 +201,7 @@ class Transpose(Module):
         self.permutations = perms
         self.numInputDims = None
 
-    def setNumInputDims(self, numInputDims):
-        self.numInputDims = numInputDims
-        return self
+    setNumInputDims = _setNumInputDims
 
     def _axes(self, ndim):
         off = ndim - self.numInputDims if self.numInputDims is not None else 0
@@ -240,14 +224,12 @@ class Transpose(Module):
         axes = self._axes(x.ndim)
         gi = resized(self.gradInput, x.shape)
         git = gi.transpose(axes)
-        if g.shape != git.shape:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(git.shape)}, got "
-                             f"{sizestr(g.shape)}")
+        check_grad_size(self, g, git.shape)
         git[...] = g
         return self.gradInput
 
 
-class Squeeze(Module):
+class Squeeze(_ViewModule):
     """Squeeze([dim, numInputDims]): drop the dims of size 1 (only ``dim`` when given; 0-based), as a view.
     With numInputDims, a batch dim in front is kept even when it is 1."""
 
@@ -262,9 +244,7 @@ class Squeeze(Module):
         self.dim = dim
         self.numInputDims = numInputDims
 
-    def setNumInputDims(self, numInputDims):
-        self.numInputDims = numInputDims
-        return self
+    setNumInputDims = _setNumInputDims
 
     def updateOutput(self, input):
         t = self._coerce(input)
@@ -285,17 +265,8 @@ class Squeeze(Module):
         _alias(self, 'output', t, arr)
         return self.output
 
-    def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        gt = self._coerce(gradOutput, 'gradOutput')
-        if gt._a.size != x.size:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(gt._a.shape)} does not match input of "
-                             f"size {sizestr(x.shape)}")
-        _view_as(self, 'gradInput', gt, x.shape)
-        return self.gradInput
 
-
-class Unsqueeze(Module):
+class Unsqueeze(_ViewModule):
     """Unsqueeze(pos[, numInputDims]): insert a dim of size 1 at 0-based position ``pos`` (within the last
     numInputDims dims when given, so batches work), as a view."""
 
@@ -311,9 +282,7 @@ class Unsqueeze(Module):
         self.pos = int(pos)
         self.numInputDims = numInputDims
 
-    def setNumInputDims(self, numInputDims):
-        self.numInputDims = numInputDims
-        return self
+    setNumInputDims = _setNumInputDims
 
     def _where(self, x):
         nid = self.numInputDims if self.numInputDims is not None else x.ndim
@@ -333,22 +302,35 @@ class Unsqueeze(Module):
         _alias(self, 'output', t, x[(slice(None),) * k + (None,)])
         return self.output
 
-    def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        gt = self._coerce(gradOutput, 'gradOutput')
-        if gt._a.size != x.size:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(gt._a.shape)} does not match input of "
-                             f"size {sizestr(x.shape)}")
-        _view_as(self, 'gradInput', gt, x.shape)
-        return self.gradInput
-
     def __repr__(self):
         # Torch7's text, 1-based: nn.Unsqueeze(pos=0) prints as Torch7's nn.Unsqueeze(1) does
         return f"{self.__torch_name__}(dim {self.pos + 1 if self.pos >= 0 else self.pos})"
 
 
 # -- Narrow, Select, Replicate, Padding ------------------------------------------------------------------------
-class Narrow(Module):
+class _Slicing(Module):
+    """Narrow and Select: the output is a copy of ``x[self._key(x)]``; the gradInput is zeros with gradOutput
+    there."""
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        xs = x[self._key(x)]
+        resized(self.output, xs.shape)[...] = xs
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        key = self._key(x)
+        gi = resized(self.gradInput, x.shape)
+        part = gi[key]
+        check_grad_size(self, g, part.shape)
+        gi.fill(0)
+        part[...] = g
+        return self.gradInput
+
+
+class Narrow(_Slicing):
     """Narrow(dimension, offset, length=1): the slice [offset, offset + length) of ``dimension`` (0-based;
     negative dimension and offset count from the end; a negative length -k reaches k - 1 elements before the
     end, so -1 means "to the end"), as a copy."""
@@ -364,7 +346,7 @@ class Narrow(Module):
         self.index = offset
         self.length = length
 
-    def _range(self, x):
+    def _key(self, x):
         d = _dim(self, self.dimension, x.ndim)
         n = x.shape[d]
         start = self.index + n if self.index < 0 else self.index
@@ -374,26 +356,8 @@ class Narrow(Module):
                              f"offset {self.index} and length {self.length}")
         return (slice(None),) * d + (slice(start, start + length),)
 
-    def updateOutput(self, input):
-        x = self._coerce(input)._a
-        xs = x[self._range(x)]
-        resized(self.output, xs.shape)[...] = xs
-        return self.output
 
-    def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        key = self._range(x)
-        gi = resized(self.gradInput, x.shape)
-        part = gi[key]
-        if g.shape != part.shape:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(part.shape)}, got {sizestr(g.shape)}")
-        gi.fill(0)
-        part[...] = g
-        return self.gradInput
-
-
-class Select(Module):
+class Select(_Slicing):
     """Select(dimension, index): the slice at ``index`` of ``dimension`` (0-based, negative from the end), one
     dim less, as a copy."""
 
@@ -412,24 +376,6 @@ class Select(Module):
         if not -n <= self.index < n:
             raise ValueError(f"{self!r}: index {self.index} out of range for dim {d} of size {n}")
         return (slice(None),) * d + (self.index % n,)
-
-    def updateOutput(self, input):
-        x = self._coerce(input)._a
-        xs = x[self._key(x)]
-        resized(self.output, xs.shape)[...] = xs
-        return self.output
-
-    def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        key = self._key(x)
-        gi = resized(self.gradInput, x.shape)
-        part = gi[key]
-        if g.shape != part.shape:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(part.shape)}, got {sizestr(g.shape)}")
-        gi.fill(0)
-        part[...] = g
-        return self.gradInput
 
 
 class Replicate(Module):
@@ -472,9 +418,7 @@ class Replicate(Module):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
         d = self._rdim(x)
-        want = x.shape[:d] + (self.nfeatures,) + x.shape[d:]
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        check_grad_size(self, g, x.shape[:d] + (self.nfeatures,) + x.shape[d:])
         array_module(g).sum(g, axis=d, out=resized(self.gradInput, x.shape))
         return self.gradInput
 
@@ -529,9 +473,7 @@ class Padding(Module):
         g = self._coerce(gradOutput, 'gradOutput')._a
         d, p, k = self._where(x)
         n = x.shape[d]
-        want = x.shape[:d] + (n + k,) + x.shape[d + 1:]
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        check_grad_size(self, g, x.shape[:d] + (n + k,) + x.shape[d + 1:])
         gi = resized(self.gradInput, x.shape)
         pre = (slice(None),) * d
         gi[pre + (slice(0, p),)] = g[pre + (slice(0, p),)]
@@ -604,21 +546,11 @@ class Contiguous(Module):
 
     def updateOutput(self, input):
         t = self._coerce(input)
-        x = t._a
-        if x.flags.c_contiguous:
-            _alias(self, 'output', t, x)
-        else:
-            _owned(self, 'output', x.shape)[...] = x
-        return self.output
+        return _view_as(self, 'output', t, t._a.shape)
 
     def updateGradInput(self, input, gradOutput):
         gt = self._coerce(gradOutput, 'gradOutput')
-        g = gt._a
-        if g.flags.c_contiguous:
-            _alias(self, 'gradInput', gt, g)
-        else:
-            _owned(self, 'gradInput', g.shape)[...] = g
-        return self.gradInput
+        return _view_as(self, 'gradInput', gt, gt._a.shape)
 
 
 # -- constants -------------------------------------------------------------------------------------------------
@@ -651,7 +583,7 @@ class MulConstant(Module):
         t = self._coerce(input)
         gt = self._coerce(gradOutput, 'gradOutput')
         x, g = t._a, gt._a
-        _check_grad(self, x, g)
+        check_grad_like_input(self, x, g)
         if self.inplace:
             g *= self.constant_scalar
             _alias(self, 'gradInput', gt, g)
@@ -701,7 +633,7 @@ class AddConstant(Module):
         t = self._coerce(input)
         gt = self._coerce(gradOutput, 'gradOutput')
         x, g = t._a, gt._a
-        _check_grad(self, x, g)
+        check_grad_like_input(self, x, g)
         if self.inplace:
             _alias(self, 'gradInput', gt, g)
             x -= self._c(x)                # restore the input

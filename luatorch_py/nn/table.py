@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, CPU_LONG_STORAGE
-from .module import Module, resized, sizestr
+from .module import Module, check_grad_size, owned_tensor, positive_dimension, resized, set_aliased, sizestr
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -48,26 +48,15 @@ def _leaves(module, x, what='input'):
     return module._coerce(x, what)
 
 
-def _owned(module, name):
-    """module.<name> as a tensor of the module's type that the module owns: never one it handed on (a
-    reference to an input or gradOutput tensor, flagged by ``_ref_<name>``)."""
-    d = module.__dict__
-    t = d.get(name)
-    if t.__class__ is not module._tcls or d.get('_ref_' + name):
-        t = module._tcls()
-        d[name] = t
-        d['_ref_' + name] = False
-    return t
-
-
 def _owned_list(module, name, n):
-    """module.<name> as a list of ``n`` tensors of the module's type that the module owns (reused)."""
+    """module.<name> as a list of ``n`` tensors of the module's type that the module owns (reused; never a table
+    it handed on, see ``set_aliased``)."""
     d = module.__dict__
     lst = d.get(name)
-    if not isinstance(lst, list) or d.get('_ref_' + name):
+    if not isinstance(lst, list) or d.get('_aliased_' + name):
         lst = []
         d[name] = lst
-        d['_ref_' + name] = False
+        d['_aliased_' + name] = False
     del lst[n:]
     for i in range(n):
         if i >= len(lst):
@@ -77,53 +66,45 @@ def _owned_list(module, name, n):
     return lst
 
 
-def _set_ref(module, name, value):
-    """module.<name> = ``value``, a tensor (or table) the module does not own."""
-    module.__dict__[name] = value
-    module.__dict__['_ref_' + name] = True
-    return value
+def _retable(dst, src, fill):
+    """``dst`` (its tensors and lists reused when they fit, never ``src``'s own) shaped as ``src`` (a tensor or
+    nested lists of them), each tensor then set by ``fill(dst_array, src_array)``; returns the result (Torch7's
+    recursiveResizeAs followed by a fill or a copy)."""
+    if isinstance(src, (list, tuple)):
+        if not isinstance(dst, list):
+            dst = []
+        del dst[len(src):]
+        for k, v in enumerate(src):
+            if k < len(dst):
+                dst[k] = _retable(dst[k], v, fill)
+            else:
+                dst.append(_retable(None, v, fill))
+        return dst
+    if dst is None or dst.__class__ is not src.__class__ or dst is src:
+        dst = src.__class__()
+    a = src._a
+    if dst._a.shape != a.shape or not dst._a.flags.c_contiguous:
+        dst.resize(a.shape if a.size else (0,))
+    fill(dst._a, a)
+    return dst
+
+
+def _set_zero(d, s):
+    d.fill(0)
+
+
+def _set_copy(d, s):
+    d[...] = s
 
 
 def _zero_like(dst, src):
     """``dst`` (reused when it fits) made zeros shaped as ``src`` (a tensor or nested lists of them)."""
-    if isinstance(src, (list, tuple)):
-        if not isinstance(dst, list):
-            dst = []
-        del dst[len(src):]
-        for k, v in enumerate(src):
-            if k < len(dst):
-                dst[k] = _zero_like(dst[k], v)
-            else:
-                dst.append(_zero_like(None, v))
-        return dst
-    if dst is None or dst.__class__ is not src.__class__ or dst is src:
-        dst = src.__class__()
-    a = src._a
-    if dst._a.shape != a.shape or not dst._a.flags.c_contiguous:
-        dst.resize(a.shape if a.size else (0,))
-    dst._a.fill(0)
-    return dst
+    return _retable(dst, src, _set_zero)
 
 
 def _copy_like(dst, src):
     """``dst`` (reused when it fits) made a copy of ``src`` (a tensor or nested lists of them)."""
-    if isinstance(src, (list, tuple)):
-        if not isinstance(dst, list):
-            dst = []
-        del dst[len(src):]
-        for k, v in enumerate(src):
-            if k < len(dst):
-                dst[k] = _copy_like(dst[k], v)
-            else:
-                dst.append(_copy_like(None, v))
-        return dst
-    if dst is None or dst.__class__ is not src.__class__ or dst is src:
-        dst = src.__class__()
-    a = src._a
-    if dst._a.shape != a.shape or not dst._a.flags.c_contiguous:
-        dst.resize(a.shape if a.size else (0,))
-    dst._a[...] = a
-    return dst
+    return _retable(dst, src, _set_copy)
 
 
 def _shape_of(x):
@@ -135,15 +116,10 @@ def _shape_of(x):
 
 
 def _table_dim(module, ndim, what):
-    """Torch7's _getPositiveDimension, 0-based: a negative dim counts from the end; with nInputDims set, an
-    input of nInputDims + 1 dims is a batch and the dim moves one to the right."""
-    d = module.dimension
-    n_in = module.__dict__.get('nInputDims')      # absent from a Lua file when nil
-    if d < 0:
-        d += ndim
-    elif n_in is not None and ndim == n_in + 1:
-        d += 1
-    if not 0 <= d < ndim:
+    """The 0-based dim of ``module.dimension`` in an ``ndim``-D input (``positive_dimension``), or an error."""
+    d = positive_dimension(module, ndim)
+    if d is None:
+        n_in = getattr(module, 'nInputDims', None)
         raise ValueError(f"{module!r}: dimension {module.dimension} (nInputDims {n_in}) out of range for {what}")
     return d
 
@@ -157,13 +133,13 @@ class _RefModule(Module):
             for k in ('output', 'gradInput'):
                 if isinstance(self.__dict__.get(k), list):
                     self.__dict__[k] = []
-                elif self.__dict__.get('_ref_' + k):
+                elif self.__dict__.get('_aliased_' + k):
                     self.__dict__[k] = None   # replaced by a fresh tensor of the new type below
             super().type(name, tensorCache)
             for k in ('output', 'gradInput'):
                 if self.__dict__.get(k) is None:
                     self.__dict__[k] = self._tcls()
-                self.__dict__.pop('_ref_' + k, None)
+                self.__dict__.pop('_aliased_' + k, None)
             return self
         return super().type(name, tensorCache)
 
@@ -173,10 +149,10 @@ class Identity(_RefModule):
     """output = input, gradInput = gradOutput (the same tensors or tables, not copies)."""
 
     def updateOutput(self, input):
-        return _set_ref(self, 'output', _leaves(self, input))
+        return set_aliased(self, 'output', _leaves(self, input))
 
     def updateGradInput(self, input, gradOutput):
-        return _set_ref(self, 'gradInput', _leaves(self, gradOutput, 'gradOutput'))
+        return set_aliased(self, 'gradInput', _leaves(self, gradOutput, 'gradOutput'))
 
 
 # -- JoinTable, SplitTable ------------------------------------------------------------------------------------
@@ -208,7 +184,7 @@ class JoinTable(Module):
         d = self._dim(xs)
         a0 = xs[0]
         shape = a0.shape[:d] + (sum(a.shape[d] for a in xs),) + a0.shape[d + 1:]
-        out = resized(_owned(self, 'output'), shape)
+        out = resized(owned_tensor(self, 'output'), shape)
         if len(xs) == 1:
             out[...] = a0
         else:
@@ -220,9 +196,7 @@ class JoinTable(Module):
         d = self._dim(xs)
         g = self._coerce(gradOutput, 'gradOutput')._a
         a0 = xs[0]
-        want = a0.shape[:d] + (sum(a.shape[d] for a in xs),) + a0.shape[d + 1:]
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        check_grad_size(self, g, a0.shape[:d] + (sum(a.shape[d] for a in xs),) + a0.shape[d + 1:])
         gi = _owned_list(self, 'gradInput', len(xs))
         pre = (slice(None),) * d
         off = 0
@@ -259,10 +233,8 @@ class SplitTable(Module):
         gs = _arrays(self, gradOutput, 'gradOutput', n, min_n=0)
         slice_shape = x.shape[:d] + x.shape[d + 1:]
         for i, g in enumerate(gs):
-            if g.shape != slice_shape:
-                raise ValueError(f"{self!r}: expected gradOutput[{i}] of size {sizestr(slice_shape)}, got "
-                                 f"{sizestr(g.shape)}")
-        gi = resized(_owned(self, 'gradInput'), x.shape)
+            check_grad_size(self, g, slice_shape, f'gradOutput[{i}]')
+        gi = resized(owned_tensor(self, 'gradInput'), x.shape)
         if n:
             backend.array_module(gi).stack(gs, axis=d, out=gi)
         return self.gradInput
@@ -294,7 +266,7 @@ class SelectTable(_RefModule):
 
     def updateOutput(self, input):
         i = self._index(input)
-        return _set_ref(self, 'output', _leaves(self, input[i], f'input[{i}]'))
+        return set_aliased(self, 'output', _leaves(self, input[i], f'input[{i}]'))
 
     def updateGradInput(self, input, gradOutput):
         i = self._index(input)
@@ -350,7 +322,7 @@ class NarrowTable(_RefModule):
     def updateOutput(self, input):
         s = self._start(input)
         x = _leaves(self, input)
-        return _set_ref(self, 'output', list(x[s:s + self.length]))
+        return set_aliased(self, 'output', list(x[s:s + self.length]))
 
     def updateGradInput(self, input, gradOutput):
         s = self._start(input)
@@ -367,7 +339,7 @@ class NarrowTable(_RefModule):
                 zeros[k] = _zero_like(zeros[k], v)
                 gi.append(zeros[k])
         self._zeros = zeros
-        return _set_ref(self, 'gradInput', gi)
+        return set_aliased(self, 'gradInput', gi)
 
 
 def _flatten_into(out, x):
@@ -398,14 +370,14 @@ class FlattenTable(_RefModule):
         x = _leaves(self, _list(self, input))
         out = []
         _flatten_into(out, x)
-        return _set_ref(self, 'output', out)
+        return set_aliased(self, 'output', out)
 
     def updateGradInput(self, input, gradOutput):
         x = _leaves(self, _list(self, input))
         flat = []
         structure = _flatten_into(flat, x)
         g = _leaves(self, _list(self, gradOutput, 'gradOutput', len(flat)), 'gradOutput')
-        return _set_ref(self, 'gradInput', _unflatten(g, structure))
+        return set_aliased(self, 'gradInput', _unflatten(g, structure))
 
 
 # -- elementwise arithmetic over a table ------------------------------------------------------------------
@@ -459,10 +431,10 @@ class CAddTable(_CTable):
         xs = self._inputs(input)
         if self.__dict__.get('inplace'):      # absent from a Lua file when nil
             out = self._coerce(input[0], 'input[0]')
-            _set_ref(self, 'output', out)
+            set_aliased(self, 'output', out)
             o = out._a
         else:
-            o = resized(_owned(self, 'output'), xs[0].shape)
+            o = resized(owned_tensor(self, 'output'), xs[0].shape)
             o[...] = xs[0]
         for a in xs[1:]:
             o += a.reshape(o.shape)
@@ -473,7 +445,7 @@ class CAddTable(_CTable):
         g = self._grad(xs, gradOutput)
         if self.__dict__.get('inplace'):
             gt = self._coerce(gradOutput, 'gradOutput')
-            return _set_ref(self, 'gradInput', [gt] * len(xs))
+            return set_aliased(self, 'gradInput', [gt] * len(xs))
         _, arrs = self._grad_inputs(xs)
         for a in arrs:
             a[...] = g
@@ -486,7 +458,7 @@ class CSubTable(_CTable):
 
     def updateOutput(self, input):
         a, b = self._inputs(input)
-        backend.array_module(a).subtract(a, b, out=resized(_owned(self, 'output'), a.shape))
+        backend.array_module(a).subtract(a, b, out=resized(owned_tensor(self, 'output'), a.shape))
         return self.output
 
     def updateGradInput(self, input, gradOutput):
@@ -503,7 +475,7 @@ class CMulTable(_CTable):
 
     def updateOutput(self, input):
         xs = self._inputs(input)
-        o = resized(_owned(self, 'output'), xs[0].shape)
+        o = resized(owned_tensor(self, 'output'), xs[0].shape)
         o[...] = xs[0]
         for a in xs[1:]:
             o *= a
@@ -529,7 +501,7 @@ class CDivTable(_CTable):
 
     def updateOutput(self, input):
         a, b = self._inputs(input)
-        backend.array_module(a).divide(a, b, out=resized(_owned(self, 'output'), a.shape))
+        backend.array_module(a).divide(a, b, out=resized(owned_tensor(self, 'output'), a.shape))
         return self.output
 
     def updateGradInput(self, input, gradOutput):
@@ -557,22 +529,14 @@ class _CExtremumTable(_CTable):
         for name in self._lua_fields:
             self.__dict__[name] = self._tcls()
 
-    def _scratch(self, name, shape, dtype):
-        buf = self.__dict__.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype \
-                or backend.is_cuda_array(buf) != self._tinfo.cuda:
-            buf = self._tinfo.xp.empty(shape, dtype=dtype)
-            self.__dict__[name] = buf
-        return buf
-
     def updateOutput(self, input):
         xs = self._inputs(input)
         xp = backend.array_module(xs[0])
-        o = resized(_owned(self, 'output'), xs[0].shape)
+        o = resized(owned_tensor(self, 'output'), xs[0].shape)
         o[...] = xs[0]
-        idx = self._scratch('_idx', o.shape, np.int32)
+        idx = self._buffer('_idx', o.shape, dtype=np.int32)
         idx.fill(0)
-        mask = self._scratch('_mask', o.shape, np.bool_)
+        mask = self._buffer('_mask', o.shape, dtype=np.bool_)
         cmp = getattr(xp, self._cmp)
         for i, a in enumerate(xs[1:], 1):
             cmp(a, o, out=mask)
@@ -588,7 +552,7 @@ class _CExtremumTable(_CTable):
         if idx is None or idx.shape != xs[0].shape:
             self.updateOutput(input)
             idx = self.__dict__['_idx']
-        mask = self._scratch('_mask', idx.shape, np.bool_)
+        mask = self._buffer('_mask', idx.shape, dtype=np.bool_)
         _, arrs = self._grad_inputs(xs)
         for i, a in enumerate(arrs):
             a.fill(0)

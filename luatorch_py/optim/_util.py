@@ -42,6 +42,25 @@ def check_x(x, who):
                         f"{type(x).__name__}")
 
 
+def state_buffer(state, key, new):
+    """state[key], made by ``new()`` on the first call (Torch7's ``state.key = state.key or new``)."""
+    t = state.get(key)
+    if t is None:
+        t = state[key] = new()
+    return t
+
+
+def add_step(state, target, clr, dfdx, lrs, x):
+    """target += -clr * dfdx, each element times its own learning rate when ``lrs`` (config.learningRates) is
+    given (the product kept in state.deltaParameters, of x's type): Torch7's sgd/nag update."""
+    if lrs is not None:
+        delta = state_buffer(state, 'deltaParameters', lambda: empty_like(dfdx, x))
+        delta.copy(lrs).cmul(dfdx)
+        target.add(-clr, delta)
+    else:
+        target.add(-clr, dfdx)
+
+
 def zeros_like(t, like_type=None):
     """A new zero tensor with t's size, of like_type's tensor type (default t's own): Torch7's
     ``torch.Tensor():typeAs(like):resizeAs(t):zero()`` / ``x.new(t:size()):zero()``."""

@@ -1,7 +1,7 @@
 """Torch7's optim.adam (Kingma & Ba, http://arxiv.org/pdf/1412.6980.pdf)."""
 import math
 
-from ._util import get_state, opt, grad_tensor, check_x, zeros_like
+from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like
 
 
 def adam(opfunc, x, config=None, state=None):
@@ -34,15 +34,7 @@ def adam(opfunc, x, config=None, state=None):
 
     # initialization
     t = opt(state, 't', 0)
-    m = state.get('m')
-    if m is None:
-        m = state['m'] = zeros_like(dfdx, x)
-    v = state.get('v')
-    if v is None:
-        v = state['v'] = zeros_like(dfdx, x)
-    denom = state.get('denom')
-    if denom is None:
-        denom = state['denom'] = zeros_like(dfdx, x)
+    m, v, denom = (state_buffer(state, k, lambda: zeros_like(dfdx, x)) for k in ('m', 'v', 'denom'))
 
     # (3) learning rate decay (annealing)
     clr = lr / (1 + t * lrd)

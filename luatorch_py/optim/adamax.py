@@ -1,5 +1,5 @@
 """Torch7's optim.adamax: Adam's infinity-norm variant (http://arxiv.org/pdf/1412.6980.pdf, section 7)."""
-from ._util import get_state, opt, grad_tensor, check_x, zeros_like
+from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like
 
 
 def adamax(opfunc, x, config=None, state=None):
@@ -24,15 +24,8 @@ def adamax(opfunc, x, config=None, state=None):
 
     # initialization
     t = opt(state, 't', 0)
-    m = state.get('m')
-    if m is None:
-        m = state['m'] = zeros_like(dfdx, x)
-    u = state.get('u')
-    if u is None:
-        u = state['u'] = zeros_like(dfdx, x)
-    mx = state.get('max')
-    if mx is None:
-        mx = state['max'] = type(x)((2,) + tuple(dfdx._a.shape)).zero()
+    m, u = (state_buffer(state, k, lambda: zeros_like(dfdx, x)) for k in ('m', 'u'))
+    mx = state_buffer(state, 'max', lambda: type(x)((2,) + tuple(dfdx._a.shape)).zero())
     t = state['t'] = t + 1
 
     # update the biased first moment estimate and the exponentially weighted infinity norm

@@ -1,5 +1,5 @@
 """Torch7's optim.asgd: averaged SGD as in L. Bottou's sgd-2.0."""
-from ._util import get_state, opt, grad_tensor, check_x, zeros_like, empty_like
+from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, empty_like
 
 
 def asgd(opfunc, x, config=None, state=None):
@@ -36,12 +36,8 @@ def asgd(opfunc, x, config=None, state=None):
     x.add(-state['eta_t'], dfdx)
 
     # (4) averaging
-    ax = state.get('ax')
-    if ax is None:
-        ax = state['ax'] = zeros_like(x)
-    tmp = state.get('tmp')
-    if tmp is None:
-        tmp = state['tmp'] = empty_like(ax)
+    ax = state_buffer(state, 'ax', lambda: zeros_like(x))
+    tmp = state_buffer(state, 'tmp', lambda: empty_like(ax))
     if state['mu_t'] != 1:
         tmp.copy(x)
         tmp.add(-1, ax).mul(state['mu_t'])

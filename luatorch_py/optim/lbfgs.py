@@ -1,7 +1,7 @@
 """Torch7's optim.lbfgs: limited-memory BFGS, heavily inspired by minFunc (Mark Schmidt)."""
 
 from ..tensor import Tensor
-from ._util import get_state, opt, grad_tensor, check_x, zeros_like, lua_div
+from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, lua_div
 
 
 def lbfgs(opfunc, x, config=None, state=None):
@@ -45,9 +45,7 @@ def lbfgs(opfunc, x, config=None, state=None):
     state['funcEval'] += 1
 
     # check optimality of initial point
-    tmp1 = state.get('tmp1')
-    if tmp1 is None:
-        tmp1 = state['tmp1'] = zeros_like(g)
+    tmp1 = state_buffer(state, 'tmp1', lambda: zeros_like(g))
     tmp1.copy(g).abs()
     if tmp1.sum() <= tol_fun:
         verbose('optimality condition below tolFun')
@@ -108,12 +106,8 @@ def lbfgs(opfunc, x, config=None, state=None):
 
             # compute the approximate (L-BFGS) inverse Hessian multiplied by the gradient
             k = len(old_dirs)
-            ro = state.get('ro')
-            if ro is None:
-                ro = state['ro'] = Tensor(n_correction)
-            al = state.get('al')
-            if al is None:
-                al = state['al'] = Tensor(n_correction).zero()
+            ro = state_buffer(state, 'ro', lambda: Tensor(n_correction))
+            al = state_buffer(state, 'al', lambda: Tensor(n_correction).zero())
             ro_a, al_a = ro._a, al._a
             for i in range(k):
                 ro_a[i] = lua_div(1, old_stps[i].dot(old_dirs[i]))

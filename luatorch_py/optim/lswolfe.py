@@ -28,13 +28,19 @@ def lswolfe(opfunc, x, t, d, f, g, gtd, options=None):
         if isverbose:
             print('<optim.lswolfe> ', *a)
 
-    # evaluate objective and gradient using the initial step
     x_init = x.clone()
-    x.add(t, d)
-    f_new, g_new = opfunc(x)
-    g_new = grad_tensor(g_new, x, 'lswolfe')
+
+    def evaluate(step):
+        """f, g and g.d at x_init + step * d (where x is moved)."""
+        x.copy(x_init)
+        x.add(step, d)
+        fs, gs = opfunc(x)
+        gs = grad_tensor(gs, x, 'lswolfe')
+        return fs, gs, _dot(gs, d)
+
+    # evaluate objective and gradient using the initial step
+    f_new, g_new, gtd_new = evaluate(t)
     ls_func_eval = 1
-    gtd_new = _dot(g_new, d)
 
     # bracket an interval containing a point satisfying the Wolfe criteria
     ls_iter, t_prev, done = 0, 0, False
@@ -73,12 +79,8 @@ def lswolfe(opfunc, x, t, d, f, g, gtd, options=None):
         f_prev = f_new
         g_prev = g_new.clone()
         gtd_prev = gtd_new
-        x.copy(x_init)
-        x.add(t, d)
-        f_new, g_new = opfunc(x)
-        g_new = grad_tensor(g_new, x, 'lswolfe')
+        f_new, g_new, gtd_new = evaluate(t)
         ls_func_eval += 1
-        gtd_new = _dot(g_new, d)
         ls_iter += 1
 
     # reached max nb of iterations?
@@ -113,12 +115,8 @@ def lswolfe(opfunc, x, t, d, f, g, gtd, options=None):
             insuf_progress = False
 
         # evaluate the new point
-        x.copy(x_init)
-        x.add(t, d)
-        f_new, g_new = opfunc(x)
-        g_new = grad_tensor(g_new, x, 'lswolfe')
+        f_new, g_new, gtd_new = evaluate(t)
         ls_func_eval += 1
-        gtd_new = _dot(g_new, d)
         ls_iter += 1
         if f_new > f + c1 * t * gtd or f_new >= f_lo:
             # Armijo condition not satisfied or not lower than the lowest point

@@ -1,5 +1,5 @@
 """Torch7's optim.nag: SGD with Nesterov's accelerated gradient (Sutskever et al., ICML 2013)."""
-from ._util import get_state, opt, grad_tensor, check_x, empty_like, zeros_like
+from ._util import get_state, opt, grad_tensor, check_x, zeros_like, add_step
 
 
 def nag(opfunc, x, config=None, state=None):
@@ -47,14 +47,7 @@ def nag(opfunc, x, config=None, state=None):
         vel.mul(mom)
 
     # (5) parameter update with a single or individual learning rates
-    if lrs is not None:
-        delta = state.get('deltaParameters')
-        if delta is None:
-            delta = state['deltaParameters'] = empty_like(dfdx, x)
-        delta.copy(lrs).cmul(dfdx)
-        vel.add(-clr, delta)
-    else:
-        vel.add(-clr, dfdx)
+    add_step(state, vel, clr, dfdx, lrs, x)
     xc.add(vel)
     x.copy(xc)
 

@@ -1,5 +1,5 @@
 """Torch7's optim.sgd: stochastic gradient descent with momentum, weight decay and learning-rate decay."""
-from ._util import get_state, opt, grad_tensor, check_x, empty_like
+from ._util import get_state, opt, grad_tensor, check_x, empty_like, state_buffer, add_step
 
 
 def sgd(opfunc, x, config=None, state=None):
@@ -36,9 +36,7 @@ def sgd(opfunc, x, config=None, state=None):
     if wd != 0:
         dfdx.add(wd, x)
     elif wds is not None:
-        dp = state.get('decayParameters')
-        if dp is None:
-            dp = state['decayParameters'] = empty_like(dfdx, x)
+        dp = state_buffer(state, 'decayParameters', lambda: empty_like(dfdx, x))
         dp.copy(wds).cmul(x)
         dfdx.add(dp)
 
@@ -58,14 +56,7 @@ def sgd(opfunc, x, config=None, state=None):
     clr = lr / (1 + nevals * lrd)
 
     # (5) parameter update with a single or individual learning rates
-    if lrs is not None:
-        delta = state.get('deltaParameters')
-        if delta is None:
-            delta = state['deltaParameters'] = empty_like(dfdx, x)
-        delta.copy(lrs).cmul(dfdx)
-        x.add(-clr, delta)
-    else:
-        x.add(-clr, dfdx)
+    add_step(state, x, clr, dfdx, lrs, x)
 
     # (6) update evaluation counter
     state['evalCounter'] = nevals + 1

@@ -4,15 +4,15 @@ import pytest
 
 import luatorch_py as torch
 from luatorch_py import nn
-from luatorch_py.random import Generator
 
-J = nn.Jacobian
-TOL = 1e-5
+from nn_helpers import J, TOL, draws, roundtrip, sigmoid
+
 DTYPES = [np.float32, np.float64]
 TYPES = {np.float32: 'torch.FloatTensor', np.float64: 'torch.DoubleTensor'}
 
 
 def rnd(*shape, seed=0, lo=-2, hi=2):
+    """Uniform in [lo, hi) (nn_helpers.rnd is standard normal): activations are tested over a fixed range."""
     return np.random.default_rng(seed).uniform(lo, hi, shape)
 
 
@@ -23,20 +23,6 @@ def away(x, kinks, gap=0.05):
         near = np.abs(x - k) < gap
         x[near] = k + np.where(x[near] >= k, 2 * gap, -2 * gap)
     return x
-
-
-def roundtrip(m, tmp_path):
-    """Save and load ``m`` (skipped until luatorch_py.serialization has save/load)."""
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
-
-
-def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
 
 
 # name -> (constructor, reference f(x), reference f'(x), kinks, input range)
@@ -239,19 +225,13 @@ def test_prelu_shared_slope_and_errors():
 
 
 # -- RReLU ----------------------------------------------------------------------------------------------------
-def _draws(seed, n, a, b):
-    g = Generator()
-    g.manualSeed(seed)
-    return np.array([g.uniform(a, b) for _ in range(n)])
-
-
 def test_rrelu_training_draws_from_the_global_stream_in_order():
     x = away(rnd(4, 5), [0])
     neg = x <= 0
     torch.manualSeed(7)
     m = nn.RReLU(0.1, 0.4).double()
     y = m.forward(x).numpy()
-    r = _draws(7, int(neg.sum()) + 1, 0.1, 0.4)
+    r = draws(7, int(neg.sum()) + 1, 0.1, 0.4)
     noise = np.ones_like(x)
     noise[neg] = r[:-1]
     np.testing.assert_allclose(m.noise.numpy(), noise, rtol=1e-15)
@@ -269,7 +249,7 @@ def test_rrelu_channelwise_and_float():
     torch.manualSeed(3)
     m = nn.RReLU(0.2, 0.3, False, True).float()
     y = m.forward(x).numpy()
-    r = _draws(3, 3, 0.2, 0.3).astype(np.float32)
+    r = draws(3, 3, 0.2, 0.3).astype(np.float32)
     np.testing.assert_array_equal(m.noise.numpy(), r)
     np.testing.assert_allclose(y, np.where(x > 0, x, x * r.reshape(1, 3, 1, 1)), rtol=1e-6)
     g = rnd(2, 3, 2, 2, seed=1).astype(np.float32)

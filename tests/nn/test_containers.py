@@ -5,39 +5,11 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-J = nn.Jacobian
-TOL = 1e-5
-
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def D(*shape):
-    return torch.DoubleTensor(*shape)
+from nn_helpers import J, TOL, D, check_params, f32, rnd, roundtrip, to_cuda
 
 
 def lin(m, x):
     return x @ m.weight.numpy().T + m.bias.numpy()
-
-
-def roundtrip(m, tmp_path):
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
-
-
-def check_jacobians(m, x, update=True):
-    """Input Jacobian and, for every parameter, the parameter Jacobian and the accUpdate check."""
-    m.double()
-    assert J.testJacobian(m, x) < TOL
-    for p, g in zip(*m.parameters()):
-        assert J.testJacobianParameters(m, x, p, g) < TOL
-        if update:
-            assert J.testJacobianUpdateParameters(m, x, p) < TOL
 
 
 def flat(xs):
@@ -71,9 +43,9 @@ def test_concat_forward_backward():
 
 
 def test_concat_jacobians():
-    check_jacobians(nn.Concat(1, nn.Linear(3, 4), nn.Linear(3, 2)), D(5, 3))
-    check_jacobians(nn.Concat(0, nn.Linear(3, 4), nn.Linear(3, 2)), D(3))
-    check_jacobians(nn.Concat(0, nn.Tanh(), nn.Sigmoid(), nn.Identity()), D(2, 3))
+    check_params(nn.Concat(1, nn.Linear(3, 4), nn.Linear(3, 2)), D(5, 3))
+    check_params(nn.Concat(0, nn.Linear(3, 4), nn.Linear(3, 2)), D(3))
+    check_params(nn.Concat(0, nn.Tanh(), nn.Sigmoid(), nn.Identity()), D(2, 3))
 
 
 def test_concat_table_input():
@@ -122,8 +94,8 @@ def test_concat_table():
     arr = gi._a
     assert m.backward(x, g)._a is arr and gi is not a.gradInput
     np.testing.assert_allclose(b.gradWeight.numpy(), 2 * g[1].T @ x, rtol=1e-10)
-    check_jacobians(nn.ConcatTable(nn.Linear(3, 4), nn.Linear(3, 2)), D(5, 3))
-    check_jacobians(nn.ConcatTable(nn.Linear(3, 4), nn.Tanh()), D(3))
+    check_params(nn.ConcatTable(nn.Linear(3, 4), nn.Linear(3, 2)), D(5, 3))
+    check_params(nn.ConcatTable(nn.Linear(3, 4), nn.Tanh()), D(3))
     with pytest.raises(TypeError, match=r'nn.ConcatTable: expected gradOutput to be a list'):
         m.backward(x, rnd(5, 4))
 
@@ -157,7 +129,7 @@ def test_parallel_table():
     np.testing.assert_allclose(gi[0].numpy(), g[0] @ a.weight.numpy(), rtol=1e-10)
     np.testing.assert_allclose(gi[1].numpy(), g[1] * (1 - np.tanh(x[1]) ** 2), rtol=1e-10)
     np.testing.assert_allclose(a.gradWeight.numpy(), g[0].T @ x[0], rtol=1e-10)
-    check_jacobians(nn.ParallelTable(nn.Linear(3, 4), nn.Linear(2, 2)), [D(5, 3), D(5, 2)])
+    check_params(nn.ParallelTable(nn.Linear(3, 4), nn.Linear(2, 2)), [D(5, 3), D(5, 2)])
     with pytest.raises(ValueError, match=r'nn.ParallelTable: expected input to be a list of at least 2'):
         m.forward([rnd(5, 3)])
     with pytest.raises(TypeError, match=r'nn.ParallelTable: expected input to be a list'):
@@ -178,8 +150,8 @@ def test_parallel():
     np.testing.assert_allclose(gi.numpy()[:, 0], g[:, :4] @ a.weight.numpy(), rtol=1e-10)
     np.testing.assert_allclose(gi.numpy()[:, 1], g[:, 4:] @ b.weight.numpy(), rtol=1e-10)
     np.testing.assert_allclose(b.gradWeight.numpy(), g[:, 4:].T @ x[:, 1], rtol=1e-10)
-    check_jacobians(nn.Parallel(1, 1, nn.Linear(3, 4), nn.Linear(3, 2)), D(5, 2, 3))
-    check_jacobians(nn.Parallel(0, 0, nn.Linear(3, 4), nn.Tanh()), D(2, 3))
+    check_params(nn.Parallel(1, 1, nn.Linear(3, 4), nn.Linear(3, 2)), D(5, 2, 3))
+    check_params(nn.Parallel(0, 0, nn.Linear(3, 4), nn.Tanh()), D(2, 3))
     with pytest.raises(ValueError, match=r'nn.Parallel: the input has 3 slices along dim 1'):
         m.forward(rnd(5, 3, 3))
     with pytest.raises(ValueError, match=r'(?s)expected input of size \[\*, 3\].*in module \(1\) of nn.Parallel'):
@@ -218,7 +190,7 @@ def test_map_table_shares_parameters():
     np.testing.assert_allclose(m.forward(x)[2].numpy(), x[2].sum(1, keepdims=True) + 1 + np.zeros((5, 2)))
     # Jacobians through the shared clones
     m2 = nn.MapTable(nn.Linear(3, 2))
-    check_jacobians(m2, [D(4, 3), D(4, 3), D(4, 3)])
+    check_params(m2, [D(4, 3), D(4, 3), D(4, 3)])
     assert J.testJacobian(nn.MapTable(nn.Tanh()), [D(2), D(3), D(4)]) < TOL
 
 
@@ -496,10 +468,6 @@ def test_save_load_roundtrip(tmp_path):
     np.testing.assert_allclose(out[2].numpy(), lin(mt.module, x), rtol=1e-12)
 
 
-def _cuda(x):
-    return [_cuda(e) for e in x] if isinstance(x, list) else torch.FloatTensor(x.astype(np.float32)).cuda()
-
-
 def _np(x):
     return [a for e in x for a in _np(e)] if isinstance(x, list) else [x.float().numpy()]
 
@@ -517,9 +485,9 @@ def test_gpu_matches_cpu(make, inp):
     cpu = make().float()
     gpu = cpu.clone().cuda()
     x = inp()
-    x32 = [a.astype(np.float32) for a in x] if isinstance(x, list) else x.astype(np.float32)
+    x32 = f32(x)
     y = cpu.forward(x32)
-    yc = gpu.forward(_cuda(x))
+    yc = gpu.forward(to_cuda(x))
     for a, b in zip(_np(y), _np(yc)):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
     g = [rnd(*a.shape, seed=3) for a in _np(y)] if isinstance(y, list) else rnd(*_np(y)[0].shape, seed=3)
@@ -527,7 +495,7 @@ def test_gpu_matches_cpu(make, inp):
     cpu.zeroGradParameters()
     gpu.zeroGradParameters()
     gi = cpu.backward(x32, g32)
-    gic = gpu.backward(_cuda(x), _cuda(g))
+    gic = gpu.backward(to_cuda(x), to_cuda(g))
     for a, b in zip(_np(gi), _np(gic)):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
     for a, b in zip(cpu.parameters()[1], gpu.parameters()[1]):

@@ -5,8 +5,8 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-J = nn.Jacobian
-TOL = 1e-5
+from nn_helpers import J, TOL, L, roundtrip, sigmoid
+
 DTYPES = [np.float32, np.float64]
 TYPES = {np.float32: 'torch.FloatTensor', np.float64: 'torch.DoubleTensor'}
 EPS = 1e-12
@@ -20,20 +20,6 @@ def D(a):
     return torch.DoubleTensor(np.asarray(a, np.float64))
 
 
-def L(a):
-    return torch.LongTensor(np.asarray(a, np.int64))
-
-
-def roundtrip(m, tmp_path):
-    """Save and load ``m`` (skipped until luatorch_py.serialization has save/load)."""
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'c.t7')
-    ser.save(path, m)
-    return ser.load(path)
-
-
 def rtol_of(dtype):
     return 1e-5 if dtype == np.float32 else 1e-12
 
@@ -42,10 +28,6 @@ def check_float_loss(loss, dtype):
     assert type(loss) is float
     if dtype == np.float32:
         assert loss == float(np.float32(loss))
-
-
-def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
 
 
 # -- pointwise criterions: name -> (constructor(sizeAverage), input, target, loss per element, d loss / d x) --------

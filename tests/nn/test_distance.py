@@ -7,25 +7,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-J = nn.Jacobian
-TOL = 1e-5
-
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def D(*shape):
-    return torch.DoubleTensor(*shape)
-
-
-def roundtrip(m, tmp_path):
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
+from nn_helpers import J, TOL, D, f32, listed, rnd, roundtrip, to_cuda
 
 
 # -- Normalize ------------------------------------------------------------------------------------------------
@@ -158,7 +140,7 @@ def test_pair_errors():
 ])
 def test_float32_and_steady_state(make, inp):
     x = inp()
-    x32 = [a.astype(np.float32) for a in x] if isinstance(x, list) else x.astype(np.float32)
+    x32 = f32(x)
     m64, m32 = make().double(), make().float()
     y64 = m64.forward(x).numpy().copy()
     y32 = m32.forward(x32)
@@ -199,8 +181,8 @@ def test_save_load_roundtrip(tmp_path):
 def test_gpu_matches_cpu(make, inp):
     cpu, gpu = make().float(), make().cuda()
     x = inp()
-    x32 = [a.astype(np.float32) for a in x] if isinstance(x, list) else x.astype(np.float32)
-    xc = [torch.FloatTensor(a).cuda() for a in x32] if isinstance(x, list) else torch.FloatTensor(x32).cuda()
+    x32 = f32(x)
+    xc = to_cuda(x)
     y = cpu.forward(x32).numpy()
     yc = gpu.forward(xc)
     assert yc.type() == 'torch.CudaTensor'
@@ -208,5 +190,5 @@ def test_gpu_matches_cpu(make, inp):
     g = rnd(*y.shape, seed=3).astype(np.float32)
     gi = cpu.backward(x32, g)
     gic = gpu.backward(xc, torch.FloatTensor(g).cuda())
-    for a, b in zip(gi if isinstance(gi, list) else [gi], gic if isinstance(gic, list) else [gic]):
+    for a, b in zip(listed(gi), listed(gic)):
         np.testing.assert_allclose(b.float().numpy(), a.numpy(), rtol=1e-4, atol=1e-5)

@@ -6,43 +6,8 @@ import pytest
 
 import luatorch_py as torch
 from luatorch_py import nn
-from luatorch_py.random import Generator
 
-J = nn.Jacobian
-TOL = 1e-5
-
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def D(*shape):
-    return torch.DoubleTensor(*shape)
-
-
-def check_params(m, x):
-    """Jacobian checks with respect to the input and every parameter."""
-    m.double()
-    assert J.testJacobian(m, x) < TOL
-    for p, g in zip(*m.parameters()):
-        assert J.testJacobianParameters(m, x, p, g) < TOL
-        assert J.testJacobianUpdateParameters(m, x, p) < TOL
-
-
-def roundtrip(m, tmp_path):
-    """Save and load ``m`` (skipped until luatorch_py.serialization has save/load)."""
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
-
-
-def draws(seed, n, a, b):
-    g = Generator()
-    g.manualSeed(seed)
-    return np.array([g.uniform(a, b) for _ in range(n)])
+from nn_helpers import D, check_params, draws, f32, listed, rnd, roundtrip, to_cuda
 
 
 # -- Linear ---------------------------------------------------------------------------------------------------
@@ -179,14 +144,18 @@ def test_euclidean():
 
 
 # -- float32, steady state, save/load --------------------------------------------------------------------------
-@pytest.mark.parametrize('make, inp', [
+# (constructor, input) of every layer but Linear, for the float32 and GPU tests
+LAYERS = [
     (lambda: nn.Bilinear(3, 2, 4), lambda: [rnd(5, 3), rnd(5, 2)]),
     (lambda: nn.Add(4), lambda: rnd(5, 4)),
     (lambda: nn.Mul(), lambda: rnd(5, 4)),
     (lambda: nn.CAdd(1, 4), lambda: rnd(5, 4)),
     (lambda: nn.CMul(4), lambda: rnd(5, 4)),
     (lambda: nn.Euclidean(4, 3), lambda: rnd(5, 4)),
-])
+]
+
+
+@pytest.mark.parametrize('make, inp', LAYERS)
 def test_float32_matches_float64_and_buffers_are_kept(make, inp):
     torch.manualSeed(7)
     m64 = make().double()
@@ -194,7 +163,7 @@ def test_float32_matches_float64_and_buffers_are_kept(make, inp):
     m32.weight.copy(m64.weight) if 'weight' in m64.__dict__ else None
     m32.bias.copy(m64.bias) if 'bias' in m64.__dict__ else None
     x = inp()
-    x32 = [a.astype(np.float32) for a in x] if isinstance(x, list) else x.astype(np.float32)
+    x32 = f32(x)
     y64 = m64.forward(x).numpy().copy()
     y32 = m32.forward(x32)
     assert y32.type() == 'torch.FloatTensor'
@@ -222,20 +191,13 @@ def test_save_load_roundtrip(tmp_path):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize('make, inp', [
-    (lambda: nn.Bilinear(3, 2, 4), lambda: [rnd(5, 3), rnd(5, 2)]),
-    (lambda: nn.Add(4), lambda: rnd(5, 4)),
-    (lambda: nn.Mul(), lambda: rnd(5, 4)),
-    (lambda: nn.CAdd(1, 4), lambda: rnd(5, 4)),
-    (lambda: nn.CMul(4), lambda: rnd(5, 4)),
-    (lambda: nn.Euclidean(4, 3), lambda: rnd(5, 4)),
-])
+@pytest.mark.parametrize('make, inp', LAYERS)
 def test_gpu_matches_cpu(make, inp):
     cpu = make().float()
     gpu = cpu.clone().cuda()
     x = inp()
-    x32 = [a.astype(np.float32) for a in x] if isinstance(x, list) else x.astype(np.float32)
-    xc = [torch.FloatTensor(a).cuda() for a in x32] if isinstance(x, list) else torch.FloatTensor(x32).cuda()
+    x32 = f32(x)
+    xc = to_cuda(x)
     y = cpu.forward(x32).numpy()
     yc = gpu.forward(xc)
     assert yc.type() == 'torch.CudaTensor'
@@ -245,7 +207,7 @@ def test_gpu_matches_cpu(make, inp):
     gpu.zeroGradParameters()
     gi = cpu.backward(x32, g)
     gic = gpu.backward(xc, torch.FloatTensor(g).cuda())
-    for a, b in zip(gi if isinstance(gi, list) else [gi], gic if isinstance(gic, list) else [gic]):
+    for a, b in zip(listed(gi), listed(gic)):
         np.testing.assert_allclose(b.float().numpy(), a.numpy(), rtol=1e-4, atol=1e-5)
     for a, b in zip(cpu.parameters()[1], gpu.parameters()[1]):
         np.testing.assert_allclose(b.float().numpy(), a.numpy(), rtol=1e-4, atol=1e-5)

@@ -5,20 +5,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-J = nn.Jacobian
-
-
-def roundtrip(m, tmp_path):
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
-
-
-def L(values):
-    return torch.LongTensor(np.asarray(values, dtype=np.int64))
+from nn_helpers import J, L, roundtrip
 
 
 def test_init_draws_normal_in_torch_order():

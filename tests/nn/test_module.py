@@ -6,29 +6,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-J = nn.Jacobian
-TOL = 1e-5
-
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def D(*shape):
-    return torch.DoubleTensor(*shape)
-
-
-def sigmoid(z):
-    return 1 / (1 + np.exp(-z))
-
-
-def roundtrip(m, tmp_path):
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
+from nn_helpers import J, TOL, D, rnd, roundtrip, sigmoid
 
 
 def mlp(seed=1):

@@ -5,28 +5,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-J = nn.Jacobian
-
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def D(*shape):
-    return torch.DoubleTensor(*shape)
-
-
-def jac(m, *shape):
-    assert J.testJacobian(m.double(), D(*shape)) < 1e-5
-
-
-def roundtrip(m, tmp_path):
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
+from nn_helpers import jac, rnd, roundtrip
 
 
 def test_sum_and_mean_values():
@@ -111,7 +90,9 @@ def test_float32_and_steady_state(make):
 def test_lua_index_fields_and_roundtrip(tmp_path):
     for cls in (nn.Sum, nn.Mean, nn.Max, nn.Min):
         assert cls._lua_index_fields == ('dimension',)
-    x = rnd(3, 4)
+    # nInputDims 1 and dimension 1 (Lua's 2): a 2-D input would be a batch with dimension 2, out of range (in
+    # Torch7 too); a 3-D input is not a batch of 1-D ones, so dimension 1 is used as it is
+    x = rnd(3, 4, 5)
     m = nn.Sum(1, 1, True)
     m2 = roundtrip(m, tmp_path)
     assert m2.dimension == 1 and m2.nInputDims == 1 and m2.sizeAverage

@@ -6,32 +6,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-J = nn.Jacobian
-
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def D(*shape):
-    return torch.DoubleTensor(*shape)
-
-
-def jac(m, *shape):
-    assert J.testJacobian(m.double(), D(*shape)) < 1e-5
-
-
-def roundtrip(m, tmp_path):
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
-
-
-def shares(a, b):
-    return np.shares_memory(a.numpy(), b.numpy() if hasattr(b, 'numpy') else b)
+from nn_helpers import jac, rnd, roundtrip, shares
 
 
 # -- Reshape / View -------------------------------------------------------------------------------------------

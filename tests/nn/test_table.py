@@ -6,33 +6,11 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-J = nn.Jacobian
-TOL = 1e-5
-
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def D(*shape):
-    return torch.DoubleTensor(*shape)
+from nn_helpers import J, TOL, D, rnd, roundtrip, shares, to_cuda
 
 
 def T(a):
     return torch.DoubleTensor(a)
-
-
-def roundtrip(m, tmp_path):
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
-
-
-def shares(t, a):
-    return np.shares_memory(t.numpy(), a.numpy() if hasattr(a, 'numpy') else a)
 
 
 # -- Identity ------------------------------------------------------------------------------------------------
@@ -402,10 +380,6 @@ def test_save_load_roundtrip(tmp_path):
     np.testing.assert_array_equal(m.forward([rnd(2, 3), rnd(2, 1)]).numpy(), np.concatenate([rnd(2, 3), rnd(2, 1)], 1))
 
 
-def _cuda(x):
-    return [_cuda(e) for e in x] if isinstance(x, list) else torch.FloatTensor(x.astype(np.float32)).cuda()
-
-
 def _host(x):
     return [_host(e) for e in x] if isinstance(x, list) else x.float().numpy()
 
@@ -430,14 +404,14 @@ def test_gpu_matches_cpu(make, inp):
     x32 = [e.astype(np.float32) if not isinstance(e, list) else [a.astype(np.float32) for a in e] for e in x] \
         if isinstance(x, list) else x.astype(np.float32)
     y = cpu.forward(x32)
-    yc = gpu.forward(_cuda(x))
+    yc = gpu.forward(to_cuda(x))
     yh = _host(yc)
     g = [rnd(*t.numpy().shape, seed=5).astype(np.float32) for t in y] if isinstance(y, list) else \
         rnd(*y.numpy().shape, seed=5).astype(np.float32)
     for a, b in zip(y if isinstance(y, list) else [y], yh if isinstance(yh, list) else [yh]):
         np.testing.assert_allclose(b, a.numpy(), rtol=1e-5, atol=1e-6)
     gi = cpu.backward(x32, g)
-    gic = _host(gpu.backward(_cuda(x), _cuda(g)))
+    gic = _host(gpu.backward(to_cuda(x), to_cuda(g)))
     np.testing.assert_allclose(np.concatenate([np.ravel(a) for a in _flat_np(gic)]),
                                np.concatenate([np.ravel(a) for a in _flat_np(_host(gi))]), rtol=1e-5, atol=1e-6)
 

@@ -6,25 +6,14 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import optim
 
-A = np.array([[3.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.0]])
-B = np.array([1.0, -2.0, 0.5])
-X0 = np.array([0.5, -1.0, 2.0])
-
-
-def quad(x):
-    return 0.5 * x @ A @ x - B @ x, A @ x - B
-
-
-def opfunc(x):
-    f, g = quad(x.numpy().copy())
-    return f, torch.DoubleTensor(g)
+from optim_helpers import X0, quad, opfunc_fresh
 
 
 def run(fn, config, steps, x0=X0):
     x = torch.DoubleTensor(x0)
     fxs = []
     for _ in range(steps):
-        _, fx = fn(opfunc, x, config)
+        _, fx = fn(opfunc_fresh, x, config)
         fxs.append(fx)
     return x.numpy().copy(), fxs
 
@@ -143,14 +132,14 @@ def test_nag():
     np.testing.assert_allclose(config['x_copy'].numpy(), xr, rtol=1e-13)
     assert config['evalCounter'] == 3
     with pytest.raises(ValueError, match='positive'):
-        optim.nag(opfunc, torch.DoubleTensor(X0), {'momentum': 0})
+        optim.nag(opfunc_fresh, torch.DoubleTensor(X0), {'momentum': 0})
 
 
 def test_rprop():
     cfg = dict(stepsize=0.6, etaplus=1.5, etaminus=0.4, stepsizemax=1.0, stepsizemin=0.25, niter=4)
     config = dict(cfg)
     x = torch.DoubleTensor(X0)
-    _, fx = optim.rprop(opfunc, x, config)
+    _, fx = optim.rprop(opfunc_fresh, x, config)
     assert len(fx) == 4
 
     xr, delta, step = X0.copy(), np.zeros(3), np.full(3, cfg['stepsize'])
@@ -174,7 +163,7 @@ def test_rprop():
     for k in ('psign', 'nsign', 'zsign', 'dminmax'):
         assert config[k].type() == 'torch.ByteTensor'
     # a second call continues from the state
-    optim.rprop(opfunc, x, config)
+    optim.rprop(opfunc_fresh, x, config)
 
 
 def test_asgd():
@@ -195,7 +184,7 @@ def test_asgd():
     assert config['mu_t'] == pytest.approx(mu, rel=1e-15)
     # defaults are written into config, as Torch7 does
     c = {}
-    optim.asgd(opfunc, torch.DoubleTensor(X0), c)
+    optim.asgd(opfunc_fresh, torch.DoubleTensor(X0), c)
     assert (c['eta0'], c['lambda'], c['alpha'], c['t0']) == (1e-4, 1e-4, 0.75, 1e6)
 
 
@@ -204,11 +193,11 @@ def test_state_buffers_are_reused(name):
     fn = getattr(optim, name)
     x = torch.DoubleTensor(X0)
     config = {}
-    fn(opfunc, x, config)
+    fn(opfunc_fresh, x, config)
     before = {k: (v, v._a.__array_interface__['data'][0]) for k, v in config.items() if isinstance(v, torch.Tensor)}
     assert before
     for _ in range(3):
-        fn(opfunc, x, config)
+        fn(opfunc_fresh, x, config)
     for k, (t, ptr) in before.items():
         assert config[k] is t and t._a.__array_interface__['data'][0] == ptr, k
 

@@ -5,8 +5,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import optim
 
-A = np.array([[3.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.0]])
-B = np.array([1.0, -2.0, 0.5])
+from optim_helpers import A, B
 
 
 def test_checkgrad_quadratic():

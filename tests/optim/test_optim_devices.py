@@ -5,9 +5,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import optim
 
-A = np.array([[3.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.0]])
-B = np.array([1.0, -2.0, 0.5])
-X0 = np.array([0.5, -1.0, 2.0])
+from optim_helpers import A, B, X0
 
 CONFIGS = {
     'sgd': {'learningRate': 0.1, 'momentum': 0.9, 'weightDecay': 0.01},

@@ -5,19 +5,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import optim
 
-A = np.array([[3.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.0]])
-B = np.array([1.0, -2.0, 0.5])
-X0 = np.array([0.5, -1.0, 2.0])
-
-
-def quad(x):
-    """f(x) = 0.5 x'Ax - b'x and its gradient Ax - b."""
-    return 0.5 * x @ A @ x - B @ x, A @ x - B
-
-
-def opfunc_fresh(x):
-    f, g = quad(x.numpy().copy())
-    return f, torch.DoubleTensor(g)
+from optim_helpers import X0, quad, opfunc_fresh
 
 
 def make_opfunc_buffer():

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Train a classifier on MNIST (or Fashion-MNIST: --data ../shared/datasets/fashion-mnist), Torch7 style.
+
+Nets (--net):
+  dense    View(784) - Linear(784,100) - ReLU - Linear(100,10) - LogSoftMax
+  lenet    SpatialConvolution(1,20,5,5) - ReLU - SpatialMaxPooling(2,2) - SpatialConvolution(20,50,5,5) - ReLU -
+           SpatialMaxPooling(2,2) - View(800) - Linear(800,500) - ReLU - Linear(500,10) - LogSoftMax
+  convnet  Torch7's demo convnet: SpatialConvolutionMM(1,32,5,5) - Tanh - SpatialMaxPooling(3,3) -
+           SpatialConvolutionMM(32,64,5,5) - Tanh - SpatialMaxPooling(2,2) - View(256) - Linear(256,200) - Tanh -
+           Linear(200,10) - LogSoftMax
+with ClassNLLCriterion, trained by optim.sgd over net:getParameters() (momentum, learning-rate decay, weight
+decay), inputs normalized by the training set's pixel mean and standard deviation.
+
+Prints a progress bar per epoch (running loss, images/s), then `epoch N: train loss L, test accuracy A`; at the end
+the confusion matrix on the test set and `test accuracy: 0.9912` (a fraction).
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:          # run from a checkout without installing
+    sys.path.insert(0, REPO)
+
+import luatorch_py as torch      # noqa: E402
+from luatorch_py import nn      # noqa: E402
+from luatorch_py import backend  # noqa: E402
+from luatorch_py.data import load_mnist, pixel_stats, Batches  # noqa: E402
+
+DEFAULT_DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'datasets', 'mnist'))
+
+# per-net defaults (each can be overridden on the command line)
+DEFAULTS = {
+    'dense': dict(epochs=20, batch=64, lr=0.05, momentum=0.9, lr_decay=1e-4, weight_decay=0.0),
+    'lenet': dict(epochs=10, batch=64, lr=0.05, momentum=0.9, lr_decay=1e-4, weight_decay=5e-4),
+    'convnet': dict(epochs=10, batch=64, lr=0.05, momentum=0.9, lr_decay=1e-4, weight_decay=5e-4),
+}
+
+
+def _pooling():
+    pool = getattr(nn, 'SpatialMaxPooling', None)
+    if pool is None:
+        try:
+            from luatorch_py.nn.pooling import SpatialMaxPooling as pool
+        except ImportError:
+            sys.exit("mnist.py: this net needs nn.SpatialMaxPooling (luatorch_py/nn/pooling.py), which this "
+                     "checkout does not have yet; use --net dense")
+    return pool
+
+
+def build(name):
+    net = nn.Sequential()
+    if name == 'dense':
+        net.add(nn.View(784))
+        net.add(nn.Linear(784, 100))
+        net.add(nn.ReLU())
+        net.add(nn.Linear(100, 10))
+    elif name == 'lenet':
+        pool = _pooling()
+        net.add(nn.SpatialConvolution(1, 20, 5, 5))
+        net.add(nn.ReLU())
+        net.add(pool(2, 2, 2, 2))
+        net.add(nn.SpatialConvolution(20, 50, 5, 5))
+        net.add(nn.ReLU())
+        net.add(pool(2, 2, 2, 2))
+        net.add(nn.View(800))
+        net.add(nn.Linear(800, 500))
+        net.add(nn.ReLU())
+        net.add(nn.Linear(500, 10))
+    elif name == 'convnet':
+        pool = _pooling()
+        net.add(nn.SpatialConvolutionMM(1, 32, 5, 5))
+        net.add(nn.Tanh())
+        net.add(pool(3, 3, 3, 3))
+        net.add(nn.SpatialConvolutionMM(32, 64, 5, 5))
+        net.add(nn.Tanh())
+        net.add(pool(2, 2, 2, 2))
+        net.add(nn.View(64 * 2 * 2))
+        net.add(nn.Linear(64 * 2 * 2, 200))
+        net.add(nn.Tanh())
+        net.add(nn.Linear(200, 10))
+    else:
+        raise ValueError(name)
+    net.add(nn.LogSoftMax())
+    return net
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--data', default=DEFAULT_DATA,
+                   help='directory with the four MNIST IDX files (default: ../shared/datasets/mnist beside the repo)')
+    p.add_argument('--net', choices=sorted(DEFAULTS), default='lenet', help='the network (default lenet)')
+    p.add_argument('--epochs', type=int, help='passes over the training set (default: 20 dense, 10 lenet/convnet)')
+    p.add_argument('--batch', type=int, help='minibatch size (default 64)')
+    p.add_argument('--lr', type=float, help='SGD learning rate (default 0.05)')
+    p.add_argument('--momentum', type=float, help='SGD momentum (default 0.9)')
+    p.add_argument('--lr-decay', type=float, help="optim.sgd's learningRateDecay (default 1e-4)")
+    p.add_argument('--weight-decay', type=float,
+                   help="optim.sgd's weightDecay (L2 penalty; default 5e-4 for lenet/convnet, 0 for dense)")
+    p.add_argument('--seed', type=int, default=1, help='torch.manualSeed: initialization and shuffling (default 1)')
+    p.add_argument('--cuda', action='store_true', help='train on the GPU (needs CuPy and a CUDA device)')
+    p.add_argument('--double', action='store_true', help='float64 (default float32)')
+    p.add_argument('--limit', type=int, help='train on the first N training images only (quick runs)')
+    p.add_argument('--test-batch', type=int, default=500, help='batch size for evaluation (default 500)')
+    p.add_argument('--save', metavar='FILE', help='save the trained net to a .t7 file Lua Torch7 can load')
+    p.add_argument('--plot', metavar='PNG', help='plot the loss and accuracy curves (needs matplotlib)')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    args = p.parse_args(argv)
+    for k, v in DEFAULTS[args.net].items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    for k in ('epochs', 'batch', 'test_batch'):
+        if getattr(args, k) < 1:
+            p.error(f"--{k.replace('_', '-')} must be >= 1")
+    if args.limit is not None and args.limit < 1:
+        p.error('--limit must be >= 1')
+    return args
+
+
+def check_options(args):
+    """Fail before training on what would fail after it."""
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            sys.exit("mnist.py: --plot needs matplotlib, which is not installed "
+                     "(pip install matplotlib, or pip install luatorch_py[plot])")
+    if args.save:
+        try:
+            from luatorch_py.serialization import save  # noqa: F401
+        except ImportError:
+            sys.exit("mnist.py: --save needs luatorch_py.serialization.save, which this checkout does not have")
+        d = os.path.dirname(os.path.abspath(args.save))
+        if not os.path.isdir(d):
+            sys.exit(f"mnist.py: --save {args.save}: directory {d} does not exist")
+    if args.cuda and not backend.cuda_available():
+        try:
+            backend.cupy()
+        except backend.CudaUnavailableError as e:
+            sys.exit(f"mnist.py: --cuda: {e}")
+
+
+def evaluate(net, images, labels, args, tensortype, mean, std, confusion=None):
+    """Accuracy (a fraction) of ``net`` on the whole set; counts into ``confusion`` when given."""
+    net.evaluate()
+    correct = 0
+    for x, y in Batches(images, labels, args.test_batch, shuffle=False, tensortype=tensortype, mean=mean, std=std):
+        out = net.forward(x)
+        pred = out._a.argmax(axis=1)
+        correct += int((pred == y._a).sum())
+        if confusion is not None:
+            confusion.batchAdd(backend.to_numpy(pred), backend.to_numpy(y._a))
+    net.training()
+    return correct / len(labels)
+
+
+def plot(path, losses, accs, title):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    ep = np.arange(1, len(losses) + 1)
+    a.plot(ep, losses, 'o-')
+    a.set_xlabel('epoch')
+    a.set_ylabel('train loss (NLL)')
+    a.grid(True)
+    b.plot(ep, [100 * x for x in accs], 'o-', color='C1')
+    b.set_xlabel('epoch')
+    b.set_ylabel('test accuracy (%)')
+    b.grid(True)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse(argv)
+    check_options(args)
+    from tqdm import tqdm
+    try:
+        from luatorch_py import optim
+        sgd = getattr(optim, 'sgd', None)
+    except ImportError:
+        optim, sgd = None, None
+    dataset = 'Fashion-MNIST' if 'fashion' in os.path.basename(os.path.normpath(args.data)).lower() else 'MNIST'
+    try:
+        train = load_mnist(args.data, 'train', dataset)
+        test = load_mnist(args.data, 'test', dataset)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f"mnist.py: {e}")
+    train_images, train_labels = train.images, train.labels
+    if args.limit is not None:
+        train_images, train_labels = train_images.narrow(0, 0, min(args.limit, len(train))), \
+            train_labels.narrow(0, 0, min(args.limit, len(train)))
+    ntrain = train_images.size(0)
+    mean, std = pixel_stats(train_images)
+
+    torch.manualSeed(args.seed)
+    net = build(args.net)
+    crit = nn.ClassNLLCriterion()
+    if args.cuda:
+        tensortype = 'torch.CudaDoubleTensor' if args.double else 'torch.CudaTensor'
+    else:
+        tensortype = 'torch.DoubleTensor' if args.double else 'torch.FloatTensor'
+    net.type(tensortype)
+    crit.type(tensortype)
+    params, grads = net.getParameters()
+    print(f"{dataset}: {ntrain} training / {len(test)} test images from {args.data}")
+    print(f"net ({params.nElement()} parameters, {tensortype}):\n{net}")
+    print(f"SGD: batch {args.batch}, learning rate {args.lr}, momentum {args.momentum}, learning rate decay "
+          f"{args.lr_decay}, weight decay {args.weight_decay}, {args.epochs} epochs, seed {args.seed}"
+          + ("" if sgd else " (optim.sgd missing: plain updateParameters)"))
+    config = {'learningRate': args.lr, 'momentum': args.momentum, 'learningRateDecay': args.lr_decay,
+              'weightDecay': args.weight_decay}
+    batches = Batches(train_images, train_labels, args.batch, shuffle=True, tensortype=tensortype, mean=mean,
+                      std=std)
+    losses, accs = [], []
+    t_start = time.perf_counter()
+    train_time = 0.0
+    for epoch in range(1, args.epochs + 1):
+        total, seen = 0.0, 0
+        t0 = time.perf_counter()
+        bar = tqdm(batches, total=len(batches), desc=f"epoch {epoch}/{args.epochs}", unit='batch', leave=False,
+                   disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
+        for i, (x, y) in enumerate(bar):
+            def feval(_):
+                grads.zero()
+                out = net.forward(x)
+                loss = crit.forward(out, y)
+                net.backward(x, crit.backward(out, y))
+                return loss, grads
+            if sgd is not None:
+                _, fx = sgd(feval, params, config)
+                loss = fx[0]
+            else:
+                loss, _ = feval(params)
+                net.updateParameters(args.lr)
+            n = y.size(0)
+            total += float(loss) * n
+            seen += n
+            if i % 10 == 0 or i == len(batches) - 1:
+                bar.set_postfix_str(f"loss {total / seen:.4f}, {seen / (time.perf_counter() - t0):.0f} img/s",
+                                    refresh=False)
+        bar.close()
+        train_time += time.perf_counter() - t0
+        acc = evaluate(net, test.images, test.labels, args, tensortype, mean, std)
+        losses.append(total / seen)
+        accs.append(acc)
+        print(f"epoch {epoch}: train loss {total / seen:.4f}, test accuracy {acc:.4f}", flush=True)
+    elapsed = time.perf_counter() - t_start
+    print(f"trained in {train_time:.2f} s ({args.epochs * ntrain / train_time:.0f} images/s), {elapsed:.2f} s with "
+          f"the evaluations")
+    confusion = None
+    if optim is not None and hasattr(optim, 'ConfusionMatrix'):
+        classes = (['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
+                    'Ankle boot'] if dataset == 'Fashion-MNIST' else [str(d) for d in range(10)])
+        confusion = optim.ConfusionMatrix(classes)
+    acc = evaluate(net, test.images, test.labels, args, tensortype, mean, std, confusion)
+    if confusion is not None:
+        print(confusion)
+    if args.plot:
+        plot(args.plot, losses, accs, f"{args.net} on {dataset}")
+        print(f"curves written to {args.plot}")
+    if args.save:
+        from luatorch_py.serialization import save
+        net.clearState()
+        save(args.save, net)
+        print(f"net saved to {args.save}")
+    print(f"test accuracy: {acc:.4f}", flush=True)
+    return acc
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,256 @@
+"""BatchNormalization and SpatialBatchNormalization: batch statistics in training (running_var from the unbiased
+variance, as THNN), running statistics in evaluate(), fields and init as Torch7, Jacobians."""
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py import nn
+
+
+def rnd(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def roundtrip(m, tmp_path):
+    ser = pytest.importorskip('luatorch_py.serialization')
+    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
+        pytest.skip('luatorch_py.serialization has no save/load yet')
+    path = str(tmp_path / 'm.t7')
+    ser.save(path, m)
+    return ser.load(path)
+
+
+def axes(x):
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def bshape(x):
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def ref_train(x, w, b, eps):
+    """(output, batch mean, biased var, unbiased var) with plain numpy."""
+    mean = x.mean(axis=axes(x))
+    var = ((x - mean.reshape(bshape(x))) ** 2).mean(axis=axes(x))
+    n = x.size // x.shape[1]
+    y = (x - mean.reshape(bshape(x))) / np.sqrt(var.reshape(bshape(x)) + eps)
+    if w is not None:
+        y = y * w.reshape(bshape(x)) + b.reshape(bshape(x))
+    return y, mean, var, var * n / (n - 1)
+
+
+def ref_train_grad(x, g, w, eps):
+    """d/dx of sum(g * y) for the training-mode output, by the textbook formula."""
+    m = x.size // x.shape[1]
+    mean = x.mean(axis=axes(x), keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes(x), keepdims=True)
+    xhat = (x - mean) / np.sqrt(var + eps)
+    gw = g * (1 if w is None else w.reshape(bshape(x)))
+    return (gw - gw.sum(axis=axes(x), keepdims=True) / m
+            - xhat * (gw * xhat).sum(axis=axes(x), keepdims=True) / m) / np.sqrt(var + eps)
+
+
+CASES = [(nn.BatchNormalization, (6, 4)), (nn.SpatialBatchNormalization, (3, 4, 5, 2))]
+
+
+def test_fields_init_and_repr():
+    torch.manualSeed(5)
+    m = nn.BatchNormalization(5)
+    torch.manualSeed(5)
+    w = torch.DoubleTensor(5).uniform().numpy()
+    np.testing.assert_array_equal(m.weight.numpy(), w)              # Torch7's reset: weight:uniform()
+    assert np.all((w >= 0) & (w < 1))
+    np.testing.assert_array_equal(m.bias.numpy(), np.zeros(5))
+    np.testing.assert_array_equal(m.running_mean.numpy(), np.zeros(5))
+    np.testing.assert_array_equal(m.running_var.numpy(), np.ones(5))
+    assert (m.eps, m.momentum, m.affine, m.train) == (1e-5, 0.1, True, True)
+    assert m.gradWeight.shape == (5,) and m.gradBias.shape == (5,)
+    assert repr(m) == 'nn.BatchNormalization (2D) (5)'
+    s = nn.SpatialBatchNormalization(3, 1e-3, 0.2)
+    assert repr(s) == 'nn.SpatialBatchNormalization (4D) (3)' and (s.eps, s.momentum) == (1e-3, 0.2)
+    assert isinstance(s, nn.BatchNormalization) and s.nDim == 4
+    a = nn.BatchNormalization(4, 1e-5, 0.1, False)
+    assert a.affine is False and 'weight' not in a.__dict__ and 'bias' not in a.__dict__
+    assert a.parameters() == ([], [])
+    assert nn.REGISTRY['nn.SpatialBatchNormalization'] is nn.SpatialBatchNormalization
+
+
+@pytest.mark.parametrize('cls, shape', CASES)
+def test_training_forward_and_running_statistics(cls, shape):
+    m = cls(shape[1], 1e-5, 0.1)
+    w, b = rnd(shape[1], seed=7), rnd(shape[1], seed=8)
+    m.weight.copy(torch.DoubleTensor(w))
+    m.bias.copy(torch.DoubleTensor(b))
+    x1, x2 = rnd(*shape) * 2 + 1, rnd(*shape, seed=1) - 3
+    y, mean, var, unbiased = ref_train(x1, w, b, 1e-5)
+    np.testing.assert_allclose(m.forward(x1).numpy(), y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(m.save_mean.numpy(), mean, rtol=1e-12)
+    np.testing.assert_allclose(m.save_std.numpy(), 1 / np.sqrt(var + 1e-5), rtol=1e-12)
+    rm = 0.1 * mean
+    rv = 0.9 * 1 + 0.1 * unbiased            # THNN: running_var moves towards the UNBIASED variance
+    np.testing.assert_allclose(m.running_mean.numpy(), rm, rtol=1e-12)
+    np.testing.assert_allclose(m.running_var.numpy(), rv, rtol=1e-12)
+    _, mean2, _, unbiased2 = ref_train(x2, w, b, 1e-5)
+    m.forward(x2)
+    np.testing.assert_allclose(m.running_mean.numpy(), 0.9 * rm + 0.1 * mean2, rtol=1e-12)
+    np.testing.assert_allclose(m.running_var.numpy(), 0.9 * rv + 0.1 * unbiased2, rtol=1e-12)
+
+
+@pytest.mark.parametrize('cls, shape', CASES)
+def test_evaluate_uses_running_statistics(cls, shape):
+    C = shape[1]
+    m = cls(C)
+    rm, rv = rnd(C, seed=3), np.abs(rnd(C, seed=4)) + 0.5
+    m.running_mean.copy(torch.DoubleTensor(rm))
+    m.running_var.copy(torch.DoubleTensor(rv))
+    w, b = m.weight.numpy().copy(), rnd(C, seed=5)
+    m.bias.copy(torch.DoubleTensor(b))
+    m.evaluate()
+    x = rnd(*shape)
+    inv = 1 / np.sqrt(rv + m.eps)
+    y = (x - rm.reshape(bshape(x))) * inv.reshape(bshape(x)) * w.reshape(bshape(x)) + b.reshape(bshape(x))
+    np.testing.assert_allclose(m.forward(x).numpy(), y, rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(m.running_mean.numpy(), rm)       # not updated in evaluation
+    np.testing.assert_array_equal(m.running_var.numpy(), rv)
+    g = rnd(*shape, seed=6)
+    m.zeroGradParameters()
+    gi = m.backward(x, g).numpy()
+    np.testing.assert_allclose(gi, g * (inv * w).reshape(bshape(x)), rtol=1e-12)
+    xhat = (x - rm.reshape(bshape(x))) * inv.reshape(bshape(x))
+    np.testing.assert_allclose(m.gradWeight.numpy(), (g * xhat).sum(axis=axes(x)), rtol=1e-12)
+    np.testing.assert_allclose(m.gradBias.numpy(), g.sum(axis=axes(x)), rtol=1e-12)
+    # a single sample (1-D / 3-D) is allowed in evaluation and equals the batched result
+    np.testing.assert_allclose(m.forward(x[1]).numpy(), y[1], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(m.backward(x[1], g[1]).numpy(), gi[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize('cls, shape', CASES)
+def test_training_backward_matches_formula(cls, shape):
+    m = cls(shape[1])
+    x, g = rnd(*shape), rnd(*shape, seed=2)
+    w = m.weight.numpy().copy()
+    m.forward(x)
+    m.zeroGradParameters()
+    gi = m.backward(x, g, 0.5).numpy()
+    np.testing.assert_allclose(gi, ref_train_grad(x, g, w, m.eps), rtol=1e-9, atol=1e-12)
+    y0 = ref_train(x, None, None, m.eps)[0]
+    np.testing.assert_allclose(m.gradWeight.numpy(), 0.5 * (g * y0).sum(axis=axes(x)), rtol=1e-10)
+    np.testing.assert_allclose(m.gradBias.numpy(), 0.5 * g.sum(axis=axes(x)), rtol=1e-12)
+    # updateGradInput + accGradParameters == backward
+    m2 = cls(shape[1])
+    m2.weight.copy(m.weight)
+    m2.forward(x)
+    m2.zeroGradParameters()
+    np.testing.assert_allclose(m2.updateGradInput(x, g).numpy(), gi, rtol=1e-13)
+    m2.accGradParameters(x, g, 0.5)
+    np.testing.assert_allclose(m2.gradWeight.numpy(), m.gradWeight.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(m2.gradBias.numpy(), m.gradBias.numpy(), rtol=1e-13)
+
+
+@pytest.mark.parametrize('cls, shape', CASES)
+def test_jacobian_training(cls, shape):
+    m = cls(shape[1]).double()
+    x = torch.DoubleTensor(*shape)
+    assert nn.Jacobian.testJacobian(m, x) < 1e-5
+    assert nn.Jacobian.testJacobianParameters(m, x, m.weight, m.gradWeight) < 1e-5
+    assert nn.Jacobian.testJacobianParameters(m, x, m.bias, m.gradBias) < 1e-5
+    a = cls(shape[1], 1e-5, 0.1, False)
+    assert nn.Jacobian.testJacobian(a, x) < 1e-5
+
+
+@pytest.mark.parametrize('cls, shape', CASES)
+def test_jacobian_evaluate(cls, shape):
+    m = cls(shape[1])
+    m.forward(torch.DoubleTensor(*shape).uniform(-1, 2))
+    m.evaluate()
+    x = torch.DoubleTensor(*shape)
+    assert nn.Jacobian.testJacobian(m, x) < 1e-5
+    assert nn.Jacobian.testJacobianParameters(m, x, m.weight, m.gradWeight) < 1e-5
+
+
+def test_batch_of_one_uses_running_statistics_in_training():
+    # THNN is called with train = self.train and batch > 1: a single-sample batch neither uses nor updates stats
+    m = nn.SpatialBatchNormalization(3)
+    m.running_mean.copy(torch.DoubleTensor([1., 2., 3.]))
+    x = rnd(1, 3, 4, 4)
+    y = m.forward(x).numpy()
+    inv = 1 / np.sqrt(1 + m.eps)
+    np.testing.assert_allclose(y, (x - np.array([1., 2., 3.]).reshape(1, 3, 1, 1)) * inv
+                               * m.weight.numpy().reshape(1, 3, 1, 1), rtol=1e-12)
+    np.testing.assert_array_equal(m.running_mean.numpy(), [1., 2., 3.])
+    np.testing.assert_array_equal(m.running_var.numpy(), np.ones(3))
+
+
+def test_float32():
+    m = nn.SpatialBatchNormalization(4).float()
+    x = rnd(3, 4, 5, 5).astype(np.float32)
+    y = m.forward(x)
+    assert y.type() == 'torch.FloatTensor' and m.running_var.type() == 'torch.FloatTensor'
+    ref = ref_train(x.astype(np.float64), m.weight.numpy().astype(np.float64), m.bias.numpy().astype(np.float64),
+                    1e-5)
+    np.testing.assert_allclose(y.numpy(), ref[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(m.running_var.numpy(), 0.9 + 0.1 * ref[3], rtol=1e-5)
+    assert m.backward(x, np.ones(x.shape, np.float32)).type() == 'torch.FloatTensor'
+
+
+def test_errors_name_layer_and_sizes():
+    m = nn.BatchNormalization(4)
+    with pytest.raises(ValueError, match=r'nn\.BatchNormalization \(2D\) \(4\).*only mini-batch.*got size \[4\]'):
+        m.forward(rnd(4))                        # a single sample in training mode
+    with pytest.raises(ValueError, match=r'nn\.BatchNormalization \(2D\) \(4\).*3-feature.*\[5, 3\].*expected 4'):
+        m.forward(rnd(5, 3))
+    s = nn.SpatialBatchNormalization(3)
+    with pytest.raises(ValueError, match=r'nn\.SpatialBatchNormalization \(4D\) \(3\).*4-D.*\[3, 4, 4\]'):
+        s.forward(rnd(3, 4, 4))
+    s.evaluate()
+    assert s.forward(rnd(3, 4, 4)).shape == (3, 4, 4)
+    with pytest.raises(ValueError, match=r'gradOutput of size \[2, 4\] does not match input of size \[2, 3, 4, 4\]'):
+        s.backward(rnd(2, 3, 4, 4), rnd(2, 4))
+    with pytest.raises(ValueError, match='number of features must be positive'):
+        nn.BatchNormalization(0)
+    with pytest.raises(TypeError, match='affine has to be True/False'):
+        nn.BatchNormalization(3, 1e-5, 0.1, 1)
+    with pytest.raises(RuntimeError, match='updateOutput'):
+        nn.BatchNormalization(3).updateGradInput(rnd(4, 3), rnd(4, 3))
+
+
+def test_old_running_std_files():
+    # Torch7 files before BatchNormalization's version 2 kept running_std = 1 / sqrt(var + eps)
+    m = nn.BatchNormalization(3)
+    del m.__dict__['running_var']
+    m.running_std = torch.DoubleTensor([1., 2., 4.])
+    m.evaluate()
+    m.forward(rnd(2, 3))
+    np.testing.assert_allclose(m.running_var.numpy(), np.array([1., 0.25, 0.0625]) - 1e-5, rtol=1e-12)
+    assert 'running_std' not in m.__dict__
+
+
+def test_buffers_reused_and_clear_state():
+    m = nn.SpatialBatchNormalization(3)
+    x, g = rnd(2, 3, 4, 4), rnd(2, 3, 4, 4, seed=1)
+    m.forward(x)
+    m.backward(x, g)
+    keep = {k: v for k, v in m.__dict__.items() if k.startswith('_') and isinstance(v, np.ndarray)}
+    out, gi = m.output._a, m.gradInput._a
+    m.forward(x)
+    m.backward(x, g)
+    assert m.output._a is out and m.gradInput._a is gi
+    assert all(m.__dict__[k] is v for k, v in keep.items())
+    m.clearState()
+    assert m.save_mean.nElement() == 0 and m.save_std.nElement() == 0 and m.output.nElement() == 0
+
+
+@pytest.mark.parametrize('cls, shape', CASES)
+def test_save_load_roundtrip(cls, shape, tmp_path):
+    m = cls(shape[1])
+    x = rnd(*shape)
+    m.forward(x)
+    m.forward(x * 2 - 1)                         # running statistics away from their init
+    m.evaluate()
+    y = m.forward(x).numpy().copy()
+    m2 = roundtrip(m, tmp_path)
+    assert type(m2) is cls and repr(m2) == repr(m) and m2.train is False
+    for f in ('weight', 'bias', 'running_mean', 'running_var'):
+        np.testing.assert_array_equal(getattr(m2, f).numpy(), getattr(m, f).numpy())
+    assert (m2.eps, m2.momentum, m2.affine) == (m.eps, m.momentum, m.affine)
+    np.testing.assert_array_equal(m2.forward(x).numpy(), y)

@@ -1,0 +1,45 @@
+"""scripts/mnist.py end to end on a small subset of MNIST (skipped when ../shared/datasets/mnist is absent)."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(REPO, 'scripts', 'mnist.py')
+DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'datasets', 'mnist'))
+
+
+def run(*args):
+    if not os.path.isfile(os.path.join(DATA, 'train-images-idx3-ubyte.gz')):
+        pytest.skip(f"MNIST not found in {DATA} (../shared/datasets/mnist beside the repository)")
+    p = subprocess.run([sys.executable, SCRIPT, '--data', DATA, *args], capture_output=True, text=True,
+                       timeout=600, cwd=REPO)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout, p.stderr
+
+
+@pytest.mark.parametrize('net', ['dense', 'lenet'])
+def test_mnist_script_small_run(net, tmp_path):
+    out, err = run('--net', net, '--limit', '2000', '--epochs', '1', '--batch', '32')
+    lines = out.strip().splitlines()
+    m = re.fullmatch(r'epoch 1: train loss (\d+\.\d+), test accuracy (0\.\d+|1\.0+)',
+                     next(line for line in lines if line.startswith('epoch ')))
+    assert m, out
+    assert 0 < float(m.group(1)) < 2.3          # below the loss of uniform guessing, log(10)
+    assert 'ConfusionMatrix:' in out and '+ global correct:' in out
+    last = re.fullmatch(r'test accuracy: (0\.\d{4}|1\.0000)', lines[-1])
+    assert last, lines[-1]
+    assert float(last.group(1)) > 0.6           # chance is 0.1
+    assert 'epoch 1/1' in err                   # the progress bar (stderr)
+
+
+def test_mnist_script_errors(tmp_path):
+    p = subprocess.run([sys.executable, SCRIPT, '--data', str(tmp_path / 'nowhere'), '--net', 'dense'],
+                       capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert p.returncode != 0
+    assert 'nowhere' in p.stderr and 'not found' in p.stderr
+    p = subprocess.run([sys.executable, SCRIPT, '--epochs', '0'], capture_output=True, text=True, timeout=120,
+                       cwd=REPO)
+    assert p.returncode == 2 and '--epochs must be >= 1' in p.stderr

@@ -1,0 +1,468 @@
+"""The .t7 format itself: golden bytes, the Python <-> Lua value mapping, references, formats, errors, safety,
+atomic saves, and a cross-check of what we write with the independent `torchfile` reader."""
+import math
+import os
+import struct
+import time
+
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py import nn
+from luatorch_py.serialization import T7Error, t7
+
+
+def i32(*v):
+    return struct.pack(f'<{len(v)}i', *v)
+
+
+def i64(*v):
+    return struct.pack(f'<{len(v)}q', *v)
+
+
+def f64(*v):
+    return struct.pack(f'<{len(v)}d', *v)
+
+
+def lstr(s):
+    b = s.encode()
+    return i32(len(b)) + b
+
+
+def rt(obj, format='binary'):
+    return torch.deserialize(torch.serialize(obj, format), format)
+
+
+# -- golden bytes -----------------------------------------------------------------------------------------------
+def test_golden_scalars():
+    assert torch.serialize(None) == i32(0)
+    assert torch.serialize(1.5) == i32(1) + f64(1.5)
+    assert torch.serialize(3) == i32(1) + f64(3.0)
+    assert torch.serialize(True) == i32(5, 1)
+    assert torch.serialize(False) == i32(5, 0)
+    assert torch.serialize('hi') == i32(2, 2) + b'hi'
+    assert torch.serialize('') == i32(2, 0)
+    assert torch.serialize('é') == i32(2, 2) + 'é'.encode()
+
+
+def test_golden_tables():
+    assert torch.serialize({'a': 1}) == i32(3, 1, 1) + i32(2) + lstr('a') + i32(1) + f64(1.0)
+    # a list is a table with keys 1..n
+    assert torch.serialize([10, 'x']) == (i32(3, 1, 2) + i32(1) + f64(1) + i32(1) + f64(10)
+                                          + i32(1) + f64(2) + i32(2) + lstr('x'))
+    # the same table twice: written once, then by its reference index
+    inner = {}
+    assert torch.serialize([inner, inner]) == (i32(3, 1, 2) + i32(1) + f64(1) + i32(3, 2, 0)
+                                               + i32(1) + f64(2) + i32(3, 2))
+
+
+def test_golden_double_tensor():
+    t = torch.DoubleTensor([[1, 2], [3, 4]])
+    want = (i32(4, 1) + lstr('V 1') + lstr('torch.DoubleTensor') + i32(2) + i64(2, 2) + i64(2, 1) + i64(1)
+            + i32(4, 2) + lstr('V 1') + lstr('torch.DoubleStorage') + i64(4) + f64(1, 2, 3, 4))
+    assert torch.serialize(t) == want
+    # a view: its geometry and the whole storage (offset written 1-based)
+    v = t.t()
+    want_v = (i32(4, 1) + lstr('V 1') + lstr('torch.DoubleTensor') + i32(2) + i64(2, 2) + i64(1, 2) + i64(1)
+              + i32(4, 2) + lstr('V 1') + lstr('torch.DoubleStorage') + i64(4) + f64(1, 2, 3, 4))
+    assert torch.serialize(v) == want_v
+    row = t[1]
+    assert torch.serialize(row)[len(i32(4, 1) + lstr('V 1') + lstr('torch.DoubleTensor')):][:4 + 8 + 8 + 8] == \
+        i32(1) + i64(2) + i64(1) + i64(3)
+    # an empty tensor: no dims, offset 1, no storage
+    assert torch.serialize(torch.FloatTensor()) == (i32(4, 1) + lstr('V 1') + lstr('torch.FloatTensor') + i32(0)
+                                                    + i64(1) + i32(0))
+
+
+def test_golden_storage_and_ascii():
+    s = torch.IntStorage([7, -8])
+    assert torch.serialize(s) == i32(4, 1) + lstr('V 1') + lstr('torch.IntStorage') + i64(2) + i32(7, -8)
+    assert torch.serialize(1.5, 'ascii') == b'1\n1.5\n'
+    assert torch.serialize(0.1, 'ascii') == b'1\n0.10000000000000001\n'   # %.17g
+    assert torch.serialize('hi', 'ascii') == b'2\n2\nhi\n'
+    assert torch.serialize({'a': True}, 'ascii') == b'3\n1\n1\n2\n1\na\n5\n1\n'
+    t = torch.FloatTensor([0.1, 2])
+    assert torch.serialize(t, 'ascii') == (b'4\n1\n3\nV 1\n17\ntorch.FloatTensor\n1\n2\n1\n1\n'
+                                           b'4\n2\n3\nV 1\n18\ntorch.FloatStorage\n2\n0.100000001 2\n')
+    assert torch.serialize(torch.ByteStorage([0, 10, 255]), 'ascii') == \
+        b'4\n1\n3\nV 1\n17\ntorch.ByteStorage\n3\n\x00\n\xff\n'
+
+
+# -- the value mapping ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('format', ['binary', 'ascii'])
+def test_scalars_round_trip(format):
+    for v in (None, True, False, 0, 1, -7, 2 ** 53, 1.5, -0.25, 1e300, 1e-300, 'text', '', 'ünï\u2603',
+              'a\x00b\nc'):
+        r = rt(v, format)
+        assert r == v and type(r) is type(v)
+    assert math.isnan(rt(float('nan'), format))
+    assert rt(float('inf'), format) == math.inf and rt(-math.inf, format) == -math.inf
+    # integral floats load as ints (Lua numbers are doubles); -0.0 stays a float
+    assert rt(3.0, format) == 3 and type(rt(3.0, format)) is int
+    r = rt(-0.0, format)
+    assert type(r) is float and math.copysign(1, r) == -1
+    assert type(rt(2.0 ** 60, format)) is float          # beyond 2^53: a float
+    assert rt(np.float32(0.5), format) == 0.5 and rt(np.int64(5), format) == 5 and rt(np.bool_(True), format) is True
+
+
+def test_strings_and_bytes():
+    assert rt(b'\xff\xfe raw') == '\udcff\udcfe raw'            # bytes load as str (surrogateescape)
+    assert rt(b'\xff\xfe raw').encode('utf-8', 'surrogateescape') == b'\xff\xfe raw'
+    assert torch.serialize('\udcff') == i32(2, 1) + b'\xff'     # and such a str writes the same bytes back
+
+
+@pytest.mark.parametrize('format', ['binary', 'ascii'])
+def test_tables(format):
+    assert rt([1, 2.5, 'x', None, [3]], format) == [1, 2.5, 'x', None, [3]]
+    assert rt((1, 2), format) == [1, 2]                          # tuples are saved as lists
+    d = {'a': 1, 2: 'b', 1.5: 'c', True: 'd'}
+    assert rt(d, format) == d
+    assert rt({1: 'x', 2: 'y'}, format) == ['x', 'y']            # keys exactly 1..n: a list
+    assert rt({0: 'x', 1: 'y'}, format) == {0: 'x', 1: 'y'}
+    assert rt({1: 'x', 3: 'y'}, format) == {1: 'x', 3: 'y'}
+    assert rt({}, format) == {}                                  # an empty table: a dict outside nn objects
+    assert rt([], format) == {}
+    assert rt({'k': None}, format) == {'k': None}
+    nested = {'optim': {'learningRate': 0.1, 'state': {'t': 3, 'm': torch.DoubleTensor([1, 2])}}}
+    r = rt(nested, format)
+    assert r['optim']['learningRate'] == 0.1 and r['optim']['state']['t'] == 3
+    assert r['optim']['state']['m'].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize('format', ['binary', 'ascii'])
+def test_references_and_cycles(format):
+    shared = {'x': 1}
+    lst = [1, 2]
+    d = {'a': shared, 'b': shared, 'l1': lst, 'l2': lst}
+    d['self'] = d
+    r = rt(d, format)
+    assert r['a'] is r['b'] and r['l1'] is r['l2'] and r['self'] is r
+    # a list that contains itself stays one object
+    cyc = [1]
+    cyc.append(cyc)
+    r = rt(cyc, format)
+    assert isinstance(r, list) and r[1] is r
+    # deeper: list -> dict -> the list
+    outer = ['a']
+    outer.append({'back': outer})
+    r = rt(outer, format)
+    assert r[1]['back'] is r
+    # tensors: one object written twice stays one; views share the storage
+    t = torch.DoubleTensor(3, 4).uniform()
+    v = t.t()
+    n = t.narrow(1, 1, 2)
+    r = rt({'t': t, 'again': t, 'v': v, 'n': n, 'st': t.storage()}, format)
+    assert r['again'] is r['t']
+    assert r['v'].storage() is r['t'].storage() is r['n'].storage() is r['st']
+    np.testing.assert_array_equal(r['v'].numpy(), t.t().numpy())
+    np.testing.assert_array_equal(r['n'].numpy(), n.numpy())
+    assert r['n'].storageOffset() == 1 and r['n'].stride() == n.stride()
+    r['t'][0][0] = 99
+    assert r['v'][0][0] == 99 and r['st'][0] == 99
+
+
+@pytest.mark.parametrize('format', ['binary', 'ascii'])
+@pytest.mark.parametrize('name', ['Byte', 'Char', 'Short', 'Int', 'Long', 'Float', 'Double'])
+def test_every_cpu_tensor_type(format, name):
+    cls = getattr(torch, name + 'Tensor')
+    info = cls._info
+    rng = np.random.default_rng(3)
+    if info.is_floating:
+        vals = rng.standard_normal((2, 3, 4)).astype(info.dtype)
+    else:
+        ii = np.iinfo(info.dtype)
+        vals = rng.integers(ii.min, ii.max, (2, 3, 4), endpoint=True, dtype=info.dtype)
+    t = cls(vals)
+    r = rt([t, t.transpose(0, 2), cls(), t.storage()], format)
+    assert type(r[0]) is cls and r[0].type() == info.name
+    np.testing.assert_array_equal(r[0].numpy(), vals)
+    assert r[1].storage() is r[0].storage() is r[3]
+    assert r[2].nElement() == 0 and type(r[2]) is cls
+    st = getattr(torch, name + 'Storage')
+    assert type(r[3]) is st
+
+
+def test_long_extremes_and_float_precision():
+    t = torch.LongTensor([-(2 ** 63), 2 ** 63 - 1, 6000000000])
+    for f in ('binary', 'ascii'):
+        assert rt(t, f).tolist() == t.tolist()
+    x = np.array([0.1, 1 / 3, 1e-310, np.pi, -2.5e300, np.nan, np.inf])
+    for f in ('binary', 'ascii'):
+        r = rt(torch.DoubleTensor(x), f).numpy()
+        np.testing.assert_array_equal(r, x)                           # %.17g is exact
+        x32 = np.array([0.1, 1 / 3, 1e-40, np.pi, -2.5e30, np.nan, -np.inf], dtype=np.float32)
+        r32 = rt(torch.FloatTensor(x32), f).numpy()
+        np.testing.assert_array_equal(r32, x32)                       # %.9g is exact for floats
+
+
+def test_nn_modules_round_trip_fields():
+    m = nn.Sequential().add(nn.Linear(3, 4)).add(nn.Tanh()).add(nn.Narrow(1, 2, 3))
+    m.evaluate()
+    r = rt(m)
+    assert type(r) is nn.Sequential and isinstance(r.modules, list) and len(r.modules) == 3
+    lin = r.modules[0]
+    np.testing.assert_array_equal(lin.weight.numpy(), m.modules[0].weight.numpy())
+    assert lin._type == 'torch.DoubleTensor' and lin._tcls is torch.DoubleTensor and lin.train is False
+    assert (r.modules[2].dimension, r.modules[2].index, r.modules[2].length) == (1, 2, 3)
+    # Python caches are not written
+    m.modules[0]._scratch = np.zeros(3)
+    assert b'_scratch' not in torch.serialize(m)
+    assert b'_type' in torch.serialize(m)
+
+
+def test_index_fields_are_one_based_in_the_file(tmp_path):
+    data = torch.serialize([nn.Narrow(1, 2, 3), nn.Narrow(-1, -2, 1), nn.Transpose((0, 2), (1, 3)),
+                            nn.LookupTable(5, 2), nn.LookupTable(5, 2, 3)])
+    r = _tf_load(data, tmp_path)
+    assert (r[0]['dimension'], r[0]['index'], r[0]['length']) == (2, 3, 3)
+    assert (r[1]['dimension'], r[1]['index']) == (-1, -2)             # negative: from the end in both
+    assert r[2]['permutations'] == [[1, 3], [2, 4]]
+    assert r[3]['paddingValue'] == 0 and r[4]['paddingValue'] == 4     # Lua's "no padding" is 0
+    back = torch.deserialize(data)
+    assert (back[1].dimension, back[1].index) == (-1, -2)
+    assert back[2].permutations == [[0, 2], [1, 3]]
+    assert back[3].paddingValue == -1 and back[4].paddingValue == 3
+
+
+def test_empty_tables_inside_nn_objects_are_lists():
+    m = nn.ConcatTable()          # output = {} (a table), modules = {}
+    r = rt(m)
+    assert r.modules == [] and r.output == []
+    assert rt({'m': nn.Sequential(), 'empty': {}})['empty'] == {}
+
+
+# -- formats --------------------------------------------------------------------------------------------------
+def test_b32_files():
+    # a DoubleTensor written by a build with 4-byte longs
+    data = (i32(4, 1) + lstr('V 1') + lstr('torch.DoubleTensor') + i32(1) + i32(3) + i32(1) + i32(1)
+            + i32(4, 2) + lstr('V 1') + lstr('torch.DoubleStorage') + i32(3) + f64(1, 2, 3))
+    assert torch.deserialize(data, 'b32').tolist() == [1, 2, 3]
+    ls = i32(4, 1) + lstr('V 1') + lstr('torch.LongStorage') + i32(2) + i32(-5, 7)
+    r = torch.deserialize(ls, 'b32')
+    assert type(r) is torch.LongStorage and r.tolist() == [-5, 7]
+    with pytest.raises(T7Error):
+        torch.deserialize(data, 'binary')
+    assert torch.deserialize(torch.serialize([1, 'a']), 'b64') == [1, 'a']
+
+
+def test_unversioned_class_header():
+    # files from before Torch7's versioning: the class name comes straight away
+    data = i32(4, 1) + lstr('torch.DoubleStorage') + i64(2) + f64(1, 2)
+    assert torch.deserialize(data).tolist() == [1, 2]
+
+
+def test_format_arguments(tmp_path):
+    with pytest.raises(ValueError, match="format must be one of"):
+        torch.serialize(1, 'text')
+    with pytest.raises(ValueError, match="format must be one of"):
+        torch.save(str(tmp_path / 'x.t7'), 1, 'b32')
+    with pytest.raises(ValueError, match="format must be one of"):
+        torch.load(str(tmp_path / 'x.t7'), 'xml')
+    with pytest.raises(TypeError, match='expected bytes'):
+        torch.deserialize('1.5')
+    p = tmp_path / 'a.t7'
+    torch.save(p, {'x': [1, 2]}, 'ascii')                            # os.PathLike works
+    assert torch.load(p, 'ascii') == {'x': [1, 2]}
+    with pytest.raises(T7Error, match="format='ascii'"):
+        torch.load(p)
+    assert torch.deserialize(bytearray(torch.serialize(2.5))) == 2.5
+    assert torch.deserialize(memoryview(torch.serialize(2.5))) == 2.5
+
+
+# -- what cannot be saved ---------------------------------------------------------------------------------------
+def test_unsavable_objects_name_type_and_place():
+    with pytest.raises(TypeError, match=r"builtins.function at obj\['fn'\]"):
+        torch.serialize({'model': 1, 'fn': lambda x: x})
+    m = nn.Sequential().add(nn.Linear(2, 2)).add(nn.Tanh())
+    m.modules[1].hook = object()
+    with pytest.raises(TypeError, match=r"builtins.object at obj\['model'\]\.modules\[1\]\.hook"):
+        torch.serialize({'model': m})
+    with pytest.raises(TypeError, match=r"numpy.ndarray at obj\[0\].*torch.fromNumpy"):
+        torch.serialize([np.zeros(2)])
+    with pytest.raises(TypeError, match=r"key of type tuple"):
+        torch.serialize({(1, 2): 3})
+    with pytest.raises(TypeError, match=r"set at obj"):
+        torch.serialize({1, 2})
+    with pytest.raises(ValueError, match=r"int 9007199254740993 at obj\['big'\]"):
+        torch.serialize({'big': 2 ** 53 + 1})
+    with pytest.raises(ValueError, match='NaN key'):
+        torch.serialize({float('nan'): 1})
+    deep = []
+    for _ in range(t7.MAX_DEPTH + 5):
+        deep = [deep]
+    with pytest.raises(ValueError, match='nested deeper'):
+        torch.serialize(deep)
+    ok = []
+    for _ in range(t7.MAX_DEPTH - 1):
+        ok = [ok]
+    assert torch.deserialize(torch.serialize(ok)) is not None     # what saves, loads
+
+
+def test_save_is_atomic(tmp_path):
+    path = tmp_path / 'model.t7'
+    torch.save(str(path), {'v': 1})
+    before = path.read_bytes()
+    with pytest.raises(TypeError):
+        torch.save(str(path), {'v': 2, 'bad': [1, 2, {'deep': lambda: 0}]})
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ['model.t7']
+
+    class Interrupting(dict):
+        def items(self):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        torch.save(str(path), {'v': 3, 'x': Interrupting(a=1)})
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ['model.t7']
+    with pytest.raises(OSError):
+        torch.save(str(tmp_path / 'missing_dir' / 'm.t7'), 1)
+    torch.save(str(path), {'v': 4})
+    assert torch.load(str(path)) == {'v': 4} and os.listdir(tmp_path) == ['model.t7']
+
+
+# -- damaged and hostile input ------------------------------------------------------------------------------------
+def test_t7error_is_a_valueerror_with_offset():
+    data = torch.serialize({'a': [1, 2, 3]})
+    with pytest.raises(T7Error) as e:
+        torch.deserialize(data[:-3])
+    assert isinstance(e.value, ValueError)
+    assert e.value.offset is not None and f'byte offset {e.value.offset}' in str(e.value)
+    with pytest.raises(T7Error, match='first type tag is 9'):
+        torch.deserialize(i32(9))
+    with pytest.raises(T7Error, match=r'unknown type tag 9 \(at byte offset 12\)'):
+        torch.deserialize(i32(3, 1, 1, 9, 0))
+    with pytest.raises(T7Error, match='truncated'):
+        torch.deserialize(b'')
+
+
+def test_huge_claims_are_refused_before_allocating():
+    import tracemalloc
+    cases = [
+        i32(4, 1) + lstr('V 1') + lstr('torch.DoubleStorage') + i64(1 << 40) + f64(1.0),       # storage size
+        i32(4, 1) + lstr('V 1') + lstr('torch.ByteStorage') + i64(-1),                          # negative size
+        i32(2, 0x7fffffff) + b'abc',                                                            # string length
+        i32(3, 1, 0x7fffffff) + i32(0, 0),                                                      # table size
+        i32(4, 1) + lstr('V 1') + lstr('torch.FloatTensor') + i32(1 << 20),                     # dims
+        i32(4, 1) + lstr('V 1') + lstr('torch.FloatTensor') + i32(2) + i64(1 << 30, 1 << 30) + i64(1 << 30, 1)
+        + i64(1) + i32(4, 2) + lstr('V 1') + lstr('torch.FloatStorage') + i64(1) + b'\0' * 4,   # view > storage
+        i32(4, 1) + lstr('V 1') + lstr('torch.FloatTensor') + i32(1) + i64(2) + i64(1) + i64(1) + i32(0),  # no storage
+        i32(4, 1) + lstr('V 1') + lstr('torch.FloatTensor') + i32(1) + i64(2) + i64(-1) + i64(1)
+        + i32(4, 2) + lstr('V 1') + lstr('torch.FloatStorage') + i64(2) + b'\0' * 8,            # negative stride
+        i32(4, 1) + lstr('V 1') + lstr('torch.FloatTensor') + i32(1) + i64(1) + i64(1) + i64(1)
+        + i32(4, 2) + lstr('V 1') + lstr('torch.DoubleStorage') + i64(1) + b'\0' * 8,           # wrong storage type
+        i32(4, 1) + lstr('V 1') + lstr('torch.FloatTensor') + i32(1) + i64(1) + i64(1) + i64(1) + i32(4, 1),  # self
+    ]
+    tracemalloc.start()
+    try:
+        for data in cases:
+            with pytest.raises(T7Error):
+                torch.deserialize(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+    asc = b'4\n1\n3\nV 1\n19\ntorch.DoubleStorage\n1099511627776\n1 2 3\n'
+    with pytest.raises(T7Error, match='needs'):
+        torch.deserialize(asc, 'ascii')
+
+
+def test_deep_nesting_is_a_t7error_not_a_recursionerror():
+    n = 100000
+    data = b''.join(i32(3, i + 1, 1) + i32(1) + f64(1) for i in range(n)) + i32(0)
+    t0 = time.perf_counter()
+    with pytest.raises(T7Error, match='nested deeper'):
+        torch.deserialize(data)
+    asc = ''.join(f'3\n{i + 1}\n1\n1\n1\n' for i in range(n)).encode() + b'0\n'
+    with pytest.raises(T7Error, match='nested deeper'):
+        torch.deserialize(asc, 'ascii')
+    assert time.perf_counter() - t0 < 5
+
+
+def test_lua_code_and_unknown_classes_are_refused():
+    fn = i32(8, 1, 4) + b'\x1bLJ\x01' + i32(3, 2, 0)
+    with pytest.raises(T7Error, match='never loads code'):
+        torch.deserialize(fn)
+    with pytest.raises(T7Error, match='never loads code'):
+        torch.deserialize(i32(6, 4) + b'\x1bLJ\x01' + i32(0))
+    with pytest.raises(T7Error, match=r'unknown Torch class <nn.NoSuchThing>'):
+        torch.deserialize(i32(4, 1) + lstr('V 1') + lstr('nn.NoSuchThing') + i32(3, 2, 0))
+    with pytest.raises(T7Error, match=r'<torch.HalfTensor> is not supported'):
+        torch.deserialize(i32(4, 1) + lstr('V 1') + lstr('torch.HalfTensor'))
+    # a table key that is a table (Lua allows it, Python dicts do not)
+    with pytest.raises(T7Error, match='table used as a table key'):
+        torch.deserialize(i32(3, 1, 1) + i32(3, 1) + i32(1) + f64(1))
+    with pytest.raises(T7Error, match='duplicate table key'):
+        torch.deserialize(i32(3, 1, 2) + i32(2) + lstr('a') + i32(0) + i32(2) + lstr('a') + i32(0))
+
+
+# -- cross-check with the independent torchfile reader --------------------------------------------------------------
+def _tf_load(data, tmp_path):
+    torchfile = pytest.importorskip('torchfile')
+    path = tmp_path / 'for_torchfile.t7'
+    path.write_bytes(data)
+    return torchfile.load(str(path), utf8_decode_strings=True)
+
+
+def test_torchfile_reads_our_tables_and_tensors(tmp_path):
+    t = torch.FloatTensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+    obj = {'n': 1.5, 'i': 4, 's': 'str', 'b': True, 'list': [1, 2, 3], 'nested': {'x': {'y': 'z'}},
+           't': t, 'tt': t.t(), 'l': torch.LongTensor([1, -2, 6000000000]), 'bytes': torch.ByteTensor([0, 255])}
+    r = _tf_load(torch.serialize(obj), tmp_path)
+    assert r['n'] == 1.5 and r['i'] == 4 and r['s'] == 'str' and r['b'] is True
+    assert r['list'] == [1, 2, 3] and r['nested']['x']['y'] == 'z'
+    np.testing.assert_array_equal(r['t'], t.numpy())
+    np.testing.assert_array_equal(r['tt'], t.numpy().T)
+    assert r['t'].dtype == np.float32 and r['l'].tolist() == [1, -2, 6000000000]
+    assert r['bytes'].tolist() == [0, 255]
+
+
+def test_torchfile_reads_our_modules(tmp_path):
+    m = nn.Sequential().add(nn.Linear(3, 2)).add(nn.Sigmoid())
+    m.float()
+    r = _tf_load(torch.serialize(m), tmp_path)
+    assert r.torch_typename() == b'nn.Sequential'
+    lin = r['modules'][0]
+    assert lin.torch_typename() == b'nn.Linear'
+    np.testing.assert_array_equal(lin['weight'], m.modules[0].weight.numpy())
+    np.testing.assert_array_equal(lin['bias'], m.modules[0].bias.numpy())
+    assert lin['_type'] == 'torch.FloatTensor' and lin['weight'].dtype == np.float32
+    assert r['modules'][1].torch_typename() == b'nn.Sigmoid'
+    assert r['train'] is True
+
+
+# -- CUDA ----------------------------------------------------------------------------------------------------
+@pytest.mark.gpu
+@pytest.mark.parametrize('format', ['binary', 'ascii'])
+def test_cuda_round_trip(format):
+    t = torch.FloatTensor(np.arange(6, dtype=np.float32).reshape(2, 3)).cuda()
+    d = torch.DoubleTensor([1.5, 2]).cudaDouble()
+    data = torch.serialize({'t': t, 'v': t.t(), 'd': d}, format)
+    assert b'torch.CudaTensor' in data and b'torch.CudaStorage' in data and b'torch.CudaDoubleTensor' in data
+    r = torch.deserialize(data, format)
+    assert r['t'].type() == 'torch.CudaTensor' and r['d'].type() == 'torch.CudaDoubleTensor'
+    assert r['v'].storage() is r['t'].storage()
+    np.testing.assert_array_equal(r['t'].float().numpy(), t.float().numpy())
+    np.testing.assert_array_equal(r['v'].float().numpy(), t.float().numpy().T)
+    m = nn.Sequential().add(nn.Linear(3, 2)).add(nn.Tanh()).cuda()
+    x = torch.FloatTensor(np.ones((4, 3), np.float32)).cuda()
+    y = m.forward(x).float().numpy()
+    m2 = torch.deserialize(torch.serialize(m, format), format)
+    assert m2._type == 'torch.CudaTensor' and m2.modules[0].weight.type() == 'torch.CudaTensor'
+    np.testing.assert_array_equal(m2.forward(x).float().numpy(), y)
+
+
+def test_cuda_file_without_a_gpu_loads_on_the_cpu(monkeypatch):
+    from luatorch_py import backend
+    # a CudaTensor and an nn.Linear of CudaTensors, as Lua/cutorch writes them
+    w = i32(4, 3) + lstr('V 1') + lstr('torch.CudaTensor') + i32(1) + i64(2) + i64(1) + i64(1) \
+        + i32(4, 4) + lstr('V 1') + lstr('torch.CudaStorage') + i64(2) + struct.pack('<2f', 1.5, -2)
+    data = (i32(3, 1, 2) + i32(2) + lstr('t') + w + i32(2) + lstr('m') + i32(4, 5) + lstr('V 1') + lstr('nn.Tanh')
+            + i32(3, 6, 2) + i32(2) + lstr('_type') + i32(2) + lstr('torch.CudaTensor')
+            + i32(2) + lstr('output') + i32(4, 3))
+    monkeypatch.setattr(backend, 'cuda_available', lambda: False)
+    with pytest.warns(RuntimeWarning, match='torch.CudaTensor as torch.FloatTensor'):
+        r = torch.deserialize(data)
+    assert r['t'].type() == 'torch.FloatTensor' and r['t'].tolist() == [1.5, -2]
+    assert r['m']._type == 'torch.FloatTensor' and r['m'].output is r['t']
+    np.testing.assert_allclose(r['m'].forward(np.array([0.5], np.float32)).numpy(), np.tanh([0.5]), rtol=1e-6)
