@@ -191,6 +191,8 @@ class _Convolution(Module):
         return x, xb, osize, g, gb, layout
 
     def updateGradInput(self, input, gradOutput):
+        if self.gradInput is None:      # Torch7's idiom, as Linear
+            return None
         x, xb, osize, g, gb, layout = self._backward_setup(input, gradOutput)
         xp = array_module(x)
         self._gm_of = None
@@ -454,6 +456,8 @@ class SpatialFullConvolution(_Convolution):
         return x, xb, g, gb, self._layout2(xb, osize), target
 
     def updateGradInput(self, input, gradOutput):
+        if self.gradInput is None:      # Torch7's idiom, as Linear
+            return None
         x, xb, g, gb, layout, target = self._backward_setup(input, gradOutput)
         xp = array_module(x)
         n = xb.shape[0]
@@ -591,6 +595,8 @@ class TemporalConvolution(Module):
         return g.reshape(-1, self.outputFrameSize)
 
     def updateGradInput(self, input, gradOutput):
+        if self.gradInput is None:      # Torch7's idiom, as Linear
+            return None
         x, xb, batched, to = self._setup(input)
         xp = array_module(x)
         g2 = self._g2(gradOutput, xb, batched, to)

@@ -65,6 +65,8 @@ class Linear(Module):
         return self.output
 
     def updateGradInput(self, input, gradOutput):
+        if self.gradInput is None:      # Torch7's idiom: a first layer whose dL/dinput nobody reads
+            return None
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
         w = self.weight._a

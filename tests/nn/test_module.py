@@ -389,3 +389,31 @@ def test_save_load_roundtrip(tmp_path):
     m2 = roundtrip(net, tmp_path)
     assert repr(m2) == repr(net)
     np.testing.assert_allclose(m2.forward(x).numpy(), y, rtol=1e-12)
+
+
+@pytest.mark.parametrize('first', ['linear', 'conv'])
+def test_gradInput_none_skips_the_first_layers_input_gradient(first, tmp_path):
+    """Torch7's idiom: ``module.gradInput = None`` makes Linear and the convolutions skip dL/dinput; the
+    parameter gradients are unchanged, and the net still converts and saves."""
+    def build():
+        torch.manualSeed(2)
+        if first == 'linear':
+            return nn.Sequential().add(nn.Linear(6, 4)).add(nn.Tanh()).add(nn.Linear(4, 2)), rnd(5, 6)
+        return (nn.Sequential().add(nn.SpatialConvolution(2, 3, 3, 3)).add(nn.Tanh()).add(nn.View(12))
+                .add(nn.Linear(12, 2)), rnd(5, 2, 4, 4))
+    (ref, x), (net, _) = build(), build()
+    net.get(0).gradInput = None
+    g = rnd(5, 2, seed=1)
+    for m in (ref, net):
+        m.zeroGradParameters()
+        m.forward(D(*x.shape).copy(torch.fromNumpy(x)))
+        m.backward(torch.fromNumpy(x), torch.fromNumpy(g))
+    assert net.gradInput is None and ref.gradInput.size() == x.shape
+    for a, b in zip(ref.parameters()[1], net.parameters()[1]):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    net.float()
+    assert net.get(0).gradInput is None
+    back = roundtrip(net, tmp_path)
+    assert back.get(0).gradInput is None
+    back.forward(torch.FloatTensor(*x.shape).copy(torch.fromNumpy(x)))
+    assert back.backward(torch.FloatTensor(*x.shape).zero(), torch.FloatTensor(5, 2).zero()) is None
