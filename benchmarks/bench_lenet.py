@@ -14,9 +14,7 @@ make batch-first rows too short), max pooling by four strided comparisons, buffe
 
 Usage: python benchmarks/bench_lenet.py [steps per round, default 10]
 """
-import statistics
 import sys
-import time
 import tracemalloc
 
 import numpy as np
@@ -25,6 +23,8 @@ from numpy.lib.stride_tricks import as_strided
 import luatorch_py as torch
 from luatorch_py import nn
 
+import harness
+
 B, LR = 64, 0.01
 rs = np.random.RandomState(0)
 X = rs.rand(B, 1, 28, 28).astype(np.float32)
@@ -32,9 +32,7 @@ T = rs.randint(0, 10, B).astype(np.int64)
 
 
 def lenet():
-    pool = getattr(nn, 'SpatialMaxPooling', None)
-    if pool is None:
-        from luatorch_py.nn.pooling import SpatialMaxPooling as pool
+    pool = nn.SpatialMaxPooling
     net = nn.Sequential()
     net.add(nn.SpatialConvolution(1, 20, 5, 5))
     net.add(nn.ReLU())
@@ -255,13 +253,6 @@ def pytorch():
     return step
 
 
-def per_iter(step, n):
-    t = time.perf_counter()
-    for _ in range(n):
-        step()
-    return (time.perf_counter() - t) / n * 1e3
-
-
 def peak_memory(make):
     """Peak bytes allocated (tracemalloc: numpy's buffers included) while building the step and running 3."""
     tracemalloc.start()
@@ -279,28 +270,16 @@ def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     makers = {'hand numpy': lambda: hand_numpy(True), 'hand numpy, no dL/dx': lambda: hand_numpy(False),
               'luatorch_py': ours}
-    steps = {k: m() for k, m in makers.items()}
-    pt = pytorch()
-    if pt:
-        steps['PyTorch'] = pt
-    for s in steps.values():
-        per_iter(s, 2)
-    times = {k: [] for k in steps}
-    for _ in range(5):
-        for k, s in steps.items():
-            times[k].append(per_iter(s, n))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"LeNet training step, batch {B}, 1x28x28, float32, ms per step (median of 5 interleaved rounds of {n}):")
-    for k, v in med.items():
-        print(f"  {k:22s} {v:8.2f} ms   {v / med['hand numpy']:5.2f}x hand numpy   "
-              f"{v / med['hand numpy, no dL/dx']:5.2f}x hand numpy without dL/dx")
+    steps = harness.add_pytorch({k: m() for k, m in makers.items()}, pytorch)
+    med = harness.medians(steps, n)
+    harness.print_table(f"LeNet training step, batch {B}, 1x28x28, float32, ms per step (median of 5 interleaved "
+                        f"rounds of {n}):", med, ['hand numpy', 'hand numpy, no dL/dx'])
     mem = {k: peak_memory(makers[k]) for k in ('hand numpy', 'luatorch_py')}
     print("peak memory (tracemalloc, building the step + 3 steps):")
     for k, v in mem.items():
         print(f"  {k:22s} {v / 2 ** 20:8.2f} MiB")
-    tr, mr = med['luatorch_py'] / med['hand numpy'], mem['luatorch_py'] / mem['hand numpy']
-    print(f"goals: time <= 1.2x hand numpy -> {tr:.2f}x {'met' if tr <= 1.2 else 'NOT met'}; "
-          f"peak memory <= 1.3x -> {mr:.2f}x {'met' if mr <= 1.3 else 'NOT met'}")
+    print(harness.goal('luatorch_py', med['luatorch_py'] / med['hand numpy'], 1.2))
+    print(harness.goal('luatorch_py', mem['luatorch_py'] / mem['hand numpy'], 1.3, 'peak memory'))
 
 
 if __name__ == '__main__':

@@ -3,14 +3,14 @@
 
 Prints µs per iteration (median of interleaved rounds) and the ratios.  Goal: luatorch_py <= 2.0x hand numpy.
 """
-import statistics
 import sys
-import time
 
 import numpy as np
 
 import luatorch_py as torch
 from luatorch_py import nn
+
+import harness
 
 X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], np.float32)
 Y = np.array([[0], [1], [1], [0]], np.float32)
@@ -82,31 +82,13 @@ def pytorch():
     return step
 
 
-def per_iter(step, n):
-    t = time.perf_counter()
-    for _ in range(n):
-        step()
-    return (time.perf_counter() - t) / n * 1e6
-
-
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    steps = {'hand numpy': hand_numpy(), 'luatorch_py': ours()}
-    pt = pytorch()
-    if pt:
-        steps['PyTorch'] = pt
-    for s in steps.values():
-        per_iter(s, 200)  # warm up: buffers allocated, caches filled
-    times = {k: [] for k in steps}
-    for _ in range(7):
-        for k, s in steps.items():
-            times[k].append(per_iter(s, n))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    base = med['hand numpy']
-    print(f"XOR training step, µs per iteration (median of 7 interleaved rounds of {n}):")
-    for k, v in med.items():
-        print(f"  {k:12s} {v:8.1f} µs   {v / base:5.2f}x hand numpy")
-    print(f"goal: luatorch_py <= 2.0x hand numpy -> {'met' if med['luatorch_py'] <= 2 * base else 'NOT met'}")
+    steps = harness.add_pytorch({'hand numpy': hand_numpy(), 'luatorch_py': ours()}, pytorch)
+    med = harness.medians(steps, n, rounds=7, warmup=200)
+    harness.print_table(f"XOR training step, µs per iteration (median of 7 interleaved rounds of {n}):", med,
+                        ['hand numpy'], unit='µs')
+    print(harness.goal('luatorch_py', med['luatorch_py'] / med['hand numpy'], 2.0))
 
 
 if __name__ == '__main__':

@@ -26,7 +26,7 @@ if REPO not in sys.path:          # run from a checkout without installing
     sys.path.insert(0, REPO)
 
 import luatorch_py as torch      # noqa: E402
-from luatorch_py import nn      # noqa: E402
+from luatorch_py import nn, optim  # noqa: E402
 from luatorch_py import backend  # noqa: E402
 from luatorch_py.data import load_mnist, pixel_stats, Batches  # noqa: E402
 
@@ -40,17 +40,6 @@ DEFAULTS = {
 }
 
 
-def _pooling():
-    pool = getattr(nn, 'SpatialMaxPooling', None)
-    if pool is None:
-        try:
-            from luatorch_py.nn.pooling import SpatialMaxPooling as pool
-        except ImportError:
-            sys.exit("mnist.py: this net needs nn.SpatialMaxPooling (luatorch_py/nn/pooling.py), which this "
-                     "checkout does not have yet; use --net dense")
-    return pool
-
-
 def build(name):
     net = nn.Sequential()
     if name == 'dense':
@@ -59,25 +48,23 @@ def build(name):
         net.add(nn.ReLU())
         net.add(nn.Linear(100, 10))
     elif name == 'lenet':
-        pool = _pooling()
         net.add(nn.SpatialConvolution(1, 20, 5, 5))
         net.add(nn.ReLU())
-        net.add(pool(2, 2, 2, 2))
+        net.add(nn.SpatialMaxPooling(2, 2, 2, 2))
         net.add(nn.SpatialConvolution(20, 50, 5, 5))
         net.add(nn.ReLU())
-        net.add(pool(2, 2, 2, 2))
+        net.add(nn.SpatialMaxPooling(2, 2, 2, 2))
         net.add(nn.View(800))
         net.add(nn.Linear(800, 500))
         net.add(nn.ReLU())
         net.add(nn.Linear(500, 10))
     elif name == 'convnet':
-        pool = _pooling()
         net.add(nn.SpatialConvolutionMM(1, 32, 5, 5))
         net.add(nn.Tanh())
-        net.add(pool(3, 3, 3, 3))
+        net.add(nn.SpatialMaxPooling(3, 3, 3, 3))
         net.add(nn.SpatialConvolutionMM(32, 64, 5, 5))
         net.add(nn.Tanh())
-        net.add(pool(2, 2, 2, 2))
+        net.add(nn.SpatialMaxPooling(2, 2, 2, 2))
         net.add(nn.View(64 * 2 * 2))
         net.add(nn.Linear(64 * 2 * 2, 200))
         net.add(nn.Tanh())
@@ -129,10 +116,6 @@ def check_options(args):
             sys.exit("mnist.py: --plot needs matplotlib, which is not installed "
                      "(pip install matplotlib, or pip install luatorch_py[plot])")
     if args.save:
-        try:
-            from luatorch_py.serialization import save  # noqa: F401
-        except ImportError:
-            sys.exit("mnist.py: --save needs luatorch_py.serialization.save, which this checkout does not have")
         d = os.path.dirname(os.path.abspath(args.save))
         if not os.path.isdir(d):
             sys.exit(f"mnist.py: --save {args.save}: directory {d} does not exist")
@@ -181,11 +164,6 @@ def main(argv=None):
     args = parse(argv)
     check_options(args)
     from tqdm import tqdm
-    try:
-        from luatorch_py import optim
-        sgd = getattr(optim, 'sgd', None)
-    except ImportError:
-        optim, sgd = None, None
     dataset = 'Fashion-MNIST' if 'fashion' in os.path.basename(os.path.normpath(args.data)).lower() else 'MNIST'
     try:
         train = load_mnist(args.data, 'train', dataset)
@@ -212,8 +190,7 @@ def main(argv=None):
     print(f"{dataset}: {ntrain} training / {len(test)} test images from {args.data}")
     print(f"net ({params.nElement()} parameters, {tensortype}):\n{net}")
     print(f"SGD: batch {args.batch}, learning rate {args.lr}, momentum {args.momentum}, learning rate decay "
-          f"{args.lr_decay}, weight decay {args.weight_decay}, {args.epochs} epochs, seed {args.seed}"
-          + ("" if sgd else " (optim.sgd missing: plain updateParameters)"))
+          f"{args.lr_decay}, weight decay {args.weight_decay}, {args.epochs} epochs, seed {args.seed}")
     config = {'learningRate': args.lr, 'momentum': args.momentum, 'learningRateDecay': args.lr_decay,
               'weightDecay': args.weight_decay}
     batches = Batches(train_images, train_labels, args.batch, shuffle=True, tensortype=tensortype, mean=mean,
@@ -233,12 +210,8 @@ def main(argv=None):
                 loss = crit.forward(out, y)
                 net.backward(x, crit.backward(out, y))
                 return loss, grads
-            if sgd is not None:
-                _, fx = sgd(feval, params, config)
-                loss = fx[0]
-            else:
-                loss, _ = feval(params)
-                net.updateParameters(args.lr)
+            _, fx = optim.sgd(feval, params, config)
+            loss = fx[0]
             n = y.size(0)
             total += float(loss) * n
             seen += n
@@ -254,21 +227,17 @@ def main(argv=None):
     elapsed = time.perf_counter() - t_start
     print(f"trained in {train_time:.2f} s ({args.epochs * ntrain / train_time:.0f} images/s), {elapsed:.2f} s with "
           f"the evaluations")
-    confusion = None
-    if optim is not None and hasattr(optim, 'ConfusionMatrix'):
-        classes = (['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
-                    'Ankle boot'] if dataset == 'Fashion-MNIST' else [str(d) for d in range(10)])
-        confusion = optim.ConfusionMatrix(classes)
+    classes = (['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
+                'Ankle boot'] if dataset == 'Fashion-MNIST' else [str(d) for d in range(10)])
+    confusion = optim.ConfusionMatrix(classes)
     acc = evaluate(net, test.images, test.labels, args, tensortype, mean, std, confusion)
-    if confusion is not None:
-        print(confusion)
+    print(confusion)
     if args.plot:
         plot(args.plot, losses, accs, f"{args.net} on {dataset}")
         print(f"curves written to {args.plot}")
     if args.save:
-        from luatorch_py.serialization import save
         net.clearState()
-        save(args.save, net)
+        torch.save(args.save, net)
         print(f"net saved to {args.save}")
     print(f"test accuracy: {acc:.4f}", flush=True)
     return acc

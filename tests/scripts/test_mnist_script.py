@@ -22,7 +22,8 @@ def run(*args):
 
 @pytest.mark.parametrize('net', ['dense', 'lenet'])
 def test_mnist_script_small_run(net, tmp_path):
-    out, err = run('--net', net, '--limit', '2000', '--epochs', '1', '--batch', '32')
+    saved = tmp_path / f'{net}.t7'
+    out, err = run('--net', net, '--limit', '2000', '--epochs', '1', '--batch', '32', '--save', str(saved))
     lines = out.strip().splitlines()
     m = re.fullmatch(r'epoch 1: train loss (\d+\.\d+), test accuracy (0\.\d+|1\.0+)',
                      next(line for line in lines if line.startswith('epoch ')))
@@ -33,6 +34,19 @@ def test_mnist_script_small_run(net, tmp_path):
     assert last, lines[-1]
     assert float(last.group(1)) > 0.6           # chance is 0.1
     assert 'epoch 1/1' in err                   # the progress bar (stderr)
+    import luatorch_py as torch
+    back = torch.load(str(saved))               # the saved net predicts as the script's last evaluation did
+    assert type(back).__name__ == 'Sequential' and back.output.nElement() == 0    # saved after clearState()
+    assert repr(back).splitlines()[2].strip().startswith('(1): nn.View(784)' if net == 'dense'
+                                                         else '(1): nn.SpatialConvolution(1 -> 20, 5x5)')
+
+
+def test_mnist_script_plot(tmp_path):
+    pytest.importorskip('matplotlib', reason='--plot needs matplotlib (the plot extra), not installed')
+    png = tmp_path / 'curves.png'
+    out, _ = run('--net', 'dense', '--limit', '500', '--epochs', '2', '--no-progress', '--plot', str(png))
+    assert f'curves written to {png}' in out
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
 def test_mnist_script_errors(tmp_path):

@@ -1,0 +1,50 @@
+"""What the timing benchmarks share: interleaved rounds, medians, and the lines that print ratios.
+
+Steps are zero-argument callables (one training step each); rounds interleave them so that a slow spell of the
+machine hits every contestant alike.
+"""
+import statistics
+import time
+
+
+def per_call(step, n):
+    """Seconds per call of ``step()``, over ``n`` calls."""
+    t = time.perf_counter()
+    for _ in range(n):
+        step()
+    return (time.perf_counter() - t) / n
+
+
+def medians(steps, n, rounds=5, warmup=2):
+    """{name: median seconds per call} over ``rounds`` interleaved rounds of ``n`` calls, after ``warmup`` calls
+    of each (buffers allocated, caches filled)."""
+    for s in steps.values():
+        per_call(s, warmup)
+    times = {k: [] for k in steps}
+    for _ in range(rounds):
+        for k, s in steps.items():
+            times[k].append(per_call(s, n))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def add_pytorch(steps, make):
+    """``steps`` with a 'PyTorch' entry when PyTorch is installed (``make()`` returns None when it is not)."""
+    step = make()
+    if step is not None:
+        steps['PyTorch'] = step
+    return steps
+
+
+def print_table(title, med, bases, unit='ms'):
+    """One line per contestant: its time and its ratio to each of ``bases``."""
+    scale = {'ms': 1e3, 'µs': 1e6}[unit]
+    width = max(map(len, med))
+    print(title)
+    for k, v in med.items():
+        ratios = '   '.join(f"{v / med[b]:5.2f}x {b}" for b in bases)
+        print(f"  {k:{width}s} {v * scale:8.2f} {unit}   {ratios}")
+
+
+def goal(name, ratio, limit, what='time'):
+    """The line that says whether a goal is met."""
+    return f"goal: {name} {what} <= {limit}x -> {ratio:.2f}x {'met' if ratio <= limit else 'NOT met'}"
