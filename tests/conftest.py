@@ -28,3 +28,12 @@ def shared_dir():
     if not os.path.isdir(SHARED):
         pytest.skip(f"../shared not found at {SHARED}: the datasets and Lua fixtures are absent")
     return SHARED
+
+
+@pytest.fixture
+def restore_default_type():
+    """Put back the default tensor type a test changes (torch.setdefaulttensortype is global)."""
+    import luatorch_py as torch
+    old = torch.getdefaulttensortype()
+    yield
+    torch.setdefaulttensortype(old)

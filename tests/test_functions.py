@@ -16,13 +16,6 @@ def close(t, want):
     return got.shape == np.shape(want) and np.allclose(got, want, rtol=1e-6, atol=1e-12)
 
 
-@pytest.fixture
-def restore_default_type():
-    old = torch.getdefaulttensortype()
-    yield
-    torch.setdefaulttensortype(old)
-
-
 # -- constructors ------------------------------------------------------------------------------------------
 def test_zeros_ones_eye():
     z = torch.zeros(2, 3)

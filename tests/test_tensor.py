@@ -29,13 +29,6 @@ def shares(a, b):
     return a.storage() is b.storage()
 
 
-@pytest.fixture
-def restore_default_type():
-    old = torch.getdefaulttensortype()
-    yield
-    torch.setdefaulttensortype(old)
-
-
 # -- constructors --------------------------------------------------------------------------------------------
 def test_empty_tensor():
     x = torch.Tensor()

@@ -8,6 +8,8 @@ from luatorch_py.random import Generator
 
 J = nn.Jacobian
 TOL = 1e-5
+DTYPES = [np.float32, np.float64]
+TYPES = {np.float32: 'torch.FloatTensor', np.float64: 'torch.DoubleTensor'}   # a dtype's tensor type
 
 
 def rnd(*shape, seed=0):
@@ -66,8 +68,8 @@ def shares(t, a):
 
 
 def f32(x):
-    """A float32 copy of an array (or of each array of a list)."""
-    return [a.astype(np.float32) for a in x] if isinstance(x, list) else x.astype(np.float32)
+    """A float32 copy of an array (or of each array of a nested list)."""
+    return [f32(a) for a in x] if isinstance(x, list) else x.astype(np.float32)
 
 
 def listed(x):
@@ -78,3 +80,86 @@ def listed(x):
 def to_cuda(x):
     """A float64 array (or nested lists of them) as CudaTensors (float32)."""
     return [to_cuda(e) for e in x] if isinstance(x, list) else torch.FloatTensor(x.astype(np.float32)).cuda()
+
+
+def host(x):
+    """The tensors of ``x`` (a tensor or a nested table of them), in order, as float32 numpy arrays."""
+    return [a for e in x for a in host(e)] if isinstance(x, list) else [x.float().numpy()]
+
+
+def like(y, seed):
+    """Standard normal float64 arrays shaped as tensor ``y`` (or as each tensor of a nested table)."""
+    return [like(e, seed) for e in y] if isinstance(y, list) else rnd(*y.numpy().shape, seed=seed)
+
+
+def assert_all_close(got, want, rtol, atol):
+    """Tables of arrays (as ``host`` gives them) agree element by element, and are as long."""
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+def check_gpu(cpu, gpu, x, seed=3, rtol=1e-4, atol=1e-5):
+    """``gpu`` (CUDA) agrees with ``cpu`` (float) on ``x`` (float64, an array or a nested table): its output holds
+    CudaTensors, and output, gradInput (for a gradOutput drawn with ``seed``) and gradParameters match."""
+    x32 = f32(x)
+    y = cpu.forward(x32)
+    yc = gpu.forward(to_cuda(x))
+    assert all(t.type() == 'torch.CudaTensor' for t in (yc if isinstance(yc, list) else [yc]))
+    assert_all_close(host(yc), host(y), rtol, atol)
+    g = like(y, seed)
+    cpu.zeroGradParameters()
+    gpu.zeroGradParameters()
+    gi = cpu.backward(x32, f32(g))
+    gic = gpu.backward(to_cuda(x), to_cuda(g))
+    assert_all_close(host(gic), host(gi), rtol, atol)
+    assert_all_close(host(gpu.parameters()[1]), host(cpu.parameters()[1]), rtol, atol)
+
+
+def check_float32(m64, m32, x, rtol, atol=0):
+    """``m32`` (float) on ``x`` in float32 gives a FloatTensor that agrees with ``m64`` (double) on ``x``; returns
+    m64's output."""
+    y64 = m64.forward(x).numpy().copy()
+    y32 = m32.forward(f32(x))
+    assert y32.type() == 'torch.FloatTensor'
+    np.testing.assert_allclose(y32.numpy(), y64, rtol=rtol, atol=atol)
+    return y64
+
+
+def arrays_of(m):
+    """Every array ``m`` holds, by field (and index in a table): each tensor's and each bare ndarray buffer."""
+    held = {}
+    for k, v in m.__dict__.items():
+        for i, t in enumerate(listed(v)):
+            if isinstance(t, np.ndarray):
+                held[k, i] = t
+            elif isinstance(t, torch.Tensor):
+                held[k, i] = t._a
+    return held
+
+
+def check_steady_state(m, x, g):
+    """A second forward/backward of the same shapes reuses every array ``m`` holds (as Torch7, which resizes its
+    buffers in place: no allocation once the shapes are known)."""
+    m.forward(x)
+    m.backward(x, g)
+    before = arrays_of(m)
+    m.forward(x)
+    m.backward(x, g)
+    after = arrays_of(m)
+    assert after.keys() == before.keys()
+    for k, a in before.items():
+        assert after[k] is a, (repr(m), k)
+
+
+def check_reloads(m, x, tmp_path, rtol=None):
+    """``m`` saved and loaded: same class and repr, and the same output on ``x`` (equal, or to ``rtol``); returns
+    the loaded module."""
+    y = m.forward(x).numpy().copy()
+    m2 = roundtrip(m, tmp_path)
+    assert type(m2) is type(m) and repr(m2) == repr(m)
+    if rtol is None:
+        np.testing.assert_array_equal(m2.forward(x).numpy(), y)
+    else:
+        np.testing.assert_allclose(m2.forward(x).numpy(), y, rtol=rtol)
+    return m2

@@ -5,10 +5,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import J, TOL, draws, roundtrip, sigmoid
-
-DTYPES = [np.float32, np.float64]
-TYPES = {np.float32: 'torch.FloatTensor', np.float64: 'torch.DoubleTensor'}
+from nn_helpers import J, TOL, DTYPES, TYPES, check_reloads, draws, sigmoid
 
 
 def rnd(*shape, seed=0, lo=-2, hi=2):
@@ -377,8 +374,5 @@ def test_save_load_roundtrip(tmp_path):
         .add(nn.RReLU(0.1, 0.2)).add(nn.SoftPlus(2)).add(nn.SoftMax()).double()
     m.get(0).weight.copy(torch.DoubleTensor([0.1, 0.7]))
     m.evaluate()
-    x = rnd(3, 2)
-    y = m.forward(x).numpy().copy()
-    m2 = roundtrip(m, tmp_path)
-    np.testing.assert_array_equal(m2.forward(x).numpy(), y)
+    m2 = check_reloads(m, rnd(3, 2), tmp_path)
     assert getattr(m2.get(3), 'lambda') == 0.2 and m2.get(1).inplace is True

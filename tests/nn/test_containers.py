@@ -5,7 +5,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import J, TOL, D, check_params, f32, rnd, roundtrip, to_cuda
+from nn_helpers import J, TOL, D, check_gpu, check_params, check_reloads, jac, rnd, roundtrip
 
 
 def lin(m, x):
@@ -251,7 +251,7 @@ def test_big_net_forward_backward_and_get_parameters():
     h1, h2 = np.tanh(lin(l1, x)), lin(l2, x)
     want = lin(l3, h1) + lin(l4, h2)
     np.testing.assert_allclose(net.forward(x).numpy(), want, rtol=1e-12)
-    assert J.testJacobian(net.double(), D(5, 3)) < TOL
+    jac(net, 5, 3)
     flat, gflat = net.getParameters()
     assert flat.nElement() == sum(p.nElement() for p in net.parameters()[0]) == 16 + 16 + 10 + 10
     gflat.zero()
@@ -452,10 +452,7 @@ def test_float32():
 def test_save_load_roundtrip(tmp_path):
     net = big_net()
     x = rnd(5, 3)
-    y = net.forward(x).numpy().copy()
-    m2 = roundtrip(net, tmp_path)
-    assert repr(m2) == repr(net)
-    np.testing.assert_allclose(m2.forward(x).numpy(), y, rtol=1e-12)
+    check_reloads(net, x, tmp_path, rtol=1e-12)
     c = roundtrip(nn.Concat(1, nn.Linear(3, 2), nn.Linear(3, 1)), tmp_path)
     assert c.dimension == 1
     p = roundtrip(nn.Parallel(1, 0, nn.Linear(3, 2)), tmp_path)
@@ -466,10 +463,6 @@ def test_save_load_roundtrip(tmp_path):
     out = mt2.forward([x, x, x])
     assert mt2.modules[2].weight.storage() is mt2.module.weight.storage()
     np.testing.assert_allclose(out[2].numpy(), lin(mt.module, x), rtol=1e-12)
-
-
-def _np(x):
-    return [a for e in x for a in _np(e)] if isinstance(x, list) else [x.float().numpy()]
 
 
 @pytest.mark.gpu
@@ -483,20 +476,4 @@ def _np(x):
 ])
 def test_gpu_matches_cpu(make, inp):
     cpu = make().float()
-    gpu = cpu.clone().cuda()
-    x = inp()
-    x32 = f32(x)
-    y = cpu.forward(x32)
-    yc = gpu.forward(to_cuda(x))
-    for a, b in zip(_np(y), _np(yc)):
-        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
-    g = [rnd(*a.shape, seed=3) for a in _np(y)] if isinstance(y, list) else rnd(*_np(y)[0].shape, seed=3)
-    g32 = [a.astype(np.float32) for a in g] if isinstance(g, list) else g.astype(np.float32)
-    cpu.zeroGradParameters()
-    gpu.zeroGradParameters()
-    gi = cpu.backward(x32, g32)
-    gic = gpu.backward(to_cuda(x), to_cuda(g))
-    for a, b in zip(_np(gi), _np(gic)):
-        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
-    for a, b in zip(cpu.parameters()[1], gpu.parameters()[1]):
-        np.testing.assert_allclose(b.float().numpy(), a.numpy(), rtol=1e-4, atol=1e-5)
+    check_gpu(cpu, cpu.clone().cuda(), inp())

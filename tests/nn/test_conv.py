@@ -9,44 +9,10 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 from luatorch_py.backend import kernels
-from luatorch_py.random import Generator
 
-J = nn.Jacobian
-TOL = 1e-5
+from nn_helpers import D, check_params, check_reloads, check_steady_state, draws, jac, rnd
+
 LAYOUTS = ['nfirst', 'nlast']
-
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def D(*shape):
-    return torch.DoubleTensor(*shape)
-
-
-def draws(seed, n, a, b):
-    g = Generator()
-    g.manualSeed(seed)
-    return np.array([g.uniform(a, b) for _ in range(n)])
-
-
-def check_params(m, x):
-    """Jacobian checks (float64) with respect to the input and every parameter."""
-    m.double()
-    assert J.testJacobian(m, x) < TOL
-    for p, g in zip(*m.parameters()):
-        assert J.testJacobianParameters(m, x, p, g) < TOL
-        assert J.testJacobianUpdateParameters(m, x, p) < TOL
-
-
-def roundtrip(m, tmp_path):
-    """Save and load ``m`` (skipped until luatorch_py.serialization has save/load)."""
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
 
 
 # -- slow references (loops over everything; float64) ----------------------------------------------------------
@@ -258,15 +224,7 @@ def test_spatial_float32_close_to_float64_and_no_new_buffers():
     got = m.forward(x32).numpy()
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    g = np.ones_like(got)
-    m.backward(x32, g)
-    bufs = {k: v for k, v in m.__dict__.items() if k.startswith('_') and isinstance(v, np.ndarray)}
-    out_a, gi_a = m.output._a, m.gradInput._a
-    m.forward(x32)
-    m.backward(x32, g)
-    for k, v in bufs.items():
-        assert m.__dict__[k] is v, k
-    assert m.output._a is out_a and m.gradInput._a is gi_a
+    check_steady_state(m, x32, np.ones_like(got))
 
 
 def test_spatial_noncontiguous_input():
@@ -402,8 +360,8 @@ def test_temporal_max_pooling():
     x = rnd(2, 9, 4)
     np.testing.assert_allclose(m.forward(x).numpy(), ref_temporal_maxpool(x, 3, 2))
     np.testing.assert_allclose(m.forward(x[1]).numpy(), ref_temporal_maxpool(x, 3, 2)[1])
-    assert J.testJacobian(m.double(), D(2, 9, 4)) < TOL
-    assert J.testJacobian(nn.TemporalMaxPooling(2).double(), D(6, 3)) < TOL   # dW defaults to kW
+    jac(m, 2, 9, 4)
+    jac(nn.TemporalMaxPooling(2), 6, 3)   # dW defaults to kW
     # ties: the first largest value of a window gets the gradient (the last one would give [0, 2, 0])
     m = nn.TemporalMaxPooling(2, 1)
     x = np.array([[1.0], [1.0], [0.0]])
@@ -426,7 +384,7 @@ def test_volumetric_max_pooling(geom, ceil):
     want = ref_vol_pool(x, (kt, kh, kw), (dt, dh, dw), (pt, ph, pw), ceil, np.max)
     np.testing.assert_allclose(m.forward(x).numpy(), want)
     np.testing.assert_allclose(m.forward(x[0]).numpy(), want[0])
-    assert J.testJacobian(m.double(), D(2, 2, 5, 6, 7)) < TOL
+    jac(m, 2, 2, 5, 6, 7)
 
 
 def test_volumetric_max_pooling_misc():
@@ -457,7 +415,7 @@ def test_volumetric_average_pooling():
     want = ref_vol_pool(x, (2, 2, 3), (1, 2, 2), (0, 0, 0), False, np.mean)
     np.testing.assert_allclose(m.forward(x).numpy(), want, rtol=1e-12)
     np.testing.assert_allclose(m.forward(x[2 - 1]).numpy(), want[1], rtol=1e-12)
-    assert J.testJacobian(m.double(), D(2, 2, 4, 5, 5)) < TOL
+    jac(m, 2, 2, 4, 5, 5)
     assert repr(nn.VolumetricAveragePooling(2, 2, 2)) == 'nn.VolumetricAveragePooling(2,2,2,2,2,2)'
     with pytest.raises(ValueError, match='too small'):
         m.forward(rnd(1, 1, 2, 2))
@@ -529,11 +487,7 @@ def test_save_load_roundtrip(tmp_path):
                      (nn.VolumetricMaxPooling(2, 2, 2).ceil(), (1, 3, 3, 3)),
                      (nn.VolumetricAveragePooling(2, 2, 2), (1, 4, 4, 4)),
                      (nn.TemporalMaxPooling(2), (4, 3))]:
-        x = torch.DoubleTensor(*shape).uniform(-1, 1)
-        want = m.forward(x).clone()
-        m2 = roundtrip(m, tmp_path)
-        assert type(m2) is type(m) and repr(m2) == repr(m)
-        np.testing.assert_allclose(m2.forward(x).numpy(), want.numpy(), rtol=1e-12)
+        check_reloads(m, torch.DoubleTensor(*shape).uniform(-1, 1), tmp_path, rtol=1e-12)
 
 
 def test_lenet_fixture_written_by_lua(shared_dir):

@@ -5,10 +5,8 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import J, TOL, L, roundtrip, sigmoid
+from nn_helpers import J, TOL, L, DTYPES, TYPES, roundtrip, sigmoid
 
-DTYPES = [np.float32, np.float64]
-TYPES = {np.float32: 'torch.FloatTensor', np.float64: 'torch.DoubleTensor'}
 EPS = 1e-12
 
 

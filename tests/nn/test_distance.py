@@ -4,10 +4,9 @@ import math
 import numpy as np
 import pytest
 
-import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import J, TOL, D, f32, listed, rnd, roundtrip, to_cuda
+from nn_helpers import J, TOL, D, check_float32, check_gpu, check_reloads, check_steady_state, f32, rnd, roundtrip
 
 
 # -- Normalize ------------------------------------------------------------------------------------------------
@@ -129,66 +128,37 @@ def test_pair_errors():
         nn.PairwiseDistance(0)
 
 
-# -- float32, steady state, save/load --------------------------------------------------------------------------
-@pytest.mark.parametrize('make, inp', [
+# -- float32, steady state, save/load, GPU ---------------------------------------------------------------------
+CASES = [
     (lambda: nn.Normalize(2), lambda: rnd(4, 5)),
     (lambda: nn.Normalize(math.inf), lambda: rnd(4, 5)),
     (lambda: nn.MM(False, True), lambda: [rnd(2, 3, 4), rnd(2, 5, 4)]),
+    (lambda: nn.MM(True, False), lambda: [rnd(2, 4, 3), rnd(2, 4, 5)]),
+    (lambda: nn.PairwiseDistance(1), lambda: [rnd(4, 5), rnd(4, 5, seed=1)]),
     (lambda: nn.PairwiseDistance(2), lambda: [rnd(4, 5), rnd(4, 5, seed=1)]),
+    (lambda: nn.PairwiseDistance(3), lambda: [rnd(4, 5), rnd(4, 5, seed=1)]),
     (lambda: nn.CosineDistance(), lambda: [rnd(4, 5), rnd(4, 5, seed=1)]),
     (lambda: nn.DotProduct(), lambda: [rnd(4, 5), rnd(4, 5, seed=1)]),
-])
+]
+
+
+@pytest.mark.parametrize('make, inp', CASES)
 def test_float32_and_steady_state(make, inp):
     x = inp()
-    x32 = f32(x)
-    m64, m32 = make().double(), make().float()
-    y64 = m64.forward(x).numpy().copy()
-    y32 = m32.forward(x32)
-    assert y32.type() == 'torch.FloatTensor'
-    np.testing.assert_allclose(y32.numpy(), y64, rtol=1e-4, atol=1e-6)
-    g = np.ones(y64.shape, np.float32)
-    m32.backward(x32, g)
-    gis = m32.gradInput if isinstance(m32.gradInput, list) else [m32.gradInput]
-    arrs = [m32.output._a] + [t._a for t in gis]
-    bufs = {k: v for k, v in m32.__dict__.items() if isinstance(v, np.ndarray)}
-    m32.forward(x32)
-    m32.backward(x32, g)
-    gis = m32.gradInput if isinstance(m32.gradInput, list) else [m32.gradInput]
-    assert all(a is b for a, b in zip([m32.output._a] + [t._a for t in gis], arrs))
-    assert all(m32.__dict__[k] is v for k, v in bufs.items())
+    m32 = make().float()
+    y64 = check_float32(make().double(), m32, x, rtol=1e-4, atol=1e-6)
+    check_steady_state(m32, f32(x), np.ones(y64.shape, np.float32))
 
 
 def test_save_load_roundtrip(tmp_path):
     x = [rnd(4, 5), rnd(4, 5, seed=1)]
     for m in (nn.PairwiseDistance(3), nn.CosineDistance(), nn.DotProduct(), nn.MM(False, True)):
-        y = m.forward(x).numpy().copy()
-        m2 = roundtrip(m, tmp_path)
-        np.testing.assert_allclose(m2.forward(x).numpy(), y)
+        check_reloads(m, x, tmp_path, rtol=1e-7)
     n = roundtrip(nn.Normalize(1.5), tmp_path)
     assert n.p == 1.5 and repr(n) == 'nn.Normalize(1.500000)'
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize('make, inp', [
-    (lambda: nn.Normalize(2), lambda: rnd(4, 5)),
-    (lambda: nn.Normalize(math.inf), lambda: rnd(4, 5)),
-    (lambda: nn.MM(True, False), lambda: [rnd(2, 4, 3), rnd(2, 4, 5)]),
-    (lambda: nn.PairwiseDistance(1), lambda: [rnd(4, 5), rnd(4, 5, seed=1)]),
-    (lambda: nn.PairwiseDistance(3), lambda: [rnd(4, 5), rnd(4, 5, seed=1)]),
-    (lambda: nn.CosineDistance(), lambda: [rnd(4, 5), rnd(4, 5, seed=1)]),
-    (lambda: nn.DotProduct(), lambda: [rnd(4, 5), rnd(4, 5, seed=1)]),
-])
+@pytest.mark.parametrize('make, inp', CASES)
 def test_gpu_matches_cpu(make, inp):
-    cpu, gpu = make().float(), make().cuda()
-    x = inp()
-    x32 = f32(x)
-    xc = to_cuda(x)
-    y = cpu.forward(x32).numpy()
-    yc = gpu.forward(xc)
-    assert yc.type() == 'torch.CudaTensor'
-    np.testing.assert_allclose(yc.float().numpy(), y, rtol=1e-4, atol=1e-5)
-    g = rnd(*y.shape, seed=3).astype(np.float32)
-    gi = cpu.backward(x32, g)
-    gic = gpu.backward(xc, torch.FloatTensor(g).cuda())
-    for a, b in zip(listed(gi), listed(gic)):
-        np.testing.assert_allclose(b.float().numpy(), a.numpy(), rtol=1e-4, atol=1e-5)
+    check_gpu(make().float(), make().cuda(), inp())

@@ -5,18 +5,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def roundtrip(m, tmp_path):
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
+from nn_helpers import check_steady_state, rnd, roundtrip
 
 
 def torch_mask(seed, shape, p):
@@ -117,11 +106,7 @@ def test_float32_and_steady_state():
     y = m.forward(x)
     assert y.type() == 'torch.FloatTensor'
     np.testing.assert_array_equal(y.numpy(), x * (torch_mask(5, (8, 9), 0.2).astype(np.float32) / np.float32(0.8)))
-    m.backward(x, x)
-    arrs = (m.output._a, m.gradInput._a, m.noise._a)
-    m.forward(x)
-    m.backward(x, x)
-    assert all(a is b for a, b in zip((m.output._a, m.gradInput._a, m.noise._a), arrs))
+    check_steady_state(m, x, x)                                # output, gradInput and noise are kept
 
 
 def test_save_load_roundtrip(tmp_path):

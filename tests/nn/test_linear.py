@@ -7,7 +7,8 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import D, check_params, draws, f32, listed, rnd, roundtrip, to_cuda
+from nn_helpers import (D, check_float32, check_gpu, check_params, check_reloads, check_steady_state, draws, f32, rnd,
+                        roundtrip)
 
 
 # -- Linear ---------------------------------------------------------------------------------------------------
@@ -163,29 +164,13 @@ def test_float32_matches_float64_and_buffers_are_kept(make, inp):
     m32.weight.copy(m64.weight) if 'weight' in m64.__dict__ else None
     m32.bias.copy(m64.bias) if 'bias' in m64.__dict__ else None
     x = inp()
-    x32 = f32(x)
-    y64 = m64.forward(x).numpy().copy()
-    y32 = m32.forward(x32)
-    assert y32.type() == 'torch.FloatTensor'
-    np.testing.assert_allclose(y32.numpy(), y64, rtol=1e-4, atol=1e-5)
-    g = np.ones(y64.shape, np.float32)
-    m32.backward(x32, g)
-    bufs = {k: v for k, v in m32.__dict__.items() if isinstance(v, np.ndarray)}
-    out_arr = m32.output._a
-    m32.forward(x32)
-    m32.backward(x32, g)
-    assert m32.output._a is out_arr
-    for k, v in bufs.items():
-        assert m32.__dict__[k] is v, k
+    y64 = check_float32(m64, m32, x, rtol=1e-4, atol=1e-5)
+    check_steady_state(m32, f32(x), np.ones(y64.shape, np.float32))
 
 
 def test_save_load_roundtrip(tmp_path):
     m = nn.Bilinear(3, 2, 4)
-    x = [rnd(5, 3), rnd(5, 2)]
-    y = m.forward(x).numpy().copy()
-    m2 = roundtrip(m, tmp_path)
-    assert repr(m2) == repr(m)
-    np.testing.assert_allclose(m2.forward(x).numpy(), y)
+    check_reloads(m, [rnd(5, 3), rnd(5, 2)], tmp_path, rtol=1e-7)
     c = roundtrip(nn.CMul(2, 3), tmp_path)
     assert list(c.size) == [2, 3]
 
@@ -194,20 +179,4 @@ def test_save_load_roundtrip(tmp_path):
 @pytest.mark.parametrize('make, inp', LAYERS)
 def test_gpu_matches_cpu(make, inp):
     cpu = make().float()
-    gpu = cpu.clone().cuda()
-    x = inp()
-    x32 = f32(x)
-    xc = to_cuda(x)
-    y = cpu.forward(x32).numpy()
-    yc = gpu.forward(xc)
-    assert yc.type() == 'torch.CudaTensor'
-    np.testing.assert_allclose(yc.float().numpy(), y, rtol=1e-4, atol=1e-5)
-    g = rnd(*y.shape, seed=3).astype(np.float32)
-    cpu.zeroGradParameters()
-    gpu.zeroGradParameters()
-    gi = cpu.backward(x32, g)
-    gic = gpu.backward(xc, torch.FloatTensor(g).cuda())
-    for a, b in zip(listed(gi), listed(gic)):
-        np.testing.assert_allclose(b.float().numpy(), a.numpy(), rtol=1e-4, atol=1e-5)
-    for a, b in zip(cpu.parameters()[1], gpu.parameters()[1]):
-        np.testing.assert_allclose(b.float().numpy(), a.numpy(), rtol=1e-4, atol=1e-5)
+    check_gpu(cpu, cpu.clone().cuda(), inp())

@@ -6,7 +6,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import J, TOL, D, rnd, roundtrip, sigmoid
+from nn_helpers import J, TOL, D, check_reloads, jac, rnd, roundtrip, sigmoid
 
 
 def mlp(seed=1):
@@ -350,7 +350,7 @@ def test_float_net_matches_double():
     assert all(p.type() == 'torch.FloatTensor' for p in net.parameters()[0])
     assert net.type() == 'torch.FloatTensor' and net.get(1).type() == 'torch.FloatTensor'
     np.testing.assert_allclose(net.forward(x.astype(np.float32)).numpy(), y, rtol=1e-5, atol=1e-6)
-    assert J.testJacobian(net.double(), D(5, 3)) < TOL
+    jac(net, 5, 3)
 
 
 def test_clone_and_share():
@@ -383,12 +383,7 @@ def test_steady_state_reuses_buffers():
 
 
 def test_save_load_roundtrip(tmp_path):
-    net = mlp()
-    x = rnd(5, 3)
-    y = net.forward(x).numpy().copy()
-    m2 = roundtrip(net, tmp_path)
-    assert repr(m2) == repr(net)
-    np.testing.assert_allclose(m2.forward(x).numpy(), y, rtol=1e-12)
+    check_reloads(mlp(), rnd(5, 3), tmp_path, rtol=1e-12)
 
 
 @pytest.mark.parametrize('first', ['linear', 'conv'])

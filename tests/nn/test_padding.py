@@ -6,18 +6,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def roundtrip(m, tmp_path):
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
+from nn_helpers import check_reloads, check_steady_state, rnd
 
 
 def src_index(j, pad_lo, n, mode):
@@ -139,20 +128,10 @@ def test_errors_name_layer_and_sizes():
 
 def test_buffers_reused():
     m = nn.SpatialReflectionPadding(2, 1, 1, 2)
-    x, g = rnd(2, 3, 5, 5), rnd(2, 3, 8, 8, seed=1)
-    m.forward(x)
-    m.backward(x, g)
-    out, gi, rows = m.output._a, m.gradInput._a, m.__dict__['_rows']
-    m.forward(x)
-    m.backward(x, g)
-    assert m.output._a is out and m.gradInput._a is gi and m.__dict__['_rows'] is rows
+    check_steady_state(m, rnd(2, 3, 5, 5), rnd(2, 3, 8, 8, seed=1))
+    assert isinstance(m.__dict__['_rows'], np.ndarray)     # so check_steady_state saw it kept
 
 
 @pytest.mark.parametrize('mode', list(CLASSES))
 def test_save_load_roundtrip(mode, tmp_path):
-    m = CLASSES[mode](2, -1, 1, 0)
-    x = rnd(2, 3, 4, 5)
-    y = m.forward(x).numpy().copy()
-    m2 = roundtrip(m, tmp_path)
-    assert type(m2) is type(m) and repr(m2) == repr(m)
-    np.testing.assert_array_equal(m2.forward(x).numpy(), y)
+    check_reloads(CLASSES[mode](2, -1, 1, 0), rnd(2, 3, 4, 5), tmp_path)

@@ -8,24 +8,13 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
+from nn_helpers import rnd, roundtrip
 
 
 def distinct(*shape, seed=0):
     """Values without ties (spaced 0.1 apart, far above the Jacobian's perturbation)."""
     n = int(np.prod(shape))
     return (np.random.default_rng(seed).permutation(n) * 0.1 - n * 0.05).reshape(shape)
-
-
-def roundtrip(m, tmp_path):
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
 
 
 def as4(x):

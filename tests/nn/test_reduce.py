@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 
-import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import jac, rnd, roundtrip
+from nn_helpers import check_float32, check_gpu, check_reloads, check_steady_state, f32, jac, rnd
 
 
 def test_sum_and_mean_values():
@@ -71,20 +70,9 @@ def test_max_min():
 @pytest.mark.parametrize('make', [lambda: nn.Sum(1), lambda: nn.Mean(1), lambda: nn.Max(1), lambda: nn.Min(0)])
 def test_float32_and_steady_state(make):
     x = rnd(6, 7)
-    m64, m32 = make().double(), make().float()
-    y64 = m64.forward(x).numpy()
-    y32 = m32.forward(x.astype(np.float32))
-    assert y32.type() == 'torch.FloatTensor'
-    np.testing.assert_allclose(y32.numpy(), y64, rtol=1e-5)
-    x32 = x.astype(np.float32)
-    g = np.ones(y64.shape, np.float32)
-    m32.backward(x32, g)
-    bufs = {k: v for k, v in m32.__dict__.items() if isinstance(v, np.ndarray)}
-    arrs = (m32.output._a, m32.gradInput._a)
-    m32.forward(x32)
-    m32.backward(x32, g)
-    assert m32.output._a is arrs[0] and m32.gradInput._a is arrs[1]
-    assert all(m32.__dict__[k] is v for k, v in bufs.items())
+    m32 = make().float()
+    y64 = check_float32(make().double(), m32, x, rtol=1e-5)
+    check_steady_state(m32, f32(x), np.ones(y64.shape, np.float32))
 
 
 def test_lua_index_fields_and_roundtrip(tmp_path):
@@ -94,21 +82,11 @@ def test_lua_index_fields_and_roundtrip(tmp_path):
     # Torch7 too); a 3-D input is not a batch of 1-D ones, so dimension 1 is used as it is
     x = rnd(3, 4, 5)
     m = nn.Sum(1, 1, True)
-    m2 = roundtrip(m, tmp_path)
+    m2 = check_reloads(m, x, tmp_path, rtol=1e-7)
     assert m2.dimension == 1 and m2.nInputDims == 1 and m2.sizeAverage
-    np.testing.assert_allclose(m2.forward(x).numpy(), m.forward(x).numpy())
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize('make', [lambda: nn.Sum(1), lambda: nn.Mean(0), lambda: nn.Max(1), lambda: nn.Min(-1)])
 def test_gpu_matches_cpu(make):
-    cpu, gpu = make().float(), make().cuda()
-    x = rnd(5, 6).astype(np.float32)
-    y = cpu.forward(x).numpy()
-    yc = gpu.forward(torch.FloatTensor(x).cuda())
-    assert yc.type() == 'torch.CudaTensor'
-    np.testing.assert_allclose(yc.float().numpy(), y, rtol=1e-5)
-    g = rnd(*y.shape, seed=1).astype(np.float32)
-    gi = cpu.backward(x, g).numpy()
-    gic = gpu.backward(torch.FloatTensor(x).cuda(), torch.FloatTensor(g).cuda())
-    np.testing.assert_allclose(gic.float().numpy(), gi, rtol=1e-5)
+    check_gpu(make().float(), make().cuda(), rnd(5, 6), seed=1, rtol=1e-5, atol=0)

@@ -6,7 +6,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import jac, rnd, roundtrip, shares
+from nn_helpers import check_float32, check_gpu, check_reloads, jac, rnd, shares
 
 
 # -- Reshape / View -------------------------------------------------------------------------------------------
@@ -232,21 +232,21 @@ def test_mul_add_constant():
         nn.AddConstant(c).forward(rnd(3, 5))
 
 
-# -- float32, steady state, save/load --------------------------------------------------------------------------
-@pytest.mark.parametrize('make, shape', [
+# -- float32, steady state, save/load, GPU ---------------------------------------------------------------------
+CASES = [
     (lambda: nn.Transpose((0, 1)), (3, 4)), (lambda: nn.Narrow(1, 1, 2), (3, 4)),
     (lambda: nn.Select(0, 1), (3, 4)), (lambda: nn.Padding(1, 2), (3, 4)), (lambda: nn.Replicate(2), (3, 4)),
     (lambda: nn.MulConstant(3.0), (3, 4)), (lambda: nn.AddConstant(3.0), (3, 4)),
     (lambda: nn.View(-1), (3, 4)), (lambda: nn.Reshape(12), (3, 4)), (lambda: nn.Squeeze(), (3, 1, 4)),
-    (lambda: nn.Unsqueeze(1), (3, 4)),
-])
+    (lambda: nn.Unsqueeze(1), (3, 4)), (lambda: nn.Contiguous(), (3, 4)),
+]
+
+
+@pytest.mark.parametrize('make, shape', CASES)
 def test_float32_and_steady_state(make, shape):
     m32, m64 = make().float(), make().double()
     x = rnd(*shape)
-    y64 = m64.forward(x).numpy().copy()
-    y32 = m32.forward(x.astype(np.float32))
-    assert y32.type() == 'torch.FloatTensor'
-    np.testing.assert_allclose(y32.numpy(), y64, rtol=1e-6)
+    y64 = check_float32(m64, m32, x, rtol=1e-6)
     g = np.ones(y64.shape, np.float32)
     x32 = torch.FloatTensor(x.astype(np.float32))
     m32.forward(x32)
@@ -274,30 +274,13 @@ def test_save_load_roundtrip(tmp_path):
     x = rnd(3, 4, 5)
     for m in (nn.Narrow(1, 1, 2), nn.Select(2, 3), nn.View(-1).setNumInputDims(2), nn.Transpose((0, 2)),
               nn.Padding(1, -1, 2, 5.0, 1), nn.Reshape(20)):
-        y = m.forward(x).numpy().copy()
-        m2 = roundtrip(m, tmp_path)
-        np.testing.assert_array_equal(m2.forward(x).numpy(), y)
+        check_reloads(m, x, tmp_path)
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize('make, shape', [
-    (lambda: nn.Transpose((0, 1)), (3, 4)), (lambda: nn.Narrow(1, 1, 2), (3, 4)),
-    (lambda: nn.Select(0, 1), (3, 4)), (lambda: nn.Padding(1, 2), (3, 4)), (lambda: nn.Replicate(2), (3, 4)),
-    (lambda: nn.MulConstant(3.0), (3, 4)), (lambda: nn.AddConstant(3.0), (3, 4)),
-    (lambda: nn.View(-1), (3, 4)), (lambda: nn.Reshape(12), (3, 4)), (lambda: nn.Squeeze(), (3, 1, 4)),
-    (lambda: nn.Unsqueeze(1), (3, 4)), (lambda: nn.Contiguous(), (3, 4)),
-])
+@pytest.mark.parametrize('make, shape', CASES)
 def test_gpu_matches_cpu(make, shape):
-    cpu, gpu = make().float(), make().cuda()
-    x = rnd(*shape).astype(np.float32)
-    y = cpu.forward(x).numpy()
-    yc = gpu.forward(torch.FloatTensor(x).cuda())
-    assert yc.type() == 'torch.CudaTensor'
-    np.testing.assert_allclose(yc.float().numpy(), y, rtol=1e-6)
-    g = rnd(*y.shape, seed=1).astype(np.float32)
-    gi = cpu.backward(x, g).numpy()
-    gic = gpu.backward(torch.FloatTensor(x).cuda(), torch.FloatTensor(g).cuda())
-    np.testing.assert_allclose(gic.float().numpy(), gi, rtol=1e-6)
+    check_gpu(make().float(), make().cuda(), rnd(*shape), seed=1, rtol=1e-6, atol=0)
 
 
 def test_default_reprs():

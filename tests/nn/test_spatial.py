@@ -6,18 +6,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def roundtrip(m, tmp_path):
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
-    path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
+from nn_helpers import check_reloads, check_steady_state, rnd
 
 
 def shapes(batched, C, H, W):
@@ -154,19 +143,20 @@ def ref_bilinear(x, oh, ow, g=None):
     out = np.zeros((N, C, oh, ow))
     gi = np.zeros(x4.shape)
     g4 = None if g is None else (g if g.ndim == 4 else g[None])
-    rh = f32(H - 1) / f32(oh - 1) if oh > 1 else f32(0)
-    rw = f32(W - 1) / f32(ow - 1) if ow > 1 else f32(0)
+
+    def src(j, n, o):
+        """For output index j of o along a dim of input size n: the source index, the step to its neighbour (0 at
+        the edge) and the neighbour's weight."""
+        ratio = f32(n - 1) / f32(o - 1) if o > 1 else f32(0)
+        r = f32(ratio * f32(j))
+        i = int(r)
+        return i, 1 if i < n - 1 else 0, float(r) - i
+
     for h2 in range(oh):
-        h1r = f32(rh * f32(h2))
-        h1 = int(h1r)
-        h1p = 1 if h1 < H - 1 else 0
-        l1h = float(h1r) - h1
+        h1, h1p, l1h = src(h2, H, oh)
         l0h = 1 - l1h
         for w2 in range(ow):
-            w1r = f32(rw * f32(w2))
-            w1 = int(w1r)
-            w1p = 1 if w1 < W - 1 else 0
-            l1w = float(w1r) - w1
+            w1, w1p, l1w = src(w2, W, ow)
             l0w = 1 - l1w
             if g is None:
                 out[:, :, h2, w2] = (l0h * (l0w * x4[:, :, h1, w1] + l1w * x4[:, :, h1, w1 + w1p])
@@ -289,14 +279,7 @@ def test_buffers_reused():
     for m, shape in ((nn.SpatialCrossMapLRN(3), (2, 4, 3, 3)), (nn.SpatialUpSamplingBilinear(2), (2, 3, 4, 4)),
                      (nn.SpatialUpSamplingNearest(2), (2, 3, 4, 4))):
         x = rnd(*shape)
-        y = m.forward(x)
-        m.backward(x, np.ones(y.shape))
-        keep = {k: v for k, v in m.__dict__.items() if k.startswith('_') and isinstance(v, np.ndarray)}
-        out, gi = m.output._a, m.gradInput._a
-        m.forward(x)
-        m.backward(x, np.ones(y.shape))
-        assert m.output._a is out and m.gradInput._a is gi, repr(m)
-        assert all(m.__dict__[k] is v for k, v in keep.items()), repr(m)
+        check_steady_state(m, x, np.ones(m.forward(x).shape))
 
 
 @pytest.mark.parametrize('make', [
@@ -305,9 +288,4 @@ def test_buffers_reused():
     lambda: nn.SpatialUpSamplingBilinear({'oheight': 5, 'owidth': 3}), lambda: nn.SpatialDropout(0.3).evaluate(),
 ])
 def test_save_load_roundtrip(make, tmp_path):
-    m = make()
-    x = rnd(2, 3, 4, 4)
-    y = m.forward(x).numpy().copy()
-    m2 = roundtrip(m, tmp_path)
-    assert type(m2) is type(m) and repr(m2) == repr(m)
-    np.testing.assert_array_equal(m2.forward(x).numpy(), y)
+    check_reloads(make(), rnd(2, 3, 4, 4), tmp_path)

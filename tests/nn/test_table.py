@@ -6,7 +6,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import J, TOL, D, rnd, roundtrip, shares, to_cuda
+from nn_helpers import J, TOL, D, check_gpu, rnd, roundtrip, shares
 
 
 def T(a):
@@ -380,10 +380,6 @@ def test_save_load_roundtrip(tmp_path):
     np.testing.assert_array_equal(m.forward([rnd(2, 3), rnd(2, 1)]).numpy(), np.concatenate([rnd(2, 3), rnd(2, 1)], 1))
 
 
-def _host(x):
-    return [_host(e) for e in x] if isinstance(x, list) else x.float().numpy()
-
-
 @pytest.mark.gpu
 @pytest.mark.parametrize('make, inp', [
     (lambda: nn.JoinTable(1), lambda: [rnd(2, 3), rnd(2, 2, seed=1)]),
@@ -399,25 +395,7 @@ def _host(x):
     (lambda: nn.CMinTable(), lambda: [rnd(2, 3), rnd(2, 3, seed=1)]),
 ])
 def test_gpu_matches_cpu(make, inp):
-    cpu, gpu = make().float(), make().cuda()
-    x = inp()
-    x32 = [e.astype(np.float32) if not isinstance(e, list) else [a.astype(np.float32) for a in e] for e in x] \
-        if isinstance(x, list) else x.astype(np.float32)
-    y = cpu.forward(x32)
-    yc = gpu.forward(to_cuda(x))
-    yh = _host(yc)
-    g = [rnd(*t.numpy().shape, seed=5).astype(np.float32) for t in y] if isinstance(y, list) else \
-        rnd(*y.numpy().shape, seed=5).astype(np.float32)
-    for a, b in zip(y if isinstance(y, list) else [y], yh if isinstance(yh, list) else [yh]):
-        np.testing.assert_allclose(b, a.numpy(), rtol=1e-5, atol=1e-6)
-    gi = cpu.backward(x32, g)
-    gic = _host(gpu.backward(to_cuda(x), to_cuda(g)))
-    np.testing.assert_allclose(np.concatenate([np.ravel(a) for a in _flat_np(gic)]),
-                               np.concatenate([np.ravel(a) for a in _flat_np(_host(gi))]), rtol=1e-5, atol=1e-6)
-
-
-def _flat_np(x):
-    return [a for e in x for a in _flat_np(e)] if isinstance(x, list) else [x]
+    check_gpu(make().float(), make().cuda(), inp(), seed=5, rtol=1e-5, atol=1e-6)
 
 
 def test_lua_nil_fields_absent():

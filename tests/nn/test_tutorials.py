@@ -73,24 +73,27 @@ def test_xor_tutorial_double_converges():
     assert log[-1] < 0.003
 
 
-def test_xor_script_prints_lua_log():
-    r = subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'xor.py')], capture_output=True, text=True,
-                       check=True)
+def xor_script(*args):
+    """The losses scripts/xor.py prints (a line `error:<loss>` each)."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'xor.py'), *args], capture_output=True,
+                       text=True, check=True)
     lines = r.stdout.split()
-    assert len(lines) == 12 and all(line.startswith('error:') for line in lines)
-    np.testing.assert_allclose([float(line[6:]) for line in lines], LUA_XOR_LOG, rtol=5e-5)
+    assert all(line.startswith('error:') for line in lines)
+    return [float(line[6:]) for line in lines]
+
+
+def test_xor_script_prints_lua_log():
+    log = xor_script()
+    assert len(log) == 12
+    np.testing.assert_allclose(log, LUA_XOR_LOG, rtol=5e-5)
 
 
 def test_xor_script_options():
-    r = subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'xor.py'), '--seed', '2',
-                        '--iterations', '401', '--double'], capture_output=True, text=True, check=True)
-    lines = r.stdout.split()
-    assert len(lines) == 3
-    assert [float(v[6:]) for v in lines] == pytest.approx(xor_log(seed=2, iterations=401, dtype=np.float64))
+    log = xor_script('--seed', '2', '--iterations', '401', '--double')
+    assert len(log) == 3
+    assert log == pytest.approx(xor_log(seed=2, iterations=401, dtype=np.float64))
 
 
 @pytest.mark.gpu
 def test_xor_script_cuda_matches_cpu():
-    r = subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'xor.py'), '--cuda'], capture_output=True,
-                       text=True, check=True)
-    np.testing.assert_allclose([float(line[6:]) for line in r.stdout.split()], LUA_XOR_LOG, rtol=5e-4)
+    np.testing.assert_allclose(xor_script('--cuda'), LUA_XOR_LOG, rtol=5e-4)
