@@ -282,33 +282,18 @@ def _cinv(xp, x, out):
     xp.reciprocal(x, out=out)
 
 
-_UNARY = {
-    'abs': lambda xp, x, out: xp.abs(x, out=out),
-    'sign': lambda xp, x, out: xp.sign(x, out=out),
-    'exp': lambda xp, x, out: xp.exp(x, out=out),
-    'log': lambda xp, x, out: xp.log(x, out=out),
-    'log1p': lambda xp, x, out: xp.log1p(x, out=out),
-    'sqrt': lambda xp, x, out: xp.sqrt(x, out=out),
-    'rsqrt': _rsqrt,
-    'sigmoid': _sigmoid,
-    'tanh': lambda xp, x, out: xp.tanh(x, out=out),
-    'floor': lambda xp, x, out: xp.floor(x, out=out),
-    'ceil': lambda xp, x, out: xp.ceil(x, out=out),
-    # Torch7 rounds half away from zero (C's round), numpy's rint rounds half to even
-    'round': lambda xp, x, out: xp.copysign(xp.floor(xp.abs(x) + 0.5), x, out=out),
-    'trunc': lambda xp, x, out: xp.trunc(x, out=out),
-    'frac': _frac,
-    'neg': lambda xp, x, out: xp.negative(x, out=out),
-    'cinv': _cinv,
-    'cos': lambda xp, x, out: xp.cos(x, out=out),
-    'sin': lambda xp, x, out: xp.sin(x, out=out),
-    'tan': lambda xp, x, out: xp.tan(x, out=out),
-    'acos': lambda xp, x, out: xp.arccos(x, out=out),
-    'asin': lambda xp, x, out: xp.arcsin(x, out=out),
-    'atan': lambda xp, x, out: xp.arctan(x, out=out),
-    'cosh': lambda xp, x, out: xp.cosh(x, out=out),
-    'sinh': lambda xp, x, out: xp.sinh(x, out=out),
-}
+def _ufunc(ufunc):
+    """fn(xp, x, out) running the ufunc ``xp.<ufunc>`` (numpy's or CuPy's, whichever xp is) into ``out``."""
+    return lambda xp, x, out: getattr(xp, ufunc)(x, out=out)
+
+
+# Torch7 name -> fn(xp, x, out): most are one ufunc, of the same name or of numpy's name for it
+_UNARY = {name: _ufunc(name) for name in ('abs', 'sign', 'exp', 'log', 'log1p', 'sqrt', 'tanh', 'floor', 'ceil',
+                                          'trunc', 'cos', 'sin', 'tan', 'cosh', 'sinh')}
+_UNARY.update(neg=_ufunc('negative'), acos=_ufunc('arccos'), asin=_ufunc('arcsin'), atan=_ufunc('arctan'),
+              rsqrt=_rsqrt, sigmoid=_sigmoid, frac=_frac, cinv=_cinv,
+              # Torch7 rounds half away from zero (C's round), numpy's rint rounds half to even
+              round=lambda xp, x, out: xp.copysign(xp.floor(xp.abs(x) + 0.5), x, out=out))
 _UNARY_FLOAT_ONLY = {'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'frac', 'cinv', 'cos', 'sin',
                      'tan', 'acos', 'asin', 'atan', 'cosh', 'sinh'}
 _UNARY_INT_IDENTITY = {'floor', 'ceil', 'round', 'trunc'}

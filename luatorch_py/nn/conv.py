@@ -19,16 +19,14 @@ accGradParameters when it gets the same input array (Torch7's ``finput``), and t
 updateGradInput is reused by the accGradParameters that follows with the same gradOutput.  Scratch arrays are
 kept on the module (reallocated only when a size changes).
 """
-import math
-
 import numpy as np
 
 from ..backend import array_module, kernels
-from ..types import TYPES, on_device
 from .activation import bool_buffer
-from .module import Module, resized, sizestr
+from .linear import _WeightBias
+from .module import Module, check_grad_size, long_info, resized, sizestr
+from .pooling import _CeilMode
 
-_LONG = TYPES['torch.LongTensor']
 _INF = float('inf')
 
 
@@ -67,13 +65,27 @@ def _view2d(t):
     return a.reshape(a.shape[0], -1)
 
 
-def _scaled_add(xp, target, tmp, scale):
+def _scaled_add(target, tmp, scale):
     if scale != 1:
         tmp *= scale
     target += tmp
 
 
-class _Convolution(Module):
+def _acc_weight(module, xp, gw, a, b, scale):
+    """gradWeight (its array ``gw``) += scale * a @ b, through a kept buffer."""
+    tmp = module._buffer('_gw', gw.shape)
+    xp.matmul(a, b, out=tmp)
+    _scaled_add(gw, tmp, scale)
+
+
+def _acc_bias(module, xp, g, axis, scale):
+    """gradBias += scale * (g summed over ``axis``), through a kept buffer."""
+    tb = module._buffer('_gb', module.gradBias._a.shape)
+    xp.sum(g, axis=axis, out=tb)
+    _scaled_add(module.gradBias._a, tb, scale)
+
+
+class _Convolution(_WeightBias):
     """Channel-first convolutions over ``_nsd`` spatial dims (im2col + one matrix product per pass).
 
     Subclasses give the geometry (``_geom``: kernel, stride, padding, dilation per spatial dim, outermost first),
@@ -81,20 +93,6 @@ class _Convolution(Module):
     _nsd = 2
     _dimnames = 'H x W'
     _force_layout = None   # 'nfirst' / 'nlast' to override kernels.choose_layout (tests)
-
-    # -- parameters ----------------------------------------------------------------------------------------
-    def noBias(self):
-        self.__dict__.pop('bias', None)
-        self.__dict__.pop('gradBias', None)
-        return self
-
-    def reset(self, stdv=None):
-        # Torch7's order: the whole weight (row-major), then the bias, from the global stream
-        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self._fan_in())
-        self.weight.uniform(-stdv, stdv)
-        if 'bias' in self.__dict__:
-            self.bias.uniform(-stdv, stdv)
-        return self
 
     def _dilation(self):
         return (1,) * self._nsd
@@ -131,8 +129,7 @@ class _Convolution(Module):
 
     def _grad(self, gradOutput, want):
         g = self._coerce(gradOutput, 'gradOutput')._a
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        check_grad_size(self, g, want)
         return g
 
     # -- the passes --------------------------------------------------------------------------------------------
@@ -212,17 +209,9 @@ class _Convolution(Module):
         gm = self._gradmat(g, gb, layout)
         self._gm_of = None
         cols = self._columns(x, xb, osize, layout)
-        gw = _view2d(self.gradWeight)
-        tmp = self._buffer('_gw', gw.shape)
-        xp.matmul(gm, cols.T, out=tmp)
-        _scaled_add(xp, gw, tmp, scale)
+        _acc_weight(self, xp, _view2d(self.gradWeight), gm, cols.T, scale)
         if 'bias' in self.__dict__:
-            tb = self._buffer('_gb', self.gradBias._a.shape)
-            xp.sum(gm, axis=1, out=tb)
-            _scaled_add(xp, self.gradBias._a, tb, scale)
-
-    def _bias_note(self):
-        return '' if 'bias' in self.__dict__ else ' without bias'
+            _acc_bias(self, xp, gm, 1, scale)
 
 
 class SpatialConvolution(_Convolution):
@@ -488,14 +477,9 @@ class SpatialFullConvolution(_Convolution):
         cols = self._gradcols(g, gb, layout)
         self._gc_of = None
         xm = self._xmat(x, xb, layout)
-        gw = _view2d(self.gradWeight)
-        tmp = self._buffer('_gw', gw.shape)
-        xp.matmul(xm, cols.T, out=tmp)
-        _scaled_add(xp, gw, tmp, scale)
+        _acc_weight(self, xp, _view2d(self.gradWeight), xm, cols.T, scale)
         if 'bias' in self.__dict__:
-            tb = self._buffer('_gb', self.gradBias._a.shape)
-            xp.sum(gb.reshape(gb.shape[0], gb.shape[1], -1), axis=(0, 2), out=tb)
-            _scaled_add(xp, self.gradBias._a, tb, scale)
+            _acc_bias(self, xp, gb.reshape(gb.shape[0], gb.shape[1], -1), (0, 2), scale)
 
     def __repr__(self):
         s = f"{self.__torch_name__}({self.nInputPlane} -> {self.nOutputPlane}, {self.kW}x{self.kH}"
@@ -528,7 +512,7 @@ def _frames(module, x, frame_size, kw):
     return xb, batched
 
 
-class TemporalConvolution(Module):
+class TemporalConvolution(_WeightBias):
     """1-D convolution over a sequence of frames: input nFrames x inputFrameSize (or batch x nFrames x
     inputFrameSize), output nOutputFrames x outputFrameSize with nOutputFrames = (nFrames - kW) // dW + 1.
     weight: outputFrameSize x (kW*inputFrameSize), each row a window's kW frames one after the other."""
@@ -545,17 +529,8 @@ class TemporalConvolution(Module):
         self.gradBias = self._tcls(outputFrameSize)
         self.reset()
 
-    def noBias(self):
-        self.__dict__.pop('bias', None)
-        self.__dict__.pop('gradBias', None)
-        return self
-
-    def reset(self, stdv=None):
-        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.kW * self.inputFrameSize)
-        self.weight.uniform(-stdv, stdv)
-        if 'bias' in self.__dict__:
-            self.bias.uniform(-stdv, stdv)
-        return self
+    def _fan_in(self):
+        return self.kW * self.inputFrameSize
 
     def _setup(self, input):
         x = self._coerce(input)._a
@@ -589,9 +564,7 @@ class TemporalConvolution(Module):
 
     def _g2(self, gradOutput, xb, batched, to):
         g = self._coerce(gradOutput, 'gradOutput')._a
-        want = ((xb.shape[0],) if batched else ()) + (to, self.outputFrameSize)
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        check_grad_size(self, g, ((xb.shape[0],) if batched else ()) + (to, self.outputFrameSize))
         return g.reshape(-1, self.outputFrameSize)
 
     def updateGradInput(self, input, gradOutput):
@@ -611,21 +584,38 @@ class TemporalConvolution(Module):
         xp = array_module(x)
         g2 = self._g2(gradOutput, xb, batched, to)
         cols = self._columns(x, xb, to)
-        gw = self.gradWeight._a
-        tmp = self._buffer('_gw', gw.shape)
-        xp.matmul(g2.T, cols, out=tmp)
-        _scaled_add(xp, gw, tmp, scale)
+        _acc_weight(self, xp, self.gradWeight._a, g2.T, cols, scale)
         if 'bias' in self.__dict__:
-            tb = self._buffer('_gb', self.gradBias._a.shape)
-            xp.sum(g2, axis=0, out=tb)
-            _scaled_add(xp, self.gradBias._a, tb, scale)
+            _acc_bias(self, xp, g2, 0, scale)
 
     def __repr__(self):
-        return self.__torch_name__ + ('' if 'bias' in self.__dict__ else ' without bias')
+        return self.__torch_name__ + self._bias_note()
 
 
 def _long_buffer(module, name, shape):
-    return module._buffer(name, shape, on_device(_LONG, module._tinfo.cuda))
+    return module._buffer(name, shape, long_info(module))
+
+
+def _winners(module, input, gradOutput, batched, shape):
+    """(gradOutput as the batch ``shape`` of the output, the index of each window's winner) for a max pooling's
+    updateGradInput; the forward is run again when its indices are missing or of another size."""
+    g = module._coerce(gradOutput, 'gradOutput')._a
+    check_grad_size(module, g, shape if batched else shape[1:])
+    idx = module.__dict__.get('_idx')
+    if idx is None or idx.shape != shape:
+        module.updateOutput(input)
+        idx = module.__dict__['_idx']
+    return g.reshape(shape), idx
+
+
+def _to_winners(module, xp, g, idx, acc, windows):
+    """acc[windows[j]] += g where idx == j: each gradient goes to its window's winner."""
+    m = bool_buffer(module, '_m', g.shape)
+    tmp = module._buffer('_tmp', g.shape)
+    for j, w in enumerate(windows):
+        xp.equal(idx, j, out=m)
+        xp.multiply(g, m, out=tmp)
+        acc[w] += tmp
 
 
 class TemporalMaxPooling(Module):
@@ -644,6 +634,11 @@ class TemporalMaxPooling(Module):
         xb, batched = _frames(self, x, None, self.kW)
         return x, xb, batched, (xb.shape[1] - self.kW) // self.dW + 1
 
+    def _windows(self, to):
+        """Index of the frames each output frame takes at kernel offset k, for k = 0 .. kW-1."""
+        dw = self.dW
+        return [(slice(None), slice(k, k + dw * (to - 1) + 1, dw)) for k in range(self.kW)]
+
     def updateOutput(self, input):
         x, xb, batched, to = self._setup(input)
         xp = array_module(x)
@@ -653,9 +648,8 @@ class TemporalMaxPooling(Module):
         m = bool_buffer(self, '_m', (n, to, c))
         out.fill(-_INF)
         idx.fill(-1)
-        dw = self.dW
-        for k in range(self.kW):
-            v = xb[:, k:k + dw * (to - 1) + 1:dw, :]
+        for k, w in enumerate(self._windows(to)):
+            v = xb[w]
             xp.greater(v, out, out=m)
             xp.copyto(out, v, where=m)
             xp.copyto(idx, k, where=m)
@@ -663,26 +657,11 @@ class TemporalMaxPooling(Module):
 
     def updateGradInput(self, input, gradOutput):
         x, xb, batched, to = self._setup(input)
-        xp = array_module(x)
         n, _, c = xb.shape
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        want = ((n,) if batched else ()) + (to, c)
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
-        idx = self.__dict__.get('_idx')
-        if idx is None or idx.shape != (n, to, c):
-            self.updateOutput(input)
-            idx = self.__dict__['_idx']
-        g3 = g.reshape(n, to, c)
+        g3, idx = _winners(self, input, gradOutput, batched, (n, to, c))
         gi = resized(self.gradInput, x.shape).reshape(n, -1, c)
         gi.fill(0)
-        m = bool_buffer(self, '_m', (n, to, c))
-        tmp = self._buffer('_tmp', (n, to, c))
-        dw = self.dW
-        for k in range(self.kW):
-            xp.equal(idx, k, out=m)
-            xp.multiply(g3, m, out=tmp)
-            gi[:, k:k + dw * (to - 1) + 1:dw, :] += tmp
+        _to_winners(self, array_module(x), g3, idx, gi, self._windows(to))
         return self.gradInput
 
     def __repr__(self):
@@ -699,7 +678,14 @@ def _volume(module, x):
                      f"x H x W), got {sizestr(x.shape)}")
 
 
-class VolumetricMaxPooling(Module):
+def _volume_windows(k, s, osize):
+    """Index of the input elements each output element takes at each kernel offset, offsets in row-major order."""
+    one = (1, 1, 1)
+    return [(slice(None), slice(None)) + kernels.window_slices(off, s, one, osize)
+            for off in kernels.kernel_offsets(k)]
+
+
+class VolumetricMaxPooling(_CeilMode, Module):
     """The largest value over kT x kW x kH windows, dT, dW, dH apart (default: the kernel size), with padding
     padT, padW, padH (at most half the kernel) that never wins.  ``:ceil()`` rounds the output size up (the last
     window may then hang over the end), ``:floor()`` (the default) down.  Input C x T x H x W or N x C x T x H x W.
@@ -707,7 +693,6 @@ class VolumetricMaxPooling(Module):
     winner."""
 
     # defaults for fields a .t7 file may lack (older versions)
-    ceil_mode = False
     padT = padW = padH = 0
 
     def __init__(self, kT, kW, kH, dT=None, dW=None, dH=None, padT=0, padW=0, padH=0):
@@ -725,15 +710,7 @@ class VolumetricMaxPooling(Module):
         self.dT, self.dW, self.dH = dT, dW, dH
         self.padT, self.padW, self.padH = padT, padW, padH
         self.ceil_mode = False
-        self.indices = on_device(_LONG, self._tinfo.cuda).tensor_class()   # Torch7's field (kept empty here)
-
-    def ceil(self):
-        self.ceil_mode = True
-        return self
-
-    def floor(self):
-        self.ceil_mode = False
-        return self
+        self.indices = long_info(self).tensor_class()   # Torch7's field (kept empty here)
 
     def _geom(self):
         return (self.kT, self.kH, self.kW), (self.dT, self.dH, self.dW), (self.padT, self.padH, self.padW)
@@ -767,9 +744,8 @@ class VolumetricMaxPooling(Module):
         idx = _long_buffer(self, '_idx', (n, c) + osize)
         m = bool_buffer(self, '_m', out.shape)
         m2 = bool_buffer(self, '_m2', out.shape)
-        one = (1, 1, 1)
-        for j, off in enumerate(kernels.kernel_offsets(k)):
-            v = src[(slice(None), slice(None)) + kernels.window_slices(off, s, one, osize)]
+        for j, w in enumerate(_volume_windows(k, s, osize)):
+            v = src[w]
             if j == 0:
                 out[...] = v
                 idx.fill(0)
@@ -783,29 +759,14 @@ class VolumetricMaxPooling(Module):
 
     def updateGradInput(self, input, gradOutput):
         x, xb, batched, osize, k, s, p, extra = self._setup(input)
-        xp = array_module(x)
         n, c = xb.shape[:2]
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        want = ((n,) if batched else ()) + (c,) + osize
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
-        idx = self.__dict__.get('_idx')
-        if idx is None or idx.shape != (n, c) + osize:
-            self.updateOutput(input)
-            idx = self.__dict__['_idx']
-        gb = g.reshape((n, c) + osize)
+        gb, idx = _winners(self, input, gradOutput, batched, (n, c) + osize)
         gi = resized(self.gradInput, x.shape).reshape(xb.shape)
         padded = any(p) or any(extra)
         acc = self._buffer('_gpad', (n, c) + tuple(i + 2 * pp + e for i, pp, e in zip(xb.shape[2:], p, extra))) \
             if padded else gi
         acc.fill(0)
-        m = bool_buffer(self, '_m', gb.shape)
-        tmp = self._buffer('_tmp', gb.shape)
-        one = (1, 1, 1)
-        for j, off in enumerate(kernels.kernel_offsets(k)):
-            xp.equal(idx, j, out=m)
-            xp.multiply(gb, m, out=tmp)
-            acc[(slice(None), slice(None)) + kernels.window_slices(off, s, one, osize)] += tmp
+        _to_winners(self, array_module(x), gb, idx, acc, _volume_windows(k, s, osize))
         if padded:
             gi[...] = acc[(slice(None), slice(None)) + tuple(slice(pp, pp + i) for pp, i in zip(p, xb.shape[2:]))]
         return self.gradInput
@@ -845,9 +806,8 @@ class VolumetricAveragePooling(Module):
         x, xb, batched, osize, k, s = self._setup(input)
         n, c = xb.shape[:2]
         out = resized(self.output, ((n,) if batched else ()) + (c,) + osize).reshape((n, c) + osize)
-        one = (1, 1, 1)
-        for j, off in enumerate(kernels.kernel_offsets(k)):
-            v = xb[(slice(None), slice(None)) + kernels.window_slices(off, s, one, osize)]
+        for j, w in enumerate(_volume_windows(k, s, osize)):
+            v = xb[w]
             if j == 0:
                 out[...] = v
             else:
@@ -860,16 +820,13 @@ class VolumetricAveragePooling(Module):
         xp = array_module(x)
         n, c = xb.shape[:2]
         g = self._coerce(gradOutput, 'gradOutput')._a
-        want = ((n,) if batched else ()) + (c,) + osize
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        check_grad_size(self, g, ((n,) if batched else ()) + (c,) + osize)
         tmp = self._buffer('_tmp', (n, c) + osize)
         xp.multiply(g.reshape(tmp.shape), 1.0 / (self.kT * self.kW * self.kH), out=tmp)
         gi = resized(self.gradInput, x.shape).reshape(xb.shape)
         gi.fill(0)
-        one = (1, 1, 1)
-        for off in kernels.kernel_offsets(k):
-            gi[(slice(None), slice(None)) + kernels.window_slices(off, s, one, osize)] += tmp
+        for w in _volume_windows(k, s, osize):
+            gi[w] += tmp
         return self.gradInput
 
     def __repr__(self):

@@ -1,7 +1,6 @@
 """nn.Dropout and nn.SpatialDropout."""
 from ..backend import array_module
-from ..tensor import Tensor
-from .module import Module, resized, sizestr
+from .module import Module, check_grad_like_input, owned_tensor, resized, set_aliased, sizestr
 
 
 class Dropout(Module):
@@ -39,18 +38,10 @@ class Dropout(Module):
 
     def _into(self, name, t):
         """self.<name> as t itself (inplace) or as a copy of t in the module's own buffer."""
-        a = t._a
-        flag = '_aliased_' + name
         if self.inplace:
-            self.__dict__[name] = t
-            self.__dict__[flag] = True
-            return a
-        cur = self.__dict__.get(name)
-        if not isinstance(cur, Tensor) or cur.__class__ is not self._tcls or self.__dict__.get(flag):
-            cur = self.__dict__[name] = self._tcls()
-            self.__dict__[flag] = False
-        out = resized(cur, a.shape)
-        out[...] = a
+            return set_aliased(self, name, t)._a
+        out = resized(owned_tensor(self, name), t._a.shape)
+        out[...] = t._a
         return out
 
     def updateOutput(self, input):
@@ -73,9 +64,7 @@ class Dropout(Module):
     def updateGradInput(self, input, gradOutput):
         x = self._coerce(input)._a
         gt = self._coerce(gradOutput, 'gradOutput')
-        if gt._a.shape != x.shape:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(gt._a.shape)} does not match input of size "
-                             f"{sizestr(x.shape)}")
+        check_grad_like_input(self, x, gt._a)
         gi = self._into('gradInput', gt)
         if self.p > 0:
             if self.train or self.stochastic_inference:
@@ -142,9 +131,7 @@ class SpatialDropout(Module):
     def updateGradInput(self, input, gradOutput):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
-        if g.shape != x.shape:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
-                             f"{sizestr(x.shape)}")
+        check_grad_like_input(self, x, g)
         if not self._dropping():
             raise RuntimeError(f"{self!r}: backprop only defined while training")
         noise = self.noise._a

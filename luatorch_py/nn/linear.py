@@ -17,6 +17,25 @@ def _reset_uniform(stdv, fan_in, *params):
             p.uniform(-s, s)
 
 
+class _WeightBias(Module):
+    """What Linear and the convolutions share: a ``weight`` and an optional ``bias`` (Torch7's noBias drops it),
+    drawn together by reset over the fan-in the subclass gives (``_fan_in()``)."""
+
+    def noBias(self):
+        self.__dict__.pop('bias', None)
+        self.__dict__.pop('gradBias', None)
+        return self
+
+    def reset(self, stdv=None):
+        # Torch7's order: the whole weight (row-major), then the bias, from the global stream
+        _reset_uniform(stdv, self._fan_in(), self.weight, self.__dict__.get('bias'))
+        return self
+
+    def _bias_note(self):
+        """The end of __repr__: ' without bias' after noBias (Torch7's wording)."""
+        return '' if 'bias' in self.__dict__ else ' without bias'
+
+
 def _pass_grad(module, input, gradOutput):
     """updateGradInput of y = x + b: gradInput is a copy of gradOutput (which must have the input's size)."""
     x = module._coerce(input)._a
@@ -26,7 +45,7 @@ def _pass_grad(module, input, gradOutput):
     return module.gradInput
 
 
-class Linear(Module):
+class Linear(_WeightBias):
     """y = x W^T + b, for a 1-D input of ``inputSize`` or a 2-D batch of them."""
 
     def __init__(self, inputSize, outputSize, bias=True):
@@ -38,15 +57,8 @@ class Linear(Module):
             self.gradBias = self._tcls(outputSize)
         self.reset()
 
-    def noBias(self):
-        self.__dict__.pop('bias', None)
-        self.__dict__.pop('gradBias', None)
-        return self
-
-    def reset(self, stdv=None):
-        # Torch7's order: the whole weight (out x in, row-major), then the bias, from the global stream
-        _reset_uniform(stdv, self.weight.size(1), self.weight, self.__dict__.get('bias'))
-        return self
+    def _fan_in(self):
+        return self.weight.size(1)
 
     def _check(self, x):
         n = self.weight._a.shape[1]
@@ -105,8 +117,7 @@ class Linear(Module):
                 gb += g
 
     def __repr__(self):
-        s = f"{self.__torch_name__}({self.weight.size(1)} -> {self.weight.size(0)})"
-        return s if 'bias' in self.__dict__ else s + ' without bias'
+        return f"{self.__torch_name__}({self.weight.size(1)} -> {self.weight.size(0)})" + self._bias_note()
 
 
 class Bilinear(Module):

@@ -488,6 +488,15 @@ def long_info(obj):
     return on_device(TYPES['torch.LongTensor'], obj._tinfo.cuda)
 
 
+def field_out(module, name, shape):
+    """The C-contiguous array of tensor field ``name`` resized to ``shape`` (a new tensor when the field is
+    missing, of another type, or a non-contiguous view)."""
+    t = module.__dict__.get(name)
+    if t is None or t.__class__ is not module._tcls or (t._a.shape == shape and not t._a.flags.c_contiguous):
+        t = module.__dict__[name] = module._tcls()
+    return resized(t, shape)
+
+
 def resized(t, shape):
     """The array of tensor ``t`` after resizing it to ``shape`` (a no-op when it already has that shape)."""
     if t._a.shape != shape:

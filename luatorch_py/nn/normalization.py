@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 
 from ..backend import array_module
-from .module import Module, resized, sizestr
+from .module import Module, check_grad_like_input, resized, sizestr
 
 
 class BatchNormalization(Module):
@@ -180,9 +180,7 @@ class BatchNormalization(Module):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
         xb = self._batch(x)
-        if g.shape != x.shape:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g.shape)} does not match input of size "
-                             f"{sizestr(x.shape)}")
+        check_grad_like_input(self, x, g)
         gb = g if g.ndim == xb.ndim else g[None]
         xp = array_module(x)
         C = xb.shape[1]

@@ -10,7 +10,7 @@ folds the border strips of gradOutput back onto the pixels they came from.
 import numbers
 
 from ..backend import array_module
-from .module import Module, sizestr
+from .module import Module, check_grad_size, field_out, sizestr
 
 _ZERO, _REFLECT, _REPLICATE = 'zero', 'reflect', 'replicate'
 
@@ -116,7 +116,7 @@ class _SpatialPadding(Module):
         x, x4 = self._arrays(input)
         oh, ow = self._sizes(x)
         N, C, H, W = x4.shape
-        out = self._out('output', x.shape[:-2] + (oh, ow))
+        out = field_out(self, 'output', x.shape[:-2] + (oh, ow))
         out4 = out if x.ndim == 4 else out[None]
         tmp = self._buffer('_rows', (N, C, oh, W))
         _pad_axis(tmp, x4, 2, self.pad_t, self.pad_b, self._mode)
@@ -127,26 +127,16 @@ class _SpatialPadding(Module):
         x, x4 = self._arrays(input)
         oh, ow = self._sizes(x)
         g = self._coerce(gradOutput, 'gradOutput')._a
-        want = x.shape[:-2] + (oh, ow)
-        if g.shape != want:
-            raise ValueError(f"{self!r}: expected gradOutput of size {sizestr(want)}, got {sizestr(g.shape)}")
+        check_grad_size(self, g, x.shape[:-2] + (oh, ow))
         xp = array_module(x)
         N, C, H, W = x4.shape
         g4 = g if g.ndim == 4 else g[None]
         tmp = self._buffer('_rows', (N, C, oh, W))
         _fold_axis(tmp, g4, 3, self.pad_l, self.pad_r, self._mode, xp, self._buffer('_col1', (N, C, oh, 1)))
-        gi = self._out('gradInput', x.shape)
+        gi = field_out(self, 'gradInput', x.shape)
         gi4 = gi if x.ndim == 4 else gi[None]
         _fold_axis(gi4, tmp, 2, self.pad_t, self.pad_b, self._mode, xp, self._buffer('_row1', (N, C, 1, W)))
         return self.gradInput
-
-    def _out(self, name, shape):
-        t = self.__dict__.get(name)
-        if t is None or t.__class__ is not self._tcls or (t._a.shape == shape and not t._a.flags.c_contiguous):
-            t = self.__dict__[name] = self._tcls()
-        if t._a.shape != shape:
-            t.resize(shape)
-        return t._a
 
 
 class SpatialZeroPadding(_SpatialPadding):

@@ -21,23 +21,17 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
-from ..types import TYPES, on_device
-from .module import Module, resized, sizestr
+from .module import Module, check_grad_size, field_out, long_info, resized, sizestr
 from .activation import SoftMax, LogSoftMax, bool_buffer
 
 _NEG_FLT_MAX = -float(np.finfo(np.float32).max)
 
 
 # -- shared helpers --------------------------------------------------------------------------------------
-def _long_info(module):
-    """The LongTensor type on the module's device (Torch7 keeps pooling indices in a LongTensor)."""
-    return on_device(TYPES['torch.LongTensor'], module._tinfo.cuda)
-
-
 def _long_field(module, name):
     """module.<name> as a LongTensor on the module's device (Torch7: ``self.indices = self.indices:long()``); a
     tensor of another type (left by ``type()``) is converted, keeping its values."""
-    info = _long_info(module)
+    info = long_info(module)
     t = module.__dict__.get(name)
     if t is None or t.__class__ is not info.tensor_class:
         new = info.tensor_class()
@@ -46,15 +40,6 @@ def _long_field(module, name):
             new = info.tensor_class._from_array(a)
         module.__dict__[name] = t = new
     return t
-
-
-def _field_out(module, name, shape):
-    """The C-contiguous array of tensor field ``name`` resized to ``shape`` (a new tensor when the field is
-    missing, of another type, or a non-contiguous view)."""
-    t = module.__dict__.get(name)
-    if t is None or t.__class__ is not module._tcls or (t._a.shape == shape and not t._a.flags.c_contiguous):
-        t = module.__dict__[name] = module._tcls()
-    return resized(t, shape)
 
 
 def _spatial_input(module, x, what='input'):
@@ -67,9 +52,34 @@ def _spatial_input(module, x, what='input'):
                      f"width) {what}, got size {sizestr(x.shape)}")
 
 
-def _check_grad(module, g, shape):
-    if g.shape != tuple(shape):
-        raise ValueError(f"{module!r}: expected gradOutput of size {sizestr(shape)}, got {sizestr(g.shape)}")
+def _spatial_grad_args(module, input, gradOutput):
+    """updateGradInput's arrays: (input, gradOutput, 4-D view of the input, batched?)."""
+    x = module._coerce(input)._a
+    g = module._coerce(gradOutput, 'gradOutput')._a
+    return (x, g) + _spatial_input(module, x)
+
+
+def _grad_to_max(module, x, g, batched, unique):
+    """updateGradInput of the max poolings: gradOutput ``g`` sent to the input positions in ``indices`` (left by
+    the forward on this input), zero elsewhere; ``unique`` as _scatter_to_planes."""
+    idx = _long_field(module, 'indices')._a
+    if idx.shape != g.shape:
+        raise RuntimeError(f"{module!r}: indices of size {sizestr(idx.shape)} do not match gradOutput of size "
+                           f"{sizestr(g.shape)}; call forward with this input first")
+    gi = field_out(module, 'gradInput', x.shape)
+    gi.fill(0)
+    if not batched:
+        gi, idx, g = gi[None], idx[None], g[None]
+    _scatter_to_planes(module, gi, idx, g, unique)
+    return module.gradInput
+
+
+def _separable(module, name, a, x4, b, out4):
+    """out4 = a @ x4 @ b for each plane (b maps along W, then a along H), through the kept buffer ``name``."""
+    tmp = module._buffer(name, x4.shape[:3] + (b.shape[1],))
+    xp = array_module(x4)
+    xp.matmul(x4, b, out=tmp)
+    xp.matmul(a, tmp, out=out4)
 
 
 def _take(xp, a, idx, axis, out):
@@ -96,7 +106,7 @@ def _scatter_add(xp, target, index, values):
 
 def _plane_base(module, shape4, plane_size, name='_pbase'):
     """int64 array (N, C, 1, 1): the flat offset of each input plane (p * plane_size), cached per shape."""
-    info = _long_info(module)
+    info = long_info(module)
     key = (shape4[0], shape4[1], plane_size)
     cache = module.__dict__.get(name)
     if cache is None or cache[0] != key or backend.is_cuda_array(cache[1]) != info.cuda:
@@ -113,7 +123,7 @@ def _scatter_to_planes(module, gi4, idx4, g4, unique):
     N, C, H, W = gi4.shape
     if g4.size == 0:
         return
-    gidx = module._buffer('_gidx', idx4.shape, _long_info(module))
+    gidx = module._buffer('_gidx', idx4.shape, long_info(module))
     xp.add(idx4, _plane_base(module, gi4.shape, H * W), out=gidx)
     flat = gi4.reshape(-1)
     vals = g4
@@ -152,12 +162,9 @@ def _check_kernel_args(name, kW, kH, dW, dH, padW, padH):
         raise ValueError(f"{name}: padding should be non-negative, got padW={padW}, padH={padH}")
 
 
-class _Pool2d(Module):
-    """Fixed-window pooling (kW x kH, stride dW x dH, zero-based padding padW x padH, floor/ceil sizes)."""
-    # defaults for fields a .t7 file may lack (older Torch7 versions)
-    padW = 0
-    padH = 0
-    ceil_mode = False
+class _CeilMode:
+    """Torch7's ceil()/floor() of the pooling layers: output sizes rounded up or down (``ceil_mode``)."""
+    ceil_mode = False    # default for .t7 files that lack the field
 
     def ceil(self):
         self.ceil_mode = True
@@ -166,6 +173,20 @@ class _Pool2d(Module):
     def floor(self):
         self.ceil_mode = False
         return self
+
+
+class _Pool2d(_CeilMode, Module):
+    """Fixed-window pooling (kW x kH, stride dW x dH, zero-based padding padW x padH, floor/ceil sizes)."""
+    # defaults for fields a .t7 file may lack (older Torch7 versions)
+    padW = 0
+    padH = 0
+
+    def __init__(self, name, kW, kH, dW, dH, padW, padH):
+        super().__init__()
+        _check_kernel_args(name, kW, kH, dW, dH, padW, padH)
+        self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
+        self.padW, self.padH = padW, padH
+        self.ceil_mode = False
 
     def __repr__(self):
         s = f"{self.__torch_name__}({self.kW}x{self.kH}, {self.dW},{self.dH}"
@@ -224,14 +245,10 @@ class SpatialMaxPooling(_Pool2d):
     _lua_index_fields = ('indices',)
 
     def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0):
-        super().__init__()
         dW = kW if dW is None else dW
         dH = kH if dH is None else dH
-        _check_kernel_args('nn.SpatialMaxPooling', kW, kH, dW, dH, padW, padH)
-        self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
-        self.padW, self.padH = padW, padH
-        self.ceil_mode = False
-        self.indices = _long_info(self).tensor_class()
+        super().__init__('nn.SpatialMaxPooling', kW, kH, dW, dH, padW, padH)
+        self.indices = long_info(self).tensor_class()
 
     def _check_small(self, H, W, shape):
         if not (W >= self.kW - self.padW and H >= self.kH - self.padH):
@@ -242,7 +259,7 @@ class SpatialMaxPooling(_Pool2d):
     def _base(self, H, W, oh, ow):
         """int64 (oh, ow): flat in-plane position of each window's top-left corner (may lie in the padding)."""
         key = (H, W, oh, ow, self.dH, self.dW, self.padH, self.padW)
-        info = _long_info(self)
+        info = long_info(self)
         cache = self.__dict__.get('_base_cache')
         if cache is None or cache[0] != key or backend.is_cuda_array(cache[1]) != info.cuda:
             r = np.arange(oh, dtype=np.int64) * self.dH - self.padH
@@ -258,7 +275,7 @@ class SpatialMaxPooling(_Pool2d):
         N, C, H, W = x4.shape
         oh, ow, Hp, Wp = self._sizes(x4, x.shape)
         shape = self._output_shape(x, oh, ow)
-        out = _field_out(self, 'output', shape)
+        out = field_out(self, 'output', shape)
         idx = resized(_long_field(self, 'indices'), shape)
         out4, idx4 = (out, idx) if batched else (out[None], idx[None])
         self.iheight, self.iwidth = H, W
@@ -293,7 +310,7 @@ class SpatialMaxPooling(_Pool2d):
     def _deltas(self, W):
         """int64 (kH*kW + 1,): in-plane offset ky * W + kx of each kernel offset (then a spare for 'none')."""
         key = (W, self.kH, self.kW)
-        info = _long_info(self)
+        info = long_info(self)
         cache = self.__dict__.get('_delta_cache')
         if cache is None or cache[0] != key or backend.is_cuda_array(cache[1]) != info.cuda:
             d = (np.arange(self.kH)[:, None] * W + np.arange(self.kW)[None, :]).reshape(-1)
@@ -302,24 +319,13 @@ class SpatialMaxPooling(_Pool2d):
         return cache[1]
 
     def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        x4, batched = _spatial_input(self, x)
+        x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
         oh, ow, _, _ = self._sizes(x4, x.shape)
-        _check_grad(self, g, self._output_shape(x, oh, ow))
-        idx = _long_field(self, 'indices')._a
-        if idx.shape != g.shape:
-            raise RuntimeError(f"{self!r}: indices of size {sizestr(idx.shape)} do not match gradOutput of size "
-                               f"{sizestr(g.shape)}; call forward with this input first")
-        gi = _field_out(self, 'gradInput', x.shape)
-        gi.fill(0)
-        gi4 = gi if batched else gi[None]
-        _scatter_to_planes(self, gi4, idx if batched else idx[None], g if batched else g[None],
-                           unique=self.dW >= self.kW and self.dH >= self.kH)
-        return self.gradInput
+        check_grad_size(self, g, self._output_shape(x, oh, ow))
+        return _grad_to_max(self, x, g, batched, unique=self.dW >= self.kW and self.dH >= self.kH)
 
     def clearState(self):
-        self.indices = _long_info(self).tensor_class()
+        self.indices = long_info(self).tensor_class()
         return super().clearState()
 
 
@@ -332,11 +338,7 @@ class SpatialAveragePooling(_Pool2d):
     divide = False
 
     def __init__(self, kW, kH, dW=1, dH=1, padW=0, padH=0):
-        super().__init__()
-        _check_kernel_args('nn.SpatialAveragePooling', kW, kH, dW, dH, padW, padH)
-        self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
-        self.padW, self.padH = padW, padH
-        self.ceil_mode = False
+        super().__init__('nn.SpatialAveragePooling', kW, kH, dW, dH, padW, padH)
         self.count_include_pad = True
         self.divide = True
 
@@ -377,7 +379,7 @@ class SpatialAveragePooling(_Pool2d):
         x4, batched = _spatial_input(self, x)
         N, C, H, W = x4.shape
         oh, ow, Hp, Wp = self._sizes(x4, x.shape)
-        out = _field_out(self, 'output', self._output_shape(x, oh, ow))
+        out = field_out(self, 'output', self._output_shape(x, oh, ow))
         out4 = out if batched else out[None]
         xpad = self._padded('_xpad', x4, Hp, Wp, 0)
         for ky in range(self.kH):
@@ -393,18 +395,16 @@ class SpatialAveragePooling(_Pool2d):
         return self.output
 
     def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        x4, batched = _spatial_input(self, x)
+        x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
         N, C, H, W = x4.shape
         oh, ow, Hp, Wp = self._sizes(x4, x.shape)
-        _check_grad(self, g, self._output_shape(x, oh, ow))
+        check_grad_size(self, g, self._output_shape(x, oh, ow))
         g4 = g if batched else g[None]
         gd = self._buffer('_gdiv', g4.shape)
         array_module(x).divide(g4, self._divisor(H, W, oh, ow), out=gd)
         if not self.divide:
             gd *= self.kW * self.kH
-        gi = _field_out(self, 'gradInput', x.shape)
+        gi = field_out(self, 'gradInput', x.shape)
         gi4 = gi if batched else gi[None]
         direct = self.padH == 0 and self.padW == 0 and Hp == H and Wp == W
         acc = gi4 if direct else self._buffer('_gpad', (N, C, Hp, Wp))
@@ -457,7 +457,7 @@ class SpatialAdaptiveMaxPooling(_Adaptive):
         oh, ow = self.H, self.W
         (hs, he), (ws, we) = self._bounds(H, W)
         shape = x.shape[:-2] + (oh, ow)
-        out = _field_out(self, 'output', shape)
+        out = field_out(self, 'output', shape)
         idx = resized(_long_field(self, 'indices'), shape)
         out4, idx4 = (out, idx) if batched else (out[None], idx[None])
         nw, nh = int((we - ws).max()), int((he - hs).max())
@@ -468,8 +468,8 @@ class SpatialAdaptiveMaxPooling(_Adaptive):
         m1 = self._buffer('_m1', (N, C, H, ow))
         v1 = self._buffer('_v1', (N, C, H, ow))
         eq1 = bool_buffer(self, '_eq1', (N, C, H, ow))
-        c1 = self._buffer('_c1', (N, C, H, ow), _long_info(self))
-        t1 = self._buffer('_t1', (N, C, H, ow), _long_info(self))
+        c1 = self._buffer('_c1', (N, C, H, ow), long_info(self))
+        t1 = self._buffer('_t1', (N, C, H, ow), long_info(self))
         m1.fill(_NEG_FLT_MAX)                 # THNN starts from -FLT_MAX and keeps strictly larger values
         for t in range(nw):
             _take(xp, x4, cols[t], 3, v1)
@@ -484,9 +484,9 @@ class SpatialAdaptiveMaxPooling(_Adaptive):
         # pass 2, along H: the first row whose max is the largest -> the row-major first maximum
         v2 = self._buffer('_v2', (N, C, oh, ow))
         eq2 = bool_buffer(self, '_eq2', (N, C, oh, ow))
-        r2 = self._buffer('_r2', (N, C, oh, ow), _long_info(self))
-        c2 = self._buffer('_c2', (N, C, oh, ow), _long_info(self))
-        t2 = self._buffer('_t2', (N, C, oh, ow), _long_info(self))
+        r2 = self._buffer('_r2', (N, C, oh, ow), long_info(self))
+        c2 = self._buffer('_c2', (N, C, oh, ow), long_info(self))
+        t2 = self._buffer('_t2', (N, C, oh, ow), long_info(self))
         out4.fill(_NEG_FLT_MAX)
         for t in range(nh):
             _take(xp, m1, rows[t], 2, v2)
@@ -511,23 +511,13 @@ class SpatialAdaptiveMaxPooling(_Adaptive):
         return self.output
 
     def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        x4, batched = _spatial_input(self, x)
-        _check_grad(self, g, x.shape[:-2] + (self.H, self.W))
-        idx = _long_field(self, 'indices')._a
-        if idx.shape != g.shape:
-            raise RuntimeError(f"{self!r}: indices of size {sizestr(idx.shape)} do not match gradOutput of size "
-                               f"{sizestr(g.shape)}; call forward with this input first")
-        gi = _field_out(self, 'gradInput', x.shape)
-        gi.fill(0)
-        _scatter_to_planes(self, gi if batched else gi[None], idx if batched else idx[None],
-                           g if batched else g[None], unique=False)
-        return self.gradInput
+        x, g, _, batched = _spatial_grad_args(self, input, gradOutput)
+        check_grad_size(self, g, x.shape[:-2] + (self.H, self.W))
+        return _grad_to_max(self, x, g, batched, unique=False)
 
     def clearState(self):
         if 'indices' in self.__dict__:
-            self.indices = _long_info(self).tensor_class()
+            self.indices = long_info(self).tensor_class()
         return super().clearState()
 
 
@@ -556,34 +546,26 @@ class SpatialAdaptiveAveragePooling(_Adaptive):
 
     def updateOutput(self, input):
         x = self._coerce(input)._a
-        xp = array_module(x)
         x4, batched = _spatial_input(self, x)
-        N, C, H, W = x4.shape
+        H, W = x4.shape[2:]
         ah, awT, kh, kw, _, _ = self._mats(H, W)
-        out = _field_out(self, 'output', x.shape[:-2] + (self.H, self.W))
+        out = field_out(self, 'output', x.shape[:-2] + (self.H, self.W))
         out4 = out if batched else out[None]
-        tmp = self._buffer('_tmp', (N, C, H, self.W))
-        xp.matmul(x4, awT, out=tmp)       # window sums along W
-        xp.matmul(ah, tmp, out=out4)      # ... then along H
+        _separable(self, '_tmp', ah, x4, awT, out4)      # window sums
         out4 /= kw
         out4 /= kh
         return self.output
 
     def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        xp = array_module(x)
-        x4, batched = _spatial_input(self, x)
+        x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
         N, C, H, W = x4.shape
-        _check_grad(self, g, x.shape[:-2] + (self.H, self.W))
+        check_grad_size(self, g, x.shape[:-2] + (self.H, self.W))
         _, _, kh, kw, aw, ahT = self._mats(H, W)
         gs = self._buffer('_gs', (N, C, self.H, self.W))
-        xp.divide(g if batched else g[None], kw, out=gs)
+        array_module(x).divide(g if batched else g[None], kw, out=gs)
         gs /= kh
-        tmp = self._buffer('_tmp', (N, C, self.H, W))
-        xp.matmul(gs, aw, out=tmp)
-        gi = _field_out(self, 'gradInput', x.shape)
-        xp.matmul(ahT, tmp, out=gi if batched else gi[None])
+        gi = field_out(self, 'gradInput', x.shape)
+        _separable(self, '_tmp', ahT, gs, aw, gi if batched else gi[None])
         return self.gradInput
 
 
@@ -632,7 +614,7 @@ class SpatialCrossMapLRN(Module):
         if 'scale' not in self.__dict__ or self.scale.__class__ is not self._tcls:
             self.scale = self._tcls()
         scale = resized(self.scale, x4.shape)
-        out = _field_out(self, 'output', x.shape)
+        out = field_out(self, 'output', x.shape)
         out4 = out if batched else out[None]
         pre = (self.size - 1) // 2
         post = self.size - 1 - pre
@@ -646,11 +628,9 @@ class SpatialCrossMapLRN(Module):
         return self.output
 
     def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
+        x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
         xp = array_module(x)
-        x4, batched = _spatial_input(self, x)
-        _check_grad(self, g, x.shape)
+        check_grad_size(self, g, x.shape)
         g4 = g if batched else g[None]
         scale = self.__dict__.get('scale')
         y = self.output._a
@@ -669,7 +649,7 @@ class SpatialCrossMapLRN(Module):
         self._window_sum(xp, ratio, acc, post, pre, '_pad')
         acc *= x4
         acc *= 2 * self.alpha * self.beta / self.size
-        gi = _field_out(self, 'gradInput', x.shape)
+        gi = field_out(self, 'gradInput', x.shape)
         gi4 = gi if batched else gi[None]
         xp.power(s, -self.beta, out=gi4)
         gi4 *= g4
@@ -724,18 +704,16 @@ class SpatialUpSamplingNearest(Module):
         s = int(self.scale_factor)
         shape = x.shape[:-2] + (H * s, W * s)
         _set_sizes(self, x.shape, shape)
-        out = _field_out(self, 'output', shape)
+        out = field_out(self, 'output', shape)
         out.reshape(N, C, H, s, W, s)[...] = x4[:, :, :, None, :, None]
         return self.output
 
     def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        x4, batched = _spatial_input(self, x)
+        x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
         N, C, H, W = x4.shape
         s = int(self.scale_factor)
-        _check_grad(self, g, x.shape[:-2] + (H * s, W * s))
-        gi = _field_out(self, 'gradInput', x.shape)
+        check_grad_size(self, g, x.shape[:-2] + (H * s, W * s))
+        gi = field_out(self, 'gradInput', x.shape)
         array_module(x).sum(g.reshape(N, C, H, s, W, s), axis=(3, 5), out=gi.reshape(N, C, H, W))
         return self.gradInput
 
@@ -821,7 +799,7 @@ class SpatialUpSamplingBilinear(Module):
         shape = x.shape[:-2] + (oh, ow)
         _set_sizes(self, x4.shape, (N, C, oh, ow))
         hi0, hi1, hl0, hl1, wi0, wi1, wl0, wl1, _, _ = self._plan(H, W, oh, ow)
-        out = _field_out(self, 'output', shape)
+        out = field_out(self, 'output', shape)
         out4 = out if batched else out[None]
         # along W: t = l0 * x[..., i0] + l1 * x[..., i1]; then along H the same on rows (THNN's grouping)
         t = self._buffer('_t', (N, C, H, ow))
@@ -840,16 +818,11 @@ class SpatialUpSamplingBilinear(Module):
         return self.output
 
     def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        xp = array_module(x)
-        x4, batched = _spatial_input(self, x)
-        N, C, H, W = x4.shape
+        x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
+        H, W = x4.shape[2:]
         oh, ow = self._out_hw(H, W)
-        _check_grad(self, g, x.shape[:-2] + (oh, ow))
+        check_grad_size(self, g, x.shape[:-2] + (oh, ow))
         mhT, mw = self._plan(H, W, oh, ow)[8:]
-        tmp = self._buffer('_gt', (N, C, oh, W))
-        xp.matmul(g if batched else g[None], mw, out=tmp)
-        gi = _field_out(self, 'gradInput', x.shape)
-        xp.matmul(mhT, tmp, out=gi if batched else gi[None])
+        gi = field_out(self, 'gradInput', x.shape)
+        _separable(self, '_gt', mhT, g if batched else g[None], mw, gi if batched else gi[None])
         return self.gradInput
