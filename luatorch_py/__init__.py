@@ -32,5 +32,5 @@ from_numpy = fromNumpy
 __version__ = '0.1.0'
 
 # the subpackages, as torch.nn / torch.optim (imported last: they build on everything above)
-from . import nn, optim, data  # noqa: E402
+from . import nn, optim, data, cutorch  # noqa: E402
 from .serialization import save, load, serialize, deserialize, T7Error  # noqa: E402

@@ -1,0 +1,56 @@
+"""Torch7's ``cutorch`` over CuPy: device queries and control.  ``from luatorch_py import cutorch``.
+
+Devices are numbered from 0 (Lua's cutorch counts from 1).  Without CuPy or a device, ``isAvailable()`` is False,
+``getDeviceCount()`` 0, and the calls that need a device raise ``CudaUnavailableError`` saying what is missing.
+"""
+from . import backend
+from . import random as _random
+
+
+def isAvailable():
+    """Whether CuPy is installed and a CUDA device is usable."""
+    return backend.cuda_available()
+
+
+def getDeviceCount():
+    """How many CUDA devices there are (0 without CuPy or a device)."""
+    return backend.cupy().cuda.runtime.getDeviceCount() if isAvailable() else 0
+
+
+def _device_index(device):
+    n = backend.cupy().cuda.runtime.getDeviceCount()      # cupy() raises the clear error when there is none
+    if isinstance(device, bool) or not isinstance(device, int) or not 0 <= device < n:
+        raise ValueError(f"cutorch: expected a device index in [0, {n - 1}] (0-based), got {device!r}")
+    return device
+
+
+def setDevice(device):
+    """Make ``device`` (0-based) current: tensors converted by ``cuda()`` from now on are put there."""
+    backend.cupy().cuda.Device(_device_index(device)).use()
+
+
+def getDevice():
+    """The current device, 0-based."""
+    return backend.cupy().cuda.runtime.getDevice()
+
+
+def synchronize():
+    """Wait until the current device has finished all its work."""
+    backend.cupy().cuda.runtime.deviceSynchronize()
+
+
+def manualSeed(seed):
+    """Seed the stream GPU random fills draw from.  Here that is Torch7's global stream (GPU fills draw on the CPU
+    and copy, so a seed gives the same numbers on both devices): this is ``torch.manualSeed(seed)``."""
+    _random.manualSeed(seed)
+
+
+manualSeedAll = manualSeed
+
+
+def getMemoryUsage(device=None):
+    """``(free_bytes, total_bytes)`` of ``device`` (0-based; default the current one), as cutorch's."""
+    cp = backend.cupy()
+    with cp.cuda.Device(getDevice() if device is None else _device_index(device)):
+        free, total = cp.cuda.runtime.memGetInfo()
+    return free, total
