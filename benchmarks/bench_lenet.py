@@ -234,23 +234,10 @@ def hand_numpy(input_grad=True):
 
 
 def pytorch():
-    try:
-        import torch as pt
-    except ImportError:
-        return None
-    pt.manual_seed(1)
-    net = pt.nn.Sequential(pt.nn.Conv2d(1, 20, 5), pt.nn.ReLU(), pt.nn.MaxPool2d(2), pt.nn.Conv2d(20, 50, 5),
-                           pt.nn.ReLU(), pt.nn.MaxPool2d(2), pt.nn.Flatten(), pt.nn.Linear(800, 500), pt.nn.ReLU(),
-                           pt.nn.Linear(500, 10), pt.nn.LogSoftmax(1))
-    crit = pt.nn.NLLLoss()
-    opt = pt.optim.SGD(net.parameters(), lr=LR)
-    x, t = pt.from_numpy(X), pt.from_numpy(T)
-
-    def step():
-        opt.zero_grad()
-        crit(net(x), t).backward()
-        opt.step()
-    return step
+    return harness.pytorch_nll_step(
+        lambda pt: [pt.nn.Conv2d(1, 20, 5), pt.nn.ReLU(), pt.nn.MaxPool2d(2), pt.nn.Conv2d(20, 50, 5), pt.nn.ReLU(),
+                    pt.nn.MaxPool2d(2), pt.nn.Flatten(), pt.nn.Linear(800, 500), pt.nn.ReLU(),
+                    pt.nn.Linear(500, 10), pt.nn.LogSoftmax(1)], X, T, LR)
 
 
 def peak_memory(make):

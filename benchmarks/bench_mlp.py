@@ -91,23 +91,10 @@ def hand_numpy(input_grad=True):
 
 
 def pytorch():
-    try:
-        import torch as pt
-    except ImportError:
-        return None
-    layers = []
-    for i in range(3):
-        layers += [pt.nn.Linear(SIZES[i], SIZES[i + 1]), pt.nn.ReLU() if i < 2 else pt.nn.LogSoftmax(1)]
-    net = pt.nn.Sequential(*layers)
-    crit = pt.nn.NLLLoss()
-    opt = pt.optim.SGD(net.parameters(), lr=0.01)
-    x, t = pt.from_numpy(X), pt.from_numpy(T)
-
-    def step():
-        opt.zero_grad()
-        crit(net(x), t).backward()
-        opt.step()
-    return step
+    def layers(pt):
+        return [m for i in range(3) for m in (pt.nn.Linear(SIZES[i], SIZES[i + 1]),
+                                                pt.nn.ReLU() if i < 2 else pt.nn.LogSoftmax(1))]
+    return harness.pytorch_nll_step(layers, X, T, 0.01)
 
 
 def main():

@@ -27,6 +27,26 @@ def medians(steps, n, rounds=5, warmup=2):
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def pytorch_nll_step(layers, x, t, lr):
+    """A PyTorch SGD step on ``nn.Sequential(*layers(torch))`` with NLLLoss over numpy ``x``, ``t``; None when
+    PyTorch is not installed."""
+    try:
+        import torch as pt
+    except ImportError:
+        return None
+    pt.manual_seed(1)
+    net = pt.nn.Sequential(*layers(pt))
+    crit = pt.nn.NLLLoss()
+    opt = pt.optim.SGD(net.parameters(), lr=lr)
+    x, t = pt.from_numpy(x), pt.from_numpy(t)
+
+    def step():
+        opt.zero_grad()
+        crit(net(x), t).backward()
+        opt.step()
+    return step
+
+
 def add_pytorch(steps, make):
     """``steps`` with a 'PyTorch' entry when PyTorch is installed (``make()`` returns None when it is not)."""
     step = make()
