@@ -26,7 +26,7 @@ def bool_buffer(obj, name, shape):
     return obj._buffer(name, shape, dtype=bool)
 
 
-class Elementwise(Module):
+class _Elementwise(Module):
     """Base for y = f(x) elementwise: subclasses give ``_f(xp, x, out)`` and ``_df(xp, x, y, gradOutput, out)``
     (out = gradOutput * f'(x), from x and/or the saved output y).
 
@@ -84,7 +84,7 @@ class Elementwise(Module):
         return self.gradInput
 
 
-class Sigmoid(Elementwise):
+class Sigmoid(_Elementwise):
     def _f(self, xp, x, out):
         xp.negative(x, out=out)
         xp.exp(out, out=out)
@@ -97,7 +97,7 @@ class Sigmoid(Elementwise):
         out *= g
 
 
-class Tanh(Elementwise):
+class Tanh(_Elementwise):
     def _f(self, xp, x, out):
         xp.tanh(x, out=out)
 
@@ -113,7 +113,7 @@ def _check_inplace(name, ip):
         raise TypeError(f"{name}: in-place flag must be boolean, got {ip!r}")
 
 
-class Threshold(Elementwise):
+class Threshold(_Elementwise):
     """y = x if x > threshold else val.  ``Threshold(th=1e-6, v=0, ip=False)``."""
 
     def __init__(self, th=1e-6, v=0, ip=False):
@@ -161,7 +161,7 @@ class ReLU(Threshold):
         super().__init__(0, 0, ip)
 
 
-class HardTanh(Elementwise):
+class HardTanh(_Elementwise):
     """y = clamp(x, min_value, max_value); the gradient is 0 outside (min_value, max_value), bounds included."""
 
     def __init__(self, min_value=-1, max_value=1, inplace=False):
@@ -202,7 +202,7 @@ class ReLU6(HardTanh):
     """y = min(max(0, x), 6) (Torch7: HardTanh(0, 6)); the gradient is 0 at 0 and 6."""
 
     def __init__(self, inplace=False):
-        Elementwise.__init__(self)
+        _Elementwise.__init__(self)
         _check_inplace('nn.ReLU6', inplace)
         self.inplace = inplace
 
@@ -210,7 +210,7 @@ class ReLU6(HardTanh):
         return 0, 6
 
 
-class LeakyReLU(Elementwise):
+class LeakyReLU(_Elementwise):
     """y = x if x > 0 else negval * x.  ``LeakyReLU(negval=0.01, ip=False)``."""
 
     def __init__(self, negval=1 / 100, ip=False):
@@ -234,7 +234,7 @@ class LeakyReLU(Elementwise):
         xp.multiply(g, self._factor(xp, x, self.negval), out=out)
 
 
-class PReLU(Elementwise):
+class PReLU(_Elementwise):
     """y = x if x > 0 else w * x, with a learnt slope w: one shared slope (nOutputPlane=0) or one per input plane
     (the dim of size nOutputPlane is dim 0 of a 1-D input, dim 1 otherwise, as Torch7).  Slopes start at 0.25."""
 
@@ -283,7 +283,7 @@ class PReLU(Elementwise):
         gw += s
 
 
-class RReLU(Elementwise):
+class RReLU(_Elementwise):
     """Randomized leaky ReLU: in training, each x <= 0 gets a slope drawn uniformly in [lower, upper] from the
     global random stream (Torch7's order: one draw per non-positive element, row-major; with ``channelwise``, one
     draw per plane); in evaluation the slope is (lower + upper) / 2.  ``noise`` keeps the drawn slopes."""
@@ -353,7 +353,7 @@ class RReLU(Elementwise):
         return super().clearState()
 
 
-class ELU(Elementwise):
+class ELU(_Elementwise):
     """y = x if x > 0 else alpha * (exp(x) - 1)."""
 
     def __init__(self, alpha=1, inplace=False):
@@ -389,7 +389,7 @@ class ELU(Elementwise):
 
 
 # -- shrinkage -------------------------------------------------------------------------------------------
-class _Shrink(Elementwise):
+class _Shrink(_Elementwise):
     def __init__(self, lam=0.5):
         super().__init__()
         self.__dict__['lambda'] = lam     # Torch7's field name (a Python keyword)
@@ -426,7 +426,7 @@ class SoftShrink(_Shrink):
 
 
 # -- smooth functions ------------------------------------------------------------------------------------
-class SoftPlus(Elementwise):
+class SoftPlus(_Elementwise):
     """y = log(1 + exp(beta * x)) / beta, and y = x where beta * x > threshold (Torch7's cut-off)."""
 
     def __init__(self, beta=1, threshold=20):
@@ -464,7 +464,7 @@ class SoftPlus(Elementwise):
         xp.multiply(g, f, out=out)
 
 
-class SoftSign(Elementwise):
+class SoftSign(_Elementwise):
     """y = x / (1 + |x|)."""
 
     def _f(self, xp, x, out):
@@ -481,7 +481,7 @@ class SoftSign(Elementwise):
         xp.divide(g, tmp, out=out)
 
 
-class LogSigmoid(Elementwise):
+class LogSigmoid(_Elementwise):
     """y = log(1 / (1 + exp(-x))), computed as min(x, 0) - log(1 + exp(-|x|)) (no overflow)."""
 
     def __init__(self):
@@ -505,7 +505,7 @@ class LogSigmoid(Elementwise):
         xp.multiply(g, tmp, out=out)
 
 
-class TanhShrink(Elementwise):
+class TanhShrink(_Elementwise):
     """y = x - tanh(x) (Torch7 keeps an nn.Tanh in the field ``tanh``)."""
 
     def __init__(self):
@@ -525,7 +525,7 @@ class TanhShrink(Elementwise):
         out *= g
 
 
-class Exp(Elementwise):
+class Exp(_Elementwise):
     def _f(self, xp, x, out):
         xp.exp(x, out=out)
 
@@ -533,7 +533,7 @@ class Exp(Elementwise):
         xp.multiply(g, y, out=out)
 
 
-class Log(Elementwise):
+class Log(_Elementwise):
     def _f(self, xp, x, out):
         xp.log(x, out=out)
 
@@ -541,7 +541,7 @@ class Log(Elementwise):
         xp.divide(g, x, out=out)
 
 
-class Abs(Elementwise):
+class Abs(_Elementwise):
     """y = |x|; the gradient is -g where x < 0, g elsewhere (at 0 too, as Torch7)."""
 
     def _f(self, xp, x, out):
@@ -555,7 +555,7 @@ class Abs(Elementwise):
         xp.multiply(g, f, out=out)
 
 
-class Square(Elementwise):
+class Square(_Elementwise):
     def _f(self, xp, x, out):
         xp.multiply(x, x, out=out)
 
@@ -564,7 +564,7 @@ class Square(Elementwise):
         out *= 2
 
 
-class Sqrt(Elementwise):
+class Sqrt(_Elementwise):
     """y = sqrt(x + eps); the gradient is 0 where y == 0 (Torch7)."""
 
     def __init__(self, b=0):
@@ -588,7 +588,7 @@ class Sqrt(Elementwise):
         out *= d
 
 
-class Power(Elementwise):
+class Power(_Elementwise):
     """y = x ^ p (field ``pow``)."""
 
     def __init__(self, p):

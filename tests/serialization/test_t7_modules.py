@@ -167,7 +167,7 @@ CRITERIONS = {
 }
 
 # abstract bases: constructible, saved and loaded, but without a forward of their own
-BASES = {'nn.Module', 'nn.Container', 'nn.Criterion', 'nn.Elementwise'}
+BASES = {'nn.Module', 'nn.Container', 'nn.Criterion'}
 
 
 def rt(obj):
