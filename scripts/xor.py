@@ -4,6 +4,7 @@
 With --seed 1 (the default) it prints the same log as Lua Torch7 running the same script.
 """
 import argparse
+import sys
 
 import numpy as np
 
@@ -31,7 +32,10 @@ def main(argv=None):
     y = np.array([[0], [1], [1], [0]], dtype=dtype)
     crit = nn.MSECriterion()
     if args.cuda:
-        net.cuda() if not args.double else net.cudaDouble()
+        try:
+            net.cuda() if not args.double else net.cudaDouble()
+        except torch.CudaUnavailableError as e:
+            sys.exit(f"xor.py: --cuda: {e}")
         crit.cuda() if not args.double else crit.cudaDouble()
         x, y = torch.Tensor(x).type(net.type()), torch.Tensor(y).type(net.type())
     elif args.double:

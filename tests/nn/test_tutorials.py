@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import luatorch_py as torch
-from luatorch_py import nn
+from luatorch_py import backend, nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -97,3 +97,11 @@ def test_xor_script_options():
 @pytest.mark.gpu
 def test_xor_script_cuda_matches_cpu():
     np.testing.assert_allclose(xor_script('--cuda'), LUA_XOR_LOG, rtol=5e-4)
+
+
+@pytest.mark.skipif(backend.cuda_available(), reason='checks the message given without a CUDA device')
+def test_xor_script_cuda_without_a_device_says_why():
+    r = subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'xor.py'), '--cuda'], capture_output=True,
+                       text=True)
+    assert r.returncode == 1 and r.stdout == ''
+    assert r.stderr.startswith('xor.py: --cuda: CUDA is not available') and 'Traceback' not in r.stderr
