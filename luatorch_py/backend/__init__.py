@@ -56,7 +56,9 @@ def is_cuda_array(a):
 
 def array_module(a):
     """numpy or cupy, whichever owns array ``a`` (Chainer's get_array_module)."""
-    return _cupy if is_cuda_array(a) else np
+    if _cupy is None or type(a) is np.ndarray:      # the common case, without a call: this runs per layer call
+        return np
+    return _cupy if isinstance(a, _cupy.ndarray) else np
 
 
 def address(a):

@@ -50,15 +50,15 @@ class TypedObject:
         type is an error, as in Torch7."""
         if x.__class__ is self._tcls:
             return x
+        cache = self.__dict__.get('_np_cache')
+        if cache is not None and cache[0] is x:     # the same numpy array again (a training loop's input)
+            return cache[1]
         if isinstance(x, Tensor):
             raise TypeError(f"{self!r}: expected {what} of type {self._type}, got a {x.type()} "
                             f"(convert the module with .type('{x.type()}') or the {what} with .type('{self._type}'))")
         if isinstance(x, (list, tuple)):
             raise TypeError(f"{self!r}: expected {what} to be a {self._type} or a numpy array, got a "
                             f"{type(x).__name__} (table inputs are for table modules)")
-        cache = self.__dict__.get('_np_cache')
-        if cache is not None and cache[0] is x:
-            return cache[1]
         if not (isinstance(x, np.ndarray) or backend.is_cuda_array(x)):
             raise TypeError(f"{self!r}: expected {what} to be a {self._type} or a numpy array, "
                             f"got {type(x).__name__}")
@@ -71,9 +71,9 @@ class TypedObject:
         """A scratch array kept on the module under ``name``, reallocated only when its shape changes: of the
         module's type, of type ``info``, or of numpy ``dtype`` (e.g. bool) on the module's device."""
         info = info or self._tinfo
-        dtype = info.dtype if dtype is None else np.dtype(dtype)
+        dtype = info.dtype if dtype is None else dtype      # (a dtype compares equal to its type: bool, ...)
         buf = self.__dict__.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype or backend.is_cuda_array(buf) != info.cuda:
+        if buf is None or buf.shape != shape or buf.dtype != dtype or (type(buf) is not np.ndarray) != info.cuda:
             buf = info.xp.empty(shape, dtype=dtype)
             self.__dict__[name] = buf
         return buf
