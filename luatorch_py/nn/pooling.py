@@ -299,8 +299,11 @@ class SpatialMaxPooling(_Pool2d):
             xp.subtract(code, k, out=tmp)
             tmp *= eq
             code -= tmp
-        # flat in-plane position: the window's origin plus the offset's
-        _take(xp, self._deltas(W), code, 0, idx4)
+        # flat in-plane position: the window's origin plus the offset's (take wants intp indices: given int8
+        # ones it would make an intp copy every call, so the copy goes into a kept buffer)
+        ci = self._buffer('_code_intp', out4.shape, dtype=np.intp)
+        ci[...] = code
+        _take(xp, self._deltas(W), ci, 0, idx4)
         idx4 += self._base(H, W, oh, ow)
         if float(out4.min()) == -np.inf:   # windows with nothing above -inf (empty in ceil mode, all NaN/-inf)
             xp.equal(out4, -np.inf, out=eq)
