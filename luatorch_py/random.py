@@ -23,6 +23,7 @@ _N = 624                      # MT19937 state words
 _INV32 = 1.0 / 4294967296.0   # __uniform__: draw * 2^-32
 _TWO_PI = 2.0 * np.pi         # C evaluates 2.*M_PI*x as (2*pi)*x
 _M64 = (1 << 64) - 1
+_CHUNK = 2048                 # words drawn at a time by the *_into fills (16 KB of scratch, whatever the size)
 
 # Torch7's THGenerator struct on LP64 (x86-64 Linux): torch.getRNGState() is these 5048 bytes.
 _STATE_DTYPE = np.dtype([('the_initial_seed', '<u8'), ('left', '<i4'), ('seeded', '<i4'), ('next', '<u8'),
@@ -218,6 +219,37 @@ class Generator:
         u *= b - a
         u += a
         return u
+
+    def uniform_into(self, out, a=0.0, b=1.0):
+        """Fill the 1-D numpy array ``out`` (any float dtype) with what ``uniform_array(out.size, a, b)`` cast to
+        its dtype holds, drawing the words by chunks: nothing of out's size is allocated."""
+        a, b = float(a), float(b)
+        n = out.shape[0]
+        self._fresh = False               # (as _raw, even for n = 0)
+        tmp = np.empty(min(n, _CHUNK))
+        for i in range(0, n, _CHUNK):
+            j = min(n, i + _CHUNK)
+            u = tmp[:j - i]
+            np.multiply(self._raw(j - i).view(np.int64), _INV32, out=u)    # as _u01: exact double of word*2^-32
+            u *= b - a
+            u += a
+            out[i:j] = u
+        return out
+
+    def bernoulli_into(self, out, p=0.5):
+        """Fill the 1-D numpy array ``out`` (any dtype) with what ``bernoulli_array(out.size, p)`` holds for a number
+        ``p``, by chunks: word * 2^-32 <= p (both exact doubles) is word <= floor(p * 2^32) (a power-of-two
+        scaling, exact), compared on the integer words straight into ``out``."""
+        p = float(p)
+        if out.shape[0] and not 0 <= p <= 1:
+            raise ValueError("bernoulli: p must be >= 0 and <= 1")
+        limit = int(np.floor(p * 4294967296.0))
+        n = out.shape[0]
+        self._fresh = False
+        for i in range(0, n, _CHUNK):
+            j = min(n, i + _CHUNK)
+            np.less_equal(self._raw(j - i), limit, out=out[i:j])
+        return out
 
     def normal_array(self, n, mean=0.0, std=1.0):
         """THRandom_normal, Box-Muller by pairs: draw u1, u2; rho = sqrt(-2 log(1 - u2)); return

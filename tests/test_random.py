@@ -442,3 +442,32 @@ def test_float_tensor_fill_rounds_its_parameters_to_float_as_torch7():
     b32 = float(np.float32(bound))
     want = g.uniform_array(6, -b32, b32).astype(np.float32)
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize('n', [0, 1, 2047, 2048, 2049, 10000])
+def test_fills_into_arrays_match_the_array_draws(n):
+    """bernoulli_into / uniform_into (chunked, writing into the tensor) give the values and leave the state that
+    bernoulli_array / uniform_array (then a cast) do."""
+    for dtype in (np.float32, np.float64, np.int64, np.uint8):
+        for p in (0.0, 1.0, 0.3, float(np.float32(0.7)), 2.0 ** -32):
+            a, b = Generator(n + 3), Generator(n + 3)
+            want = a.bernoulli_array(n, p).astype(dtype)
+            got = b.bernoulli_into(np.empty(n, dtype), p)
+            assert got.tobytes() == want.tobytes() and a.getState().tobytes() == b.getState().tobytes()
+    for dtype in (np.float32, np.float64):
+        a, b = Generator(n), Generator(n)
+        want = a.uniform_array(n, -2.5, 1 / 3).astype(dtype)
+        got = b.uniform_into(np.empty(n, dtype), -2.5, 1 / 3)
+        assert got.tobytes() == want.tobytes() and a.getState().tobytes() == b.getState().tobytes()
+    with pytest.raises(ValueError, match='bernoulli: p must be >= 0 and <= 1'):
+        Generator(1).bernoulli_into(np.empty(3), 1.5)
+
+
+def test_tensor_fills_in_place_or_not_give_the_same_values():
+    import luatorch_py as torch
+    for fill, args in (('bernoulli', (0.3,)), ('uniform', (-1, 0.3))):
+        torch.manualSeed(3)
+        t = getattr(torch.FloatTensor(7, 1001), fill)(*args).numpy().copy()   # contiguous: written in place
+        torch.manualSeed(3)
+        u = getattr(torch.FloatTensor(1001, 7).t(), fill)(*args).numpy()     # a transposed view: drawn, copied
+        assert t.tobytes() == np.ascontiguousarray(u).tobytes()

@@ -35,6 +35,22 @@ def as_strided(a, shape, strides):
     return cupy.lib.stride_tricks.as_strided(a, shape, strides)
 
 
+def take_into(a, idx, out, axis=None):
+    """``take(a, idx, axis)`` written into ``out`` (numpy: mode='clip', which writes straight into out instead of
+    through a temporary copy; the indices must be valid)."""
+    if type(a) is np.ndarray:
+        return np.take(a, idx, axis=axis, out=out, mode='clip')
+    return array_module(a).take(a, idx, axis=axis, out=out)
+
+
+def rowdot_into(a, b, out):
+    """``out[i] = a[i] . b[i]`` for 2-D ``a``, ``b`` (einsum 'ij,ij->i'; CuPy's einsum has no ``out``)."""
+    if type(a) is np.ndarray:
+        return np.einsum('ij,ij->i', a, b, out=out)
+    out[...] = array_module(a).einsum('ij,ij->i', a, b)
+    return out
+
+
 def _get(buffer, name, shape, like):
     if buffer is None:
         return array_module(like).empty(shape, dtype=like.dtype)
@@ -237,5 +253,6 @@ def fold_frames(cols, out, kw, dw):
     return out
 
 
-__all__ = ['as_strided', 'out_size', 'out_sizes', 'window_slices', 'kernel_offsets', 'choose_layout',
-           'batch_to_cols', 'cols_to_batch', 'padded', 'im2col', 'col2im', 'unfold_frames', 'fold_frames']
+__all__ = ['as_strided', 'take_into', 'rowdot_into', 'out_size', 'out_sizes', 'window_slices', 'kernel_offsets',
+           'choose_layout', 'batch_to_cols', 'cols_to_batch', 'padded', 'im2col', 'col2im', 'unfold_frames',
+           'fold_frames']

@@ -144,7 +144,8 @@ class Threshold(_Elementwise):
         if v != 0:
             xp.logical_not(m, out=m)
             tmp = self._buffer('_tmp', x.shape)
-            xp.multiply(m, v, out=tmp)
+            tmp[...] = m                  # (not multiply(m, v): bool * float computes in float64)
+            tmp *= v
             out += tmp
 
     def _df(self, xp, x, y, g, out):
@@ -331,10 +332,15 @@ class RReLU(_Elementwise):
         noise = resized(self.noise, x.shape)
         m = self._mask('_m', x.shape)
         xp.less_equal(x, 0, out=m)
-        k = int(m.sum())
+        k = int(xp.count_nonzero(m))
         noise.fill(1)
         if k:
-            noise[m] = self._draw(k)
+            if not self._tinfo.cuda:      # drawn into a kept buffer (the stream is on the CPU)
+                r = self._buffer('_draws', (x.size,))[:k]
+                _random._default.uniform_into(r, self.lower, self.upper)
+            else:
+                r = self._draw(k)
+            noise[m] = r
         xp.multiply(x, noise, out=out)
 
     def _df(self, xp, x, y, g, out):

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
+from ..backend.kernels import rowdot_into, take_into
 from ..tensor import Tensor
 from ..storage import STORAGE_CLASSES
 from ..types import TYPES
@@ -152,6 +153,25 @@ def _class_targets(crit, target, x, ignore=None):
             raise ValueError(f"{crit!r}: target {int(a[i])}{at} is out of range for {n} classes: targets are 0-based "
                              f"class indices in [0, {n - 1}] (Lua's 1-based targets need -1)")
     return a, (lo, hi)
+
+
+def _target_positions(crit, x2, t):
+    """Kept intp array (batch,): the flat position in x2 (batch x nClasses) of each sample's target class."""
+    b, n = x2.shape
+    idx = crit._buffer('_tpos', (b,), dtype=np.intp)
+    array_module(x2).multiply(crit._arange('_rows', b), n, out=idx)
+    idx += t
+    return idx
+
+
+def _picked(crit, name, x2, t, idx):
+    """x2[rows, t] (each sample's value at its target) in the kept buffer ``name``."""
+    out = crit._buffer(name, (x2.shape[0],))
+    if x2.flags.c_contiguous:
+        take_into(x2.reshape(-1), idx, out)
+    else:
+        out[...] = x2[crit._arange('_rows', x2.shape[0]), t]
+    return out
 
 
 def _check_dims(crit, x, what='input'):
@@ -352,18 +372,20 @@ class ClassNLLCriterion(Criterion):
         xp = array_module(x)
         valid = None
         if ign is not None and lo <= ign <= hi:
-            valid = t != ign
-            t = t * valid                 # ignored targets -> class 0, with weight 0
+            valid = xp.not_equal(t, ign, out=self._buffer('_valid', t.shape, dtype=bool))
+            # ignored targets -> class 0, with weight 0
+            t = xp.multiply(t, valid, out=self._buffer('_tvalid', t.shape, dtype=t.dtype))
         w = self.__dict__.get('weights')
         if w is not None:
             if w.nElement() != n:
                 raise ValueError(f"{self!r}: weight tensor should be defined either for all {n} classes or no "
                                  f"classes, got weights of size {sizestr(w.shape)}")
-            wt = w._a[t]
+            wt = take_into(w._a, t, self._buffer('_wt', t.shape), axis=0)
             if valid is not None:
-                wt = wt * valid
+                wt *= valid
         elif valid is not None:
-            wt = valid.astype(x.dtype)
+            wt = self._buffer('_wt', t.shape)
+            wt[...] = valid
         else:
             wt = None
         total = float(wt.sum()) if wt is not None else float(x2.shape[0])
@@ -371,7 +393,7 @@ class ClassNLLCriterion(Criterion):
 
     def updateOutput(self, input, target):
         x, x2, t, wt, total, xp = self._prepare(input, target)
-        picked = x2[xp.arange(x2.shape[0]), t]
+        picked = _picked(self, '_picked', x2, t, _target_positions(self, x2, t))
         s = -float(picked.sum() if wt is None else picked @ wt)
         if self.sizeAverage and total:
             s /= total
@@ -384,8 +406,15 @@ class ClassNLLCriterion(Criterion):
         if total <= 0:                    # THNN: nothing to propagate
             return self.gradInput
         norm = 1.0 / total if self.sizeAverage else 1.0
-        vals = -norm if wt is None else wt * -norm
-        gi.reshape(x2.shape)[xp.arange(x2.shape[0]), t] = vals
+        if wt is None:
+            vals = -norm
+        else:
+            vals = self._buffer('_vals', wt.shape)
+            xp.multiply(wt, -norm, out=vals)
+        if gi.flags.c_contiguous:
+            gi.reshape(-1)[_target_positions(self, x2, t)] = vals
+        else:
+            gi.reshape(x2.shape)[self._arange('_rows', x2.shape[0]), t] = vals
         return self.gradInput
 
 
@@ -451,18 +480,18 @@ class MultiMarginCriterion(Criterion):
         x2 = x.reshape(-1, n) if x.ndim == 1 else x
         t, _ = _class_targets(self, target, x)
         xp = array_module(x)
-        rows = xp.arange(x2.shape[0])
+        rows = _target_positions(self, x2, t)          # flat positions of the targets
         z = self._buffer('_z', x2.shape)
-        xp.subtract(x2, x2[rows, t][:, None], out=z)
+        xp.subtract(x2, _picked(self, '_xt', x2, t, rows)[:, None], out=z)
         z += self.margin
-        z[rows, t] = 0
+        z.reshape(-1)[rows] = 0
         xp.clip(z, 0, _INF, out=z)
         w = self.__dict__.get('weights')
         wt = None
         if w is not None:
             if w.nElement() != n:
                 raise ValueError(f"{self!r}: weights of size {sizestr(w.shape)} do not match the {n} classes")
-            wt = w._a[t][:, None]
+            wt = take_into(w._a, t, self._buffer('_wt', t.shape), axis=0)[:, None]
         return x, x2, t, rows, z, wt, xp
 
     def updateOutput(self, input, target):
@@ -473,7 +502,7 @@ class MultiMarginCriterion(Criterion):
         else:
             h = z
         if wt is not None:
-            h = h * wt
+            h = xp.multiply(h, wt, out=self._buffer('_hw', z.shape))
         s = float(h.sum()) / x2.shape[1]
         if self.sizeAverage:
             s /= x2.shape[0]
@@ -491,7 +520,13 @@ class MultiMarginCriterion(Criterion):
             xp.multiply(z, 2 * g, out=gi)
         if wt is not None:
             gi *= wt
-        gi[rows, t] = -gi.sum(axis=1)
+        s = self._buffer('_gsum', (b,))
+        xp.sum(gi, axis=1, out=s)
+        xp.negative(s, out=s)
+        if gi.flags.c_contiguous:
+            gi.reshape(-1)[rows] = s
+        else:
+            gi[self._arange('_rows', b), t] = s
         return self.gradInput
 
 
@@ -523,21 +558,37 @@ class MultiLabelMarginCriterion(_Averaged):
                 i = np.unravel_index(int(bad.reshape(-1).argmax()), a.shape)
                 raise ValueError(f"{self!r}: target {int(a[i])} at {list(map(int, i))} is out of range for {n} "
                                  f"classes: targets are 0-based class indices in [0, {n - 1}], padded with -1")
-        valid = xp.cumprod(a >= 0, axis=1).astype(bool)          # the entries before the first -1
-        k = int(valid.sum(axis=1).max()) if a.size else 0
-        tk = a[:, :k] * valid[:, :k]                              # (-1 padding -> class 0, masked out)
+        b = x2.shape[0]
+        # the entries before the first -1: no -1 up to there (counted in ints: numpy's cumsum of bools into an int
+        # buffer would make an int copy of them)
+        nneg = self._buffer('_nneg', a.shape, dtype=np.int64)
+        xp.less(a, 0, out=nneg)
+        nneg = xp.cumsum(nneg, axis=1, out=nneg)
+        valid = xp.equal(nneg, 0, out=self._mask('_valid', a.shape))
+        k = int(xp.sum(valid, axis=1, out=self._buffer('_nvalid', (b,), dtype=np.int64)).max()) if a.size else 0
+        tk = self._buffer('_tk', (b, k), dtype=a.dtype)
+        xp.multiply(a[:, :k], valid[:, :k], out=tk)               # (-1 padding -> class 0, masked out)
         vk = valid[:, :k]
-        shape = (x2.shape[0], k, n)
+        shape = (b, k, n)
         onehot = self._mask('_onehot', shape)                     # onehot[b, j, c]: target j of sample b is c
-        xp.equal(tk[:, :, None], xp.arange(n), out=onehot)
+        xp.equal(tk[:, :, None], self._arange('_classes', n), out=onehot)
         onehot &= vk[:, :, None]
-        is_t = onehot.any(axis=1)                                 # batch x n
+        is_t = xp.any(onehot, axis=1, out=self._mask('_is_t', (b, n)))     # batch x n
         resized(self.isTarget, x.shape)[...] = is_t.reshape(x.shape)
+        xt = self._buffer('_xt', (b, k))                          # x[j] of each target j
+        if x2.flags.c_contiguous:
+            pos = self._buffer('_tpos', (b, k), dtype=np.intp)
+            xp.multiply(self._arange('_rows', b)[:, None], n, out=pos)
+            pos += tk
+            take_into(x2.reshape(-1), pos, xt)
+        else:
+            xt[...] = xp.take_along_axis(x2, tk, axis=1)
         z = self._buffer('_z', shape)
-        xp.subtract(x2[:, None, :], xp.take_along_axis(x2, tk, axis=1)[:, :, None], out=z)
+        xp.subtract(x2[:, None, :], xt[:, :, None], out=z)
         z += 1                                                    # 1 - x[j] + x[d]
         mask = self._mask('_pairs', shape)                        # valid target j, non-target d
-        xp.logical_and(vk[:, :, None], xp.logical_not(is_t)[:, None, :], out=mask)
+        xp.logical_not(is_t, out=is_t)
+        xp.logical_and(vk[:, :, None], is_t[:, None, :], out=mask)
         return x, x2, z, mask, onehot, xp
 
     def updateOutput(self, input, target):
@@ -558,10 +609,12 @@ class MultiLabelMarginCriterion(_Averaged):
         act *= mask
         gi = resized(self.gradInput, x.shape).reshape(x2.shape)
         xp.sum(act, axis=1, out=gi)                               # + g for each violating non-target d ...
-        per_target = act.sum(axis=2)                              # ... - g for the target j, once per violation
+        # ... - g for the target j, once per violation
+        per_target = xp.sum(act, axis=2, out=self._buffer('_per_target', act.shape[:2]))
         oh = self._buffer('_onehot_f', onehot.shape)
         oh[...] = onehot
-        gi -= xp.matmul(per_target[:, None, :], oh)[:, 0, :]
+        back = xp.matmul(per_target[:, None, :], oh, out=self._buffer('_back', (b, 1, n)))
+        gi -= back[:, 0, :]
         gi *= g
         return self.gradInput
 
@@ -769,12 +822,27 @@ class CosineEmbeddingCriterion(Criterion):
         b2 = b.reshape(1, -1) if b.ndim == 1 else b
         xp = array_module(a)
         yy = _labels(self, y, a2.shape[0], a.dtype, backend.is_cuda_array(a))
-        w1 = xp.einsum('ij,ij->i', a2, b2)
-        w22 = 1 / (xp.einsum('ij,ij->i', a2, a2) + _EPS)
-        w32 = 1 / (xp.einsum('ij,ij->i', b2, b2) + _EPS)
-        w = xp.sqrt(w22 * w32)
-        cos = w1 * w
-        out = xp.where(yy == -1, xp.clip(cos - self.margin, 0, _INF), xp.where(yy == 1, 1 - cos, cos))
+        n = a2.shape[0]
+        w1, w22, w32, w, out, tmp = (self._buffer(k, (n,)) for k in ('_w1', '_w22', '_w32', '_w', '_out', '_tmp'))
+        rowdot_into(a2, b2, w1)
+        for wk, u in ((w22, a2), (w32, b2)):
+            rowdot_into(u, u, wk)
+            wk += _EPS
+            xp.divide(1, wk, out=wk)                  # 1 / (|x|^2 + eps)
+        xp.multiply(w22, w32, out=w)
+        xp.sqrt(w, out=w)
+        cos = self._buffer('_cosv', (n,))
+        xp.multiply(w1, w, out=cos)
+        # out = cos - margin clipped at 0 where y == -1, 1 - cos where y == 1, cos elsewhere
+        m = self._mask('_ym', (n,))
+        out[...] = cos
+        xp.equal(yy, 1, out=m)
+        xp.subtract(1, cos, out=tmp)
+        xp.copyto(out, tmp, where=m)
+        xp.equal(yy, -1, out=m)
+        xp.subtract(cos, self.margin, out=tmp)
+        xp.clip(tmp, 0, _INF, out=tmp)
+        xp.copyto(out, tmp, where=m)
         return a, b, a2, b2, yy, w1, w22, w32, w, out, xp
 
     def updateOutput(self, input, y):
@@ -786,14 +854,24 @@ class CosineEmbeddingCriterion(Criterion):
 
     def updateGradInput(self, input, y):
         a, b, a2, b2, yy, w1, w22, w32, w, out, xp = self._cos(input, y)
-        r = (out > 0) * xp.where(yy == 1, -1.0, 1.0).astype(a.dtype)
+        n = a2.shape[0]
+        r, c = self._buffer('_r', (n,)), self._buffer('_tmp', (n,))
+        m = self._mask('_ym', (n,))
+        xp.equal(yy, 1, out=m)
+        r[...] = m
+        r *= -2
+        r += 1                                        # -1 where y == 1, else 1 ...
+        xp.greater(out, 0, out=m)
+        r *= m                                        # ... where the loss is > 0, else (+-)0
         if self.sizeAverage:
             r /= yy.shape[0]
         for gk, (u, v, wself) in zip(pair_grad(self, (a.shape, a.shape)), ((a2, b2, w22), (b2, a2, w32))):
             gk = gk.reshape(u.shape)
-            xp.multiply(u, (w1 * wself)[:, None], out=gk)
+            xp.multiply(w1, wself, out=c)
+            xp.multiply(u, c[:, None], out=gk)
             xp.subtract(v, gk, out=gk)                # x_other - (x1.x2 / |x_self|^2) x_self
-            gk *= (w * r)[:, None]
+            xp.multiply(w, r, out=c)
+            gk *= c[:, None]
         return self.gradInput
 
 
@@ -824,7 +902,7 @@ class MarginRankingCriterion(Criterion):
 
     def updateOutput(self, input, y):
         a, yy, d, number, xp = self._dist(input, y)
-        s = float(xp.clip(d, 0, _INF).sum())
+        s = float(xp.clip(d, 0, _INF, out=d).sum())     # (d: scratch, made again by each call)
         if not number and self.sizeAverage:
             s /= yy.size
         return self._loss(s)

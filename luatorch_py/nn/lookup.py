@@ -161,8 +161,16 @@ class LookupTable(Module):
             sc = self._buffer('_rowscale', (m,))
             sc.fill(scale)
             if self.shouldScaleGradByFreq:
-                counts = xp.bincount(flat_idx, minlength=n_idx)
-                sc /= counts[flat_idx]
+                if xp is np:              # counts in kept buffers (bincount makes an nIndex array per call)
+                    counts = self._buffer('_counts', (n_idx,), long_info(self))
+                    counts.fill(0)
+                    np.add.at(counts, flat_idx, 1)
+                    freq = self._buffer('_freq', (m,), long_info(self))
+                    np.take(counts, flat_idx, out=freq, mode='clip')
+                    sc /= freq
+                else:
+                    counts = xp.bincount(flat_idx, minlength=n_idx)
+                    sc /= counts[flat_idx]
             if pad is not None and 0 <= pad < n_idx:
                 mask = self._buffer('_padmask', (m,), dtype=bool)
                 xp.equal(flat_idx, pad, out=mask)

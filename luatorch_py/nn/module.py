@@ -78,6 +78,13 @@ class TypedObject:
             self.__dict__[name] = buf
         return buf
 
+    def _arange(self, name, n):
+        """A kept ``arange(n)`` (intp) on the module's device under ``name``, made again only when n changes."""
+        buf = self.__dict__.get(name)
+        if buf is None or buf.shape != (n,) or (type(buf) is not np.ndarray) != self._tinfo.cuda:
+            buf = self.__dict__[name] = self._tinfo.xp.arange(n, dtype=np.intp)
+        return buf
+
     # -- type conversion ---------------------------------------------------------------------------------
     def type(self, name=None, tensorCache=None):
         """With no argument the tensor type name; else convert every tensor field (recursively) to that type,

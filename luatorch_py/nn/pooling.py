@@ -568,7 +568,7 @@ class SpatialAdaptiveAveragePooling(_Adaptive):
         array_module(x).divide(g if batched else g[None], kw, out=gs)
         gs /= kh
         gi = field_out(self, 'gradInput', x.shape)
-        _separable(self, '_tmp', ahT, gs, aw, gi if batched else gi[None])
+        _separable(self, '_gtmp', ahT, gs, aw, gi if batched else gi[None])   # not '_tmp': another shape
         return self.gradInput
 
 
