@@ -537,6 +537,10 @@ class Tensor:
                     raise ValueError(f"assignment: the {value._info.name} of size {_sizestr(value.shape)} does not "
                                      f"fit the selected region of size {_sizestr(getattr(dst, 'shape', ()))}")
                 self._a[k] = backend.to_device(src, self._info.cuda)
+            elif self._info.cuda and isinstance(value, (np.ndarray, list, tuple)):
+                # CuPy refuses host arrays / lists in a[basic] = v ("non-scalar numpy.ndarray cannot be used
+                # for fill"): copy them to the device first, as a tensor value is
+                self._a[k] = backend.to_device(np.asarray(value), True)
             else:
                 self._a[k] = value
         except IndexError as e:

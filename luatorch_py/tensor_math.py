@@ -758,7 +758,17 @@ def indexAdd(self, dim, index, src):
         np.add.at(moved, ia, vals)
     else:
         import cupyx                       # scatter_add: ufunc.at only exists in recent CuPy
-        cupyx.scatter_add(moved, ia, vals)
+        dt = moved.dtype
+        if dt.kind in 'iu' and dt.itemsize == 8:
+            # CuPy's scatter_add (atomicAdd) takes uint64 but not int64: same bits, same sums mod 2^64
+            cupyx.scatter_add(moved.view(np.uint64), ia, vals.astype(dt, copy=False).view(np.uint64))
+        elif dt.kind in 'iu' and dt.itemsize < 4:
+            # no atomicAdd for 8/16-bit types: sum in uint32 (mod 2^32), then add the low bits (wrapping, as numpy)
+            acc = xp.zeros(moved.shape, dtype=np.uint32)
+            cupyx.scatter_add(acc, ia, vals.astype(dt, copy=False).astype(np.uint32))
+            xp.add(moved, acc.astype(dt), out=moved)
+        else:
+            cupyx.scatter_add(moved, ia, vals)
     return self
 
 
@@ -818,9 +828,37 @@ def _random_fill(name, draw, real_args=True):
     return method
 
 
-uniform = _random_fill('uniform', lambda g, n, a=0.0, b=1.0: g.uniform_array(n, a, b))
+def _flat_cpu(self):
+    """A flat view of self's numpy array when it is C-contiguous (a fill can write straight into it), else None."""
+    a = self._a
+    return a.reshape(-1) if type(a) is np.ndarray and a.flags.c_contiguous else None
+
+
+_uniform = _random_fill('uniform', lambda g, n, a=0.0, b=1.0: g.uniform_array(n, a, b))
+_bernoulli = _random_fill('bernoulli', lambda g, n, p=0.5: g.bernoulli_array(n, p), real_args=False)
+
+
+def uniform(self, a=0.0, b=1.0):
+    """Fill self in place from the global Torch7 stream (uniform)."""
+    flat = _flat_cpu(self) if self._info.dtype.kind == 'f' else None
+    if flat is None:
+        return _uniform(self, a, b)
+    if self._info.dtype == np.float32:
+        a, b = float(np.float32(a)), float(np.float32(b))     # as _random_fill: Torch7's `real` arguments
+    _random._default.uniform_into(flat, a, b)                 # (no array of self's size: Dropout, RReLU, ...)
+    return self
+
+
+def bernoulli(self, p=0.5):
+    """Fill self in place from the global Torch7 stream (bernoulli)."""
+    flat = _flat_cpu(self) if _num(p) else None
+    if flat is None:
+        return _bernoulli(self, p)
+    _random._default.bernoulli_into(flat, p)
+    return self
+
+
 normal = _random_fill('normal', lambda g, n, m=0.0, s=1.0: g.normal_array(n, m, s))
-bernoulli = _random_fill('bernoulli', lambda g, n, p=0.5: g.bernoulli_array(n, p), real_args=False)
 exponential = _random_fill('exponential', lambda g, n, lambd=1.0: g.exponential_array(n, lambd))
 cauchy = _random_fill('cauchy', lambda g, n, median=0.0, sigma=1.0: g.cauchy_array(n, median, sigma))
 logNormal = _random_fill('logNormal', lambda g, n, mean=1.0, std=2.0: g.logNormal_array(n, mean, std))
@@ -843,6 +881,9 @@ def _binop(name, fn, reflected=False, result=None, number_if_0d=False):
                 raise TypeError(f"{name}: a {self._info.name} and a {other._info.name} are on different devices")
         elif _num(other) or isinstance(other, np.ndarray) or backend.is_cuda_array(other):
             o = other
+            if not _num(o) and backend.is_cuda_array(o) != self._info.cuda:   # CuPy would refuse it less clearly
+                raise TypeError(f"{name}: a {self._info.name} and a {type(o).__module__}.{type(o).__name__} are "
+                                f"on different devices")
         else:
             return NotImplemented
         try:
