@@ -1,0 +1,879 @@
+"""A strict, CPU-only stand-in for CuPy, for exercising GPU code paths without a GPU.
+(tests/fakecupy: put this folder on PYTHONPATH; tests/test_fake_gpu.py runs the gpu-marked tests against it.)
+
+Arrays are a wrapper class (NOT a numpy subclass, like real cupy.ndarray: isinstance(x, numpy.ndarray) is False)
+around a numpy array ``_a``.  Strictness, modelled on real CuPy (v13/v14):
+- ``__array__`` raises TypeError (no implicit device->host conversion: np.asarray(x), host[...] = x, ...);
+  no ``__index__`` (CuPy leaves it out on purpose), no ``__array_interface__``.
+- ufunc operands / ``out=``: only fake arrays and Python / numpy scalars; numpy.ndarray (any ndim) or lists
+  raise TypeError "Unsupported type"; ufunc kwargs limited to out, dtype, casting (no where=, order=, ...).
+- ``x[basic] = numpy_nonscalar`` raises ValueError (CuPy routes it through fill()); advanced-index setitem
+  converts the value (as CuPy does).
+- copyto with a non-scalar numpy src raises ValueError; take has no ``mode`` (indices wrap) and requires
+  out.dtype == a.dtype; reductions have no where=/initial=; einsum has no out=; sort kind only None/'stable'.
+- scatter_add / ufunc.at dtype restrictions (atomics): add: int32/uint32/uint64/f16/f32/f64 only.
+- full reductions / integer indexing return 0-d arrays, not numpy scalars; asnumpy copies.
+- generic module functions reject numpy.ndarray arguments (except creation/conversion functions and index args);
+  creation functions reject device arrays as shapes.
+- memory overlap: an output (ufunc out=, reduction out=, take out=, matmul out=, copyto dst, setitem target)
+  that overlaps an input other than element for element raises ValueError (a data race on a GPU; numpy buffers).
+Every module attribute and ndarray method used is logged to $FAKECUPY_LOG (if set) for review.
+"""
+import os as _os
+import sys as _sys
+import types as _types
+
+import numpy as _np
+
+_LOG = _os.environ.get('FAKECUPY_LOG')
+_seen = set()
+
+
+def _log(kind, name):
+    if _LOG and (kind, name) not in _seen:
+        _seen.add((kind, name))
+        with open(_LOG, 'a') as f:
+            f.write(f'{kind} {name}\n')
+
+
+_PY_SCALARS = (bool, int, float, complex)
+
+
+def _is_scalar(x):
+    return isinstance(x, _PY_SCALARS) or isinstance(x, _np.generic)
+
+
+def _unsupported(x):
+    return TypeError(f'Unsupported type {type(x)}')
+
+
+# -- wrapping --------------------------------------------------------------------------------------------
+def _new(a):
+    o = object.__new__(ndarray)
+    o._a = a
+    return o
+
+
+def _wrap(r):
+    if isinstance(r, _np.ndarray):
+        return _new(r)
+    if isinstance(r, _np.generic):
+        return _new(_np.array(r))
+    if isinstance(r, tuple):
+        return tuple(_wrap(x) for x in r)
+    if isinstance(r, list):
+        return [_wrap(x) for x in r]
+    return r
+
+
+def _operand(x):
+    """A ufunc operand: fake array or scalar only."""
+    if isinstance(x, ndarray):
+        return x._a
+    if _is_scalar(x) or x is None:
+        return x
+    raise _unsupported(x)
+
+
+def _loose(x):
+    """An argument of a generic function: fake arrays unwrapped, numpy arrays rejected, containers recursed."""
+    if isinstance(x, ndarray):
+        return x._a
+    if isinstance(x, _np.ndarray):
+        raise TypeError(f'Unsupported type {type(x)} (numpy.ndarray passed to a cupy function)')
+    if isinstance(x, (list, tuple)):
+        return type(x)(_loose(v) for v in x)
+    return x
+
+
+def _hostok(x):
+    """An argument that may come from the host (converted by CuPy): fake unwrapped, anything else kept."""
+    if isinstance(x, ndarray):
+        return x._a
+    if isinstance(x, (list, tuple)):
+        return type(x)(_hostok(v) for v in x)
+    return x
+
+
+def _out(out):
+    if out is None:
+        return None
+    if isinstance(out, tuple):
+        return tuple(_out(o) for o in out)
+    if not isinstance(out, ndarray):
+        raise TypeError(f'Output arrays must be cupy.ndarray, got {type(out)}')
+    return out._a
+
+
+# -- memory overlap (CuPy kernels do not buffer: an output overlapping an input other than element-for-element
+#    is a data race on a GPU; numpy copes by buffering, so the CPU path hides it) -----------------------------
+def _shares(a, b):
+    if not (isinstance(a, _np.ndarray) and isinstance(b, _np.ndarray)):
+        return False
+    if a.size == 0 or b.size == 0 or not _np.may_share_memory(a, b):
+        return False
+    try:
+        return _np.shares_memory(a, b, max_work=100000)
+    except _np.exceptions.TooHardError:
+        return True
+
+
+def _same_view(a, b):
+    return (a.__array_interface__['data'][0] == b.__array_interface__['data'][0] and a.shape == b.shape
+            and a.strides == b.strides)
+
+
+def _check_overlap(what, out, ins, elementwise=True):
+    for o in (out if isinstance(out, tuple) else (out,)):
+        if o is None:
+            continue
+        for i in ins:
+            if _shares(o, i) and not (elementwise and _same_view(o, i)):
+                raise ValueError(f'fakecupy: {what}: output overlaps an input (not element for element): a race on '
+                                 f'a GPU (out shape {o.shape} strides {o.strides}, in shape {i.shape} strides '
+                                 f'{i.strides})')
+
+
+# -- device / memory shims ------------------------------------------------------------------------------
+class _MemoryPointer:
+    def __init__(self, a):
+        self.ptr = a.__array_interface__['data'][0]
+        self.device_id = 0
+
+    def __int__(self):
+        return self.ptr
+
+
+class _Flags:
+    def __init__(self, a):
+        self.c_contiguous = bool(a.flags.c_contiguous)
+        self.f_contiguous = bool(a.flags.f_contiguous)
+        self.owndata = bool(a.flags.owndata)
+
+    def __getitem__(self, k):
+        return {'C_CONTIGUOUS': self.c_contiguous, 'F_CONTIGUOUS': self.f_contiguous,
+                'OWNDATA': self.owndata}[k]
+
+
+_current_device = [0]
+
+
+class _Device:
+    def __init__(self, device=None):
+        if device is None:
+            device = _current_device[0]
+        device = int(device)
+        if device != 0:
+            raise RuntimeError(f'cudaErrorInvalidDevice: invalid device ordinal {device}')
+        self.id = device
+        self._prev = []
+
+    def use(self):
+        _current_device[0] = self.id
+
+    def synchronize(self):
+        pass
+
+    def __enter__(self):
+        self._prev.append(_current_device[0])
+        _current_device[0] = self.id
+        return self
+
+    def __exit__(self, *a):
+        _current_device[0] = self._prev.pop()
+
+    @property
+    def mem_info(self):
+        return _runtime.memGetInfo()
+
+    def __eq__(self, o):
+        return isinstance(o, _Device) and o.id == self.id
+
+    def __hash__(self):
+        return self.id
+
+    def __repr__(self):
+        return f'<CUDA Device {self.id}>'
+
+
+class _Runtime(_types.ModuleType):
+    def getDeviceCount(self):
+        return 1
+
+    def getDevice(self):
+        return _current_device[0]
+
+    def setDevice(self, i):
+        _Device(i).use()
+
+    def deviceSynchronize(self):
+        pass
+
+    def memGetInfo(self):
+        return (8 << 30, 16 << 30)
+
+    def getDeviceProperties(self, i):
+        _Device(i)
+        return {'name': b'Fake CUDA device', 'totalGlobalMem': 16 << 30, 'major': 9, 'minor': 0,
+                'multiProcessorCount': 132}
+
+    def runtimeGetVersion(self):
+        return 12040
+
+    def driverGetVersion(self):
+        return 12040
+
+
+_runtime = _Runtime('cupy.cuda.runtime')
+cuda = _types.ModuleType('cupy.cuda')
+cuda.runtime = _runtime
+cuda.Device = _Device
+cuda.get_device_id = lambda: _current_device[0]
+cuda.is_available = lambda: True
+
+
+class _Stream:
+    null = None
+
+    def synchronize(self):
+        pass
+
+
+cuda.Stream = _Stream
+cuda.get_current_stream = lambda: _Stream()
+_sys.modules['cupy.cuda'] = cuda
+_sys.modules['cupy.cuda.runtime'] = _runtime
+
+
+class _MemPool:
+    def used_bytes(self):
+        return 0
+
+    def total_bytes(self):
+        return 0
+
+    def free_all_blocks(self):
+        pass
+
+
+_pool = _MemPool()
+get_default_memory_pool = lambda: _pool           # noqa: E731
+get_default_pinned_memory_pool = lambda: _pool    # noqa: E731
+
+
+# -- ndarray ---------------------------------------------------------------------------------------------
+_METHODS = {
+    'all', 'any', 'argmax', 'argmin', 'argpartition', 'argsort', 'astype', 'choose', 'clip', 'compress', 'conj',
+    'conjugate', 'copy', 'cumprod', 'cumsum', 'diagonal', 'dot', 'dump', 'dumps', 'flatten', 'item', 'max',
+    'mean', 'min', 'nonzero', 'partition', 'prod', 'ptp', 'put', 'ravel', 'repeat', 'reshape', 'round',
+    'searchsorted', 'sort', 'squeeze', 'std', 'sum', 'swapaxes', 'take', 'tobytes', 'tofile', 'tolist', 'trace',
+    'transpose', 'var', 'view',
+}
+# allowed keywords of methods whose CuPy signature is narrower than numpy's
+_METHOD_KW = {
+    'max': {'axis', 'out', 'keepdims'}, 'min': {'axis', 'out', 'keepdims'},
+    'sum': {'axis', 'dtype', 'out', 'keepdims'}, 'prod': {'axis', 'dtype', 'out', 'keepdims'},
+    'mean': {'axis', 'dtype', 'out', 'keepdims'}, 'var': {'axis', 'dtype', 'out', 'ddof', 'keepdims'},
+    'std': {'axis', 'dtype', 'out', 'ddof', 'keepdims'},
+    'argmax': {'axis', 'out', 'dtype', 'keepdims'}, 'argmin': {'axis', 'out', 'dtype', 'keepdims'},
+    'all': {'axis', 'out', 'keepdims'}, 'any': {'axis', 'out', 'keepdims'},
+    'take': {'axis', 'out'}, 'put': {'mode'}, 'copy': {'order'}, 'view': {'dtype'},
+    'astype': {'dtype', 'order', 'casting', 'subok', 'copy'}, 'sort': {'axis', 'kind'},
+    'argsort': {'axis', 'kind'}, 'clip': {'min', 'max', 'out', 'a_min', 'a_max'},
+    'cumsum': {'axis', 'dtype', 'out'}, 'cumprod': {'axis', 'dtype', 'out'}, 'reshape': {'order'},
+    'ravel': {'order'}, 'flatten': {'order'}, 'squeeze': {'axis'}, 'repeat': {'axis'},
+    'dot': {'out'}, 'round': {'decimals', 'out'},
+}
+_REDUCING_METHODS = {'max', 'min', 'sum', 'prod', 'mean', 'var', 'std', 'argmax', 'argmin', 'all', 'any',
+                     'dot'}
+
+
+def _basic_key(key):
+    """True when an index is basic (no arrays/lists/bools arrays): CuPy's view path."""
+    ks = key if isinstance(key, tuple) else (key,)
+    for k in ks:
+        if isinstance(k, (ndarray, _np.ndarray, list)) or isinstance(k, (bool, _np.bool_)):
+            return False
+    return True
+
+
+def _key(key):
+    if isinstance(key, tuple):
+        return tuple(_hostok(k) if isinstance(k, (ndarray, list)) else k for k in key)
+    if isinstance(key, (ndarray, list)):
+        return _hostok(key)
+    return key
+
+
+class ndarray:
+    __slots__ = ('_a', '__weakref__')
+    __array_priority__ = 100
+
+    def __init__(self, shape, dtype=float, memptr=None, strides=None, order='C'):
+        self._a = _np.empty(shape, dtype=dtype, order=order)
+
+    # numpy interop
+    def __array__(self, *a, **k):
+        raise TypeError('Implicit conversion to a NumPy array is not allowed. '
+                        'Please use `.get()` to construct a NumPy array explicitly.')
+
+    def __array_ufunc__(self, uf, method, *inputs, **kwargs):
+        fu = ufunc(uf)
+        if method == '__call__':
+            return fu(*inputs, **kwargs)
+        return getattr(fu, method)(*inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        name = func.__name__
+        try:
+            f = _module_attr(name)
+        except AttributeError:
+            return NotImplemented
+        return f(*args, **kwargs)
+
+    # attributes
+    @property
+    def shape(self):
+        return self._a.shape
+
+    @shape.setter
+    def shape(self, v):
+        self._a.shape = v
+
+    @property
+    def strides(self):
+        return self._a.strides
+
+    dtype = property(lambda s: s._a.dtype)
+    ndim = property(lambda s: s._a.ndim)
+    size = property(lambda s: s._a.size)
+    itemsize = property(lambda s: s._a.itemsize)
+    nbytes = property(lambda s: s._a.nbytes)
+    T = property(lambda s: _new(s._a.T))
+    mT = property(lambda s: _new(s._a.mT))
+    flags = property(lambda s: _Flags(s._a))
+    data = property(lambda s: _MemoryPointer(s._a))
+    device = property(lambda s: _Device(0))
+
+    @property
+    def base(self):
+        b = self._a.base
+        return _wrap(b) if isinstance(b, _np.ndarray) else None
+
+    @property
+    def real(self):
+        return _new(self._a.real)
+
+    @property
+    def imag(self):
+        return _new(self._a.imag)
+
+    def __getattr__(self, name):
+        if name.startswith('__') or name not in _METHODS:
+            raise AttributeError(f"'cupy.ndarray' object has no attribute '{name}'")
+        _log('method', name)
+        m = getattr(self._a, name)
+        allowed = _METHOD_KW.get(name)
+
+        def call(*args, **kw):
+            if allowed is not None:
+                bad = set(kw) - allowed
+                if bad:
+                    raise TypeError(f'cupy.ndarray.{name}() got unsupported keyword(s) {sorted(bad)}')
+            if name in ('sort', 'argsort'):
+                if kw.get('kind') not in (None, 'stable'):
+                    raise NotImplementedError('Sorting arrays with the kind other than stable is not supported')
+                kw['kind'] = 'stable'                     # CuPy's sorts (CUB radix sort) are stable
+            if name == 'take':
+                return take(self, *args, **kw)
+            if name == 'view' and (args or kw.get('dtype') is not None):
+                dt = _np.dtype(args[0] if args else kw['dtype'])
+                if dt.itemsize != self._a.itemsize and not self._a.flags.c_contiguous:
+                    raise ValueError('To change to a dtype of a different size, the array must be C-contiguous')
+            out = kw.get('out')
+            if out is not None:
+                kw['out'] = _out(out)
+                if name in _REDUCING_METHODS:
+                    _check_overlap(f'cupy.ndarray.{name}', kw['out'], [self._a], elementwise=False)
+            if name == 'put':
+                args = tuple(_hostok(a) for a in args)
+            else:
+                args = tuple(_loose(a) for a in args)
+            r = m(*args, **kw)
+            if out is not None:
+                return out
+            if name in ('item', 'tolist', 'tobytes', 'dumps'):
+                return r
+            return _wrap(r)
+        return call
+
+    def fill(self, value):
+        if isinstance(value, _np.ndarray):
+            if value.shape != ():
+                raise ValueError('non-scalar numpy.ndarray cannot be used for fill')
+            value = value.item()
+        elif isinstance(value, ndarray):
+            if value.shape != ():
+                raise ValueError('non-scalar cupy.ndarray cannot be used for fill')
+            value = value._a[()]
+        elif not _is_scalar(value):
+            raise TypeError(f'Unsupported type {type(value)}')
+        self._a.fill(value)
+
+    def get(self, stream=None, order='C', out=None, blocking=True):
+        if out is not None:
+            out[...] = self._a
+            return out
+        return _np.array(self._a, order=order, copy=True)
+
+    def set(self, arr, stream=None):
+        if not isinstance(arr, _np.ndarray):
+            raise TypeError(f'Only numpy.ndarray can be set to cupy.ndarray, got {type(arr)}')
+        if arr.shape != self._a.shape:
+            raise ValueError('Shape mismatch')
+        if arr.dtype != self._a.dtype:
+            raise TypeError(f'{arr.dtype} array cannot be set to {self._a.dtype} array')
+        self._a[...] = arr
+
+    def reduced_view(self, dtype=None):
+        return self
+
+    def scatter_add(self, slices, value):
+        _scatter(self, slices, value, 'add')
+
+    def scatter_max(self, slices, value):
+        _scatter(self, slices, value, 'max')
+
+    def scatter_min(self, slices, value):
+        _scatter(self, slices, value, 'min')
+
+    # python protocol
+    def __len__(self):
+        return len(self._a)
+
+    def __iter__(self):
+        if self._a.ndim == 0:
+            raise TypeError('iteration over a 0-d array')
+        for i in range(len(self._a)):
+            yield self[i]
+
+    def __bool__(self):
+        return bool(self._a)
+
+    def __int__(self):
+        return int(self._a)
+
+    def __float__(self):
+        return float(self._a)
+
+    def __complex__(self):
+        return complex(self._a)
+
+    # no __index__: CuPy leaves it out on purpose (it would be an implicit device->host transfer)
+
+    def __repr__(self):
+        return repr(self._a)
+
+    def __str__(self):
+        return str(self._a)
+
+    def __format__(self, spec):
+        return format(self._a, spec) if self._a.ndim == 0 else str(self)
+
+    __hash__ = None
+
+    def __copy__(self):
+        return _new(self._a.copy())
+
+    def __deepcopy__(self, memo):
+        return _new(self._a.copy())
+
+    def __reduce__(self):
+        return (_new, (self._a.copy(),))
+
+    def __getitem__(self, key):
+        k = _key(key)
+        r = self._a[k]
+        if isinstance(r, _np.generic):            # CuPy: integer indexing gives a 0-d view, not a scalar
+            kk = k if isinstance(k, tuple) else (k,)
+            if not any(x is Ellipsis for x in kk):
+                r = self._a[kk + (Ellipsis,)]
+            else:
+                r = _np.array(r)
+        return _new(r)
+
+    def __setitem__(self, key, value):
+        k = _key(key)
+        if isinstance(value, ndarray):
+            if _basic_key(key):
+                _check_overlap('ndarray.__setitem__', self._a[k], [value._a])
+            else:
+                if _shares(self._a, value._a):
+                    raise ValueError('fakecupy: scatter setitem from an overlapping array')
+                _check_dup_scatter(self._a, k, value._a)
+            self._a[k] = value._a
+            return
+        if _basic_key(key):
+            if isinstance(value, _np.ndarray) and value.shape != ():
+                raise ValueError('non-scalar numpy.ndarray cannot be used for fill')
+            if isinstance(value, (list, tuple)):
+                raise TypeError(f'Unsupported type {type(value)}')
+            self._a[k] = value
+            return
+        v = _hostok(value)
+        _check_dup_scatter(self._a, k, v)
+        self._a[k] = v
+
+
+def _check_dup_scatter(a, k, v):
+    """An advanced-index assignment writing different values to one element twice: which wins is undefined on
+    a GPU (numpy: the last)."""
+    if a.size == 0:
+        return
+    pos = _np.arange(a.size).reshape(a.shape)[k]
+    if pos.size < 2:
+        return
+    flat = pos.reshape(-1)
+    uniq, first = _np.unique(flat, return_index=True)
+    if uniq.size == flat.size:
+        return
+    vals = _np.broadcast_to(_np.asarray(v, dtype=a.dtype), pos.shape).reshape(-1)
+    order = _np.argsort(flat, kind='stable')
+    fs, vs = flat[order], vals[order]
+    same = fs[1:] == fs[:-1]
+    if _np.any(same & ~((vs[1:] == vs[:-1]) | (_np.isnan(vs[1:]) & _np.isnan(vs[:-1]))
+                        if vs.dtype.kind == 'f' else vs[1:] == vs[:-1])):
+        raise ValueError('fakecupy: scatter setitem writes different values to one element (duplicate indices): '
+                         'the result is undefined on a GPU')
+
+
+def _binop(uname, reflected=False, inplace=False):
+    def f(self, other):
+        u = _module_attr(uname)
+        if isinstance(other, _np.ndarray):
+            raise _unsupported(other)
+        if inplace:
+            return u(self, other, out=self)
+        return u(other, self) if reflected else u(self, other)
+    return f
+
+
+for _n, _u in [('add', 'add'), ('sub', 'subtract'), ('mul', 'multiply'), ('truediv', 'true_divide'),
+               ('floordiv', 'floor_divide'), ('mod', 'remainder'), ('pow', 'power'), ('matmul', 'matmul'),
+               ('and', 'bitwise_and'), ('or', 'bitwise_or'), ('xor', 'bitwise_xor'), ('lshift', 'left_shift'),
+               ('rshift', 'right_shift')]:
+    setattr(ndarray, f'__{_n}__', _binop(_u))
+    setattr(ndarray, f'__r{_n}__', _binop(_u, reflected=True))
+    setattr(ndarray, f'__i{_n}__', _binop(_u, inplace=True))
+for _n, _u in [('eq', 'equal'), ('ne', 'not_equal'), ('lt', 'less'), ('le', 'less_equal'), ('gt', 'greater'),
+               ('ge', 'greater_equal')]:
+    setattr(ndarray, f'__{_n}__', _binop(_u))
+for _n, _u in [('neg', 'negative'), ('pos', 'positive'), ('abs', 'absolute'), ('invert', 'invert')]:
+    setattr(ndarray, f'__{_n}__', (lambda uu: lambda self: _module_attr(uu)(self))(_u))
+ndarray.__divmod__ = lambda self, o: (self // o, self % o)
+
+
+# -- ufuncs ----------------------------------------------------------------------------------------------
+_AT_DTYPES = {
+    'add': ('int32', 'uint32', 'uint64', 'float16', 'float32', 'float64'),
+    'subtract': ('int32', 'uint32'),
+    'maximum': ('int32', 'uint32', 'uint64', 'float32', 'float64'),
+    'minimum': ('int32', 'uint32', 'uint64', 'float32', 'float64'),
+}
+
+
+class ufunc:
+    def __init__(self, u):
+        self._u = u
+        self.name = u.__name__
+        self.nin, self.nout, self.nargs = u.nin, u.nout, u.nargs
+        self.types = u.types
+        self.__name__ = self.name
+
+    def __repr__(self):
+        return f'<ufunc cupy.{self.name}>'
+
+    def __call__(self, *args, out=None, dtype=None, casting='same_kind', **kw):
+        if kw:
+            raise TypeError(f'Wrong arguments {kw}')
+        _log('ufunc', self.name)
+        ins = args[:self.nin]
+        if len(args) > self.nin:
+            if out is not None:
+                raise ValueError('cannot specify \'out\' as both a positional and keyword argument')
+            out = args[self.nin:]
+            out = out[0] if len(out) == 1 else out
+        ins = [_operand(a) for a in ins]
+        o = _out(out)
+        extra = {}
+        if dtype is not None:
+            extra['dtype'] = dtype
+        _check_overlap(f'cupy.{self.name}', o, ins, elementwise=self.name != 'matmul')
+        r = self._u(*ins, out=o, casting=casting, **extra)
+        if out is not None:
+            return out
+        return _wrap(r)
+
+    def reduce(self, array, axis=0, dtype=None, out=None, keepdims=False):
+        _log('ufunc.reduce', self.name)
+        _check_overlap(f'cupy.{self.name}.reduce', _out(out), [_operand(array)], elementwise=False)
+        r = self._u.reduce(_operand(array), axis=axis, dtype=dtype, out=_out(out), keepdims=keepdims)
+        return out if out is not None else _wrap(r)
+
+    def accumulate(self, array, axis=0, dtype=None, out=None):
+        _log('ufunc.accumulate', self.name)
+        r = self._u.accumulate(_operand(array), axis=axis, dtype=dtype, out=_out(out))
+        return out if out is not None else _wrap(r)
+
+    def reduceat(self, array, indices, axis=0, dtype=None, out=None):
+        _log('ufunc.reduceat', self.name)
+        if self.name != 'add':
+            raise NotImplementedError(f'reduceat only supports add (got {self.name})')
+        r = self._u.reduceat(_operand(array), _hostok(indices), axis=axis, dtype=dtype, out=_out(out))
+        return out if out is not None else _wrap(r)
+
+    def outer(self, A, B, **kw):
+        _log('ufunc.outer', self.name)
+        return _wrap(self._u.outer(_operand(A), _operand(B), **kw))
+
+    def at(self, a, indices, b=None):
+        _log('ufunc.at', self.name)
+        if not isinstance(a, ndarray):
+            raise _unsupported(a)
+        ok = _AT_DTYPES.get(self.name)
+        if ok is None:
+            raise NotImplementedError(f'ufunc.at is not supported for {self.name}')
+        if a.dtype.name not in ok:
+            raise TypeError(f'cupy.{self.name}.at only supports {ok} as data type (got {a.dtype})')
+        self._u.at(a._a, _key(indices), _hostok(b))
+
+
+def _scatter(a, slices, value, op):
+    if not isinstance(a, ndarray):
+        raise _unsupported(a)
+    u = {'add': 'add', 'max': 'maximum', 'min': 'minimum'}[op]
+    if _basic_key(slices):
+        view = a[slices]
+        _module_attr(u)(view, value, out=view)
+        return
+    ok = _AT_DTYPES[u]
+    if a.dtype.name not in ok:
+        raise TypeError(f'cupy.{u}.at only supports {ok} as data type (got {a.dtype})')
+    if isinstance(value, ndarray) and _shares(a._a, value._a):
+        raise ValueError('fakecupy: scatter from an overlapping array')
+    getattr(_np, u).at(a._a, _key(slices), _hostok(value))
+
+
+# -- module functions --------------------------------------------------------------------------------------
+# functions that take host data (converted to the device) or no arrays at all
+_HOST_OK = {'array', 'asarray', 'asanyarray', 'zeros', 'ones', 'empty', 'full', 'arange', 'linspace', 'logspace',
+            'eye', 'identity', 'indices', 'broadcast_shapes', 'dtype', 'can_cast', 'promote_types', 'finfo', 'iinfo',
+            'result_type', 'min_scalar_type', 'isscalar', 'ndim', 'shape', 'size', 'tri', 'diag', 'fromiter',
+            'frombuffer'}
+# creation functions: a device array cannot give a shape / size / bound
+_SHAPE_FUNCS = {'zeros', 'ones', 'empty', 'eye', 'identity', 'indices', 'arange', 'linspace', 'logspace', 'tri'}
+# keyword arguments CuPy accepts, for functions whose numpy counterpart takes more
+_KW = {
+    'sum': {'axis', 'dtype', 'out', 'keepdims'}, 'prod': {'axis', 'dtype', 'out', 'keepdims'},
+    'mean': {'axis', 'dtype', 'out', 'keepdims'}, 'std': {'axis', 'dtype', 'out', 'ddof', 'keepdims'},
+    'var': {'axis', 'dtype', 'out', 'ddof', 'keepdims'},
+    'max': {'axis', 'out', 'keepdims'}, 'amax': {'axis', 'out', 'keepdims'},
+    'min': {'axis', 'out', 'keepdims'}, 'amin': {'axis', 'out', 'keepdims'},
+    'argmax': {'axis', 'dtype', 'out', 'keepdims'}, 'argmin': {'axis', 'dtype', 'out', 'keepdims'},
+    'take': {'axis', 'out'}, 'take_along_axis': {'axis'}, 'clip': {'out', 'a_min', 'a_max'},
+    'where': set(), 'copyto': {'casting', 'where'},
+    'concatenate': {'axis', 'out', 'dtype', 'casting'}, 'stack': {'axis', 'out', 'dtype', 'casting'},
+    'argsort': {'axis', 'kind'}, 'sort': {'axis', 'kind'},
+    'unique': {'return_index', 'return_inverse', 'return_counts', 'axis', 'equal_nan'},
+    'bincount': {'weights', 'minlength'}, 'count_nonzero': {'axis'},
+    'einsum': {'dtype', 'casting', 'optimize'}, 'cumsum': {'axis', 'dtype', 'out'},
+    'cumprod': {'axis', 'dtype', 'out'}, 'ascontiguousarray': {'dtype'},
+    'asarray': {'dtype', 'order', 'blocking'}, 'array': {'dtype', 'copy', 'order', 'subok', 'ndmin', 'blocking'},
+    'empty': {'dtype', 'order'}, 'zeros': {'dtype', 'order'}, 'ones': {'dtype', 'order'},
+    'full': {'dtype', 'order'}, 'arange': {'dtype'}, 'nonzero': set(), 'flip': {'axis'},
+    'moveaxis': set(), 'indices': {'dtype'}, 'eye': {'dtype', 'k', 'order', 'M', 'N'},
+    'linspace': {'num', 'endpoint', 'retstep', 'dtype', 'axis'},
+    'logspace': {'num', 'endpoint', 'base', 'dtype', 'axis'},
+    'empty_like': {'dtype', 'order', 'subok', 'shape'}, 'zeros_like': {'dtype', 'order', 'subok', 'shape'},
+    'ones_like': {'dtype', 'order', 'subok', 'shape'}, 'full_like': {'dtype', 'order', 'subok', 'shape'},
+    'cross': {'axisa', 'axisb', 'axisc', 'axis'}, 'diff': {'n', 'axis', 'prepend', 'append'},
+    'median': {'axis', 'out', 'overwrite_input', 'keepdims'}, 'tensordot': {'axes'},
+    'dot': {'out'}, 'outer': {'out'}, 'inner': set(), 'vdot': set(),
+    'trace': {'offset', 'axis1', 'axis2', 'dtype', 'out'},
+    'put': {'mode'}, 'repeat': {'axis'}, 'tile': set(), 'roll': {'axis'},
+}
+_INDEX_ARG = {'take': 1, 'take_along_axis': 1, 'put': 1}
+_ELEMENTWISE_OUT = {'clip', 'where', 'around', 'round', 'cumsum', 'cumprod'}   # cumsum: CuPy copies a into out, then scans out in place
+# numpy names CuPy lacks (or that behave differently enough to matter)
+_MISSING = {'asfarray', 'asmatrix', 'matrix', 'ma', 'rec', 'char', 'ctypeslib', 'memmap', 'nditer', 'nested_iters',
+            'ndenumerate', 'ndindex', 'apply_along_axis', 'apply_over_axes', 'frompyfunc', 'setbufsize',
+            'getbufsize', 'seterr', 'geterr', 'errstate', 'busday_count', 'datetime_as_string', 'fromfunction',
+            'loadtxt', 'savetxt', 'genfromtxt', 'fromregex', 'fromstring', 'place', 'einsum_path'}
+_PASSTHROUGH = {'ndim', 'shape', 'size', 'isscalar', 'dtype', 'can_cast', 'result_type', 'promote_types',
+                'min_scalar_type', 'finfo', 'iinfo', 'broadcast_shapes'}
+
+_cache = {}
+
+
+def _make_func(name, nf):
+    allowed = _KW.get(name)
+    host_ok = name in _HOST_OK
+    idx_arg = _INDEX_ARG.get(name)
+
+    def f(*args, **kw):
+        _log('func', name)
+        if allowed is not None:
+            bad = set(kw) - allowed
+            if bad:
+                raise TypeError(f'cupy.{name}() got unsupported keyword argument(s) {sorted(bad)}')
+        if name == 'copyto':
+            return _copyto(*args, **kw)
+        if name == 'take':
+            return take(*args, **kw)
+        if name in ('argsort', 'sort'):
+            if kw.get('kind') not in (None, 'stable'):
+                raise NotImplementedError('Sorting arrays with the kind other than stable is not supported')
+            kw['kind'] = 'stable'                         # CuPy's sorts (CUB radix sort) are stable
+        if name in _SHAPE_FUNCS and any(isinstance(a, ndarray) for a in list(args) + list(kw.values())):
+            raise TypeError(f'cupy.{name}: a cupy.ndarray cannot be used as a shape / size / bound')
+        out = kw.get('out')
+        if out is not None:
+            kw['out'] = _out(out)
+        if host_ok:
+            a2 = tuple(_hostok(a) for a in args)
+            k2 = {k: _hostok(v) for k, v in kw.items()}
+        else:
+            a2 = tuple(_hostok(a) if i == idx_arg else _loose(a) for i, a in enumerate(args))
+            k2 = {k: (v if k == 'out' else _loose(v)) for k, v in kw.items()}
+            if name not in ('concatenate', 'stack', 'vstack', 'hstack', 'dstack', 'column_stack',
+                            'broadcast_arrays', 'meshgrid', 'einsum', 'result_type') and args and \
+                    isinstance(args[0], (list, tuple)):
+                raise TypeError(f'cupy.{name}: Unsupported type {type(args[0])}')
+        if out is not None:
+            flat = []
+            for a in list(a2) + [v for k, v in k2.items() if k != 'out']:
+                flat.extend(a if isinstance(a, (list, tuple)) else [a])
+            _check_overlap(f'cupy.{name}', k2['out'], flat, elementwise=name in _ELEMENTWISE_OUT)
+        r = nf(*a2, **k2)
+        if out is not None:
+            return out
+        if name == 'count_nonzero' and kw.get('axis') is None:
+            return _new(_np.array(r, dtype=_np.intp))
+        if name in _PASSTHROUGH:
+            return r
+        return _wrap(r)
+    f.__name__ = name
+    return f
+
+
+def take(a, indices, axis=None, out=None):
+    if not isinstance(a, ndarray):
+        raise _unsupported(a)
+    if isinstance(indices, ndarray) and indices.dtype.kind not in 'iu':
+        raise TypeError(f'indices of dtype {indices.dtype}')
+    if out is not None:
+        if not isinstance(out, ndarray):
+            raise TypeError('out must be cupy.ndarray')
+        if out.dtype != a.dtype:
+            raise TypeError('Output dtype mismatch')
+    idx = _hostok(indices)
+    if out is not None:
+        _check_overlap('cupy.take', out._a, [a._a, idx], elementwise=False)
+    r = _np.take(a._a, idx, axis=axis, mode='wrap')
+    if out is not None:
+        if out.shape != r.shape:
+            raise ValueError('Output shape mismatch')
+        out._a[...] = r
+        return out
+    return _wrap(r)
+
+
+def _copyto(dst, src, casting='same_kind', where=None):
+    if not isinstance(dst, ndarray):
+        raise TypeError(f'dst must be cupy.ndarray, got {type(dst)}')
+    if isinstance(src, _np.ndarray):
+        if src.size != 1:
+            raise ValueError('non-scalar numpy.ndarray cannot be used for copyto')
+        src = src.item()
+    elif isinstance(src, ndarray):
+        src = src._a
+        _check_overlap('cupy.copyto', dst._a, [src])
+    elif not _is_scalar(src):
+        raise _unsupported(src)
+    if where is not None:
+        if isinstance(where, _np.ndarray):
+            raise _unsupported(where)
+        if not isinstance(where, ndarray) and not _is_scalar(where):
+            raise _unsupported(where)
+        where = where._a if isinstance(where, ndarray) else where
+        _check_overlap('cupy.copyto (where)', dst._a, [where])
+        _np.copyto(dst._a, src, casting=casting, where=where)
+    else:
+        _np.copyto(dst._a, src, casting=casting)
+
+
+def asnumpy(a, stream=None, order='C', out=None, blocking=True):
+    if isinstance(a, ndarray):
+        return a.get(order=order, out=out)
+    if out is not None:
+        out[...] = a
+        return out
+    return _np.asarray(a, order=order)
+
+
+def get_array_module(*args):
+    for a in args:
+        if isinstance(a, ndarray):
+            return _sys.modules[__name__]
+    return _np
+
+
+def _module_attr(name):
+    if name in _cache:
+        return _cache[name]
+    if name.startswith('__') or name in _MISSING:
+        raise AttributeError(f"module 'cupy' has no attribute '{name}'")
+    nf = getattr(_np, name, None)
+    if nf is None:
+        raise AttributeError(f"module 'cupy' has no attribute '{name}'")
+    if isinstance(nf, _np.ufunc):
+        r = ufunc(nf)
+    elif isinstance(nf, type) or not callable(nf):
+        r = nf                                   # dtypes (float32, ...), constants (inf, pi, newaxis)
+    else:
+        r = _make_func(name, nf)
+    _cache[name] = r
+    return r
+
+
+def __getattr__(name):
+    return _module_attr(name)
+
+
+# -- submodules -------------------------------------------------------------------------------------------
+def _as_strided(x, shape=None, strides=None):
+    if not isinstance(x, ndarray):
+        raise _unsupported(x)
+    return _new(_np.lib.stride_tricks.as_strided(x._a, shape, strides, writeable=True))
+
+
+lib = _types.ModuleType('cupy.lib')
+lib.stride_tricks = _types.ModuleType('cupy.lib.stride_tricks')
+lib.stride_tricks.as_strided = _as_strided
+_sys.modules['cupy.lib'] = lib
+_sys.modules['cupy.lib.stride_tricks'] = lib.stride_tricks
+
+
+class _Random(_types.ModuleType):
+    def __getattr__(self, name):
+        nf = getattr(_np.random, name)
+        if not callable(nf) or isinstance(nf, type):
+            return nf
+
+        def f(*a, **k):
+            return _wrap(nf(*a, **k))
+        return f
+
+
+random = _Random('cupy.random')
+_sys.modules['cupy.random'] = random
