@@ -99,10 +99,7 @@ class Sequential(Container):
     def updateOutput(self, input):
         cur = input
         for i, m in enumerate(self.modules):
-            try:
-                cur = m.updateOutput(cur)
-            except Exception as e:
-                rethrow(e, i, self)
+            cur = _call(self, i, m.updateOutput, cur)
         self.output = cur
         return cur
 
@@ -112,10 +109,7 @@ class Sequential(Container):
         mods = self.modules
         cur = gradOutput
         for i in range(len(mods) - 1, -1, -1):
-            try:
-                cur = step(mods[i], mods[i - 1].output if i else input, cur)
-            except Exception as e:
-                rethrow(e, i, self)
+            cur = _call(self, i, step, mods[i], mods[i - 1].output if i else input, cur)
         return cur
 
     def updateGradInput(self, input, gradOutput):

@@ -1,5 +1,5 @@
 """Torch7's optim.adadelta (Zeiler, http://arxiv.org/abs/1212.5701)."""
-from ._util import get_state, opt, grad_tensor, check_x, zeros_like
+from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like
 
 
 def adadelta(opfunc, x, config=None, state=None):
@@ -29,12 +29,8 @@ def adadelta(opfunc, x, config=None, state=None):
         dfdx.add(wd, x)
 
     # (3) parameter update
-    if state.get('paramVariance') is None:
-        state['paramVariance'] = zeros_like(dfdx, x)
-        state['paramStd'] = zeros_like(dfdx, x)
-        state['delta'] = zeros_like(dfdx, x)
-        state['accDelta'] = zeros_like(dfdx, x)
-    var, std, delta, acc = state['paramVariance'], state['paramStd'], state['delta'], state['accDelta']
+    var, std, delta, acc = (state_buffer(state, k, lambda: zeros_like(dfdx, x))
+                            for k in ('paramVariance', 'paramStd', 'delta', 'accDelta'))
     var.mul(rho).addcmul(1 - rho, dfdx, dfdx)
     std.resizeAs(var).copy(var).add(eps).sqrt()
     delta.resizeAs(var).copy(acc).add(eps).sqrt().cdiv(std).cmul(dfdx)

@@ -1,5 +1,5 @@
 """Torch7's optim.adagrad."""
-from ._util import get_state, opt, grad_tensor, check_x, zeros_like, empty_like
+from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, empty_like
 
 
 def adagrad(opfunc, x, config=None, state=None):
@@ -31,11 +31,8 @@ def adagrad(opfunc, x, config=None, state=None):
     clr = lr / (1 + nevals * lrd)
 
     # (4) parameter update
-    var = state.get('paramVariance')
-    if var is None:
-        var = state['paramVariance'] = zeros_like(dfdx, x)
-        state['paramStd'] = empty_like(dfdx, x)
-    std = state['paramStd']
+    var = state_buffer(state, 'paramVariance', lambda: zeros_like(dfdx, x))
+    std = state_buffer(state, 'paramStd', lambda: empty_like(dfdx, x))
     var.addcmul(1, dfdx, dfdx)
     std.resizeAs(var).copy(var).sqrt()
     x.addcdiv(-clr, dfdx, std.add(1e-10))

@@ -1,5 +1,5 @@
 """Torch7's optim.rmsprop."""
-from ._util import get_state, opt, grad_tensor, check_x, empty_like
+from ._util import get_state, opt, grad_tensor, check_x, state_buffer, empty_like
 
 
 def rmsprop(opfunc, x, config=None, state=None):
@@ -28,11 +28,8 @@ def rmsprop(opfunc, x, config=None, state=None):
         dfdx.add(wd, x)
 
     # (3) initialize mean square values and square gradient storage
-    m = state.get('m')
-    if m is None:
-        m = state['m'] = empty_like(dfdx, x).fill(mfill)
-        state['tmp'] = empty_like(dfdx, x)
-    tmp = state['tmp']
+    m = state_buffer(state, 'm', lambda: empty_like(dfdx, x).fill(mfill))
+    tmp = state_buffer(state, 'tmp', lambda: empty_like(dfdx, x))
 
     # (4) calculate new (leaky) mean squared values
     m.mul(alpha)

@@ -67,11 +67,9 @@ def lookup(name):
 
 
 def version_of(obj):
-    """Torch7's class version: the class's ``__torch_version__`` (or ``_torch_version``), else VERSIONS, else 1."""
+    """Torch7's class version: the class's ``__torch_version__``, else VERSIONS, else 1."""
     cls = type(obj)
     v = getattr(cls, '__torch_version__', None)
-    if v is None:
-        v = getattr(cls, '_torch_version', None)
     if v is None:
         v = VERSIONS.get(cls.__torch_name__, 1)
     return v
@@ -97,8 +95,6 @@ def remap_storage(t, fn):
 
 def _shift_tensor(t, up):
     """A new tensor: t's values >= 0 plus one (up) / values >= 1 minus one (down), others as they are."""
-    if t._a.size == 0:
-        return t
     xp = backend.array_module(t._a)
     if up:
         return remap_storage(t, lambda d: xp.where(d >= 0, d + 1, d))

@@ -53,7 +53,7 @@ TYPE_RECUR_FUNCTION = 8
 MAX_DEPTH = 200          # nested tables/objects, reading and writing (keeps well inside Python's stack)
 MAX_DIMS = 64            # numpy's limit
 MAX_ELEMENTS = 1 << 48   # elements of one tensor view (strided views can exceed their storage)
-MAX_STRIDE = 1 << 56
+MAX_STRIDE = 1 << 56     # strides of size-1 dims are not bounded by the storage; this keeps bytes within int64
 _EXACT = 1 << 53         # integers a double holds exactly
 
 _LONG_SIZE = {'binary': 8, 'b64': 8, 'b32': 4, 'ascii': 8}
@@ -667,7 +667,8 @@ class _Saver:
         elif isinstance(v, (bytes, bytearray)):
             self.string(bytes(v))
         elif isinstance(v, (dict, list, tuple, Tensor, Storage)) or _is_typed(v):
-            if depth >= MAX_DEPTH:
+            # an nn object's fields table (written inline below) is one level deeper than the object
+            if depth + (1 if _is_typed(v) else 0) >= MAX_DEPTH:
                 raise ValueError(f"torch.save: {_path(path)} is nested deeper than {MAX_DEPTH} tables/objects")
             table = isinstance(v, (dict, list, tuple))
             o.int(TYPE_TABLE if table else TYPE_TORCH)
@@ -693,8 +694,6 @@ class _Saver:
                 self.header('V 1', v._info.storage_name)
                 self.storage(v)
             else:
-                if depth + 1 >= MAX_DEPTH:
-                    raise ValueError(f"torch.save: {_path(path)} is nested deeper than {MAX_DEPTH} tables/objects")
                 self.header(f'V {classes.version_of(v)}', type(v).__torch_name__)
                 fields = classes.lua_fields(v)
                 self.n += 1

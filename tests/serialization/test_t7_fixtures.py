@@ -73,22 +73,6 @@ def test_data_written_back_byte_for_byte(t7dir, name, format):
 
 
 # -- models -------------------------------------------------------------------------------------------------
-REQUIRED = {
-    'lenet': ['nn.Sequential', 'nn.SpatialConvolution', 'nn.ReLU', 'nn.SpatialMaxPooling', 'nn.Tanh',
-              'nn.SpatialAveragePooling', 'nn.View', 'nn.Linear', 'nn.Dropout', 'nn.LogSoftMax'],
-    'branches': ['nn.Sequential', 'nn.Concat', 'nn.SpatialConvolution', 'nn.SpatialBatchNormalization', 'nn.ReLU',
-                 'nn.SpatialMaxPooling', 'nn.View', 'nn.ConcatTable', 'nn.Linear', 'nn.JoinTable',
-                 'nn.BatchNormalization', 'nn.Narrow'],
-    'mlp_float': ['nn.Sequential', 'nn.Linear', 'nn.Sigmoid', 'nn.SoftMax', 'nn.MSECriterion'],
-}
-
-
-def _need(model):
-    missing = [c for c in REQUIRED[model] if c not in nn.REGISTRY]
-    if missing:
-        pytest.skip(f"{model}.t7 needs {', '.join(missing)}, not in nn.REGISTRY yet")
-
-
 def _check_round_trip(model, x, want, tol):
     again = torch.deserialize(torch.serialize(model))
     np.testing.assert_allclose(again.forward(x).numpy(), want, rtol=0, atol=tol)
@@ -96,7 +80,6 @@ def _check_round_trip(model, x, want, tol):
 
 @pytest.mark.parametrize('name, format', [('lenet.t7', 'binary'), ('lenet_ascii.t7', 'ascii')])
 def test_lenet(t7dir, name, format):
-    _need('lenet')
     d = torch.load(os.path.join(t7dir, name), format)
     model, x, want = d['model'], d['input'], d['output']
     assert type(model) is nn.Sequential and len(model.modules) == 12
@@ -112,7 +95,6 @@ def test_lenet(t7dir, name, format):
 
 
 def test_mlp_float(t7dir):
-    _need('mlp_float')
     d = torch.load(os.path.join(t7dir, 'mlp_float.t7'))
     model, crit, x, want = d['model'], d['criterion'], d['input'], d['output']
     assert model._type == 'torch.FloatTensor'
@@ -133,7 +115,6 @@ def test_mlp_float(t7dir):
 
 
 def test_branches(t7dir):
-    _need('branches')
     d = torch.load(os.path.join(t7dir, 'branches.t7'))
     model, x, want = d['model'], d['input'], d['output']
     concat = model.modules[0]
@@ -148,18 +129,16 @@ def test_branches(t7dir):
     _check_round_trip(model, x, want.numpy(), 1e-10)
 
 
-@pytest.mark.parametrize('name, format, model', [('lenet.t7', 'binary', 'lenet'), ('lenet_ascii.t7', 'ascii', 'lenet'),
-                                                  ('branches.t7', 'binary', 'branches')])
-def test_models_written_back_byte_for_byte(t7dir, name, format, model):
+@pytest.mark.parametrize('name, format', [('lenet.t7', 'binary'), ('lenet_ascii.t7', 'ascii'),
+                                          ('branches.t7', 'binary')])
+def test_models_written_back_byte_for_byte(t7dir, name, format):
     """Every field survives: index fields (dims, SpatialMaxPooling's indices) go back to Lua's 1-based values,
     nothing is added or lost, references keep their order."""
-    _need(model)
     raw = _read(os.path.join(t7dir, name))
     assert torch.serialize(torch.deserialize(raw, format), format) == raw
 
 
 def test_mlp_float_written_back_with_the_defaults_added(t7dir):
-    _need('mlp_float')
     d = torch.load(os.path.join(t7dir, 'mlp_float.t7'))
     again = torch.deserialize(torch.serialize(d))
     # Lua never set `train` on these modules nor `_type` on the criterion: they are filled in, and written

@@ -297,6 +297,18 @@ def test_unsavable_objects_name_type_and_place():
     for _ in range(t7.MAX_DEPTH - 1):
         ok = [ok]
     assert torch.deserialize(torch.serialize(ok)) is not None     # what saves, loads
+    # an nn object counts its fields table too (here without tensors, which would hit the limit anyway)
+    m = nn.Identity()
+    m.output = m.gradInput = 0
+    for n, fits in ((t7.MAX_DEPTH - 2, True), (t7.MAX_DEPTH - 1, False)):
+        deep = m
+        for _ in range(n):
+            deep = [deep]
+        if fits:
+            assert torch.deserialize(torch.serialize(deep)) is not None
+        else:
+            with pytest.raises(ValueError, match='nested deeper'):
+                torch.serialize(deep)
 
 
 def test_save_is_atomic(tmp_path):

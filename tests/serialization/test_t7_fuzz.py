@@ -23,7 +23,7 @@ def _samples(shared=None):
             'list': [1, 2, [3, {'k': True}]], 'st': t.storage(), 'empty': torch.IntTensor()}
     data['self'] = data
     net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Narrow(1, 0, 2), nn.BatchNormalization(2),
-                        nn.SpatialMaxPooling(2, 2) if 'nn.SpatialMaxPooling' in nn.REGISTRY else nn.Identity())
+                        nn.SpatialMaxPooling(2, 2))
     out = [('data', torch.serialize(data), 'binary'), ('data-ascii', torch.serialize(data, 'ascii'), 'ascii'),
            ('net', torch.serialize({'model': net, 'crit': nn.ClassNLLCriterion()}), 'binary'),
            ('net-ascii', torch.serialize(net, 'ascii'), 'ascii')]
@@ -104,24 +104,38 @@ def test_truncated_files_are_t7errors():
                 torch.deserialize(data[:cut], fmt)
 
 
-hypothesis = pytest.importorskip('hypothesis')
-from hypothesis import given, settings, HealthCheck, strategies as st  # noqa: E402
-
 _BASE = torch.serialize({'a': [1, 2.5, 'x'], 't': torch.FloatTensor([[1, 2], [3, 4]]), 'm': nn.Linear(2, 2)})
 
 
-@settings(max_examples=150, deadline=2000, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(st.binary(max_size=300))
-def test_hypothesis_arbitrary_bytes(data):
-    for fmt in ('binary', 'ascii'):
-        _check(data, fmt, f'{data!r}')
+def _hypothesis():
+    """hypothesis and its settings for these tests (hypothesis is in the `test` extra; without it only the tests
+    that use it are skipped)."""
+    hp = pytest.importorskip('hypothesis')
+    return hp, hp.settings(max_examples=150, deadline=2000, suppress_health_check=list(hp.HealthCheck),
+                           derandomize=True)
 
 
-@settings(max_examples=150, deadline=2000, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(st.lists(st.tuples(st.integers(0, len(_BASE) - 1), st.integers(0, 255)), min_size=1, max_size=6),
-       st.integers(1, len(_BASE)))
-def test_hypothesis_mutations(edits, cut):
-    b = bytearray(_BASE)
-    for at, v in edits:
-        b[at] = v
-    _check(bytes(b[:cut]), 'binary', f'{edits} cut {cut}')
+def test_hypothesis_arbitrary_bytes():
+    hp, settings = _hypothesis()
+
+    @settings
+    @hp.given(hp.strategies.binary(max_size=300))
+    def check(data):
+        for fmt in ('binary', 'ascii'):
+            _check(data, fmt, f'{data!r}')
+    check()
+
+
+def test_hypothesis_mutations():
+    hp, settings = _hypothesis()
+    st = hp.strategies
+
+    @settings
+    @hp.given(st.lists(st.tuples(st.integers(0, len(_BASE) - 1), st.integers(0, 255)), min_size=1, max_size=6),
+              st.integers(1, len(_BASE)))
+    def check(edits, cut):
+        b = bytearray(_BASE)
+        for at, v in edits:
+            b[at] = v
+        _check(bytes(b[:cut]), 'binary', f'{edits} cut {cut}')
+    check()
