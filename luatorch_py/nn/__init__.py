@@ -10,7 +10,7 @@ from .lookup import LookupTable
 from .shape import (Reshape, View, Transpose, Squeeze, Unsqueeze, Narrow, Select, Replicate, Padding, Copy,
                     Contiguous, MulConstant, AddConstant)
 from .reduce import Sum, Mean, Max, Min
-from .dropout import Dropout
+from .dropout import Dropout, SpatialDropout
 from .distance import Normalize, MM, PairwiseDistance, CosineDistance, DotProduct
 from .containers import Concat, ConcatTable, ParallelTable, Parallel, MapTable
 from .table import (JoinTable, SplitTable, SelectTable, NarrowTable, FlattenTable, CAddTable, CSubTable, CMulTable,
@@ -30,4 +30,3 @@ from .pooling import (SpatialMaxPooling, SpatialAveragePooling, SpatialAdaptiveM
                       SpatialUpSamplingBilinear)
 from .normalization import BatchNormalization, SpatialBatchNormalization
 from .padding import SpatialZeroPadding, SpatialReflectionPadding, SpatialReplicationPadding
-from .dropout import SpatialDropout

@@ -22,9 +22,8 @@ kept on the module (reallocated only when a size changes).
 import numpy as np
 
 from ..backend import array_module, kernels
-from .activation import bool_buffer
-from .linear import _WeightBias
-from .module import Module, check_grad_size, long_info, resized, sizestr
+from .linear import _WeightBias, _acc_bias, _acc_weight
+from .module import Module, check_grad_size, long_info, owned_tensor, pair_grad, resized, sizestr
 from .pooling import _CeilMode
 
 _INF = float('inf')
@@ -63,26 +62,6 @@ def _view2d(t):
         raise ValueError(f"convolution parameter tensors must be contiguous, got one of size {sizestr(a.shape)} "
                          f"with strides {t._strides()}")
     return a.reshape(a.shape[0], -1)
-
-
-def _scaled_add(target, tmp, scale):
-    if scale != 1:
-        tmp *= scale
-    target += tmp
-
-
-def _acc_weight(module, xp, gw, a, b, scale):
-    """gradWeight (its array ``gw``) += scale * a @ b, through a kept buffer."""
-    tmp = module._buffer('_gw', gw.shape)
-    xp.matmul(a, b, out=tmp)
-    _scaled_add(gw, tmp, scale)
-
-
-def _acc_bias(module, xp, g, axis, scale):
-    """gradBias += scale * (g summed over ``axis``), through a kept buffer."""
-    tb = module._buffer('_gb', module.gradBias._a.shape)
-    xp.sum(g, axis=axis, out=tb)
-    _scaled_add(module.gradBias._a, tb, scale)
 
 
 class _Convolution(_WeightBias):
@@ -192,9 +171,8 @@ class _Convolution(_WeightBias):
             return None
         x, xb, osize, g, gb, layout = self._backward_setup(input, gradOutput)
         xp = array_module(x)
-        self._gm_of = None
+        self._gm_of = None         # made afresh (the array may hold new values), kept for accGradParameters
         gm = self._gradmat(g, gb, layout)
-        self._gm_of = g            # keep it for the accGradParameters that follows
         w = _view2d(self.weight)
         dcols = self._buffer('_dcols', (w.shape[1], gm.shape[1]))
         xp.matmul(w.T, gm, out=dcols)
@@ -211,7 +189,7 @@ class _Convolution(_WeightBias):
         cols = self._columns(x, xb, osize, layout)
         _acc_weight(self, xp, _view2d(self.gradWeight), gm, cols.T, scale)
         if 'bias' in self.__dict__:
-            _acc_bias(self, xp, gm, 1, scale)
+            _acc_bias(self, gm, 1, scale)
 
 
 class SpatialConvolution(_Convolution):
@@ -450,24 +428,16 @@ class SpatialFullConvolution(_Convolution):
         x, xb, g, gb, layout, target = self._backward_setup(input, gradOutput)
         xp = array_module(x)
         n = xb.shape[0]
-        self._gc_of = None
+        self._gc_of = None         # made afresh (the array may hold new values), kept for accGradParameters
         cols = self._gradcols(g, gb, layout)
-        self._gc_of = g
         w = _view2d(self.weight)
         gm = self._buffer('_gim', (w.shape[0], cols.shape[1]))
         xp.matmul(w, cols, out=gm)
         if target is not None:
-            gi_list = self.gradInput if isinstance(self.gradInput, list) and len(self.gradInput) == 2 else None
-            if gi_list is None or gi_list[0].__class__ is not self._tcls:
-                gi_list = [self._tcls(), self._tcls()]
-            gi_t = gi_list[0]
-            resized(gi_list[1], target.shape).fill(0)
-            self.gradInput = gi_list
+            gi, gt = pair_grad(self, (x.shape, target.shape))
+            gt.fill(0)
         else:
-            if not hasattr(self.gradInput, '_a'):
-                self.gradInput = self._tcls()
-            gi_t = self.gradInput
-        gi = resized(gi_t, x.shape)
+            gi = resized(owned_tensor(self, 'gradInput'), x.shape)
         gi.reshape(n, self.nInputPlane, -1)[...] = kernels.cols_to_batch(gm, n, layout)
         return self.gradInput
 
@@ -479,7 +449,7 @@ class SpatialFullConvolution(_Convolution):
         xm = self._xmat(x, xb, layout)
         _acc_weight(self, xp, _view2d(self.gradWeight), xm, cols.T, scale)
         if 'bias' in self.__dict__:
-            _acc_bias(self, xp, gb.reshape(gb.shape[0], gb.shape[1], -1), (0, 2), scale)
+            _acc_bias(self, gb.reshape(gb.shape[0], gb.shape[1], -1), (0, 2), scale)
 
     def __repr__(self):
         s = f"{self.__torch_name__}({self.nInputPlane} -> {self.nOutputPlane}, {self.kW}x{self.kH}"
@@ -586,14 +556,10 @@ class TemporalConvolution(_WeightBias):
         cols = self._columns(x, xb, to)
         _acc_weight(self, xp, self.gradWeight._a, g2.T, cols, scale)
         if 'bias' in self.__dict__:
-            _acc_bias(self, xp, g2, 0, scale)
+            _acc_bias(self, g2, 0, scale)
 
     def __repr__(self):
         return self.__torch_name__ + self._bias_note()
-
-
-def _long_buffer(module, name, shape):
-    return module._buffer(name, shape, long_info(module))
 
 
 def _winners(module, input, gradOutput, batched, shape):
@@ -610,7 +576,7 @@ def _winners(module, input, gradOutput, batched, shape):
 
 def _to_winners(module, xp, g, idx, acc, windows):
     """acc[windows[j]] += g where idx == j: each gradient goes to its window's winner."""
-    m = bool_buffer(module, '_m', g.shape)
+    m = module._bools('_m', g.shape)
     tmp = module._buffer('_tmp', g.shape)
     for j, w in enumerate(windows):
         xp.equal(idx, j, out=m)
@@ -644,8 +610,8 @@ class TemporalMaxPooling(Module):
         xp = array_module(x)
         n, _, c = xb.shape
         out = resized(self.output, ((n,) if batched else ()) + (to, c)).reshape(n, to, c)
-        idx = _long_buffer(self, '_idx', (n, to, c))
-        m = bool_buffer(self, '_m', (n, to, c))
+        idx = self._buffer('_idx', (n, to, c), long_info(self))
+        m = self._bools('_m', (n, to, c))
         out.fill(-_INF)
         idx.fill(-1)
         for k, w in enumerate(self._windows(to)):
@@ -741,9 +707,9 @@ class VolumetricMaxPooling(_CeilMode, Module):
         n, c = xb.shape[:2]
         src = kernels.padded(xb, p, self._buffer, '_pad', -_INF, extra)
         out = resized(self.output, ((n,) if batched else ()) + (c,) + osize).reshape((n, c) + osize)
-        idx = _long_buffer(self, '_idx', (n, c) + osize)
-        m = bool_buffer(self, '_m', out.shape)
-        m2 = bool_buffer(self, '_m2', out.shape)
+        idx = self._buffer('_idx', (n, c) + osize, long_info(self))
+        m = self._bools('_m', out.shape)
+        m2 = self._bools('_m2', out.shape)
         for j, w in enumerate(_volume_windows(k, s, osize)):
             v = src[w]
             if j == 0:

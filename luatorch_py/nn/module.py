@@ -78,6 +78,10 @@ class TypedObject:
             self.__dict__[name] = buf
         return buf
 
+    def _bools(self, name, shape):
+        """A kept boolean scratch array (``_buffer`` with dtype bool)."""
+        return self._buffer(name, shape, dtype=bool)
+
     def _arange(self, name, n):
         """A kept ``arange(n)`` (intp) on the module's device under ``name``, made again only when n changes."""
         buf = self.__dict__.get(name)

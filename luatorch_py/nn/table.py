@@ -536,7 +536,7 @@ class _CExtremumTable(_CTable):
         o[...] = xs[0]
         idx = self._buffer('_idx', o.shape, dtype=np.int32)
         idx.fill(0)
-        mask = self._buffer('_mask', o.shape, dtype=np.bool_)
+        mask = self._bools('_mask', o.shape)
         cmp = getattr(xp, self._cmp)
         for i, a in enumerate(xs[1:], 1):
             cmp(a, o, out=mask)
@@ -552,7 +552,7 @@ class _CExtremumTable(_CTable):
         if idx is None or idx.shape != xs[0].shape:
             self.updateOutput(input)
             idx = self.__dict__['_idx']
-        mask = self._buffer('_mask', idx.shape, dtype=np.bool_)
+        mask = self._bools('_mask', idx.shape)
         _, arrs = self._grad_inputs(xs)
         for i, a in enumerate(arrs):
             a.fill(0)
