@@ -18,13 +18,12 @@ import numbers
 import numpy as np
 
 from ..backend import array_module
-from .module import Module, check_grad_like_input, resized, sizestr
+from .module import Module, check_grad_like_input, field_out, sizestr
 
 
 class BatchNormalization(Module):
     """BatchNormalization(nOutput, eps=1e-5, momentum=0.1, affine=True) over a 2-D (batch x nOutput) input."""
     nDim = 2
-    _torch_version = 2          # Torch7's BN.__version (files of version < 2 hold running_std instead)
     # defaults for fields a .t7 file may lack
     affine = True
     eps = 1e-5
@@ -119,24 +118,19 @@ class BatchNormalization(Module):
     # -- forward -----------------------------------------------------------------------------------------
     def updateOutput(self, input):
         self._compat()
-        t = self._coerce(input)
-        x = t._a
+        x = self._coerce(input)._a
         xb = self._batch(x)
         xp = array_module(x)
         C = xb.shape[1]
         bshape = self._bshape(xb)
         axes = self._axes(xb)
-        for name in ('save_mean', 'save_std'):
-            cur = self.__dict__.get(name)
-            if cur is None or cur.__class__ is not self._tcls:
-                self.__dict__[name] = self._tcls()
-            resized(self.__dict__[name], (C,))
-        out = resized(self.output, x.shape)
+        mean_b = field_out(self, 'save_mean', (C,))          # the batch statistics (training only)
+        invstd_b = field_out(self, 'save_std', (C,))
+        out = field_out(self, 'output', x.shape)
         outb = out if out.ndim == xb.ndim else out[None]
         if self._use_batch_stats(xb):
             n = xb.size // C
-            mean = self.save_mean._a
-            invstd = self.save_std._a
+            mean, invstd = mean_b, invstd_b
             xp.sum(xb, axis=axes, out=mean)
             mean /= n
             xc = outb                                   # centered input, in the output's memory
@@ -202,7 +196,7 @@ class BatchNormalization(Module):
             xp.multiply(xc, gb, out=tmp)
             xp.sum(tmp, axis=axes, out=dotp)
         if want_gi:
-            gi = resized(self.gradInput, x.shape)
+            gi = field_out(self, 'gradInput', x.shape)
             gib = gi if gi.ndim == xb.ndim else gi[None]
             if train:
                 # gi = (g - mean(g) - xc * dotp * invstd^2 / n) * invstd * w

@@ -11,6 +11,7 @@ import numbers
 
 from ..backend import array_module
 from .module import Module, check_grad_size, field_out, sizestr
+from .pooling import _spatial_input
 
 _ZERO, _REFLECT, _REPLICATE = 'zero', 'reflect', 'replicate'
 
@@ -61,18 +62,16 @@ def _fold_axis(dst, src, axis, lo, hi, mode, xp, tmp):
         dst.fill(0)
     dst[_sl(axis, slice(s0, s0 + m))] = src[_sl(axis, slice(d0, d0 + m))]
     if lo > 0 and mode != _ZERO:
-        part = src[_sl(axis, slice(0, lo))]
         if mode == _REFLECT:
             dst[_sl(axis, slice(1, lo + 1))] += src[_sl(axis, _rev(lo - 1, -1))]
         else:
-            xp.sum(part, axis=axis, keepdims=True, out=tmp)
+            xp.sum(src[_sl(axis, slice(0, lo))], axis=axis, keepdims=True, out=tmp)
             dst[_sl(axis, slice(0, 1))] += tmp
     if hi > 0 and mode != _ZERO:
-        part = src[_sl(axis, slice(o - hi, o))]
         if mode == _REFLECT:
             dst[_sl(axis, slice(n - 1 - hi, n - 1))] += src[_sl(axis, _rev(o - 1, o - 1 - hi))]
         else:
-            xp.sum(part, axis=axis, keepdims=True, out=tmp)
+            xp.sum(src[_sl(axis, slice(o - hi, o))], axis=axis, keepdims=True, out=tmp)
             dst[_sl(axis, slice(n - 1, n))] += tmp
 
 
@@ -93,10 +92,7 @@ class _SpatialPadding(Module):
     def __repr__(self):
         return (f"{self.__torch_name__}(l={self.pad_l},r={self.pad_r},t={self.pad_t},b={self.pad_b})")
 
-    def _sizes(self, x, what='input'):
-        if x.ndim not in (3, 4):
-            raise ValueError(f"{self!r}: expected a 3-D (planes x height x width) or 4-D (batch x planes x height x "
-                             f"width) {what}, got size {sizestr(x.shape)}")
+    def _sizes(self, x):
         H, W = x.shape[-2:]
         oh = H + self.pad_t + self.pad_b
         ow = W + self.pad_l + self.pad_r
@@ -109,8 +105,9 @@ class _SpatialPadding(Module):
         return oh, ow
 
     def _arrays(self, input):
+        """(input array, its 4-D view), checked."""
         x = self._coerce(input)._a
-        return x, (x if x.ndim == 4 else x[None])
+        return x, _spatial_input(self, x)[0]
 
     def updateOutput(self, input):
         x, x4 = self._arrays(input)

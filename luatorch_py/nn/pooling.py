@@ -20,9 +20,10 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..backend import array_module
+from ..backend import array_module, kernels
+from ..backend.kernels import scatter_add, take_into
 from .module import Module, check_grad_size, field_out, long_info, resized, sizestr
-from .activation import SoftMax, LogSoftMax, bool_buffer
+from .activation import SoftMax, LogSoftMax
 
 _NEG_FLT_MAX = -float(np.finfo(np.float32).max)
 
@@ -82,28 +83,6 @@ def _separable(module, name, a, x4, b, out4):
     xp.matmul(a, tmp, out=out4)
 
 
-def _take(xp, a, idx, axis, out):
-    """xp.take into ``out`` (numpy: mode='clip', which writes straight into out; the indices are valid)."""
-    if xp is np:
-        np.take(a, idx, axis=axis, out=out, mode='clip')
-    else:
-        xp.take(a, idx, axis=axis, out=out)
-
-
-def _scatter_add(xp, target, index, values):
-    """target[index] += values with repeated indices accumulating (numpy: ufunc.at; CuPy: add.at or
-    cupyx.scatter_add)."""
-    if xp is np:
-        np.add.at(target, index, values)
-        return
-    at = getattr(xp.add, 'at', None)
-    if at is not None:
-        at(target, index, values)
-    else:                                  # older CuPy
-        import cupyx
-        cupyx.scatter_add(target, index, values)
-
-
 def _plane_base(module, shape4, plane_size, name='_pbase'):
     """int64 array (N, C, 1, 1): the flat offset of each input plane (p * plane_size), cached per shape."""
     info = long_info(module)
@@ -128,7 +107,7 @@ def _scatter_to_planes(module, gi4, idx4, g4, unique):
     flat = gi4.reshape(-1)
     vals = g4
     if int(idx4.min()) < 0:                # windows without a max (empty, or all NaN): nothing flows back
-        neg = bool_buffer(module, '_gneg', idx4.shape)
+        neg = module._bools('_gneg', idx4.shape)
         xp.less(idx4, 0, out=neg)
         vals = module._buffer('_gvals', g4.shape)
         vals[...] = g4
@@ -138,7 +117,7 @@ def _scatter_to_planes(module, gi4, idx4, g4, unique):
     if unique:
         flat[gidx.reshape(-1)] = vals.reshape(-1)
     else:
-        _scatter_add(xp, flat, gidx.reshape(-1), vals.reshape(-1))
+        scatter_add(flat, gidx.reshape(-1), vals.reshape(-1))     # repeated positions accumulate
 
 
 def _pooled_size(size, k, d, pad, ceil_mode, any_pad):
@@ -195,8 +174,8 @@ class _Pool2d(_CeilMode, Module):
         return s + ')'
 
     def _sizes(self, x4, shape):
-        """(oh, ow, Hp, Wp): output size and the padded extent the windows cover; checks as THNN (``shape``: the
-        input's size, for messages)."""
+        """(oh, ow, extra): output size and the room the windows need past the bottom/right padding (ceil mode);
+        checks as THNN (``shape``: the input's size, for messages)."""
         N, C, H, W = x4.shape
         kW, kH, dW, dH, padW, padH = self.kW, self.kH, self.dW, self.dH, self.padW, self.padH
         if kW <= 0 or kH <= 0 or dW <= 0 or dH <= 0:
@@ -211,24 +190,12 @@ class _Pool2d(_CeilMode, Module):
         if oh < 1 or ow < 1:
             raise ValueError(f"{self!r}: input of size {sizestr(shape)} gives an output of size "
                              f"{C}x{oh}x{ow}: too small")
-        Hp = max(padH + H, (oh - 1) * dH + kH)
-        Wp = max(padW + W, (ow - 1) * dW + kW)
-        return oh, ow, Hp, Wp
+        extra = (max(0, (oh - 1) * dH + kH - H - 2 * padH), max(0, (ow - 1) * dW + kW - W - 2 * padW))
+        return oh, ow, extra
 
-    def _padded(self, name, x4, Hp, Wp, fill):
-        """x4 placed at (padH, padW) in a kept buffer of height Hp, width Wp, filled with ``fill`` around; x4
-        itself when nothing is around."""
-        N, C, H, W = x4.shape
-        pH, pW = self.padH, self.padW
-        if pH == 0 and pW == 0 and Hp == H and Wp == W:
-            return x4
-        buf = self._buffer(name, (N, C, Hp, Wp))
-        buf[:, :, :pH].fill(fill)
-        buf[:, :, pH + H:].fill(fill)
-        buf[:, :, pH:pH + H, :pW].fill(fill)
-        buf[:, :, pH:pH + H, pW + W:].fill(fill)
-        buf[:, :, pH:pH + H, pW:pW + W] = x4
-        return buf
+    def _padded(self, x4, extra, fill):
+        """x4 in a kept buffer with its padding (and ``extra``) filled with ``fill``; x4 itself when none."""
+        return kernels.padded(x4, (self.padH, self.padW), self._buffer, '_xpad', fill, extra)
 
     def _window(self, a, ky, kx, oh, ow):
         dH, dW = self.dH, self.dW
@@ -273,13 +240,13 @@ class SpatialMaxPooling(_Pool2d):
         xp = array_module(x)
         x4, batched = _spatial_input(self, x)
         N, C, H, W = x4.shape
-        oh, ow, Hp, Wp = self._sizes(x4, x.shape)
+        oh, ow, extra = self._sizes(x4, x.shape)
         shape = self._output_shape(x, oh, ow)
         out = field_out(self, 'output', shape)
         idx = resized(_long_field(self, 'indices'), shape)
         out4, idx4 = (out, idx) if batched else (out[None], idx[None])
         self.iheight, self.iwidth = H, W
-        xpad = self._padded('_xpad', x4, Hp, Wp, -np.inf)
+        xpad = self._padded(x4, extra, -np.inf)
         if out4.size == 0:
             return self.output
         offsets = [(ky, kx) for ky in range(self.kH) for kx in range(self.kW)]
@@ -292,7 +259,7 @@ class SpatialMaxPooling(_Pool2d):
         cdt = np.int8 if K < 127 else np.int16 if K < 32767 else np.int32
         code = self._buffer('_code', out4.shape, dtype=cdt)
         tmp = self._buffer('_code_tmp', out4.shape, dtype=cdt)
-        eq = bool_buffer(self, '_mask', out4.shape)
+        eq = self._bools('_mask', out4.shape)
         code.fill(K)
         for k in range(K - 1, -1, -1):
             xp.equal(self._window(xpad, *offsets[k], oh, ow), out4, out=eq)
@@ -303,7 +270,7 @@ class SpatialMaxPooling(_Pool2d):
         # ones it would make an intp copy every call, so the copy goes into a kept buffer)
         ci = self._buffer('_code_intp', out4.shape, dtype=np.intp)
         ci[...] = code
-        _take(xp, self._deltas(W), ci, 0, idx4)
+        take_into(self._deltas(W), ci, idx4, axis=0)
         idx4 += self._base(H, W, oh, ow)
         if float(out4.min()) == -np.inf:   # windows with nothing above -inf (empty in ceil mode, all NaN/-inf)
             xp.equal(out4, -np.inf, out=eq)
@@ -323,7 +290,7 @@ class SpatialMaxPooling(_Pool2d):
 
     def updateGradInput(self, input, gradOutput):
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
-        oh, ow, _, _ = self._sizes(x4, x.shape)
+        oh, ow, _ = self._sizes(x4, x.shape)
         check_grad_size(self, g, self._output_shape(x, oh, ow))
         return _grad_to_max(self, x, g, batched, unique=self.dW >= self.kW and self.dH >= self.kH)
 
@@ -381,10 +348,10 @@ class SpatialAveragePooling(_Pool2d):
         x = self._coerce(input)._a
         x4, batched = _spatial_input(self, x)
         N, C, H, W = x4.shape
-        oh, ow, Hp, Wp = self._sizes(x4, x.shape)
+        oh, ow, extra = self._sizes(x4, x.shape)
         out = field_out(self, 'output', self._output_shape(x, oh, ow))
         out4 = out if batched else out[None]
-        xpad = self._padded('_xpad', x4, Hp, Wp, 0)
+        xpad = self._padded(x4, extra, 0)
         for ky in range(self.kH):
             for kx in range(self.kW):
                 v = self._window(xpad, ky, kx, oh, ow)
@@ -400,7 +367,7 @@ class SpatialAveragePooling(_Pool2d):
     def updateGradInput(self, input, gradOutput):
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
         N, C, H, W = x4.shape
-        oh, ow, Hp, Wp = self._sizes(x4, x.shape)
+        oh, ow, extra = self._sizes(x4, x.shape)
         check_grad_size(self, g, self._output_shape(x, oh, ow))
         g4 = g if batched else g[None]
         gd = self._buffer('_gdiv', g4.shape)
@@ -409,7 +376,8 @@ class SpatialAveragePooling(_Pool2d):
             gd *= self.kW * self.kH
         gi = field_out(self, 'gradInput', x.shape)
         gi4 = gi if batched else gi[None]
-        direct = self.padH == 0 and self.padW == 0 and Hp == H and Wp == W
+        Hp, Wp = H + 2 * self.padH + extra[0], W + 2 * self.padW + extra[1]    # the forward's padded extent
+        direct = (Hp, Wp) == (H, W)
         acc = gi4 if direct else self._buffer('_gpad', (N, C, Hp, Wp))
         acc.fill(0)
         for ky in range(self.kH):
@@ -438,13 +406,6 @@ class _Adaptive(Module):
         self.W = W
         self.H = H
 
-    def _bounds(self, H, W):
-        key = (H, W, self.H, self.W, self._tinfo.cuda)
-        cache = self.__dict__.get('_bounds_cache')
-        if cache is None or cache[0] != key:
-            self.__dict__['_bounds_cache'] = cache = (key, _adaptive_bounds(H, self.H), _adaptive_bounds(W, self.W))
-        return cache[1], cache[2]
-
 
 class SpatialAdaptiveMaxPooling(_Adaptive):
     """SpatialAdaptiveMaxPooling(W, H): max pooling to a fixed H x W output whatever the input size, with THNN's
@@ -452,57 +413,68 @@ class SpatialAdaptiveMaxPooling(_Adaptive):
     maximum in row-major window order; values <= -FLT_MAX are never picked, as THNN)."""
     _lua_index_fields = ('indices',)
 
+    def _gathers(self, H, W):
+        """(rows, cols): per step t, on the module's device, the row (column) each window reads at its t-th
+        position; past a window's end it repeats its last one (cached)."""
+        key = (H, W, self.H, self.W, self._tinfo.cuda)
+        cache = self.__dict__.get('_gather_cache')
+        if cache is None or cache[0] != key:
+            dev = self._tinfo.cuda
+
+            def steps(n_in, n_out):
+                s, e = _adaptive_bounds(n_in, n_out)
+                return [backend.to_device(np.minimum(s + t, e - 1), dev) for t in range(int((e - s).max()))]
+            self.__dict__['_gather_cache'] = cache = (key, steps(H, self.H), steps(W, self.W))
+        return cache[1], cache[2]
+
     def updateOutput(self, input):
         x = self._coerce(input)._a
         xp = array_module(x)
         x4, batched = _spatial_input(self, x)
         N, C, H, W = x4.shape
         oh, ow = self.H, self.W
-        (hs, he), (ws, we) = self._bounds(H, W)
+        rows, cols = self._gathers(H, W)
         shape = x.shape[:-2] + (oh, ow)
         out = field_out(self, 'output', shape)
         idx = resized(_long_field(self, 'indices'), shape)
         out4, idx4 = (out, idx) if batched else (out[None], idx[None])
-        nw, nh = int((we - ws).max()), int((he - hs).max())
-        dev = self._tinfo.cuda
-        cols = [backend.to_device(np.minimum(ws + t, we - 1), dev) for t in range(nw)]  # past a window's end:
-        rows = [backend.to_device(np.minimum(hs + t, he - 1), dev) for t in range(nh)]  # repeat its last pixel
+        nw, nh = len(cols), len(rows)
         # pass 1, along W: each row's max over each column window, and the first column holding it
         m1 = self._buffer('_m1', (N, C, H, ow))
         v1 = self._buffer('_v1', (N, C, H, ow))
-        eq1 = bool_buffer(self, '_eq1', (N, C, H, ow))
+        eq1 = self._bools('_eq1', (N, C, H, ow))
         c1 = self._buffer('_c1', (N, C, H, ow), long_info(self))
         t1 = self._buffer('_t1', (N, C, H, ow), long_info(self))
         m1.fill(_NEG_FLT_MAX)                 # THNN starts from -FLT_MAX and keeps strictly larger values
         for t in range(nw):
-            _take(xp, x4, cols[t], 3, v1)
+            take_into(x4, cols[t], v1, axis=3)
             xp.fmax(m1, v1, out=m1)
         c1.fill(-1)
         for t in range(nw - 1, -1, -1):       # reverse sweep: c1 = (v_t == max) ? column_t : c1
-            _take(xp, x4, cols[t], 3, v1)
+            take_into(x4, cols[t], v1, axis=3)
             xp.equal(v1, m1, out=eq1)
             xp.subtract(c1, cols[t], out=t1)
             t1 *= eq1
             c1 -= t1
         # pass 2, along H: the first row whose max is the largest -> the row-major first maximum
         v2 = self._buffer('_v2', (N, C, oh, ow))
-        eq2 = bool_buffer(self, '_eq2', (N, C, oh, ow))
+        eq2 = self._bools('_eq2', (N, C, oh, ow))
         r2 = self._buffer('_r2', (N, C, oh, ow), long_info(self))
         c2 = self._buffer('_c2', (N, C, oh, ow), long_info(self))
         t2 = self._buffer('_t2', (N, C, oh, ow), long_info(self))
         out4.fill(_NEG_FLT_MAX)
         for t in range(nh):
-            _take(xp, m1, rows[t], 2, v2)
+            take_into(m1, rows[t], v2, axis=2)
             xp.fmax(out4, v2, out=out4)
         r2.fill(-1)
         c2.fill(-1)
         for t in range(nh - 1, -1, -1):
-            _take(xp, m1, rows[t], 2, v2)
+            take_into(m1, rows[t], v2, axis=2)
             xp.equal(v2, out4, out=eq2)
             xp.subtract(r2, rows[t][:, None], out=t2)
             t2 *= eq2
             r2 -= t2
-            _take(xp, c1, rows[t], 2, t2)
+            take_into(c1, rows[t], t2, axis=2)
             xp.subtract(c2, t2, out=t2)
             t2 *= eq2
             c2 -= t2
@@ -599,10 +571,10 @@ class SpatialCrossMapLRN(Module):
         self.beta = beta
         self.k = k
 
-    def _window_sum(self, xp, src, out, pre, post, name):
+    def _window_sum(self, src, out, pre, post):
         """out[:, c] = sum of src[:, c - pre .. c + post] (clipped), via a zero-padded copy of src."""
         N, C, H, W = src.shape
-        pad = self._buffer(name, (N, C + pre + post, H, W))
+        pad = self._buffer('_pad', (N, C + pre + post, H, W))
         pad[:, :pre].fill(0)
         pad[:, pre + C:].fill(0)
         pad[:, pre:pre + C] = src
@@ -614,16 +586,14 @@ class SpatialCrossMapLRN(Module):
         x = self._coerce(input)._a
         xp = array_module(x)
         x4, batched = _spatial_input(self, x)
-        if 'scale' not in self.__dict__ or self.scale.__class__ is not self._tcls:
-            self.scale = self._tcls()
-        scale = resized(self.scale, x4.shape)
+        scale = field_out(self, 'scale', x4.shape)
         out = field_out(self, 'output', x.shape)
         out4 = out if batched else out[None]
         pre = (self.size - 1) // 2
         post = self.size - 1 - pre
         sq = self._buffer('_sq', x4.shape)
         xp.multiply(x4, x4, out=sq)
-        self._window_sum(xp, sq, scale, pre, post, '_pad')
+        self._window_sum(sq, scale, pre, post)
         scale *= self.alpha / self.size
         scale += self.k
         xp.power(scale, -self.beta, out=out4)
@@ -649,7 +619,7 @@ class SpatialCrossMapLRN(Module):
         xp.multiply(g4, y4, out=ratio)
         ratio /= s
         acc = self._buffer('_acc', x4.shape)
-        self._window_sum(xp, ratio, acc, post, pre, '_pad')
+        self._window_sum(ratio, acc, post, pre)
         acc *= x4
         acc *= 2 * self.alpha * self.beta / self.size
         gi = field_out(self, 'gradInput', x.shape)
@@ -793,7 +763,6 @@ class SpatialUpSamplingBilinear(Module):
 
     def updateOutput(self, input):
         x = self._coerce(input)._a
-        xp = array_module(x)
         x4, batched = _spatial_input(self, x)
         N, C, H, W = x4.shape
         oh, ow = self._out_hw(H, W)
@@ -807,15 +776,15 @@ class SpatialUpSamplingBilinear(Module):
         # along W: t = l0 * x[..., i0] + l1 * x[..., i1]; then along H the same on rows (THNN's grouping)
         t = self._buffer('_t', (N, C, H, ow))
         t2 = self._buffer('_t2', (N, C, H, ow))
-        _take(xp, x4, wi0, 3, t)
+        take_into(x4, wi0, t, axis=3)
         t *= wl0
-        _take(xp, x4, wi1, 3, t2)
+        take_into(x4, wi1, t2, axis=3)
         t2 *= wl1
         t += t2
         r2 = self._buffer('_r2', (N, C, oh, ow))
-        _take(xp, t, hi0, 2, out4)
+        take_into(t, hi0, out4, axis=2)
         out4 *= hl0
-        _take(xp, t, hi1, 2, r2)
+        take_into(t, hi1, r2, axis=2)
         r2 *= hl1
         out4 += r2
         return self.output

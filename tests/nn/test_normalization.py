@@ -6,7 +6,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import check_reloads, check_steady_state, rnd
+from nn_helpers import check_gpu, check_reloads, check_steady_state, rnd
 
 
 def axes(x):
@@ -233,3 +233,10 @@ def test_save_load_roundtrip(cls, shape, tmp_path):
     for f in ('weight', 'bias', 'running_mean', 'running_var'):
         np.testing.assert_array_equal(getattr(m2, f).numpy(), getattr(m, f).numpy())
     assert (m2.eps, m2.momentum, m2.affine) == (m.eps, m.momentum, m.affine)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('cls, shape', CASES)
+def test_gpu_matches_cpu(cls, shape):
+    cpu = cls(shape[1]).float()
+    check_gpu(cpu, cpu.clone().cuda(), rnd(*shape), rtol=1e-4, atol=1e-5)

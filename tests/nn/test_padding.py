@@ -6,7 +6,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import check_reloads, check_steady_state, rnd
+from nn_helpers import check_gpu, check_reloads, check_steady_state, rnd
 
 
 def src_index(j, pad_lo, n, mode):
@@ -135,3 +135,9 @@ def test_buffers_reused():
 @pytest.mark.parametrize('mode', list(CLASSES))
 def test_save_load_roundtrip(mode, tmp_path):
     check_reloads(CLASSES[mode](2, -1, 1, 0), rnd(2, 3, 4, 5), tmp_path)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('mode', list(CLASSES))
+def test_gpu_matches_cpu(mode):
+    check_gpu(CLASSES[mode](2, -1, 1, 3).float(), CLASSES[mode](2, -1, 1, 3).cuda(), rnd(2, 3, 4, 5), rtol=1e-6)

@@ -8,7 +8,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import rnd, roundtrip
+from nn_helpers import check_gpu, check_steady_state, rnd, roundtrip
 
 
 def distinct(*shape, seed=0):
@@ -266,13 +266,12 @@ def test_max_errors_name_layer_and_sizes():
 def test_max_reuses_buffers():
     m = nn.SpatialMaxPooling(3, 3, 2, 2, 1, 1).ceil()
     x = rnd(2, 3, 8, 8)
-    m.forward(x)
-    m.backward(x, rnd(2, 3, 5, 5))
-    out, idx, gi, pad = m.output._a, m.indices._a, m.gradInput._a, m.__dict__['_xpad']
-    y2 = m.forward(x * 2)
-    m.backward(x, rnd(2, 3, 5, 5))
-    assert m.output._a is out and m.indices._a is idx and m.gradInput._a is gi and m.__dict__['_xpad'] is pad
-    np.testing.assert_array_equal(y2.numpy(), ref_max(x * 2, 3, 3, 2, 2, 1, 1, True)[0])
+    check_steady_state(m, x, rnd(2, 3, 5, 5))
+    assert isinstance(m.__dict__['_xpad'], np.ndarray)     # so check_steady_state saw the padded copy kept
+    np.testing.assert_array_equal(m.forward(x * 2).numpy(), ref_max(x * 2, 3, 3, 2, 2, 1, 1, True)[0])
+    for p in (make_avg(3, 3, 2, 2, 1, 1, True), nn.SpatialAdaptiveMaxPooling(3, 2),
+              nn.SpatialAdaptiveAveragePooling(3, 2)):
+        check_steady_state(p, x, np.ones(p.forward(x).shape))
 
 
 def test_max_clear_state():
@@ -441,3 +440,17 @@ def test_save_load_roundtrip(make, tmp_path):
         np.testing.assert_array_equal(m2.updateGradInput(x, g).numpy(), gi)
     np.testing.assert_array_equal(m2.forward(x).numpy(), y)
     np.testing.assert_array_equal(m2.backward(x, g).numpy(), gi)
+
+
+# -- GPU -------------------------------------------------------------------------------------------------
+@pytest.mark.gpu
+@pytest.mark.parametrize('make', [
+    lambda: nn.SpatialMaxPooling(2, 2),                              # disjoint windows: a plain put back
+    lambda: nn.SpatialMaxPooling(3, 3, 2, 2, 1, 1).ceil(),          # overlapping windows: add.at
+    lambda: nn.SpatialMaxPooling(1, 1, 3, 3).ceil(),                # empty windows: no position (-1)
+    lambda: nn.SpatialAveragePooling(3, 3, 2, 2, 1, 1).ceil().setCountExcludePad(),
+    lambda: nn.SpatialAdaptiveMaxPooling(3, 2),
+    lambda: nn.SpatialAdaptiveAveragePooling(3, 2),
+])
+def test_gpu_matches_cpu(make):
+    check_gpu(make().float(), make().cuda(), rnd(2, 3, 7, 8), rtol=1e-5, atol=1e-6)
