@@ -220,21 +220,18 @@ class Generator:
         u += a
         return u
 
+    def _by_chunks(self, out, fill):
+        """Fill the 1-D numpy array ``out`` in order by chunks of _CHUNK values, ``fill(chunk)`` writing each: no
+        array of out's size is made."""
+        self._fresh = False               # (as _raw, even for an empty out)
+        for i in range(0, out.shape[0], _CHUNK):
+            fill(out[i:i + _CHUNK])
+        return out
+
     def uniform_into(self, out, a=0.0, b=1.0):
         """Fill the 1-D numpy array ``out`` (any float dtype) with what ``uniform_array(out.size, a, b)`` cast to
-        its dtype holds, drawing the words by chunks: nothing of out's size is allocated."""
-        a, b = float(a), float(b)
-        n = out.shape[0]
-        self._fresh = False               # (as _raw, even for n = 0)
-        tmp = np.empty(min(n, _CHUNK))
-        for i in range(0, n, _CHUNK):
-            j = min(n, i + _CHUNK)
-            u = tmp[:j - i]
-            np.multiply(self._raw(j - i).view(np.int64), _INV32, out=u)    # as _u01: exact double of word*2^-32
-            u *= b - a
-            u += a
-            out[i:j] = u
-        return out
+        its dtype holds, drawing by chunks: nothing of out's size is allocated."""
+        return self._by_chunks(out, lambda c: np.copyto(c, self.uniform_array(c.shape[0], a, b), casting='unsafe'))
 
     def bernoulli_into(self, out, p=0.5):
         """Fill the 1-D numpy array ``out`` (any dtype) with what ``bernoulli_array(out.size, p)`` holds for a number
@@ -244,12 +241,7 @@ class Generator:
         if out.shape[0] and not 0 <= p <= 1:
             raise ValueError("bernoulli: p must be >= 0 and <= 1")
         limit = int(np.floor(p * 4294967296.0))
-        n = out.shape[0]
-        self._fresh = False
-        for i in range(0, n, _CHUNK):
-            j = min(n, i + _CHUNK)
-            np.less_equal(self._raw(j - i), limit, out=out[i:j])
-        return out
+        return self._by_chunks(out, lambda c: np.less_equal(self._raw(c.shape[0]), limit, out=c))
 
     def normal_array(self, n, mean=0.0, std=1.0):
         """THRandom_normal, Box-Muller by pairs: draw u1, u2; rho = sqrt(-2 log(1 - u2)); return

@@ -10,8 +10,9 @@ import numbers
 import numpy as np
 
 from . import backend
+from .backend import kernels
 from . import random as _random
-from .tensor import Tensor, _sizestr, TYPES, _parse_sizes
+from .tensor import Tensor, _sizestr, TYPES
 from .types import on_device
 
 _BYTE = TYPES['torch.ByteTensor']
@@ -754,21 +755,7 @@ def indexAdd(self, dim, index, src):
     xp = _xp(self)
     moved = xp.moveaxis(self._a, d, 0)
     vals = xp.moveaxis(src._a, d, 0)
-    if xp is np:
-        np.add.at(moved, ia, vals)
-    else:
-        import cupyx                       # scatter_add: ufunc.at only exists in recent CuPy
-        dt = moved.dtype
-        if dt.kind in 'iu' and dt.itemsize == 8:
-            # CuPy's scatter_add (atomicAdd) takes uint64 but not int64: same bits, same sums mod 2^64
-            cupyx.scatter_add(moved.view(np.uint64), ia, vals.astype(dt, copy=False).view(np.uint64))
-        elif dt.kind in 'iu' and dt.itemsize < 4:
-            # no atomicAdd for 8/16-bit types: sum in uint32 (mod 2^32), then add the low bits (wrapping, as numpy)
-            acc = xp.zeros(moved.shape, dtype=np.uint32)
-            cupyx.scatter_add(acc, ia, vals.astype(dt, copy=False).astype(np.uint32))
-            xp.add(moved, acc.astype(dt), out=moved)
-        else:
-            cupyx.scatter_add(moved, ia, vals)
+    kernels.scatter_add(moved, ia, vals)
     return self
 
 
@@ -817,47 +804,30 @@ def _fill_from(self, values):
     return self
 
 
-def _random_fill(name, draw, real_args=True):
+def _random_fill(name, draw, real_args=True, into=None, into_if=None):
+    """A fill method: ``draw(generator, n, *args)`` gives the n values, row-major.  ``into(generator, flat, *args)``,
+    where given, writes them straight into a C-contiguous numpy tensor's flat view instead (no array of its size:
+    Dropout, RReLU, ...), for the calls where ``into_if(self, args)`` holds."""
     def method(self, *args):
         if real_args and args and self._info.dtype == np.float32:
             # Torch7 passes these parameters as `real`: a FloatTensor fill rounds them to float first
             args = tuple(float(np.float32(a)) for a in args)
-        return _fill_from(self, draw(_random._default, self._a.size, *args))
+        a = self._a
+        if into is not None and type(a) is np.ndarray and a.flags.c_contiguous and into_if(self, args):
+            into(_random._default, a.reshape(-1), *args)
+            return self
+        return _fill_from(self, draw(_random._default, a.size, *args))
     method.__name__ = name
     method.__doc__ = f"Fill self in place from the global Torch7 stream ({name})."
     return method
 
 
-def _flat_cpu(self):
-    """A flat view of self's numpy array when it is C-contiguous (a fill can write straight into it), else None."""
-    a = self._a
-    return a.reshape(-1) if type(a) is np.ndarray and a.flags.c_contiguous else None
-
-
-_uniform = _random_fill('uniform', lambda g, n, a=0.0, b=1.0: g.uniform_array(n, a, b))
-_bernoulli = _random_fill('bernoulli', lambda g, n, p=0.5: g.bernoulli_array(n, p), real_args=False)
-
-
-def uniform(self, a=0.0, b=1.0):
-    """Fill self in place from the global Torch7 stream (uniform)."""
-    flat = _flat_cpu(self) if self._info.dtype.kind == 'f' else None
-    if flat is None:
-        return _uniform(self, a, b)
-    if self._info.dtype == np.float32:
-        a, b = float(np.float32(a)), float(np.float32(b))     # as _random_fill: Torch7's `real` arguments
-    _random._default.uniform_into(flat, a, b)                 # (no array of self's size: Dropout, RReLU, ...)
-    return self
-
-
-def bernoulli(self, p=0.5):
-    """Fill self in place from the global Torch7 stream (bernoulli)."""
-    flat = _flat_cpu(self) if _num(p) else None
-    if flat is None:
-        return _bernoulli(self, p)
-    _random._default.bernoulli_into(flat, p)
-    return self
-
-
+uniform = _random_fill('uniform', lambda g, n, a=0.0, b=1.0: g.uniform_array(n, a, b),
+                       into=lambda g, out, a=0.0, b=1.0: g.uniform_into(out, a, b),
+                       into_if=lambda self, args: self._info.dtype.kind == 'f')
+bernoulli = _random_fill('bernoulli', lambda g, n, p=0.5: g.bernoulli_array(n, p), real_args=False,
+                         into=lambda g, out, p=0.5: g.bernoulli_into(out, p),
+                         into_if=lambda self, args: not args or _num(args[0]))     # (not a tensor of p's)
 normal = _random_fill('normal', lambda g, n, m=0.0, s=1.0: g.normal_array(n, m, s))
 exponential = _random_fill('exponential', lambda g, n, lambd=1.0: g.exponential_array(n, lambd))
 cauchy = _random_fill('cauchy', lambda g, n, median=0.0, sigma=1.0: g.cauchy_array(n, median, sigma))

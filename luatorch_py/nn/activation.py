@@ -12,6 +12,7 @@ import numbers
 from .. import backend
 from ..backend import array_module
 from .. import random as _random
+from ..types import on_device
 from .module import Module, check_grad_like_input, resized, sizestr
 
 _INF = float('inf')
@@ -21,20 +22,12 @@ def _lua_bool(b):
     return 'true' if b else 'false'
 
 
-def bool_buffer(obj, name, shape):
-    """A boolean scratch array kept on module/criterion ``obj`` under ``name`` (``obj._buffer`` with dtype bool)."""
-    return obj._buffer(name, shape, dtype=bool)
-
-
 class _Elementwise(Module):
     """Base for y = f(x) elementwise: subclasses give ``_f(xp, x, out)`` and ``_df(xp, x, y, gradOutput, out)``
     (out = gradOutput * f'(x), from x and/or the saved output y).
 
     A subclass with Torch7's ``inplace`` field set to True computes in place: ``_f`` is then called with
     ``out is x`` and ``_df`` with ``out is gradOutput`` (and ``x`` holding the output), so both must allow that."""
-
-    def _mask(self, name, shape):
-        return bool_buffer(self, name, shape)
 
     def _factor(self, xp, x, slope, name='_fac'):
         """The array f = 1 where x > 0, ``slope`` where x <= 0 (exactly; slope a number or a broadcastable array),
@@ -137,7 +130,7 @@ class Threshold(_Elementwise):
             xp.clip(x, th, _INF, out=out)
             return
         self._validate()
-        m = self._mask('_m', x.shape)
+        m = self._bools('_m', x.shape)
         xp.greater(x, th, out=m)
         xp.clip(x, th, _INF, out=out)     # x where x > th (exactly), th elsewhere...
         out *= m                          # ... then 0 elsewhere
@@ -150,7 +143,7 @@ class Threshold(_Elementwise):
 
     def _df(self, xp, x, y, g, out):
         # in place, x holds the output: val <= threshold keeps (x > threshold) unchanged
-        m = self._mask('_m', x.shape)
+        m = self._bools('_m', x.shape)
         xp.greater(x, self.threshold, out=m)
         xp.multiply(g, m, out=out)
 
@@ -184,8 +177,8 @@ class HardTanh(_Elementwise):
 
     def _df(self, xp, x, y, g, out):
         lo, hi = self._bounds()
-        m = self._mask('_m', x.shape)
-        m2 = self._mask('_m2', x.shape)
+        m = self._bools('_m', x.shape)
+        m2 = self._bools('_m2', x.shape)
         xp.greater(x, lo, out=m)
         xp.less(x, hi, out=m2)
         m &= m2
@@ -304,9 +297,12 @@ class RReLU(_Elementwise):
         return (f"{self.__torch_name__} (l:{self.lower:f}, u:{self.upper:f}, "
                 f"channel-wise:{_lua_bool(self.channelwise)})")
 
-    def _draw(self, n):
-        r = _random._default.uniform_array(n, self.lower, self.upper)
-        return backend.to_device(r, self._tinfo.cuda).astype(self._tinfo.dtype, copy=False)
+    def _draw(self, n, room=None):
+        """n slopes in [lower, upper] from the global stream (on the CPU), drawn into a kept host buffer of the
+        module's dtype (of ``room`` values, a size that does not change between calls), on the module's device."""
+        r = self._buffer('_draws', (room or n,), on_device(self._tinfo, False))[:n]
+        _random._default.uniform_into(r, self.lower, self.upper)
+        return backend.to_device(r, self._tinfo.cuda)
 
     def _channel_shape(self, x):
         """Broadcast shape of one value per plane (Torch7: dim 0 of 1-D and 3-D inputs, dim 1 of 2-D and 4-D)."""
@@ -330,17 +326,12 @@ class RReLU(_Elementwise):
             xp.multiply(x, f, out=out)
             return
         noise = resized(self.noise, x.shape)
-        m = self._mask('_m', x.shape)
+        m = self._bools('_m', x.shape)
         xp.less_equal(x, 0, out=m)
         k = int(xp.count_nonzero(m))
         noise.fill(1)
         if k:
-            if not self._tinfo.cuda:      # drawn into a kept buffer (the stream is on the CPU)
-                r = self._buffer('_draws', (x.size,))[:k]
-                _random._default.uniform_into(r, self.lower, self.upper)
-            else:
-                r = self._draw(k)
-            noise[m] = r
+            noise[m] = self._draw(k, x.size)
         xp.multiply(x, noise, out=out)
 
     def _df(self, xp, x, y, g, out):
@@ -403,8 +394,8 @@ class _Shrink(_Elementwise):
     def _big(self, xp, x):
         """Boolean mask of |x| > lambda (Torch7: x > lambda || x < -lambda)."""
         lam = self.__dict__['lambda']
-        m = self._mask('_m', x.shape)
-        m2 = self._mask('_m2', x.shape)
+        m = self._bools('_m', x.shape)
+        m2 = self._bools('_m2', x.shape)
         xp.greater(x, lam, out=m)
         xp.less(x, -lam, out=m2)
         m |= m2
@@ -443,7 +434,7 @@ class SoftPlus(_Elementwise):
     def _f(self, xp, x, out):
         b = self.beta
         z = self._buffer('_tmp', x.shape)
-        m = self._mask('_m', x.shape)
+        m = self._bools('_m', x.shape)
         xp.multiply(x, b, out=z)
         xp.greater(z, self.threshold, out=m)
         # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)), which cannot overflow
@@ -461,7 +452,7 @@ class SoftPlus(_Elementwise):
     def _df(self, xp, x, y, g, out):
         # Torch7: z = exp(beta * y); g * (z - 1) / z = g * (1 - exp(-beta * y)); g where beta * y > threshold
         f = self._buffer('_tmp', x.shape)
-        m = self._mask('_m', x.shape)
+        m = self._bools('_m', x.shape)
         xp.multiply(y, -self.beta, out=f)
         xp.less(f, -self.threshold, out=m)
         xp.expm1(f, out=f)

@@ -74,9 +74,6 @@ class Criterion(TypedObject):
         if f != 1:
             gi *= f
 
-    def _mask(self, name, shape):
-        return self._buffer(name, shape, dtype=bool)
-
     def _as_param(self, w, what='weights'):
         """``w`` (a tensor, numpy array or list) as a 1-D tensor of this criterion's type, or None."""
         if w is None:
@@ -155,23 +152,38 @@ def _class_targets(crit, target, x, ignore=None):
     return a, (lo, hi)
 
 
+def _rows(crit, t):
+    """A kept arange over the samples (t's first dim), shaped to broadcast against t (batch, or batch x k)."""
+    b = t.shape[0]
+    return crit._arange('_rows', b).reshape((b,) + (1,) * (t.ndim - 1))
+
+
 def _target_positions(crit, x2, t):
-    """Kept intp array (batch,): the flat position in x2 (batch x nClasses) of each sample's target class."""
-    b, n = x2.shape
-    idx = crit._buffer('_tpos', (b,), dtype=np.intp)
-    array_module(x2).multiply(crit._arange('_rows', b), n, out=idx)
+    """Kept intp array of t's shape (batch, or batch x k): the flat position in x2 (batch x nClasses) of each
+    target class t[i] (or t[i, j]) of sample i."""
+    idx = crit._buffer('_tpos', t.shape, dtype=np.intp)
+    array_module(x2).multiply(_rows(crit, t), x2.shape[1], out=idx)
     idx += t
     return idx
 
 
 def _picked(crit, name, x2, t, idx):
-    """x2[rows, t] (each sample's value at its target) in the kept buffer ``name``."""
-    out = crit._buffer(name, (x2.shape[0],))
+    """x2[i, t[i]] (or x2[i, t[i, j]]: each sample's value at its targets) in the kept buffer ``name``; ``idx``:
+    the _target_positions of t."""
+    out = crit._buffer(name, t.shape)
     if x2.flags.c_contiguous:
         take_into(x2.reshape(-1), idx, out)
     else:
-        out[...] = x2[crit._arange('_rows', x2.shape[0]), t]
+        out[...] = x2[_rows(crit, t), t]
     return out
+
+
+def _put_picked(crit, a2, t, idx, vals):
+    """a2[i, t[i]] = vals (a2 batch x nClasses, as _picked reads it)."""
+    if a2.flags.c_contiguous:
+        a2.reshape(-1)[idx] = vals
+    else:
+        a2[_rows(crit, t), t] = vals
 
 
 def _check_dims(crit, x, what='input'):
@@ -372,7 +384,7 @@ class ClassNLLCriterion(Criterion):
         xp = array_module(x)
         valid = None
         if ign is not None and lo <= ign <= hi:
-            valid = xp.not_equal(t, ign, out=self._buffer('_valid', t.shape, dtype=bool))
+            valid = xp.not_equal(t, ign, out=self._bools('_valid', t.shape))
             # ignored targets -> class 0, with weight 0
             t = xp.multiply(t, valid, out=self._buffer('_tvalid', t.shape, dtype=t.dtype))
         w = self.__dict__.get('weights')
@@ -411,10 +423,7 @@ class ClassNLLCriterion(Criterion):
         else:
             vals = self._buffer('_vals', wt.shape)
             xp.multiply(wt, -norm, out=vals)
-        if gi.flags.c_contiguous:
-            gi.reshape(-1)[_target_positions(self, x2, t)] = vals
-        else:
-            gi.reshape(x2.shape)[self._arange('_rows', x2.shape[0]), t] = vals
+        _put_picked(self, gi.reshape(x2.shape), t, _target_positions(self, x2, t), vals)
         return self.gradInput
 
 
@@ -523,10 +532,7 @@ class MultiMarginCriterion(Criterion):
         s = self._buffer('_gsum', (b,))
         xp.sum(gi, axis=1, out=s)
         xp.negative(s, out=s)
-        if gi.flags.c_contiguous:
-            gi.reshape(-1)[rows] = s
-        else:
-            gi[self._arange('_rows', b), t] = s
+        _put_picked(self, gi, t, rows, s)
         return self.gradInput
 
 
@@ -564,29 +570,22 @@ class MultiLabelMarginCriterion(_Averaged):
         nneg = self._buffer('_nneg', a.shape, dtype=np.int64)
         xp.less(a, 0, out=nneg)
         nneg = xp.cumsum(nneg, axis=1, out=nneg)
-        valid = xp.equal(nneg, 0, out=self._mask('_valid', a.shape))
+        valid = xp.equal(nneg, 0, out=self._bools('_valid', a.shape))
         k = int(xp.sum(valid, axis=1, out=self._buffer('_nvalid', (b,), dtype=np.int64)).max()) if a.size else 0
         tk = self._buffer('_tk', (b, k), dtype=a.dtype)
         xp.multiply(a[:, :k], valid[:, :k], out=tk)               # (-1 padding -> class 0, masked out)
         vk = valid[:, :k]
         shape = (b, k, n)
-        onehot = self._mask('_onehot', shape)                     # onehot[b, j, c]: target j of sample b is c
+        onehot = self._bools('_onehot', shape)                     # onehot[b, j, c]: target j of sample b is c
         xp.equal(tk[:, :, None], self._arange('_classes', n), out=onehot)
         onehot &= vk[:, :, None]
-        is_t = xp.any(onehot, axis=1, out=self._mask('_is_t', (b, n)))     # batch x n
+        is_t = xp.any(onehot, axis=1, out=self._bools('_is_t', (b, n)))     # batch x n
         resized(self.isTarget, x.shape)[...] = is_t.reshape(x.shape)
-        xt = self._buffer('_xt', (b, k))                          # x[j] of each target j
-        if x2.flags.c_contiguous:
-            pos = self._buffer('_tpos', (b, k), dtype=np.intp)
-            xp.multiply(self._arange('_rows', b)[:, None], n, out=pos)
-            pos += tk
-            take_into(x2.reshape(-1), pos, xt)
-        else:
-            xt[...] = xp.take_along_axis(x2, tk, axis=1)
+        xt = _picked(self, '_xt', x2, tk, _target_positions(self, x2, tk))     # x[j] of each target j
         z = self._buffer('_z', shape)
         xp.subtract(x2[:, None, :], xt[:, :, None], out=z)
         z += 1                                                    # 1 - x[j] + x[d]
-        mask = self._mask('_pairs', shape)                        # valid target j, non-target d
+        mask = self._bools('_pairs', shape)                        # valid target j, non-target d
         xp.logical_not(is_t, out=is_t)
         xp.logical_and(vk[:, :, None], is_t[:, None, :], out=mask)
         return x, x2, z, mask, onehot, xp
@@ -771,7 +770,7 @@ class HingeEmbeddingCriterion(Criterion):
         a *= x                            # x where y != -1
         xp.subtract(self.margin, x, out=b)
         xp.clip(b, 0, _INF, out=b)
-        m = self._mask('_m', x.shape)
+        m = self._bools('_m', x.shape)
         xp.not_equal(yy, 1, out=m)
         b *= m                            # max(0, margin - x) where y != 1
         a += b
@@ -782,8 +781,8 @@ class HingeEmbeddingCriterion(Criterion):
         xp = array_module(x)
         yy = _labels(self, y, x.size, x.dtype, backend.is_cuda_array(x)).reshape(x.shape)
         gi = resized(self.gradInput, x.shape)
-        m = self._mask('_m', x.shape)
-        m2 = self._mask('_m2', x.shape)
+        m = self._bools('_m', x.shape)
+        m2 = self._bools('_m2', x.shape)
         xp.equal(yy, -1, out=m)
         xp.greater(x, self.margin, out=m2)
         m &= m2
@@ -834,7 +833,7 @@ class CosineEmbeddingCriterion(Criterion):
         cos = self._buffer('_cosv', (n,))
         xp.multiply(w1, w, out=cos)
         # out = cos - margin clipped at 0 where y == -1, 1 - cos where y == 1, cos elsewhere
-        m = self._mask('_ym', (n,))
+        m = self._bools('_ym', (n,))
         out[...] = cos
         xp.equal(yy, 1, out=m)
         xp.subtract(1, cos, out=tmp)
@@ -856,7 +855,7 @@ class CosineEmbeddingCriterion(Criterion):
         a, b, a2, b2, yy, w1, w22, w32, w, out, xp = self._cos(input, y)
         n = a2.shape[0]
         r, c = self._buffer('_r', (n,)), self._buffer('_tmp', (n,))
-        m = self._mask('_ym', (n,))
+        m = self._bools('_ym', (n,))
         xp.equal(yy, 1, out=m)
         r[...] = m
         r *= -2

@@ -3,6 +3,13 @@ from ..backend import array_module
 from .module import Module, check_grad_like_input, owned_tensor, resized, set_aliased, sizestr
 
 
+def _draw_mask(noise, q):
+    """``noise:bernoulli(q)`` from the global Torch7 stream: Torch7 passes q to a FloatTensor's bernoulli as a float,
+    so it is rounded the same way."""
+    dt = noise._a.dtype
+    noise.bernoulli(float(dt.type(q)) if dt.kind == 'f' else q)
+
+
 class Dropout(Module):
     """Dropout(p=0.5, v1=False, inplace=False, stochasticInference=False).
 
@@ -52,8 +59,7 @@ class Dropout(Module):
             q = 1 - self.p
             if self.train or self.stochastic_inference:
                 noise = resized(self.noise, x.shape)
-                # Torch7 passes p to a FloatTensor's bernoulli as a float: round it the same way
-                self.noise.bernoulli(float(noise.dtype.type(q)) if noise.dtype.kind == 'f' else q)
+                _draw_mask(self.noise, q)
                 if self.v2:
                     array_module(noise).divide(noise, q, out=noise)
                 out *= noise
@@ -121,8 +127,7 @@ class SpatialDropout(Module):
         out = resized(self.output, x.shape)
         if self._dropping():
             noise = resized(self.noise, nshape)
-            q = 1 - self.p
-            self.noise.bernoulli(float(noise.dtype.type(q)) if noise.dtype.kind == 'f' else q)
+            _draw_mask(self.noise, 1 - self.p)
             array_module(x).multiply(x, noise, out=out)
         else:
             array_module(x).multiply(x, 1 - self.p, out=out)

@@ -3,20 +3,12 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
+from ..backend.kernels import scatter_add, take_into
 from ..tensor import Tensor
 from ..types import TYPES, on_device
 from .module import Module, check_grad_size, long_info, resized, sizestr
 
 _LONG = TYPES['torch.LongTensor']
-
-
-def _scatter_add_flat(xp, target, index, values):
-    """target[index[i]] += values[i] for 1-D arrays, repeated indices accumulating."""
-    if xp is np:
-        np.add.at(target, index, values)
-    else:
-        import cupyx
-        cupyx.scatter_add(target, index, values)
 
 
 class LookupTable(Module):
@@ -112,10 +104,7 @@ class LookupTable(Module):
         if self.maxNorm is not None:
             self._renorm(idx)
         out = resized(self.output, idx.shape + (w.shape[1],))
-        if array_module(w) is np:
-            np.take(w, idx, axis=0, out=out, mode='clip')   # indices checked: 'clip' avoids a buffered copy
-        else:
-            array_module(w).take(w, idx, axis=0, out=out)
+        take_into(w, idx, out, axis=0)      # the indices were checked in _indices
         return self.output
 
     def _renorm(self, idx):
@@ -161,18 +150,14 @@ class LookupTable(Module):
             sc = self._buffer('_rowscale', (m,))
             sc.fill(scale)
             if self.shouldScaleGradByFreq:
-                if xp is np:              # counts in kept buffers (bincount makes an nIndex array per call)
-                    counts = self._buffer('_counts', (n_idx,), long_info(self))
-                    counts.fill(0)
-                    np.add.at(counts, flat_idx, 1)
-                    freq = self._buffer('_freq', (m,), long_info(self))
-                    np.take(counts, flat_idx, out=freq, mode='clip')
-                    sc /= freq
-                else:
-                    counts = xp.bincount(flat_idx, minlength=n_idx)
-                    sc /= counts[flat_idx]
+                # counts in kept buffers of the module's type (bincount makes an nIndex array per call; CuPy has no
+                # int64 atomics): exact integers
+                counts = self._buffer('_counts', (n_idx,))
+                counts.fill(0)
+                scatter_add(counts, flat_idx, 1)
+                sc /= take_into(counts, flat_idx, self._buffer('_freq', (m,)))
             if pad is not None and 0 <= pad < n_idx:
-                mask = self._buffer('_padmask', (m,), dtype=bool)
+                mask = self._bools('_padmask', (m,))
                 xp.equal(flat_idx, pad, out=mask)
                 xp.copyto(sc, 0, where=mask)
             buf = self._buffer('_src', (m, d))
@@ -193,4 +178,4 @@ class LookupTable(Module):
             buf = self._buffer('_src', (m, d))
             buf[...] = src
             src = buf
-        _scatter_add_flat(xp, gw.reshape(-1), pos.reshape(-1), src.reshape(-1))
+        scatter_add(gw.reshape(-1), pos.reshape(-1), src.reshape(-1))

@@ -256,6 +256,21 @@ def test_rrelu_channelwise_and_float():
     with pytest.raises(ValueError):
         nn.RReLU(0.5, 0.1)
 
+@pytest.mark.gpu
+@pytest.mark.parametrize('channelwise', [False, True])
+def test_rrelu_gpu_draws_from_the_cpu_stream(channelwise):
+    x = away(rnd(2, 3, 4, 5), [0]).astype(np.float32)
+    torch.manualSeed(5)
+    cpu = nn.RReLU(0.1, 0.4, False, channelwise).float()
+    y = cpu.forward(x).numpy()
+    torch.manualSeed(5)
+    gpu = nn.RReLU(0.1, 0.4, False, channelwise).cuda()
+    yc = gpu.forward(torch.FloatTensor(x).cuda())
+    assert yc.type() == 'torch.CudaTensor'
+    np.testing.assert_array_equal(yc.float().numpy(), y)
+    np.testing.assert_array_equal(gpu.noise.float().numpy(), cpu.noise.numpy())
+
+
 
 # -- the SoftMax family ---------------------------------------------------------------------------------------
 def np_softmax(x, axis):

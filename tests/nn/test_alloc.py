@@ -32,6 +32,8 @@ MODULES = {
     'SpatialConvolution': (lambda: nn.SpatialConvolution(16, 16, 3, 3, 1, 1, 1, 1), R(16, 16, 32, 32)),
     'SpatialMaxPooling': (lambda: nn.SpatialMaxPooling(2, 2, 2, 2), R(16, 16, 32, 32)),
     'SpatialAdaptiveAveragePooling': (lambda: nn.SpatialAdaptiveAveragePooling(7, 7), R(16, 16, 30, 30)),
+    'LookupTable scaleGradByFreq': (lambda: nn.LookupTable(1000, 4, 3).scaleGradByFreq(),
+                                    np.random.default_rng(1).integers(0, 1000, (256, 256))),
 }
 
 CRITERIONS = {

@@ -442,3 +442,21 @@ def test_save_load_roundtrip(tmp_path):
         assert c2.forward(xx, tt) == want
     c2 = roundtrip(nn.ClassNLLCriterion(None, True, 2), tmp_path)
     assert c2.ignoreIndex == 2
+
+
+@pytest.mark.parametrize('make, target', [
+    (lambda: nn.ClassNLLCriterion(D(W5)), [1, 0, 4, 4]),
+    (lambda: nn.MultiMarginCriterion(2, D(W5), 0.5), [1, 0, 4, 4]),
+    (lambda: nn.MultiLabelMarginCriterion(), L([[1, 3, -1, 0, 0], [4, -1, 2, 2, 2], [0, 1, 2, 3, 4], [-1] * 5]))])
+def test_class_criterions_read_and_write_noncontiguous_arrays(make, target):
+    """An input or gradInput that is a transposed view gives what contiguous ones do (the targets' values are read
+    and the gradients written without the flat positions then)."""
+    x = rng(23).standard_normal((4, 5))
+    xt = torch.DoubleTensor(np.ascontiguousarray(x.T)).t()          # x's values in a transposed view
+    assert not xt.isContiguous()
+    c, ct = make().double(), make().double()
+    ct.gradInput = torch.DoubleTensor(5, 4).t()
+    assert ct.forward(xt, target) == c.forward(D(x), target)
+    gi = ct.backward(xt, target)
+    assert gi is ct.gradInput and not gi.isContiguous()
+    np.testing.assert_array_equal(gi.numpy(), c.backward(D(x), target).numpy())

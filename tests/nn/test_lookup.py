@@ -133,8 +133,11 @@ def test_save_load_roundtrip(tmp_path):
 
 
 @pytest.mark.gpu
-def test_gpu_matches_cpu():
+@pytest.mark.parametrize('freq', [False, True])
+def test_gpu_matches_cpu(freq):
     cpu = nn.LookupTable(20, 4, 3).float()
+    if freq:
+        cpu.scaleGradByFreq()
     gpu = cpu.clone().cuda()
     idx = np.random.default_rng(2).integers(0, 20, (6, 7))
     y = cpu.forward(L(idx)).numpy()
