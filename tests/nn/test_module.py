@@ -386,16 +386,19 @@ def test_save_load_roundtrip(tmp_path):
     check_reloads(mlp(), rnd(5, 3), tmp_path, rtol=1e-12)
 
 
-@pytest.mark.parametrize('first', ['linear', 'conv'])
+@pytest.mark.parametrize('first', ['linear', 'conv', 'fullconv', 'temporal'])
 def test_gradInput_none_skips_the_first_layers_input_gradient(first, tmp_path):
     """Torch7's idiom: ``module.gradInput = None`` makes Linear and the convolutions skip dL/dinput; the
     parameter gradients are unchanged, and the net still converts and saves."""
     def build():
         torch.manualSeed(2)
-        if first == 'linear':
-            return nn.Sequential().add(nn.Linear(6, 4)).add(nn.Tanh()).add(nn.Linear(4, 2)), rnd(5, 6)
-        return (nn.Sequential().add(nn.SpatialConvolution(2, 3, 3, 3)).add(nn.Tanh()).add(nn.View(12))
-                .add(nn.Linear(12, 2)), rnd(5, 2, 4, 4))
+        first_layer, x, n = {
+            'linear': (lambda: nn.Linear(6, 4), rnd(5, 6), 4),
+            'conv': (lambda: nn.SpatialConvolution(2, 3, 3, 3), rnd(5, 2, 4, 4), 12),
+            'fullconv': (lambda: nn.SpatialFullConvolution(2, 1, 2, 2), rnd(5, 2, 2, 2), 9),
+            'temporal': (lambda: nn.TemporalConvolution(3, 2, 2), rnd(5, 4, 3), 6),
+        }[first]
+        return nn.Sequential().add(first_layer()).add(nn.Tanh()).add(nn.View(n)).add(nn.Linear(n, 2)), x
     (ref, x), (net, _) = build(), build()
     net.get(0).gradInput = None
     g = rnd(5, 2, seed=1)
