@@ -10,7 +10,8 @@ Two hand baselines: 'hand numpy' computes what Torch7's protocol computes (net:b
 with respect to the input, through the first convolution), 'hand numpy, no dL/dx' skips that col2im, as a program
 that never needs it would.  The hand code is the most careful numpy I know for this net: one matrix product per
 layer and pass, columns built by one strided copy (batch-last layout for the 20->50 convolution, whose 8x8 planes
-make batch-first rows too short), max pooling by four strided comparisons, buffers allocated once.
+make batch-first rows too short), max pooling by four strided comparisons, buffers allocated once.  Before timing,
+``check_same_step`` checks that from luatorch_py's initial weights it gives luatorch_py's weights after 3 steps.
 
 Usage: python benchmarks/bench_lenet.py [steps per round, default 10]
 """
@@ -59,6 +60,7 @@ def ours():
         crit.forward(out, T)
         net.backward(X, crit.backward(out, T))
         net.updateParameters(LR)
+    step.net = net
     return step
 
 
@@ -171,7 +173,8 @@ class HandReLUPool:
         return self.gr
 
 
-def hand_numpy(input_grad=True):
+def hand_numpy(input_grad=True, init=None):
+    """The hand-written step; ``init``: the 8 parameter arrays to start from (else drawn from ``rs``)."""
     c1 = HandConv(B, 1, 28, 20, 5, batch_last=False, input_grad=input_grad)
     p1 = HandReLUPool((B, 20, 24, 24))
     c2 = HandConv(B, 20, 12, 50, 5, batch_last=True)
@@ -190,6 +193,8 @@ def hand_numpy(input_grad=True):
     rows = np.arange(B)
     params = [(c1.w, c1.gw, c1.tw), (c1.b, c1.gb, c1.tb), (c2.w, c2.gw, c2.tw), (c2.b, c2.gb, c2.tb),
               (W1, gW1, tW1), (b1, gb1, tb1), (W2, gW2, tW2), (b2, gb2, tb2)]
+    for (p, _, _), v in zip(params, init or ()):
+        p[...] = v.reshape(p.shape)
 
     def step():
         for _, g, _ in params:
@@ -230,7 +235,20 @@ def hand_numpy(input_grad=True):
         for p, g, t in params:
             np.multiply(g, LR, out=t)
             p -= t
+    step.params = [p for p, _, _ in params]
     return step
+
+
+def check_same_step(steps=3):
+    """The hand step computes what luatorch_py's does: from the same weights, the same weights after ``steps``."""
+    o = ours()
+    weights = o.net.parameters()[0]
+    h = hand_numpy(init=[w.numpy() for w in weights])
+    for _ in range(steps):
+        o()
+        h()
+    for w, p in zip(weights, h.params):
+        np.testing.assert_allclose(w.numpy().reshape(p.shape), p, rtol=1e-4, atol=1e-6)
 
 
 def pytorch():
@@ -255,6 +273,7 @@ def peak_memory(make):
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    check_same_step()
     makers = {'hand numpy': lambda: hand_numpy(True), 'hand numpy, no dL/dx': lambda: hand_numpy(False),
               'luatorch_py': ours}
     steps = harness.add_pytorch({k: m() for k, m in makers.items()}, pytorch)

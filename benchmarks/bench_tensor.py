@@ -73,19 +73,14 @@ def main():
     np.seterr(over='ignore', under='ignore', invalid='ignore')
     for name, ours, theirs in cases():
         number = args.number if 'addmm' not in name else max(args.number // 20, 100)
-        ours(), theirs and theirs()     # warm up (allocations, scratch buffers)
+        ours(), theirs()     # warm up (allocations, scratch buffers)
         t_ours, t_np = [], []
         for _ in range(args.repeats):
             t_ours.append(per_call_us(ours, number))
-            if theirs is not None:
-                t_np.append(per_call_us(theirs, number))
-        mo = statistics.median(t_ours)
-        if t_np:
-            mn = statistics.median(t_np)
-            print(f"{name:30s} {mo:9.3f} us {mn:7.3f} us {mo - mn:+7.3f} us")
-        else:
-            print(f"{name:30s} {mo:9.3f} us {'-':>10s} {'-':>10s}")
-        results[name] = (mo, statistics.median(t_np) if t_np else None)
+            t_np.append(per_call_us(theirs, number))
+        mo, mn = statistics.median(t_ours), statistics.median(t_np)
+        print(f"{name:30s} {mo:9.3f} us {mn:7.3f} us {mo - mn:+7.3f} us")
+        results[name] = (mo, mn)
 
     mo, mn = results['x.add(y)          4x4 float']
     verdict = 'within' if mo - mn <= 2.0 else 'OVER'

@@ -26,8 +26,7 @@ if REPO not in sys.path:          # run from a checkout without installing
     sys.path.insert(0, REPO)
 
 import luatorch_py as torch      # noqa: E402
-from luatorch_py import nn, optim  # noqa: E402
-from luatorch_py import backend  # noqa: E402
+from luatorch_py import backend, nn, optim  # noqa: E402
 from luatorch_py.data import load_mnist, pixel_stats, Batches  # noqa: E402
 
 DEFAULT_DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'datasets', 'mnist'))
@@ -119,9 +118,9 @@ def check_options(args):
         d = os.path.dirname(os.path.abspath(args.save))
         if not os.path.isdir(d):
             sys.exit(f"mnist.py: --save {args.save}: directory {d} does not exist")
-    if args.cuda and not backend.cuda_available():
+    if args.cuda:
         try:
-            backend.cupy()
+            backend.cupy()          # raises, saying what is missing, without CuPy or a device
         except backend.CudaUnavailableError as e:
             sys.exit(f"mnist.py: --cuda: {e}")
 
@@ -172,8 +171,8 @@ def main(argv=None):
         sys.exit(f"mnist.py: {e}")
     train_images, train_labels = train.images, train.labels
     if args.limit is not None:
-        train_images, train_labels = train_images.narrow(0, 0, min(args.limit, len(train))), \
-            train_labels.narrow(0, 0, min(args.limit, len(train)))
+        n = min(args.limit, len(train))
+        train_images, train_labels = train_images.narrow(0, 0, n), train_labels.narrow(0, 0, n)
     ntrain = train_images.size(0)
     mean, std = pixel_stats(train_images)
 

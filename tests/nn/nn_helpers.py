@@ -1,6 +1,5 @@
 """Helpers shared by the nn tests (imported as ``from nn_helpers import ...``; pytest puts this folder on sys.path)."""
 import numpy as np
-import pytest
 
 import luatorch_py as torch
 from luatorch_py import nn
@@ -53,13 +52,10 @@ def check_params(m, x, update=True):
 
 
 def roundtrip(m, tmp_path):
-    """Save and load ``m`` (skipped until luatorch_py.serialization has save/load)."""
-    ser = pytest.importorskip('luatorch_py.serialization')
-    if not hasattr(ser, 'save') or not hasattr(ser, 'load'):
-        pytest.skip('luatorch_py.serialization has no save/load yet')
+    """``m`` saved to a .t7 file and loaded back."""
     path = str(tmp_path / 'm.t7')
-    ser.save(path, m)
-    return ser.load(path)
+    torch.save(path, m)
+    return torch.load(path)
 
 
 def shares(t, a):

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from luatorch_py import backend
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(REPO, 'scripts', 'mnist.py')
 DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'datasets', 'mnist'))
@@ -35,10 +37,18 @@ def test_mnist_script_small_run(net, tmp_path):
     assert float(last.group(1)) > 0.6           # chance is 0.1
     assert 'epoch 1/1' in err                   # the progress bar (stderr)
     import luatorch_py as torch
-    back = torch.load(str(saved))               # the saved net predicts as the script's last evaluation did
+    from luatorch_py.data import Batches, load_mnist, pixel_stats
+    back = torch.load(str(saved))
     assert type(back).__name__ == 'Sequential' and back.output.nElement() == 0    # saved after clearState()
     assert repr(back).splitlines()[2].strip().startswith('(1): nn.View(784)' if net == 'dense'
                                                          else '(1): nn.SpatialConvolution(1 -> 20, 5x5)')
+    # the saved net predicts as the script's last evaluation did (inputs normalized by the 2,000 images' stats)
+    mean, std = pixel_stats(load_mnist(DATA, 'train').images.narrow(0, 0, 2000))
+    test = load_mnist(DATA, 'test')
+    back.evaluate()
+    correct = sum(int((back.forward(x).numpy().argmax(1) == y.numpy()).sum())
+                  for x, y in Batches(test.images, test.labels, 500, shuffle=False, mean=mean, std=std))
+    assert correct / len(test) == pytest.approx(float(last.group(1)), abs=5e-5)
 
 
 def test_mnist_script_plot(tmp_path):
@@ -57,3 +67,27 @@ def test_mnist_script_errors(tmp_path):
     p = subprocess.run([sys.executable, SCRIPT, '--epochs', '0'], capture_output=True, text=True, timeout=120,
                        cwd=REPO)
     assert p.returncode == 2 and '--epochs must be >= 1' in p.stderr
+
+
+@pytest.mark.skipif(backend.cuda_available(), reason='checks the message given without a CUDA device')
+def test_mnist_script_cuda_without_a_device_says_why():
+    p = subprocess.run([sys.executable, SCRIPT, '--cuda'], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert p.returncode == 1 and p.stdout == ''
+    assert p.stderr.startswith('mnist.py: --cuda: CUDA is not available') and 'Traceback' not in p.stderr
+
+
+def test_mnist_script_plot_without_matplotlib_fails_before_training(tmp_path):
+    hide = ("import runpy, sys; sys.modules['matplotlib'] = None; sys.argv = sys.argv[1:]; "
+            "runpy.run_path(sys.argv[0], run_name='__main__')")
+    p = subprocess.run([sys.executable, '-c', hide, SCRIPT, '--plot', str(tmp_path / 'c.png')], capture_output=True,
+                       text=True, timeout=120, cwd=REPO)
+    assert p.returncode == 1 and p.stdout == ''
+    assert p.stderr.startswith('mnist.py: --plot needs matplotlib') and 'Traceback' not in p.stderr
+
+
+def test_mnist_script_seed_fixes_initialization_and_order():
+    def log(seed):
+        out, _ = run('--net', 'dense', '--limit', '500', '--epochs', '1', '--no-progress', '--seed', seed)
+        return [line for line in out.splitlines() if line.startswith(('epoch ', 'test accuracy'))]
+    first = log('1')
+    assert len(first) == 2 and log('1') == first and log('2') != first
