@@ -21,7 +21,7 @@ import itertools
 
 import numpy as np
 
-from . import array_module
+from . import array_module, gpu_conv
 
 _NFIRST, _NLAST = 'nfirst', 'nlast'
 
@@ -202,6 +202,9 @@ def im2col(x, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer=None, n
     ksize, stride, pad, dilation = (_tuple(v, d) for v in (ksize, stride, pad, dilation))
     n, c = x.shape[:2]
     osize = out_sizes(x.shape[2:], ksize, stride, pad, dilation)
+    if type(x) is not np.ndarray:     # CUDA: one gather kernel straight into the column matrix
+        cols = _get(buffer, name, (c * _prod(ksize), n * _prod(osize)), x)
+        return gpu_conv.im2col(x, cols, ksize, stride, pad, dilation, osize, layout == _NLAST)
     if layout == _NLAST:
         src = _nlast_padded(x, pad, buffer, name + '_pad')                     # (C, *Sp, N)
         st = src.strides
@@ -228,6 +231,12 @@ def col2im(cols, out, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer
     n, c = out.shape[:2]
     sizes = out.shape[2:]
     osize = out_sizes(sizes, ksize, stride, pad, dilation)
+    if type(out) is not np.ndarray:   # CUDA: one kernel, each input element sums the columns that read it
+        dst = out if out.flags.c_contiguous else _get(buffer, name, out.shape, out)
+        gpu_conv.col2im(cols, dst, ksize, stride, pad, dilation, osize, layout == _NLAST)
+        if dst is not out:
+            out[...] = dst
+        return out
     psizes = tuple(s + 2 * p for s, p in zip(sizes, pad))
     inner = tuple(slice(p, p + s) for p, s in zip(pad, sizes))
     if layout == _NLAST:

@@ -103,8 +103,13 @@ class _Extreme(_Reduce):
             xt = self._buffer('_moved', x.shape[:d] + x.shape[d + 1:] + (x.shape[d],))
             xt[...] = np.moveaxis(x, d, -1)
             getattr(np, self._arg)(xt, axis=-1, keepdims=True, out=np.moveaxis(idx, d, -1))
-        out = resized(self.output, shape)
-        getattr(xp, self._arg[3:])(x, axis=d, keepdims=True, out=out.reshape(kept))
+        out = resized(self.output, shape).reshape(kept)
+        if xp is np or self._arg == 'argmax':
+            getattr(xp, self._arg[3:])(x, axis=d, keepdims=True, out=out)
+        else:
+            # CuPy 14's min(out=...) raises TypeError on its CUB path (_ndarray_min hands out to cub_reduction
+            # as the dtype): reduce into a temporary (of the output's size) and copy
+            out[...] = xp.min(x, axis=d, keepdims=True)
         return self.output
 
     def _positions(self, xp, shape, d, idx):
