@@ -21,6 +21,7 @@ kept on the module (reallocated only when a size changes).
 """
 import numpy as np
 
+from .. import backend
 from ..backend import array_module, kernels
 from .linear import _WeightBias, _acc_bias, _acc_weight
 from .module import Module, check_grad_size, long_info, owned_tensor, pair_grad, resized, sizestr
@@ -145,7 +146,7 @@ class _Convolution(_WeightBias):
         self._cols_of = None
         cols = self._columns(x, xb, osize, layout)
         res = self._buffer('_res', (nout, cols.shape[1]))
-        xp.matmul(w, cols, out=res)
+        backend.matmul(w, cols, res)
         out = resized(self.output, ((n,) if batched else ()) + (nout,) + osize)
         o3 = out.reshape(n, nout, -1)
         src = kernels.cols_to_batch(res, n, layout)
@@ -175,7 +176,7 @@ class _Convolution(_WeightBias):
         gm = self._gradmat(g, gb, layout)
         w = _view2d(self.weight)
         dcols = self._buffer('_dcols', (w.shape[1], gm.shape[1]))
-        xp.matmul(w.T, gm, out=dcols)
+        backend.matmul(w.T, gm, dcols)
         gi = resized(self.gradInput, x.shape)
         k, s, p = self._geom()
         kernels.col2im(dcols, gi.reshape(xb.shape), k, s, p, self._dilation(), layout, self._buffer, '_col2im')
@@ -397,7 +398,7 @@ class SpatialFullConvolution(_Convolution):
         xm = self._xmat(x, xb, layout)
         w = _view2d(self.weight)                          # (nIn, nOut*kH*kW)
         cols = self._buffer('_cols', (w.shape[1], xm.shape[1]))
-        xp.matmul(w.T, xm, out=cols)
+        backend.matmul(w.T, xm, cols)
         out = resized(self.output, ((n,) if batched else ()) + (nout,) + osize)
         o4 = out.reshape((n, nout) + osize)
         k, s, p = self._geom()
@@ -432,7 +433,7 @@ class SpatialFullConvolution(_Convolution):
         cols = self._gradcols(g, gb, layout)
         w = _view2d(self.weight)
         gm = self._buffer('_gim', (w.shape[0], cols.shape[1]))
-        xp.matmul(w, cols, out=gm)
+        backend.matmul(w, cols, gm)
         if target is not None:
             gi, gt = pair_grad(self, (x.shape, target.shape))
             gt.fill(0)
@@ -527,7 +528,7 @@ class TemporalConvolution(_WeightBias):
         nout = self.outputFrameSize
         out = resized(self.output, ((n,) if batched else ()) + (to, nout))
         o2 = out.reshape(n * to, nout)
-        xp.matmul(cols, self.weight._a.T, out=o2)
+        backend.matmul(cols, self.weight._a.T, o2)
         if 'bias' in self.__dict__:
             o2 += self.bias._a
         return self.output
@@ -544,7 +545,7 @@ class TemporalConvolution(_WeightBias):
         xp = array_module(x)
         g2 = self._g2(gradOutput, xb, batched, to)
         dcols = self._buffer('_dcols', (xb.shape[0], to, self.weight._a.shape[1]))
-        xp.matmul(g2, self.weight._a, out=dcols.reshape(g2.shape[0], -1))
+        backend.matmul(g2, self.weight._a, dcols.reshape(g2.shape[0], -1))
         gi = resized(self.gradInput, x.shape)
         kernels.fold_frames(dcols, gi.reshape(xb.shape), self.kW, self.dW)
         return self.gradInput

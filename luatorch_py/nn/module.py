@@ -250,13 +250,7 @@ class Module(TypedObject):
             pt = d.get(p)
             if pt is None:
                 continue
-            pa, ga = pt._a, d[g]._a
-            if learningRate == 1:
-                pa -= ga
-            else:
-                tmp = self._buffer('_upd_' + p, pa.shape)
-                backend.array_module(pa).multiply(ga, learningRate, out=tmp)
-                pa -= tmp
+            backend.sub_scaled(pt._a, d[g]._a, learningRate, self._buffer, '_upd_' + p)
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
         """Torch7's trick: accumulate -lr * gradient straight into the parameters."""

@@ -1,4 +1,7 @@
 """Torch7's optim.sgd: stochastic gradient descent with momentum, weight decay and learning-rate decay."""
+from .. import backend
+from ..backend import capture
+from ..types import TYPES, on_device
 from ._util import get_state, opt, grad_tensor, check_x, empty_like, state_buffer, add_step
 
 
@@ -32,6 +35,10 @@ def sgd(opfunc, x, config=None, state=None):
     fx, dfdx = opfunc(x)
     dfdx = grad_tensor(dfdx, x, 'sgd')
 
+    if lrs is None and (wd != 0 or wds is None) and backend.fused_sgd_ok(x._a, dfdx._a):
+        _fused(state, x, dfdx, lr, lrd, wd, mom, damp, nesterov, nevals)
+        return x, [fx]
+
     # (2) weight decay with a single or individual parameters
     if wd != 0:
         dfdx.add(wd, x)
@@ -61,3 +68,26 @@ def sgd(opfunc, x, config=None, state=None):
     # (6) update evaluation counter
     state['evalCounter'] = nevals + 1
     return x, [fx]
+
+
+def _fused(state, x, dfdx, lr, lrd, wd, mom, damp, nesterov, nevals):
+    """Steps (2)-(6) in one kernel on the GPU, the learning-rate decay reading a device copy of the evaluation
+    counter (so that a captured step's replays decay it too; each replay advances the host counter after it)."""
+    buf = state.get('dfdx')
+    first = buf is None
+    if mom != 0 and first:
+        buf = state['dfdx'] = empty_like(dfdx, x)
+    counter = state.get('_evalCounterDevice')
+    if counter is None or counter._a.shape != (1,) or not counter._info.cuda:
+        counter = state['_evalCounterDevice'] = on_device(TYPES['torch.LongTensor'], True).tensor_class(1)
+        state['_evalCounterOnDevice'] = None
+    if state.get('_evalCounterOnDevice') != nevals:     # the host counter was set: copy it over (a fill, no sync)
+        counter._a.fill(nevals)
+    backend.fused_sgd(x._a, dfdx._a, (buf if mom != 0 else dfdx)._a, counter._a, lr, lrd, wd, mom, damp, nesterov,
+                      first)
+    state['evalCounter'] = state['_evalCounterOnDevice'] = nevals + 1
+
+    def advance():
+        state['evalCounter'] += 1
+        state['_evalCounterOnDevice'] = state['evalCounter']
+    capture.on_replay(advance)

@@ -1,0 +1,126 @@
+"""Matrix products on the GPU through cuBLAS called directly (ctypes on the libcublas CuPy loaded).
+
+Why not ``cupy.matmul``: CuPy refuses every cuBLAS call while a stream is being captured into a CUDA graph
+("calling cuBLAS API during stream capture is currently unsupported"), and a captured training step is the
+fastest way to run one (luatorch_py.cutorch.captureStep).  cuBLAS itself captures fine with a handle of its own,
+bound to the current stream and given a fixed workspace.  It is also cheaper per call: one ctypes call instead
+of CuPy's generic matmul dispatch, and ``beta`` lets a gradient accumulate in the product itself
+(gradWeight += scale * a @ b in one launch, no scratch matrix).
+
+``gemm`` returns False when it cannot take the product (no libcublas found, an integer dtype, a layout cuBLAS
+cannot express without a copy); the caller then falls back to the array module's matmul.
+"""
+import ctypes
+import os
+
+import numpy as np
+
+_state = {'lib': None, 'handle': None, 'stream': None, 'workspace': None, 'tried': False}
+_N, _T = 0, 1
+_WORKSPACE = 32 << 20     # cuBLAS' recommended workspace on Hopper
+
+
+def _find_lib():
+    """libcublas as loaded by CuPy (so that both use one library), else found by name."""
+    try:
+        import cupy.cuda.cublas  # noqa: F401  (loads libcublas)
+    except Exception:
+        return None
+    try:
+        with open('/proc/self/maps') as f:
+            for line in f:
+                path = line.split()[-1] if '/' in line else ''
+                base = os.path.basename(path)
+                if base.startswith('libcublas.so') and os.path.exists(path):
+                    return ctypes.CDLL(path)
+    except OSError:
+        pass
+    for name in ('libcublas.so.12', 'libcublas.so.13', 'libcublas.so'):
+        try:
+            return ctypes.CDLL(name)
+        except OSError:
+            continue
+    return None
+
+
+def _init():
+    _state['tried'] = True
+    if os.environ.get('LUATORCH_CUBLAS', '').lower() == 'cupy':
+        return None
+    lib = _find_lib()
+    if lib is None:
+        return None
+    import cupy
+    h = ctypes.c_void_p()
+    if lib.cublasCreate_v2(ctypes.byref(h)) != 0:
+        return None
+    ws = cupy.empty(_WORKSPACE, dtype=np.uint8)
+    if lib.cublasSetWorkspace_v2(h, ctypes.c_void_p(ws.data.ptr), ctypes.c_size_t(_WORKSPACE)) != 0:
+        return None
+    for fn, ct in (('cublasSgemm_v2', ctypes.c_float), ('cublasDgemm_v2', ctypes.c_double)):
+        f = getattr(lib, fn)
+        f.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                      ctypes.POINTER(ct), ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
+                      ctypes.POINTER(ct), ctypes.c_void_p, ctypes.c_int]
+        f.restype = ctypes.c_int
+    lib.cublasSetStream_v2.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    _state.update(lib=lib, handle=h, workspace=ws, stream=None,
+                  fns={np.dtype(np.float32): (lib.cublasSgemm_v2, ctypes.c_float),
+                       np.dtype(np.float64): (lib.cublasDgemm_v2, ctypes.c_double)},
+                  current_stream=cupy.cuda.get_current_stream)
+    return lib
+
+
+def available():
+    if not _state['tried']:
+        _init()
+    return _state['lib'] is not None
+
+
+def _colmajor(x):
+    """(op, ld) of 2-D row-major-indexed ``x`` read by column-major cuBLAS as x^T (op N) or, for a transposed
+    view, as x itself (op T); None when neither layout fits (the caller falls back)."""
+    r, c = x.shape
+    isz = x.itemsize
+    s0, s1 = x.strides
+    if (s1 == isz or c == 1) and s0 % isz == 0 and (s0 // isz >= max(c, 1) or r == 1):
+        return _N, max(s0 // isz if r > 1 else c, 1)
+    if (s0 == isz or r == 1) and s1 % isz == 0 and (s1 // isz >= max(r, 1) or c == 1):
+        return _T, max(s1 // isz if c > 1 else r, 1)
+    return None
+
+
+def gemm(a, b, out, alpha=1.0, beta=0.0):
+    """``out = alpha * a @ b + beta * out`` for 2-D CuPy arrays through cuBLAS; False when it cannot."""
+    if not _state['tried']:
+        _init()
+    if _state['lib'] is None:
+        return False
+    fns = _state['fns'].get(out.dtype)
+    if fns is None or a.dtype != out.dtype or b.dtype != out.dtype or a.ndim != 2 or b.ndim != 2 or out.ndim != 2:
+        return False
+    m, k = a.shape
+    n = b.shape[1]
+    if m == 0 or n == 0:
+        return True
+    lc = _colmajor(out)
+    la, lb = _colmajor(a), _colmajor(b)
+    if lc is None or lc[0] != _N or la is None or lb is None:
+        return False
+    fn, ct = fns
+    stream = _state['current_stream']().ptr
+    if stream != _state['stream']:
+        _state['lib'].cublasSetStream_v2(_state['handle'], ctypes.c_void_p(stream))
+        _state['stream'] = stream
+    if k == 0:
+        if beta == 0:
+            out.fill(0)
+        elif beta != 1:
+            out *= beta
+        return True
+    # row-major out (m x n) is column-major out^T (n x m) = op(b^T) op(a^T)
+    st = fn(_state['handle'], lb[0], la[0], n, m, k, ctypes.byref(ct(alpha)), b.data.ptr, lb[1], a.data.ptr,
+            la[1], ctypes.byref(ct(beta)), out.data.ptr, lc[1])
+    if st != 0:
+        raise RuntimeError(f'cuBLAS gemm failed with status {st} (m={m}, n={n}, k={k}, dtype {out.dtype})')
+    return True
