@@ -54,3 +54,26 @@ def getMemoryUsage(device=None):
     with cp.cuda.Device(getDevice() if device is None else _device_index(device)):
         free, total = cp.cuda.runtime.memGetInfo()
     return free, total
+
+
+def captureStep(fn, inputs=(), warmup=2):
+    """A training step recorded into a CUDA graph and replayed: ``step = cutorch.captureStep(fn, inputs=(x, y))``,
+    then ``step()`` once per step.  ``fn()`` takes no arguments and does one step on CUDA tensors (zeroGradParameters,
+    forward, ``crit.forwardDevice``, backward, updateParameters or an optim step); ``step()`` returns what it
+    returned (e.g. the loss tensor, refreshed by every replay).  The first ``warmup`` calls run ``fn`` eagerly, the
+    next captures and launches it, later ones only launch the graph: one launch and no Python per step.
+
+    Copy each new batch into the same input tensors (``x.copy(batch)``); the ``inputs`` given are checked not to have
+    changed storage or size.  Numbers passed as Python values (a learning rate) are fixed at capture.  A step that
+    synchronizes with the host, copies host data or allocates device memory while captured raises
+    ``CaptureError`` saying which (docs/cuda.md)."""
+    from .backend.capture import CapturedStep
+    backend.cupy()
+    return CapturedStep(fn, inputs, warmup)
+
+
+def __getattr__(name):
+    if name == 'CaptureError':
+        from .backend.capture import CaptureError
+        return CaptureError
+    raise AttributeError(f"module 'luatorch_py.cutorch' has no attribute {name!r}")
