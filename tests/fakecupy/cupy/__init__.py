@@ -11,6 +11,8 @@ around a numpy array ``_a``.  Strictness, modelled on real CuPy (v13/v14):
   converts the value (as CuPy does).
 - copyto with a non-scalar numpy src raises ValueError; take has no ``mode`` (indices wrap) and requires
   out.dtype == a.dtype; reductions have no where=/initial=; einsum has no out=; sort kind only None/'stable'.
+- min / amin / ptp (function or method) with an ``out=`` array raise TypeError: CuPy 14's CUB path hands ``out``
+  to cub_reduction as the dtype (_routines_statistics.pyx _ndarray_min/_ndarray_ptp; seen on an H200, 14.2).
 - scatter_add / ufunc.at dtype restrictions (atomics): add: int32/uint32/uint64/f16/f32/f64 only.
 - full reductions / integer indexing return 0-d arrays, not numpy scalars; asnumpy copies.
 - generic module functions reject numpy.ndarray arguments (except creation/conversion functions and index args);
@@ -36,6 +38,41 @@ def _log(kind, name):
             f.write(f'{kind} {name}\n')
 
 
+# -- counters and stream capture ---------------------------------------------------------------------------
+# Every operation that would launch a kernel on a GPU counts one launch (tests pin the launches of a training
+# step with them); every device->host read counts one synchronization; every new device array one allocation
+# (handed to the allocator set by cuda.set_allocator, as CuPy's allocations are).  While a stream captures, each
+# launch records a thunk that recomputes the operation into the same output memory, so Graph.launch() replays the
+# captured work as a CUDA graph would; a synchronization or a host->device copy during capture raises, as CUDA does.
+_counters = {'launches': 0, 'syncs': 0, 'allocs': 0}
+_capture = [None]          # the thunks of the graph being captured, or None
+_allocator = [None]
+
+
+def _launch(thunk=None):
+    _counters['launches'] += 1
+    if _capture[0] is not None and thunk is not None:
+        _capture[0].append(thunk)
+
+
+def _sync(what):
+    _counters['syncs'] += 1
+    if _capture[0] is not None:
+        raise RuntimeError(f'cudaErrorStreamCaptureUnsupported: operation not permitted when stream is capturing '
+                           f'(fakecupy: {what})')
+
+
+def _alloc(a):
+    if a.base is None and a.size:
+        _counters['allocs'] += 1
+        if _allocator[0] is not None:
+            _allocator[0](a.nbytes)
+
+
+def _copy_into(res, val):
+    res[...] = val
+
+
 _PY_SCALARS = (bool, int, float, complex)
 
 
@@ -51,6 +88,7 @@ def _unsupported(x):
 def _new(a):
     o = object.__new__(ndarray)
     o._a = a
+    _alloc(a)
     return o
 
 
@@ -172,7 +210,7 @@ class _Device:
         _current_device[0] = self.id
 
     def synchronize(self):
-        pass
+        _sync('Device.synchronize')
 
     def __enter__(self):
         self._prev.append(_current_device[0])
@@ -232,20 +270,182 @@ cuda.get_device_id = lambda: _current_device[0]
 cuda.is_available = lambda: True
 
 
-class _Stream:
-    null = None
+class _Graph:
+    """A captured graph: its thunks rerun in order by launch() (one launch)."""
 
-    def synchronize(self):
+    def __init__(self, thunks):
+        self._thunks = thunks
+
+    def launch(self, stream=None):
+        _counters['launches'] += 1
+        for t in self._thunks:
+            t()
+
+    def upload(self, stream=None):
         pass
 
 
+class _Stream:
+    def __init__(self, null=False, non_blocking=False, ptr=0):
+        self.ptr = 0 if null else id(self)
+        self._null = null
+
+    def synchronize(self):
+        _sync('Stream.synchronize')
+
+    def __enter__(self):
+        _streams.append(self)
+        return self
+
+    def __exit__(self, *a):
+        _streams.pop()
+
+    def use(self):
+        _streams[0] = self
+        return self
+
+    def begin_capture(self, mode=None):
+        if self._null:
+            raise RuntimeError('cudaErrorStreamCaptureUnsupported: the null stream cannot be captured')
+        if _capture[0] is not None:
+            raise RuntimeError('cudaErrorIllegalState: a capture is already under way')
+        _capture[0] = []
+
+    def end_capture(self):
+        if _capture[0] is None:
+            raise RuntimeError('cudaErrorIllegalState: the stream is not capturing')
+        g, _capture[0] = _Graph(_capture[0]), None
+        return g
+
+    def is_capturing(self):
+        return _capture[0] is not None
+
+
+_Stream.null = _Stream(null=True)
+_streams = [_Stream.null]
 cuda.Stream = _Stream
-cuda.get_current_stream = lambda: _Stream()
+cuda.Graph = _Graph
+cuda.get_current_stream = lambda: _streams[-1]
+
+
+def _set_allocator(allocator=None):
+    _allocator[0] = allocator
+
+
+cuda.set_allocator = _set_allocator
+cuda.get_allocator = lambda: _allocator[0]
+
+
+class _Pointer:
+    def __init__(self, size):
+        self.size = size
+        self.ptr = 0
+
+
+class MemoryPool:
+    def __init__(self, allocator=None):
+        self._used = 0
+
+    def malloc(self, size):
+        self._used += size
+        return _Pointer(size)
+
+    def used_bytes(self):
+        return self._used
+
+    def total_bytes(self):
+        return self._used
+
+    def free_all_blocks(self):
+        pass
+
+
+cuda.MemoryPool = MemoryPool
+
+
+# -- RawKernel: the numpy twin of the kernel's index arithmetic runs instead of the CUDA source --------------------
+_CTYPES = {'float': _np.float32, 'double': _np.float64, 'int': _np.int32, 'long long': _np.int64,
+           'unsigned char': _np.uint8, 'bool': _np.bool_}
+
+
+def _kernel_params(code, name):
+    import re
+    m = re.search(r'__global__\s+void\s+' + re.escape(name) + r'\s*\(([^)]*)\)', code)
+    if m is None:
+        raise ValueError(f'fakecupy.RawKernel: no __global__ void {name}(...) in the source')
+    t = re.search(r'typedef\s+(float|double)\s+T\s*;', code)
+    out = []
+    for p in m.group(1).split(','):
+        p = p.replace('const', ' ').replace('__restrict__', ' ').strip()
+        ptr = '*' in p
+        ctype = ' '.join(p.replace('*', ' ').split()[:-1])
+        if ctype == 'T':
+            if t is None:
+                raise ValueError(f'fakecupy.RawKernel {name}: T used without a typedef')
+            ctype = t.group(1)
+        if ctype not in _CTYPES:
+            raise ValueError(f'fakecupy.RawKernel {name}: unsupported parameter type {ctype!r}')
+        out.append((ctype, ptr))
+    return out
+
+
+class RawKernel:
+    """Checks each launch as a GPU would need it (grid/block shape, argument count, pointer dtypes and contiguity,
+    scalar C types), then runs the twin registered under the kernel's name in luatorch_py.backend.cuda.TWINS."""
+
+    def __init__(self, code, name, options=(), backend='nvrtc', translate_cucomplex=False,
+                 enable_cooperative_groups=False, jitify=False):
+        self.code, self.name = code, name
+        self._params = _kernel_params(code, name)
+
+    def __call__(self, grid, block, args, shared_mem=0, stream=None):
+        for what, dims in (('grid', grid), ('block', block)):
+            if not isinstance(dims, tuple) or not 1 <= len(dims) <= 3 or \
+                    not all(isinstance(d, int) and d >= 1 for d in dims):
+                raise ValueError(f'fakecupy.RawKernel {self.name}: bad {what} {dims!r}')
+        nthreads = 1
+        for d in block:
+            nthreads *= d
+        if nthreads > 1024:
+            raise ValueError(f'fakecupy.RawKernel {self.name}: {nthreads} threads per block (max 1024)')
+        if shared_mem > 48 * 1024:
+            raise ValueError(f'fakecupy.RawKernel {self.name}: {shared_mem} bytes of dynamic shared memory')
+        if len(args) != len(self._params):
+            raise TypeError(f'fakecupy.RawKernel {self.name}: {len(self._params)} arguments expected, got '
+                            f'{len(args)}')
+        flat = []
+        for i, (a, (ctype, ptr)) in enumerate(zip(args, self._params)):
+            want = _np.dtype(_CTYPES[ctype])
+            if ptr:
+                if not isinstance(a, ndarray):
+                    raise TypeError(f'fakecupy.RawKernel {self.name}: argument {i} must be a cupy.ndarray '
+                                    f'({ctype}*), got {type(a).__name__}')
+                if a.dtype != want:
+                    raise TypeError(f'fakecupy.RawKernel {self.name}: argument {i} is {a.dtype}, the kernel reads '
+                                    f'{ctype}*')
+                if not a._a.flags.c_contiguous:
+                    raise ValueError(f'fakecupy.RawKernel {self.name}: argument {i} is not C-contiguous (the kernel '
+                                     f'indexes it flat)')
+                flat.append(a._a.reshape(-1))
+            else:
+                if not isinstance(a, _np.generic) or a.dtype != want:
+                    raise TypeError(f'fakecupy.RawKernel {self.name}: argument {i} must be a numpy {want} scalar '
+                                    f'(C {ctype}), got {type(a).__name__}')
+                flat.append(a)
+        twin = _sys.modules['luatorch_py.backend.cuda'].TWINS[self.name]
+        twin(*flat)
+        _launch(lambda: twin(*flat))
+
+
+cuda.runtime.deviceSynchronize = lambda: _sync('deviceSynchronize')
 _sys.modules['cupy.cuda'] = cuda
 _sys.modules['cupy.cuda.runtime'] = _runtime
 
 
 class _MemPool:
+    def malloc(self, size):
+        return None
+
     def used_bytes(self):
         return 0
 
@@ -284,6 +484,17 @@ _METHOD_KW = {
     'ravel': {'order'}, 'flatten': {'order'}, 'squeeze': {'axis'}, 'repeat': {'axis'},
     'dot': {'out'}, 'round': {'decimals', 'out'},
 }
+# CuPy 14: min / ptp pass out= to cub.cub_reduction in the place of dtype -> TypeError (array == dtype)
+_BROKEN_OUT = {'min', 'amin', 'ptp'}
+
+
+def _refuse_broken_out(name, args, kw, out_pos):
+    """out_pos: the index of ``out`` in args (2 for cupy.min(a, axis, out), 1 for the method x.min(axis, out))."""
+    if name in _BROKEN_OUT and (kw.get('out') is not None or (len(args) > out_pos and args[out_pos] is not None)):
+        raise TypeError(f'fakecupy: cupy {name}(out=...) raises TypeError on CuPy 14 (its CUB path passes out as '
+                        f'the dtype): reduce without out= and copy the result')
+
+
 _REDUCING_METHODS = {'max', 'min', 'sum', 'prod', 'mean', 'var', 'std', 'argmax', 'argmin', 'all', 'any',
                      'dot'}
 
@@ -386,6 +597,7 @@ class ndarray:
                 kw['kind'] = 'stable'                     # CuPy's sorts (CUB radix sort) are stable
             if name == 'take':
                 return take(self, *args, **kw)
+            _refuse_broken_out(name, args, kw, 1)
             if name == 'view' and (args or kw.get('dtype') is not None):
                 dt = _np.dtype(args[0] if args else kw['dtype'])
                 if dt.itemsize != self._a.itemsize and not self._a.flags.c_contiguous:
@@ -399,12 +611,18 @@ class ndarray:
                 args = tuple(_hostok(a) for a in args)
             else:
                 args = tuple(_loose(a) for a in args)
+            if name in ('item', 'tolist', 'tobytes', 'dumps'):
+                _sync(f'ndarray.{name}')
+                return m(*args, **kw)
             r = m(*args, **kw)
             if out is not None:
+                _launch(lambda: m(*args, **kw))
                 return out
-            if name in ('item', 'tolist', 'tobytes', 'dumps'):
-                return r
-            return _wrap(r)
+            w = _wrap(r)
+            if isinstance(r, (_np.ndarray, _np.generic)) and not (isinstance(r, _np.ndarray) and r.base is not None):
+                res = w._a
+                _launch(lambda: _copy_into(res, m(*args, **kw)))
+            return w
         return call
 
     def fill(self, value):
@@ -419,8 +637,10 @@ class ndarray:
         elif not _is_scalar(value):
             raise TypeError(f'Unsupported type {type(value)}')
         self._a.fill(value)
+        _launch(lambda: self._a.fill(value))
 
     def get(self, stream=None, order='C', out=None, blocking=True):
+        _sync('ndarray.get')
         if out is not None:
             out[...] = self._a
             return out
@@ -433,6 +653,7 @@ class ndarray:
             raise ValueError('Shape mismatch')
         if arr.dtype != self._a.dtype:
             raise TypeError(f'{arr.dtype} array cannot be set to {self._a.dtype} array')
+        _sync('ndarray.set (host->device)')
         self._a[...] = arr
 
     def reduced_view(self, dtype=None):
@@ -458,15 +679,19 @@ class ndarray:
             yield self[i]
 
     def __bool__(self):
+        _sync('ndarray.__bool__')
         return bool(self._a)
 
     def __int__(self):
+        _sync('ndarray.__int__')
         return int(self._a)
 
     def __float__(self):
+        _sync('ndarray.__float__')
         return float(self._a)
 
     def __complex__(self):
+        _sync('ndarray.__complex__')
         return complex(self._a)
 
     # no __index__: CuPy leaves it out on purpose (it would be an implicit device->host transfer)
@@ -500,6 +725,9 @@ class ndarray:
                 r = self._a[kk + (Ellipsis,)]
             else:
                 r = _np.array(r)
+        if not _basic_key(key):
+            res, src = r, self._a
+            _launch(lambda: _copy_into(res, src[k]))
         return _new(r)
 
     def __setitem__(self, key, value):
@@ -512,6 +740,8 @@ class ndarray:
                     raise ValueError('fakecupy: scatter setitem from an overlapping array')
                 _check_dup_scatter(self._a, k, value._a)
             self._a[k] = value._a
+            dst, v = self._a, value._a
+            _launch(lambda: dst.__setitem__(k, v))
             return
         if _basic_key(key):
             if isinstance(value, _np.ndarray) and value.shape != ():
@@ -519,10 +749,14 @@ class ndarray:
             if isinstance(value, (list, tuple)):
                 raise TypeError(f'Unsupported type {type(value)}')
             self._a[k] = value
+            dst = self._a
+            _launch(lambda: dst.__setitem__(k, value))
             return
         v = _hostok(value)
         _check_dup_scatter(self._a, k, v)
         self._a[k] = v
+        dst = self._a
+        _launch(lambda: dst.__setitem__(k, v))
 
 
 def _check_dup_scatter(a, k, v):
@@ -610,6 +844,8 @@ class ufunc:
             extra['dtype'] = dtype
         _check_overlap(f'cupy.{self.name}', o, ins, elementwise=self.name != 'matmul')
         r = self._u(*ins, out=o, casting=casting, **extra)
+        res = o if o is not None else r
+        _launch(lambda: self._u(*ins, out=res, casting=casting, **extra))
         if out is not None:
             return out
         return _wrap(r)
@@ -617,12 +853,17 @@ class ufunc:
     def reduce(self, array, axis=0, dtype=None, out=None, keepdims=False):
         _log('ufunc.reduce', self.name)
         _check_overlap(f'cupy.{self.name}.reduce', _out(out), [_operand(array)], elementwise=False)
-        r = self._u.reduce(_operand(array), axis=axis, dtype=dtype, out=_out(out), keepdims=keepdims)
-        return out if out is not None else _wrap(r)
+        a = _operand(array)
+        r = self._u.reduce(a, axis=axis, dtype=dtype, out=_out(out), keepdims=keepdims)
+        w = out if out is not None else _wrap(r)
+        res = w._a
+        _launch(lambda: _copy_into(res, self._u.reduce(a, axis=axis, dtype=dtype, keepdims=keepdims)))
+        return w
 
     def accumulate(self, array, axis=0, dtype=None, out=None):
         _log('ufunc.accumulate', self.name)
         r = self._u.accumulate(_operand(array), axis=axis, dtype=dtype, out=_out(out))
+        _launch()
         return out if out is not None else _wrap(r)
 
     def reduceat(self, array, indices, axis=0, dtype=None, out=None):
@@ -630,6 +871,7 @@ class ufunc:
         if self.name != 'add':
             raise NotImplementedError(f'reduceat only supports add (got {self.name})')
         r = self._u.reduceat(_operand(array), _hostok(indices), axis=axis, dtype=dtype, out=_out(out))
+        _launch()
         return out if out is not None else _wrap(r)
 
     def outer(self, A, B, **kw):
@@ -645,7 +887,9 @@ class ufunc:
             raise NotImplementedError(f'ufunc.at is not supported for {self.name}')
         if a.dtype.name not in ok:
             raise TypeError(f'cupy.{self.name}.at only supports {ok} as data type (got {a.dtype})')
-        self._u.at(a._a, _key(indices), _hostok(b))
+        k, v = _key(indices), _hostok(b)
+        self._u.at(a._a, k, v)
+        _launch(lambda: self._u.at(a._a, k, v))
 
 
 def _scatter(a, slices, value, op):
@@ -661,7 +905,9 @@ def _scatter(a, slices, value, op):
         raise TypeError(f'cupy.{u}.at only supports {ok} as data type (got {a.dtype})')
     if isinstance(value, ndarray) and _shares(a._a, value._a):
         raise ValueError('fakecupy: scatter from an overlapping array')
-    getattr(_np, u).at(a._a, _key(slices), _hostok(value))
+    k, v = _key(slices), _hostok(value)
+    getattr(_np, u).at(a._a, k, v)
+    _launch(lambda: getattr(_np, u).at(a._a, k, v))
 
 
 # -- module functions --------------------------------------------------------------------------------------
@@ -730,6 +976,7 @@ def _make_func(name, nf):
             return _copyto(*args, **kw)
         if name == 'take':
             return take(*args, **kw)
+        _refuse_broken_out(name, args, kw, 2)
         if name in ('argsort', 'sort'):
             if kw.get('kind') not in (None, 'stable'):
                 raise NotImplementedError('Sorting arrays with the kind other than stable is not supported')
@@ -755,6 +1002,14 @@ def _make_func(name, nf):
                 flat.extend(a if isinstance(a, (list, tuple)) else [a])
             _check_overlap(f'cupy.{name}', k2['out'], flat, elementwise=name in _ELEMENTWISE_OUT)
         r = nf(*a2, **k2)
+        if name in _HOST_OK and any(isinstance(a, (_np.ndarray, list, tuple)) for a in args):
+            _sync(f'cupy.{name} from host data')          # a host->device copy: not capturable
+        if name not in _PASSTHROUGH and name not in ('empty', 'empty_like'):
+            if out is not None:
+                _launch(lambda: nf(*a2, **k2))
+            elif isinstance(r, _np.ndarray) and r.base is None:
+                res = r
+                _launch(lambda: _copy_into(res, nf(*a2, **k2)))
         if out is not None:
             return out
         if name == 'count_nonzero' and kw.get('axis') is None:
@@ -780,12 +1035,17 @@ def take(a, indices, axis=None, out=None):
     if out is not None:
         _check_overlap('cupy.take', out._a, [a._a, idx], elementwise=False)
     r = _np.take(a._a, idx, axis=axis, mode='wrap')
+    src = a._a
     if out is not None:
         if out.shape != r.shape:
             raise ValueError('Output shape mismatch')
         out._a[...] = r
-        return out
-    return _wrap(r)
+        res = out._a
+    else:
+        out = _wrap(r)
+        res = out._a
+    _launch(lambda: _copy_into(res, _np.take(src, idx, axis=axis, mode='wrap')))
+    return out
 
 
 def _copyto(dst, src, casting='same_kind', where=None):
@@ -808,12 +1068,15 @@ def _copyto(dst, src, casting='same_kind', where=None):
         where = where._a if isinstance(where, ndarray) else where
         _check_overlap('cupy.copyto (where)', dst._a, [where])
         _np.copyto(dst._a, src, casting=casting, where=where)
+        _launch(lambda: _np.copyto(dst._a, src, casting=casting, where=where))
     else:
         _np.copyto(dst._a, src, casting=casting)
+        _launch(lambda: _np.copyto(dst._a, src, casting=casting))
 
 
 def asnumpy(a, stream=None, order='C', out=None, blocking=True):
     if isinstance(a, ndarray):
+        _counters['syncs'] -= 1                 # counted once, in get()
         return a.get(order=order, out=out)
     if out is not None:
         out[...] = a
