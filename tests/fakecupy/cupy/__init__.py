@@ -438,6 +438,40 @@ class RawKernel:
 
 
 cuda.runtime.deviceSynchronize = lambda: _sync('deviceSynchronize')
+
+
+def _cublas_gemm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
+    """cuBLAS's gemm on the memory of fake arrays, with its column-major semantics: C (m x n, leading dim ldc) =
+    alpha op(A) op(B) + beta C, op(X) = X (0) or X^T (1), each matrix read from its array's first element with
+    the leading dimension given (luatorch_py.backend.cublas uses this in place of libcublas)."""
+    def cm(a, rows, cols, ld, trans):
+        if not isinstance(a, ndarray):
+            raise TypeError(f'fakecupy cuBLAS: expected a cupy.ndarray, got {type(a).__name__}')
+        isz = a.itemsize
+        r, c = (cols, rows) if trans else (rows, cols)          # the stored matrix
+        if ld < max(1, r):
+            raise ValueError(f'fakecupy cuBLAS: leading dimension {ld} < {r} rows')
+        need = (c - 1) * ld + r                                 # elements from the first one
+        root = a._a
+        while isinstance(root.base, _np.ndarray):
+            root = root.base
+        end = root.__array_interface__['data'][0] + root.nbytes
+        if a._a.__array_interface__['data'][0] + need * isz > end:
+            raise ValueError(f'fakecupy cuBLAS: a {r}x{c} matrix with ld {ld} reads past its array')
+        v = _np.lib.stride_tricks.as_strided(a._a, (r, c), (isz, ld * isz), writeable=True)
+        return v.T if trans else v
+    if not (A.dtype == B.dtype == C.dtype) or A.dtype not in (_np.float32, _np.float64):
+        raise TypeError('fakecupy cuBLAS: gemm needs three float32 or three float64 arrays')
+    a, b, c = cm(A, m, k, lda, transa), cm(B, k, n, ldb, transb), cm(C, m, n, ldc, 0)
+    _check_overlap('cuBLAS gemm', c, [a, b], elementwise=False)
+
+    def run():
+        r = alpha * (a @ b)
+        if beta != 0:
+            r = r + beta * c
+        c[...] = r
+    run()
+    _launch(run)
 _sys.modules['cupy.cuda'] = cuda
 _sys.modules['cupy.cuda.runtime'] = _runtime
 
