@@ -64,6 +64,7 @@ class Kernel:
         TWINS[name] = twin
 
     def _raw(self, dtype):
+        """(RawKernel for T = dtype, per-parameter scalar converters: None for pointers)."""
         k = self._compiled.get(dtype)
         if k is None:
             cupy = get_cupy()
@@ -71,38 +72,32 @@ class Kernel:
             if ctype is None:
                 raise TypeError(f'kernel {self.name}: no version for dtype {np.dtype(dtype)} (float32/float64 only)')
             code = f'typedef {ctype} T;\n' + _PRELUDE + self.source
-            k = self._compiled[dtype] = (cupy.RawKernel(code, self.name), np.dtype(dtype).type)
+            conv = tuple(None if ptr else (np.dtype(dtype).type if c == 'T' else _CTYPES[c]) for c, ptr in self.params)
+            k = self._compiled[dtype] = (cupy.RawKernel(code, self.name), conv)
         return k
 
-    def _args(self, args, tscalar):
-        if len(args) != len(self.params):
-            raise TypeError(f'kernel {self.name}: {len(self.params)} arguments expected, got {len(args)}')
-        out = []
-        for a, (ctype, ptr) in zip(args, self.params):
-            if ptr:
-                out.append(a)
-            elif ctype == 'T':
-                out.append(tscalar(a))
-            else:
-                out.append(_CTYPES[ctype](a))
-        return tuple(out)
+    def _args(self, args, conv):
+        if len(args) != len(conv):
+            raise TypeError(f'kernel {self.name}: {len(conv)} arguments expected, got {len(args)}')
+        return tuple(a if c is None else c(a) for a, c in zip(args, conv))
 
     def __call__(self, n, *args, dtype=None):
-        """Launch over ``n`` elements; ``dtype`` (default: the first array argument's) picks T."""
+        """Launch over ``n`` elements; ``dtype`` (default: the first float array argument's) picks T."""
         if n <= 0:
             return
-        raw, tscalar = self._raw(dtype or _first_array(args).dtype)
+        raw, conv = self._raw(dtype or _first_array(args).dtype)
         grid = min((n + _BLOCK - 1) // _BLOCK, _MAX_GRID)
-        raw((grid,), (_BLOCK,), self._args(args, tscalar))
+        raw((grid,), (_BLOCK,), self._args(args, conv))
 
     def launch(self, grid, block, *args, shared=0, dtype=None):
-        raw, tscalar = self._raw(dtype or _first_array(args).dtype)
-        raw((grid,), (block,), self._args(args, tscalar), shared_mem=shared)
+        raw, conv = self._raw(dtype or _first_array(args).dtype)
+        raw((grid,), (block,), self._args(args, conv), shared_mem=shared)
 
 
 def _first_array(args):
     for a in args:
-        if hasattr(a, 'dtype') and hasattr(a, 'shape') and np.dtype(a.dtype).kind == 'f':
+        dt = getattr(a, 'dtype', None)
+        if dt is not None and dt.kind == 'f' and getattr(a, 'ndim', 0):
             return a
     raise TypeError('kernel launch: no float array among the arguments to choose T from')
 

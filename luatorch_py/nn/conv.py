@@ -22,7 +22,7 @@ kept on the module (reallocated only when a size changes).
 import numpy as np
 
 from .. import backend
-from ..backend import array_module, kernels
+from ..backend import array_module, gpu_pool, kernels
 from .linear import _WeightBias, _acc_bias, _acc_weight
 from .module import Module, check_grad_size, long_info, owned_tensor, pair_grad, resized, sizestr
 from .pooling import _CeilMode
@@ -608,10 +608,16 @@ class TemporalMaxPooling(Module):
 
     def updateOutput(self, input):
         x, xb, batched, to = self._setup(input)
-        xp = array_module(x)
         n, _, c = xb.shape
         out = resized(self.output, ((n,) if batched else ()) + (to, c)).reshape(n, to, c)
         idx = self._buffer('_idx', (n, to, c), long_info(self))
+        # CUDA: one kernel over (frames x frameSize) planes, 1-frame-wide windows (idx: the winner's t * c + j)
+        gpu_pool.max_pool(xb, out, idx, (self.kW, 1), (self.dW, 1), (0, 0), self._max_numpy, xb, out, idx, to)
+        return self.output
+
+    def _max_numpy(self, xb, out, idx, to):
+        xp = array_module(xb)
+        n, _, c = xb.shape
         m = self._bools('_m', (n, to, c))
         out.fill(-_INF)
         idx.fill(-1)
@@ -620,16 +626,19 @@ class TemporalMaxPooling(Module):
             xp.greater(v, out, out=m)
             xp.copyto(out, v, where=m)
             xp.copyto(idx, k, where=m)
-        return self.output
 
     def updateGradInput(self, input, gradOutput):
         x, xb, batched, to = self._setup(input)
         n, _, c = xb.shape
         g3, idx = _winners(self, input, gradOutput, batched, (n, to, c))
         gi = resized(self.gradInput, x.shape).reshape(n, -1, c)
-        gi.fill(0)
-        _to_winners(self, array_module(x), g3, idx, gi, self._windows(to))
+        gpu_pool.max_pool_backward(g3, idx, gi, (self.kW, 1), (self.dW, 1), (0, 0),      # CUDA: one kernel
+                                   self._grad_numpy, g3, idx, gi, to)
         return self.gradInput
+
+    def _grad_numpy(self, g3, idx, gi, to):
+        gi.fill(0)
+        _to_winners(self, array_module(gi), g3, idx, gi, self._windows(to))
 
     def __repr__(self):
         return self.__torch_name__
@@ -704,11 +713,16 @@ class VolumetricMaxPooling(_CeilMode, Module):
 
     def updateOutput(self, input):
         x, xb, batched, osize, k, s, p, extra = self._setup(input)
-        xp = array_module(x)
         n, c = xb.shape[:2]
-        src = kernels.padded(xb, p, self._buffer, '_pad', -_INF, extra)
         out = resized(self.output, ((n,) if batched else ()) + (c,) + osize).reshape((n, c) + osize)
         idx = self._buffer('_idx', (n, c) + osize, long_info(self))
+        # CUDA: one kernel (idx: the winner's flat position in its volume, -1 in the padding)
+        gpu_pool.max_pool(xb, out, idx, k, s, p, self._max_numpy, xb, out, idx, k, s, p, extra, osize, nan_wins=True)
+        return self.output
+
+    def _max_numpy(self, xb, out, idx, k, s, p, extra, osize):
+        xp = array_module(xb)
+        src = kernels.padded(xb, p, self._buffer, '_pad', -_INF, extra)
         m = self._bools('_m', out.shape)
         m2 = self._bools('_m2', out.shape)
         for j, w in enumerate(_volume_windows(k, s, osize)):
@@ -722,21 +736,25 @@ class VolumetricMaxPooling(_CeilMode, Module):
             m |= m2
             xp.copyto(out, v, where=m)
             xp.copyto(idx, j, where=m)
-        return self.output
 
     def updateGradInput(self, input, gradOutput):
         x, xb, batched, osize, k, s, p, extra = self._setup(input)
         n, c = xb.shape[:2]
         gb, idx = _winners(self, input, gradOutput, batched, (n, c) + osize)
         gi = resized(self.gradInput, x.shape).reshape(xb.shape)
+        gpu_pool.max_pool_backward(gb, idx, gi, k, s, p, self._grad_numpy, gb, idx, gi, k, s, p, extra,
+                                   osize)      # CUDA: one kernel
+        return self.gradInput
+
+    def _grad_numpy(self, gb, idx, gi, k, s, p, extra, osize):
+        n, c = gi.shape[:2]
         padded = any(p) or any(extra)
-        acc = self._buffer('_gpad', (n, c) + tuple(i + 2 * pp + e for i, pp, e in zip(xb.shape[2:], p, extra))) \
+        acc = self._buffer('_gpad', (n, c) + tuple(i + 2 * pp + e for i, pp, e in zip(gi.shape[2:], p, extra))) \
             if padded else gi
         acc.fill(0)
-        _to_winners(self, array_module(x), gb, idx, acc, _volume_windows(k, s, osize))
+        _to_winners(self, array_module(gi), gb, idx, acc, _volume_windows(k, s, osize))
         if padded:
-            gi[...] = acc[(slice(None), slice(None)) + tuple(slice(pp, pp + i) for pp, i in zip(p, xb.shape[2:]))]
-        return self.gradInput
+            gi[...] = acc[(slice(None), slice(None)) + tuple(slice(pp, pp + i) for pp, i in zip(p, gi.shape[2:]))]
 
     def __repr__(self):
         s = f"{self.__torch_name__}({self.kT}x{self.kW}x{self.kH}, {self.dT},{self.dW},{self.dH}"
@@ -773,6 +791,11 @@ class VolumetricAveragePooling(Module):
         x, xb, batched, osize, k, s = self._setup(input)
         n, c = xb.shape[:2]
         out = resized(self.output, ((n,) if batched else ()) + (c,) + osize).reshape((n, c) + osize)
+        gpu_pool.avg_pool(xb, out, k, s, (0, 0, 0), None, 1.0 / (self.kT * self.kW * self.kH),
+                          self._avg_numpy, xb, out, k, s, osize)      # CUDA: one kernel
+        return self.output
+
+    def _avg_numpy(self, xb, out, k, s, osize):
         for j, w in enumerate(_volume_windows(k, s, osize)):
             v = xb[w]
             if j == 0:
@@ -780,17 +803,22 @@ class VolumetricAveragePooling(Module):
             else:
                 out += v
         out *= 1.0 / (self.kT * self.kW * self.kH)
-        return self.output
 
     def updateGradInput(self, input, gradOutput):
         x, xb, batched, osize, k, s = self._setup(input)
-        xp = array_module(x)
         n, c = xb.shape[:2]
         g = self._coerce(gradOutput, 'gradOutput')._a
         check_grad_size(self, g, ((n,) if batched else ()) + (c,) + osize)
-        tmp = self._buffer('_tmp', (n, c) + osize)
-        xp.multiply(g.reshape(tmp.shape), 1.0 / (self.kT * self.kW * self.kH), out=tmp)
+        gb = g.reshape((n, c) + osize)
         gi = resized(self.gradInput, x.shape).reshape(xb.shape)
+        gpu_pool.avg_pool_backward(gb, gi, k, s, (0, 0, 0), None, 1.0 / (self.kT * self.kW * self.kH),
+                                   self._avg_grad_numpy, gb, gi, k, s, osize)      # CUDA: one kernel
+        return self.gradInput
+
+    def _avg_grad_numpy(self, gb, gi, k, s, osize):
+        xp = array_module(gi)
+        tmp = self._buffer('_tmp', gb.shape)
+        xp.multiply(gb, 1.0 / (self.kT * self.kW * self.kH), out=tmp)
         gi.fill(0)
         for w in _volume_windows(k, s, osize):
             gi[w] += tmp

@@ -5,11 +5,12 @@
 (which is not repeated: pads must be smaller than the input size); replication repeats the edge pixel.
 
 Each dim is padded with a constant number of slice copies (the centre, then the border strips), and the backward
-folds the border strips of gradOutput back onto the pixels they came from.
+folds the border strips of gradOutput back onto the pixels they came from.  On CUDA each pass is one kernel
+(luatorch_py/backend/gpu_pool.py).
 """
 import numbers
 
-from ..backend import array_module
+from ..backend import array_module, gpu_pool
 from .module import Module, check_grad_size, field_out, sizestr
 from .pooling import _spatial_input
 
@@ -112,28 +113,36 @@ class _SpatialPadding(Module):
     def updateOutput(self, input):
         x, x4 = self._arrays(input)
         oh, ow = self._sizes(x)
-        N, C, H, W = x4.shape
         out = field_out(self, 'output', x.shape[:-2] + (oh, ow))
         out4 = out if x.ndim == 4 else out[None]
-        tmp = self._buffer('_rows', (N, C, oh, W))
+        gpu_pool.pad2d(x4, out4, self.pad_t, self.pad_l, self._mode, self._pad_numpy, x4, out4)   # CUDA: one kernel
+        return self.output
+
+    def _pad_numpy(self, x4, out4):
+        N, C, H, W = x4.shape
+        tmp = self._buffer('_rows', (N, C, out4.shape[2], W))
         _pad_axis(tmp, x4, 2, self.pad_t, self.pad_b, self._mode)
         _pad_axis(out4, tmp, 3, self.pad_l, self.pad_r, self._mode)
-        return self.output
 
     def updateGradInput(self, input, gradOutput):
         x, x4 = self._arrays(input)
         oh, ow = self._sizes(x)
         g = self._coerce(gradOutput, 'gradOutput')._a
         check_grad_size(self, g, x.shape[:-2] + (oh, ow))
-        xp = array_module(x)
-        N, C, H, W = x4.shape
         g4 = g if g.ndim == 4 else g[None]
-        tmp = self._buffer('_rows', (N, C, oh, W))
-        _fold_axis(tmp, g4, 3, self.pad_l, self.pad_r, self._mode, xp, self._buffer('_col1', (N, C, oh, 1)))
         gi = field_out(self, 'gradInput', x.shape)
         gi4 = gi if x.ndim == 4 else gi[None]
-        _fold_axis(gi4, tmp, 2, self.pad_t, self.pad_b, self._mode, xp, self._buffer('_row1', (N, C, 1, W)))
+        # CUDA: one kernel
+        gpu_pool.pad2d_backward(g4, gi4, self.pad_t, self.pad_l, self._mode, self._fold_numpy, g4, gi4)
         return self.gradInput
+
+    def _fold_numpy(self, g4, gi4):
+        xp = array_module(g4)
+        N, C, H, W = gi4.shape
+        oh = g4.shape[2]
+        tmp = self._buffer('_rows', (N, C, oh, W))
+        _fold_axis(tmp, g4, 3, self.pad_l, self.pad_r, self._mode, xp, self._buffer('_col1', (N, C, oh, 1)))
+        _fold_axis(gi4, tmp, 2, self.pad_t, self.pad_b, self._mode, xp, self._buffer('_row1', (N, C, 1, W)))
 
 
 class SpatialZeroPadding(_SpatialPadding):

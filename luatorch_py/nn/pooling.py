@@ -13,14 +13,16 @@ as Torch7.  Behaviour follows Torch7's nn Lua files and THNN's C code (``lib/THN
   or over the input pixels only (``setCountExcludePad()``);
 - adaptive pooling windows are ``[floor(i*in/out), ceil((i+1)*in/out))``.
 
-The loops are over kernel offsets (kh*kw of them), never over batch, planes or pixels.
+The loops are over kernel offsets (kh*kw of them), never over batch, planes or pixels.  On CUDA every forward and
+backward pass is one kernel (luatorch_py/backend/gpu_pool.py; the backwards are gathers, with no atomics), keeping
+the same ``indices`` as the CPU.
 """
 import numbers
 
 import numpy as np
 
 from .. import backend
-from ..backend import array_module, kernels
+from ..backend import array_module, gpu_pool, kernels
 from ..backend.kernels import scatter_add, take_into
 from .module import Module, check_grad_size, field_out, long_info, resized, sizestr
 from .activation import SoftMax, LogSoftMax
@@ -60,19 +62,24 @@ def _spatial_grad_args(module, input, gradOutput):
     return (x, g) + _spatial_input(module, x)
 
 
-def _grad_to_max(module, x, g, batched, unique):
+def _grad_to_max(module, x, g, batched, unique, backward, *geom):
     """updateGradInput of the max poolings: gradOutput ``g`` sent to the input positions in ``indices`` (left by
-    the forward on this input), zero elsewhere; ``unique`` as _scatter_to_planes."""
+    the forward on this input), zero elsewhere; ``unique`` as _scatter_to_planes.  ``backward``: the gpu_pool
+    function of the layer's windows (CUDA: one gather kernel), ``geom`` its window arguments."""
     idx = _long_field(module, 'indices')._a
     if idx.shape != g.shape:
         raise RuntimeError(f"{module!r}: indices of size {sizestr(idx.shape)} do not match gradOutput of size "
                            f"{sizestr(g.shape)}; call forward with this input first")
     gi = field_out(module, 'gradInput', x.shape)
-    gi.fill(0)
     if not batched:
         gi, idx, g = gi[None], idx[None], g[None]
-    _scatter_to_planes(module, gi, idx, g, unique)
+    backward(g, idx, gi, *geom, _grad_to_max_numpy, module, gi, idx, g, unique)
     return module.gradInput
+
+
+def _grad_to_max_numpy(module, gi4, idx4, g4, unique):
+    gi4.fill(0)
+    _scatter_to_planes(module, gi4, idx4, g4, unique)
 
 
 def _separable(module, name, a, x4, b, out4):
@@ -237,7 +244,6 @@ class SpatialMaxPooling(_Pool2d):
 
     def updateOutput(self, input):
         x = self._coerce(input)._a
-        xp = array_module(x)
         x4, batched = _spatial_input(self, x)
         N, C, H, W = x4.shape
         oh, ow, extra = self._sizes(x4, x.shape)
@@ -246,9 +252,18 @@ class SpatialMaxPooling(_Pool2d):
         idx = resized(_long_field(self, 'indices'), shape)
         out4, idx4 = (out, idx) if batched else (out[None], idx[None])
         self.iheight, self.iwidth = H, W
+        # CUDA: one kernel (max, and its index, per window)
+        gpu_pool.max_pool(x4, out4, idx4, (self.kH, self.kW), (self.dH, self.dW), (self.padH, self.padW),
+                          self._max_numpy, x4, out4, idx4, extra)
+        return self.output
+
+    def _max_numpy(self, x4, out4, idx4, extra):
+        xp = array_module(x4)
+        N, C, H, W = x4.shape
+        oh, ow = out4.shape[2:]
         xpad = self._padded(x4, extra, -np.inf)
         if out4.size == 0:
-            return self.output
+            return
         offsets = [(ky, kx) for ky in range(self.kH) for kx in range(self.kW)]
         # the max (fmax: NaNs are never picked, as THNN's `val > maxval`)
         out4.fill(-np.inf)
@@ -275,7 +290,6 @@ class SpatialMaxPooling(_Pool2d):
         if float(out4.min()) == -np.inf:   # windows with nothing above -inf (empty in ceil mode, all NaN/-inf)
             xp.equal(out4, -np.inf, out=eq)
             xp.copyto(idx4, -1, where=eq)
-        return self.output
 
     def _deltas(self, W):
         """int64 (kH*kW + 1,): in-plane offset ky * W + kx of each kernel offset (then a spare for 'none')."""
@@ -292,7 +306,9 @@ class SpatialMaxPooling(_Pool2d):
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
         oh, ow, _ = self._sizes(x4, x.shape)
         check_grad_size(self, g, self._output_shape(x, oh, ow))
-        return _grad_to_max(self, x, g, batched, unique=self.dW >= self.kW and self.dH >= self.kH)
+        return _grad_to_max(self, x, g, batched, self.dW >= self.kW and self.dH >= self.kH,
+                            gpu_pool.max_pool_backward, (self.kH, self.kW), (self.dH, self.dW),
+                            (self.padH, self.padW))
 
     def clearState(self):
         self.indices = long_info(self).tensor_class()
@@ -344,6 +360,10 @@ class SpatialAveragePooling(_Pool2d):
             self.__dict__['_div_cache'] = cache = (key, div)
         return cache[1]
 
+    def _count_mul(self):
+        """gpu_pool.avg_pool's (count, mul): THNN's divisor, then the kernel size again for sums (divide=False)."""
+        return ('padded' if self.count_include_pad else 'input'), (1 if self.divide else self.kW * self.kH)
+
     def updateOutput(self, input):
         x = self._coerce(input)._a
         x4, batched = _spatial_input(self, x)
@@ -351,6 +371,13 @@ class SpatialAveragePooling(_Pool2d):
         oh, ow, extra = self._sizes(x4, x.shape)
         out = field_out(self, 'output', self._output_shape(x, oh, ow))
         out4 = out if batched else out[None]
+        gpu_pool.avg_pool(x4, out4, (self.kH, self.kW), (self.dH, self.dW), (self.padH, self.padW),  # CUDA: 1 kernel
+                          *self._count_mul(), self._avg_numpy, x4, out4, extra)
+        return self.output
+
+    def _avg_numpy(self, x4, out4, extra):
+        N, C, H, W = x4.shape
+        oh, ow = out4.shape[2:]
         xpad = self._padded(x4, extra, 0)
         for ky in range(self.kH):
             for kx in range(self.kW):
@@ -362,7 +389,6 @@ class SpatialAveragePooling(_Pool2d):
         out4 /= self._divisor(H, W, oh, ow)
         if not self.divide:
             out4 *= self.kW * self.kH
-        return self.output
 
     def updateGradInput(self, input, gradOutput):
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
@@ -370,12 +396,19 @@ class SpatialAveragePooling(_Pool2d):
         oh, ow, extra = self._sizes(x4, x.shape)
         check_grad_size(self, g, self._output_shape(x, oh, ow))
         g4 = g if batched else g[None]
-        gd = self._buffer('_gdiv', g4.shape)
-        array_module(x).divide(g4, self._divisor(H, W, oh, ow), out=gd)
-        if not self.divide:
-            gd *= self.kW * self.kH
         gi = field_out(self, 'gradInput', x.shape)
         gi4 = gi if batched else gi[None]
+        gpu_pool.avg_pool_backward(g4, gi4, (self.kH, self.kW), (self.dH, self.dW), (self.padH, self.padW),
+                                   *self._count_mul(), self._avg_grad_numpy, g4, gi4, extra)   # CUDA: one kernel
+        return self.gradInput
+
+    def _avg_grad_numpy(self, g4, gi4, extra):
+        N, C, H, W = gi4.shape
+        oh, ow = g4.shape[2:]
+        gd = self._buffer('_gdiv', g4.shape)
+        array_module(g4).divide(g4, self._divisor(H, W, oh, ow), out=gd)
+        if not self.divide:
+            gd *= self.kW * self.kH
         Hp, Wp = H + 2 * self.padH + extra[0], W + 2 * self.padW + extra[1]    # the forward's padded extent
         direct = (Hp, Wp) == (H, W)
         acc = gi4 if direct else self._buffer('_gpad', (N, C, Hp, Wp))
@@ -385,7 +418,6 @@ class SpatialAveragePooling(_Pool2d):
                 self._window(acc, ky, kx, oh, ow)[...] += gd
         if not direct:
             gi4[...] = acc[:, :, self.padH:self.padH + H, self.padW:self.padW + W]
-        return self.gradInput
 
 
 # -- adaptive pooling ------------------------------------------------------------------------------------
@@ -429,15 +461,19 @@ class SpatialAdaptiveMaxPooling(_Adaptive):
 
     def updateOutput(self, input):
         x = self._coerce(input)._a
-        xp = array_module(x)
         x4, batched = _spatial_input(self, x)
-        N, C, H, W = x4.shape
-        oh, ow = self.H, self.W
-        rows, cols = self._gathers(H, W)
-        shape = x.shape[:-2] + (oh, ow)
+        shape = x.shape[:-2] + (self.H, self.W)
         out = field_out(self, 'output', shape)
         idx = resized(_long_field(self, 'indices'), shape)
         out4, idx4 = (out, idx) if batched else (out[None], idx[None])
+        gpu_pool.adaptive_max_pool(x4, out4, idx4, self._max_numpy, x4, out4, idx4)    # CUDA: one kernel
+        return self.output
+
+    def _max_numpy(self, x4, out4, idx4):
+        xp = array_module(x4)
+        N, C, H, W = x4.shape
+        oh, ow = self.H, self.W
+        rows, cols = self._gathers(H, W)
         nw, nh = len(cols), len(rows)
         # pass 1, along W: each row's max over each column window, and the first column holding it
         m1 = self._buffer('_m1', (N, C, H, ow))
@@ -483,12 +519,11 @@ class SpatialAdaptiveMaxPooling(_Adaptive):
         if float(out4.min()) <= _NEG_FLT_MAX:  # nothing above -FLT_MAX in a window: no position (THNN: -1)
             xp.less_equal(out4, _NEG_FLT_MAX, out=eq2)
             xp.copyto(idx4, -1, where=eq2)
-        return self.output
 
     def updateGradInput(self, input, gradOutput):
         x, g, _, batched = _spatial_grad_args(self, input, gradOutput)
         check_grad_size(self, g, x.shape[:-2] + (self.H, self.W))
-        return _grad_to_max(self, x, g, batched, unique=False)
+        return _grad_to_max(self, x, g, batched, False, gpu_pool.adaptive_max_pool_backward)
 
     def clearState(self):
         if 'indices' in self.__dict__:
@@ -522,26 +557,33 @@ class SpatialAdaptiveAveragePooling(_Adaptive):
     def updateOutput(self, input):
         x = self._coerce(input)._a
         x4, batched = _spatial_input(self, x)
-        H, W = x4.shape[2:]
-        ah, awT, kh, kw, _, _ = self._mats(H, W)
         out = field_out(self, 'output', x.shape[:-2] + (self.H, self.W))
         out4 = out if batched else out[None]
+        gpu_pool.adaptive_avg_pool(x4, out4, self._avg_numpy, x4, out4)     # CUDA: one kernel
+        return self.output
+
+    def _avg_numpy(self, x4, out4):
+        H, W = x4.shape[2:]
+        ah, awT, kh, kw, _, _ = self._mats(H, W)
         _separable(self, '_tmp', ah, x4, awT, out4)      # window sums
         out4 /= kw
         out4 /= kh
-        return self.output
 
     def updateGradInput(self, input, gradOutput):
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
-        N, C, H, W = x4.shape
         check_grad_size(self, g, x.shape[:-2] + (self.H, self.W))
+        gi = field_out(self, 'gradInput', x.shape)
+        g4, gi4 = (g, gi) if batched else (g[None], gi[None])
+        gpu_pool.adaptive_avg_pool_backward(g4, gi4, self._avg_grad_numpy, g4, gi4)     # CUDA: one kernel
+        return self.gradInput
+
+    def _avg_grad_numpy(self, g4, gi4):
+        N, C, H, W = gi4.shape
         _, _, kh, kw, aw, ahT = self._mats(H, W)
         gs = self._buffer('_gs', (N, C, self.H, self.W))
-        array_module(x).divide(g if batched else g[None], kw, out=gs)
+        array_module(g4).divide(g4, kw, out=gs)
         gs /= kh
-        gi = field_out(self, 'gradInput', x.shape)
-        _separable(self, '_gtmp', ahT, gs, aw, gi if batched else gi[None])   # not '_tmp': another shape
-        return self.gradInput
+        _separable(self, '_gtmp', ahT, gs, aw, gi4)   # not '_tmp': another shape
 
 
 # -- softmax over planes ---------------------------------------------------------------------------------
@@ -584,11 +626,16 @@ class SpatialCrossMapLRN(Module):
 
     def updateOutput(self, input):
         x = self._coerce(input)._a
-        xp = array_module(x)
         x4, batched = _spatial_input(self, x)
         scale = field_out(self, 'scale', x4.shape)
         out = field_out(self, 'output', x.shape)
         out4 = out if batched else out[None]
+        gpu_pool.cross_map_lrn(x4, scale, out4, self.size, self.alpha, self.beta, self.k,    # CUDA: one kernel
+                               self._lrn_numpy, x4, scale, out4)
+        return self.output
+
+    def _lrn_numpy(self, x4, scale, out4):
+        xp = array_module(x4)
         pre = (self.size - 1) // 2
         post = self.size - 1 - pre
         sq = self._buffer('_sq', x4.shape)
@@ -598,11 +645,9 @@ class SpatialCrossMapLRN(Module):
         scale += self.k
         xp.power(scale, -self.beta, out=out4)
         out4 *= x4
-        return self.output
 
     def updateGradInput(self, input, gradOutput):
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
-        xp = array_module(x)
         check_grad_size(self, g, x.shape)
         g4 = g if batched else g[None]
         scale = self.__dict__.get('scale')
@@ -612,6 +657,14 @@ class SpatialCrossMapLRN(Module):
             scale, y = self.scale, self.output._a
         s = scale._a
         y4 = y if batched else y[None]
+        gi = field_out(self, 'gradInput', x.shape)
+        gi4 = gi if batched else gi[None]
+        gpu_pool.cross_map_lrn_backward(x4, g4, y4, s, gi4, self.size, self.alpha, self.beta,   # CUDA: one kernel
+                                        self._lrn_grad_numpy, x4, g4, y4, s, gi4)
+        return self.gradInput
+
+    def _lrn_grad_numpy(self, x4, g4, y4, s, gi4):
+        xp = array_module(x4)
         pre = (self.size - 1) // 2
         post = self.size - 1 - pre
         # ratio = g * y / scale, summed over the planes whose window holds c: [c - post, c + pre]
@@ -622,12 +675,9 @@ class SpatialCrossMapLRN(Module):
         self._window_sum(ratio, acc, post, pre)
         acc *= x4
         acc *= 2 * self.alpha * self.beta / self.size
-        gi = field_out(self, 'gradInput', x.shape)
-        gi4 = gi if batched else gi[None]
         xp.power(s, -self.beta, out=gi4)
         gi4 *= g4
         gi4 -= acc
-        return self.gradInput
 
     def clearState(self):
         if 'scale' in self.__dict__:
@@ -743,8 +793,9 @@ class SpatialUpSamplingBilinear(Module):
         return i0, i1, l0, l1
 
     def _plan(self, H, W, oh, ow):
-        """((i0, i1, l0, l1) along H with weights as columns, the same along W, Mh^T, Mw): gather indices and
-        weights for the forward, interpolation matrices (out x in) for the backward (cached)."""
+        """((i0, i1, l0, l1) along H with weights as columns, the same along W, Mh^T, Mw, the output rows and the
+        output columns reading each input row / column (start, end)): gather indices and weights for the forward,
+        interpolation matrices (out x in) for the backward (cached)."""
         key = (H, W, oh, ow, self._tinfo.name)
         cache = self.__dict__.get('_plan_cache')
         if cache is None or cache[0] != key:
@@ -757,7 +808,8 @@ class SpatialUpSamplingBilinear(Module):
                 np.add.at(m, (np.arange(n_out), i1), l1)
                 parts.append((i0, i1, l0, l1, m))
             (hi0, hi1, hl0, hl1, mh), (wi0, wi1, wl0, wl1, mw) = parts
-            arrays = (hi0, hi1, hl0[:, None], hl1[:, None], wi0, wi1, wl0, wl1, np.ascontiguousarray(mh.T), mw)
+            arrays = (hi0, hi1, hl0[:, None], hl1[:, None], wi0, wi1, wl0, wl1, np.ascontiguousarray(mh.T), mw,
+                      *gpu_pool.bilinear_ranges(hi0, hi1, H), *gpu_pool.bilinear_ranges(wi0, wi1, W))
             self.__dict__['_plan_cache'] = cache = (key, tuple(backend.to_device(a, dev) for a in arrays))
         return cache[1]
 
@@ -770,9 +822,16 @@ class SpatialUpSamplingBilinear(Module):
             raise ValueError(f"{self!r}: input sizes should be greater than 0, got {sizestr(x.shape)}")
         shape = x.shape[:-2] + (oh, ow)
         _set_sizes(self, x4.shape, (N, C, oh, ow))
-        hi0, hi1, hl0, hl1, wi0, wi1, wl0, wl1, _, _ = self._plan(H, W, oh, ow)
+        plan = self._plan(H, W, oh, ow)
         out = field_out(self, 'output', shape)
         out4 = out if batched else out[None]
+        gpu_pool.upsample_bilinear(x4, out4, plan[:8], self._bilinear_numpy, x4, out4, plan)    # CUDA: one kernel
+        return self.output
+
+    def _bilinear_numpy(self, x4, out4, plan):
+        N, C, H, W = x4.shape
+        oh, ow = out4.shape[2:]
+        hi0, hi1, hl0, hl1, wi0, wi1, wl0, wl1 = plan[:8]
         # along W: t = l0 * x[..., i0] + l1 * x[..., i1]; then along H the same on rows (THNN's grouping)
         t = self._buffer('_t', (N, C, H, ow))
         t2 = self._buffer('_t2', (N, C, H, ow))
@@ -787,14 +846,15 @@ class SpatialUpSamplingBilinear(Module):
         take_into(t, hi1, r2, axis=2)
         r2 *= hl1
         out4 += r2
-        return self.output
 
     def updateGradInput(self, input, gradOutput):
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
         H, W = x4.shape[2:]
         oh, ow = self._out_hw(H, W)
         check_grad_size(self, g, x.shape[:-2] + (oh, ow))
-        mhT, mw = self._plan(H, W, oh, ow)[8:]
+        plan = self._plan(H, W, oh, ow)
         gi = field_out(self, 'gradInput', x.shape)
-        _separable(self, '_gt', mhT, g if batched else g[None], mw, gi if batched else gi[None])
+        g4, gi4 = (g, gi) if batched else (g[None], gi[None])
+        gpu_pool.upsample_bilinear_backward(g4, gi4, plan[:8], plan[10:], _separable,    # CUDA: one kernel
+                                            self, '_gt', plan[8], g4, plan[9], gi4)
         return self.gradInput

@@ -141,3 +141,23 @@ def test_save_load_roundtrip(mode, tmp_path):
 @pytest.mark.parametrize('mode', list(CLASSES))
 def test_gpu_matches_cpu(mode):
     check_gpu(CLASSES[mode](2, -1, 1, 3).float(), CLASSES[mode](2, -1, 1, 3).cuda(), rnd(2, 3, 4, 5), rtol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('double', [False, True])
+@pytest.mark.parametrize('mode', list(CLASSES))
+@pytest.mark.parametrize('pads', PADS + [(2, 2, 2, 2), (0, 0, 0, 0)])
+def test_gpu_padding_kernels(mode, pads, double):
+    from test_pooling import gpu_agrees
+    gpu_agrees(lambda: CLASSES[mode](*pads), rnd(2, 3, 4, 5), double)
+    gpu_agrees(lambda: CLASSES[mode](*pads), rnd(3, 4, 5), double)                       # a single image
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('mode', ['zero', 'replicate'])
+def test_gpu_padding_wider_than_the_input(mode):
+    from test_pooling import gpu_agrees
+    for pads in ((5, 6, 4, 7), (-1, 4, 3, -2), (4, -2, -1, 3)):
+        gpu_agrees(lambda: CLASSES[mode](*pads), rnd(2, 2, 3, 4), double=True)
+    gpu_agrees(lambda: CLASSES[mode](3, 1, 2, 4), rnd(2, 2, 1, 1))                      # a 1x1 image
+    gpu_agrees(lambda: CLASSES[mode](2, 1, 0, 3), rnd(2, 2, 3, 4), strided=True)

@@ -454,3 +454,151 @@ def test_save_load_roundtrip(make, tmp_path):
 ])
 def test_gpu_matches_cpu(make):
     check_gpu(make().float(), make().cuda(), rnd(2, 3, 7, 8), rtol=1e-5, atol=1e-6)
+
+
+def tied(*shape, seed=0, specials=True):
+    """Values on a coarse grid (many ties between and across windows), with a few NaN and -inf (``specials``)."""
+    x = np.round(rnd(*shape, seed=seed) * 2) / 2
+    if specials:
+        flat = x.reshape(-1)
+        rng = np.random.default_rng(seed + 1)
+        flat[rng.choice(flat.size, max(1, flat.size // 25), replace=False)] = np.nan
+        flat[rng.choice(flat.size, max(1, flat.size // 25), replace=False)] = -np.inf
+    return x
+
+
+def gpu_agrees(make, x, double=False, fields=(), strided=False, seed=5):
+    """``make()`` on CUDA (float32, or float64 with ``double``) agrees with it on the CPU on float64 array ``x``:
+    output, gradInput (for a random gradOutput) and the index tensors ``fields`` (exactly).  ``strided``: the CUDA
+    input is a non-contiguous view.  Returns the CUDA module."""
+    import cupy
+    dt = np.float64 if double else np.float32
+    cpu = make().double() if double else make().float()
+    gpu = make().cudaDouble() if double else make().cuda()
+    xc = x.astype(dt)
+    if strided:
+        wide = np.zeros(x.shape[:-1] + (2 * x.shape[-1],), dtype=dt)
+        wide[..., ::2] = xc
+        xg = cupy.asarray(wide)[..., ::2]
+        assert not xg.flags.c_contiguous
+    else:
+        xg = cupy.asarray(xc)
+    y = cpu.forward(xc).numpy().copy()
+    yg = gpu.forward(xg)
+    assert yg.type() == ('torch.CudaDoubleTensor' if double else 'torch.CudaTensor')
+    g = rnd(*y.shape, seed=seed).astype(dt)
+    gi = cpu.backward(xc, g).numpy().copy()
+    gig = gpu.backward(xg, cupy.asarray(g))
+    rtol, atol = (1e-10, 1e-12) if double else (1e-5, 1e-6)
+    np.testing.assert_allclose(yg.double().numpy(), y, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(gig.double().numpy(), gi, rtol=rtol, atol=atol)
+    for f in fields:
+        assert getattr(gpu, f).type() == 'torch.CudaLongTensor'
+        np.testing.assert_array_equal(getattr(gpu, f).long().numpy(), getattr(cpu, f).numpy())
+    return gpu
+
+
+MAX_CASES = [
+    (lambda: nn.SpatialMaxPooling(2, 2, 2, 2), (3, 4, 9, 11)),                 # odd sizes: the last row dropped
+    (lambda: nn.SpatialMaxPooling(3, 3, 2, 2, 1, 1).ceil(), (2, 3, 7, 8)),
+    (lambda: nn.SpatialMaxPooling(3, 2, 1, 2, 1, 1), (2, 3, 6, 7)),             # overlapping along W
+    (lambda: nn.SpatialMaxPooling(2, 3, 3, 2, 1, 0).ceil(), (2, 2, 8, 9)),
+    (lambda: nn.SpatialMaxPooling(3, 3, 3, 3).ceil(), (1, 2, 8, 8)),            # windows past the end, no pad
+    (lambda: nn.SpatialMaxPooling(1, 1, 3, 3).ceil(), (1, 2, 7, 8)),            # empty windows: index -1
+    (lambda: nn.SpatialMaxPooling(5, 4, 1, 1, 2, 2), (2, 2, 6, 5)),             # many windows per input
+    (lambda: nn.SpatialMaxPooling(3, 3, 2, 2), (3, 7, 8)),                      # a single image
+    (lambda: nn.SpatialAdaptiveMaxPooling(3, 2), (2, 3, 7, 8)),
+    (lambda: nn.SpatialAdaptiveMaxPooling(5, 4), (2, 2, 3, 3)),                 # more outputs than inputs
+    (lambda: nn.SpatialAdaptiveMaxPooling(1, 1), (2, 3, 5, 4)),
+    (lambda: nn.SpatialAdaptiveMaxPooling(4, 3), (3, 9, 10)),
+]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('double', [False, True])
+@pytest.mark.parametrize('case', MAX_CASES)
+def test_gpu_max_pooling_kernels(case, double):
+    make, shape = case
+    gpu_agrees(make, rnd(*shape), double, fields=('indices',))
+    gpu_agrees(make, tied(*shape), double, fields=('indices',))        # ties, NaN, -inf: the same winners
+
+
+@pytest.mark.gpu
+def test_gpu_max_pooling_lenet_sizes_and_strided_input():
+    for shape in ((4, 20, 24, 24), (4, 50, 8, 8)):
+        gpu_agrees(lambda: nn.SpatialMaxPooling(2, 2, 2, 2), rnd(*shape), fields=('indices',))
+    gpu_agrees(lambda: nn.SpatialMaxPooling(3, 3, 2, 2, 1, 1), tied(2, 3, 7, 9), fields=('indices',), strided=True)
+    gpu_agrees(lambda: nn.SpatialAdaptiveMaxPooling(3, 2), rnd(2, 3, 7, 9), fields=('indices',), strided=True)
+
+
+@pytest.mark.gpu
+def test_gpu_max_pooling_indices_after_reload_and_device_moves(tmp_path):
+    x = tied(2, 3, 7, 8)
+    m = nn.SpatialMaxPooling(3, 3, 2, 2, 1, 1).ceil().cuda()
+    m.forward(torch.FloatTensor(x.astype(np.float32)).cuda())
+    idx = m.indices.long().numpy().copy()
+    m2 = roundtrip(m.float(), tmp_path)          # saved from the CPU: the same (0-based) indices come back
+    np.testing.assert_array_equal(m2.indices.numpy(), idx)
+    g = rnd(*m.output.size(), seed=2)
+    gi = m2.updateGradInput(x.astype(np.float32), g.astype(np.float32)).numpy().copy()
+    m2.cuda()                                    # indices moved to the device drive its backward as they are
+    gic = m2.updateGradInput(torch.FloatTensor(x.astype(np.float32)).cuda(),
+                             torch.FloatTensor(g.astype(np.float32)).cuda())
+    np.testing.assert_array_equal(gic.float().numpy(), gi)
+
+
+AVG_CASES = [
+    (lambda: nn.SpatialAveragePooling(2, 2, 2, 2), (3, 4, 9, 11)),
+    (lambda: nn.SpatialAveragePooling(3, 3, 2, 2, 1, 1).ceil(), (2, 3, 7, 8)),
+    (lambda: nn.SpatialAveragePooling(3, 3, 2, 2, 1, 1).ceil().setCountExcludePad(), (2, 3, 7, 8)),
+    (lambda: nn.SpatialAveragePooling(3, 2, 1, 1, 1, 0), (2, 2, 5, 6)),
+    (lambda: nn.SpatialAveragePooling(2, 4, 3, 2, 1, 2).ceil().setCountExcludePad(), (2, 2, 9, 7)),
+    (lambda: nn.SpatialAveragePooling(3, 3, 2, 2), (3, 7, 8)),
+    (lambda: nn.SpatialAdaptiveAveragePooling(3, 2), (2, 3, 7, 8)),
+    (lambda: nn.SpatialAdaptiveAveragePooling(5, 4), (2, 2, 3, 3)),
+    (lambda: nn.SpatialAdaptiveAveragePooling(1, 1), (3, 5, 4)),
+]
+
+
+def _sums():
+    m = nn.SpatialAveragePooling(3, 3, 2, 2, 1, 1).ceil()
+    m.divide = False                             # old Torch7 files: sums
+    return m
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('double', [False, True])
+@pytest.mark.parametrize('case', AVG_CASES + [(_sums, (2, 3, 7, 8))])
+def test_gpu_average_pooling_kernels(case, double):
+    make, shape = case
+    gpu_agrees(make, rnd(*shape), double)
+
+
+@pytest.mark.gpu
+def test_gpu_average_pooling_strided_input():
+    gpu_agrees(lambda: nn.SpatialAveragePooling(3, 3, 2, 2, 1, 1), rnd(2, 3, 7, 9), strided=True)
+    gpu_agrees(lambda: nn.SpatialAdaptiveAveragePooling(3, 2), rnd(2, 3, 7, 9), strided=True)
+
+
+VOLUME_CASES = [
+    (lambda: nn.TemporalMaxPooling(2), (2, 8, 3)),
+    (lambda: nn.TemporalMaxPooling(3, 1), (2, 9, 4)),                          # overlapping windows
+    (lambda: nn.TemporalMaxPooling(3, 2), (9, 4)),                             # a single sequence
+    (lambda: nn.VolumetricMaxPooling(2, 2, 2, 2, 2, 2, 1, 1, 1), (2, 2, 5, 5, 5)),
+    (lambda: nn.VolumetricMaxPooling(3, 3, 3, 2, 2, 2, 1, 1, 1).ceil(), (1, 2, 6, 7, 5)),
+    (lambda: nn.VolumetricMaxPooling(2, 3, 2, 1, 2, 1), (2, 2, 4, 5, 6)),
+    (lambda: nn.VolumetricMaxPooling(2, 2, 2), (2, 4, 5, 4)),                  # a single volume
+    (lambda: nn.VolumetricAveragePooling(2, 2, 2), (2, 2, 4, 4, 4)),
+    (lambda: nn.VolumetricAveragePooling(3, 2, 2, 1, 2, 1), (2, 3, 5, 6, 5)),
+    (lambda: nn.VolumetricAveragePooling(2, 3, 2), (2, 4, 5, 4)),
+]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('double', [False, True])
+@pytest.mark.parametrize('case', VOLUME_CASES)
+def test_gpu_temporal_and_volumetric_pooling_kernels(case, double):
+    make, shape = case
+    gpu_agrees(make, rnd(*shape), double)
+    if 'Max' in type(make()).__name__:
+        gpu_agrees(make, tied(*shape), double)      # ties and NaN (which wins in VolumetricMaxPooling)

@@ -298,3 +298,22 @@ def test_save_load_roundtrip(make, tmp_path):
 ])
 def test_gpu_matches_cpu(make):
     check_gpu(make().float(), make().cuda(), rnd(2, 3, 4, 4), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('double', [False, True])
+@pytest.mark.parametrize('make, shape', [
+    (lambda: nn.SpatialCrossMapLRN(1), (2, 3, 4, 5)),
+    (lambda: nn.SpatialCrossMapLRN(2, 0.3, 0.6, 2), (2, 5, 3, 4)),                       # even: asymmetric window
+    (lambda: nn.SpatialCrossMapLRN(5, 0.5), (2, 7, 3, 3)),
+    (lambda: nn.SpatialCrossMapLRN(4, 0.2, 1.5), (3, 3, 5)),                              # window past the planes
+    (lambda: nn.SpatialUpSamplingNearest(3), (2, 3, 3, 5)),
+    (lambda: nn.SpatialUpSamplingBilinear(3), (2, 3, 3, 5)),
+    (lambda: nn.SpatialUpSamplingBilinear({'oheight': 7, 'owidth': 2}), (2, 2, 4, 5)),     # down along W
+    (lambda: nn.SpatialUpSamplingBilinear({'oheight': 1, 'owidth': 6}), (2, 2, 3, 4)),
+    (lambda: nn.SpatialUpSamplingBilinear((5, 9)), (2, 1, 6)),                            # a 1-row image
+])
+def test_gpu_lrn_and_upsampling_kernels(make, shape, double):
+    from test_pooling import gpu_agrees
+    gpu_agrees(make, rnd(*shape), double)
+    gpu_agrees(make, rnd(*shape, seed=3), double, strided=True)
