@@ -26,7 +26,7 @@ if REPO not in sys.path:          # run from a checkout without installing
     sys.path.insert(0, REPO)
 
 import luatorch_py as torch      # noqa: E402
-from luatorch_py import backend, nn, optim  # noqa: E402
+from luatorch_py import backend, cutorch, nn, optim  # noqa: E402
 from luatorch_py.data import load_mnist, pixel_stats, Batches  # noqa: E402
 
 DEFAULT_DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'datasets', 'mnist'))
@@ -88,6 +88,9 @@ def parse(argv):
                    help="optim.sgd's weightDecay (L2 penalty; default 5e-4 for lenet/convnet, 0 for dense)")
     p.add_argument('--seed', type=int, default=1, help='torch.manualSeed: initialization and shuffling (default 1)')
     p.add_argument('--cuda', action='store_true', help='train on the GPU (needs CuPy and a CUDA device)')
+    p.add_argument('--no-capture', action='store_true',
+                   help='with --cuda: run each step eagerly instead of replaying it as a CUDA graph '
+                        '(cutorch.captureStep, the default on the GPU)')
     p.add_argument('--double', action='store_true', help='float64 (default float32)')
     p.add_argument('--limit', type=int, help='train on the first N training images only (quick runs)')
     p.add_argument('--test-batch', type=int, default=500, help='batch size for evaluation (default 500)')
@@ -123,6 +126,24 @@ def check_options(args):
             backend.cupy()          # raises, saying what is missing, without CuPy or a device
         except backend.CudaUnavailableError as e:
             sys.exit(f"mnist.py: --cuda: {e}")
+
+
+def make_step(net, crit, params, grads, config, x, y, capture):
+    """One SGD step on the GPU over the batch tensors ``x``, ``y`` (refilled in place by Batches), returning the
+    loss as a 1-element device tensor: replayed as a CUDA graph when ``capture``."""
+    box = {}
+
+    def feval(_):
+        grads.zero()
+        out = net.forward(x)
+        box['loss'] = crit.forwardDevice(out, y)
+        net.backward(x, crit.backward(out, y))
+        return box['loss'], grads
+
+    def step():
+        optim.sgd(feval, params, config)
+        return box['loss']
+    return cutorch.captureStep(step, inputs=(x, y)) if capture else step
 
 
 def evaluate(net, images, labels, args, tensortype, mean, std, confusion=None):
@@ -192,29 +213,42 @@ def main(argv=None):
           f"{args.lr_decay}, weight decay {args.weight_decay}, {args.epochs} epochs, seed {args.seed}")
     config = {'learningRate': args.lr, 'momentum': args.momentum, 'learningRateDecay': args.lr_decay,
               'weightDecay': args.weight_decay}
+    capture = args.cuda and not args.no_capture
+    # captured steps need one shape for every batch: the last partial one is padded with targets the criterion
+    # ignores (ClassNLLCriterion's ignoreIndex), which leaves the loss and the gradients those of the real rows
     batches = Batches(train_images, train_labels, args.batch, shuffle=True, tensortype=tensortype, mean=mean,
-                      std=std)
+                      std=std, pad_last=crit.ignoreIndex if capture else None)
     losses, accs = [], []
     t_start = time.perf_counter()
     train_time = 0.0
+    step = None
     for epoch in range(1, args.epochs + 1):
         total, seen = 0.0, 0
+        running = torch.Tensor(1).type(tensortype).zero() if args.cuda else None
         t0 = time.perf_counter()
         bar = tqdm(batches, total=len(batches), desc=f"epoch {epoch}/{args.epochs}", unit='batch', leave=False,
                    disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
         for i, (x, y) in enumerate(bar):
-            def feval(_):
-                grads.zero()
-                out = net.forward(x)
-                loss = crit.forward(out, y)
-                net.backward(x, crit.backward(out, y))
-                return loss, grads
-            _, fx = optim.sgd(feval, params, config)
-            loss = fx[0]
-            n = y.size(0)
-            total += float(loss) * n
+            n = batches.last_size if i == len(batches) - 1 else args.batch
+            if args.cuda:
+                # no host synchronization per step: the loss stays on the device and is summed there; it is read
+                # back (one synchronization) only when the progress bar shows it, every 10 batches
+                if step is None:
+                    step = make_step(net, crit, params, grads, config, x, y, capture)
+                running.add(n, step())
+            else:
+                def feval(_):
+                    grads.zero()
+                    out = net.forward(x)
+                    loss = crit.forward(out, y)
+                    net.backward(x, crit.backward(out, y))
+                    return loss, grads
+                _, fx = optim.sgd(feval, params, config)
+                total += fx[0] * n
             seen += n
             if i % 10 == 0 or i == len(batches) - 1:
+                if args.cuda:
+                    total = float(running[0])
                 bar.set_postfix_str(f"loss {total / seen:.4f}, {seen / (time.perf_counter() - t0):.0f} img/s",
                                     refresh=False)
         bar.close()

@@ -37,6 +37,10 @@ class Batches:
     - ``shuffle``: each epoch (each ``iter()``) visits the samples in the order of a permutation drawn from the
       global Torch7 stream (``torch.manualSeed`` makes it reproducible); else in order.
     - ``drop_last``: leave out the last batch when it has fewer than ``batch_size`` samples (default: keep it).
+    - ``pad_last``: a class index (e.g. -100, ClassNLLCriterion's ``ignoreIndex``): the last partial batch comes at
+      full size, its extra rows' targets set to that index (so they count for nothing in the loss and gradients)
+      and their inputs left as they were.  Every batch then has one shape and the same buffers: what a captured
+      training step (cutorch.captureStep) needs.  ``last_size`` says how many rows of the last batch are real.
     - inputs: a tensor of ``tensortype`` ('torch.FloatTensor', 'torch.DoubleTensor', 'torch.CudaTensor', ...),
       ``images / scale`` (``scale=None``: no division), then ``(x - mean) / std`` when given; shaped B x 784 with
       ``flatten=True``, else B x 1 x 28 x 28 (a channel dim is added to 2-D samples).
@@ -48,7 +52,7 @@ class Batches:
     """
 
     def __init__(self, images, labels, batch_size=128, shuffle=True, drop_last=False,
-                 tensortype='torch.FloatTensor', flatten=False, scale=255.0, mean=None, std=None):
+                 tensortype='torch.FloatTensor', flatten=False, scale=255.0, mean=None, std=None, pad_last=None):
         info = type_info(tensortype)
         if not info.is_floating:
             raise ValueError(f"Batches: tensortype must be a floating type ('torch.FloatTensor', "
@@ -82,6 +86,10 @@ class Batches:
         self._x = info.tensor_class._from_array(info.empty((rows, *out)))
         self._y = linfo.tensor_class._from_array(linfo.empty((rows,)))
         last = n % self.batch_size if n > self.batch_size else 0
+        self.last_size = last or rows
+        if pad_last is not None and (isinstance(pad_last, bool) or not isinstance(pad_last, (int, np.integer))):
+            raise TypeError(f"Batches: pad_last must be a class index (an int, e.g. -100), got {pad_last!r}")
+        self._pad = None if pad_last is None else int(pad_last)
         self._last = (self._x.narrow(0, 0, last), self._y.narrow(0, 0, last)) if last else None
 
     def __len__(self):
@@ -94,15 +102,18 @@ class Batches:
             s = k * bs
             m = min(bs, n - s)
             x, y = (self._x, self._y) if m == self._x._a.shape[0] else self._last
-            xa = x._a
+            if x is not self._x and self._pad is not None:
+                self._y._a[m:] = self._pad
+                x, y = self._x, self._y
+            xa = x._a[:m]
             raw = xa.reshape(m, *self._src.shape[1:]) if self._direct else self._raw[:m]
             if order is None:
                 raw[...] = self._src[s:s + m]
-                y._a[...] = self._labels[s:s + m]
+                y._a[:m] = self._labels[s:s + m]
             else:
                 idx = order[s:s + m]
                 _take(xp, self._src, idx, raw)
-                _take(xp, self._labels, idx, y._a)
+                _take(xp, self._labels, idx, y._a[:m])
             if not self._direct:
                 src = raw.reshape(xa.shape)
                 if self._scale is not None:

@@ -85,9 +85,11 @@ def _fused(state, x, dfdx, lr, lrd, wd, mom, damp, nesterov, nevals):
         counter._a.fill(nevals)
     backend.fused_sgd(x._a, dfdx._a, (buf if mom != 0 else dfdx)._a, counter._a, lr, lrd, wd, mom, damp, nesterov,
                       first)
-    state['evalCounter'] = state['_evalCounterOnDevice'] = nevals + 1
+    if not capture.capturing():
+        state['evalCounter'] = state['_evalCounterOnDevice'] = nevals + 1
+        return
 
-    def advance():
+    def advance():          # a capture runs nothing: each launch of the graph is one step
         state['evalCounter'] += 1
         state['_evalCounterOnDevice'] = state['evalCounter']
     capture.on_replay(advance)

@@ -24,6 +24,7 @@ Every module attribute and ndarray method used is logged to $FAKECUPY_LOG (if se
 import os as _os
 import sys as _sys
 import types as _types
+import weakref as _weakref
 
 import numpy as _np
 
@@ -62,8 +63,12 @@ def _sync(what):
                            f'(fakecupy: {what})')
 
 
+_roots = _weakref.WeakValueDictionary()       # every live device buffer, for a capture's undo
+
+
 def _alloc(a):
     if a.base is None and a.size:
+        _roots[id(a)] = a
         _counters['allocs'] += 1
         if _allocator[0] is not None:
             _allocator[0](a.nbytes)
@@ -310,17 +315,24 @@ class _Stream:
         if _capture[0] is not None:
             raise RuntimeError('cudaErrorIllegalState: a capture is already under way')
         _capture[0] = []
+        # a real capture records without running: the stand-in runs each operation (later Python needs its
+        # results), so it puts every device buffer back as it was when the capture ends
+        _undo[:] = [(a, a.copy()) for a in list(_roots.values())]
 
     def end_capture(self):
         if _capture[0] is None:
             raise RuntimeError('cudaErrorIllegalState: the stream is not capturing')
         g, _capture[0] = _Graph(_capture[0]), None
+        for a, saved in _undo:
+            a[...] = saved
+        _undo.clear()
         return g
 
     def is_capturing(self):
         return _capture[0] is not None
 
 
+_undo = []
 _Stream.null = _Stream(null=True)
 _streams = [_Stream.null]
 cuda.Stream = _Stream
@@ -556,6 +568,7 @@ class ndarray:
 
     def __init__(self, shape, dtype=float, memptr=None, strides=None, order='C'):
         self._a = _np.empty(shape, dtype=dtype, order=order)
+        _alloc(self._a)
 
     # numpy interop
     def __array__(self, *a, **k):
