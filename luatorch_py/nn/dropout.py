@@ -1,6 +1,16 @@
-"""nn.Dropout and nn.SpatialDropout."""
-from ..backend import array_module
-from .module import Module, check_grad_like_input, owned_tensor, resized, set_aliased, sizestr
+"""nn.Dropout and nn.SpatialDropout.
+
+CUDA: the masks still come from Torch7's stream on the host (a seed drops the same elements on the CPU and the GPU);
+each draw goes into a kept host buffer and is copied into a kept device buffer (no allocation, no launch), then one
+launch applies it (Dropout: noise and output in one kernel of backend/gpu_elementwise.py; SpatialDropout: one
+multiply).  Backward: one launch.  The host->device copy keeps a training forward out of a CUDA graph.
+"""
+import numpy as np
+
+from .. import random as _random
+from ..backend import array_module, gpu_elementwise
+from ..types import on_device
+from .module import Module, check_grad_like_input, field_out, owned_tensor, resized, set_aliased, sizestr
 
 
 def _draw_mask(noise, q):
@@ -8,6 +18,13 @@ def _draw_mask(noise, q):
     so it is rounded the same way."""
     dt = noise._a.dtype
     noise.bernoulli(float(dt.type(q)) if dt.kind == 'f' else q)
+
+
+def _host_mask(module, shape, q, dtype):
+    """``bernoulli(q)`` drawn as ``_draw_mask`` does (the same numbers), into a kept host buffer of ``dtype``."""
+    host = module._buffer('_mask_host', shape, on_device(module._tinfo, False), dtype=dtype)
+    _random._default.bernoulli_into(host.reshape(-1), float(module._tinfo.dtype.type(q)))
+    return host
 
 
 class Dropout(Module):
@@ -54,6 +71,16 @@ class Dropout(Module):
     def updateOutput(self, input):
         t = self._coerce(input)
         x = t._a
+        if type(x) is not np.ndarray and self.p > 0 and (self.train or self.stochastic_inference):
+            # CUDA: the mask drawn on the host, copied up as bytes, applied in one launch (see the module docstring)
+            out = set_aliased(self, 'output', t)._a if self.inplace else resized(owned_tensor(self, 'output'),
+                                                                                 x.shape)
+            q = 1 - self.p
+            gpu_elementwise.dropout_forward(x, _host_mask(self, x.shape, q, np.uint8),
+                                            self._buffer('_mask', x.shape, dtype=np.uint8),
+                                            field_out(self, 'noise', x.shape), out,
+                                            self._tinfo.dtype.type(1) / self._tinfo.dtype.type(q) if self.v2 else 1)
+            return self.output
         out = self._into('output', t)
         if self.p > 0:
             q = 1 - self.p
@@ -71,16 +98,19 @@ class Dropout(Module):
         x = self._coerce(input)._a
         gt = self._coerce(gradOutput, 'gradOutput')
         check_grad_like_input(self, x, gt._a)
+        if self.p > 0 and (self.train or self.stochastic_inference):
+            noise = self.noise._a
+            if noise.shape != x.shape:
+                raise RuntimeError(f"{self!r}: updateGradInput needs the noise of a training forward on an "
+                                   f"input of size {sizestr(x.shape)}; call forward first")
+            # gradInput = gradOutput * noise: one pass (one launch on CUDA), in place into gradOutput if inplace
+            gi = set_aliased(self, 'gradInput', gt)._a if self.inplace else resized(owned_tensor(self, 'gradInput'),
+                                                                                    x.shape)
+            array_module(gi).multiply(gt._a, noise, out=gi)
+            return self.gradInput
         gi = self._into('gradInput', gt)
-        if self.p > 0:
-            if self.train or self.stochastic_inference:
-                noise = self.noise._a
-                if noise.shape != x.shape:
-                    raise RuntimeError(f"{self!r}: updateGradInput needs the noise of a training forward on an "
-                                       f"input of size {sizestr(x.shape)}; call forward first")
-                gi *= noise
-            elif not self.v2:
-                gi *= 1 - self.p   # Torch7's v1 evaluation backward (its cdiv by a number would fail)
+        if self.p > 0 and not self.v2:
+            gi *= 1 - self.p   # Torch7's v1 evaluation backward (its cdiv by a number would fail)
         return self.gradInput
 
     def __repr__(self):
@@ -126,8 +156,12 @@ class SpatialDropout(Module):
                              f"size {sizestr(x.shape)}")
         out = resized(self.output, x.shape)
         if self._dropping():
-            noise = resized(self.noise, nshape)
-            _draw_mask(self.noise, 1 - self.p)
+            if type(x) is not np.ndarray:   # CUDA: the host draw copied into the kept noise (no launch), 1 multiply
+                noise = field_out(self, 'noise', nshape)
+                gpu_elementwise.upload(noise, _host_mask(self, nshape, 1 - self.p, self._tinfo.dtype))
+            else:
+                noise = resized(self.noise, nshape)
+                _draw_mask(self.noise, 1 - self.p)
             array_module(x).multiply(x, noise, out=out)
         else:
             array_module(x).multiply(x, 1 - self.p, out=out)

@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from ..backend import array_module
+from ..backend import array_module, gpu_elementwise
 from .module import Module, check_grad_like_input, field_out, sizestr
 
 
@@ -128,6 +128,11 @@ class BatchNormalization(Module):
         invstd_b = field_out(self, 'save_std', (C,))
         out = field_out(self, 'output', x.shape)
         outb = out if out.ndim == xb.ndim else out[None]
+        if xp is not np and gpu_elementwise.batchnorm_forward(
+                self, xb, outb, self._use_batch_stats(xb), mean_b, invstd_b, self.running_mean._a, self.running_var._a,
+                self.weight._a if 'weight' in self.__dict__ else None,
+                self.bias._a if 'bias' in self.__dict__ else None, self.eps, self.momentum):
+            return self.output          # CUDA: 2 launches in training, 1 in evaluation
         if self._use_batch_stats(xb):
             n = xb.size // C
             mean, invstd = mean_b, invstd_b
@@ -181,12 +186,14 @@ class BatchNormalization(Module):
         n = xb.size // C
         bshape = self._bshape(xb)
         axes = self._axes(xb)
-        mean, invstd = self._stats(xp, xb, bshape)
         train = self._use_batch_stats(xb)
         has_w = 'weight' in self.__dict__
         gw, gbias = self.__dict__.get('gradWeight'), self.__dict__.get('gradBias')
         gsum = self._buffer('_gsum', (C,))
         dotp = self._buffer('_dotp', (C,))
+        if xp is not np and self._cuda_backward(xb, gb, x.shape, train, scale, want_gi, want_params, gsum, dotp):
+            return
+        mean, invstd = self._stats(xp, xb, bshape)
         xc = self._buffer('_xc', xb.shape)
         if (want_gi and train) or (want_params and (gw is not None or gbias is not None)):
             # sum(g) and dot(x - mean, g) per feature
@@ -225,6 +232,25 @@ class BatchNormalization(Module):
                 if scale != 1:
                     gsum *= scale
                 gbias._a[...] += gsum
+
+    def _cuda_backward(self, xb, gb, shape, train, scale, want_gi, want_params, gsum, dotp):
+        """The backward by backend/gpu_elementwise.py's kernels (one per-channel reduction + one elementwise launch,
+        each only when needed); False when they cannot take the arrays (nothing done)."""
+        if train:
+            mean, sd = self._stats(None, xb, (xb.shape[1],))     # the saved batch statistics (checked)
+        else:
+            mean, sd = self.running_mean._a, self.running_var._a
+        gi = None
+        if want_gi:
+            gi = field_out(self, 'gradInput', shape)
+            gi = gi if gi.ndim == xb.ndim else gi[None]
+        gw = gbias = None
+        if want_params:
+            gw, gbias = self.__dict__.get('gradWeight'), self.__dict__.get('gradBias')
+            gw, gbias = (gw._a if gw is not None else None), (gbias._a if gbias is not None else None)
+        w = self.weight._a if 'weight' in self.__dict__ else None
+        return gpu_elementwise.batchnorm_backward(self, xb, gb, gi, mean, sd, not train, self.eps, w, gsum, dotp, gw,
+                                                  gbias, scale, train)
 
     def updateGradInput(self, input, gradOutput):
         self._backward(input, gradOutput, 1, True, False)

@@ -127,3 +127,62 @@ def test_gpu_mask_from_the_cpu_stream():
     np.testing.assert_array_equal(yc.float().numpy(), y)
     m.evaluate()
     np.testing.assert_array_equal(m.forward(torch.FloatTensor(x).cuda()).float().numpy(), x)
+
+
+# -- CUDA: the same host draws, applied by one launch (backend/gpu_elementwise.py) ----------------------------------
+def _pair(make, dtype):
+    cpu = make().type('torch.FloatTensor' if dtype == np.float32 else 'torch.DoubleTensor')
+    return cpu, (make().cuda() if dtype == np.float32 else make().cudaDouble())
+
+
+def _dev(a, dtype):
+    return torch.FloatTensor(a).cuda() if dtype == np.float32 else torch.DoubleTensor(a).cudaDouble()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('make', [lambda: nn.Dropout(0.3), lambda: nn.Dropout(0.3, True), lambda: nn.Dropout(0.7),
+                                  lambda: nn.Dropout(0.3, False, True), lambda: nn.Dropout(0.3, True, True),
+                                  lambda: nn.Dropout(0.4, False, False, True), lambda: nn.SpatialDropout(0.3),
+                                  lambda: nn.SpatialDropout(0.6)])
+@pytest.mark.parametrize('shape', [(5, 3, 7, 3), (3, 7, 5)])
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_gpu_training_matches_cpu_exactly(make, shape, dtype):
+    """The same mask (Torch7's stream), noise, output and gradInput, the stream left at the same place; twice (the
+    second forward reuses every buffer); then evaluate() where the module allows it."""
+    x, g = rnd(*shape).astype(dtype), rnd(*shape, seed=1).astype(dtype)
+    cpu, gpu = _pair(make, dtype)
+    for seed in (4, 9):
+        torch.manualSeed(seed)
+        y = cpu.forward(x.copy()).numpy().copy()
+        gi = cpu.backward(x.copy(), g.copy()).numpy().copy()
+        after = torch.uniform()
+        torch.manualSeed(seed)
+        xc, gc = _dev(x, dtype), _dev(g, dtype)
+        yc = gpu.forward(xc)
+        np.testing.assert_array_equal(yc.double().numpy(), y)
+        np.testing.assert_array_equal(gpu.noise.double().numpy(), cpu.noise.numpy())
+        gic = gpu.backward(xc, gc)
+        np.testing.assert_array_equal(gic.double().numpy(), gi)
+        assert torch.uniform() == after
+        if getattr(gpu, 'inplace', False):
+            assert yc.storage() is xc.storage() and gic.storage() is gc.storage()
+        else:
+            np.testing.assert_array_equal(xc.double().numpy(), x)         # the input untouched
+    cpu.evaluate()
+    gpu.evaluate()
+    torch.manualSeed(1)                             # (stochasticInference draws in evaluate() too)
+    y = cpu.forward(x.copy()).numpy().copy()
+    torch.manualSeed(1)
+    np.testing.assert_array_equal(gpu.forward(_dev(x, dtype)).double().numpy(), y)
+
+
+@pytest.mark.gpu
+def test_gpu_strided_input():
+    x = rnd(6, 8)
+    cpu, gpu = _pair(lambda: nn.Dropout(0.5), np.float64)
+    torch.manualSeed(3)
+    y = cpu.forward(x.T[:5]).numpy().copy()
+    torch.manualSeed(3)
+    xc = torch.DoubleTensor(x).cudaDouble().t()[:5]
+    assert not xc.isContiguous()
+    np.testing.assert_array_equal(gpu.forward(xc).double().numpy(), y)

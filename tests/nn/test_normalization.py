@@ -240,3 +240,84 @@ def test_save_load_roundtrip(cls, shape, tmp_path):
 def test_gpu_matches_cpu(cls, shape):
     cpu = cls(shape[1]).float()
     check_gpu(cpu, cpu.clone().cuda(), rnd(*shape), rtol=1e-4, atol=1e-5)
+
+
+# -- CUDA (backend/gpu_elementwise.py: per-channel reduction + elementwise kernels) against the CPU ------------------
+def _cuda(m, dtype):
+    return m.cuda() if dtype == np.float32 else m.cudaDouble()
+
+
+def _tensor(a, dtype):
+    t = torch.FloatTensor(a.astype(np.float32)) if dtype == np.float32 else torch.DoubleTensor(a)
+    return _cuda(t, dtype)
+
+
+FIELDS = ('output', 'gradInput', 'running_mean', 'running_var', 'save_mean', 'save_std', 'gradWeight', 'gradBias')
+
+
+def check_bn_gpu(make, x, g, dtype, passes, evaluate=False, warm=None):
+    """The same calls on a CPU and a CUDA copy of make(); every tensor field agrees after each.  ``evaluate``:
+    after a training forward of ``warm`` (default x * 2 - 1), in evaluate() mode."""
+    cpu = make().type('torch.FloatTensor' if dtype == np.float32 else 'torch.DoubleTensor')
+    gpu = _cuda(cpu.clone(), dtype)
+    if evaluate:
+        for m in (cpu, gpu):
+            m.forward((x * 2 - 1 if warm is None else warm).astype(dtype))  # running statistics moved
+            m.evaluate()
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
+    xc, gc = _tensor(x, dtype), _tensor(g, dtype)
+    for call in passes:
+        for m, xi, gi in ((cpu, x.astype(dtype), g.astype(dtype)), (gpu, xc, gc)):
+            if call == 'forward':
+                m.forward(xi)
+            elif call == 'backward':
+                m.backward(xi, gi, 0.5)
+            elif call == 'updateGradInput':
+                m.updateGradInput(xi, gi)
+            else:
+                m.accGradParameters(xi, gi, 0.7)
+        for f in FIELDS:
+            a, b = cpu.__dict__.get(f), gpu.__dict__.get(f)
+            if a is None or a.nElement() == 0:
+                continue
+            np.testing.assert_allclose(b.double().numpy(), a.numpy(), err_msg=f'{call}: {f}', **tol)
+
+
+GPU_CASES = [(nn.BatchNormalization, (7, 5)), (nn.SpatialBatchNormalization, (3, 5, 7, 3)),
+             (nn.BatchNormalization, (3, 5000)),      # more channels than reduction blocks: a loop over channels
+             (nn.SpatialBatchNormalization, (6, 3, 37, 29))]   # 6438 values per channel: 4 blocks each, merged
+STEPS = ['forward', 'backward', 'forward', 'updateGradInput', 'accGradParameters']
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('cls, shape', GPU_CASES)
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('affine', [True, False])
+def test_gpu_training_and_evaluation_match_cpu(cls, shape, dtype, affine):
+    x, g = rnd(*shape) * 3 + 1, rnd(*shape, seed=1)
+    make = lambda: cls(shape[1], 1e-5, 0.1, affine)  # noqa: E731
+    check_bn_gpu(make, x, g, dtype, STEPS)
+    check_bn_gpu(make, x, g, dtype, STEPS, evaluate=True)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('cls, shape', CASES)
+def test_gpu_single_sample_evaluation_and_zero_variance(cls, shape):
+    make = lambda: cls(shape[1])  # noqa: E731
+    check_bn_gpu(make, rnd(*shape[1:]), rnd(*shape[1:], seed=1), np.float64, STEPS[1:], evaluate=True,
+                 warm=rnd(*shape, seed=2))
+    x = rnd(*shape)
+    x[:, 1] = 3.0                                   # a constant feature: var 0, with eps 0 invstd 0 (THNN)
+    check_bn_gpu(lambda: cls(shape[1], 0), x, rnd(*shape, seed=1), np.float64, STEPS)
+
+
+@pytest.mark.gpu
+def test_gpu_strided_input_takes_the_array_path():
+    x, g = rnd(5, 8), rnd(4, 5, seed=1)
+    cpu = nn.BatchNormalization(5).double()
+    gpu = cpu.clone().cudaDouble()
+    xc = torch.DoubleTensor(x).cudaDouble().t()[:4]
+    assert not xc.isContiguous()
+    np.testing.assert_allclose(gpu.forward(xc).double().numpy(), cpu.forward(x.T[:4]).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gpu.backward(xc, torch.DoubleTensor(g).cudaDouble()).double().numpy(),
+                               cpu.backward(x.T[:4], g).numpy(), rtol=1e-12, atol=1e-14)
