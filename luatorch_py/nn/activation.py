@@ -9,11 +9,14 @@ large threshold) the stable form of the same function is computed instead; value
 """
 import numbers
 
+import numpy as np
+
 from .. import backend
-from ..backend import array_module
+from ..backend import array_module, gpu_elementwise
+from ..backend import gpu_loss
 from .. import random as _random
 from ..types import on_device
-from .module import Module, check_grad_like_input, resized, sizestr
+from .module import Module, check_grad_like_input, field_out, resized, sizestr
 
 _INF = float('inf')
 
@@ -22,12 +25,37 @@ def _lua_bool(b):
     return 'true' if b else 'false'
 
 
+def _prod(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
 class _Elementwise(Module):
     """Base for y = f(x) elementwise: subclasses give ``_f(xp, x, out)`` and ``_df(xp, x, y, gradOutput, out)``
     (out = gradOutput * f'(x), from x and/or the saved output y).
 
     A subclass with Torch7's ``inplace`` field set to True computes in place: ``_f`` is then called with
-    ``out is x`` and ``_df`` with ``out is gradOutput`` (and ``x`` holding the output), so both must allow that."""
+    ``out is x`` and ``_df`` with ``out is gradOutput`` (and ``x`` holding the output), so both must allow that.
+
+    CUDA: ``_cuda_f``/``_cuda_df`` run instead (the one dispatch, on the array type, in updateOutput and
+    updateGradInput): one launch of backend/gpu_elementwise.py's pointwise kernels, op ``_op`` with the scalars
+    ``_kargs(x)`` gives; the array code above runs on CuPy where the kernels cannot (strided arrays, no ``_op``)."""
+
+    _op = None          # the module's op in gpu_elementwise.OPS (None: the array code runs on CuPy)
+
+    def _kargs(self, x):
+        """The op's scalars (a, b), or (a, b, p, inner, C) for per-channel parameters p."""
+        return ()
+
+    def _cuda_f(self, xp, x, out):
+        if self._op is None or not gpu_elementwise.forward(self._op, x, out, *self._kargs(x)):
+            self._f(xp, x, out)
+
+    def _cuda_df(self, xp, x, y, g, out):
+        if self._op is None or not gpu_elementwise.backward(self._op, x, y, g, out, *self._kargs(x)):
+            self._df(xp, x, y, g, out)
 
     def _factor(self, xp, x, slope, name='_fac'):
         """The array f = 1 where x > 0, ``slope`` where x <= 0 (exactly; slope a number or a broadcastable array),
@@ -51,12 +79,13 @@ class _Elementwise(Module):
         t = self._coerce(input)
         x = t._a
         xp = array_module(x)
+        f = self._f if xp is np else self._cuda_f
         if self.__dict__.get('inplace'):
-            self._f(xp, x, x)
+            f(xp, x, x)
             if self.output._a is not x:
                 self.output.set(t)
             return self.output
-        self._f(xp, x, self._output_array(t))
+        f(xp, x, self._output_array(t))
         return self.output
 
     def updateGradInput(self, input, gradOutput):
@@ -66,18 +95,21 @@ class _Elementwise(Module):
         g = gt._a
         check_grad_like_input(self, x, g)
         xp = array_module(x)
+        df = self._df if xp is np else self._cuda_df
         if self.__dict__.get('inplace'):
-            self._df(xp, x, self.output._a, g, g)
+            df(xp, x, self.output._a, g, g)
             if self.gradInput._a is not g:
                 self.gradInput.set(gt)
             return self.gradInput
         if self.gradInput._s is gt._s:
             self.gradInput = self._tcls()
-        self._df(xp, x, self.output._a, g, resized(self.gradInput, x.shape))
+        df(xp, x, self.output._a, g, resized(self.gradInput, x.shape))
         return self.gradInput
 
 
 class Sigmoid(_Elementwise):
+    _op = 'sigmoid'
+
     def _f(self, xp, x, out):
         xp.negative(x, out=out)
         xp.exp(out, out=out)
@@ -91,6 +123,8 @@ class Sigmoid(_Elementwise):
 
 
 class Tanh(_Elementwise):
+    _op = 'tanh'
+
     def _f(self, xp, x, out):
         xp.tanh(x, out=out)
 
@@ -123,6 +157,13 @@ class Threshold(_Elementwise):
         if self.inplace and self.val > self.threshold:
             raise ValueError(f"{self!r}: in-place processing requires value ({self.val}) not exceed threshold "
                              f"({self.threshold})")
+
+    _op = 'threshold'
+
+    def _kargs(self, x):
+        if self.val != self.threshold:
+            self._validate()
+        return self.threshold, self.val
 
     def _f(self, xp, x, out):
         th, v = self.threshold, self.val
@@ -171,6 +212,11 @@ class HardTanh(_Elementwise):
     def _bounds(self):
         return self.min_val, self.max_val
 
+    _op = 'clamp'
+
+    def _kargs(self, x):
+        return self._bounds()
+
     def _f(self, xp, x, out):
         lo, hi = self._bounds()
         xp.clip(x, lo, hi, out=out)
@@ -215,6 +261,11 @@ class LeakyReLU(_Elementwise):
         self.negval = negval
         self.inplace = ip
 
+    _op = 'leaky'
+
+    def _kargs(self, x):
+        return (self.negval,)
+
     def _f(self, xp, x, out):
         a = self.negval
         if 0 <= a <= 1:                   # then max(x, a*x) picks x for x > 0 and a*x for x <= 0, exactly
@@ -251,6 +302,16 @@ class PReLU(_Elementwise):
                              f"(nOutputPlane), got size {sizestr(x.shape)}")
         return w.reshape((n,) + (1,) * (x.ndim - 2)) if x.ndim > 1 else w
 
+    _op = 'pleaky'
+
+    def _kargs(self, x):
+        """(a, b, slopes, inner, C): element i has slope w[(i // inner) % C]."""
+        self._slopes(x)                   # (checks the planes)
+        n = self.nOutputPlane
+        if n == 0 or x.ndim == 1:
+            return 0, 0, self.weight._a, 1, n or 1
+        return 0, 0, self.weight._a, _prod(x.shape[2:]), n
+
     def _f(self, xp, x, out):
         xp.multiply(x, self._factor(xp, x, self._slopes(x)), out=out)
 
@@ -261,6 +322,10 @@ class PReLU(_Elementwise):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
         xp = array_module(x)
+        if xp is not np and x.size:       # CUDA: one per-plane reduction launch
+            _, _, w, inner, c = self._kargs(x)
+            if gpu_elementwise.prelu_acc_grad(self, x, g, self.gradWeight._a, scale, x.size // (inner * c), c, inner):
+                return
         self._slopes(x)
         tmp = self._buffer('_gw_tmp', x.shape)
         xp.clip(x, -_INF, 0, out=tmp)     # x where x <= 0, else 0
@@ -310,6 +375,42 @@ class RReLU(_Elementwise):
             raise ValueError(f"{self!r}: channel-wise RReLU expects a 1-D to 4-D input, got size {sizestr(x.shape)}")
         c = x.shape[(x.ndim + 1) % 2]
         return c, {1: (c,), 2: (1, c), 3: (c, 1, 1), 4: (1, c, 1, 1)}[x.ndim]
+
+    def _cuda_f(self, xp, x, out):
+        """Evaluation and channel-wise training: one launch (the channel draws copied up first); element-wise
+        training: count (2 launches, the count read back), the draws copied up, scatter (1 launch)."""
+        if not self.train:
+            if gpu_elementwise.forward('leaky', x, out, (self.lower + self.upper) / 2):
+                return
+        elif x.size and gpu_elementwise.suits(x, out) and not (self.channelwise and self.inplace):
+            host = on_device(self._tinfo, False)
+            if self.channelwise:
+                c, _ = self._channel_shape(x)
+                r = self._buffer('_draws', (c,), host)
+                _random._default.uniform_into(r, self.lower, self.upper)
+                noise = field_out(self, 'noise', (c,))
+                gpu_elementwise.upload(noise, r)
+                gpu_elementwise.forward('pleaky', x, out, 0, 0, noise, _prod(x.shape[(x.ndim + 1) % 2 + 1:]), c)
+                return
+            k, counts = gpu_elementwise.rrelu_count(x, self._buffer)
+            r = self._buffer('_draws', (x.size,), host)[:k]
+            if k:
+                _random._default.uniform_into(r, self.lower, self.upper)
+            gpu_elementwise.rrelu_scatter(x, counts, r, self._buffer('_draws_dev', (x.size,)),
+                                          field_out(self, 'noise', x.shape), out)
+            return
+        self._f(xp, x, out)
+
+    def _cuda_df(self, xp, x, y, g, out):
+        if not (self.train and self.upper - self.lower > 1e-6):
+            if gpu_elementwise.backward('leaky', x, y, g, out, (self.lower + self.upper) / 2):
+                return
+        elif self.channelwise and not self.inplace and self.noise._a.ndim == 1:
+            c, _ = self._channel_shape(x)
+            if gpu_elementwise.backward('pleaky', x, y, g, out, 0, 0, self.noise._a,
+                                        _prod(x.shape[(x.ndim + 1) % 2 + 1:]), c):
+                return
+        self._df(xp, x, y, g, out)        # (element-wise training: g * noise, one launch)
 
     def _f(self, xp, x, out):
         if not self.train:
@@ -364,6 +465,11 @@ class ELU(_Elementwise):
     def __repr__(self):
         return f"{self.__torch_name__} (alpha:{self.alpha:f})"
 
+    _op = 'elu'
+
+    def _kargs(self, x):
+        return (self.alpha,)
+
     def _f(self, xp, x, out):
         tmp = self._buffer('_tmp', x.shape)
         xp.clip(x, -_INF, 0, out=tmp)
@@ -391,6 +497,9 @@ class _Shrink(_Elementwise):
         super().__init__()
         self.__dict__['lambda'] = lam     # Torch7's field name (a Python keyword)
 
+    def _kargs(self, x):
+        return (self.__dict__['lambda'],)
+
     def _big(self, xp, x):
         """Boolean mask of |x| > lambda (Torch7: x > lambda || x < -lambda)."""
         lam = self.__dict__['lambda']
@@ -407,6 +516,7 @@ class _Shrink(_Elementwise):
 
 class HardShrink(_Shrink):
     """y = x if |x| > lambda else 0."""
+    _op = 'hardshrink'
 
     def _f(self, xp, x, out):
         xp.multiply(x, self._big(xp, x), out=out)
@@ -414,6 +524,7 @@ class HardShrink(_Shrink):
 
 class SoftShrink(_Shrink):
     """y = x - lambda if x > lambda, x + lambda if x < -lambda, else 0."""
+    _op = 'softshrink'
 
     def _f(self, xp, x, out):
         lam = self.__dict__['lambda']
@@ -430,6 +541,11 @@ class SoftPlus(_Elementwise):
         super().__init__()
         self.beta = beta
         self.threshold = threshold
+
+    _op = 'softplus'
+
+    def _kargs(self, x):
+        return self.beta, self.threshold
 
     def _f(self, xp, x, out):
         b = self.beta
@@ -463,6 +579,7 @@ class SoftPlus(_Elementwise):
 
 class SoftSign(_Elementwise):
     """y = x / (1 + |x|)."""
+    _op = 'softsign'
 
     def _f(self, xp, x, out):
         tmp = self._buffer('_tmp', x.shape)
@@ -484,6 +601,8 @@ class LogSigmoid(_Elementwise):
     def __init__(self):
         super().__init__()
         self.buffer = self._tcls()        # Torch7's field (THNN's scratch), kept for .t7 compatibility
+
+    _op = 'logsigmoid'
 
     def _f(self, xp, x, out):
         tmp = self._buffer('_tmp', x.shape)
@@ -509,6 +628,14 @@ class TanhShrink(_Elementwise):
         super().__init__()
         self.tanh = Tanh()
 
+    def _cuda_f(self, xp, x, out):       # one launch writing the output and tanh.output
+        if not gpu_elementwise.forward('tanhshrink', x, out, aux=resized(self.tanh.output, x.shape)):
+            self._f(xp, x, out)
+
+    def _cuda_df(self, xp, x, y, g, out):
+        if not gpu_elementwise.backward('tanhshrink', x, self.tanh.output._a, g, out):
+            self._df(xp, x, y, g, out)
+
     def _f(self, xp, x, out):
         th = resized(self.tanh.output, x.shape)
         xp.tanh(x, out=th)
@@ -523,6 +650,8 @@ class TanhShrink(_Elementwise):
 
 
 class Exp(_Elementwise):
+    _op = 'exp'
+
     def _f(self, xp, x, out):
         xp.exp(x, out=out)
 
@@ -531,6 +660,8 @@ class Exp(_Elementwise):
 
 
 class Log(_Elementwise):
+    _op = 'log'
+
     def _f(self, xp, x, out):
         xp.log(x, out=out)
 
@@ -540,6 +671,7 @@ class Log(_Elementwise):
 
 class Abs(_Elementwise):
     """y = |x|; the gradient is -g where x < 0, g elsewhere (at 0 too, as Torch7)."""
+    _op = 'abs'
 
     def _f(self, xp, x, out):
         xp.abs(x, out=out)
@@ -553,6 +685,8 @@ class Abs(_Elementwise):
 
 
 class Square(_Elementwise):
+    _op = 'square'
+
     def _f(self, xp, x, out):
         xp.multiply(x, x, out=out)
 
@@ -567,6 +701,11 @@ class Sqrt(_Elementwise):
     def __init__(self, b=0):
         super().__init__()
         self.eps = b
+
+    _op = 'sqrt'
+
+    def _kargs(self, x):
+        return (self.eps,)
 
     def _f(self, xp, x, out):
         if self.eps:
@@ -593,6 +732,13 @@ class Power(_Elementwise):
         if p is None or not isinstance(p, numbers.Real):
             raise TypeError(f"nn.Power(power): expected a number, got {p!r}")
         self.pow = p
+
+    @property
+    def _op(self):
+        return 'square' if self.pow == 2 else 'pow'
+
+    def _kargs(self, x):
+        return self.pow, self.pow - 1
 
     def _f(self, xp, x, out):
         if self.pow == 2:
@@ -623,27 +769,13 @@ class _SoftMaxBase(Module):
             return x.ndim - 3
         raise ValueError(f"{self!r}: expected a 1-D, 2-D (batch), 3-D or 4-D input, got size {sizestr(x.shape)}")
 
-    def _red_shape(self, x, axis):
-        s = list(x.shape)
-        s[axis] = 1
-        return tuple(s)
-
     def _softmax(self, xp, x, out, axis):
-        """out = exp(x - max) / sum(exp(x - max)) along axis."""
-        r = self._buffer('_red', self._red_shape(x, axis))
-        xp.max(x, axis=axis, keepdims=True, out=r)
-        xp.subtract(x, r, out=out)
-        xp.exp(out, out=out)
-        xp.sum(out, axis=axis, keepdims=True, out=r)
-        out /= r
+        """out = exp(x - max) / sum(exp(x - max)) along axis (backend/gpu_loss.py; CUDA: one launch)."""
+        gpu_loss.softmax(self, x, out, axis, False)
 
     def _softmax_grad(self, xp, y, g, out, axis):
-        """out = y * (g - sum(g * y)) along axis."""
-        r = self._buffer('_red', self._red_shape(y, axis))
-        xp.multiply(g, y, out=out)
-        xp.sum(out, axis=axis, keepdims=True, out=r)
-        xp.subtract(g, r, out=out)
-        out *= y
+        """out = y * (g - sum(g * y)) along axis (CUDA: one launch)."""
+        gpu_loss.softmax_grad(self, y, g, out, axis, False)
 
     def _grad_args(self, input, gradOutput):
         x = self._coerce(input)._a
@@ -695,27 +827,11 @@ class LogSoftMax(_SoftMaxBase):
 
     def updateOutput(self, input):
         x = self._coerce(input)._a
-        xp = array_module(x)
-        axis = self._axis(x)
-        out = resized(self.output, x.shape)
-        r = self._buffer('_red', self._red_shape(x, axis))
-        e = self._buffer('_exp', x.shape)
-        xp.max(x, axis=axis, keepdims=True, out=r)
-        xp.subtract(x, r, out=out)
-        xp.exp(out, out=e)
-        xp.sum(e, axis=axis, keepdims=True, out=r)
-        xp.log(r, out=r)
-        out -= r
+        gpu_loss.softmax(self, x, resized(self.output, x.shape), self._axis(x), True)     # (CUDA: one launch)
         return self.output
 
     def updateGradInput(self, input, gradOutput):
         x, g, y = self._grad_args(input, gradOutput)
-        xp = array_module(x)
-        axis = self._axis(x)
-        out = resized(self.gradInput, x.shape)
-        r = self._buffer('_red', self._red_shape(x, axis))
-        xp.sum(g, axis=axis, keepdims=True, out=r)     # g - exp(y) * sum(g)
-        xp.exp(y, out=out)
-        out *= r
-        xp.subtract(g, out, out=out)
+        # g - exp(y) * sum(g) (CUDA: one launch)
+        gpu_loss.softmax_grad(self, y, g, resized(self.gradInput, x.shape), self._axis(x), True)
         return self.gradInput

@@ -7,14 +7,16 @@ Python differs from Lua in one place: class indices are 0-based.  ClassNLLCriter
 MultiMarginCriterion take targets in [0, nClasses - 1] (a LongTensor, a numpy integer array, a list, or a Python int
 for a 1-D input); MultiLabelMarginCriterion takes 0-based classes padded with -1 (Lua pads 1-based classes with 0);
 ClassNLLCriterion's ``ignoreIndex`` is 0-based too (converted to Lua's 1-based value when saved).
+
+The arithmetic lives in backend/gpu_loss.py (numpy code on the CPU, CUDA kernels on the GPU: a constant, small
+number of launches per pass, and on CUDA a loss kept on the device until ``forward`` reads it).
 """
 import numbers
 
 import numpy as np
 
 from .. import backend
-from ..backend import array_module
-from ..backend.kernels import rowdot_into, take_into
+from ..backend import array_module, gpu_loss
 from ..tensor import Tensor
 from ..storage import STORAGE_CLASSES
 from ..types import TYPES
@@ -22,7 +24,6 @@ from .module import TypedObject, pair_grad, resized, sizestr
 from .activation import LogSoftMax, Sigmoid
 
 _INF = float('inf')
-_EPS = 1e-12     # THNN's BCECriterion and CosineEmbeddingCriterion
 
 
 class Criterion(TypedObject):
@@ -44,6 +45,18 @@ class Criterion(TypedObject):
     def forward(self, input, target):
         return self.updateOutput(input, target)
 
+    def forwardDevice(self, input, target):
+        """The loss as a 1-element tensor of the criterion's type, without reading it back to the host: on CUDA
+        no synchronization (what a captured step or a loop that prints its loss every N batches needs); read it
+        with ``float(t)`` or ``t[0]``.  The tensor is kept by the criterion and overwritten by the next call.
+        ``output`` is left as it was (Torch7's ``forward`` keeps the number there)."""
+        self._deferred = True
+        try:
+            self.updateOutput(input, target)
+        finally:
+            self._deferred = False
+        return self._loss_t
+
     def backward(self, input, target):
         return self.updateGradInput(input, target)
 
@@ -60,10 +73,45 @@ class Criterion(TypedObject):
             t = t.reshape(x.shape)
         return x, t
 
+    def _lossbuf(self):
+        """The kept 1-element array (of ``_loss_t``, the criterion's type and device) a loss computed on the device
+        can be written into."""
+        t = self.__dict__.get('_loss_t')
+        if t is None or t.__class__ is not self._tcls:
+            t = self._loss_t = self._tcls(1)
+        return t._a
+
     def _loss(self, value):
-        """Store and return the loss rounded to the criterion's element type (Torch7 keeps it as a `real`)."""
+        """Store and return the loss rounded to the criterion's element type (Torch7 keeps it as a `real`).
+        ``value`` may be a device array (read back here: one synchronization); under ``forwardDevice`` it is
+        kept on the device instead (in ``_loss_t``) and that tensor is returned."""
+        if self.__dict__.get('_deferred'):
+            buf = self._lossbuf()
+            if value is not buf:
+                buf[...] = value
+            return self._loss_t
+        if not isinstance(value, (int, float, np.generic)):
+            value = float(value.reshape(())) if getattr(value, 'size', 1) == 1 else float(value)
         self.output = float(self._tinfo.dtype.type(value)) if self._tinfo.is_floating else float(value)
         return self.output
+
+    def _checked_loss(self, value, recheck):
+        """``_loss(value)`` for a loss computed by a CUDA kernel that checks class targets on the device: a target
+        out of range raises the criterion's error flag ``_err`` (sticky) and the loss is written as NaN.  When a
+        loss read back here is NaN and the flag is up (a second synchronization, only then), the flag is cleared
+        and ``recheck()`` raises the CPU path's error for this call's targets; if they are fine, the bad target
+        was an earlier forwardDevice or backward call's, and that is what the error says."""
+        loss = self._loss(value)
+        if self.__dict__.get('_deferred') or loss == loss:
+            return loss
+        err = self.__dict__.get('_err')
+        if err is None or type(err) is np.ndarray or not int(backend.to_numpy(err)[0]):
+            return loss
+        err.fill(0)
+        recheck()
+        raise ValueError(f"{self!r}: a target out of range was met by an earlier forwardDevice() or backward() call "
+                         f"(on CUDA the kernels check the targets: that call's loss was NaN and its gradient 0 for "
+                         f"the bad samples)")
 
     def _norm(self, n):
         return 1.0 / n if self.sizeAverage and n else 1.0
@@ -97,7 +145,8 @@ class Criterion(TypedObject):
 
 def _index_array(crit, target, cuda, what='target'):
     """Class indices as an int64 array on the criterion's device, from a tensor (any type: float values are
-    truncated, as Lua's :long()), a numpy/CuPy array, a list or a Python number."""
+    truncated, as Lua's :long()), a numpy/CuPy array, a list or a Python number.  On CUDA a target of the
+    criterion's own float type (a CudaTensor, as ``:cuda()`` makes it) is kept as it is: the kernels truncate it."""
     if isinstance(target, Tensor):
         a = target._a if target.nElement() else target._a.reshape(0)
     elif isinstance(target, (numbers.Real, np.number)) and not isinstance(target, (bool, np.bool_)):
@@ -111,23 +160,15 @@ def _index_array(crit, target, cuda, what='target'):
                         f"list or an int), got {type(target).__name__}")
     if a.dtype.kind not in 'iuf':
         raise TypeError(f"{crit!r}: expected integer class indices in the {what}, got dtype {a.dtype}")
-    if a.dtype != np.int64:
-        a = a.astype(np.int64)
     if backend.is_cuda_array(a) != cuda:
         a = backend.to_device(a, cuda)
-    return a
-
-
-def _range(a):
-    """(min, max) of a non-empty integer array, with one device synchronization."""
-    xp = array_module(a)
-    lo, hi = backend.to_numpy(xp.stack((a.min(), a.max()))).tolist()
-    return lo, hi
+    return gpu_loss.class_indices(crit, a)      # int64 (on CUDA a target of the criterion's float type stays so)
 
 
 def _class_targets(crit, target, x, ignore=None):
     """The targets of input ``x`` (1-D: one sample, 2-D: a batch) as an int64 array of shape (batch,), checked to
-    be 0-based classes of x's last dim (or ``ignore``).  Returns (targets, (min, max))."""
+    be 0-based classes of x's last dim (or ``ignore``): on the CPU here, on CUDA by the kernels that read them (no
+    synchronization).  Returns (targets, (min, max) on the CPU, None on CUDA)."""
     n = x.shape[-1]
     batch = x.shape[0] if x.ndim == 2 else 1
     a = _index_array(crit, target, backend.is_cuda_array(x))
@@ -139,51 +180,25 @@ def _class_targets(crit, target, x, ignore=None):
         raise ValueError(f"{crit!r}: expected a target of size [{batch}] (one class index per sample) for an input "
                          f"of size {sizestr(x.shape)}, got a target of size {sizestr(a.shape)}")
     a = a.reshape(-1)
-    lo, hi = _range(a)
-    if lo < 0 or hi >= n:
-        bad = (a < 0) | (a >= n)
-        if ignore is not None:
-            bad &= a != ignore
-        if bool(bad.any()):
-            i = int(bad.argmax())
-            at = f" (sample {i})" if x.ndim == 2 else ""
-            raise ValueError(f"{crit!r}: target {int(a[i])}{at} is out of range for {n} classes: targets are 0-based "
-                             f"class indices in [0, {n - 1}] (Lua's 1-based targets need -1)")
-    return a, (lo, hi)
+    rng = gpu_loss.host_range(a)
+    if rng is not None and (rng[0] < 0 or rng[1] >= n):
+        _out_of_range(crit, a, x, n, ignore)
+    return a, rng
 
 
-def _rows(crit, t):
-    """A kept arange over the samples (t's first dim), shaped to broadcast against t (batch, or batch x k)."""
-    b = t.shape[0]
-    return crit._arange('_rows', b).reshape((b,) + (1,) * (t.ndim - 1))
-
-
-def _target_positions(crit, x2, t):
-    """Kept intp array of t's shape (batch, or batch x k): the flat position in x2 (batch x nClasses) of each
-    target class t[i] (or t[i, j]) of sample i."""
-    idx = crit._buffer('_tpos', t.shape, dtype=np.intp)
-    array_module(x2).multiply(_rows(crit, t), x2.shape[1], out=idx)
-    idx += t
-    return idx
-
-
-def _picked(crit, name, x2, t, idx):
-    """x2[i, t[i]] (or x2[i, t[i, j]]: each sample's value at its targets) in the kept buffer ``name``; ``idx``:
-    the _target_positions of t."""
-    out = crit._buffer(name, t.shape)
-    if x2.flags.c_contiguous:
-        take_into(x2.reshape(-1), idx, out)
-    else:
-        out[...] = x2[_rows(crit, t), t]
-    return out
-
-
-def _put_picked(crit, a2, t, idx, vals):
-    """a2[i, t[i]] = vals (a2 batch x nClasses, as _picked reads it)."""
-    if a2.flags.c_contiguous:
-        a2.reshape(-1)[idx] = vals
-    else:
-        a2[_rows(crit, t), t] = vals
+def _out_of_range(crit, a, x, n, ignore=None):
+    """Raise the error naming the first target of ``a`` outside [0, n) (``ignore`` apart), if there is one (on
+    CUDA this reads the targets back: only on the error path)."""
+    if a.dtype.kind == 'f':
+        a = a.astype(np.int64)      # (as the kernels read float targets)
+    bad = (a < 0) | (a >= n)
+    if ignore is not None:
+        bad &= a != ignore
+    if bool(bad.any()):
+        i = int(bad.argmax())
+        at = f" (sample {i})" if x.ndim == 2 else ""
+        raise ValueError(f"{crit!r}: target {int(a[i])}{at} is out of range for {n} classes: targets are 0-based "
+                         f"class indices in [0, {n - 1}] (Lua's 1-based targets need -1)")
 
 
 def _check_dims(crit, x, what='input'):
@@ -224,17 +239,11 @@ class MSECriterion(_Averaged):
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
-        d = self._buffer('_diff', x.shape)
-        array_module(x).subtract(x, t, out=d)
-        d = d.reshape(-1)
-        s = float(d @ d)
-        return self._loss(s / x.size if self.sizeAverage else s)
+        return self._loss(gpu_loss.mse_loss(self, x, t, self.sizeAverage))
 
     def updateGradInput(self, input, target):
         x, t = self._pair(input, target)
-        gi = resized(self.gradInput, x.shape)
-        array_module(x).subtract(x, t, out=gi)
-        gi *= (2.0 / x.size) if self.sizeAverage else 2.0
+        gpu_loss.mse_grad(self, x, t, resized(self.gradInput, x.shape), self.sizeAverage)
         return self.gradInput
 
 
@@ -243,20 +252,11 @@ class AbsCriterion(_Averaged):
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
-        xp = array_module(x)
-        d = self._buffer('_diff', x.shape)
-        xp.subtract(x, t, out=d)
-        xp.abs(d, out=d)
-        return self._loss(float(d.sum()) * self._norm(x.size))
+        return self._loss(gpu_loss.abs_loss(self, x, t, self._norm(x.size)))
 
     def updateGradInput(self, input, target):
         x, t = self._pair(input, target)
-        xp = array_module(x)
-        gi = resized(self.gradInput, x.shape)
-        xp.subtract(x, t, out=gi)
-        xp.less(gi, 0, out=gi)            # 1 where x - t < 0
-        gi *= -2 * self._norm(x.size)
-        gi += self._norm(x.size)          # norm where x >= t, -norm elsewhere
+        gpu_loss.abs_grad(self, x, t, resized(self.gradInput, x.shape), self._norm(x.size))
         return self.gradInput
 
 
@@ -265,24 +265,11 @@ class SmoothL1Criterion(_Averaged):
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
-        xp = array_module(x)
-        z = self._buffer('_diff', x.shape)
-        q = self._buffer('_q', x.shape)
-        xp.subtract(x, t, out=z)
-        xp.abs(z, out=z)
-        xp.clip(z, 0, 1, out=q)           # q = min(|d|, 1); loss = q (|d| - q / 2) = 2 h (|d| - h), h = q / 2
-        q *= 0.5
-        z -= q
-        z *= q
-        return self._loss(2 * float(z.sum()) * self._norm(x.size))
+        return self._loss(gpu_loss.smoothl1_loss(self, x, t, self._norm(x.size)))
 
     def updateGradInput(self, input, target):
         x, t = self._pair(input, target)
-        xp = array_module(x)
-        gi = resized(self.gradInput, x.shape)
-        xp.subtract(x, t, out=gi)
-        xp.clip(gi, -1, 1, out=gi)
-        self._average(gi, x.size)
+        gpu_loss.smoothl1_grad(self, x, t, resized(self.gradInput, x.shape), self._norm(x.size))
         return self.gradInput
 
 
@@ -292,22 +279,11 @@ class DistKLDivCriterion(_Averaged):
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
-        xp = array_module(x)
-        tt = self._buffer('_t', x.shape)
-        lg = self._buffer('_log', x.shape)
-        xp.clip(t, 0, _INF, out=tt)       # t where t > 0, else 0
-        xp.equal(tt, 0, out=lg)
-        lg += tt                          # t, or 1 where t <= 0 ...
-        xp.log(lg, out=lg)                # ... so log t, or 0
-        lg -= x
-        lg *= tt
-        return self._loss(float(lg.sum()) * self._norm(x.size))
+        return self._loss(gpu_loss.kldiv_loss(self, x, t, self._norm(x.size)))
 
     def updateGradInput(self, input, target):
         x, t = self._pair(input, target)
-        gi = resized(self.gradInput, x.shape)
-        array_module(x).clip(t, 0, _INF, out=gi)
-        gi *= -self._norm(x.size)
+        gpu_loss.kldiv_grad(self, x, t, resized(self.gradInput, x.shape), self._norm(x.size))
         return self.gradInput
 
 
@@ -317,38 +293,12 @@ class BCECriterion(_LastDimWeighted):
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
-        xp = array_module(x)
-        w = self._w(x)
-        a = self._buffer('_a', x.shape)
-        b = self._buffer('_b', x.shape)
-        xp.add(x, _EPS, out=a)
-        xp.log(a, out=a)                  # log(x + eps)
-        xp.subtract(1, x, out=b)
-        b += _EPS
-        xp.log(b, out=b)                  # log(1 - x + eps)
-        a -= b
-        a *= t
-        a += b                            # t log(x + eps) + (1 - t) log(1 - x + eps)
-        if w is not None:
-            a *= w
-        return self._loss(-float(a.sum()) * self._norm(x.size))
+        return self._loss(gpu_loss.bce_loss(self, x, t, self._w(x), self._norm(x.size)))
 
     def updateGradInput(self, input, target):
         x, t = self._pair(input, target)
-        xp = array_module(x)
         w = self._w(x)
-        gi = resized(self.gradInput, x.shape)
-        d = self._buffer('_a', x.shape)
-        b = self._buffer('_b', x.shape)
-        xp.add(x, _EPS, out=d)
-        xp.subtract(1, x, out=b)
-        b += _EPS
-        d *= b                            # (1 - x + eps) (x + eps)
-        xp.subtract(x, t, out=gi)
-        gi /= d
-        self._average(gi, x.size)
-        if w is not None:
-            gi *= w
+        gpu_loss.bce_grad(self, x, t, w, resized(self.gradInput, x.shape), self._norm(x.size))
         return self.gradInput
 
 
@@ -359,7 +309,14 @@ class ClassNLLCriterion(Criterion):
     input: 1-D (nClasses) with one target, or 2-D (batch x nClasses) with a target per sample; targets are
     0-BASED class indices.  loss = -sum_i w[t_i] x[i, t_i], divided by sum_i w[t_i] (the total weight, batch size
     without weights) when sizeAverage.  Targets equal to ``ignoreIndex`` count for nothing (-100 by default, as
-    PyTorch; any value outside [0, nClasses) never matches a class)."""
+    PyTorch; any value outside [0, nClasses) never matches a class).
+
+    On CUDA the forward pass is one kernel launch and the backward two, without a host synchronization: the targets
+    are checked by the kernels as they read them (a target out of range is never read out of bounds; it raises an
+    error flag kept on the device and makes the loss NaN).  ``forward`` reads the loss back anyway and raises the
+    CPU's ValueError for a bad target there.  In a loop of ``forwardDevice`` and ``backward`` calls only, a bad
+    target shows as a NaN loss (and a zero gradient for its sample), and the error is raised by the next
+    ``forward()`` (the flag stays up until then: later forwardDevice losses are NaN too)."""
     _lua_index_fields = ('ignoreIndex',)
 
     def __init__(self, weights=None, sizeAverage=True, ignoreIndex=-100):
@@ -374,56 +331,30 @@ class ClassNLLCriterion(Criterion):
         self.target = _long_zeros()
 
     def _prepare(self, input, target):
-        """(input as batch x n, targets, per-sample weights or None, total weight)."""
+        """(input, input as batch x n, targets, their (min, max) on the CPU (None on CUDA), class weights or None)."""
         x = self._coerce(input)._a
         _check_dims(self, x)
         n = x.shape[-1]
         x2 = x.reshape(-1, n) if x.ndim == 1 else x
-        ign = self.ignoreIndex
-        t, (lo, hi) = _class_targets(self, target, x, ign)
-        xp = array_module(x)
-        valid = None
-        if ign is not None and lo <= ign <= hi:
-            valid = xp.not_equal(t, ign, out=self._bools('_valid', t.shape))
-            # ignored targets -> class 0, with weight 0
-            t = xp.multiply(t, valid, out=self._buffer('_tvalid', t.shape, dtype=t.dtype))
+        t, rng = _class_targets(self, target, x, self.ignoreIndex)
         w = self.__dict__.get('weights')
         if w is not None:
             if w.nElement() != n:
                 raise ValueError(f"{self!r}: weight tensor should be defined either for all {n} classes or no "
                                  f"classes, got weights of size {sizestr(w.shape)}")
-            wt = take_into(w._a, t, self._buffer('_wt', t.shape), axis=0)
-            if valid is not None:
-                wt *= valid
-        elif valid is not None:
-            wt = self._buffer('_wt', t.shape)
-            wt[...] = valid
-        else:
-            wt = None
-        total = float(wt.sum()) if wt is not None else float(x2.shape[0])
-        return x, x2, t, wt, total, xp
+            w = w._a
+        return x, x2, t, rng, w
 
     def updateOutput(self, input, target):
-        x, x2, t, wt, total, xp = self._prepare(input, target)
-        picked = _picked(self, '_picked', x2, t, _target_positions(self, x2, t))
-        s = -float(picked.sum() if wt is None else picked @ wt)
-        if self.sizeAverage and total:
-            s /= total
-        return self._loss(s)
+        x, x2, t, rng, w = self._prepare(input, target)
+        ign = self.ignoreIndex
+        return self._checked_loss(gpu_loss.class_nll_loss(self, x2, t, rng, w, ign, self.sizeAverage),
+                                  lambda: _out_of_range(self, t, x, x2.shape[1], ign))
 
     def updateGradInput(self, input, target):
-        x, x2, t, wt, total, xp = self._prepare(input, target)
+        x, x2, t, rng, w = self._prepare(input, target)
         gi = resized(self.gradInput, x.shape)
-        gi.fill(0)
-        if total <= 0:                    # THNN: nothing to propagate
-            return self.gradInput
-        norm = 1.0 / total if self.sizeAverage else 1.0
-        if wt is None:
-            vals = -norm
-        else:
-            vals = self._buffer('_vals', wt.shape)
-            xp.multiply(wt, -norm, out=vals)
-        _put_picked(self, gi.reshape(x2.shape), t, _target_positions(self, x2, t), vals)
+        gpu_loss.class_nll_grad(self, x2, t, rng, w, self.ignoreIndex, self.sizeAverage, gi.reshape(x2.shape))
         return self.gradInput
 
 
@@ -451,6 +382,9 @@ class CrossEntropyCriterion(Criterion):
         x, sq = self._squeezed(input)
         self.nll.sizeAverage = self.sizeAverage
         self.lsm.updateOutput(sq)
+        if self.__dict__.get('_deferred'):          # forwardDevice: the loss stays on the device (nll's tensor)
+            self._loss_t = self.nll.forwardDevice(self.lsm.output, target)
+            return self._loss_t
         self.nll.updateOutput(self.lsm.output, target)
         return self._loss(self.nll.output)
 
@@ -481,58 +415,29 @@ class MultiMarginCriterion(Criterion):
         if weights is not None:
             self.weights = self._as_param(weights)
 
-    def _hinge(self, input, target):
-        """(x, x2, targets, z = max(0, margin - x[t] + x[d]) with 0 at d == t, per-sample weights, xp)."""
+    def _prepare(self, input, target):
+        """(x, x as batch x n, targets (batch), class weights or None)."""
         x = self._coerce(input)._a
         _check_dims(self, x)
         n = x.shape[-1]
         x2 = x.reshape(-1, n) if x.ndim == 1 else x
         t, _ = _class_targets(self, target, x)
-        xp = array_module(x)
-        rows = _target_positions(self, x2, t)          # flat positions of the targets
-        z = self._buffer('_z', x2.shape)
-        xp.subtract(x2, _picked(self, '_xt', x2, t, rows)[:, None], out=z)
-        z += self.margin
-        z.reshape(-1)[rows] = 0
-        xp.clip(z, 0, _INF, out=z)
         w = self.__dict__.get('weights')
-        wt = None
         if w is not None:
             if w.nElement() != n:
                 raise ValueError(f"{self!r}: weights of size {sizestr(w.shape)} do not match the {n} classes")
-            wt = take_into(w._a, t, self._buffer('_wt', t.shape), axis=0)[:, None]
-        return x, x2, t, rows, z, wt, xp
+            w = w._a
+        return x, x2, t, w
 
     def updateOutput(self, input, target):
-        x, x2, t, rows, z, wt, xp = self._hinge(input, target)
-        if self.p == 2:
-            h = self._buffer('_h', z.shape)
-            xp.multiply(z, z, out=h)
-        else:
-            h = z
-        if wt is not None:
-            h = xp.multiply(h, wt, out=self._buffer('_hw', z.shape))
-        s = float(h.sum()) / x2.shape[1]
-        if self.sizeAverage:
-            s /= x2.shape[0]
-        return self._loss(s)
+        x, x2, t, w = self._prepare(input, target)
+        return self._checked_loss(gpu_loss.multi_margin_loss(self, x2, t, w, self.p, self.margin),
+                                  lambda: _out_of_range(self, t, x, x2.shape[1]))
 
     def updateGradInput(self, input, target):
-        x, x2, t, rows, z, wt, xp = self._hinge(input, target)
-        n, b = x2.shape[1], x2.shape[0]
-        g = 1.0 / (b * n) if self.sizeAverage else 1.0 / n
+        x, x2, t, w = self._prepare(input, target)
         gi = resized(self.gradInput, x.shape).reshape(x2.shape)
-        if self.p == 1:
-            xp.greater(z, 0, out=gi)
-            gi *= g
-        else:
-            xp.multiply(z, 2 * g, out=gi)
-        if wt is not None:
-            gi *= wt
-        s = self._buffer('_gsum', (b,))
-        xp.sum(gi, axis=1, out=s)
-        xp.negative(s, out=s)
-        _put_picked(self, gi, t, rows, s)
+        gpu_loss.multi_margin_grad(self, x2, t, w, self.p, self.margin, gi)
         return self.gradInput
 
 
@@ -546,75 +451,39 @@ class MultiLabelMarginCriterion(_Averaged):
         super().__init__(sizeAverage)
         self.isTarget = self._tcls()
 
-    def _terms(self, input, target):
+    def _prepare(self, input, target):
+        """(x, x as batch x n, the targets as batch x n int64, isTarget's array as batch x n)."""
         x = self._coerce(input)._a
         _check_dims(self, x)
         n = x.shape[-1]
         x2 = x.reshape(1, n) if x.ndim == 1 else x
-        xp = array_module(x)
         a = _index_array(self, target, backend.is_cuda_array(x))
         if a.shape != x.shape:
             raise ValueError(f"{self!r}: expected a target of size {sizestr(x.shape)} (the input's size: 0-based "
                              f"target classes then -1 padding), got size {sizestr(a.shape)}")
         a = a.reshape(x2.shape)
-        if a.size:
-            lo, hi = _range(a)
-            if lo < -1 or hi >= n:
-                bad = (a < -1) | (a >= n)
-                i = np.unravel_index(int(bad.reshape(-1).argmax()), a.shape)
-                raise ValueError(f"{self!r}: target {int(a[i])} at {list(map(int, i))} is out of range for {n} "
-                                 f"classes: targets are 0-based class indices in [0, {n - 1}], padded with -1")
-        b = x2.shape[0]
-        # the entries before the first -1: no -1 up to there (counted in ints: numpy's cumsum of bools into an int
-        # buffer would make an int copy of them)
-        nneg = self._buffer('_nneg', a.shape, dtype=np.int64)
-        xp.less(a, 0, out=nneg)
-        nneg = xp.cumsum(nneg, axis=1, out=nneg)
-        valid = xp.equal(nneg, 0, out=self._bools('_valid', a.shape))
-        k = int(xp.sum(valid, axis=1, out=self._buffer('_nvalid', (b,), dtype=np.int64)).max()) if a.size else 0
-        tk = self._buffer('_tk', (b, k), dtype=a.dtype)
-        xp.multiply(a[:, :k], valid[:, :k], out=tk)               # (-1 padding -> class 0, masked out)
-        vk = valid[:, :k]
-        shape = (b, k, n)
-        onehot = self._bools('_onehot', shape)                     # onehot[b, j, c]: target j of sample b is c
-        xp.equal(tk[:, :, None], self._arange('_classes', n), out=onehot)
-        onehot &= vk[:, :, None]
-        is_t = xp.any(onehot, axis=1, out=self._bools('_is_t', (b, n)))     # batch x n
-        resized(self.isTarget, x.shape)[...] = is_t.reshape(x.shape)
-        xt = _picked(self, '_xt', x2, tk, _target_positions(self, x2, tk))     # x[j] of each target j
-        z = self._buffer('_z', shape)
-        xp.subtract(x2[:, None, :], xt[:, :, None], out=z)
-        z += 1                                                    # 1 - x[j] + x[d]
-        mask = self._bools('_pairs', shape)                        # valid target j, non-target d
-        xp.logical_not(is_t, out=is_t)
-        xp.logical_and(vk[:, :, None], is_t[:, None, :], out=mask)
-        return x, x2, z, mask, onehot, xp
+        rng = gpu_loss.host_range(a) if a.size else None       # (None on CUDA: the kernels check the targets)
+        if rng is not None and (rng[0] < -1 or rng[1] >= n):
+            self._out_of_range(a)
+        return x, x2, a, resized(self.isTarget, x.shape).reshape(x2.shape)
+
+    def _out_of_range(self, a):
+        n = a.shape[1]
+        if a.dtype.kind == 'f':
+            a = a.astype(np.int64)      # (as the kernels read float targets)
+        bad = (a < -1) | (a >= n)
+        if bool(bad.any()):
+            i = np.unravel_index(int(bad.reshape(-1).argmax()), a.shape)
+            raise ValueError(f"{self!r}: target {int(a[i])} at {list(map(int, i))} is out of range for {n} "
+                             f"classes: targets are 0-based class indices in [0, {n - 1}], padded with -1")
 
     def updateOutput(self, input, target):
-        x, x2, z, mask, onehot, xp = self._terms(input, target)
-        xp.clip(z, 0, _INF, out=z)
-        z *= mask
-        s = float(z.sum()) / x2.shape[1]
-        if self.sizeAverage:
-            s /= x2.shape[0]
-        return self._loss(s)
+        x, x2, a, ist = self._prepare(input, target)
+        return self._checked_loss(gpu_loss.mlm_loss(self, x2, a, ist), lambda: self._out_of_range(a))
 
     def updateGradInput(self, input, target):
-        x, x2, z, mask, onehot, xp = self._terms(input, target)
-        b, n = x2.shape
-        g = 1.0 / (b * n) if self.sizeAverage else 1.0 / n
-        act = z                                                   # (z > 0) & mask, as numbers
-        xp.greater(z, 0, out=act)
-        act *= mask
-        gi = resized(self.gradInput, x.shape).reshape(x2.shape)
-        xp.sum(act, axis=1, out=gi)                               # + g for each violating non-target d ...
-        # ... - g for the target j, once per violation
-        per_target = xp.sum(act, axis=2, out=self._buffer('_per_target', act.shape[:2]))
-        oh = self._buffer('_onehot_f', onehot.shape)
-        oh[...] = onehot
-        back = xp.matmul(per_target[:, None, :], oh, out=self._buffer('_back', (b, 1, n)))
-        gi -= back[:, 0, :]
-        gi *= g
+        x, x2, a, ist = self._prepare(input, target)
+        gpu_loss.mlm_grad(self, x2, a, ist, resized(self.gradInput, x.shape).reshape(x2.shape))
         return self.gradInput
 
 
@@ -628,22 +497,9 @@ class MultiLabelSoftMarginCriterion(_LastDimWeighted):
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
-        xp = array_module(x)
         w = self._w(x)
         self.sigmoid.updateOutput(x)
-        a = self._buffer('_a', x.shape)
-        b = self._buffer('_b', x.shape)
-        xp.abs(x, out=a)
-        xp.negative(a, out=a)
-        xp.exp(a, out=a)
-        xp.log1p(a, out=a)                # log(1 + exp(-|x|))
-        xp.clip(x, 0, _INF, out=b)
-        a += b
-        xp.multiply(x, t, out=b)
-        a -= b
-        if w is not None:
-            a *= w
-        return self._loss(float(a.sum()) * self._norm(x.size))
+        return self._loss(gpu_loss.mlsm_loss(self, x, t, w, self._norm(x.size)))
 
     def updateGradInput(self, input, target):
         x, t = self._pair(input, target)
@@ -652,12 +508,8 @@ class MultiLabelSoftMarginCriterion(_LastDimWeighted):
         s = self.sigmoid.output._a
         if s.shape != x.shape:
             s = self.sigmoid.updateOutput(x)._a
-        array_module(x).subtract(s, t, out=gi)
-        if w is not None:
-            gi *= w
-        self._average(gi, x.size)
+        gpu_loss.mlsm_grad(self, s, t, w, gi, self._norm(x.size))
         return self.gradInput
-
 
 # -- margins on pairs and labels -------------------------------------------------------------------------
 def _labels(crit, y, n, dtype, cuda, what='y'):
@@ -693,63 +545,24 @@ class MarginCriterion(Criterion):
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
-        xp = array_module(x)
-        z = self._buffer('_z', x.shape)
-        xp.multiply(x, t, out=z)
-        xp.subtract(self.margin, z, out=z)
-        xp.clip(z, 0, _INF, out=z)
-        return self._loss(float(z.sum()) * self._norm(x.size))
+        return self._loss(gpu_loss.margin_loss(self, x, t, self.margin, self._norm(x.size)))
 
     def updateGradInput(self, input, target):
         x, t = self._pair(input, target)
-        xp = array_module(x)
-        gi = resized(self.gradInput, x.shape)
-        m = self._buffer('_z', x.shape)
-        xp.multiply(x, t, out=m)
-        xp.less(m, self.margin, out=m)    # x t < margin
-        xp.multiply(t, m, out=gi)
-        gi *= -self._norm(x.size)
+        gpu_loss.margin_grad(self, x, t, resized(self.gradInput, x.shape), self.margin, self._norm(x.size))
         return self.gradInput
-
 
 class SoftMarginCriterion(_Averaged):
     """Two-class logistic loss: mean (or sum) of log(1 + exp(-x t)) for labels t = 1 / -1 (computed stably)."""
 
-    def _v(self, x, t, xp):
-        v = self._buffer('_negxt', x.shape)
-        xp.multiply(x, t, out=v)
-        xp.negative(v, out=v)             # v = -x t
-        e = self._buffer('_expv', x.shape)
-        xp.abs(v, out=e)
-        xp.negative(e, out=e)
-        xp.exp(e, out=e)                  # exp(-|v|), in (0, 1]
-        return v, e
-
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
-        xp = array_module(x)
-        v, e = self._v(x, t, xp)
-        xp.log1p(e, out=e)
-        xp.clip(v, 0, _INF, out=v)
-        v += e                            # log(1 + exp(v)) = max(v, 0) + log(1 + exp(-|v|))
-        return self._loss(float(v.sum()) * self._norm(x.size))
+        return self._loss(gpu_loss.soft_margin_loss(self, x, t, self._norm(x.size)))
 
     def updateGradInput(self, input, target):
         x, t = self._pair(input, target)
-        xp = array_module(x)
-        v, e = self._v(x, t, xp)
-        gi = resized(self.gradInput, x.shape)
-        # -t sigmoid(v) / n, sigmoid(v) = (v >= 0 ? 1 : e) / (1 + e)
-        xp.greater_equal(v, 0, out=v)     # m
-        xp.subtract(1, v, out=gi)
-        gi *= e
-        gi += v                           # e (1 - m) + m
-        e += 1
-        gi /= e
-        gi *= t
-        gi *= -self._norm(x.size)
+        gpu_loss.soft_margin_grad(self, x, t, resized(self.gradInput, x.shape), self._norm(x.size))
         return self.gradInput
-
 
 class HingeEmbeddingCriterion(Criterion):
     """For labels y = 1 / -1: x where y == 1, max(0, margin - x) where y == -1; mean (or sum) over elements.
@@ -760,37 +573,18 @@ class HingeEmbeddingCriterion(Criterion):
         self.margin = margin
         self.sizeAverage = sizeAverage
 
-    def updateOutput(self, input, y):
+    def _xy(self, input, y):
         x = self._coerce(input)._a
-        xp = array_module(x)
-        yy = _labels(self, y, x.size, x.dtype, backend.is_cuda_array(x)).reshape(x.shape)
-        a = self._buffer('_a', x.shape)
-        b = self._buffer('_b', x.shape)
-        xp.not_equal(yy, -1, out=a)
-        a *= x                            # x where y != -1
-        xp.subtract(self.margin, x, out=b)
-        xp.clip(b, 0, _INF, out=b)
-        m = self._bools('_m', x.shape)
-        xp.not_equal(yy, 1, out=m)
-        b *= m                            # max(0, margin - x) where y != 1
-        a += b
-        return self._loss(float(a.sum()) * self._norm(x.size))
+        return x, _labels(self, y, x.size, x.dtype, backend.is_cuda_array(x)).reshape(x.shape)
+
+    def updateOutput(self, input, y):
+        x, yy = self._xy(input, y)
+        return self._loss(gpu_loss.hinge_loss(self, x, yy, self.margin, self._norm(x.size)))
 
     def updateGradInput(self, input, y):
-        x = self._coerce(input)._a
-        xp = array_module(x)
-        yy = _labels(self, y, x.size, x.dtype, backend.is_cuda_array(x)).reshape(x.shape)
-        gi = resized(self.gradInput, x.shape)
-        m = self._bools('_m', x.shape)
-        m2 = self._bools('_m2', x.shape)
-        xp.equal(yy, -1, out=m)
-        xp.greater(x, self.margin, out=m2)
-        m &= m2
-        xp.logical_not(m, out=m)          # not (y == -1 and x > margin)
-        xp.multiply(yy, m, out=gi)
-        self._average(gi, x.size)
+        x, yy = self._xy(input, y)
+        gpu_loss.hinge_grad(self, x, yy, resized(self.gradInput, x.shape), self.margin, self._norm(x.size))
         return self.gradInput
-
 
 def _table2(crit, input):
     if not isinstance(input, (list, tuple)) or len(input) != 2:
@@ -814,65 +608,24 @@ class CosineEmbeddingCriterion(Criterion):
         self.gradInput = [self._tcls(), self._tcls()]
         self.sizeAverage = sizeAverage
 
-    def _cos(self, input, y):
+    def _rows(self, input, y):
+        """(x1, x1 and x2 as batch x D, the labels (batch))."""
         a, b = _table2(self, input)
         _check_dims(self, a, 'input[0]')
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(1, -1) if b.ndim == 1 else b
-        xp = array_module(a)
-        yy = _labels(self, y, a2.shape[0], a.dtype, backend.is_cuda_array(a))
-        n = a2.shape[0]
-        w1, w22, w32, w, out, tmp = (self._buffer(k, (n,)) for k in ('_w1', '_w22', '_w32', '_w', '_out', '_tmp'))
-        rowdot_into(a2, b2, w1)
-        for wk, u in ((w22, a2), (w32, b2)):
-            rowdot_into(u, u, wk)
-            wk += _EPS
-            xp.divide(1, wk, out=wk)                  # 1 / (|x|^2 + eps)
-        xp.multiply(w22, w32, out=w)
-        xp.sqrt(w, out=w)
-        cos = self._buffer('_cosv', (n,))
-        xp.multiply(w1, w, out=cos)
-        # out = cos - margin clipped at 0 where y == -1, 1 - cos where y == 1, cos elsewhere
-        m = self._bools('_ym', (n,))
-        out[...] = cos
-        xp.equal(yy, 1, out=m)
-        xp.subtract(1, cos, out=tmp)
-        xp.copyto(out, tmp, where=m)
-        xp.equal(yy, -1, out=m)
-        xp.subtract(cos, self.margin, out=tmp)
-        xp.clip(tmp, 0, _INF, out=tmp)
-        xp.copyto(out, tmp, where=m)
-        return a, b, a2, b2, yy, w1, w22, w32, w, out, xp
+        return a, a2, b2, _labels(self, y, a2.shape[0], a.dtype, backend.is_cuda_array(a))
 
     def updateOutput(self, input, y):
-        *_, yy, w1, w22, w32, w, out, xp = self._cos(input, y)
-        s = float(out.sum())
-        if self.sizeAverage:
-            s /= yy.shape[0]
-        return self._loss(s)
+        a, a2, b2, yy = self._rows(input, y)
+        return self._loss(gpu_loss.cosine_loss(self, a2, b2, yy, self.margin, self.sizeAverage))
 
     def updateGradInput(self, input, y):
-        a, b, a2, b2, yy, w1, w22, w32, w, out, xp = self._cos(input, y)
-        n = a2.shape[0]
-        r, c = self._buffer('_r', (n,)), self._buffer('_tmp', (n,))
-        m = self._bools('_ym', (n,))
-        xp.equal(yy, 1, out=m)
-        r[...] = m
-        r *= -2
-        r += 1                                        # -1 where y == 1, else 1 ...
-        xp.greater(out, 0, out=m)
-        r *= m                                        # ... where the loss is > 0, else (+-)0
-        if self.sizeAverage:
-            r /= yy.shape[0]
-        for gk, (u, v, wself) in zip(pair_grad(self, (a.shape, a.shape)), ((a2, b2, w22), (b2, a2, w32))):
-            gk = gk.reshape(u.shape)
-            xp.multiply(w1, wself, out=c)
-            xp.multiply(u, c[:, None], out=gk)
-            xp.subtract(v, gk, out=gk)                # x_other - (x1.x2 / |x_self|^2) x_self
-            xp.multiply(w, r, out=c)
-            gk *= c[:, None]
+        a, a2, b2, yy = self._rows(input, y)
+        g1, g2 = pair_grad(self, (a.shape, a.shape))
+        gpu_loss.cosine_grad(self, a2, b2, yy, self.margin, self.sizeAverage, g1.reshape(a2.shape),
+                             g2.reshape(a2.shape))
         return self.gradInput
-
 
 class MarginRankingCriterion(Criterion):
     """For a table input [x1, x2] and labels y = 1 / -1 (x1 should rank higher when y == 1):
@@ -901,10 +654,9 @@ class MarginRankingCriterion(Criterion):
 
     def updateOutput(self, input, y):
         a, yy, d, number, xp = self._dist(input, y)
-        s = float(xp.clip(d, 0, _INF, out=d).sum())     # (d: scratch, made again by each call)
-        if not number and self.sizeAverage:
-            s /= yy.size
-        return self._loss(s)
+        divide = (yy.size,) if not number and self.sizeAverage else ()
+        # (d: scratch, made again by each call)
+        return self._loss(gpu_loss.total(self, xp.clip(d, 0, _INF, out=d), divisors=divide))
 
     def updateGradInput(self, input, y):
         a, yy, d, number, xp = self._dist(input, y)
@@ -946,6 +698,18 @@ def _add_scaled(crit, dst, w, src):
         dst._a += tmp
 
 
+def _device_sum(crit, terms):
+    """``forwardDevice`` of a weighted sum of criterions: ``terms`` are (weight, criterion, input, target); each
+    loss stays on the device (the sub-criterion's forwardDevice) and is added into ``crit``'s loss tensor (one
+    launch each on CUDA)."""
+    buf = crit._lossbuf()
+    if not terms:
+        buf.fill(0)
+    for i, (w, c, x, t) in enumerate(terms):
+        gpu_loss.add_scaled_loss(buf, c.forwardDevice(x, t)._a, w, i == 0)
+    return crit._loss_t
+
+
 class MultiCriterion(Criterion):
     """A weighted sum of criterions applied to the same (input, target): ``add(criterion, weight=1)``.  The
     weights are kept in a DoubleStorage, as Torch7."""
@@ -964,6 +728,8 @@ class MultiCriterion(Criterion):
         return self
 
     def updateOutput(self, input, target):
+        if self.__dict__.get('_deferred'):
+            return _device_sum(self, [(self.weights[i], c, input, target) for i, c in enumerate(self.criterions)])
         s = 0.0
         for i, c in enumerate(self.criterions):
             s += self.weights[i] * c.updateOutput(input, target)
@@ -1005,6 +771,9 @@ class ParallelCriterion(Criterion):
 
     def updateOutput(self, input, target):
         self._check(input, target)
+        if self.__dict__.get('_deferred'):
+            return _device_sum(self, [(self.weights[i], c, input[i], target if self.repeatTarget else target[i])
+                                      for i, c in enumerate(self.criterions)])
         s = 0.0
         for i, c in enumerate(self.criterions):
             s += self.weights[i] * c.updateOutput(input[i], target if self.repeatTarget else target[i])

@@ -271,6 +271,158 @@ def test_rrelu_gpu_draws_from_the_cpu_stream(channelwise):
     np.testing.assert_array_equal(gpu.noise.float().numpy(), cpu.noise.numpy())
 
 
+# -- CUDA (backend/gpu_elementwise.py: one launch per pass) against the CPU --------------------------------------
+CUDA_OF = {np.float32: lambda t: t.cuda(), np.float64: lambda t: t.cudaDouble()}
+
+
+def cuda_pair(make, dtype):
+    """(CPU module, the same module on CUDA) of element type ``dtype``."""
+    return make().type(TYPES[dtype]), CUDA_OF[dtype](make())
+
+
+def on_cuda(a, dtype):
+    return CUDA_OF[dtype](torch.Tensor(a.astype(dtype)) if dtype == np.float32 else torch.DoubleTensor(a))
+
+
+def gpu_tol(dtype):
+    return dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+
+
+def check_pointwise_gpu(cpu, gpu, x, g, dtype, scale=1):
+    x, g = x.astype(dtype), g.astype(dtype)
+    y = cpu.forward(x).numpy()
+    yc = gpu.forward(on_cuda(x, dtype))
+    assert yc.type() == ('torch.CudaTensor' if dtype == np.float32 else 'torch.CudaDoubleTensor')
+    np.testing.assert_allclose(yc.double().numpy(), y, **gpu_tol(dtype))
+    cpu.zeroGradParameters()
+    gpu.zeroGradParameters()
+    gi = cpu.backward(x, g, scale).numpy()
+    np.testing.assert_allclose(gpu.backward(on_cuda(x, dtype), on_cuda(g, dtype), scale).double().numpy(), gi,
+                               **gpu_tol(dtype))
+    for a, b in zip(gpu.parameters()[1] if gpu.parameters() else [], cpu.parameters()[1] if cpu.parameters() else []):
+        np.testing.assert_allclose(a.double().numpy(), b.numpy(), **gpu_tol(dtype))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('name', list(POINTWISE))
+@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('shape', [(7,), (3, 7, 5)])
+def test_pointwise_gpu_matches_cpu(name, dtype, shape):
+    make, f, df, kinks, (lo, hi) = POINTWISE[name]
+    cpu, gpu = cuda_pair(make, dtype)
+    check_pointwise_gpu(cpu, gpu, away(rnd(*shape, lo=lo, hi=hi), kinks), rnd(*shape, seed=1), dtype)
+
+
+@pytest.mark.gpu
+def test_gpu_extremes_and_kinks_match_cpu():
+    x = np.array([-1000.0, -50.0, -6.0, -1.0, -0.5, 0.0, 0.5, 1.0, 6.0, 50.0, 1000.0])
+    g = np.linspace(-1, 1, x.size)
+    for make in (nn.Sigmoid, nn.Tanh, nn.ReLU, nn.ReLU6, nn.HardTanh, nn.HardShrink, nn.SoftShrink, nn.SoftPlus,
+                 lambda: nn.SoftPlus(2, 1e6), nn.SoftSign, nn.LogSigmoid, nn.ELU, nn.Abs, nn.LeakyReLU,
+                 lambda: nn.Threshold(0.5, 2)):
+        for dtype in DTYPES:
+            cpu, gpu = cuda_pair(make, dtype)
+            with np.errstate(over='ignore'):
+                check_pointwise_gpu(cpu, gpu, x, g, dtype)
+    cpu, gpu = cuda_pair(nn.Sqrt, np.float64)       # the gradient where the output is 0
+    check_pointwise_gpu(cpu, gpu, np.array([0.0, 4.0]), np.ones(2), np.float64)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('name', list(INPLACE))
+def test_inplace_gpu_matches_cpu(name):
+    make, kinks = INPLACE[name]
+    x0 = away(rnd(3, 5, 7, lo=-2, hi=7), kinks).astype(np.float32)
+    g0 = rnd(3, 5, 7, seed=1).astype(np.float32)
+    ref = make(False).float()
+    y_ref = ref.forward(x0).numpy().copy()
+    gi_ref = ref.backward(x0, g0).numpy().copy()
+    m = make(True).cuda()
+    x, g = torch.FloatTensor(x0).cuda(), torch.FloatTensor(g0).cuda()
+    y = m.forward(x)
+    assert y.storage() is x.storage()
+    np.testing.assert_allclose(x.float().numpy(), y_ref, rtol=1e-6)     # the input was overwritten
+    gi = m.backward(x, g)
+    assert gi.storage() is g.storage()
+    np.testing.assert_allclose(g.float().numpy(), gi_ref, rtol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('shape', [(4,), (3, 4), (2, 4, 3), (3, 4, 5, 7), (5, 4, 40, 41)])  # (the last: planes
+@pytest.mark.parametrize('dtype', DTYPES)                                       # reduced by several blocks each)
+def test_prelu_per_plane_gpu_matches_cpu(shape, dtype):
+    w = np.linspace(0.1, 0.9, 4)
+
+    def make():
+        m = nn.PReLU(4)
+        m.weight.copy(torch.Tensor(w))
+        return m
+    cpu, gpu = cuda_pair(make, dtype)
+    check_pointwise_gpu(cpu, gpu, away(rnd(*shape), [0]), rnd(*shape, seed=2), dtype, scale=0.5)
+    cpu, gpu = cuda_pair(nn.PReLU, dtype)                   # one shared slope
+    check_pointwise_gpu(cpu, gpu, away(rnd(*shape), [0]), rnd(*shape, seed=2), dtype, scale=0.5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('channelwise, inplace', [(False, False), (False, True), (True, False), (True, True)])
+@pytest.mark.parametrize('shape', [(3, 5, 13, 17), (2, 7), (1100, 1000)])
+def test_rrelu_training_gpu_matches_cpu(channelwise, inplace, shape):
+    """The same draws from Torch7's stream (k non-positive elements: k draws, in order; more than 1024 chunks of
+    1024 elements for the scan in the biggest case), and the stream left at the same place."""
+    if channelwise and len(shape) != 4:
+        shape = (4,) + shape
+    x = away(rnd(*shape, lo=-1, hi=3), [0]).astype(np.float32)
+    g = rnd(*shape, seed=1).astype(np.float32)
+    torch.manualSeed(5)
+    cpu = nn.RReLU(0.1, 0.4, inplace, channelwise).float()
+    y = cpu.forward(x.copy()).numpy().copy()
+    gi = cpu.backward(x.copy(), g.copy()).numpy().copy()
+    after = torch.uniform()
+    torch.manualSeed(5)
+    gpu = nn.RReLU(0.1, 0.4, inplace, channelwise).cuda()
+    yc = gpu.forward(torch.FloatTensor(x).cuda()).float().numpy()
+    np.testing.assert_array_equal(yc, y)
+    np.testing.assert_array_equal(gpu.noise.float().numpy(), cpu.noise.numpy())
+    np.testing.assert_array_equal(gpu.backward(torch.FloatTensor(x).cuda(), torch.FloatTensor(g).cuda())
+                                  .float().numpy(), gi)
+    assert torch.uniform() == after
+
+
+@pytest.mark.gpu
+def test_rrelu_gpu_without_non_positive_elements():
+    x = rnd(3, 4, lo=0.5, hi=2).astype(np.float32)
+    torch.manualSeed(2)
+    gpu = nn.RReLU().cuda()
+    np.testing.assert_array_equal(gpu.forward(torch.FloatTensor(x).cuda()).float().numpy(), x)
+    np.testing.assert_array_equal(gpu.noise.float().numpy(), 1)
+    after = torch.uniform()
+    torch.manualSeed(2)
+    assert torch.uniform() == after                       # nothing drawn
+
+
+@pytest.mark.gpu
+def test_tanhshrink_gpu_keeps_its_tanh_output():
+    x = rnd(3, 5)
+    cpu, gpu = cuda_pair(nn.TanhShrink, np.float64)
+    check_pointwise_gpu(cpu, gpu, x, rnd(3, 5, seed=1), np.float64)
+    np.testing.assert_allclose(gpu.tanh.output.double().numpy(), np.tanh(x), rtol=1e-14)
+
+
+@pytest.mark.gpu
+def test_strided_gpu_input_takes_the_array_path():
+    """A non-contiguous CUDA input (the kernels index flat) still gives the CPU's values."""
+    x = rnd(6, 8)
+    g = rnd(4, 6, seed=1)
+    for make in (nn.Sigmoid, nn.ReLU, lambda: nn.PReLU(6)):
+        cpu, gpu = make().double(), make().cudaDouble()
+        y = cpu.forward(x.T[:4]).numpy()
+        xc = torch.DoubleTensor(x).cudaDouble().t()[:4]
+        assert not xc.isContiguous()
+        np.testing.assert_allclose(gpu.forward(xc).double().numpy(), y, rtol=1e-12)
+        np.testing.assert_allclose(gpu.backward(xc, torch.DoubleTensor(g).cudaDouble()).double().numpy(),
+                                   cpu.backward(x.T[:4], g).numpy(), rtol=1e-12)
+
+
 
 # -- the SoftMax family ---------------------------------------------------------------------------------------
 def np_softmax(x, axis):
@@ -331,6 +483,50 @@ def test_softmax_errors():
     m.forward(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r'gradOutput of size \[3, 2\]'):
         m.backward(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+SOFTMAX_GPU = dict(FAMILY, SpatialSoftMax=(nn.SpatialSoftMax, None), SpatialLogSoftMax=(nn.SpatialLogSoftMax, None))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('name', list(SOFTMAX_GPU))
+@pytest.mark.parametrize('shape', [(5,), (3, 7), (64, 10), (4, 2, 3), (2, 33, 3, 5), (2, 100000), (1, 3000, 1, 2)],
+                         ids=str)
+@pytest.mark.parametrize('tname', ['torch.CudaTensor', 'torch.CudaDoubleTensor'])
+def test_softmax_family_gpu_matches_cpu(name, shape, tname):
+    """One kernel launch a pass on CUDA (a block per row: any row length, rows along dim -3 for 3-D / 4-D inputs)
+    against the CPU."""
+    cls = SOFTMAX_GPU[name][0]
+    ctype = {'torch.CudaTensor': 'torch.FloatTensor', 'torch.CudaDoubleTensor': 'torch.DoubleTensor'}[tname]
+    x, g = 3 * rnd(*shape), rnd(*shape, seed=1)
+    cpu, gpu = cls().type(ctype), cls().type(tname)
+    tol = 1e-5 if tname == 'torch.CudaTensor' else 1e-12
+    y = gpu.forward(torch.DoubleTensor(x).type(tname))
+    assert y.type() == tname
+    np.testing.assert_allclose(y.double().numpy(), cpu.forward(torch.DoubleTensor(x).type(ctype)).double().numpy(),
+                               rtol=tol, atol=tol)
+    gi = gpu.backward(torch.DoubleTensor(x).type(tname), torch.DoubleTensor(g).type(tname))
+    np.testing.assert_allclose(gi.double().numpy(),
+                               cpu.backward(torch.DoubleTensor(x).type(ctype), torch.DoubleTensor(g).type(ctype))
+                               .double().numpy(), rtol=tol * 10, atol=tol)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('cls', [nn.SoftMax, nn.LogSoftMax])
+def test_softmax_gpu_noncontiguous_and_stable(cls):
+    x = np.array([[1000.0, 0.0, -3.0], [-1000.0, 1000.0, 2.0], [1e30, 0.0, 1.0], [5.0, 5.0, 5.0]], np.float32)
+    g = rnd(3, 4, seed=2).astype(np.float32).T
+    xt = torch.FloatTensor(np.ascontiguousarray(x.T)).cuda().t()           # a transposed view
+    gt = torch.FloatTensor(np.ascontiguousarray(g.T)).cuda().t()
+    assert not xt.isContiguous() and not gt.isContiguous()
+    cpu, gpu = cls().float(), cls().cuda()
+    gpu.gradInput = torch.FloatTensor(3, 4).cuda().t()
+    y = gpu.forward(xt).float().numpy()
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y, cpu.forward(x).numpy(), rtol=1e-6)
+    gi = gpu.backward(xt, gt)
+    assert gi is gpu.gradInput and not gi.isContiguous()
+    np.testing.assert_allclose(gi.float().numpy(), cpu.backward(x, g).numpy(), rtol=1e-5, atol=1e-6)
 
 
 # -- construction, repr, type, buffers, errors ------------------------------------------------------------------

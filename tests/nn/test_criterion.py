@@ -460,3 +460,236 @@ def test_class_criterions_read_and_write_noncontiguous_arrays(make, target):
     gi = ct.backward(xt, target)
     assert gi is ct.gradInput and not gi.isContiguous()
     np.testing.assert_array_equal(gi.numpy(), c.backward(D(x), target).numpy())
+
+
+# -- CUDA: every criterion against the CPU (tests/fakecupy runs the kernels' numpy twins) --------------------------
+CPU_OF = {'torch.CudaTensor': 'torch.FloatTensor', 'torch.CudaDoubleTensor': 'torch.DoubleTensor'}
+
+
+def _classes(shape, n, seed, lo=0):
+    return ('classes', rng(seed).integers(lo, n, shape))
+
+
+def _mlm_targets(b, n, seed):
+    """0-based target classes then -1 padding, rows of 0 to n targets (some repeated), b x n."""
+    r = rng(seed)
+    t = np.full((b, n), -1)
+    for i in range(b):
+        k = i % (n + 1)
+        t[i, :k] = r.integers(0, n, k)
+        if k < n - 1:
+            t[i, k + 1] = r.integers(0, n)             # (after the first -1: not counted)
+    return ('classes', t)
+
+
+GPU_CASES = {
+    # name: (make, input (array or list of arrays), target (array, ('classes', int array), a number or a list))
+    'MSE': (lambda: nn.MSECriterion(), lambda: rng(1).standard_normal((5, 7)), lambda: rng(2).standard_normal((5, 7))),
+    'MSE(30000 elements: several blocks)': (lambda: nn.MSECriterion(), lambda: rng(1).standard_normal((300, 100)),
+                                            lambda: rng(2).standard_normal((300, 100))),
+    'MSE(sum, 1-D)': (lambda: nn.MSECriterion(False), lambda: rng(1).standard_normal(13),
+                      lambda: rng(2).standard_normal(13)),
+    'Abs': (lambda: nn.AbsCriterion(), lambda: rng(1).standard_normal((3, 4, 5)),
+            lambda: rng(2).standard_normal((3, 4, 5))),
+    'SmoothL1': (lambda: nn.SmoothL1Criterion(False), lambda: 2 * rng(1).standard_normal((6, 5)),
+                 lambda: rng(2).standard_normal((6, 5))),
+    'DistKLDiv': (lambda: nn.DistKLDivCriterion(), lambda: np.log(rng(1).uniform(0.1, 1, (4, 5))),
+                  lambda: rng(2).uniform(-0.2, 1, (4, 5))),
+    'BCE': (lambda: nn.BCECriterion(), lambda: rng(1).uniform(0.02, 0.98, (6, 5)),
+            lambda: rng(2).uniform(0, 1, (6, 5))),
+    'BCE(weights, sum)': (lambda: nn.BCECriterion(D(W5), False), lambda: rng(1).uniform(0.02, 0.98, (3, 5)),
+                          lambda: (rng(2).uniform(0, 1, (3, 5)) > 0.5) * 1.0),
+    'Margin': (lambda: nn.MarginCriterion(0.7), lambda: 2 * rng(1).standard_normal((4, 6)), lambda: _pm1((4, 6), 2)),
+    'SoftMargin': (lambda: nn.SoftMarginCriterion(), lambda: 3 * rng(1).standard_normal((4, 6)),
+                   lambda: _pm1((4, 6), 2)),
+    'MultiLabelSoftMargin(weights)': (lambda: nn.MultiLabelSoftMarginCriterion(D(W5)),
+                                      lambda: 3 * rng(1).standard_normal((4, 5)),
+                                      lambda: (rng(2).uniform(0, 1, (4, 5)) > 0.5) * 1.0),
+    'HingeEmbedding': (lambda: nn.HingeEmbeddingCriterion(0.5), lambda: 2 * rng(1).standard_normal((3, 7)),
+                       lambda: _pm1((3, 7), 2)),
+    'HingeEmbedding(number y)': (lambda: nn.HingeEmbeddingCriterion(0.5, False),
+                                 lambda: 2 * rng(1).standard_normal(9), lambda: -1),
+    'ClassNLL': (lambda: nn.ClassNLLCriterion(), lambda: rng(1).standard_normal((7, 5)), lambda: _classes(7, 5, 2)),
+    'ClassNLL(weights, ignore 2)': (lambda: nn.ClassNLLCriterion(D(W5), True, 2),
+                                    lambda: rng(1).standard_normal((9, 5)), lambda: _classes(9, 5, 2)),
+    'ClassNLL(sum, ignore -100)': (lambda: nn.ClassNLLCriterion(None, False),
+                                   lambda: rng(1).standard_normal((4, 5)),
+                                   lambda: ('classes', np.array([1, -100, 4, -100]))),
+    'ClassNLL(all ignored)': (lambda: nn.ClassNLLCriterion(D(W5), True, 3), lambda: rng(1).standard_normal((3, 5)),
+                              lambda: ('classes', np.array([3, 3, 3]))),
+    'ClassNLL(batch 20000: several blocks)': (lambda: nn.ClassNLLCriterion(D(W5[:3]), True, 1),
+                                              lambda: rng(1).standard_normal((20000, 3)),
+                                              lambda: _classes(20000, 3, 2)),
+    'ClassNLL(1-D)': (lambda: nn.ClassNLLCriterion(D(W5)), lambda: rng(1).standard_normal(5), lambda: 3),
+    'ClassNLL(100000 classes)': (lambda: nn.ClassNLLCriterion(), lambda: rng(1).standard_normal((3, 100000)),
+                                 lambda: ('classes', np.array([99999, 0, 31337]))),
+    'CrossEntropy': (lambda: nn.CrossEntropyCriterion(), lambda: 3 * rng(1).standard_normal((6, 5)),
+                     lambda: _classes(6, 5, 2)),
+    'CrossEntropy(weights, 1 x n)': (lambda: nn.CrossEntropyCriterion(D(W5)),
+                                     lambda: 3 * rng(1).standard_normal((1, 5)), lambda: 4),
+    'MultiMargin': (lambda: nn.MultiMarginCriterion(), lambda: rng(1).standard_normal((6, 5)),
+                    lambda: _classes(6, 5, 2)),
+    'MultiMargin(3000 x 7: several blocks)': (lambda: nn.MultiMarginCriterion(),
+                                              lambda: rng(1).standard_normal((3000, 7)),
+                                              lambda: _classes(3000, 7, 2)),
+    'MultiMargin(p=2, weights, 1-D)': (lambda: nn.MultiMarginCriterion(2, D(W5), 0.5),
+                                       lambda: rng(1).standard_normal(5), lambda: 2),
+    'MultiLabelMargin': (lambda: nn.MultiLabelMarginCriterion(), lambda: rng(1).standard_normal((7, 5)),
+                         lambda: _mlm_targets(7, 5, 2)),
+    'MultiLabelMargin(sum, 1-D)': (lambda: nn.MultiLabelMarginCriterion(False), lambda: rng(1).standard_normal(6),
+                                   lambda: ('classes', np.array([4, 0, 4, -1, 2, -1]))),
+    'CosineEmbedding': (lambda: nn.CosineEmbeddingCriterion(0.2),
+                        lambda: [rng(1).standard_normal((6, 4)), rng(2).standard_normal((6, 4))],
+                        lambda: _pm1(6, 3)),
+    'CosineEmbedding(10000 rows)': (lambda: nn.CosineEmbeddingCriterion(0.2),
+                                    lambda: [rng(1).standard_normal((10000, 3)), rng(2).standard_normal((10000, 3))],
+                                    lambda: _pm1(10000, 3)),
+    'CosineEmbedding(sum, 1-D, number y)': (lambda: nn.CosineEmbeddingCriterion(-0.5, False),
+                                            lambda: [rng(1).standard_normal(9), rng(2).standard_normal(9)],
+                                            lambda: -1),
+    'MarginRanking': (lambda: nn.MarginRankingCriterion(0.3),
+                      lambda: [rng(1).standard_normal(8), rng(2).standard_normal(8)], lambda: _pm1(8, 3)),
+    'Multi(MSE, Abs)': (lambda: nn.MultiCriterion().add(nn.MSECriterion(), 0.5).add(nn.AbsCriterion()),
+                        lambda: rng(1).standard_normal((3, 4)), lambda: rng(2).standard_normal((3, 4))),
+    'Parallel(MSE, ClassNLL)': (lambda: nn.ParallelCriterion().add(nn.MSECriterion(), 0.5).add(nn.ClassNLLCriterion()),
+                                lambda: [rng(1).standard_normal((3, 4)), rng(2).standard_normal((3, 4))],
+                                lambda: [rng(3).standard_normal((3, 4)), ('classes', np.array([3, 0, 1]))]),
+}
+
+
+def _on(tname, a, class_type):
+    """Array ``a`` (or a nested list, a number, a ('classes', ints) pair) as tensors of type ``tname``; class
+    targets as ``class_type`` (None: a LongTensor of tname's device; else that tensor type)."""
+    if isinstance(a, list):
+        return [_on(tname, e, class_type) for e in a]
+    if isinstance(a, tuple):
+        t = L(a[1])
+        if 'Cuda' in tname:
+            t = t.type(class_type or 'torch.CudaLongTensor')
+        return t
+    if isinstance(a, np.ndarray):
+        return torch.DoubleTensor(a.astype(np.float64)).type(tname)
+    return a
+
+
+def _listed(g):
+    return g if isinstance(g, list) else [g]
+
+
+def _has_classes(name):
+    return any(isinstance(e, tuple) for e in _listed(GPU_CASES[name][2]()))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('name, float_classes', [(n, f) for n in GPU_CASES for f in (False, True)
+                                                 if not f or _has_classes(n)])
+@pytest.mark.parametrize('tname', ['torch.CudaTensor', 'torch.CudaDoubleTensor'])
+def test_gpu_matches_cpu(name, float_classes, tname):
+    """forward (a float), forwardDevice (a 1-element device tensor, no synchronization) and backward on CUDA agree
+    with the CPU; class targets as a CudaLongTensor, or (float_classes) as a tensor of the criterion's type, as
+    ``:cuda()`` makes them."""
+    make, mx, mt = GPU_CASES[name]
+    ctype = CPU_OF[tname]
+    cpu, gpu = make().type(ctype), make().type(tname)
+    x, t = mx(), mt()
+    xc, tc = _on(ctype, x, None), _on(ctype, t, None)
+    xg, tg = _on(tname, x, tname if float_classes else None), _on(tname, t, tname if float_classes else None)
+    tol = 1e-5 if tname == 'torch.CudaTensor' else 1e-11
+    want = cpu.forward(xc, tc)
+    got = gpu.forward(xg, tg)
+    assert type(got) is float and gpu.output == got
+    assert got == pytest.approx(want, rel=tol, abs=tol)
+    dev = gpu.forwardDevice(xg, tg)
+    assert dev.type() == tname and dev.nElement() == 1 and gpu.output == got
+    assert float(dev) == pytest.approx(want, rel=tol, abs=tol)
+    gw, gg = _listed(cpu.backward(xc, tc)), _listed(gpu.backward(xg, tg))
+    assert len(gw) == len(gg)
+    for a, b in zip(gw, gg):
+        assert b.type() == tname
+        np.testing.assert_allclose(b.double().numpy(), a.double().numpy(), rtol=tol * 10, atol=tol)
+    if isinstance(gpu, nn.MultiLabelMarginCriterion):
+        np.testing.assert_array_equal(gpu.isTarget.double().numpy(), cpu.isTarget.double().numpy())
+    if isinstance(gpu, nn.MultiLabelSoftMarginCriterion):
+        np.testing.assert_allclose(gpu.sigmoid.output.double().numpy(), cpu.sigmoid.output.double().numpy(),
+                                   rtol=tol)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('make, target', [
+    (lambda: nn.ClassNLLCriterion(D(W5)), [1, 0, 4, 4]),
+    (lambda: nn.MultiMarginCriterion(2, D(W5), 0.5), [1, 0, 4, 4]),
+    (lambda: nn.MultiLabelMarginCriterion(), [[1, 3, -1, 0, 0], [4, -1, 2, 2, 2], [0, 1, 2, 3, 4], [-1] * 5]),
+    (lambda: nn.MSECriterion(), np.arange(20.).reshape(4, 5) / 7),
+    (lambda: nn.BCECriterion(D(W5)), np.arange(20.).reshape(4, 5) / 20),
+])
+def test_gpu_noncontiguous_input_target_and_gradinput(make, target):
+    """On CUDA a transposed input, target or gradInput is copied to / from a kept C-contiguous buffer around the
+    kernels (which index flat): same numbers as contiguous arrays."""
+    x = rng(23).uniform(0.05, 0.95, (4, 5))
+    xt = torch.FloatTensor(np.ascontiguousarray(x.T).astype(np.float32)).cuda().t()
+    assert not xt.isContiguous()
+    if isinstance(target, list):                                    # class targets
+        tt = tc = L(np.asarray(target)).type('torch.CudaLongTensor')
+    else:
+        tt = torch.FloatTensor(np.ascontiguousarray(target.T).astype(np.float32)).cuda().t()
+        tc = torch.FloatTensor(target.astype(np.float32)).cuda()
+    c, ct = make().cuda(), make().cuda()
+    ct.gradInput = torch.FloatTensor(5, 4).cuda().t()
+    assert ct.forward(xt, tt) == pytest.approx(c.forward(torch.FloatTensor(x.astype(np.float32)).cuda(), tc),
+                                               rel=1e-6)
+    gi = ct.backward(xt, tt)
+    assert gi is ct.gradInput and not gi.isContiguous()
+    np.testing.assert_allclose(gi.float().numpy(),
+                               c.backward(torch.FloatTensor(x.astype(np.float32)).cuda(), tc).float().numpy(),
+                               rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('make', [lambda: nn.ClassNLLCriterion(), lambda: nn.ClassNLLCriterion(D(W5), True, 2),
+                                  lambda: nn.CrossEntropyCriterion(), lambda: nn.MultiMarginCriterion()],
+                         ids=['ClassNLL', 'ClassNLL(weights, ignore)', 'CrossEntropy', 'MultiMargin'])
+@pytest.mark.parametrize('ttype', ['torch.CudaLongTensor', 'torch.CudaTensor'])
+def test_gpu_bad_class_target(make, ttype):
+    """CUDA checks class targets in the kernels (no synchronization, no out-of-bounds read): forward raises the
+    CPU's error; forwardDevice gives NaN and backward a zero gradient row; the flag stays up (NaN losses) until
+    the next forward, which raises."""
+    x = np.log(rng(5).uniform(0.1, 1, (4, 5)))
+    xg = torch.FloatTensor(x.astype(np.float32)).cuda()
+    good = np.array([1, 3, 2, 0])
+    for bad_value in (5, -1, 10 ** 9, -10 ** 9):
+        bad = good.copy()
+        bad[1] = bad_value
+        c = make().cuda()
+        with pytest.raises(ValueError) as cpu_error:
+            make().float().forward(x.astype(np.float32), L(bad))
+        with pytest.raises(ValueError) as gpu_error:
+            c.forward(xg, L(bad).type(ttype))
+        assert str(gpu_error.value) == str(cpu_error.value)
+        assert 'out of range' in str(gpu_error.value) and '0-based' in str(gpu_error.value)
+        assert np.isnan(float(c.forwardDevice(xg, L(bad).type(ttype))))
+        gi = c.backward(xg, L(bad).type(ttype)).float().numpy()
+        np.testing.assert_array_equal(gi[1], 0)
+        assert np.isfinite(gi).all()
+        assert np.isnan(float(c.forwardDevice(xg, L(good).type(ttype))))          # (sticky until a forward)
+        with pytest.raises(ValueError, match='earlier forwardDevice'):
+            c.forward(xg, L(good).type(ttype))
+        want = make().float().forward(x.astype(np.float32), L(good))
+        assert c.forward(xg, L(good).type(ttype)) == pytest.approx(want, rel=1e-6)
+        c.backward(xg, L(bad).type(ttype))                                        # a backward-only loop ...
+        with pytest.raises(ValueError, match='out of range'):                     # ... raises at the next forward
+            c.forward(xg, L(bad).type(ttype))
+
+
+@pytest.mark.gpu
+def test_gpu_bad_multilabel_target():
+    c = nn.MultiLabelMarginCriterion().cuda()
+    x = rng(6).standard_normal((3, 4))
+    bad = np.array([[1, -1, 0, 0], [3, 2, -2, 0], [0, -1, -1, -1]])
+    with pytest.raises(ValueError) as cpu_error:
+        nn.MultiLabelMarginCriterion().float().forward(x.astype(np.float32), L(bad))
+    xg = torch.FloatTensor(x.astype(np.float32)).cuda()
+    with pytest.raises(ValueError) as gpu_error:
+        c.forward(xg, L(bad).type('torch.CudaLongTensor'))
+    assert str(gpu_error.value) == str(cpu_error.value) and 'at [1, 2]' in str(gpu_error.value)
+    assert np.isnan(float(c.forwardDevice(xg, L(bad).cuda())))
+    assert np.isfinite(c.backward(xg, L(bad).cuda()).float().numpy()).all()
