@@ -94,6 +94,7 @@ def parse(argv):
     p.add_argument('--double', action='store_true', help='float64 (default float32)')
     p.add_argument('--limit', type=int, help='train on the first N training images only (quick runs)')
     p.add_argument('--test-batch', type=int, default=500, help='batch size for evaluation (default 500)')
+    p.add_argument('--test-limit', type=int, help='evaluate on the first N test images only (quick runs)')
     p.add_argument('--save', metavar='FILE', help='save the trained net to a .t7 file Lua Torch7 can load')
     p.add_argument('--plot', metavar='PNG', help='plot the loss and accuracy curves (needs matplotlib)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -106,6 +107,8 @@ def parse(argv):
             p.error(f"--{k.replace('_', '-')} must be >= 1")
     if args.limit is not None and args.limit < 1:
         p.error('--limit must be >= 1')
+    if args.test_limit is not None and args.test_limit < 1:
+        p.error('--test-limit must be >= 1')
     return args
 
 
@@ -128,22 +131,30 @@ def check_options(args):
             sys.exit(f"mnist.py: --cuda: {e}")
 
 
-def make_step(net, crit, params, grads, config, x, y, capture):
-    """One SGD step on the GPU over the batch tensors ``x``, ``y`` (refilled in place by Batches), returning the
-    loss as a 1-element device tensor: replayed as a CUDA graph when ``capture``."""
+def make_step(net, crit, params, grads, config, capture):
+    """``step(x, y)``: one SGD step on the GPU, returning the loss as a 1-element device tensor.  With ``capture`` the
+    step is recorded once as a CUDA graph over the first batch's tensors and replayed (Batches refills those same
+    tensors in place, the last partial batch padded: captureStep checks that they stay the same)."""
     box = {}
 
-    def feval(_):
-        grads.zero()
-        out = net.forward(x)
-        box['loss'] = crit.forwardDevice(out, y)
-        net.backward(x, crit.backward(out, y))
-        return box['loss'], grads
-
-    def step():
+    def eager(x, y):
+        def feval(_):
+            grads.zero()
+            out = net.forward(x)
+            box['loss'] = crit.forwardDevice(out, y)
+            net.backward(x, crit.backward(out, y))
+            return box['loss'], grads
         optim.sgd(feval, params, config)
         return box['loss']
-    return cutorch.captureStep(step, inputs=(x, y)) if capture else step
+    if not capture:
+        return eager
+    graph = {}
+
+    def replay(x, y):
+        if 'step' not in graph:
+            graph['step'] = cutorch.captureStep(lambda: eager(x, y), inputs=(x, y))
+        return graph['step']()
+    return replay
 
 
 def evaluate(net, images, labels, args, tensortype, mean, std, confusion=None):
@@ -195,6 +206,10 @@ def main(argv=None):
         n = min(args.limit, len(train))
         train_images, train_labels = train_images.narrow(0, 0, n), train_labels.narrow(0, 0, n)
     ntrain = train_images.size(0)
+    test_images, test_labels = test.images, test.labels
+    if args.test_limit is not None:
+        n = min(args.test_limit, len(test))
+        test_images, test_labels = test_images.narrow(0, 0, n), test_labels.narrow(0, 0, n)
     mean, std = pixel_stats(train_images)
 
     torch.manualSeed(args.seed)
@@ -207,7 +222,7 @@ def main(argv=None):
     net.type(tensortype)
     crit.type(tensortype)
     params, grads = net.getParameters()
-    print(f"{dataset}: {ntrain} training / {len(test)} test images from {args.data}")
+    print(f"{dataset}: {ntrain} training / {test_labels.size(0)} test images from {args.data}")
     print(f"net ({params.nElement()} parameters, {tensortype}):\n{net}")
     print(f"SGD: batch {args.batch}, learning rate {args.lr}, momentum {args.momentum}, learning rate decay "
           f"{args.lr_decay}, weight decay {args.weight_decay}, {args.epochs} epochs, seed {args.seed}")
@@ -234,8 +249,8 @@ def main(argv=None):
                 # no host synchronization per step: the loss stays on the device and is summed there; it is read
                 # back (one synchronization) only when the progress bar shows it, every 10 batches
                 if step is None:
-                    step = make_step(net, crit, params, grads, config, x, y, capture)
-                running.add(n, step())
+                    step = make_step(net, crit, params, grads, config, capture)
+                running.add(n, step(x, y))
             else:
                 def feval(_):
                     grads.zero()
@@ -253,7 +268,7 @@ def main(argv=None):
                                     refresh=False)
         bar.close()
         train_time += time.perf_counter() - t0
-        acc = evaluate(net, test.images, test.labels, args, tensortype, mean, std)
+        acc = evaluate(net, test_images, test_labels, args, tensortype, mean, std)
         losses.append(total / seen)
         accs.append(acc)
         print(f"epoch {epoch}: train loss {total / seen:.4f}, test accuracy {acc:.4f}", flush=True)
@@ -263,7 +278,7 @@ def main(argv=None):
     classes = (['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
                 'Ankle boot'] if dataset == 'Fashion-MNIST' else [str(d) for d in range(10)])
     confusion = optim.ConfusionMatrix(classes)
-    acc = evaluate(net, test.images, test.labels, args, tensortype, mean, std, confusion)
+    acc = evaluate(net, test_images, test_labels, args, tensortype, mean, std, confusion)
     print(confusion)
     if args.plot:
         plot(args.plot, losses, accs, f"{args.net} on {dataset}")

@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from luatorch_py import backend
@@ -91,3 +92,23 @@ def test_mnist_script_seed_fixes_initialization_and_order():
         return [line for line in out.splitlines() if line.startswith(('epoch ', 'test accuracy'))]
     first = log('1')
     assert len(first) == 2 and log('1') == first and log('2') != first
+
+
+def _losses_and_accuracy(out):
+    losses = [float(x) for x in re.findall(r'train loss (\d+\.\d+)', out)]
+    return losses, float(re.search(r'test accuracy: (\d\.\d+)', out).group(1))
+
+
+@pytest.mark.gpu
+def test_mnist_script_cuda_captured_matches_eager_and_cpu():
+    """--cuda replays a captured step (the last partial batch padded with ignored targets: 300 = 4 x 64 + 44) and
+    reads its loss every 10 batches; it trains as --no-capture and as the CPU do."""
+    common = ('--net', 'lenet', '--limit', '300', '--epochs', '2', '--batch', '64', '--test-limit', '500',
+              '--no-progress')
+    cpu = _losses_and_accuracy(run(*common)[0])
+    captured = _losses_and_accuracy(run(*common, '--cuda')[0])
+    eager = _losses_and_accuracy(run(*common, '--cuda', '--no-capture')[0])
+    for got in (captured, eager):
+        np.testing.assert_allclose(got[0], cpu[0], rtol=2e-3)
+        assert abs(got[1] - cpu[1]) <= 0.01, (got, cpu)
+    np.testing.assert_allclose(captured[0], eager[0], rtol=1e-4)
