@@ -171,3 +171,10 @@ def fused_sgd_ok(x, dfdx):
 def fused_sgd(x, dfdx, buf, counter, lr, lrd, wd, mom, damp, nesterov, first):
     from . import gpu_optim
     gpu_optim.sgd(x, dfdx, buf, counter, lr, lrd, wd, mom, damp, nesterov, first)
+
+
+def fused_optim(name, *args):
+    """optim.<name>'s update as one kernel on CUDA arrays (backend/gpu_optim.py, function ``name``: adam, adamax,
+    adagrad, adadelta, rmsprop, nag_pre, nag, asgd, rprop); the caller checks the arrays with fused_sgd_ok."""
+    from . import gpu_optim
+    getattr(gpu_optim, name)(*args)

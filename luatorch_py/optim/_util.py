@@ -1,7 +1,10 @@
 """Helpers shared by the optimizers: Torch7's config/state handling, state buffers, Lua arithmetic."""
 import math
 
+from .. import backend
+from ..backend import capture
 from ..tensor import Tensor, as_tensor
+from ..types import TYPES, on_device
 
 
 def get_state(config, state):
@@ -59,6 +62,63 @@ def add_step(state, target, clr, dfdx, lrs, x):
         target.add(-clr, delta)
     else:
         target.add(-clr, dfdx)
+
+
+def fusable(x, *ts):
+    """Whether an optimizer's fused GPU update (backend.fused_optim) can take x with the tensors ``ts`` (the
+    gradient, state buffers): CUDA float arrays, C-contiguous, all of x's shape and dtype."""
+    a = x._a
+    if not backend.fused_sgd_ok(a, a):
+        return False
+    for t in ts:
+        if not isinstance(t, Tensor) or not backend.fused_sgd_ok(a, t._a):
+            return False
+    return True
+
+
+def device_counter(state, key, fill=True):
+    """The device copy of the host step counter ``state[key]`` (evalCounter, t): a (1,) int64 CUDA array, kept in
+    ``state['_<key>Device']``, which fused updates read (and a count kernel advances), so that each replay of a
+    captured step sees its own count.  ``state['_<key>OnDevice']`` is the value it holds (None: unknown); with
+    ``fill``, it is set to state[key] when it holds another (a fill: no sync).  Inside a capture such a fill would
+    reset the counter at every replay: it raises CaptureError instead."""
+    dkey, okey = '_' + key + 'Device', '_' + key + 'OnDevice'
+    counter = state.get(dkey)
+    if counter is None or counter._a.shape != (1,) or not counter._info.cuda:
+        counter = state[dkey] = on_device(TYPES['torch.LongTensor'], True).tensor_class(1)
+        state[okey] = None
+    value = state[key]
+    if fill and state.get(okey) != value:
+        if capture.capturing():
+            raise capture.CaptureError(
+                f"captureStep: optim's state.{key} ({value}) was changed since the device's copy was made "
+                f"({state.get(okey)}); a captured step cannot set it (each replay would restart from it): change "
+                f"it before the warm-up calls")
+        counter._a.fill(value)
+        state[okey] = value
+    return counter._a
+
+
+def advance_counter(state, key, value, device, then=None):
+    """After a fused update that read ``state[key] == value``: state[key] = value + 1 now, or, while a step is
+    being captured (a capture runs nothing), += 1 after each replay of it; ``device``: the update advanced the
+    device copy too (state['_<key>OnDevice'] follows).  ``then()`` runs after each advance (derived host state)."""
+    okey = '_' + key + 'OnDevice'
+    if not capture.capturing():
+        state[key] = value + 1
+        if device:
+            state[okey] = value + 1
+        if then is not None:
+            then()
+        return
+
+    def advance():
+        state[key] += 1
+        if device:
+            state[okey] = state[key]
+        if then is not None:
+            then()
+    capture.on_replay(advance)
 
 
 def zeros_like(t, like_type=None):

@@ -1,5 +1,6 @@
 """Torch7's optim.adadelta (Zeiler, http://arxiv.org/abs/1212.5701)."""
-from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like
+from .. import backend
+from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, fusable, advance_counter
 
 
 def adadelta(opfunc, x, config=None, state=None):
@@ -23,6 +24,8 @@ def adadelta(opfunc, x, config=None, state=None):
     # (1) evaluate f(x) and df/dx
     fx, dfdx = opfunc(x)
     dfdx = grad_tensor(dfdx, x, 'adadelta')
+    if fusable(x, dfdx) and _fused(state, x, dfdx, rho, eps, wd):
+        return x, [fx]
 
     # (2) weight decay
     if wd != 0:
@@ -40,3 +43,15 @@ def adadelta(opfunc, x, config=None, state=None):
     # (4) update evaluation counter
     state['evalCounter'] += 1
     return x, [fx]
+
+
+def _fused(state, x, dfdx, rho, eps, wd):
+    """Steps (2)-(4) in one kernel on the GPU (the update reads no counter: evalCounter advances on the host, per
+    replay for a captured step); False (nothing done) when a state buffer does not fit."""
+    bufs = [state_buffer(state, k, lambda: zeros_like(dfdx, x)) for k in ('paramVariance', 'paramStd', 'delta',
+                                                                          'accDelta')]
+    if not fusable(x, *bufs):
+        return False
+    backend.fused_optim('adadelta', x._a, dfdx._a, *(b._a for b in bufs), rho, eps, wd)
+    advance_counter(state, 'evalCounter', state['evalCounter'], device=False)
+    return True

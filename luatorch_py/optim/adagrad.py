@@ -1,5 +1,7 @@
 """Torch7's optim.adagrad."""
-from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, empty_like
+from .. import backend
+from ._util import (get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, empty_like, fusable,
+                    device_counter, advance_counter)
 
 
 def adagrad(opfunc, x, config=None, state=None):
@@ -22,6 +24,8 @@ def adagrad(opfunc, x, config=None, state=None):
     # (1) evaluate f(x) and df/dx
     fx, dfdx = opfunc(x)
     dfdx = grad_tensor(dfdx, x, 'adagrad')
+    if fusable(x, dfdx) and _fused(state, x, dfdx, lr, lrd, wd, nevals):
+        return x, [fx]
 
     # (2) weight decay with a single parameter
     if wd != 0:
@@ -40,3 +44,17 @@ def adagrad(opfunc, x, config=None, state=None):
     # (5) update evaluation counter
     state['evalCounter'] = nevals + 1
     return x, [fx]
+
+
+def _fused(state, x, dfdx, lr, lrd, wd, nevals):
+    """Steps (2)-(5) in one kernel on the GPU; with a learning-rate decay, one more launch advances the device
+    copy of evalCounter, which the kernel reads (without, it is neither read nor kept up to date: 1 launch).
+    False (nothing done) when a state buffer does not fit."""
+    var = state_buffer(state, 'paramVariance', lambda: zeros_like(dfdx, x))
+    std = state_buffer(state, 'paramStd', lambda: empty_like(dfdx, x))
+    if not fusable(x, var, std):
+        return False
+    backend.fused_optim('adagrad', x._a, dfdx._a, var._a, std._a, device_counter(state, 'evalCounter', lrd != 0), lr,
+                        lrd, wd)
+    advance_counter(state, 'evalCounter', nevals, device=lrd != 0)
+    return True

@@ -1,7 +1,9 @@
 """Torch7's optim.adam (Kingma & Ba, http://arxiv.org/pdf/1412.6980.pdf)."""
 import math
 
-from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like
+from .. import backend
+from ._util import (get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, fusable, device_counter,
+                    advance_counter)
 
 
 def adam(opfunc, x, config=None, state=None):
@@ -27,6 +29,8 @@ def adam(opfunc, x, config=None, state=None):
     # (1) evaluate f(x) and df/dx
     fx, dfdx = opfunc(x)
     dfdx = grad_tensor(dfdx, x, 'adam')
+    if fusable(x, dfdx) and _fused(state, x, dfdx, lr, lrd, beta1, beta2, epsilon, wd):
+        return x, [fx]
 
     # (2) weight decay
     if wd != 0:
@@ -51,3 +55,17 @@ def adam(opfunc, x, config=None, state=None):
     # (4) update x
     x.addcdiv(-step_size, m, denom)
     return x, [fx]
+
+
+def _fused(state, x, dfdx, lr, lrd, beta1, beta2, epsilon, wd):
+    """Steps (2)-(4) in one kernel on the GPU (+ one launch advancing the device copy of t, which the kernel
+    reads for the decay and the bias corrections, so that a captured step's replays follow the eager numbers);
+    False (nothing done) when a state buffer does not fit."""
+    t = state['t'] = opt(state, 't', 0)
+    m, v, denom = (state_buffer(state, k, lambda: zeros_like(dfdx, x)) for k in ('m', 'v', 'denom'))
+    if not fusable(x, m, v, denom):
+        return False
+    backend.fused_optim('adam', x._a, dfdx._a, m._a, v._a, denom._a, device_counter(state, 't'), lr, lrd, beta1,
+                        beta2, epsilon, wd)
+    advance_counter(state, 't', t, device=True)
+    return True

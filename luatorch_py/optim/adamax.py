@@ -1,5 +1,7 @@
 """Torch7's optim.adamax: Adam's infinity-norm variant (http://arxiv.org/pdf/1412.6980.pdf, section 7)."""
-from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like
+from .. import backend
+from ._util import (get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, fusable, device_counter,
+                    advance_counter)
 
 
 def adamax(opfunc, x, config=None, state=None):
@@ -21,6 +23,8 @@ def adamax(opfunc, x, config=None, state=None):
     # (1) evaluate f(x) and df/dx
     fx, dfdx = opfunc(x)
     dfdx = grad_tensor(dfdx, x, 'adamax')
+    if fusable(x, dfdx) and _fused(state, x, dfdx, lr, beta1, beta2, epsilon):
+        return x, [fx]
 
     # initialization
     t = opt(state, 't', 0)
@@ -39,3 +43,18 @@ def adamax(opfunc, x, config=None, state=None):
     # (2) update x
     x.addcdiv(-step_size, m, u)
     return x, [fx]
+
+
+def _fused(state, x, dfdx, lr, beta1, beta2, epsilon):
+    """The update in one kernel on the GPU (+ one launch advancing the device copy of t, read for the bias
+    correction); False (nothing done) when a state buffer does not fit."""
+    t = state['t'] = opt(state, 't', 0)
+    m, u = (state_buffer(state, k, lambda: zeros_like(dfdx, x)) for k in ('m', 'u'))
+    mx = state_buffer(state, 'max', lambda: type(x)((2,) + tuple(dfdx._a.shape)).zero())
+    if not (fusable(x, m, u) and type(mx) is type(x) and mx._a.shape == (2,) + x._a.shape
+            and mx._a.flags.c_contiguous):
+        return False
+    backend.fused_optim('adamax', x._a, dfdx._a, m._a, u._a, mx._a, device_counter(state, 't'), lr, beta1, beta2,
+                        epsilon)
+    advance_counter(state, 't', t, device=True)
+    return True

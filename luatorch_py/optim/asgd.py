@@ -1,5 +1,7 @@
 """Torch7's optim.asgd: averaged SGD as in L. Bottou's sgd-2.0."""
-from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, empty_like
+from .. import backend
+from ._util import (get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, empty_like, fusable,
+                    device_counter, advance_counter)
 
 
 def asgd(opfunc, x, config=None, state=None):
@@ -28,6 +30,8 @@ def asgd(opfunc, x, config=None, state=None):
     # (1) evaluate f(x) and df/dx
     fx, dfdx = opfunc(x)
     dfdx = grad_tensor(dfdx, x, 'asgd')
+    if fusable(x, dfdx) and _fused(config, state, x, dfdx):
+        return x, [fx]
 
     # (2) decay term
     x.mul(1 - config['lambda'] * state['eta_t'])
@@ -50,3 +54,30 @@ def asgd(opfunc, x, config=None, state=None):
     state['eta_t'] = config['eta0'] / (1 + config['lambda'] * config['eta0'] * state['t']) ** config['alpha']
     state['mu_t'] = 1 / max(1, state['t'] - config['t0'])
     return x, [fx]
+
+
+def _rates(config, t):
+    """(eta_t, mu_t) after t steps: step (5)'s formulas."""
+    return (config['eta0'] / (1 + config['lambda'] * config['eta0'] * t) ** config['alpha'],
+            1 / max(1, t - config['t0']))
+
+
+def _fused(config, state, x, dfdx):
+    """Steps (2)-(5) in one kernel on the GPU, which computes eta_t and mu_t from a device copy of t with step
+    (5)'s formulas (so that a captured step's replays follow the eager numbers), + one launch advancing it.  False
+    (nothing done) when eta_t or mu_t is not what the formulas give for t (set by hand, or config changed: the
+    eager code uses them as they are) or a state buffer does not fit."""
+    t = state['t']
+    if (state['eta_t'], state['mu_t']) != _rates(config, t):
+        return False
+    ax = state_buffer(state, 'ax', lambda: zeros_like(x))
+    tmp = state_buffer(state, 'tmp', lambda: empty_like(ax))
+    if not fusable(x, ax, tmp):
+        return False
+    backend.fused_optim('asgd', x._a, dfdx._a, ax._a, tmp._a, device_counter(state, 't'), config['eta0'],
+                        config['lambda'], config['alpha'], config['t0'])
+
+    def rates():
+        state['eta_t'], state['mu_t'] = _rates(config, state['t'])
+    advance_counter(state, 't', t, device=True, then=rates)
+    return True

@@ -1,5 +1,7 @@
 """Torch7's optim.nag: SGD with Nesterov's accelerated gradient (Sutskever et al., ICML 2013)."""
-from ._util import get_state, opt, grad_tensor, check_x, zeros_like, add_step
+from .. import backend
+from ._util import (get_state, opt, grad_tensor, check_x, zeros_like, empty_like, add_step, fusable, device_counter,
+                    advance_counter)
 
 
 def nag(opfunc, x, config=None, state=None):
@@ -22,16 +24,21 @@ def nag(opfunc, x, config=None, state=None):
         raise ValueError(f"optim.nag: momentum must be positive for Nesterov Accelerated Gradient, got {mom}")
 
     # (1) first step in the direction of the momentum vector, then the gradient at that point
-    xc = state.get('x_copy')
-    if xc is None:
-        xc = state['x_copy'] = x.clone()
-    else:
-        xc.resizeAs(x).copy(x)
     vel = state.get('dfdx')
-    if vel is not None:
-        x.add(mom, vel)
+    pre = lrs is None and _fused_pre(state, x, vel, mom)
+    xc = state.get('x_copy')
+    if not pre:
+        if xc is None:
+            xc = state['x_copy'] = x.clone()
+        else:
+            xc.resizeAs(x).copy(x)
+        if vel is not None:
+            x.add(mom, vel)
     fx, dfdx = opfunc(x)
     dfdx = grad_tensor(dfdx, x, 'nag')
+    if pre and fusable(x, dfdx):
+        _fused(state, x, xc, dfdx, vel, lr, lrd, wd, mom, nevals)
+        return x, [fx]
 
     # (2) weight decay
     if wd != 0:
@@ -53,4 +60,36 @@ def nag(opfunc, x, config=None, state=None):
 
     # (6) update evaluation counter
     state['evalCounter'] = nevals + 1
+    if pre:                 # lt_nag_pre advanced the device copy
+        state['_evalCounterOnDevice'] = nevals + 1
     return x, [fx]
+
+
+def _fused_pre(state, x, vel, mom):
+    """Step (1) before opfunc in one kernel on the GPU (x_copy = x; x += mom * velocity), which also advances the
+    device copy of evalCounter (the update after opfunc reads it less one); False (nothing done) when a tensor
+    does not fit."""
+    if not fusable(x) or (vel is not None and not fusable(x, vel)):
+        return False
+    xc = state.get('x_copy')
+    if xc is None:
+        xc = state['x_copy'] = empty_like(x)       # Torch7's x:clone(): the kernel copies
+    else:
+        xc.resizeAs(x)
+    if not fusable(x, xc):
+        return False
+    backend.fused_optim('nag_pre', x._a, xc._a, None if vel is None else vel._a, device_counter(state, 'evalCounter'),
+                        mom)
+    state['_evalCounterOnDevice'] = None            # one more than the host's, until the step ends
+    return True
+
+
+def _fused(state, x, xc, dfdx, vel, lr, lrd, wd, mom, nevals):
+    """Steps (2)-(6) in one kernel on the GPU: weight decay, learning-rate decay (from the device counter, so
+    that a captured step's replays decay it too), velocity, x_copy += velocity, x = x_copy.  2 launches a step
+    with _fused_pre."""
+    first = vel is None
+    if first:
+        vel = state['dfdx'] = empty_like(dfdx)     # Torch7's zeros: the kernel writes -clr * g into it
+    backend.fused_optim('nag', x._a, xc._a, dfdx._a, vel._a, state['_evalCounterDevice']._a, lr, lrd, wd, mom, first)
+    advance_counter(state, 'evalCounter', nevals, device=True)

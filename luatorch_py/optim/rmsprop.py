@@ -1,5 +1,6 @@
 """Torch7's optim.rmsprop."""
-from ._util import get_state, opt, grad_tensor, check_x, state_buffer, empty_like
+from .. import backend
+from ._util import get_state, opt, grad_tensor, check_x, state_buffer, empty_like, fusable
 
 
 def rmsprop(opfunc, x, config=None, state=None):
@@ -22,6 +23,12 @@ def rmsprop(opfunc, x, config=None, state=None):
     # (1) evaluate f(x) and df/dx
     fx, dfdx = opfunc(x)
     dfdx = grad_tensor(dfdx, x, 'rmsprop')
+    if fusable(x, dfdx):        # steps (2)-(5) in one kernel on the GPU, when the state buffers fit
+        m = state_buffer(state, 'm', lambda: empty_like(dfdx, x).fill(mfill))
+        tmp = state_buffer(state, 'tmp', lambda: empty_like(dfdx, x))
+        if fusable(x, m, tmp):
+            backend.fused_optim('rmsprop', x._a, dfdx._a, m._a, tmp._a, lr, alpha, epsilon, wd)
+            return x, [fx]
 
     # (2) weight decay
     if wd != 0:

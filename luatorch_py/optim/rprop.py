@@ -1,6 +1,7 @@
 """Torch7's optim.rprop: resilient backpropagation (Riedmiller)."""
+from .. import backend
 from ..types import on_device, TYPES
-from ._util import get_state, opt, grad_tensor, check_x, zeros_like, empty_like
+from ._util import get_state, opt, grad_tensor, check_x, zeros_like, empty_like, fusable
 
 _BYTE = TYPES['torch.ByteTensor']
 
@@ -47,6 +48,12 @@ def rprop(opfunc, x, config=None, state=None):
             state['zsign'] = byte(shape)
             state['dminmax'] = byte(shape)
         sign, step, delta = state['sign'], state['stepsize'], state['delta']
+        if fusable(x, dfdx, sign, step, delta) and all(_mask_fits(state.get(k), x) for k in _MASKS):
+            # everything below in one kernel on the GPU
+            backend.fused_optim('rprop', x._a, dfdx._a, delta._a, step._a, sign._a, *(state[k]._a for k in _MASKS),
+                                etaplus, etaminus, stepsizemax, stepsizemin)
+            hfx.append(fx)
+            continue
         xp = dfdx._info.xp
         # the ByteTensor masks, seen as bool arrays (written in place, no temporaries)
         psign, nsign, zsign, dminmax = (state[k]._a.view(bool) for k in ('psign', 'nsign', 'zsign', 'dminmax'))
@@ -84,3 +91,13 @@ def rprop(opfunc, x, config=None, state=None):
         delta.copy(dfdx)
         hfx.append(fx)
     return x, hfx
+
+
+_MASKS = ('psign', 'nsign', 'zsign', 'dminmax')
+
+
+def _mask_fits(t, x):
+    """Whether the fused kernel can write mask ``t``: a CUDA ByteTensor of x's shape, C-contiguous."""
+    a = getattr(t, '_a', None)
+    return (a is not None and t._info.cuda and a.dtype == 'uint8' and a.shape == x._a.shape
+            and a.flags.c_contiguous)

@@ -1,8 +1,7 @@
 """Torch7's optim.sgd: stochastic gradient descent with momentum, weight decay and learning-rate decay."""
 from .. import backend
-from ..backend import capture
-from ..types import TYPES, on_device
-from ._util import get_state, opt, grad_tensor, check_x, empty_like, state_buffer, add_step
+from ._util import (get_state, opt, grad_tensor, check_x, empty_like, state_buffer, add_step, device_counter,
+                    advance_counter)
 
 
 def sgd(opfunc, x, config=None, state=None):
@@ -77,19 +76,7 @@ def _fused(state, x, dfdx, lr, lrd, wd, mom, damp, nesterov, nevals):
     first = buf is None
     if mom != 0 and first:
         buf = state['dfdx'] = empty_like(dfdx, x)
-    counter = state.get('_evalCounterDevice')
-    if counter is None or counter._a.shape != (1,) or not counter._info.cuda:
-        counter = state['_evalCounterDevice'] = on_device(TYPES['torch.LongTensor'], True).tensor_class(1)
-        state['_evalCounterOnDevice'] = None
-    if state.get('_evalCounterOnDevice') != nevals:     # the host counter was set: copy it over (a fill, no sync)
-        counter._a.fill(nevals)
-    backend.fused_sgd(x._a, dfdx._a, (buf if mom != 0 else dfdx)._a, counter._a, lr, lrd, wd, mom, damp, nesterov,
+    counter = device_counter(state, 'evalCounter')      # the host counter, copied over when it was set (a fill)
+    backend.fused_sgd(x._a, dfdx._a, (buf if mom != 0 else dfdx)._a, counter, lr, lrd, wd, mom, damp, nesterov,
                       first)
-    if not capture.capturing():
-        state['evalCounter'] = state['_evalCounterOnDevice'] = nevals + 1
-        return
-
-    def advance():          # a capture runs nothing: each launch of the graph is one step
-        state['evalCounter'] += 1
-        state['_evalCounterOnDevice'] = state['evalCounter']
-    capture.on_replay(advance)
+    advance_counter(state, 'evalCounter', nevals, device=True)   # now, or after each replay when captured
