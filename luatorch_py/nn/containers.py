@@ -1,7 +1,7 @@
 """Containers: a module made of modules.  They only iterate; the protocol is in module.py."""
 from .. import backend
 from ..tensor import CPU_LONG_STORAGE
-from .module import Module, owned_tensor, resized, sizestr
+from .module import Module, flat_arrays, owned_tensor, resized, sizestr
 from .table import _copy_like
 
 
@@ -66,10 +66,18 @@ class Container(Module):
         return params, grads
 
     def zeroGradParameters(self):
+        flat = flat_arrays(self)
+        if flat is not None:          # after getParameters: one fill over the flat gradient
+            flat[1].fill(0)
+            return
         for m in self.modules:
             m.zeroGradParameters()
 
     def updateParameters(self, learningRate):
+        flat = flat_arrays(self)
+        if flat is not None:          # after getParameters: one update over the flat vectors
+            backend.sub_scaled(flat[0], flat[1], learningRate, self._buffer, '_upd_flat')
+            return
         for m in self.modules:
             m.updateParameters(learningRate)
 

@@ -286,6 +286,7 @@ class Module(TypedObject):
             if b is not None and a.storageOffset() != b.storageOffset():
                 raise ValueError(f"{self.__torch_name__}.getParameters: parameter {i} and its gradient are at "
                                  f"different places in the flat vectors (misaligned sharing)")
+        self._flat = _flat_record(self, p, g)
         return p, g
 
     # -- modes, traversal --------------------------------------------------------------------------------
@@ -359,6 +360,41 @@ class Module(TypedObject):
 
     def __repr__(self):
         return self.__torch_name__
+
+
+def _flat_record(module, p, g):
+    """What ``flat_arrays`` checks later: every (dict, field, tensor) of the parameters and gradients of ``module``'s
+    modules, with the flat tensors; None when a flat update would differ from the per-module one (tensors sharing
+    elements, so the per-module loop would update them twice, or holes)."""
+    fields = []
+    count = 0
+    for m in module.listModules():
+        d = m.__dict__
+        for pn, gn in m._param_pairs:
+            for name in (pn, gn):
+                t = d.get(name)
+                if isinstance(t, Tensor):
+                    fields.append((d, name, t))
+                    count += t.nElement()
+    if not p.nElement() or count != 2 * p.nElement() or g.nElement() != p.nElement():
+        return None
+    return p, g, fields
+
+
+def flat_arrays(module):
+    """(flat parameter array, flat gradient array) when every parameter and gradient of ``module`` is still the view
+    of the flat vectors its last getParameters made (fields not reassigned, storages not replaced), else None: then
+    zeroGradParameters / updateParameters are one operation each instead of one per tensor."""
+    f = module.__dict__.get('_flat')
+    if f is None:
+        return None
+    p, g, fields = f
+    ps, gs = p._s, g._s
+    for d, name, t in fields:
+        if d.get(name) is not t or (t._s is not ps and t._s is not gs):
+            module._flat = None
+            return None
+    return p._a, g._a
 
 
 def _flatten(tensors):

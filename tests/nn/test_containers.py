@@ -477,3 +477,40 @@ def test_save_load_roundtrip(tmp_path):
 def test_gpu_matches_cpu(make, inp):
     cpu = make().float()
     check_gpu(cpu, cpu.clone().cuda(), inp())
+
+
+def test_update_and_zero_over_the_flat_vectors_after_getParameters():
+    """After getParameters a container updates and zeroes the flat vectors in one operation each: the same numbers
+    as the per-module loop; a reassigned field or shared parameters fall back to that loop."""
+    import luatorch_py as torch
+    from luatorch_py.nn.module import flat_arrays
+
+    def make():
+        torch.manualSeed(4)
+        net = nn.Sequential()
+        net.add(nn.Linear(3, 5)); net.add(nn.Tanh()); net.add(nn.Linear(5, 2))
+        return net
+    x = torch.DoubleTensor(4, 3).uniform(-1, 1)
+    g = torch.DoubleTensor(4, 2).uniform(-1, 1)
+    plain, flat = make(), make()
+    flat.getParameters()
+    assert flat_arrays(flat) is not None
+    for net in (plain, flat):
+        for _ in range(3):
+            net.zeroGradParameters()
+            net.forward(x)
+            net.backward(x, g)
+            net.updateParameters(0.1)
+    for a, b in zip(plain.parameters()[0] + plain.parameters()[1], flat.parameters()[0] + flat.parameters()[1]):
+        assert np.array_equal(a.numpy(), b.numpy())
+    flat.get(0).weight = flat.get(0).weight.clone()        # no longer a view of the flat vector
+    assert flat_arrays(flat) is None
+    w = flat.get(0).weight.clone()
+    flat.get(0).gradWeight.fill(1)
+    flat.updateParameters(0.5)
+    assert np.allclose(flat.get(0).weight.numpy(), w.numpy() - 0.5)
+    shared = nn.Sequential()
+    lin = nn.Linear(2, 2)
+    shared.add(lin); shared.add(lin.clone('weight', 'bias', 'gradWeight', 'gradBias'))
+    shared.getParameters()
+    assert flat_arrays(shared) is None            # the per-module loop updates shared tensors once per module
