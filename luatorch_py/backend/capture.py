@@ -69,11 +69,9 @@ class CapturedStep:
             allocated.append(size)
             return pool.malloc(size)
 
-        with self._stream:
+        with self._stream, cupy.cuda.using_allocator(counting):
             self._stream.synchronize()
             self._where = [_where(t) for t in self.inputs]
-            old = cupy.cuda.get_allocator()
-            cupy.cuda.set_allocator(counting)
             _hooks[0] = self._hooks
             self._stream.begin_capture()
             error = None
@@ -88,7 +86,6 @@ class CapturedStep:
                 except Exception as e:   # an invalidated capture fails to end too; the first error tells why
                     graph = None
                     error = error or e
-                cupy.cuda.set_allocator(old)
         if error is not None:
             raise CaptureError(_explain(error)) from error
         if allocated:

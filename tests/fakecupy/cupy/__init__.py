@@ -348,6 +348,21 @@ cuda.set_allocator = _set_allocator
 cuda.get_allocator = lambda: _allocator[0]
 
 
+class _UsingAllocator:
+    def __init__(self, allocator=None):
+        self._new = allocator
+
+    def __enter__(self):
+        self._old = _allocator[0]
+        _allocator[0] = self._new
+
+    def __exit__(self, *a):
+        _allocator[0] = self._old
+
+
+cuda.using_allocator = _UsingAllocator
+
+
 class _Pointer:
     def __init__(self, size):
         self.size = size
