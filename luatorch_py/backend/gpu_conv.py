@@ -124,3 +124,42 @@ def col2im(cols, out, ksize, stride, pad, dilation, osize, nlast):
     s, k, st, p, d, o = _geom3(out.shape[2:], ksize, stride, pad, dilation, osize)
     col2im_kernel(out.size, cols, out, n, c, *s, *k, *st, *p, *d, *o, int(nlast), out.size)
     return out
+
+
+def _fold_frames_twin(cols, out, T, C, To, KW, DW, n):
+    i = grid_index(n)
+    c, t, n_ = i % C, (i // C) % T, i // (C * T)
+    acc = np.zeros(i.shape, dtype=out.dtype)
+    for k in range(KW):
+        to = (t - k) // DW
+        ok = (t - k >= 0) & ((t - k) % DW == 0) & (to < To)
+        acc += np.where(ok, cols[np.where(ok, (n_ * To + to) * (KW * C) + k * C + c, 0)], 0)
+    out[i] = acc
+
+
+fold_frames_kernel = Kernel('lt_fold_frames', r'''
+extern "C" __global__ void lt_fold_frames(const T* cols, T* out, int T_, int C, int To, int KW, int DW, long long n) {
+    LOOP(i, n) {
+        int c = i % C, t = (i / C) % T_;
+        long long n_ = i / ((long long)C * T_);
+        T acc = 0;
+        for (int k = 0; k < KW; k++) {
+            int s = t - k;
+            if (s < 0 || s % DW) continue;
+            int to = s / DW;
+            if (to >= To) continue;
+            acc += cols[(n_ * To + to) * ((long long)KW * C) + (long long)k * C + c];
+        }
+        out[i] = acc;
+    }
+}
+''', _fold_frames_twin)
+
+
+def fold_frames(cols, out, kw, dw):
+    """``out`` (N, T, C), C-contiguous, = window rows ``cols`` (N, To, kw*C) added back: one launch."""
+    n, t, c = out.shape
+    if not cols.flags.c_contiguous:
+        cols = cols.copy()
+    fold_frames_kernel(out.size, cols, out, t, c, cols.shape[1], kw, dw, out.size)
+    return out

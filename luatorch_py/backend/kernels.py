@@ -276,6 +276,8 @@ def fold_frames(cols, out, kw, dw):
     """The adjoint of unfold_frames: ``out`` (N, T, C) = window rows ``cols`` (N, To, kw*C) added back (one add
     per kernel offset)."""
     n, t, c = out.shape
+    if type(out) is not np.ndarray and out.flags.c_contiguous:    # CUDA: one gather kernel
+        return gpu_conv.fold_frames(cols, out, kw, dw)
     to = cols.shape[1]
     c4 = cols.reshape(n, to, kw, c)
     out.fill(0)
