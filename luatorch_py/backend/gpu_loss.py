@@ -59,7 +59,15 @@ __device__ __forceinline__ double lt_abs(double v) { return fabs(v); }
 __device__ __forceinline__ float lt_sqrt(float v) { return sqrtf(v); }
 __device__ __forceinline__ double lt_sqrt(double v) { return sqrt(v); }
 #define LT_NAN __longlong_as_double(0x7ff8000000000000LL)
-#define TI(v) ((long long)(v))      // a class target (int64, or a float truncated as Lua's :long())
+// a class target: int64, or a float truncated as Lua's :long() on the CPU: NaN and values outside the int64 range
+// give INT64_MIN there (x86's cvttsd2si; numpy's astype), so they are out of range here too (a bare cast on the
+// GPU would make NaN class 0 and saturate the rest)
+__device__ __forceinline__ long long lt_ti(long long v) { return v; }
+__device__ __forceinline__ long long lt_ti(double v) {
+    return (v >= -9223372036854775808.0 && v < 9223372036854775808.0) ? (long long)v : (-9223372036854775807LL - 1);
+}
+__device__ __forceinline__ long long lt_ti(float v) { return lt_ti((double)v); }
+#define TI(v) lt_ti(v)
 
 // The sum (the max) of v over the block, returned to every thread.  blockDim.x: a power of 2;
 // sh: blockDim.x doubles of dynamic shared memory.
@@ -944,8 +952,7 @@ def _class_nll_grad_twin(t, w, total, gi, batch, C, weighted, use_ignore, ignore
         gi[k] = np.where(hit & (tw > 0), -(wv * norm), dt(0))
 
 
-class_nll_grad_kernels = _target_kernels('lt_class_nll_grad', r'''
-#define TI(v) ((long long)(v))
+class_nll_grad_kernels = _target_kernels('lt_class_nll_grad', _HELPERS + r'''
 extern "C" __global__ void KNAME(const TGT* t, const T* w, const T* total, T* gi, long long batch,
                                              int C, int weighted, int use_ignore, long long ignore, int average,
                                              long long n) {

@@ -24,7 +24,7 @@ extern "C" __global__ void lt_axpy(T* p, const T* g, T a, long long n) {
 
 def _sgd_twin(x, dfdx, buf, counter, lr, lrd, wd, mom, damp, nesterov, first, n):
     i = grid_index(n)
-    clr = lr / (1 + counter[0] * lrd)
+    clr = x.dtype.type(float(lr) / (1 + int(counter[0]) * float(lrd)))
     g = dfdx[i] + wd * x[i] if wd != 0 else dfdx[i]
     if mom != 0:
         b = g if first else mom * buf[i] + (1 - damp) * g
@@ -39,9 +39,9 @@ def _sgd_twin(x, dfdx, buf, counter, lr, lrd, wd, mom, damp, nesterov, first, n)
 
 
 sgd_kernel = Kernel('lt_sgd', r'''
-extern "C" __global__ void lt_sgd(T* x, T* dfdx, T* buf, const long long* counter, T lr, T lrd, T wd, T mom,
-                                  T damp, int nesterov, int first, long long n) {
-    T clr = lr / (1 + (T)counter[0] * lrd);
+extern "C" __global__ void lt_sgd(T* x, T* dfdx, T* buf, const long long* counter, double lr, double lrd, T wd,
+                                  T mom, T damp, int nesterov, int first, long long n) {
+    T clr = (T)(lr / (1 + (double)counter[0] * lrd));    /* in double, as optim.sgd's Python code computes it */
     LOOP(i, n) {
         T d = dfdx[i];
         T g = wd != 0 ? d + wd * x[i] : d;
