@@ -13,6 +13,7 @@ differ from the C library's by one ulp in a small fraction of values (measured: 
 and cos none), as Torch7 itself differs across libm versions.
 """
 import os
+import threading
 
 import numpy as np
 
@@ -359,7 +360,28 @@ class Generator:
         return _apply_swaps(j)
 
 
-_default = Generator()   # the global stream (torch.manualSeed & co.)
+class _LockedGenerator(Generator):
+    """The global stream: shared by every thread, so each public call holds one lock (Torch7 locks its default
+    generator the same way).  A draw of n values is one call: a thread's fill is a contiguous run of the stream."""
+
+    def __init__(self, seed=None):
+        self._lock = threading.RLock()      # re-entrant: uniform() calls random(), the *_into fills *_array
+        super().__init__(seed)
+
+
+def _locked(fn):
+    def method(self, *args, **kwargs):
+        with self._lock:
+            return fn(self, *args, **kwargs)
+    method.__name__, method.__doc__ = fn.__name__, fn.__doc__
+    return method
+
+
+for _name, _fn in list(vars(Generator).items()):
+    if not _name.startswith('_') and callable(_fn):
+        setattr(_LockedGenerator, _name, _locked(_fn))
+
+_default = _LockedGenerator()   # the global stream (torch.manualSeed & co.)
 
 manualSeed = _default.manualSeed
 seed = _default.seed

@@ -1,8 +1,11 @@
 """Torch7 storages: flat typed buffers, allocated uninitialized, that tensors view.
 
 A storage owns one 1-D array (``_data``, numpy or CuPy).  Growing it (``resize``) reallocates like C's realloc;
-the tensors that view it are re-pointed at the new buffer so that they keep sharing memory, as in Torch7.
+the tensors that view it are re-pointed at the new buffer so that they keep sharing memory, as in Torch7.  A
+shrink leaves the views that no longer fit on the old buffer (a storage of their own): they stop sharing with
+this storage but stay valid (Torch7 would let them read freed memory).
 """
+import sys
 import weakref
 
 import numpy as np
@@ -30,7 +33,7 @@ class Storage:
         elif isinstance(arg, (int, np.integer)):
             if arg < 0:
                 raise ValueError(f"{self._info.storage_name}: size must be >= 0, got {arg}")
-            self._data = self._info.empty((int(arg),))
+            self._data = self._info.empty((_checked_size(self._info, arg),))
         else:
             vals = np.asarray(arg._data if isinstance(arg, Storage) else arg)
             if vals.ndim != 1:
@@ -100,13 +103,24 @@ class Storage:
         if n == old.shape[0]:
             return self
         views = [(t, t.storageOffset(), t._a.shape, t._strides()) for t in self._views.alive()]
-        new = self._info.empty((n,))
+        new = self._info.empty((_checked_size(self._info, n),))
         k = min(n, old.shape[0])
         new[:k] = old[:k]
         self._data = new
+        orphans = None
         for t, off, shape, strides in views:
             if off + _extent(shape, strides) <= n:
                 t._a = backend.as_strided(new, shape, strides, off)
+            else:
+                # a view reaching past the new end (Torch7 would read freed memory): it keeps the old buffer,
+                # which its array already holds, as a storage of its own, so its offset, sub-views and values
+                # stay those of the old buffer and nothing reads outside it
+                if orphans is None:
+                    orphans = type(self)._of(old)
+                t._s = orphans
+                orphans._views.add(t)
+        if orphans is not None:
+            self._views[:] = [r for r in self._views if r() is not None and r()._s is self]
         return self
 
     def __eq__(self, other):
@@ -164,6 +178,16 @@ class _Views(list):
 
     def alive(self):
         return [t for t in (r() for r in self) if t is not None]
+
+
+def _checked_size(info, n):
+    """``n`` (an int) when a buffer of n elements is addressable, else a ValueError naming the storage type (numpy
+    would say 'array is too big' or wrap the size around)."""
+    n = int(n)
+    if n * info.dtype.itemsize > sys.maxsize:
+        raise ValueError(f"{info.storage_name}: a size of {n} elements ({n * info.dtype.itemsize} bytes) is more "
+                         f"than can be addressed (at most {sys.maxsize} bytes)")
+    return n
 
 
 def _extent(shape, strides):

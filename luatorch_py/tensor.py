@@ -8,7 +8,9 @@ Conventions (see docs/tensor.md): dims, indices and storage offsets are 0-based;
 work in place on self, returning self (``x.add(y)``, ``x.exp()``); module-level functions (``torch.add``,
 ``torch.exp``) and Python operators return new tensors, with numpy broadcasting.
 """
+import math
 import numbers
+import sys
 
 import numpy as np
 
@@ -131,7 +133,10 @@ class Tensor:
             sizes = _parse_sizes(args, info.name)
             if any(n < 0 for n in sizes):
                 raise ValueError(f"{info.name}: sizes must be >= 0, got {sizes}")
-            n = int(np.prod(sizes)) if sizes else 0
+            n = math.prod(sizes) if sizes else 0     # Python ints: np.prod wraps around at 2^63
+            if n * info.dtype.itemsize > sys.maxsize:
+                raise ValueError(f"{info.name}: size {_sizestr(sizes)} is {n} elements, more than can be addressed "
+                                 f"({n * info.dtype.itemsize} bytes, at most {sys.maxsize})")
             st = info.storage_class(n)
             self._init_view(st, st._data.reshape(sizes) if sizes else st._data)
 
@@ -183,6 +188,9 @@ class Tensor:
             raise ValueError(f"{self._info.name}: size {size} and stride {stride} differ in length")
         if offset < 0:
             raise ValueError(f"{self._info.name}: storage offset must be >= 0, got {offset}")
+        if any(s < 0 for s in stride):
+            # Torch7's C code would read before the view's start (outside the storage); numpy views could too
+            raise ValueError(f"{self._info.name}: strides must be >= 0, got {stride} (size {size})")
         from .storage import _extent
         need = offset + _extent(size, stride)
         if need > len(self._s):
@@ -374,8 +382,8 @@ class Tensor:
     def unfold(self, dim, size, step):
         d = self._dim(dim)
         n = self._a.shape[d]
-        if size > n or step < 1:
-            raise ValueError(f"unfold: size {size} > dim {d} of size {n}, or step {step} < 1")
+        if not 0 <= size <= n or step < 1:
+            raise ValueError(f"unfold: expected 0 <= size <= {n} (dim {d}) and step >= 1, got size {size}, step {step}")
         shape = list(self._a.shape)
         strides = list(self._strides())
         shape[d] = (n - size) // step + 1

@@ -6,6 +6,7 @@ same number of elements as self (Torch7's rule); anything else raises instead of
 all elements return a Python number; over a dim they keep it with size 1, as Torch7.
 """
 import numbers
+import threading
 
 import numpy as np
 
@@ -71,19 +72,24 @@ def _operand(self, x, what):
     return a
 
 
-_scratch_cache = {}
+_local = threading.local()   # per-thread scratch: two threads training two nets must not share temporaries
 
 
 def _scratch(like, shape=None):
     """A reusable temporary shaped like ``like`` (or ``shape``, with like's dtype and device), so that optimizers'
-    ``x.add(-lr, g)`` or ``m.addmm(a, b)`` allocate only once per shape.  Valid until the next _scratch call."""
+    ``x.add(-lr, g)`` or ``m.addmm(a, b)`` allocate only once per shape.  Valid until the next _scratch call in
+    the same thread (each thread has its own set)."""
     shape = like.shape if shape is None else shape
     key = (shape, like.dtype.num, type(like))
-    buf = _scratch_cache.get(key)
+    try:
+        cache = _local.scratch
+    except AttributeError:
+        cache = _local.scratch = {}
+    buf = cache.get(key)
     if buf is None:
-        if len(_scratch_cache) > 32:
-            _scratch_cache.clear()
-        buf = _scratch_cache[key] = backend.array_module(like).empty(shape, like.dtype)
+        if len(cache) > 32:
+            cache.clear()
+        buf = cache[key] = backend.array_module(like).empty(shape, like.dtype)
     return buf
 
 
@@ -326,6 +332,9 @@ clip = clamp
 
 
 def fill(self, value):
+    if not isinstance(value, (numbers.Number, np.number, np.bool_)) and getattr(value, 'ndim', None) != 0:
+        # numpy would store None as NaN and '3' as 3.0
+        raise TypeError(f"fill: expected a number, got {type(value).__name__} ({value!r:.40}) for a {self._info.name}")
     self._a.fill(value if self._info.dtype.kind == 'f' else _scalar_for(self, value))
     return self
 

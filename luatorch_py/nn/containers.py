@@ -7,7 +7,7 @@ from .table import _copy_like
 
 def rethrow(e, i, container):
     """Re-raise ``e`` saying where it happened (Torch7's Container:rethrowErrors), keeping its type."""
-    where = f"in module ({i + 1}) of {container.__torch_name__}"
+    where = f"in module ({i}) of {container.__torch_name__}"
     msg = f"{e.args[0]}\n  {where}" if len(e.args) == 1 and isinstance(e.args[0], str) else None
     if msg is not None:
         try:
@@ -45,8 +45,14 @@ class Container(Module):
         return self
 
     def get(self, index):
-        """The module at 0-based ``index``."""
-        return self.modules[index]
+        """The module at 0-based ``index`` (negative: from the end), as numbered in print(container)."""
+        try:
+            return self.modules[index]
+        except (IndexError, TypeError):
+            n = len(self.modules)
+            raise IndexError(f"{self.__torch_name__}.get({index!r}): no module at this index, the container holds "
+                             f"{n} module{'s' if n != 1 else ''} (0-based: 0 to {n - 1}; Lua's get(i) is get(i - 1))"
+                             if n else f"{self.__torch_name__}.get({index!r}): the container is empty") from None
 
     def size(self):
         return len(self.modules)
@@ -66,6 +72,8 @@ class Container(Module):
         return params, grads
 
     def zeroGradParameters(self):
+        if type(self).parameters is not Container.parameters:
+            return Module.zeroGradParameters(self)      # a user container overriding parameters()
         flat = flat_arrays(self)
         if flat is not None:          # after getParameters: one fill over the flat gradient
             flat[1].fill(0)
@@ -74,6 +82,8 @@ class Container(Module):
             m.zeroGradParameters()
 
     def updateParameters(self, learningRate):
+        if type(self).parameters is not Container.parameters:
+            return Module.updateParameters(self, learningRate)
         flat = flat_arrays(self)
         if flat is not None:          # after getParameters: one update over the flat vectors
             backend.sub_scaled(flat[0], flat[1], learningRate, self._buffer, '_upd_flat')
@@ -91,8 +101,8 @@ class Container(Module):
 
 
 class Sequential(Container):
-    """Feeds each module's output to the next (Torch7's nn.Sequential); modules are numbered from 1 in its
-    printout, as Torch7, and indexed from 0 in Python (``get(0)``)."""
+    """Feeds each module's output to the next (Torch7's nn.Sequential); modules are numbered from 0 in its
+    printout and errors, as ``get(0)`` indexes them (Torch7 prints and indexes from 1)."""
 
     def insert(self, module, index=None):
         if index is None:
@@ -152,11 +162,11 @@ class Sequential(Container):
 
     def __repr__(self):
         n = len(self.modules)
-        chain = ' -> '.join(['input'] + [f'({i + 1})' for i in range(n)] + ['output'])
+        chain = ' -> '.join(['input'] + [f'({i})' for i in range(n)] + ['output'])
         lines = [f'{self.__torch_name__} {{', f'  [{chain}]']
         for i, m in enumerate(self.modules):
             body = repr(m).replace('\n', '\n  ')
-            lines.append(f'  ({i + 1}): {body}')
+            lines.append(f'  ({i}): {body}')
         lines.append('}')
         return '\n'.join(lines)
 
@@ -175,17 +185,17 @@ def _add_into(dst, src, module, i):
     """``dst`` += ``src`` elementwise over matching (nested) tables, as Torch7's retable with add."""
     if isinstance(src, (list, tuple)):
         if not isinstance(dst, list) or len(dst) != len(src):
-            raise ValueError(f"{module.__torch_name__}: the gradInput of module ({i + 1}) is a table of "
-                             f"{len(src)} where module (1) gave {len(dst) if isinstance(dst, list) else 'a tensor'}")
+            raise ValueError(f"{module.__torch_name__}: the gradInput of module ({i}) is a table of "
+                             f"{len(src)} where module (0) gave {len(dst) if isinstance(dst, list) else 'a tensor'}")
         for k, v in enumerate(src):
             dst[k] = _add_into(dst[k], v, module, i)
         return dst
     if not hasattr(src, '_a') or not hasattr(dst, '_a'):
-        raise TypeError(f"{module.__torch_name__}: the gradInput of module ({i + 1}) is a {type(src).__name__} "
-                        f"where module (1) gave a {type(dst).__name__}")
+        raise TypeError(f"{module.__torch_name__}: the gradInput of module ({i}) is a {type(src).__name__} "
+                        f"where module (0) gave a {type(dst).__name__}")
     if src._a.shape != dst._a.shape:
-        raise ValueError(f"{module.__torch_name__}: the gradInput of module ({i + 1}) has size "
-                         f"{sizestr(src._a.shape)}, module (1) gave {sizestr(dst._a.shape)}")
+        raise ValueError(f"{module.__torch_name__}: the gradInput of module ({i}) has size "
+                         f"{sizestr(src._a.shape)}, module (0) gave {sizestr(dst._a.shape)}")
     dst._a += src._a
     return dst
 
@@ -196,9 +206,9 @@ def _branches_repr(self):
     n = len(self.modules)
     for i, m in enumerate(self.modules):
         if i == n - 1:
-            lines.append(f'     `-> ({i + 1}): ' + repr(m).replace('\n', '\n         '))
+            lines.append(f'     `-> ({i}): ' + repr(m).replace('\n', '\n         '))
         else:
-            lines.append(f'    |`-> ({i + 1}): ' + repr(m).replace('\n', '\n    |    '))
+            lines.append(f'    |`-> ({i}): ' + repr(m).replace('\n', '\n    |    '))
     lines.append('     ... -> output')
     lines.append('}')
     return '\n'.join(lines)
@@ -219,20 +229,20 @@ def _join_outputs(module, outs, dim, what='outputs'):
     """Concatenate the tensors ``outs`` along 0-based ``dim`` (negative: from the end) into module.output."""
     for i, o in enumerate(outs):
         if o.__class__ is not module._tcls:
-            raise TypeError(f"{module.__torch_name__}: module ({i + 1}) output a "
+            raise TypeError(f"{module.__torch_name__}: module ({i}) output a "
                             f"{type(o).__name__ if not hasattr(o, 'type') else o.type()}, expected a {module._type}")
     arrays = [o._a for o in outs]
     a0 = arrays[0]
     nd = a0.ndim
     if not -nd <= dim < nd:
         raise ValueError(f"{module.__torch_name__}: dimension {dim} out of range for the {nd}-D output of "
-                         f"module (1) (size {sizestr(a0.shape)})")
+                         f"module (0) (size {sizestr(a0.shape)})")
     d = dim % nd
     total = 0
     for i, a in enumerate(arrays):
         if a.ndim != nd or a.shape[:d] != a0.shape[:d] or a.shape[d + 1:] != a0.shape[d + 1:]:
             raise ValueError(f"{module.__torch_name__}: cannot concatenate along dim {d} the {what} of sizes "
-                             f"{', '.join(sizestr(b.shape) for b in arrays)} (module ({i + 1}) differs)")
+                             f"{', '.join(sizestr(b.shape) for b in arrays)} (module ({i}) differs)")
         total += a.shape[d]
     out = resized(owned_tensor(module, 'output'), a0.shape[:d] + (total,) + a0.shape[d + 1:])
     if len(arrays) == 1:
@@ -422,7 +432,7 @@ class Parallel(_Branching):
             if gi is not None:
                 dst = gi[(slice(None),) * din + (i,)]
                 if r._a.shape != dst.shape:
-                    raise ValueError(f"{self.__torch_name__}: the gradInput of module ({i + 1}) has size "
+                    raise ValueError(f"{self.__torch_name__}: the gradInput of module ({i}) has size "
                                      f"{sizestr(r._a.shape)}, expected {sizestr(dst.shape)}")
                 dst[...] = r._a
         return self.gradInput

@@ -68,7 +68,7 @@ def test_concat_size_errors():
                                          r'\[5, 4\], \[5, 2\]'):
         m.forward(rnd(5, 3))
     with pytest.raises(ValueError, match=r'(?s)nn.Linear\(3 -> 2\): expected input of size \[\*, 3\].*'
-                                         r'in module \(2\) of nn.Concat'):
+                                         r'in module \(1\) of nn.Concat'):
         nn.Concat(1, nn.Identity(), nn.Linear(3, 2)).forward(rnd(5, 4))
     m = nn.Concat(1, nn.Linear(3, 4), nn.Linear(3, 2))
     m.forward(rnd(5, 3))
@@ -154,7 +154,7 @@ def test_parallel():
     check_params(nn.Parallel(0, 0, nn.Linear(3, 4), nn.Tanh()), D(2, 3))
     with pytest.raises(ValueError, match=r'nn.Parallel: the input has 3 slices along dim 1'):
         m.forward(rnd(5, 3, 3))
-    with pytest.raises(ValueError, match=r'(?s)expected input of size \[\*, 3\].*in module \(1\) of nn.Parallel'):
+    with pytest.raises(ValueError, match=r'(?s)expected input of size \[\*, 3\].*in module \(0\) of nn.Parallel'):
         m.forward(rnd(5, 2, 4))
 
 
@@ -210,7 +210,7 @@ def test_map_table_unshared_resize_and_clear_state():
     assert len(shared.forward(x)) == 2
     with pytest.raises(ValueError, match='holds a single module'):
         shared.add(nn.Linear(3, 2))
-    with pytest.raises(ValueError, match=r'(?s)expected input of size \[\*, 3\].*in module \(2\) of nn.MapTable'):
+    with pytest.raises(ValueError, match=r'(?s)expected input of size \[\*, 3\].*in module \(1\) of nn.MapTable'):
         shared.forward([rnd(3), rnd(4)])
 
 
@@ -349,13 +349,13 @@ def test_errors_say_where():
         net.forward(rnd(5, 3))
     lines = str(e.value).split('\n')
     assert lines[0] == 'nn.Linear(4 -> 2): expected input of size [*, 4] (1-D or 2-D), got [5, 3]'
-    assert lines[1:] == ['  in module (2) of nn.ConcatTable', '  in module (2) of nn.Sequential']
+    assert lines[1:] == ['  in module (1) of nn.ConcatTable', '  in module (1) of nn.Sequential']
     net = nn.Concat(0, nn.Linear(3, 3), nn.Linear(3, 3)).float()
-    with pytest.raises(TypeError, match=r'(?s)torch.FloatTensor.*torch.DoubleTensor.*in module \(1\) of nn.Concat'):
+    with pytest.raises(TypeError, match=r'(?s)torch.FloatTensor.*torch.DoubleTensor.*in module \(0\) of nn.Concat'):
         net.forward(torch.DoubleTensor(rnd(3)))
     pt = nn.ParallelTable(nn.Identity(), nn.Linear(3, 2))
     pt.forward([rnd(3), rnd(3)])
-    with pytest.raises(ValueError, match=r'(?s)expected gradOutput of size \[2\].*in module \(2\) of '
+    with pytest.raises(ValueError, match=r'(?s)expected gradOutput of size \[2\].*in module \(1\) of '
                                          r'nn.ParallelTable'):
         pt.backward([rnd(3), rnd(3)], [rnd(3), rnd(3)])
 
@@ -365,12 +365,12 @@ def test_repr_branches():
     m = nn.ConcatTable(nn.Linear(3, 4), nn.Linear(3, 2))
     assert repr(m) == ('nn.ConcatTable {\n'
                        '  input\n'
-                       '    |`-> (1): nn.Linear(3 -> 4)\n'
-                       '     `-> (2): nn.Linear(3 -> 2)\n'
+                       '    |`-> (0): nn.Linear(3 -> 4)\n'
+                       '     `-> (1): nn.Linear(3 -> 2)\n'
                        '     ... -> output\n'
                        '}')
     assert repr(nn.Concat(0)) == 'nn.Concat {\n  input\n     ... -> output\n}'
-    assert repr(nn.Parallel(0, 0, nn.Tanh())) == 'nn.Parallel {\n  input\n     `-> (1): nn.Tanh\n     ... -> output\n}'
+    assert repr(nn.Parallel(0, 0, nn.Tanh())) == 'nn.Parallel {\n  input\n     `-> (0): nn.Tanh\n     ... -> output\n}'
     assert repr(nn.ParallelTable(nn.Tanh(), nn.Sigmoid())).split('\n')[0] == 'nn.ParallelTable {'
 
 
@@ -380,28 +380,28 @@ def test_repr_nested():
         nn.CAddTable())
     assert repr(net) == '\n'.join([
         'nn.Sequential {',
-        '  [input -> (1) -> (2) -> output]',
-        '  (1): nn.ConcatTable {',
+        '  [input -> (0) -> (1) -> output]',
+        '  (0): nn.ConcatTable {',
         '    input',
-        '      |`-> (1): nn.Sequential {',
-        '      |      [input -> (1) -> (2) -> output]',
-        '      |      (1): nn.Linear(3 -> 4)',
-        '      |      (2): nn.Tanh',
+        '      |`-> (0): nn.Sequential {',
+        '      |      [input -> (0) -> (1) -> output]',
+        '      |      (0): nn.Linear(3 -> 4)',
+        '      |      (1): nn.Tanh',
         '      |    }',
-        '       `-> (2): nn.Linear(3 -> 4)',
+        '       `-> (1): nn.Linear(3 -> 4)',
         '       ... -> output',
         '  }',
-        '  (2): nn.CAddTable',
+        '  (1): nn.CAddTable',
         '}'])
     c = nn.Concat(1, nn.Linear(3, 4), nn.Sequential(nn.Linear(3, 2), nn.Tanh()))
     assert repr(c) == '\n'.join([
         'nn.Concat {',
         '  input',
-        '    |`-> (1): nn.Linear(3 -> 4)',
-        '     `-> (2): nn.Sequential {',
-        '           [input -> (1) -> (2) -> output]',
-        '           (1): nn.Linear(3 -> 2)',
-        '           (2): nn.Tanh',
+        '    |`-> (0): nn.Linear(3 -> 4)',
+        '     `-> (1): nn.Sequential {',
+        '           [input -> (0) -> (1) -> output]',
+        '           (0): nn.Linear(3 -> 2)',
+        '           (1): nn.Tanh',
         '         }',
         '     ... -> output',
         '}'])
@@ -409,9 +409,9 @@ def test_repr_nested():
     assert repr(mt) == '\n'.join([
         'nn.MapTable {',
         '  nn.Sequential {',
-        '          [input -> (1) -> (2) -> output]',
-        '          (1): nn.Linear(3 -> 2)',
-        '          (2): nn.Tanh',
+        '          [input -> (0) -> (1) -> output]',
+        '          (0): nn.Linear(3 -> 2)',
+        '          (1): nn.Tanh',
         '        }',
         '}'])
     assert repr(nn.MapTable()) == 'nn.MapTable { }'

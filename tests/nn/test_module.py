@@ -302,7 +302,7 @@ def test_type_error_names_both_types():
         net.forward(torch.DoubleTensor(rnd(5, 3)))
     msg = str(e.value)
     assert 'torch.FloatTensor' in msg and 'torch.DoubleTensor' in msg
-    assert 'in module (1) of nn.Sequential' in msg
+    assert 'in module (0) of nn.Sequential' in msg
 
 
 def test_size_error_says_where():
@@ -311,34 +311,34 @@ def test_size_error_says_where():
         net.forward(rnd(4, 5))
     msg = str(e.value)
     assert msg.startswith('nn.Linear(3 -> 4): expected input of size [*, 3] (1-D or 2-D), got [4, 5]')
-    assert msg.endswith('in module (1) of nn.Sequential')
+    assert msg.endswith('in module (0) of nn.Sequential')
     # nested: each container adds its line, innermost first
     outer = nn.Sequential(nn.Identity(), mlp())
     with pytest.raises(ValueError) as e:
         outer.forward(rnd(4, 5))
     lines = str(e.value).split('\n')
-    assert lines[-2:] == ['  in module (1) of nn.Sequential', '  in module (2) of nn.Sequential']
+    assert lines[-2:] == ['  in module (0) of nn.Sequential', '  in module (1) of nn.Sequential']
     # and in backward
     net.forward(rnd(4, 3))
-    with pytest.raises(ValueError, match=r'(?s)expected gradOutput of size \[4, 2\].*in module \(3\) of nn.Sequential'):
+    with pytest.raises(ValueError, match=r'(?s)expected gradOutput of size \[4, 2\].*in module \(2\) of nn.Sequential'):
         net.backward(rnd(4, 3), rnd(4, 3))
 
 
 # -- printing, conversion, copies --------------------------------------------------------------------------
 def test_repr():
     net = nn.Sequential(nn.Linear(3, 4), nn.Sigmoid())
-    assert repr(net) == ('nn.Sequential {\n  [input -> (1) -> (2) -> output]\n  (1): nn.Linear(3 -> 4)\n'
-                         '  (2): nn.Sigmoid\n}')
+    assert repr(net) == ('nn.Sequential {\n  [input -> (0) -> (1) -> output]\n  (0): nn.Linear(3 -> 4)\n'
+                         '  (1): nn.Sigmoid\n}')
     assert repr(nn.Sequential()) == 'nn.Sequential {\n  [input -> output]\n}'
     nested = nn.Sequential(nn.Sequential(nn.Tanh()), nn.Sigmoid())
     assert repr(nested) == (
         'nn.Sequential {\n'
-        '  [input -> (1) -> (2) -> output]\n'
-        '  (1): nn.Sequential {\n'
-        '    [input -> (1) -> output]\n'
-        '    (1): nn.Tanh\n'
+        '  [input -> (0) -> (1) -> output]\n'
+        '  (0): nn.Sequential {\n'
+        '    [input -> (0) -> output]\n'
+        '    (0): nn.Tanh\n'
         '  }\n'
-        '  (2): nn.Sigmoid\n'
+        '  (1): nn.Sigmoid\n'
         '}')
 
 
