@@ -13,6 +13,9 @@ decay), inputs normalized by the training set's pixel mean and standard deviatio
 
 Prints a progress bar per epoch (running loss, images/s), then `epoch N: train loss L, test accuracy A`; at the end
 the confusion matrix on the test set and `test accuracy: 0.9912` (a fraction).
+
+Data-parallel over MPI: `mpirun -n 2 python scripts/mnist.py --distributed ...` (see docs/distributed.md). --batch
+is then the global batch, split across the ranks, so the run takes the steps of a single process.
 """
 import argparse
 import os
@@ -26,8 +29,10 @@ if REPO not in sys.path:          # run from a checkout without installing
     sys.path.insert(0, REPO)
 
 import luatorch_py as torch      # noqa: E402
-from luatorch_py import backend, cutorch, nn, optim  # noqa: E402
+from luatorch_py import backend, cutorch, nn, optim, threads  # noqa: E402
+from luatorch_py import distributed as dist  # noqa: E402
 from luatorch_py.data import load_mnist, pixel_stats, Batches  # noqa: E402
+from luatorch_py.data.shard import ShardedBatches  # noqa: E402
 
 DEFAULT_DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'datasets', 'mnist'))
 
@@ -87,6 +92,9 @@ def parse(argv):
     p.add_argument('--weight-decay', type=float,
                    help="optim.sgd's weightDecay (L2 penalty; default 5e-4 for lenet/convnet, 0 for dense)")
     p.add_argument('--seed', type=int, default=1, help='torch.manualSeed: initialization and shuffling (default 1)')
+    p.add_argument('--threads', type=int, default=threads.available_cores(),
+                   help="torch.setnumthreads: numpy's BLAS threads (default: the cores this process may use, "
+                        '%(default)s here; 1 is often faster on a machine shared with other jobs)')
     p.add_argument('--cuda', action='store_true', help='train on the GPU (needs CuPy and a CUDA device)')
     p.add_argument('--no-capture', action='store_true',
                    help='with --cuda: run each step eagerly instead of replaying it as a CUDA graph '
@@ -98,6 +106,10 @@ def parse(argv):
     p.add_argument('--save', metavar='FILE', help='save the trained net to a .t7 file Lua Torch7 can load')
     p.add_argument('--plot', metavar='PNG', help='plot the loss and accuracy curves (needs matplotlib)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    p.add_argument('--distributed', action='store_true',
+                   help='data-parallel over MPI (run under mpirun -n N; one rank without): --batch is the global '
+                        'batch, split across the ranks; rank 0 prints and saves.  With --cuda the steps are eager '
+                        '(not captured)')
     args = p.parse_args(argv)
     for k, v in DEFAULTS[args.net].items():
         if getattr(args, k) is None:
@@ -109,6 +121,8 @@ def parse(argv):
         p.error('--limit must be >= 1')
     if args.test_limit is not None and args.test_limit < 1:
         p.error('--test-limit must be >= 1')
+    if args.threads < 1:
+        p.error('--threads must be >= 1')
     return args
 
 
@@ -129,20 +143,32 @@ def check_options(args):
             backend.cupy()          # raises, saying what is missing, without CuPy or a device
         except backend.CudaUnavailableError as e:
             sys.exit(f"mnist.py: --cuda: {e}")
+    if args.distributed:
+        try:
+            dist.init()
+        except dist.DistributedError as e:
+            sys.exit(f"mnist.py: --distributed: {e}")
+        if args.cuda:               # one device per rank of a machine, as far as there are devices
+            cutorch.setDevice(dist.localRank() % cutorch.getDeviceCount())
 
 
-def make_step(net, crit, params, grads, config, capture):
+def make_step(net, crit, params, grads, config, capture, batches=None):
     """``step(x, y)``: one SGD step on the GPU, returning the loss as a 1-element device tensor.  With ``capture`` the
     step is recorded once as a CUDA graph over the first batch's tensors and replayed (Batches refills those same
-    tensors in place, the last partial batch padded: captureStep checks that they stay the same)."""
+    tensors in place, the last partial batch padded: captureStep checks that they stay the same).  With ``batches``
+    (ShardedBatches, distributed, never captured) the gradient is allreduced; a rank without rows (x None) adds
+    zeros and returns the previous loss, which the caller weighs by 0 rows."""
     box = {}
 
     def eager(x, y):
         def feval(_):
             grads.zero()
-            out = net.forward(x)
-            box['loss'] = crit.forwardDevice(out, y)
-            net.backward(x, crit.backward(out, y))
+            if x is not None:
+                out = net.forward(x)
+                box['loss'] = crit.forwardDevice(out, y)
+                net.backward(x, crit.backward(out, y))
+            if batches is not None:
+                dist.allreduceGradients(grads, batches.count, batches.total)
             return box['loss'], grads
         optim.sgd(feval, params, config)
         return box['loss']
@@ -158,17 +184,26 @@ def make_step(net, crit, params, grads, config, capture):
 
 
 def evaluate(net, images, labels, args, tensortype, mean, std, confusion=None):
-    """Accuracy (a fraction) of ``net`` on the whole set; counts into ``confusion`` when given."""
+    """Accuracy (a fraction) of ``net`` on the whole set; counts into ``confusion`` when given.  Distributed: each
+    rank evaluates its slice of the set, and the counts are summed over the ranks."""
     net.evaluate()
-    correct = 0
-    for x, y in Batches(images, labels, args.test_batch, shuffle=False, tensortype=tensortype, mean=mean, std=std):
+    correct, ntotal = 0, len(labels)
+    if args.distributed:
+        lo, hi = dist.rank() * ntotal // dist.size(), (dist.rank() + 1) * ntotal // dist.size()
+        images, labels = (images.narrow(0, lo, hi - lo), labels.narrow(0, lo, hi - lo)) if hi > lo else ([], [])
+    for x, y in (Batches(images, labels, args.test_batch, shuffle=False, tensortype=tensortype, mean=mean, std=std)
+                 if len(labels) else []):
         out = net.forward(x)
         pred = out._a.argmax(axis=1)
         correct += int((pred == y._a).sum())
         if confusion is not None:
             confusion.batchAdd(backend.to_numpy(pred), backend.to_numpy(y._a))
     net.training()
-    return correct / len(labels)
+    if args.distributed:
+        correct = dist.allreduceScalars(correct)
+        if confusion is not None:
+            dist.allreduceConfusion(confusion)
+    return correct / ntotal
 
 
 def plot(path, losses, accs, title):
@@ -194,6 +229,8 @@ def plot(path, losses, accs, title):
 def main(argv=None):
     args = parse(argv)
     check_options(args)
+    say = dist.rootPrint if args.distributed else print     # distributed: rank 0 prints, the others are quiet
+    root = not args.distributed or dist.isRoot()
     from tqdm import tqdm
     dataset = 'Fashion-MNIST' if 'fashion' in os.path.basename(os.path.normpath(args.data)).lower() else 'MNIST'
     try:
@@ -212,6 +249,7 @@ def main(argv=None):
         test_images, test_labels = test_images.narrow(0, 0, n), test_labels.narrow(0, 0, n)
     mean, std = pixel_stats(train_images)
 
+    torch.setnumthreads(args.threads)
     torch.manualSeed(args.seed)
     net = build(args.net)
     crit = nn.ClassNLLCriterion()
@@ -222,17 +260,24 @@ def main(argv=None):
     net.type(tensortype)
     crit.type(tensortype)
     params, grads = net.getParameters()
-    print(f"{dataset}: {ntrain} training / {test_labels.size(0)} test images from {args.data}")
-    print(f"net ({params.nElement()} parameters, {tensortype}):\n{net}")
-    print(f"SGD: batch {args.batch}, learning rate {args.lr}, momentum {args.momentum}, learning rate decay "
+    if args.distributed:
+        dist.broadcast(params)      # every rank starts from rank 0's weights
+        say(f"distributed: {dist.size()} ranks, global batch {args.batch} split across them")
+    say(f"{dataset}: {ntrain} training / {test_labels.size(0)} test images from {args.data}")
+    say(f"net ({params.nElement()} parameters, {tensortype}):\n{net}")
+    say(f"SGD: batch {args.batch}, learning rate {args.lr}, momentum {args.momentum}, learning rate decay "
           f"{args.lr_decay}, weight decay {args.weight_decay}, {args.epochs} epochs, seed {args.seed}")
     config = {'learningRate': args.lr, 'momentum': args.momentum, 'learningRateDecay': args.lr_decay,
               'weightDecay': args.weight_decay}
-    capture = args.cuda and not args.no_capture
+    capture = args.cuda and not args.no_capture and not args.distributed   # the allreduce is not captured
     # captured steps need one shape for every batch: the last partial one is padded with targets the criterion
     # ignores (ClassNLLCriterion's ignoreIndex), which leaves the loss and the gradients those of the real rows
-    batches = Batches(train_images, train_labels, args.batch, shuffle=True, tensortype=tensortype, mean=mean,
-                      std=std, pad_last=crit.ignoreIndex if capture else None)
+    if args.distributed:
+        batches = ShardedBatches(train_images, train_labels, args.batch, shuffle=True, tensortype=tensortype,
+                                 mean=mean, std=std)
+    else:
+        batches = Batches(train_images, train_labels, args.batch, shuffle=True, tensortype=tensortype, mean=mean,
+                          std=std, pad_last=crit.ignoreIndex if capture else None)
     losses, accs = [], []
     t_start = time.perf_counter()
     train_time = 0.0
@@ -242,21 +287,26 @@ def main(argv=None):
         running = torch.Tensor(1).type(tensortype).zero() if args.cuda else None
         t0 = time.perf_counter()
         bar = tqdm(batches, total=len(batches), desc=f"epoch {epoch}/{args.epochs}", unit='batch', leave=False,
-                   disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
+                   disable=args.no_progress or not root, file=sys.stderr, dynamic_ncols=True)
         for i, (x, y) in enumerate(bar):
-            n = batches.last_size if i == len(batches) - 1 else args.batch
+            n = batches.count if args.distributed else batches.last_size if i == len(batches) - 1 else args.batch
             if args.cuda:
                 # no host synchronization per step: the loss stays on the device and is summed there; it is read
                 # back (one synchronization) only when the progress bar shows it, every 10 batches
                 if step is None:
-                    step = make_step(net, crit, params, grads, config, capture)
+                    step = make_step(net, crit, params, grads, config, capture,
+                                     batches if args.distributed else None)
                 running.add(n, step(x, y))
             else:
                 def feval(_):
                     grads.zero()
-                    out = net.forward(x)
-                    loss = crit.forward(out, y)
-                    net.backward(x, crit.backward(out, y))
+                    loss = 0.0
+                    if x is not None:       # None: this rank has no row of a short last batch (distributed)
+                        out = net.forward(x)
+                        loss = crit.forward(out, y)
+                        net.backward(x, crit.backward(out, y))
+                    if args.distributed:    # the one allreduce per step: the mean gradient of the global batch
+                        dist.allreduceGradients(grads, batches.count, batches.total)
                     return loss, grads
                 _, fx = optim.sgd(feval, params, config)
                 total += fx[0] * n
@@ -267,27 +317,32 @@ def main(argv=None):
                 bar.set_postfix_str(f"loss {total / seen:.4f}, {seen / (time.perf_counter() - t0):.0f} img/s",
                                     refresh=False)
         bar.close()
+        if args.distributed:
+            total, seen = dist.allreduceScalars([total, seen])
         train_time += time.perf_counter() - t0
         acc = evaluate(net, test_images, test_labels, args, tensortype, mean, std)
         losses.append(total / seen)
         accs.append(acc)
-        print(f"epoch {epoch}: train loss {total / seen:.4f}, test accuracy {acc:.4f}", flush=True)
+        say(f"epoch {epoch}: train loss {total / seen:.4f}, test accuracy {acc:.4f}", flush=True)
     elapsed = time.perf_counter() - t_start
-    print(f"trained in {train_time:.2f} s ({args.epochs * ntrain / train_time:.0f} images/s), {elapsed:.2f} s with "
+    say(f"trained in {train_time:.2f} s ({args.epochs * ntrain / train_time:.0f} images/s), {elapsed:.2f} s with "
           f"the evaluations")
     classes = (['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
                 'Ankle boot'] if dataset == 'Fashion-MNIST' else [str(d) for d in range(10)])
     confusion = optim.ConfusionMatrix(classes)
     acc = evaluate(net, test_images, test_labels, args, tensortype, mean, std, confusion)
-    print(confusion)
-    if args.plot:
+    say(confusion)
+    if args.plot and root:
         plot(args.plot, losses, accs, f"{args.net} on {dataset}")
-        print(f"curves written to {args.plot}")
+        say(f"curves written to {args.plot}")
     if args.save:
         net.clearState()
-        torch.save(args.save, net)
-        print(f"net saved to {args.save}")
-    print(f"test accuracy: {acc:.4f}", flush=True)
+        if args.distributed:
+            dist.rootSave(args.save, net)
+        else:
+            torch.save(args.save, net)
+        say(f"net saved to {args.save}")
+    say(f"test accuracy: {acc:.4f}", flush=True)
     return acc
 
 

@@ -105,26 +105,31 @@ class Batches:
             if x is not self._x and self._pad is not None:
                 self._y._a[m:] = self._pad
                 x, y = self._x, self._y
-            xa = x._a[:m]
-            raw = xa.reshape(m, *self._src.shape[1:]) if self._direct else self._raw[:m]
-            if order is None:
-                raw[...] = self._src[s:s + m]
-                y._a[:m] = self._labels[s:s + m]
-            else:
-                idx = order[s:s + m]
-                _take(xp, self._src, idx, raw)
-                _take(xp, self._labels, idx, y._a[:m])
-            if not self._direct:
-                src = raw.reshape(xa.shape)
-                if self._scale is not None:
-                    xp.divide(src, self._scale, out=xa)
-                else:
-                    xa[...] = src
-                if self._mean is not None:
-                    xp.subtract(xa, self._mean, out=xa)
-                if self._std is not None:
-                    xp.divide(xa, self._std, out=xa)
+            self._fill(x, y, s, m, order)
             yield x, y
+
+    def _fill(self, x, y, s, m, order):
+        """The first m rows of x and y: samples s..s+m-1 of the epoch's ``order`` (None: in stored order)."""
+        xp = self._xp
+        xa = x._a[:m]
+        raw = xa.reshape(m, *self._src.shape[1:]) if self._direct else self._raw[:m]
+        if order is None:
+            raw[...] = self._src[s:s + m]
+            y._a[:m] = self._labels[s:s + m]
+        else:
+            idx = order[s:s + m]
+            _take(xp, self._src, idx, raw)
+            _take(xp, self._labels, idx, y._a[:m])
+        if not self._direct:
+            src = raw.reshape(xa.shape)
+            if self._scale is not None:
+                xp.divide(src, self._scale, out=xa)
+            else:
+                xa[...] = src
+            if self._mean is not None:
+                xp.subtract(xa, self._mean, out=xa)
+            if self._std is not None:
+                xp.divide(xa, self._std, out=xa)
 
     def __repr__(self):
         return (f"Batches({self.n} samples, {len(self)} batches of {self.batch_size}, {self.info.name}"
