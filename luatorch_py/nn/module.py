@@ -17,14 +17,35 @@ from ..tensor import Tensor, as_tensor, default_info
 from ..types import TYPES, on_device, type_info
 
 REGISTRY = {}   # Lua class name ('nn.Linear') -> Python class, for serialization
+_PACKAGE = __name__.split('.')[0]
+
+
+def _builtin(cls):
+    return cls.__module__ == _PACKAGE or cls.__module__.startswith(_PACKAGE + '.')
 
 
 def _register(cls):
-    if cls.__name__.startswith('_') and '__torch_name__' not in cls.__dict__:
+    """Called for every subclass.  luatorch_py's own classes are 'nn.' + their name.  A user's class is
+    registered under its module-qualified name ('__main__.Linear', 'mypkg.nets.Block') unless it sets
+    ``__torch_name__`` itself (e.g. 'nn.MyModule' to load Lua files of a Lua class of that name); it never
+    replaces a built-in: a user's ``class Linear(nn.Module)`` must not change what torch.load builds for the
+    'nn.Linear' of a file (``serialization.registerClass(name, cls, replace=True)`` does that, explicitly)."""
+    explicit = '__torch_name__' in cls.__dict__
+    if cls.__name__.startswith('_') and not explicit:
         return      # private bases (shared code for a family) are not Torch7 classes
-    if '__torch_name__' not in cls.__dict__:
-        cls.__torch_name__ = 'nn.' + cls.__name__
-    REGISTRY[cls.__torch_name__] = cls
+    builtin = _builtin(cls)
+    if not explicit:
+        cls.__torch_name__ = 'nn.' + cls.__name__ if builtin else f'{cls.__module__}.{cls.__qualname__}'
+    name = cls.__torch_name__
+    prev = REGISTRY.get(name)
+    if prev is not None and prev is not cls and _builtin(prev) and not builtin:
+        import warnings
+        warnings.warn(f"{cls.__module__}.{cls.__qualname__}: __torch_name__ {name!r} is luatorch_py's "
+                      f"{prev.__module__}.{prev.__qualname__}; files naming {name!r} still load that class "
+                      f"(to load them as yours, call luatorch_py.serialization.registerClass({name!r}, "
+                      f"{cls.__qualname__}, replace=True))", RuntimeWarning, stacklevel=3)
+        return
+    REGISTRY[name] = cls
 
 
 class TypedObject:
@@ -54,8 +75,10 @@ class TypedObject:
         if cache is not None and cache[0] is x:     # the same numpy array again (a training loop's input)
             return cache[1]
         if isinstance(x, Tensor):
-            raise TypeError(f"{self!r}: expected {what} of type {self._type}, got a {x.type()} "
-                            f"(convert the module with .type('{x.type()}') or the {what} with .type('{self._type}'))")
+            fix = f"the {what} with .type('{self._type}')"
+            # a module of an integer type computes nothing useful: suggest one only for a floating input
+            fix = f"convert the module with .type('{x.type()}') or {fix}" if x._info.is_floating else f"convert {fix}"
+            raise TypeError(f"{self!r}: expected {what} of type {self._type}, got a {x.type()} ({fix})")
         if isinstance(x, (list, tuple)):
             raise TypeError(f"{self!r}: expected {what} to be a {self._type} or a numpy array, got a "
                             f"{type(x).__name__} (table inputs are for table modules)")
@@ -237,6 +260,9 @@ class Module(TypedObject):
         return [p for p, _ in pairs], [g for _, g in pairs]
 
     def zeroGradParameters(self):
+        if type(self).parameters is not Module.parameters:
+            _zero_listed(self)      # a user class overriding parameters() (Torch7 calls self:parameters())
+            return
         d = self.__dict__
         for p, g in self._param_pairs:
             t = d.get(g)
@@ -245,6 +271,9 @@ class Module(TypedObject):
 
     def updateParameters(self, learningRate):
         """param -= learningRate * gradParam, for every parameter (no allocation after the first call)."""
+        if type(self).parameters is not Module.parameters:
+            _update_listed(self, learningRate)
+            return
         d = self.__dict__
         for p, g in self._param_pairs:
             pt = d.get(p)
@@ -461,6 +490,30 @@ def check_dims(module, x, dims, what='input'):
     if x.ndim not in dims:
         want = ' or '.join(f'{d}-D' for d in dims)
         raise ValueError(f"{module!r}: expected {want} {what}, got size [{', '.join(map(str, x.shape))}]")
+
+
+def _zero_listed(module):
+    """zeroGradParameters through ``module.parameters()`` (Torch7's Module:zeroGradParameters): the path of a
+    class that overrides parameters(); built-in modules walk their fields instead (faster, same result)."""
+    for g in module.parameters()[1]:
+        if g is not None:
+            g._a.fill(0)
+
+
+def _update_listed(module, learningRate):
+    """updateParameters through ``module.parameters()`` (Torch7's Module:updateParameters)."""
+    params, grads = module.parameters()
+    for i, (p, g) in enumerate(zip(params, grads)):
+        if g is not None:
+            backend.sub_scaled(p._a, g._a, learningRate, module._buffer, f'_upd_listed{i}')
+
+
+def check_nonempty(module, x, what='input'):
+    """Raise naming the module and the size when array ``x`` has no elements (an empty batch): Torch7 tensors
+    have no 0-sized dims, so its modules never compute on one."""
+    if x.size == 0:
+        raise ValueError(f"{module!r}: got an empty {what} (size [{', '.join(map(str, x.shape))}]): expected at "
+                         f"least one sample of at least one element")
 
 
 def check_grad_size(module, g, want, what='gradOutput'):

@@ -9,6 +9,7 @@ Reading and writing (t7.py) only move values; everything that knows about partic
   differs between Lua and Python (LookupTable's paddingValue);
 * the Python caches (``_type``, ``_tinfo``, ``_tcls``, ``train``) set on a module built from a file.
 """
+import math
 import numbers
 
 import numpy as np
@@ -45,6 +46,24 @@ VERSIONS = {
 def registry():
     from ..nn.module import REGISTRY
     return REGISTRY
+
+
+def registerClass(name, cls, replace=False):
+    """Load the Lua class ``name`` (e.g. 'nn.MyModule', 'mypkg.Block') as the Python class ``cls`` (an nn.Module or
+    nn.Criterion subclass); objects of ``cls`` are then saved under ``name`` too.  Replacing a class already
+    registered under ``name`` (a built-in like 'nn.Linear', or another user class) needs ``replace=True``."""
+    from ..nn.module import TypedObject
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"registerClass: expected a class name (str), got {name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, TypedObject)):
+        raise TypeError(f"registerClass: expected an nn.Module or nn.Criterion subclass, got {cls!r}")
+    reg = registry()
+    prev = reg.get(name)
+    if prev is not None and prev is not cls and not replace:
+        raise ValueError(f"registerClass: {name!r} is already {prev.__module__}.{prev.__qualname__}; pass "
+                         f"replace=True to load files naming {name!r} as {cls.__qualname__}")
+    reg[name] = cls
+    cls.__torch_name__ = name
 
 
 def lookup(name):
@@ -159,6 +178,10 @@ def _bn_read(f, version):
     std = f.get('running_std')
     if version < 2 and isinstance(std, Tensor):
         eps = f.get('eps', 1e-5)
+        # a number, not a tensor: `std ** -2 - eps` with a (2^40, 1) zero-stride eps asked numpy for 512 TiB
+        if not isinstance(eps, (int, float)) or isinstance(eps, bool):
+            raise FieldError('eps', f"nn.BatchNormalization.eps must be a number, the file has "
+                                    f"a {type(eps).__name__}")
         f['running_var'] = remap_storage(std, lambda d: d ** -2 - eps)
         del f['running_std']
 
@@ -220,6 +243,269 @@ def _avgpool_read(f, version):
     f.setdefault('divide', False)
 
 
+# -- validation of loaded fields ------------------------------------------------------------------------------
+# restore() fills objects without calling their constructors, so the values a constructor would refuse (a
+# negative kernel size, a dilation of -10^8, a zero stride) must be refused here: the forward passes trust them
+# and hand them to as_strided/BLAS, where they read outside the input or crash.  The checks are declared once,
+# by Torch7's field names (the same names mean the same thing across nn's classes, so a new class using them is
+# covered without an entry), plus per-class relations (weight sizes, adj < d).  Integers are bounded to C's
+# int32, the type THNN's functions take them as.
+class FieldError(ValueError):
+    """A loaded field a constructor would refuse; t7.py turns it into a T7Error with the field's offset."""
+
+    def __init__(self, field, message):
+        self.field = field
+        super().__init__(message)
+
+
+_INT_MAX = (1 << 31) - 1
+
+
+def _need_int(cls_name, k, v, lo):
+    if not _is_int(v) or not lo <= v <= _INT_MAX:
+        want = {1: '> 0', 0: '>= 0'}.get(lo, 'in int32 range')
+        raise FieldError(k, f"{cls_name}.{k} must be an integer {want} (as the constructor requires), "
+                            f"the file has {v!r}")
+
+
+_POSITIVE, _NONNEG, _ANYINT = 1, 0, -_INT_MAX - 1
+
+FIELD_CHECKS = {}
+for _k in ('kW kH kT dW dH dT dilationW dilationH dilationT nInputPlane nOutputPlane inputFrameSize '
+           'outputFrameSize nIndex nfeatures scale_factor').split():
+    FIELD_CHECKS[_k] = _POSITIVE
+for _k in 'padW padH padT adjW adjH'.split():
+    FIELD_CHECKS[_k] = _NONNEG
+for _k in ('pad_l pad_r pad_t pad_b dimension index offset length nInputDims numInputDims inputDimension '
+           'outputDimension dim pad pos nInputDim numElements nelement').split():
+    FIELD_CHECKS[_k] = _ANYINT
+
+# per class (and its subclasses): extra bounds and the sizes of tensor fields the other fields imply
+CLASS_CHECKS = {}
+
+
+def _checks(*names):
+    def deco(fn):
+        for n in names:
+            CLASS_CHECKS.setdefault(n, []).append(fn)
+        return fn
+    return deco
+
+
+def _numel(cls_name, f, field, want):
+    t = f.get(field)
+    if isinstance(t, Tensor) and t.nElement() and t.nElement() != want:
+        raise FieldError(field, f"{cls_name}.{field} has {t.nElement()} elements ({'x'.join(map(str, t.size()))}); "
+                                f"the module's other fields make {want}")
+
+
+def _weights(cls_name, f, wn, bn):
+    for k in ('weight', 'gradWeight'):
+        _numel(cls_name, f, k, wn)
+    for k in ('bias', 'gradBias'):
+        _numel(cls_name, f, k, bn)
+
+
+@_checks('nn.SpatialConvolution', 'nn.SpatialConvolutionMM', 'nn.SpatialDilatedConvolution')
+def _conv2d_check(n, f):
+    if all(k in f for k in ('nInputPlane', 'nOutputPlane', 'kW', 'kH')):
+        _weights(n, f, f['nOutputPlane'] * f['nInputPlane'] * f['kH'] * f['kW'], f['nOutputPlane'])
+
+
+@_checks('nn.SpatialFullConvolution')
+def _fullconv_check(n, f):
+    for a, d in (('adjW', 'dW'), ('adjH', 'dH')):
+        if a in f and d in f and f[a] > f[d] - 1:
+            raise FieldError(a, f"{n}.{a} must be smaller than {d} (as the constructor requires), the file has "
+                                f"{a}={f[a]}, {d}={f[d]}")
+    if all(k in f for k in ('nInputPlane', 'nOutputPlane', 'kW', 'kH')):
+        _weights(n, f, f['nOutputPlane'] * f['nInputPlane'] * f['kH'] * f['kW'], f['nOutputPlane'])
+
+
+@_checks('nn.VolumetricConvolution')
+def _conv3d_check(n, f):
+    if all(k in f for k in ('nInputPlane', 'nOutputPlane', 'kT', 'kW', 'kH')):
+        _weights(n, f, f['nOutputPlane'] * f['nInputPlane'] * f['kT'] * f['kH'] * f['kW'], f['nOutputPlane'])
+
+
+@_checks('nn.TemporalConvolution')
+def _tconv_check(n, f):
+    if all(k in f for k in ('inputFrameSize', 'outputFrameSize', 'kW')):
+        _weights(n, f, f['outputFrameSize'] * f['inputFrameSize'] * f['kW'], f['outputFrameSize'])
+
+
+@_checks('nn.Linear')
+def _linear_check(n, f):
+    w = _dims(n, f, 'weight', 2)
+    _weights(n, f, w.nElement(), w.size(0))
+
+
+@_checks('nn.SpatialCrossMapLRN')
+def _lrn_check(n, f):
+    if 'size' in f:
+        _need_int(n, 'size', f['size'], _POSITIVE)
+
+
+@_checks('nn.SpatialAdaptiveMaxPooling', 'nn.SpatialAdaptiveAveragePooling')
+def _adaptive_check(n, f):
+    for k in ('W', 'H'):
+        if k in f:
+            _need_int(n, k, f[k], _POSITIVE)
+
+
+@_checks('nn.PReLU')
+def _prelu_check(n, f):
+    if 'nOutputPlane' in f:
+        _need_int(n, 'nOutputPlane', f['nOutputPlane'], _NONNEG)
+        _numel(n, f, 'weight', f['nOutputPlane'] or 1)
+
+
+def _real(n, f, k, ok, want):
+    """f[k], when present, must be a real number with ok(value) (else FieldError saying ``want``)."""
+    if k not in f:
+        return
+    v = f[k]
+    if isinstance(v, bool) or not isinstance(v, (numbers.Real, np.floating, np.integer)) or v != v or not ok(v):
+        raise FieldError(k, f"{n}.{k} must be {want} (as the constructor requires), the file has {v!r}")
+
+
+@_checks('nn.VolumetricMaxPooling')
+def _vmaxpool_check(n, f):
+    for p, k in (('padT', 'kT'), ('padW', 'kW'), ('padH', 'kH')):
+        if p in f and k in f and f[p] > f[k] // 2:
+            raise FieldError(p, f"{n}.{p} must be at most half of {k} (as the constructor requires), the file "
+                                f"has {p}={f[p]}, {k}={f[k]}")
+
+
+@_checks('nn.Dropout', 'nn.SpatialDropout')
+def _dropout_check(n, f):
+    _real(n, f, 'p', lambda v: 0 <= v < 1, 'a number with 0 <= p < 1')
+
+
+@_checks('nn.RReLU')
+def _rrelu_check(n, f):
+    _real(n, f, 'lower', lambda v: v >= 0, 'a number >= 0')
+    _real(n, f, 'upper', lambda v: v >= f.get('lower', 0), 'a number >= lower')
+
+
+@_checks('nn.HardTanh')
+def _hardtanh_check(n, f):
+    _real(n, f, 'min_val', lambda v: True, 'a number')
+    _real(n, f, 'max_val', lambda v: v > f.get('min_val', -math.inf), 'a number larger than min_val')
+
+
+@_checks('nn.MultiMarginCriterion')
+def _multimargin_check(n, f):
+    _real(n, f, 'p', lambda v: v in (1, 2), '1 or 2')
+
+
+@_checks('nn.Normalize')
+def _normalize_check(n, f):
+    _real(n, f, 'p', lambda v: v > 0, 'a number > 0')
+
+
+@_checks('nn.PairwiseDistance')
+def _pairwise_check(n, f):
+    _real(n, f, 'norm', lambda v: 0 < v < math.inf, 'a finite number > 0')
+
+
+@_checks('nn.NarrowTable')
+def _narrowtable_check(n, f):
+    if 'length' in f:
+        _need_int(n, 'length', f['length'], _NONNEG)
+
+
+def _dims(n, f, k, nd):
+    t = f.get(k)
+    if not isinstance(t, Tensor) or t.dim() != nd:
+        got = f"a {t.dim()}-D tensor" if isinstance(t, Tensor) else f"a {type(t).__name__}"
+        raise FieldError(k, f"{n}.{k} must be a {nd}-D tensor, the file has {got}")
+    return t
+
+
+@_checks('nn.Bilinear')
+def _bilinear_check(n, f):
+    w = _dims(n, f, 'weight', 3)
+    _weights(n, f, w.nElement(), w.size(0))
+
+
+@_checks('nn.LookupTable')
+def _lookup_check(n, f):
+    w = _dims(n, f, 'weight', 2)
+    _numel(n, f, 'gradWeight', w.nElement())
+
+
+@_checks('nn.BatchNormalization', 'nn.SpatialBatchNormalization', 'nn.VolumetricBatchNormalization')
+def _bn_check(n, f):
+    m = f.get('running_mean')
+    if isinstance(m, Tensor):
+        for k in ('running_var', 'weight', 'bias', 'gradWeight', 'gradBias'):
+            _numel(n, f, k, m.nElement())
+
+
+def overlapping(sizes, strides):
+    """Whether two elements of a view may share memory (zero strides, or strides too small for the sizes inside
+    them); False is certain, True may be a false alarm for exotic interleavings (as numpy's quick test)."""
+    reach = 0
+    for st, n in sorted((st, n) for n, st in zip(sizes, strides) if n > 1):
+        if st <= reach:
+            return True
+        reach += (n - 1) * st
+    return False
+
+
+def _overlaps(t):
+    return overlapping(t._a.shape, t._strides())
+
+
+_BUFFERS = ('output', 'gradInput')       # rewritten by every forward/backward
+
+
+def _check_tensors(cls_name, f):
+    """No field of a module may be a view whose elements overlap (a zero-stride `output` made Linear's gemv
+    write four copies of one number); parameters must be contiguous (the modules view them flat)."""
+    for k, v in f.items():
+        if k in _BUFFERS:
+            # buffers: an overlapping one (Replicate's expand() output, or a hostile file's) loads as a contiguous
+            # copy with the same values, which the next forward can write into (the loader bounds such views'
+            # sizes, see t7.MAX_OVERLAP_BYTES)
+            if isinstance(v, Tensor) and _overlaps(v):
+                f[k] = v.clone()
+            elif isinstance(v, list):
+                f[k] = [x.clone() if isinstance(x, Tensor) and _overlaps(x) else x for x in v]
+            continue
+        if isinstance(v, Tensor) and v.nElement() > 1:
+            if _overlaps(v):
+                raise FieldError(k, f"{cls_name}.{k} is a view whose elements overlap (sizes {list(v._a.shape)}, "
+                                    f"strides {list(v._strides())}); a module's tensors hold one value per element")
+            if k in ('weight', 'bias', 'gradWeight', 'gradBias') and not v.isContiguous():
+                raise FieldError(k, f"{cls_name}.{k} is not contiguous (sizes {list(v._a.shape)}, strides "
+                                    f"{list(v._strides())}); save it after :contiguous() in Lua")
+
+
+_BASES = ('nn.Module', 'nn.Criterion', 'nn.Container', None)
+
+
+def validate(obj, name, f):
+    """Raise FieldError for a loaded field the class's constructor would refuse (see FIELD_CHECKS).  The
+    by-name checks apply to luatorch_py's classes and their subclasses (a user's own module may use `dim` or
+    `index` for something else); the tensor checks to every module."""
+    from ..nn.module import _builtin
+    if any(_builtin(k) and k.__dict__.get('__torch_name__') not in _BASES for k in type(obj).__mro__):
+        for k, v in f.items():
+            lo = FIELD_CHECKS.get(k)
+            if lo is not None and v is not None:
+                _need_int(name, k, v, lo)
+    seen = set()
+    for klass in type(obj).__mro__:
+        tn = klass.__dict__.get('__torch_name__')
+        for fn in CLASS_CHECKS.get(name if klass is type(obj) else tn, ()):
+            if fn not in seen:
+                seen.add(fn)
+                fn(name, f)
+    _check_tensors(name, f)
+
+
 # -- fields out (Python -> Lua) and in (Lua -> Python) ----------------------------------------------------------
 def lua_fields(obj):
     """The table written for a module/criterion: its __dict__ minus the Python caches (names starting with `_`,
@@ -249,6 +535,7 @@ def restore(obj, name, version, fields):
     for k in cls._lua_index_fields:
         if k in f:
             f[k] = from_lua_index(f[k])
+    validate(obj, name, f)
     obj.__dict__.update(f)
 
     # the tensor type: `_type`, else the type of the first tensor field Torch7 always has

@@ -54,6 +54,11 @@ MAX_DEPTH = 200          # nested tables/objects, reading and writing (keeps wel
 MAX_DIMS = 64            # numpy's limit
 MAX_ELEMENTS = 1 << 48   # elements of one tensor view (strided views can exceed their storage)
 MAX_STRIDE = 1 << 56     # strides of size-1 dims are not bounded by the storage; this keeps bytes within int64
+# A view whose elements overlap (zero strides: what expand() saves) can declare far more elements than the file
+# holds, and its first clone()/print/arithmetic allocates them all (a 119-byte file declared 2^48).  Such views
+# load only up to OVERLAP_FACTOR x the file's size + OVERLAP_BYTES bytes: what loading may ever cost.
+OVERLAP_FACTOR = 16
+OVERLAP_BYTES = 16 << 20
 _EXACT = 1 << 53         # integers a double holds exactly
 
 _LONG_SIZE = {'binary': 8, 'b64': 8, 'b32': 4, 'ascii': 8}
@@ -137,6 +142,7 @@ class _BinaryIn:
 _TOKEN = re.compile(rb'\S+')
 _INT = re.compile(rb'[-+]?[0-9]+')
 _WS = b' \t\n\r\v\f'
+_MAX_TOKEN = 48   # characters looked at per expected number when looking for the end of the line
 
 
 class _AsciiIn:
@@ -167,12 +173,26 @@ class _AsciiIn:
         p = self.pos
         while p < self.end and data[p] in _WS:
             p += 1
-        nl = data.find(b'\n', p)
-        nl = self.end if nl < 0 else nl
-        toks = data[p:nl].split()
-        if len(toks) == n:
-            self.pos = nl
-            return toks
+        # (only looking a bounded distance ahead: a number takes at most ~25 characters, so a line longer than
+        # that holds more than n values, and scanning it whole on every read would be quadratic -- a table of
+        # 10^4 numbers on one line took seconds)
+        lim = min(self.end, p + _MAX_TOKEN * n + 1)
+        nl = data.find(b'\n', p, lim)
+        if nl < 0 and lim == self.end:
+            nl = self.end
+        if nl >= 0:
+            toks = data[p:nl].split()
+            if len(toks) == n:
+                self.pos = nl
+                return toks
+        # the n values span lines or share one with more: split a bounded window once (n tokens and the rest)
+        parts = data[p:lim].split(None, n)
+        if len(parts) > n:
+            q = lim - len(parts[n])
+            while data[q - 1] in _WS:
+                q -= 1
+            self.pos = q
+            return parts[:n]
         toks = []
         for _ in range(n):
             m = _TOKEN.search(data, self.pos)
@@ -288,7 +308,7 @@ class _Loader:
                           stacklevel=4)
         return obj
 
-    def obj(self, in_nn):
+    def obj(self, in_nn, where=None):
         f = self.f
         at = f.pos
         tag = f.int('a type tag')
@@ -316,7 +336,7 @@ class _Loader:
                 raise T7Error(f"tables/objects nested deeper than {MAX_DEPTH}", at)
             try:
                 if tag == TYPE_TABLE:
-                    return self.table(index, in_nn, at)
+                    return self.table(index, in_nn, at, where)
                 return self.torch(index, at)
             finally:
                 self.depth -= 1
@@ -333,7 +353,8 @@ class _Loader:
         return f.chars(n, what)
 
     # -- tables --------------------------------------------------------------------------------------------
-    def table(self, index, in_nn, at):
+    def table(self, index, in_nn, at, where=None):
+        """``where``: a dict to fill with the offset of each key's value (an nn object's fields, for errors)."""
         f = self.f
         n = f.int('a table size')
         if n < 0 or 2 * n * f.min_value_size > f.remaining():
@@ -353,6 +374,8 @@ class _Loader:
                 raise T7Error("a NaN table key", kat)
             if k in d:
                 raise T7Error(f"duplicate table key {k!r}", kat)
+            if where is not None:
+                where[k] = f.pos
             d[k] = self.obj(in_nn)
         referenced = self.open_tables.pop(index)
         result = d
@@ -393,8 +416,9 @@ class _Loader:
             return self.tds(index, kind, at)
         if kind == 'unsupported':
             raise T7Error(f"Torch class <{name}> is not supported: {what}", at)
-        hint = (" (import the Python module defining that class before loading: nn classes register themselves "
-                "in nn.REGISTRY)" if name.startswith('nn.') else
+        hint = (" (define or import the Python class before loading, with __torch_name__ = "
+                f"{name!r} in its body, or call luatorch_py.serialization.registerClass({name!r}, YourClass))"
+                if name.startswith('nn.') else
                 " (luatorch_py loads torch.*Tensor, torch.*Storage, tds.Hash, tds.Vec and the nn classes in "
                 "nn.REGISTRY)")
         raise T7Error(f"unknown Torch class <{name}>{hint}", at)
@@ -438,7 +462,7 @@ class _Loader:
         if st is not None and not (isinstance(st, Storage) and st._info is info):
             got = st.type() if isinstance(st, Storage) else type(st).__name__
             raise T7Error(f"the storage of a {name} is a {got}", sat)
-        t = _make_tensor(info, name, sizes, strides, offset, st, dat)
+        t = _make_tensor(info, name, sizes, strides, offset, st, dat, f.end)
         self.objects[index] = t
         return t
 
@@ -446,12 +470,16 @@ class _Loader:
         obj = cls.__new__(cls)
         self.objects[index] = obj
         fat = self.f.pos
-        fields = self.obj(True)
+        where = {}
+        fields = self.obj(True, where)
         if fields is None or (isinstance(fields, list) and not fields):
             fields = {}
         if not isinstance(fields, dict):
             raise T7Error(f"the fields of a {name} are a {type(fields).__name__}, not a table with names", fat)
-        classes.restore(obj, name, version, fields)
+        try:
+            classes.restore(obj, name, version, fields)
+        except classes.FieldError as e:
+            raise T7Error(str(e), where.get(e.field, fat)) from None
         self.created.append(obj)
         return obj
 
@@ -476,7 +504,7 @@ class _Loader:
         return obj
 
 
-def _make_tensor(info, name, sizes, strides, offset, st, at):
+def _make_tensor(info, name, sizes, strides, offset, st, at, file_size=0):
     cls = info.tensor_class
     if not sizes or any(n == 0 for n in sizes):
         if st is None:
@@ -499,8 +527,15 @@ def _make_tensor(info, name, sizes, strides, offset, st, at):
     if offset + extent > len(st):
         raise T7Error(f"a {name} of size {'x'.join(map(str, sizes))} (strides {strides}, offset {offset + 1}) "
                       f"reaches past the end of its storage of {len(st)} elements", at)
+    nbytes = nelem * info.dtype.itemsize
+    budget = OVERLAP_FACTOR * file_size + OVERLAP_BYTES
+    if nbytes > budget and classes.overlapping(sizes, strides):
+        raise T7Error(f"a {name} of size {'x'.join(map(str, sizes))} with overlapping strides {strides} (an "
+                      f"expanded view) would take {nbytes} bytes once copied; views like this load up to "
+                      f"{OVERLAP_FACTOR} x the file's size + {OVERLAP_BYTES >> 20} MiB ({budget} bytes here)", at)
     arr = backend.as_strided(st._data, tuple(sizes), tuple(strides), offset)
     return cls._wrap(st, arr)
+
 
 
 def _replace(container, old, new):
@@ -536,7 +571,9 @@ def deserialize(data, format='binary'):
     except RecursionError:
         raise T7Error("nested too deeply for Python's stack", inp.pos) from None
     except MemoryError:
-        raise
+        # every size is checked against the file before allocating, so this is a bug or a nearly full memory:
+        # still the documented error, not numpy's
+        raise T7Error("out of memory while loading", inp.pos) from None
     except Exception as e:   # a damaged file that got past the checks: still one documented error type
         raise T7Error(f"cannot load ({type(e).__name__}: {e})", inp.pos) from e
 
@@ -779,15 +816,52 @@ def serialize(obj, format='binary'):
     return buf.getvalue()
 
 
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError, OSError):
+        return True     # someone else's process (or a pid we cannot ask about): leave its file alone
+    return True
+
+
+def _remove_stale_temps(folder, base):
+    """Delete the temporary files that earlier saves to ``folder/base`` left when their process was killed
+    (SIGKILL, power loss): only names of our own pattern for this target (``.<base>.<pid>.<8 hex>.tmp``) whose
+    pid is not a live process.  POSIX only (elsewhere pids cannot be asked about this way)."""
+    if os.name != 'posix':
+        return
+    pat = re.compile(re.escape(f'.{base}.') + r'([0-9]{1,10})\.[0-9a-f]{8}\.tmp')
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    me = os.getpid()
+    for name in names:
+        m = pat.fullmatch(name)
+        if m is None:
+            continue
+        pid = int(m.group(1))
+        if pid == me or pid <= 0 or _pid_alive(pid):
+            continue    # our own pid: another thread's save in progress
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass
+
+
 def save(filename, obj, format='binary'):
     """``torch.save(filename, obj, format='binary')``: write ``obj`` in Torch7's .t7 format ('binary' or 'ascii').
 
     The data go to a temporary file beside ``filename`` that replaces it only once complete, so a failure
-    (an unsavable object, a full disk, an interrupt) leaves any previous file as it was.  Raises TypeError for
+    (an unsavable object, a full disk, an interrupt) leaves any previous file as it was, and no temporary file;
+    temporary files that killed processes left for this target are removed by the next save to it.  Raises TypeError for
     an object that cannot be saved, naming it and where it is (e.g. ``obj['model'].modules[2].fn``)."""
     _check_format(format, 'torch.save', ('binary', 'ascii'))
     filename = os.fspath(filename)
     folder, base = os.path.split(os.path.abspath(filename))
+    _remove_stale_temps(folder, base)
     tmp = os.path.join(folder, f'.{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)
     try:
