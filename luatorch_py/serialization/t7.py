@@ -859,6 +859,9 @@ def save(filename, obj, format='binary'):
     temporary files that killed processes left for this target are removed by the next save to it.  Raises TypeError for
     an object that cannot be saved, naming it and where it is (e.g. ``obj['model'].modules[2].fn``)."""
     _check_format(format, 'torch.save', ('binary', 'ascii'))
+    if not isinstance(filename, (str, bytes, os.PathLike)):
+        swapped = ' (the order is torch.save(path, obj), as Torch7)' if isinstance(obj, (str, os.PathLike)) else ''
+        raise TypeError(f"torch.save: expected a file path first, got a {type(filename).__name__}{swapped}")
     filename = os.fspath(filename)
     folder, base = os.path.split(os.path.abspath(filename))
     _remove_stale_temps(folder, base)

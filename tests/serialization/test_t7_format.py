@@ -478,3 +478,12 @@ def test_cuda_file_without_a_gpu_loads_on_the_cpu(monkeypatch):
     assert r['t'].type() == 'torch.FloatTensor' and r['t'].tolist() == [1.5, -2]
     assert r['m']._type == 'torch.FloatTensor' and r['m'].output is r['t']
     np.testing.assert_allclose(r['m'].forward(np.array([0.5], np.float32)).numpy(), np.tanh([0.5]), rtol=1e-6)
+
+
+def test_save_with_swapped_arguments_says_the_order(tmp_path):
+    import luatorch_py as torch
+    from luatorch_py import nn
+    with pytest.raises(TypeError, match=r'expected a file path first, got a Sequential \(the order is '
+                                         r'torch.save\(path, obj\)'):
+        torch.save(nn.Sequential(), str(tmp_path / 'net.t7'))
+    assert list(tmp_path.iterdir()) == []
