@@ -303,8 +303,8 @@ class Unsqueeze(_ViewModule):
         return self.output
 
     def __repr__(self):
-        # Torch7's text, 1-based: nn.Unsqueeze(pos=0) prints as Torch7's nn.Unsqueeze(1) does
-        return f"{self.__torch_name__}(dim {self.pos + 1 if self.pos >= 0 else self.pos})"
+        # the position as given here, 0-based, as every number luatorch_py prints (Lua prints pos + 1)
+        return f"{self.__torch_name__}(dim {self.pos})"
 
 
 # -- Narrow, Select, Replicate, Padding ------------------------------------------------------------------------

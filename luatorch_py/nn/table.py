@@ -290,8 +290,8 @@ class SelectTable(_RefModule):
         return gi
 
     def __repr__(self):
-        # Torch7's text, with Lua's 1-based index (negative indices print as they are)
-        return f"{self.__torch_name__}({self.index + 1 if self.index >= 0 else self.index})"
+        # the index as given here, 0-based, as every number luatorch_py prints (Lua prints index + 1)
+        return f"{self.__torch_name__}({self.index})"
 
 
 class NarrowTable(_RefModule):

@@ -106,8 +106,8 @@ def test_squeeze_unsqueeze():
     assert nn.Unsqueeze(1, 2).forward(rnd(3, 4)).shape == (3, 1, 4)
     assert shares(u.forward(t), t)
     jac(nn.Unsqueeze(1), 3, 4)
-    assert repr(u) == 'nn.Unsqueeze(dim 1)'          # Torch7's text: 1-based
-    with pytest.raises(ValueError, match=r'nn.Unsqueeze\(dim 4\): position 3 out of range'):
+    assert repr(u) == 'nn.Unsqueeze(dim 0)'          # 0-based, as the constructor took it
+    with pytest.raises(ValueError, match=r'nn.Unsqueeze\(dim 3\): position 3 out of range'):
         nn.Unsqueeze(3).forward(rnd(3, 4))
 
 

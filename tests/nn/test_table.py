@@ -156,9 +156,9 @@ def test_select_table():
 
 
 def test_select_table_repr_and_errors():
-    assert repr(nn.SelectTable(1)) == 'nn.SelectTable(2)'      # Torch7's text, Lua's index
+    assert repr(nn.SelectTable(1)) == 'nn.SelectTable(1)'      # 0-based, as net.get(i) and print(net)
     assert repr(nn.SelectTable(-1)) == 'nn.SelectTable(-1)'
-    with pytest.raises(IndexError, match=r'nn.SelectTable\(4\): index 3 out of range for a table of 2 entries'):
+    with pytest.raises(IndexError, match=r'nn.SelectTable\(3\): index 3 out of range for a table of 2 entries'):
         nn.SelectTable(3).forward([rnd(2), rnd(2)])
     with pytest.raises(IndexError, match='out of range'):
         nn.SelectTable(-3).forward([rnd(2), rnd(2)])
