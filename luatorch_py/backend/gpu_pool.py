@@ -741,6 +741,15 @@ class _Into:
             self.a[...] = self.dst
 
 
+def _planes(kernel, dst, ins, hw, ohw, *extra, mid=()):
+    """One launch of a kernel over the planes of ``dst``: ``kernel(n, *ins, dst, *mid, H, W, OH, OW, *extra, n)``
+    with (H, W) the last two of ``hw`` and (OH, OW) of ``ohw``."""
+    r = _Into(dst)
+    kernel(dst.size, *[_c(a) for a in ins], r.dst, *mid, *hw[-2:], *ohw[-2:], *extra, dst.size)
+    r.done()
+    return dst
+
+
 def _geom3(ksize, stride, pad, sizes, osizes):
     lead = 3 - len(ksize)
     one, zero = (1,) * lead, (0,) * lead
@@ -827,35 +836,20 @@ def adaptive_max_pool(x, out, idx, cpu, *cpu_args):
 def adaptive_max_pool_backward(g, idx, gi, cpu, *cpu_args):
     if type(gi) is np.ndarray:
         return cpu(*cpu_args)
-    r = _Into(gi)
-    H, W = gi.shape[-2:]
-    OH, OW = g.shape[-2:]
-    adaptive_max_bwd(gi.size, _c(g), _c(idx), r.dst, H, W, OH, OW, gi.size)
-    r.done()
-    return gi
+    return _planes(adaptive_max_bwd, gi, (g, idx), gi.shape, g.shape)
 
 
 def adaptive_avg_pool(x, out, cpu, *cpu_args):
     """Adaptive average pooling over the last 2 dims (window sum / its width / its height).  CUDA: one launch."""
     if type(x) is np.ndarray:
         return cpu(*cpu_args)
-    o = _Into(out)
-    H, W = x.shape[-2:]
-    OH, OW = out.shape[-2:]
-    adaptive_avg_fwd(out.size, _c(x), o.dst, H, W, OH, OW, out.size)
-    o.done()
-    return out
+    return _planes(adaptive_avg_fwd, out, (x,), x.shape, out.shape)
 
 
 def adaptive_avg_pool_backward(g, gi, cpu, *cpu_args):
     if type(gi) is np.ndarray:
         return cpu(*cpu_args)
-    r = _Into(gi)
-    H, W = gi.shape[-2:]
-    OH, OW = g.shape[-2:]
-    adaptive_avg_bwd(gi.size, _c(g), r.dst, H, W, OH, OW, gi.size)
-    r.done()
-    return gi
+    return _planes(adaptive_avg_bwd, gi, (g,), gi.shape, g.shape)
 
 
 PAD_MODES = {'zero': 0, 'reflect': 1, 'replicate': 2}
@@ -866,24 +860,14 @@ def pad2d(x, out, pad_t, pad_l, mode, cpu, *cpu_args):
     top and pad_l columns on the left (the rest at the bottom/right; negative: cropped).  CUDA: one launch."""
     if type(x) is np.ndarray:
         return cpu(*cpu_args)
-    o = _Into(out)
-    H, W = x.shape[-2:]
-    OH, OW = out.shape[-2:]
-    pad_fwd(out.size, _c(x), o.dst, H, W, OH, OW, pad_t, pad_l, PAD_MODES[mode], out.size)
-    o.done()
-    return out
+    return _planes(pad_fwd, out, (x,), x.shape, out.shape, pad_t, pad_l, PAD_MODES[mode])
 
 
 def pad2d_backward(g, gi, pad_t, pad_l, mode, cpu, *cpu_args):
     """The adjoint of pad2d into ``gi``.  CUDA: one launch (a gather)."""
     if type(gi) is np.ndarray:
         return cpu(*cpu_args)
-    r = _Into(gi)
-    H, W = gi.shape[-2:]
-    OH, OW = g.shape[-2:]
-    pad_bwd(gi.size, _c(g), r.dst, H, W, OH, OW, pad_t, pad_l, PAD_MODES[mode], gi.size)
-    r.done()
-    return gi
+    return _planes(pad_bwd, gi, (g,), gi.shape, g.shape, pad_t, pad_l, PAD_MODES[mode])
 
 
 def upsample_bilinear(x, out, plan, cpu, *cpu_args):
@@ -891,12 +875,7 @@ def upsample_bilinear(x, out, plan, cpu, *cpu_args):
     indices and weights per output row / column, on the device).  CUDA: one launch."""
     if type(x) is np.ndarray:
         return cpu(*cpu_args)
-    o = _Into(out)
-    H, W = x.shape[-2:]
-    OH, OW = out.shape[-2:]
-    bilinear_fwd(out.size, _c(x), o.dst, *plan, H, W, OH, OW, out.size)
-    o.done()
-    return out
+    return _planes(bilinear_fwd, out, (x,), x.shape, out.shape, mid=plan)
 
 
 def upsample_bilinear_backward(g, gi, plan, ranges, cpu, *cpu_args):
@@ -904,12 +883,7 @@ def upsample_bilinear_backward(g, gi, plan, ranges, cpu, *cpu_args):
     device).  CUDA: one launch (a gather)."""
     if type(gi) is np.ndarray:
         return cpu(*cpu_args)
-    r = _Into(gi)
-    H, W = gi.shape[-2:]
-    OH, OW = g.shape[-2:]
-    bilinear_bwd(gi.size, _c(g), r.dst, *plan, *ranges, H, W, OH, OW, gi.size)
-    r.done()
-    return gi
+    return _planes(bilinear_bwd, gi, (g,), gi.shape, g.shape, mid=(*plan, *ranges))
 
 
 def cross_map_lrn(x, scale, out, size, alpha, beta, k, cpu, *cpu_args):
