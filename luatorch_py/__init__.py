@@ -13,6 +13,7 @@ from .random import (manualSeed, seed, initialSeed, uniform, normal, exponential
                      geometric, bernoulli, getRNGState, setRNGState, Generator)
 from .functions import *  # noqa: F401,F403
 from .functions import range, zeros, ones, eye, rand, randn, randperm, cat, stack, isTensor, isStorage, typename
+from .threads import setnumthreads, getnumthreads  # noqa: E402 (BLAS threads, Torch7's names)
 
 
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 import luatorch_py as torch
-from luatorch_py import nn
+from luatorch_py import nn, threads
 
 
 def main(argv=None):
@@ -19,8 +19,14 @@ def main(argv=None):
     p.add_argument('--every', type=int, default=200, help='print the loss every N iterations')
     p.add_argument('--double', action='store_true', help='train in float64 (default: net:float() as the tutorial)')
     p.add_argument('--cuda', action='store_true', help='train on the GPU (needs CuPy and a device)')
+    p.add_argument('--threads', type=int, default=threads.available_cores(),
+                   help="torch.setnumthreads: numpy's BLAS threads (default: the cores this process may use, "
+                        '%(default)s here)')
     args = p.parse_args(argv)
+    if args.threads < 1:
+        p.error('--threads must be >= 1')
 
+    torch.setnumthreads(args.threads)
     torch.manualSeed(args.seed)
     net = nn.Sequential()
     net.add(nn.Linear(3, 4))
