@@ -764,10 +764,15 @@ class _SoftMaxBase(Module):
 
     def _axis(self, x):
         if x.ndim in (1, 2):
-            return x.ndim - 1
-        if x.ndim in (3, 4):
-            return x.ndim - 3
-        raise ValueError(f"{self!r}: expected a 1-D, 2-D (batch), 3-D or 4-D input, got size {sizestr(x.shape)}")
+            axis = x.ndim - 1
+        elif x.ndim in (3, 4):
+            axis = x.ndim - 3
+        else:
+            raise ValueError(f"{self!r}: expected a 1-D, 2-D (batch), 3-D or 4-D input, got size {sizestr(x.shape)}")
+        if x.shape[axis] == 0:
+            raise ValueError(f"{self!r}: got an input with no values along dim {axis} (size {sizestr(x.shape)}): "
+                             f"expected at least one")
+        return axis
 
     def _softmax(self, xp, x, out, axis):
         """out = exp(x - max) / sum(exp(x - max)) along axis (backend/gpu_loss.py; CUDA: one launch)."""

@@ -95,6 +95,8 @@ class _Convolution(_WeightBias):
         if xb.shape[1] != nin:
             raise ValueError(f"{self!r}: expected input with {nin} planes (dim {1 if batched else 0}), got "
                              f"{xb.shape[1]} in an input of size {sizestr(x.shape)}")
+        if 0 in xb.shape[:2]:
+            raise ValueError(f"{self!r}: got an empty input (size {sizestr(x.shape)}): expected at least one sample")
         k, s, p = self._geom()
         d = self._dilation()
         sizes = xb.shape[2:]
@@ -365,6 +367,8 @@ class SpatialFullConvolution(_Convolution):
         if xb.shape[1] != self.nInputPlane:
             raise ValueError(f"{self!r}: expected input with {self.nInputPlane} planes (dim {1 if batched else 0}), "
                              f"got {xb.shape[1]} in an input of size {sizestr(x.shape)}")
+        if 0 in xb.shape[:2]:
+            raise ValueError(f"{self!r}: got an empty input (size {sizestr(x.shape)}): expected at least one sample")
         k, s, p = self._geom()
         d = self.__dict__
         if target is not None:

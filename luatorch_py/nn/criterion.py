@@ -37,10 +37,12 @@ class Criterion(TypedObject):
         self.output = 0.0
 
     def updateOutput(self, input, target):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: a criterion defines updateOutput(input, target) (the loss, "
+                                  f"also stored in self.output); forward calls it")
 
     def updateGradInput(self, input, target):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: a criterion defines updateGradInput(input, target) (the "
+                                  f"gradient, stored in self.gradInput); backward calls it")
 
     def forward(self, input, target):
         return self.updateOutput(input, target)
@@ -171,6 +173,7 @@ def _class_targets(crit, target, x, ignore=None):
     synchronization).  Returns (targets, (min, max) on the CPU, None on CUDA)."""
     n = x.shape[-1]
     batch = x.shape[0] if x.ndim == 2 else 1
+    _check_nonempty(crit, x)
     a = _index_array(crit, target, backend.is_cuda_array(x))
     if x.ndim == 1:
         if a.size != 1:
@@ -204,6 +207,13 @@ def _out_of_range(crit, a, x, n, ignore=None):
 def _check_dims(crit, x, what='input'):
     if x.ndim not in (1, 2):
         raise ValueError(f"{crit!r}: expected a 1-D or 2-D (batch) {what}, got size {sizestr(x.shape)}")
+    _check_nonempty(crit, x, what)
+
+
+def _check_nonempty(crit, x, what='input'):
+    if x.size == 0:
+        raise ValueError(f"{crit!r}: got an empty {what} (size {sizestr(x.shape)}): expected at least one sample of "
+                         f"at least one value")
 
 
 class _Averaged(Criterion):
@@ -378,22 +388,33 @@ class CrossEntropyCriterion(Criterion):
         shape = tuple(d for d in x.shape if d != 1) or (1,)
         return x, x.reshape(shape)
 
+    def _named(self, e):
+        """Error ``e`` of the inner lsm/nll, naming this criterion (the user made a CrossEntropyCriterion)."""
+        msg = str(e).replace(repr(self.nll), repr(self), 1).replace(repr(self.lsm), repr(self), 1)
+        return type(e)(msg)
+
     def updateOutput(self, input, target):
         x, sq = self._squeezed(input)
         self.nll.sizeAverage = self.sizeAverage
-        self.lsm.updateOutput(sq)
-        if self.__dict__.get('_deferred'):          # forwardDevice: the loss stays on the device (nll's tensor)
-            self._loss_t = self.nll.forwardDevice(self.lsm.output, target)
-            return self._loss_t
-        self.nll.updateOutput(self.lsm.output, target)
+        try:
+            self.lsm.updateOutput(sq)
+            if self.__dict__.get('_deferred'):          # forwardDevice: the loss stays on the device (nll's tensor)
+                self._loss_t = self.nll.forwardDevice(self.lsm.output, target)
+                return self._loss_t
+            self.nll.updateOutput(self.lsm.output, target)
+        except (ValueError, TypeError, IndexError) as e:
+            raise self._named(e) from None
         return self._loss(self.nll.output)
 
     def updateGradInput(self, input, target):
         x, sq = self._squeezed(input)
         self.nll.sizeAverage = self.sizeAverage
-        if self.lsm.output._a.shape != sq.shape:
-            self.lsm.updateOutput(sq)
-        self.nll.updateGradInput(self.lsm.output, target)
+        try:
+            if self.lsm.output._a.shape != sq.shape:
+                self.lsm.updateOutput(sq)
+            self.nll.updateGradInput(self.lsm.output, target)
+        except (ValueError, TypeError, IndexError) as e:
+            raise self._named(e) from None
         self.lsm.updateGradInput(sq, self.nll.gradInput)
         lg = self.lsm.gradInput
         self.gradInput.set(lg._s, lg.storageOffset(), x.shape)

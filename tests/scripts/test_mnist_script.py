@@ -41,8 +41,8 @@ def test_mnist_script_small_run(net, tmp_path):
     from luatorch_py.data import Batches, load_mnist, pixel_stats
     back = torch.load(str(saved))
     assert type(back).__name__ == 'Sequential' and back.output.nElement() == 0    # saved after clearState()
-    assert repr(back).splitlines()[2].strip().startswith('(1): nn.View(784)' if net == 'dense'
-                                                         else '(1): nn.SpatialConvolution(1 -> 20, 5x5)')
+    assert repr(back).splitlines()[2].strip().startswith('(0): nn.View(784)' if net == 'dense'
+                                                         else '(0): nn.SpatialConvolution(1 -> 20, 5x5)')
     # the saved net predicts as the script's last evaluation did (inputs normalized by the 2,000 images' stats)
     mean, std = pixel_stats(load_mnist(DATA, 'train').images.narrow(0, 0, 2000))
     test = load_mnist(DATA, 'test')
