@@ -14,6 +14,8 @@ from .random import (manualSeed, seed, initialSeed, uniform, normal, exponential
 from .functions import *  # noqa: F401,F403
 from .functions import range, zeros, ones, eye, rand, randn, randperm, cat, stack, isTensor, isStorage, typename
 from .threads import setnumthreads, getnumthreads  # noqa: E402 (BLAS threads, Torch7's names)
+from .linalg import (gesv, trtrs, potrf, potrs, potri, pstrf, gels, symeig, eig, svd,  # noqa: E402
+                     inverse, qr, geqrf, orgqr, ormqr, LinAlgError)
 
 
 
