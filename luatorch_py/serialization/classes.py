@@ -43,6 +43,34 @@ VERSIONS = {
 }
 
 
+# cudnn.torch's classes that compute what an nn class computes, with the same fields (plus cudnn's own: `groups`,
+# `inplace`, `mode`/`algorithm` strings, `iSize`, saved BatchNormalization buffers, convolution algorithm choices).
+# A file naming one loads as the nn class; the extra fields are kept on the object (and written back, under the nn
+# name: Lua's nn ignores fields it does not use).  The READ_FIXES below bridge the few differences.
+TWINS = {'cudnn.' + n: 'nn.' + n for n in (
+    'SpatialConvolution SpatialFullConvolution VolumetricConvolution VolumetricFullConvolution '
+    'SpatialMaxPooling SpatialAveragePooling VolumetricMaxPooling VolumetricAveragePooling '
+    'ReLU Tanh Sigmoid SoftMax LogSoftMax SpatialSoftMax SpatialLogSoftMax SpatialCrossMapLRN '
+    'BatchNormalization SpatialBatchNormalization VolumetricBatchNormalization TemporalConvolution').split()}
+TWINS['cudnn.ClippedReLU'] = 'nn.HardTanh'      # min(max(x, 0), ceiling): HardTanh(0, ceiling)
+
+# cudnn classes with no nn counterpart: a clear error instead of "unknown class"
+_NO_TWIN = ('has no nn equivalent in luatorch_py (nor in Lua\'s nn); in Lua, convert the model with '
+            'cudnn.convert(model, nn) before saving, or replace this module')
+for _n in ('RNN RNNTanh RNNReLU LSTM BLSTM GRU BGRU VolumetricSoftMax VolumetricLogSoftMax '
+           'SpatialCrossEntropyCriterion VolumetricCrossEntropyCriterion SpatialDivisiveNormalization').split():
+    UNSUPPORTED['cudnn.' + _n] = _NO_TWIN
+
+
+def twin_of(name):
+    """The nn class name a cudnn.* / cunn.* class name loads as (cunn's modules are nn's, on the GPU), else name."""
+    if name in TWINS:
+        return TWINS[name]
+    if name.startswith('cunn.'):
+        return 'nn.' + name[5:]
+    return name
+
+
 def registry():
     from ..nn.module import REGISTRY
     return REGISTRY
@@ -78,6 +106,13 @@ def lookup(name):
     cls = registry().get(name)
     if cls is not None:
         return 'nn', cls
+    twin = twin_of(name)
+    if twin != name:
+        cls = registry().get(twin)
+        if cls is not None:
+            return 'nn', cls
+        if name.startswith('cudnn.'):
+            return 'unsupported', f'it loads as {twin}, which luatorch_py does not have yet'
     if name in ('tds.Hash', 'tds.Vec'):
         return name, None
     if name in UNSUPPORTED:
@@ -241,6 +276,73 @@ def _avgpool_read(f, version):
     f.setdefault('count_include_pad', True)
     # Torch7 multiplies back by kW*kH when `divide` is nil (old files: sum pooling)
     f.setdefault('divide', False)
+
+
+# -- cudnn.* names (see TWINS): run before the nn twin's own fix -------------------------------------------------
+@_reads('cudnn.SpatialConvolution', 'cudnn.SpatialFullConvolution', 'cudnn.VolumetricConvolution',
+        'cudnn.VolumetricFullConvolution', 'cudnn.TemporalConvolution')
+def _cudnn_conv_read(f, version):
+    g = f.get('groups')
+    if g is not None and g != 1:
+        raise FieldError('groups', f"cudnn's grouped convolution (groups={g!r}) has no nn equivalent in luatorch_py: "
+                                   f"nn's convolutions have groups=1; split it into {g!r} convolutions in Lua")
+
+
+@_reads('cudnn.TemporalConvolution')
+def _cudnn_tconv_read(f, version):
+    # cudnn's is a SpatialConvolution over a (time x inputFrameSize) plane: its kH/dH are nn's kW/dW (and its
+    # kW, dW are inputFrameSize and 1); the weight (outputFrameSize, kH * inputFrameSize) is laid out as nn's
+    _cudnn_conv_read(f, version)
+    if f.get('padH', 0) not in (0, None) or f.get('padW', 0) not in (0, None):
+        raise FieldError('padH', f"cudnn.TemporalConvolution with padding (padH={f.get('padH')!r}) has no nn "
+                                  "equivalent: nn.TemporalConvolution does not pad")
+    if 'kH' in f:
+        f['kW'] = f['kH']
+    if 'dH' in f:
+        f['dW'] = f['dH']
+
+
+@_reads('cudnn.ReLU')
+def _cudnn_relu_read(f, version):
+    # cudnn's ReLU is a Pointwise module (only `inplace`); nn's is Threshold(0, 0)
+    f.setdefault('threshold', 0)
+    f.setdefault('val', 0)
+    f.setdefault('inplace', False)
+
+
+@_reads('cudnn.ClippedReLU')
+def _cudnn_clipped_read(f, version):
+    c = f.get('ceiling')
+    if isinstance(c, bool) or not isinstance(c, numbers.Real) or not c > 0:
+        raise FieldError('ceiling', f"cudnn.ClippedReLU.ceiling must be a number > 0, the file has {c!r}")
+    f['min_val'], f['max_val'] = 0, c
+    f.setdefault('inplace', False)
+
+
+@_reads('cudnn.SpatialAveragePooling')
+def _cudnn_avgpool_read(f, version):
+    # cudnn always averages (nn's `divide` nil would mean sum pooling) and counts the padding
+    if f.get('divide') is False:
+        raise FieldError('divide', "cudnn.SpatialAveragePooling.divide = false (sum pooling) is not supported by "
+                                   "cudnn either")
+    f['divide'] = True
+    if f.get('ceil_mode') is None:        # cudnn's backwardCompatible
+        f['ceil_mode'], f['padW'], f['padH'] = False, 0, 0
+    f['count_include_pad'] = True
+
+
+@_reads('cudnn.VolumetricAveragePooling')
+def _cudnn_vavgpool_read(f, version):
+    for k in ('padT', 'padW', 'padH'):
+        if f.get(k, 0) not in (0, None):
+            raise FieldError(k, f"cudnn.VolumetricAveragePooling with padding ({k}={f[k]!r}) has no nn equivalent: "
+                                "nn.VolumetricAveragePooling does not pad")
+
+
+@_reads('cudnn.SpatialCrossMapLRN')
+def _cudnn_lrn_read(f, version):
+    if 'K' in f:                          # cudnn's old name for k
+        f.setdefault('k', f.pop('K'))
 
 
 # -- validation of loaded fields ------------------------------------------------------------------------------
@@ -497,9 +599,10 @@ def validate(obj, name, f):
             if lo is not None and v is not None:
                 _need_int(name, k, v, lo)
     seen = set()
+    own = name if registry().get(name) is not None else twin_of(name)    # cudnn.X: nn.X's checks
     for klass in type(obj).__mro__:
         tn = klass.__dict__.get('__torch_name__')
-        for fn in CLASS_CHECKS.get(name if klass is type(obj) else tn, ()):
+        for fn in CLASS_CHECKS.get(own if klass is type(obj) else tn, ()):
             if fn not in seen:
                 seen.add(fn)
                 fn(name, f)
@@ -532,6 +635,12 @@ def restore(obj, name, version, fields):
     fix = READ_FIXES.get(name)
     if fix is not None:
         fix(f, version)
+    twin = twin_of(name)
+    if twin != name and registry().get(name) is None:
+        # a cudnn.*/cunn.* name loaded as its nn twin: then nn's own fixes (old-file fields, BN's running_std)
+        fix = READ_FIXES.get(twin)
+        if fix is not None:
+            fix(f, version)
     for k in cls._lua_index_fields:
         if k in f:
             f[k] = from_lua_index(f[k])
