@@ -7,6 +7,7 @@ import pytest
 
 import luatorch_py as torch
 from luatorch_py import nn, optim, cutorch
+from launch_counters import counters
 
 pytestmark = pytest.mark.gpu
 
@@ -163,16 +164,9 @@ def test_capture_step_checks_its_arguments():
 LIMITS = {'xor': 30, 'mlp': 40, 'lenet': 90}
 
 
-def _counters():
-    import cupy
-    if not hasattr(cupy, '_counters'):
-        pytest.skip('launch counting needs tests/fakecupy (a real CuPy has no counters)')
-    return cupy._counters
-
-
 @pytest.mark.parametrize('name', sorted(LIMITS))
 def test_launches_of_a_steady_step(name):
-    c = _counters()
+    c = counters()
     step = plain_step(*on_cuda(NETS[name]), 0.05)
     for _ in range(3):
         step()
@@ -186,7 +180,7 @@ def test_launches_of_a_steady_step(name):
 
 
 def test_a_replay_is_one_launch():
-    c = _counters()
+    c = counters()
     net, crit, X, Y = on_cuda(lenet_net)
     s = cutorch.captureStep(plain_step(net, crit, X, Y, 0.05))
     for _ in range(3):

@@ -125,7 +125,7 @@ def sub_scaled(p, g, lr, buffer=None, name='_upd'):
             np.multiply(g, lr, out=tmp)
             p -= tmp
         return p
-    if p.flags.c_contiguous and g.flags.c_contiguous and p.dtype == g.dtype and p.dtype.kind == 'f':
+    if fused_sgd_ok(p, g):
         from . import gpu_optim
         gpu_optim.axpy(p, g, -lr)
     else:
@@ -168,13 +168,8 @@ def fused_sgd_ok(x, dfdx):
             and x.shape == dfdx.shape and x.flags.c_contiguous and dfdx.flags.c_contiguous)
 
 
-def fused_sgd(x, dfdx, buf, counter, lr, lrd, wd, mom, damp, nesterov, first):
-    from . import gpu_optim
-    gpu_optim.sgd(x, dfdx, buf, counter, lr, lrd, wd, mom, damp, nesterov, first)
-
-
 def fused_optim(name, *args):
-    """optim.<name>'s update as one kernel on CUDA arrays (backend/gpu_optim.py, function ``name``: adam, adamax,
-    adagrad, adadelta, rmsprop, nag_pre, nag, asgd, rprop); the caller checks the arrays with fused_sgd_ok."""
+    """optim.<name>'s update as one kernel on CUDA arrays (backend/gpu_optim.py, function ``name``: sgd, adam,
+    adamax, adagrad, adadelta, rmsprop, nag_pre, nag, asgd, rprop); the caller checks the arrays with fused_sgd_ok."""
     from . import gpu_optim
     getattr(gpu_optim, name)(*args)

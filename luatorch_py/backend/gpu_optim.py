@@ -76,7 +76,7 @@ def axpy(p, g, a):
 def sgd(x, dfdx, buf, counter, lr, lrd, wd, mom, damp, nesterov, first):
     """Torch7's sgd update of flat ``x`` in one launch, then the device evaluation counter += 1 (a second)."""
     sgd_kernel(x.size, x, dfdx, buf, counter, lr, lrd, wd, mom, damp, int(bool(nesterov)), int(bool(first)), x.size)
-    count_kernel.launch(1, 1, counter, 1, dtype=np.float32)
+    count(counter)
 
 
 # -- the other optim algorithms, each update one launch (+ the count kernel where a counter is read) ------------

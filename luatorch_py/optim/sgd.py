@@ -1,7 +1,7 @@
 """Torch7's optim.sgd: stochastic gradient descent with momentum, weight decay and learning-rate decay."""
 from .. import backend
-from ._util import (get_state, opt, grad_tensor, check_x, empty_like, state_buffer, add_step, device_counter,
-                    advance_counter)
+from ._util import (get_state, opt, grad_tensor, check_x, empty_like, state_buffer, add_step, fusable,
+                    device_counter, advance_counter)
 
 
 def sgd(opfunc, x, config=None, state=None):
@@ -34,7 +34,7 @@ def sgd(opfunc, x, config=None, state=None):
     fx, dfdx = opfunc(x)
     dfdx = grad_tensor(dfdx, x, 'sgd')
 
-    if lrs is None and (wd != 0 or wds is None) and backend.fused_sgd_ok(x._a, dfdx._a):
+    if lrs is None and (wd != 0 or wds is None) and fusable(x, dfdx):
         _fused(state, x, dfdx, lr, lrd, wd, mom, damp, nesterov, nevals)
         return x, [fx]
 
@@ -77,6 +77,6 @@ def _fused(state, x, dfdx, lr, lrd, wd, mom, damp, nesterov, nevals):
     if mom != 0 and first:
         buf = state['dfdx'] = empty_like(dfdx, x)
     counter = device_counter(state, 'evalCounter')      # the host counter, copied over when it was set (a fill)
-    backend.fused_sgd(x._a, dfdx._a, (buf if mom != 0 else dfdx)._a, counter, lr, lrd, wd, mom, damp, nesterov,
-                      first)
+    backend.fused_optim('sgd', x._a, dfdx._a, (buf if mom != 0 else dfdx)._a, counter, lr, lrd, wd, mom, damp,
+                        nesterov, first)
     advance_counter(state, 'evalCounter', nevals, device=True)   # now, or after each replay when captured

@@ -9,6 +9,7 @@ import pytest
 
 import luatorch_py as torch
 from luatorch_py import optim, cutorch
+from launch_counters import counters
 
 pytestmark = pytest.mark.gpu
 
@@ -90,17 +91,10 @@ def test_fused_update_gives_the_cpu_numbers_and_state(name, double):
         assert ref_cfg['mu_t'] != 1          # the averaging branch ran
 
 
-def _counters():
-    import cupy
-    if not hasattr(cupy, '_counters'):
-        pytest.skip('launch counting needs tests/fakecupy (a real CuPy has no counters)')
-    return cupy._counters
-
-
 @pytest.mark.parametrize('name', sorted(CASES))
 def test_a_steady_update_is_one_kernel_no_sync_no_allocation(name):
     """Launches around the update only: the opfunc returns a precomputed gradient."""
-    c = _counters()
+    c = counters()
     config, launches = CASES[name]
     fn = algorithm(name)
     x = torch.DoubleTensor(X0).type('torch.CudaDoubleTensor')
