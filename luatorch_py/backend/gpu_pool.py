@@ -286,25 +286,38 @@ def _ainv(h, H, O):
     return (h * O) // H, ((h + 1) * O + H - 1) // H
 
 
-def _amax_len(N, O):
-    return int((_aend(np.arange(O), O, N) - _astart(np.arange(O), O, N)).max())
+def _alen(o, O, N):
+    return _aend(o, O, N) - _astart(o, O, N)
+
+
+def _awindow(oh, ow, H, W, OH, OW):
+    """The forward twins' loop: (in window?, in-plane position) over the largest window's offsets."""
+    hs, he, ws, we = _astart(oh, OH, H), _aend(oh, OH, H), _astart(ow, OW, W), _aend(ow, OW, W)
+    for th in range(int(_alen(np.arange(OH), OH, H).max())):
+        for tw in range(int(_alen(np.arange(OW), OW, W).max())):
+            h, w = hs + th, ws + tw
+            yield (h < he) & (w < we), h * W + w
+
+
+def _acovers(h, w, H, W, OH, OW):
+    """The backward twins' loop: (covers (h, w)?, oh, ow) over the output windows that may cover input (h, w)."""
+    (hl, hh), (wl, wh) = _ainv(h, H, OH), _ainv(w, W, OW)
+    for th in range(int((hh - hl).max(initial=0))):
+        for tw in range(int((wh - wl).max(initial=0))):
+            oh, ow = hl + th, wl + tw
+            yield (oh < hh) & (ow < wh), oh, ow
 
 
 def _adaptive_max_fwd_twin(x, out, idx, H, W, OH, OW, low, n):
     i = grid_index(n)
     ow, oh, p = i % OW, (i // OW) % OH, i // (OW * OH)
-    hs, he, ws, we = _astart(oh, OH, H), _aend(oh, OH, H), _astart(ow, OW, W), _aend(ow, OW, W)
     m = np.full(i.shape, low, dtype=x.dtype)
     best = np.full(i.shape, -1, dtype=np.int64)
-    for th in range(_amax_len(H, OH)):
-        for tw in range(_amax_len(W, OW)):
-            h, w = hs + th, ws + tw
-            ok = (h < he) & (w < we)
-            pos = h * W + w
-            v = np.where(ok, x[np.where(ok, p * (H * W) + pos, 0)], low)
-            take = v > m
-            m = np.where(take, v, m)
-            best = np.where(take, pos, best)
+    for ok, pos in _awindow(oh, ow, H, W, OH, OW):
+        v = np.where(ok, x[np.where(ok, p * (H * W) + pos, 0)], low)
+        take = v > m
+        m = np.where(take, v, m)
+        best = np.where(take, pos, best)
     out[i] = m
     idx[i] = best
 
@@ -334,15 +347,10 @@ extern "C" __global__ void lt_adaptive_maxpool_fwd(const T* x, T* out, long long
 def _adaptive_max_bwd_twin(g, idx, gi, H, W, OH, OW, n):
     i = grid_index(n)
     w, h, p = i % W, (i // W) % H, i // (W * H)
-    (hl, hh), (wl, wh) = _ainv(h, H, OH), _ainv(w, W, OW)
     acc = np.zeros(i.shape, dtype=g.dtype)
-    for th in range(int((hh - hl).max(initial=0))):
-        for tw in range(int((wh - wl).max(initial=0))):
-            oh, ow = hl + th, wl + tw
-            ok = (oh < hh) & (ow < wh)
-            o = np.where(ok, (p * OH + oh) * OW + ow, 0)
-            hit = ok & (idx[o] == h * W + w)
-            acc += np.where(hit, g[o], 0)
+    for ok, oh, ow in _acovers(h, w, H, W, OH, OW):
+        o = np.where(ok, (p * OH + oh) * OW + ow, 0)
+        acc += np.where(ok & (idx[o] == h * W + w), g[o], 0)
     gi[i] = acc
 
 
@@ -370,14 +378,10 @@ extern "C" __global__ void lt_adaptive_maxpool_bwd(const T* g, const long long* 
 def _adaptive_avg_fwd_twin(x, out, H, W, OH, OW, n):
     i = grid_index(n)
     ow, oh, p = i % OW, (i // OW) % OH, i // (OW * OH)
-    hs, he, ws, we = _astart(oh, OH, H), _aend(oh, OH, H), _astart(ow, OW, W), _aend(ow, OW, W)
     acc = np.zeros(i.shape, dtype=x.dtype)
-    for th in range(_amax_len(H, OH)):
-        for tw in range(_amax_len(W, OW)):
-            h, w = hs + th, ws + tw
-            ok = (h < he) & (w < we)
-            acc += np.where(ok, x[np.where(ok, p * (H * W) + h * W + w, 0)], 0)
-    out[i] = acc / (we - ws).astype(x.dtype) / (he - hs).astype(x.dtype)
+    for ok, pos in _awindow(oh, ow, H, W, OH, OW):
+        acc += np.where(ok, x[np.where(ok, p * (H * W) + pos, 0)], 0)
+    out[i] = acc / _alen(ow, OW, W).astype(x.dtype) / _alen(oh, OH, H).astype(x.dtype)
 
 
 adaptive_avg_fwd = Kernel('lt_adaptive_avgpool_fwd', _ADAPTIVE + r'''
@@ -401,16 +405,10 @@ extern "C" __global__ void lt_adaptive_avgpool_fwd(const T* x, T* out, int H, in
 def _adaptive_avg_bwd_twin(g, gi, H, W, OH, OW, n):
     i = grid_index(n)
     w, h, p = i % W, (i // W) % H, i // (W * H)
-    (hl, hh), (wl, wh) = _ainv(h, H, OH), _ainv(w, W, OW)
     acc = np.zeros(i.shape, dtype=g.dtype)
-    for th in range(int((hh - hl).max(initial=0))):
-        for tw in range(int((wh - wl).max(initial=0))):
-            oh, ow = hl + th, wl + tw
-            ok = (oh < hh) & (ow < wh)
-            o = np.where(ok, (p * OH + oh) * OW + ow, 0)
-            kw = (_aend(ow, OW, W) - _astart(ow, OW, W)).astype(g.dtype)
-            kh = (_aend(oh, OH, H) - _astart(oh, OH, H)).astype(g.dtype)
-            acc += np.where(ok, g[o] / kw / kh, 0)
+    for ok, oh, ow in _acovers(h, w, H, W, OH, OW):
+        o = np.where(ok, (p * OH + oh) * OW + ow, 0)
+        acc += np.where(ok, g[o] / _alen(ow, OW, W).astype(g.dtype) / _alen(oh, OH, H).astype(g.dtype), 0)
     gi[i] = acc
 
 

@@ -159,3 +159,18 @@ def check_reloads(m, x, tmp_path, rtol=None):
     else:
         np.testing.assert_allclose(m2.forward(x).numpy(), y, rtol=rtol)
     return m2
+
+
+def steady_step_counts(m, x, g, counters):
+    """After two warm-up steps (buffers made, kernels compiled): (forward launches, backward launches, syncs,
+    allocations) of one more forward + backward of ``m``, from the CuPy stand-in's ``counters`` (tests/fakecupy)."""
+    for _ in range(2):
+        m.forward(x)
+        m.backward(x, g)
+    before = dict(counters)
+    m.forward(x)
+    mid = dict(counters)
+    m.backward(x, g)
+    after = dict(counters)
+    return (mid['launches'] - before['launches'], after['launches'] - mid['launches'],
+            after['syncs'] - before['syncs'], after['allocs'] - before['allocs'])

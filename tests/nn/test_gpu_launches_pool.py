@@ -7,7 +7,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import rnd
+from nn_helpers import rnd, steady_step_counts
 
 CASES = [
     # (module, input size, launches forward, launches backward)
@@ -52,18 +52,7 @@ def test_steady_step_launches_syncs_allocations(make, shape, n_fwd, n_bwd, doubl
     x = torch.DoubleTensor(rnd(*shape)).cudaDouble() if double else torch.FloatTensor(
         rnd(*shape).astype(np.float32)).cuda()
     g = m.forward(x).clone().uniform(-1, 1)
-    for _ in range(2):                         # warm up: buffers and caches made, shapes known
-        m.forward(x)
-        m.backward(x, g)
-    before = dict(counters)
-    m.forward(x)
-    mid = dict(counters)
-    m.backward(x, g)
-    after = dict(counters)
-    assert mid['launches'] - before['launches'] == n_fwd, repr(m)
-    assert after['launches'] - mid['launches'] == n_bwd, repr(m)
-    assert after['syncs'] == before['syncs'], repr(m)
-    assert after['allocs'] == before['allocs'], repr(m)
+    assert steady_step_counts(m, x, g, counters) == (n_fwd, n_bwd, 0, 0), repr(m)
 
 
 @pytest.mark.gpu
