@@ -17,6 +17,8 @@ Launches per pass (any size, batch, channels):
   parameter gradients) 2, updateGradInput alone 2 in training / 1 in evaluation, accGradParameters alone 1;
 - Dropout: forward 1 (+ the mask drawn on the host from Torch7's stream and copied up, no allocation), backward 1.
 """
+import math
+
 import numpy as np
 
 from . import cupy as get_cupy
@@ -338,6 +340,17 @@ def prelu_acc_grad(owner, x, g, gw, scale, N, C, inner):
 # host stream.  Count the non-positive elements per chunk of 1024, scan the counts (the total read back), then
 # each block gives its non-positive elements their draws in order.
 _CHUNK = 1024
+_SCAN = r'''
+// the inclusive prefix sum of sh[0 .. nt) in place, by the block's nt threads (each calls it)
+__device__ __forceinline__ void lt_block_scan(long long* sh, int nt) {
+    for (int off = 1; off < nt; off <<= 1) {
+        long long t = threadIdx.x >= off ? sh[threadIdx.x - off] : 0;
+        __syncthreads();
+        sh[threadIdx.x] += t;
+        __syncthreads();
+    }
+}
+'''
 
 
 def _rrelu_count_twin(x, counts, n):
@@ -372,7 +385,7 @@ def _rrelu_scan_twin(counts, nb):
     counts[nb] = c.sum()
 
 
-rrelu_scan_kernel = Kernel('lt_rrelu_scan', r'''
+rrelu_scan_kernel = Kernel('lt_rrelu_scan', _SCAN + r'''
 extern "C" __global__ void lt_rrelu_scan(long long* counts, long long nb) {
     __shared__ long long sh[1024];
     __shared__ long long carry;
@@ -383,12 +396,7 @@ extern "C" __global__ void lt_rrelu_scan(long long* counts, long long nb) {
         long long v = i < nb ? counts[i] : 0;
         sh[threadIdx.x] = v;
         __syncthreads();
-        for (int off = 1; off < 1024; off <<= 1) {
-            long long t = threadIdx.x >= off ? sh[threadIdx.x - off] : 0;
-            __syncthreads();
-            sh[threadIdx.x] += t;
-            __syncthreads();
-        }
+        lt_block_scan(sh, 1024);
         if (i < nb) counts[i] = carry + sh[threadIdx.x] - v;     // exclusive
         __syncthreads();
         if (threadIdx.x == 1023) carry += sh[1023];
@@ -411,7 +419,7 @@ def _rrelu_scatter_twin(x, offs, draws, noise, y, n):
     y[i] = v * f
 
 
-rrelu_scatter_kernel = Kernel('lt_rrelu_scatter', r'''
+rrelu_scatter_kernel = Kernel('lt_rrelu_scatter', _SCAN + r'''
 extern "C" __global__ void lt_rrelu_scatter(const T* x, const long long* offs, const T* draws, T* noise, T* y,
                                             long long n) {
     __shared__ long long sh[256];
@@ -426,12 +434,7 @@ extern "C" __global__ void lt_rrelu_scatter(const T* x, const long long* offs, c
     }
     sh[threadIdx.x] = c;
     __syncthreads();
-    for (int off = 1; off < 256; off <<= 1) {
-        long long t = threadIdx.x >= off ? sh[threadIdx.x - off] : 0;
-        __syncthreads();
-        sh[threadIdx.x] += t;
-        __syncthreads();
-    }
+    lt_block_scan(sh, 256);
     long long r = offs[blockIdx.x] + sh[threadIdx.x] - c;
     for (int k = 0; k < 4; k++) {
         long long i = base + k;
@@ -675,10 +678,7 @@ extern "C" __global__ void lt_bn_ginput(const T* x, const T* g, const T* mean, c
 
 def _dims(x):
     """(N, C, inner) of a batch (N, C, *S)."""
-    inner = 1
-    for s in x.shape[2:]:
-        inner *= s
-    return x.shape[0], x.shape[1], inner
+    return x.shape[0], x.shape[1], math.prod(x.shape[2:])
 
 
 def batchnorm_forward(owner, x, out, train, mean, invstd, running_mean, running_var, weight, bias, eps, momentum):

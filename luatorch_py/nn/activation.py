@@ -7,6 +7,7 @@ in-place semantics (``inplace``: the output is the input tensor, the gradInput i
 Numerics: where a formula of Torch7 overflows for large inputs (LogSigmoid's ``-log(1 + exp(-x))``, SoftPlus with a
 large threshold) the stable form of the same function is computed instead; values agree elsewhere.
 """
+import math
 import numbers
 
 import numpy as np
@@ -23,13 +24,6 @@ _INF = float('inf')
 
 def _lua_bool(b):
     return 'true' if b else 'false'
-
-
-def _prod(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 class _Elementwise(Module):
@@ -161,8 +155,7 @@ class Threshold(_Elementwise):
     _op = 'threshold'
 
     def _kargs(self, x):
-        if self.val != self.threshold:
-            self._validate()
+        self._validate()
         return self.threshold, self.val
 
     def _f(self, xp, x, out):
@@ -310,7 +303,7 @@ class PReLU(_Elementwise):
         n = self.nOutputPlane
         if n == 0 or x.ndim == 1:
             return 0, 0, self.weight._a, 1, n or 1
-        return 0, 0, self.weight._a, _prod(x.shape[2:]), n
+        return 0, 0, self.weight._a, math.prod(x.shape[2:]), n
 
     def _f(self, xp, x, out):
         xp.multiply(x, self._factor(xp, x, self._slopes(x)), out=out)
@@ -376,6 +369,11 @@ class RReLU(_Elementwise):
         c = x.shape[(x.ndim + 1) % 2]
         return c, {1: (c,), 2: (1, c), 3: (c, 1, 1), 4: (1, c, 1, 1)}[x.ndim]
 
+    def _planes(self, x):
+        """(C, inner) of the channel-wise kernels: element i is in plane (i // inner) % C."""
+        c, _ = self._channel_shape(x)
+        return c, math.prod(x.shape[(x.ndim + 1) % 2 + 1:])
+
     def _cuda_f(self, xp, x, out):
         """Evaluation and channel-wise training: one launch (the channel draws copied up first); element-wise
         training: count (2 launches, the count read back), the draws copied up, scatter (1 launch)."""
@@ -385,12 +383,12 @@ class RReLU(_Elementwise):
         elif x.size and gpu_elementwise.suits(x, out) and not (self.channelwise and self.inplace):
             host = on_device(self._tinfo, False)
             if self.channelwise:
-                c, _ = self._channel_shape(x)
+                c, inner = self._planes(x)
                 r = self._buffer('_draws', (c,), host)
                 _random._default.uniform_into(r, self.lower, self.upper)
                 noise = field_out(self, 'noise', (c,))
                 gpu_elementwise.upload(noise, r)
-                gpu_elementwise.forward('pleaky', x, out, 0, 0, noise, _prod(x.shape[(x.ndim + 1) % 2 + 1:]), c)
+                gpu_elementwise.forward('pleaky', x, out, 0, 0, noise, inner, c)
                 return
             k, counts = gpu_elementwise.rrelu_count(x, self._buffer)
             r = self._buffer('_draws', (x.size,), host)[:k]
@@ -406,9 +404,8 @@ class RReLU(_Elementwise):
             if gpu_elementwise.backward('leaky', x, y, g, out, (self.lower + self.upper) / 2):
                 return
         elif self.channelwise and not self.inplace and self.noise._a.ndim == 1:
-            c, _ = self._channel_shape(x)
-            if gpu_elementwise.backward('pleaky', x, y, g, out, 0, 0, self.noise._a,
-                                        _prod(x.shape[(x.ndim + 1) % 2 + 1:]), c):
+            c, inner = self._planes(x)
+            if gpu_elementwise.backward('pleaky', x, y, g, out, 0, 0, self.noise._a, inner, c):
                 return
         self._df(xp, x, y, g, out)        # (element-wise training: g * noise, one launch)
 
@@ -774,14 +771,6 @@ class _SoftMaxBase(Module):
                              f"expected at least one")
         return axis
 
-    def _softmax(self, xp, x, out, axis):
-        """out = exp(x - max) / sum(exp(x - max)) along axis (backend/gpu_loss.py; CUDA: one launch)."""
-        gpu_loss.softmax(self, x, out, axis, False)
-
-    def _softmax_grad(self, xp, y, g, out, axis):
-        """out = y * (g - sum(g * y)) along axis (CUDA: one launch)."""
-        gpu_loss.softmax_grad(self, y, g, out, axis, False)
-
     def _grad_args(self, input, gradOutput):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
@@ -798,12 +787,14 @@ class SoftMax(_SoftMaxBase):
 
     def updateOutput(self, input):
         x = self._coerce(input)._a
-        self._softmax(array_module(x), x, resized(self.output, x.shape), self._axis(x))
+        # exp(x - max) / sum(exp(x - max)) (backend/gpu_loss.py; CUDA: one launch)
+        gpu_loss.softmax(self, x, resized(self.output, x.shape), self._axis(x), False)
         return self.output
 
     def updateGradInput(self, input, gradOutput):
         x, g, y = self._grad_args(input, gradOutput)
-        self._softmax_grad(array_module(x), y, g, resized(self.gradInput, x.shape), self._axis(x))
+        # y * (g - sum(g * y)) (CUDA: one launch)
+        gpu_loss.softmax_grad(self, y, g, resized(self.gradInput, x.shape), self._axis(x), False)
         return self.gradInput
 
 
@@ -812,18 +803,16 @@ class SoftMin(_SoftMaxBase):
 
     def updateOutput(self, input):
         x = self._coerce(input)._a
-        xp = array_module(x)
         neg = self._buffer('_mininput', x.shape)
-        xp.negative(x, out=neg)
-        self._softmax(xp, neg, resized(self.output, x.shape), self._axis(x))
+        array_module(x).negative(x, out=neg)
+        gpu_loss.softmax(self, neg, resized(self.output, x.shape), self._axis(x), False)
         return self.output
 
     def updateGradInput(self, input, gradOutput):
         x, g, y = self._grad_args(input, gradOutput)
-        xp = array_module(x)
         out = resized(self.gradInput, x.shape)
-        self._softmax_grad(xp, y, g, out, self._axis(x))
-        xp.negative(out, out=out)
+        gpu_loss.softmax_grad(self, y, g, out, self._axis(x), False)
+        array_module(x).negative(out, out=out)
         return self.gradInput
 
 

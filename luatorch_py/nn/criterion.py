@@ -118,12 +118,6 @@ class Criterion(TypedObject):
     def _norm(self, n):
         return 1.0 / n if self.sizeAverage and n else 1.0
 
-    def _average(self, gi, n):
-        """gi *= 1 / n when sizeAverage (in place; nothing to do otherwise)."""
-        f = self._norm(n)
-        if f != 1:
-            gi *= f
-
     def _as_param(self, w, what='weights'):
         """``w`` (a tensor, numpy array or list) as a 1-D tensor of this criterion's type, or None."""
         if w is None:
@@ -532,6 +526,7 @@ class MultiLabelSoftMarginCriterion(_LastDimWeighted):
         gpu_loss.mlsm_grad(self, s, t, w, gi, self._norm(x.size))
         return self.gradInput
 
+
 # -- margins on pairs and labels -------------------------------------------------------------------------
 def _labels(crit, y, n, dtype, cuda, what='y'):
     """Labels (1 / -1) as an array of n values of ``dtype``: a number is repeated (into a kept buffer)."""
@@ -573,6 +568,7 @@ class MarginCriterion(Criterion):
         gpu_loss.margin_grad(self, x, t, resized(self.gradInput, x.shape), self.margin, self._norm(x.size))
         return self.gradInput
 
+
 class SoftMarginCriterion(_Averaged):
     """Two-class logistic loss: mean (or sum) of log(1 + exp(-x t)) for labels t = 1 / -1 (computed stably)."""
 
@@ -584,6 +580,7 @@ class SoftMarginCriterion(_Averaged):
         x, t = self._pair(input, target)
         gpu_loss.soft_margin_grad(self, x, t, resized(self.gradInput, x.shape), self._norm(x.size))
         return self.gradInput
+
 
 class HingeEmbeddingCriterion(Criterion):
     """For labels y = 1 / -1: x where y == 1, max(0, margin - x) where y == -1; mean (or sum) over elements.
@@ -606,6 +603,7 @@ class HingeEmbeddingCriterion(Criterion):
         x, yy = self._xy(input, y)
         gpu_loss.hinge_grad(self, x, yy, resized(self.gradInput, x.shape), self.margin, self._norm(x.size))
         return self.gradInput
+
 
 def _table2(crit, input):
     if not isinstance(input, (list, tuple)) or len(input) != 2:
@@ -647,6 +645,7 @@ class CosineEmbeddingCriterion(Criterion):
         gpu_loss.cosine_grad(self, a2, b2, yy, self.margin, self.sizeAverage, g1.reshape(a2.shape),
                              g2.reshape(a2.shape))
         return self.gradInput
+
 
 class MarginRankingCriterion(Criterion):
     """For a table input [x1, x2] and labels y = 1 / -1 (x1 should rank higher when y == 1):
