@@ -205,6 +205,22 @@ def _mpi_op(w, op):
     return {'sum': w.MPI.SUM, 'max': w.MPI.MAX, 'min': w.MPI.MIN}[op]
 
 
+def _collective(w, a, what, on_device, start):
+    """Run one in-place collective over ``a``: a CUDA array through NCCL (``on_device(nccl, comm)``) when every rank
+    has its own device, else through MPI (``start(buf)`` returns the non-blocking request), a CUDA array staged
+    through host memory."""
+    if backend.is_cuda_array(a):
+        nc = _use_nccl(w)
+        if nc:
+            on_device(*nc)
+            return
+        host = backend.to_numpy(a)
+        _wait(w, start(host), what)
+        a[...] = backend.cupy().asarray(host)
+        return
+    _wait(w, start(a), what)
+
+
 def allreduce(t, op='sum'):
     """In place: every rank's ``t`` becomes the elementwise ``op`` ('sum', 'max', 'min') of all ranks' ``t``.
     Host tensors: MPI.  CUDA tensors: NCCL on the current stream, or staged through host memory."""
@@ -214,18 +230,11 @@ def allreduce(t, op='sum'):
         raise ValueError(f"distributed.allreduce: op must be one of {_OPS}, got {op!r}")
     if w.size == 1 or a.size == 0:
         return t
-    if backend.is_cuda_array(a):
-        nc = _use_nccl(w)
-        if nc:
-            nccl, comm = nc
-            dt, stream, nop = _nccl_args(nccl, a, op)
-            comm.allReduce(a.data.ptr, a.data.ptr, a.size, dt, nop, stream)
-            return t
-        host = backend.to_numpy(a)
-        _wait(w, w.comm.Iallreduce(w.MPI.IN_PLACE, host, op=_mpi_op(w, op)), 'allreduce')
-        a[...] = backend.cupy().asarray(host)
-        return t
-    _wait(w, w.comm.Iallreduce(w.MPI.IN_PLACE, a, op=_mpi_op(w, op)), 'allreduce')
+
+    def on_device(nccl, comm):
+        dt, stream, nop = _nccl_args(nccl, a, op)
+        comm.allReduce(a.data.ptr, a.data.ptr, a.size, dt, nop, stream)
+    _collective(w, a, 'allreduce', on_device, lambda buf: w.comm.Iallreduce(w.MPI.IN_PLACE, buf, op=_mpi_op(w, op)))
     return t
 
 
@@ -238,18 +247,11 @@ def broadcast(t, root=0):
         raise ValueError(f"distributed.broadcast: root must be a rank in [0, {w.size - 1}], got {root!r}")
     if w.size == 1 or a.size == 0:
         return t
-    if backend.is_cuda_array(a):
-        nc = _use_nccl(w)
-        if nc:
-            nccl, comm = nc
-            dt, stream, _ = _nccl_args(nccl, a)
-            comm.bcast(a.data.ptr, a.size, dt, root, stream)
-            return t
-        host = backend.to_numpy(a)
-        _wait(w, w.comm.Ibcast(host, root=root), 'broadcast')
-        a[...] = backend.cupy().asarray(host)
-        return t
-    _wait(w, w.comm.Ibcast(a, root=root), 'broadcast')
+
+    def on_device(nccl, comm):
+        dt, stream, _ = _nccl_args(nccl, a)
+        comm.bcast(a.data.ptr, a.size, dt, root, stream)
+    _collective(w, a, 'broadcast', on_device, lambda buf: w.comm.Ibcast(buf, root=root))
     return t
 
 

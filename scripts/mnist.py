@@ -153,12 +153,13 @@ def check_options(args):
 
 
 def make_step(net, crit, params, grads, config, capture, batches=None):
-    """``step(x, y)``: one SGD step on the GPU, returning the loss as a 1-element device tensor.  With ``capture`` the
-    step is recorded once as a CUDA graph over the first batch's tensors and replayed (Batches refills those same
-    tensors in place, the last partial batch padded: captureStep checks that they stay the same).  With ``batches``
-    (ShardedBatches, distributed, never captured) the gradient is allreduced; a rank without rows (x None) adds
-    zeros and returns the previous loss, which the caller weighs by 0 rows."""
-    box = {}
+    """``step(x, y)``: one SGD step, returning the loss as a 1-element tensor of the net's type (on the GPU it stays
+    on the device: no synchronization).  With ``capture`` (GPU only) the step is recorded once as a CUDA graph over
+    the first batch's tensors and replayed (Batches refills those same tensors in place, the last partial batch
+    padded: captureStep checks that they stay the same).  With ``batches`` (ShardedBatches, distributed, never
+    captured) the gradient is allreduced; a rank without rows (x None) adds zeros and returns the previous loss (0.0
+    before any), which the caller weighs by 0 rows."""
+    box = {'loss': 0.0}
 
     def eager(x, y):
         def feval(_):
@@ -281,7 +282,7 @@ def main(argv=None):
     losses, accs = [], []
     t_start = time.perf_counter()
     train_time = 0.0
-    step = None
+    step = make_step(net, crit, params, grads, config, capture, batches if args.distributed else None)
     for epoch in range(1, args.epochs + 1):
         total, seen = 0.0, 0
         running = torch.Tensor(1).type(tensortype).zero() if args.cuda else None
@@ -290,26 +291,13 @@ def main(argv=None):
                    disable=args.no_progress or not root, file=sys.stderr, dynamic_ncols=True)
         for i, (x, y) in enumerate(bar):
             n = batches.count if args.distributed else batches.last_size if i == len(batches) - 1 else args.batch
+            loss = step(x, y)
             if args.cuda:
                 # no host synchronization per step: the loss stays on the device and is summed there; it is read
                 # back (one synchronization) only when the progress bar shows it, every 10 batches
-                if step is None:
-                    step = make_step(net, crit, params, grads, config, capture,
-                                     batches if args.distributed else None)
-                running.add(n, step(x, y))
+                running.add(n, loss)
             else:
-                def feval(_):
-                    grads.zero()
-                    loss = 0.0
-                    if x is not None:       # None: this rank has no row of a short last batch (distributed)
-                        out = net.forward(x)
-                        loss = crit.forward(out, y)
-                        net.backward(x, crit.backward(out, y))
-                    if args.distributed:    # the one allreduce per step: the mean gradient of the global batch
-                        dist.allreduceGradients(grads, batches.count, batches.total)
-                    return loss, grads
-                _, fx = optim.sgd(feval, params, config)
-                total += fx[0] * n
+                total += float(loss) * n
             seen += n
             if i % 10 == 0 or i == len(batches) - 1:
                 if args.cuda:
