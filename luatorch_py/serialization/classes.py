@@ -280,7 +280,7 @@ def _avgpool_read(f, version):
 
 # -- cudnn.* names (see TWINS): run before the nn twin's own fix -------------------------------------------------
 @_reads('cudnn.SpatialConvolution', 'cudnn.SpatialFullConvolution', 'cudnn.VolumetricConvolution',
-        'cudnn.VolumetricFullConvolution', 'cudnn.TemporalConvolution')
+        'cudnn.VolumetricFullConvolution')      # cudnn.TemporalConvolution: _cudnn_tconv_read calls it
 def _cudnn_conv_read(f, version):
     g = f.get('groups')
     if g is not None and g != 1:

@@ -537,7 +537,6 @@ def _make_tensor(info, name, sizes, strides, offset, st, at, file_size=0):
     return cls._wrap(st, arr)
 
 
-
 def _replace(container, old, new):
     """Point every reference to ``old`` held directly by ``container`` at ``new``."""
     if isinstance(container, list):
@@ -821,8 +820,8 @@ def _pid_alive(pid):
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError, ValueError, OSError):
-        return True     # someone else's process (or a pid we cannot ask about): leave its file alone
+    except (OSError, OverflowError, ValueError):
+        pass            # someone else's process (or a pid we cannot ask about): leave its file alone
     return True
 
 

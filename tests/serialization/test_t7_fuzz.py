@@ -298,3 +298,4 @@ def test_lua_fixtures_fuzz(shared_dir):
     assert n >= 100, f"only {n} cases in {FUZZ_SECONDS} s: {counts}"
     kinds = {how for how, _ in counts}
     assert {'truncate', 'bits', 'class', 'header', 'number', 'token'} <= kinds, counts
+    assert {result for _, result in counts} == {'loaded', 'T7Error'}, counts     # the mutations do bite
