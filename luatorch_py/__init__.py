@@ -16,6 +16,9 @@ from .functions import range, zeros, ones, eye, rand, randn, randperm, cat, stac
 from .threads import setnumthreads, getnumthreads  # noqa: E402 (BLAS threads, Torch7's names)
 from .linalg import (gesv, trtrs, potrf, potrs, potri, pstrf, gels, symeig, eig, svd,  # noqa: E402
                      inverse, qr, geqrf, orgqr, ormqr, LinAlgError)
+# [tensor-forms]
+# [maths]
+# [random-utils]
 
 
 

@@ -30,3 +30,9 @@ from .pooling import (SpatialMaxPooling, SpatialAveragePooling, SpatialAdaptiveM
                       SpatialUpSamplingBilinear)
 from .normalization import BatchNormalization, SpatialBatchNormalization
 from .padding import SpatialZeroPadding, SpatialReflectionPadding, SpatialReplicationPadding
+# -- more of torch/nn, nngraph and dpnn (one import line per file, above its owner's marker) --
+# [graph]
+# [spatial]
+# [volumetric]
+# [misc]
+# [dpnn]
