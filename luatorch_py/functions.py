@@ -79,14 +79,24 @@ def randperm(n, tensortype='torch.LongTensor'):
 
 
 def cat(tensors, *more, dim=None):
-    """Concatenate along ``dim`` (0-based; default the last dim, as Torch7).  ``cat([a, b], 0)`` or ``cat(a, b)``."""
+    """Concatenate along ``dim`` (0-based; default the last dim, as Torch7): ``cat([a, b, c], 0)``, ``cat(a, b)``,
+    ``cat(a, b, 0)``.  Three leading tensors are Torch7's result-first form ``cat(res, a, b[, dim])``."""
     if isinstance(tensors, Tensor):
-        tensors = [tensors, *more]
-        more = ()
-    elif more:
-        if len(more) != 1:
-            raise TypeError("cat: expected (list of tensors, [dim]) or (tensor, tensor, ..., [dim=])")
-        dim = more[0]
+        args = (tensors, *more)
+        n = _leading_tensors(args)
+        tensors, more = list(args[:n]), args[n:]
+    elif isinstance(tensors, (list, tuple)):
+        tensors = list(tensors)
+    else:
+        raise TypeError(f"cat: expected a list of tensors or tensors, got {type(tensors).__name__}")
+    if more:
+        if len(more) != 1 or dim is not None or not isinstance(more[0], (int, np.integer)):
+            raise TypeError(f"cat: expected (tensors..., [dim]) or (list of tensors, [dim]), got {more!r} after "
+                            f"the tensors")
+        dim = int(more[0])
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cat: expected tensors, got {type(t).__name__}")
     tensors = [t for t in tensors if t.nElement()]
     if not tensors:
         raise ValueError("cat: nothing to concatenate (all tensors empty)")
@@ -227,4 +237,118 @@ for _name in ('sum', 'prod', 'mean', 'std', 'var', 'max', 'min', 'norm', 'dist',
               'permute', 'expand', 'clone', 'contiguous', 'all', 'any'):
     globals()[_name] = _same_fn(_name)
 
-del _name
+
+# -- Torch7's result-first forms: torch.f(res, x, ...) writes into res (resized) and returns it -----------------
+def _into(res, value):
+    """Put a computed result into the caller's result tensor: resized as Torch7 does, converted to its type."""
+    if not isinstance(res, Tensor):
+        raise TypeError(f"result tensor expected, got {type(res).__name__}")
+    if isinstance(value, Tensor):
+        if value is not res:
+            res.resize(value.size()).copy(value)
+    else:
+        res.resize(1).fill(value)
+    return res
+
+
+def _leading_tensors(args):
+    n = 0
+    for a in args:
+        if not isinstance(a, Tensor):
+            break
+        n += 1
+    return n
+
+
+def result_first(fn, tensors_in, max_args, nres=1, count_all=False):
+    """``fn`` extended with Torch7's result-first form.  The plain form takes ``tensors_in`` leading tensors and at
+    most ``max_args`` arguments; one more leading tensor (``count_all``: one more tensor anywhere), or more
+    arguments, means the first ``nres`` arguments are result tensors."""
+    def wrapped(*args, **kw):
+        lead = builtins.sum(isinstance(a, Tensor) for a in args) if count_all else _leading_tensors(args)
+        if args and isinstance(args[0], Tensor) and (lead > tensors_in or len(args) > max_args):
+            out = fn(*args[nres:], **kw)
+            if nres == 1:
+                return _into(args[0], out)
+            return tuple(_into(r, o) for r, o in zip(args[:nres], out))
+        return fn(*args, **kw)
+    wrapped.__name__, wrapped.__doc__ = fn.__name__, (fn.__doc__ or '') + (
+        f"  Torch7's result-first form torch.{fn.__name__}({'res, ' * nres}...) writes into the result "
+        f"tensor{'s' if nres > 1 else ''} and returns {'them' if nres > 1 else 'it'}.")
+    wrapped.plain = fn
+    return wrapped
+
+
+_FORMS = dict(   # name: (leading tensors of the plain form, its most arguments, result tensors)
+    add=(2, 3, 1), csub=(2, 3, 1), mul=(1, 2, 1), div=(1, 2, 1), cmul=(2, 2, 1), cdiv=(2, 2, 1), pow=(1, 2, 1),
+    cmax=(2, 2, 1), cmin=(2, 2, 1), cpow=(2, 2, 1), cfmod=(2, 2, 1), cremainder=(2, 2, 1), fmod=(1, 2, 1),
+    remainder=(1, 2, 1), clamp=(1, 3, 1), mm=(2, 2, 1), mv=(2, 2, 1), bmm=(2, 2, 1), ger=(2, 2, 1),
+    sum=(1, 2, 1), prod=(1, 2, 1), mean=(1, 2, 1), std=(1, 3, 1), var=(1, 3, 1), norm=(1, 3, 1),
+    cumsum=(1, 2, 1), cumprod=(1, 2, 1), diag=(1, 2, 1), max=(1, 2, 2), min=(1, 2, 2), sort=(1, 3, 2),
+    topk=(1, 5, 2), lt=(2, 2, 1), le=(2, 2, 1), gt=(2, 2, 1), ge=(2, 2, 1), eq=(2, 2, 1), ne=(2, 2, 1),
+    maskedSelect=(2, 2, 1), index=(1, 3, 1), indexSelect=(1, 3, 1), gather=(1, 3, 1), nonzero=(1, 1, 1),
+)
+for _name in ('abs', 'sign', 'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'floor', 'ceil', 'round',
+              'trunc', 'frac', 'neg', 'cinv', 'cos', 'sin', 'tan', 'acos', 'asin', 'atan', 'cosh', 'sinh'):
+    _FORMS[_name] = (1, 1, 1)
+for _name, (_t, _m, _r) in _FORMS.items():
+    globals()[_name] = result_first(globals()[_name], _t, _m, _r)
+for _name in ('mul', 'div', 'pow', 'fmod', 'remainder'):     # torch.mul(a, b) of two tensors stays elementwise
+    globals()[_name] = result_first(globals()[_name].plain, 2, 2, 1)
+for _name in ('addmm', 'addmv', 'addr', 'baddbmm', 'addbmm', 'addcmul', 'addcdiv'):   # ([beta,] M, [alpha,] A, B)
+    globals()[_name] = result_first(globals()[_name], 3, 5, 1, count_all=True)
+sub = csub
+
+
+# constructors: torch.zeros(res, 2, 3) and res.zeros(2, 3) resize res and fill it (Torch7's result-first forms)
+def _fill_method(name, fill):
+    def method(self, *args):
+        fill(self, *args)
+        return self
+    method.__name__ = name
+    method.__doc__ = f"res.{name}(...): Torch7's result-first form of torch.{name} (res resized and filled)."
+    return method
+
+
+def _arith_fill(res, values):
+    """Fill res (resized to 1-D) with float64 values, rounded to res's type as torch's constructors do."""
+    res.resize(len(values))
+    res._a[...] = backend.to_device(values, res._info.cuda).astype(res._info.dtype)
+
+
+def _eye_into(res, n, m=None):
+    res.resize(n, n if m is None else m).zero()
+    res._a[res._xp.arange(builtins.min(res._a.shape)), res._xp.arange(builtins.min(res._a.shape))] = 1
+
+
+def _cat_has_result(args):
+    """cat(res, a, b[, dim]) or cat(res, {a, b, ...}[, dim]): Torch7's plain cat takes two tensors or one list."""
+    n = _leading_tensors(args)
+    return n >= 3 or (n == 1 and len(args) > 1 and isinstance(args[1], (list, tuple)))
+
+
+_CONSTRUCTOR_FILLS = dict(
+    zeros=lambda r, *sz: r.resize(*sz).zero(),
+    ones=lambda r, *sz: r.resize(*sz).fill(1),
+    rand=lambda r, *sz: r.resize(*sz).uniform(),
+    randn=lambda r, *sz: r.resize(*sz).normal(),
+    eye=_eye_into,
+    linspace=lambda r, a, b, n=100: _arith_fill(r, np.linspace(a, b, n)),
+    logspace=lambda r, a, b, n=100: _arith_fill(r, np.logspace(a, b, n)),
+    range=lambda r, a, b, step=1: _arith_fill(r, range.plain(a, b, step, 'torch.DoubleTensor').numpy()),
+    randperm=lambda r, n: _arith_fill(r, np.asarray(_random._default.randperm(n), np.float64)),
+    cat=lambda r, *args, **kw: _into(r, cat.plain(*args, **kw)),
+)
+for _name, _fill in _CONSTRUCTOR_FILLS.items():
+    _plain = globals()[_name]
+    _method = _fill_method(_name, _fill)
+    setattr(Tensor, _name, _method)
+
+    def _constructor(*args, _plain=_plain, _method=_method, _name=_name, **kw):
+        if args and isinstance(args[0], Tensor) and (_name != 'cat' or _cat_has_result(args)):
+            return _method(*args, **kw)
+        return _plain(*args, **kw)
+    _constructor.__name__, _constructor.__doc__, _constructor.plain = _name, _plain.__doc__, _plain
+    globals()[_name] = _constructor
+
+del _name, _t, _m, _r, _fill, _plain, _method
