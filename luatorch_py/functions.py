@@ -64,18 +64,24 @@ def logspace(start, end, n=100, tensortype=None):
 
 
 def rand(*sizes, tensortype=None):
-    """Uniform [0, 1) from Torch7's stream (the same numbers as Lua Torch7 for the same seed)."""
-    return _info(tensortype).tensor_class(*sizes).uniform()
+    """Uniform [0, 1) from Torch7's stream (the same numbers as Lua Torch7 for the same seed); ``rand(gen, ...)``
+    draws from the torch.Generator ``gen``."""
+    g, sizes = _random.split_generator(sizes)
+    return _info(tensortype).tensor_class(*sizes).uniform(g)
 
 
 def randn(*sizes, tensortype=None):
-    return _info(tensortype).tensor_class(*sizes).normal()
+    g, sizes = _random.split_generator(sizes)
+    return _info(tensortype).tensor_class(*sizes).normal(g)
 
 
-def randperm(n, tensortype='torch.LongTensor'):
-    """A random permutation of 0..n-1 (Lua's is 1..n: the same permutation plus one); a LongTensor."""
+def randperm(*args, tensortype='torch.LongTensor'):
+    """randperm([gen,] n): a random permutation of 0..n-1 (Lua's is 1..n: the same permutation plus one); a LongTensor."""
+    g, args = _random.split_generator(args)
+    if len(args) != 1:
+        raise TypeError(f"randperm: expected ([gen,] n), got {len(args)} arguments")
     info = type_info(tensortype)
-    return _new(info.xp.asarray(_random._default.randperm(n)), info)
+    return _new(info.xp.asarray(g.randperm(args[0])), info)
 
 
 def cat(tensors, *more, dim=None):
@@ -352,3 +358,22 @@ for _name, _fill in _CONSTRUCTOR_FILLS.items():
     globals()[_name] = _constructor
 
 del _name, _t, _m, _r, _fill, _plain, _method
+
+
+# methods in Torch7's result-first form: Lua's res:sum(x, 2) is torch.sum(res, x, 2) (self is the result)
+def _result_method(name, plain):
+    def method(self, *args, **kw):
+        if args and isinstance(args[0], Tensor) and (name not in _TENSOR_FIRST or len(args) > 1):
+            return _FUNCTIONS[name](self, *args, **kw)
+        return plain(self, *args, **kw)
+    method.__name__, method.__doc__ = name, plain.__doc__
+    return method
+
+
+_TENSOR_FIRST = {'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'maskedSelect'}      # whose plain form takes a tensor first
+_FUNCTIONS = {}
+for _name in ('sum', 'prod', 'mean', 'std', 'var', 'max', 'min', 'norm', 'cumsum', 'cumprod', 'sort', 'topk',
+              'diag', 'gather', 'index', 'indexSelect', 'nonzero', *_TENSOR_FIRST):
+    _FUNCTIONS[_name] = globals()[_name]
+    setattr(Tensor, _name, _result_method(_name, getattr(Tensor, _name)))
+del _name

@@ -150,3 +150,19 @@ def test_lua_cases_of_these_forms(shared_dir):
                 have = have + 1                            # 0-based indices here
             np.testing.assert_allclose(have, w.numpy(), rtol=1e-6 if c.get('float') else 1e-12,
                                        err_msg=c['form'])
+
+
+def test_methods_take_a_result_first_as_lua():
+    """Lua's res:sum(x, 2) is torch.sum(res, x, 2): self is the result."""
+    x = T()
+    res, idx = torch.Tensor(), torch.LongTensor()
+    assert res.sum(x, 0) is res and res.numpy().tolist() == X.sum(0, keepdims=True).tolist()
+    assert x.sum(0).numpy().tolist() == X.sum(0, keepdims=True).tolist() and x.sum() == X.sum()
+    got = res.max(idx, x, 1)
+    assert got[0] is res and got[1] is idx and idx.numpy().ravel().tolist() == X.argmax(1).tolist()
+    assert res.gather(x, 1, torch.LongTensor([[2], [0]])) is res and res.numpy().ravel().tolist() == [3.0, -4.0]
+    assert idx.nonzero(x) is idx and idx.size().tolist() == [6, 2]
+    b = torch.ByteTensor()
+    assert b.lt(x, 0) is b and b.numpy().tolist() == (X < 0).tolist()
+    assert x.lt(0).numpy().tolist() == (X < 0).tolist()            # the plain forms stay
+    assert x.lt(T(-X)).numpy().tolist() == (X < -X).tolist()
