@@ -306,6 +306,20 @@ for _name in ('addmm', 'addmv', 'addr', 'baddbmm', 'addbmm', 'addcmul', 'addcdiv
 sub = csub
 
 
+def _extreme(name, reduce, elementwise):
+    """torch.max / torch.min: (x[, dim]), (vals, idx, x[, dim]), and Torch7's elementwise (a, b) and (res, a, b)."""
+    def fn(*args, **kw):
+        if _leading_tensors(args) == len(args) in (2, 3):
+            return elementwise(*args)
+        return reduce(*args, **kw)
+    fn.__name__, fn.__doc__ = name, reduce.__doc__
+    return fn
+
+
+max = _extreme('max', max, cmax)
+min = _extreme('min', min, cmin)
+
+
 # constructors: torch.zeros(res, 2, 3) and res.zeros(2, 3) resize res and fill it (Torch7's result-first forms)
 def _fill_method(name, fill):
     def method(self, *args):
@@ -370,7 +384,7 @@ def _result_method(name, plain):
     return method
 
 
-_TENSOR_FIRST = {'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'maskedSelect'}      # whose plain form takes a tensor first
+_TENSOR_FIRST = {'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'maskedSelect', 'max', 'min'}   # plain forms x.f(y) too
 _FUNCTIONS = {}
 for _name in ('sum', 'prod', 'mean', 'std', 'var', 'max', 'min', 'norm', 'cumsum', 'cumprod', 'sort', 'topk',
               'diag', 'gather', 'index', 'indexSelect', 'nonzero', *_TENSOR_FIRST):

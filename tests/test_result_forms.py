@@ -166,3 +166,10 @@ def test_methods_take_a_result_first_as_lua():
     assert b.lt(x, 0) is b and b.numpy().tolist() == (X < 0).tolist()
     assert x.lt(0).numpy().tolist() == (X < 0).tolist()            # the plain forms stay
     assert x.lt(T(-X)).numpy().tolist() == (X < -X).tolist()
+
+
+def test_max_min_elementwise_forms():
+    a, b, res = T(), T(-X), torch.Tensor()
+    assert torch.max(a, b).numpy().tolist() == np.abs(X).tolist()              # Torch7's torch.max(x, y)
+    assert torch.min(res, a, b) is res and res.numpy().tolist() == (-np.abs(X)).tolist()
+    assert a.max(b).numpy().tolist() == np.abs(X).tolist()
