@@ -22,7 +22,7 @@ def test_gpu_tests_pass_against_the_strict_fake_cupy():
     last = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ''
     assert p.returncode == 0, p.stdout[-5000:] + p.stderr[-2000:]
     m = re.match(r'(\d+) passed', last)
-    assert m and int(m.group(1)) >= 100 and 'failed' not in last and 'error' not in last, last
+    assert m and int(m.group(1)) >= 100 and not re.search(r'\b(failed|errors?)\b', last), last   # 'xfailed' is fine
 
 
 STRICTNESS = r'''
