@@ -17,6 +17,7 @@ from .threads import setnumthreads, getnumthreads  # noqa: E402 (BLAS threads, T
 from .linalg import (gesv, trtrs, potrf, potrs, potri, pstrf, gels, symeig, eig, svd,  # noqa: E402
                      inverse, qr, geqrf, orgqr, ormqr, LinAlgError)
 # [tensor-forms]
+from .maths_extra import *  # noqa: F401,F403,E402 (median, conv2, bitand, ...: the rest of maths.md)
 # [maths]
 # [random-utils]
 

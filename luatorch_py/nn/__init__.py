@@ -32,6 +32,13 @@ from .normalization import BatchNormalization, SpatialBatchNormalization
 from .padding import SpatialZeroPadding, SpatialReflectionPadding, SpatialReplicationPadding
 # -- more of torch/nn, nngraph and dpnn (one import line per file, above its owner's marker) --
 # [graph]
+from . import tables
+from .spatial_map import SpatialConvolutionMap, SpatialFullConvolutionMap
+from .spatial_norm import (SpatialSubtractiveNormalization, SpatialDivisiveNormalization,
+                           SpatialContrastiveNormalization, SpatialLPPooling)
+from .spatial_extra import SpatialSubSampling, SpatialConvolutionLocal, SpatialDepthWiseConvolution
+from .spatial_pool_extra import (SpatialDilatedMaxPooling, SpatialMaxUnpooling, SpatialFractionalMaxPooling,
+                                 FeatureLPPooling)
 # [spatial]
 # [volumetric]
 # [misc]

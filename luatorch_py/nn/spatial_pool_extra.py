@@ -1,0 +1,392 @@
+"""More pooling (Torch7's nn): SpatialDilatedMaxPooling, SpatialMaxUnpooling, SpatialFractionalMaxPooling,
+FeatureLPPooling.
+
+The max poolings keep Torch7's ``indices`` (LongTensor shaped like the output: each max's flat in-plane position
+``y * width + x``, 0-based here, 1-based in Lua; -1 where a window holds nothing above -inf) as SpatialMaxPooling
+does: the first largest value of a window wins, NaN never does.  Loops run over kernel offsets only; the backward
+passes reuse pooling.py's scatter into planes.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..backend import array_module, kernels
+from .conv import _positive
+from .module import Module, check_grad_size, long_info, resized, sizestr
+from .pooling import SpatialMaxPooling, _long_field, _plane_base, _scatter_to_planes, _spatial_input
+
+_INF = float('inf')
+
+
+def _out_len(size, k, d, pad, dil, ceil_mode):
+    """THNN's dilated pooling output length (the last window must start inside the image or its left pad)."""
+    a = size - (dil * (k - 1) + 1) + 2 * pad
+    o = (-(-a // d) if ceil_mode else a // d) + 1
+    if pad and (o - 1) * d >= size + pad:
+        o -= 1
+    return o
+
+
+class SpatialDilatedMaxPooling(SpatialMaxPooling):
+    """SpatialDilatedMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0, dilationW=1, dilationH=1): SpatialMaxPooling
+    whose window taps are dilationW / dilationH apart (a window spans dilation*(k-1)+1 pixels)."""
+    dilationW = dilationH = 1       # defaults for fields a .t7 file may lack
+
+    def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0, dilationW=1, dilationH=1):
+        super().__init__(kW, kH, dW, dH, padW, padH)
+        _positive('nn.SpatialDilatedMaxPooling', dilationW=dilationW, dilationH=dilationH)
+        self.dilationW, self.dilationH = dilationW, dilationH
+
+    def _dsizes(self, x4, shape):
+        N, C, H, W = x4.shape
+        if not (self.kW // 2 >= self.padW and self.kH // 2 >= self.padH):
+            raise ValueError(f"{self!r}: pad should be smaller than half of kernel size, got padW={self.padW}, "
+                             f"padH={self.padH} for kW={self.kW}, kH={self.kH}")
+        oh = _out_len(H, self.kH, self.dH, self.padH, self.dilationH, self.ceil_mode)
+        ow = _out_len(W, self.kW, self.dW, self.padW, self.dilationW, self.ceil_mode)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{self!r}: input of size {sizestr(shape)} gives an output of size {C}x{oh}x{ow}: "
+                             f"too small")
+        return oh, ow
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        oh, ow = self._dsizes(x4, x.shape)
+        xp = array_module(x4)
+        shape = x.shape[:-2] + (oh, ow)
+        out = resized(self.output, shape)
+        idx = resized(_long_field(self, 'indices'), shape)
+        out4, idx4 = (out, idx) if batched else (out[None], idx[None])
+        self.iheight, self.iwidth = H, W
+        k, s, p, dl = (self.kH, self.kW), (self.dH, self.dW), (self.padH, self.padW), (self.dilationH,
+                                                                                         self.dilationW)
+        extra = tuple(max(0, (o - 1) * ss + dd * (kk - 1) + 1 - (i + 2 * pp))
+                      for o, ss, dd, kk, i, pp in zip((oh, ow), s, dl, k, (H, W), p))
+        xpad = kernels.padded(x4, p, self._buffer, '_xpad', -_INF, extra)
+        base = self._dbase(H, W, oh, ow)
+        m = self._bools('_m', out4.shape)
+        pos = self._buffer('_pos', (oh, ow), long_info(self))
+        out4.fill(-_INF)
+        idx4.fill(-1)
+        for off in kernels.kernel_offsets(k):
+            v = xpad[(slice(None), slice(None)) + kernels.window_slices(off, s, dl, (oh, ow))]
+            xp.greater(v, out4, out=m)
+            xp.copyto(out4, v, where=m)
+            xp.add(base, off[0] * dl[0] * W + off[1] * dl[1], out=pos)
+            xp.copyto(idx4, pos, where=m)
+        return self.output
+
+    def _dbase(self, H, W, oh, ow):
+        """int64 (oh, ow): the flat in-plane position of each window's first tap (may lie in the padding)."""
+        key = (H, W, oh, ow, self.dH, self.dW, self.padH, self.padW)
+        info = long_info(self)
+        cache = self.__dict__.get('_dbase_cache')
+        if cache is None or cache[0] != key or backend.is_cuda_array(cache[1]) != info.cuda:
+            r = np.arange(oh, dtype=np.int64) * self.dH - self.padH
+            c = np.arange(ow, dtype=np.int64) * self.dW - self.padW
+            cache = self._dbase_cache = (key, backend.to_device(r[:, None] * W + c[None, :], info.cuda))
+        return cache[1]
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        x4, batched = _spatial_input(self, x)
+        oh, ow = self._dsizes(x4, x.shape)
+        check_grad_size(self, g, x.shape[:-2] + (oh, ow))
+        idx = _long_field(self, 'indices')._a
+        if idx.shape != g.shape:
+            raise RuntimeError(f"{self!r}: indices of size {sizestr(idx.shape)} do not match gradOutput of size "
+                               f"{sizestr(g.shape)}; call forward with this input first")
+        gi = resized(self.gradInput, x.shape)
+        gi4, idx4, g4 = (gi, idx, g) if batched else (gi[None], idx[None], g[None])
+        gi4.fill(0)
+        _scatter_to_planes(self, gi4, idx4, g4, False)
+        return self.gradInput
+
+    def __repr__(self):
+        s = f"{self.__torch_name__}({self.kW}x{self.kH}, {self.dW},{self.dH}"
+        if self.padW or self.padH:
+            s += f", {self.padW},{self.padH}"
+        return s + f", {self.dilationW},{self.dilationH})"
+
+
+class SpatialMaxUnpooling(Module):
+    """SpatialMaxUnpooling(poolingModule): the inverse of a SpatialMaxPooling whose kernel equals its stride: each
+    input value goes back to the position its pooling's ``indices`` name in a zero image of the pooling's input
+    size (fields ``pooling``, and ``indices``, ``oheight``, ``owidth`` taken from it at each call)."""
+    _lua_index_fields = ('indices',)
+
+    def __init__(self, poolingModule):
+        if type(poolingModule) is not SpatialMaxPooling:
+            raise TypeError(f"nn.SpatialMaxUnpooling: argument must be a nn.SpatialMaxPooling module, got "
+                            f"{poolingModule!r}")
+        if poolingModule.kH != poolingModule.dH or poolingModule.kW != poolingModule.dW:
+            raise ValueError(f"nn.SpatialMaxUnpooling: the size of pooling module's kernel must be equal to its "
+                             f"stride, got {poolingModule!r}")
+        super().__init__()
+        self.pooling = poolingModule
+
+    def setParams(self):
+        p = self.pooling
+        if 'iheight' not in p.__dict__:
+            raise RuntimeError(f"{self!r}: its pooling module has not run forward yet (no indices)")
+        self.indices = p.indices
+        self.oheight, self.owidth = p.iheight, p.iwidth
+
+    def _setup(self, input):
+        self.setParams()
+        x = self._coerce(input)._a
+        x4, batched = _spatial_input(self, x)
+        idx = _long_field(self, 'indices')._a
+        if idx.shape != x.shape:
+            raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} does not match its pooling's indices of "
+                             f"size {sizestr(idx.shape)}")
+        idx4 = idx if batched else idx[None]
+        plane = self.oheight * self.owidth
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= plane):
+            raise ValueError(f"{self!r}: found an invalid max index (output planes are of size "
+                             f"{self.oheight}x{self.owidth})")
+        xp = array_module(x)
+        gidx = self._buffer('_gidx', idx4.shape, long_info(self))
+        xp.add(idx4, _plane_base(self, x4.shape, plane), out=gidx)
+        return x, x4, batched, gidx
+
+    def updateOutput(self, input):
+        x, x4, batched, gidx = self._setup(input)
+        shape = x.shape[:-2] + (self.oheight, self.owidth)
+        out = resized(self.output, shape)
+        out.fill(0)
+        out.reshape(-1)[gidx.reshape(-1)] = x4.reshape(-1)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x, x4, batched, gidx = self._setup(input)
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        check_grad_size(self, g, x.shape[:-2] + (self.oheight, self.owidth))
+        gi = resized(self.gradInput, x.shape)
+        kernels.take_into(g.reshape(-1), gidx.reshape(-1), gi.reshape(-1))
+        return self.gradInput
+
+    def empty(self):
+        self.clearState()
+
+    def __repr__(self):
+        return f"{self.__torch_name__} associated to {self.pooling!r}"
+
+
+class SpatialFractionalMaxPooling(Module):
+    """SpatialFractionalMaxPooling(poolSizeW, poolSizeH, outW, outH) or (poolSizeW, poolSizeH, ratioW, ratioH)
+    with ratios in (0, 1): max pooling over poolSizeW x poolSizeH windows placed pseudo-randomly (Graham's
+    fractional max pooling) so that the output is outH x outW (or floor(H*ratioH) x floor(W*ratioW)).  The window
+    positions come from ``randomSamples`` (N x C x 2 uniform numbers from the global stream, drawn again at each
+    forward unless ``fixPoolingRegions()``), as Torch7's THNN computes them."""
+    _lua_index_fields = ('indices',)
+
+    def __init__(self, poolSizeW, poolSizeH, arg1, arg2):
+        name = 'nn.SpatialFractionalMaxPooling'
+        for k, v in (('poolSizeW', poolSizeW), ('poolSizeH', poolSizeH)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 2:
+                raise ValueError(f"{name}: {k} must be an int >= 2, got {v!r}")
+        super().__init__()
+        self.poolSizeW, self.poolSizeH = poolSizeW, poolSizeH
+        self.newRandomPool = False
+        if arg1 >= 1 and arg2 >= 1:
+            _positive(name, outW=arg1, outH=arg2)
+            self.outW, self.outH = arg1, arg2
+        else:
+            if not (0 < arg1 < 1 and 0 < arg2 < 1):
+                raise ValueError(f"{name}: expected output sizes >= 1 or ratios in (0, 1), got {arg1!r}, {arg2!r}")
+            self.ratioW, self.ratioH = arg1, arg2
+
+    def fixPoolingRegions(self, val=True):
+        """Keep the current pooling regions (Torch7's ``newRandomPool`` flag) or draw new ones at each forward."""
+        self.newRandomPool = val
+        return self
+
+    def _out_sizes(self, x4):
+        d = self.__dict__
+        if d.get('ratioW') is not None and d.get('ratioH') is not None:
+            ow = math.floor(x4.shape[3] * self.ratioW)
+            oh = math.floor(x4.shape[2] * self.ratioH)
+            if ow < 1 or oh < 1:
+                raise ValueError(f"{self!r}: reduction ratio or input size too small (output {oh}x{ow})")
+            return ow, oh
+        return self.outW, self.outH
+
+    def _samples(self, x4):
+        """Torch7's initSampleBuffer_: new samples at the first call, when the batch or planes change, and at every
+        call unless the regions are fixed."""
+        n, c = x4.shape[:2]
+        rs = self.__dict__.get('randomSamples')
+        if rs is None or rs.__class__ is not self._tcls:
+            rs = self.randomSamples = self._tcls(n, c, 2).uniform()
+        elif rs._a.shape[:2] != (n, c):
+            rs.resize(n, c, 2).uniform()
+        elif not self.newRandomPool:
+            rs.uniform()
+        return rs._a
+
+    def _intervals(self, u, n_in, n_out, pool):
+        """Window starts (THNN's generateIntervals) for samples ``u`` (any shape) -> u.shape + (n_out,), int64;
+        computed in the module's floating type as THNN's ``real``."""
+        xp = array_module(u)
+        dt = u.dtype.type
+        seq = xp.empty(u.shape + (n_out,), dtype=np.int64)
+        if n_out > 1:
+            alpha = dt(n_in - pool) / dt(n_out - 1)
+            i = xp.arange(n_out - 1, dtype=u.dtype)
+            a = ((i + u[..., None]) * alpha).astype(np.int64)
+            b = (u * alpha).astype(np.int64)
+            seq[..., :-1] = a - b[..., None]
+        seq[..., -1] = n_in - pool
+        return seq
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        ow, oh = self._out_sizes(x4)
+        if ow + self.poolSizeW - 1 >= W or oh + self.poolSizeH - 1 >= H:
+            raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} is too small for an output of {oh}x{ow} "
+                             f"with {self.poolSizeW}x{self.poolSizeH} windows (need outW + poolSizeW - 1 < W and "
+                             f"outH + poolSizeH - 1 < H)")
+        xp = array_module(x4)
+        rs = self._samples(x4)
+        sw = self._intervals(rs[..., 0], W, ow, self.poolSizeW)          # N x C x ow
+        sh = self._intervals(rs[..., 1], H, oh, self.poolSizeH)          # N x C x oh
+        start = sh[..., :, None] * W + sw[..., None, :]                  # N x C x oh x ow
+        shape = x.shape[:-2] + (oh, ow)
+        out = resized(self.output, shape)
+        idx = resized(_long_field(self, 'indices'), shape)
+        out4, idx4 = (out, idx) if batched else (out[None], idx[None])
+        flat = x4.reshape(N, C, -1)
+        out4.fill(-_INF)
+        idx4.fill(-1)
+        m = self._bools('_m', out4.shape)
+        for ky in range(self.poolSizeH):
+            for kx in range(self.poolSizeW):
+                pos = start + (ky * W + kx)
+                v = xp.take_along_axis(flat, pos.reshape(N, C, -1), axis=2).reshape(out4.shape)
+                xp.greater(v, out4, out=m)
+                xp.copyto(out4, v, where=m)
+                xp.copyto(idx4, pos, where=m)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        if self.__dict__.get('randomSamples') is None:
+            raise RuntimeError(f"{self!r}: must call updateOutput/forward first")
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        x4, batched = _spatial_input(self, x)
+        ow, oh = self._out_sizes(x4)
+        check_grad_size(self, g, x.shape[:-2] + (oh, ow))
+        idx = _long_field(self, 'indices')._a
+        if idx.shape != g.shape:
+            raise RuntimeError(f"{self!r}: indices of size {sizestr(idx.shape)} do not match gradOutput of size "
+                               f"{sizestr(g.shape)}; call forward with this input first")
+        gi = resized(self.gradInput, x.shape)
+        gi4, idx4, g4 = (gi, idx, g) if batched else (gi[None], idx[None], g[None])
+        gi4.fill(0)
+        _scatter_to_planes(self, gi4, idx4, g4, False)
+        return self.gradInput
+
+    def empty(self):
+        self.clearState()
+
+    def clearState(self):
+        self.__dict__.pop('indices', None)
+        self.__dict__.pop('randomSamples', None)
+        return super().clearState()
+
+    def __repr__(self):
+        d = self.__dict__
+        w = d.get('outW') or d.get('ratioW')
+        h = d.get('outH') or d.get('ratioH')
+        return f"{self.__torch_name__}({w}x{h}, {self.poolSizeW},{self.poolSizeH})"
+
+
+class FeatureLPPooling(Module):
+    """FeatureLPPooling(width, stride, power, batch_mode=False): L^p pooling across features: output feature j
+    is (sum over i < width of x[j*stride + i] ^ power) ^ (1/power), along the feature dim (dim 0, or dim 1 with
+    ``batch_mode``; 1 to 3 dims, plus the batch).  width 2..16, stride 1..4 (Torch7's limits).  As THNN, no
+    absolute value is taken, and no gradient flows through outputs that are 0."""
+
+    def __init__(self, width, stride, power, batch_mode=False):
+        name = 'nn.FeatureLPPooling'
+        _positive(name, width=width, stride=stride)
+        if not 2 <= width <= 16:
+            raise ValueError(f"{name}: width must be within 2 to 16, got {width}")
+        if not 1 <= stride <= 4:
+            raise ValueError(f"{name}: stride must be within 1 to 4, got {stride}")
+        if isinstance(power, bool) or not isinstance(power, numbers.Real):
+            raise TypeError(f"{name}: power must be a number, got {power!r}")
+        super().__init__()
+        self.width, self.stride, self.power = width, stride, power
+        self.batch_mode = bool(batch_mode)
+
+    def _setup(self, input):
+        x = self._coerce(input)._a
+        b = bool(self.__dict__.get('batch_mode'))
+        lo, hi = (2, 4) if b else (1, 3)
+        if not lo <= x.ndim <= hi:
+            raise ValueError(f"{self!r}: input must be {lo}-{hi} dimensions for {'' if b else 'non-'}batch mode, "
+                             f"got size {sizestr(x.shape)}")
+        fd = 1 if b else 0
+        f = x.shape[fd]
+        if f < self.width:
+            raise ValueError(f"{self!r}: input feature dimension (dim {fd}, {f}) must be >= width {self.width}")
+        nout = (f - self.width) // self.stride + 1
+        return x, fd, nout
+
+    def _slices(self, fd, nout):
+        s = self.stride
+        return [(slice(None),) * fd + (slice(i, i + s * (nout - 1) + 1, s),) for i in range(self.width)]
+
+    def updateOutput(self, input):
+        x, fd, nout = self._setup(input)
+        xp = array_module(x)
+        shape = x.shape[:fd] + (nout,) + x.shape[fd + 1:]
+        out = resized(self.output, shape)
+        tmp = self._buffer('_p', shape)
+        out.fill(0)
+        for sl in self._slices(fd, nout):
+            xp.power(x[sl], self.power, out=tmp)
+            out += tmp
+        xp.power(out, 1.0 / self.power, out=out)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x, fd, nout = self._setup(input)
+        xp = array_module(x)
+        y = self.output._a
+        shape = x.shape[:fd] + (nout,) + x.shape[fd + 1:]
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        check_grad_size(self, g, shape)
+        if y.shape != shape:
+            self.updateOutput(input)
+            y = self.output._a
+        zero = self._bools('_z', shape)
+        xp.equal(y, 0, out=zero)
+        safe = self._buffer('_ys', shape)
+        safe[...] = y
+        xp.copyto(safe, 1, where=zero)
+        gz = self._buffer('_gz', shape)
+        gz[...] = g
+        xp.copyto(gz, 0, where=zero)
+        tmp = self._buffer('_t', shape)
+        gi = resized(self.gradInput, x.shape)
+        gi.fill(0)
+        for sl in self._slices(fd, nout):
+            xp.divide(x[sl], safe, out=tmp)
+            xp.power(tmp, self.power - 1, out=tmp)
+            tmp *= gz
+            gi[sl] += tmp
+        return self.gradInput
+
+    def __repr__(self):
+        return (f"{self.__torch_name__}(w{self.width} s{self.stride} power {self.power} batch "
+                f"{int(bool(self.__dict__.get('batch_mode')))})")
