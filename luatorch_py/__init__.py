@@ -19,6 +19,23 @@ from .linalg import (gesv, trtrs, potrf, potrs, potri, pstrf, gels, symeig, eig,
 # [tensor-forms]
 from .maths_extra import *  # noqa: F401,F403,E402 (median, conv2, bitand, ...: the rest of maths.md)
 # [maths]
+from .random import multinomial, multinomialAliasSetup, multinomialAlias  # noqa: E402
+Tensor.multinomial = random.multinomial_method   # p.multinomial(n), res.multinomial(p, n), p.multinomial(res, p, n)
+from .utils import Timer, TorchObject, class_, isTypeOf, pointer  # noqa: E402
+from .cmdline import CmdLine  # noqa: E402
+from .file import File, DiskFile, MemoryFile  # noqa: E402
+from .tester import Tester, TestSuite  # noqa: E402
+globals()['class'] = class_      # Lua's torch.class: getattr(torch, 'class') (a Python keyword: torch.class_)
+
+
+def __getattr__(name):
+    # torch.type (Lua's): served here so the module's own code keeps Python's builtin type
+    if name == 'type':
+        from .utils import type as torch_type
+        return torch_type
+    raise AttributeError(f"module 'luatorch_py' has no attribute {name!r}")
+
+
 # [random-utils]
 
 

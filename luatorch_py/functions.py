@@ -350,13 +350,14 @@ def _cat_has_result(args):
 _CONSTRUCTOR_FILLS = dict(
     zeros=lambda r, *sz: r.resize(*sz).zero(),
     ones=lambda r, *sz: r.resize(*sz).fill(1),
-    rand=lambda r, *sz: r.resize(*sz).uniform(),
-    randn=lambda r, *sz: r.resize(*sz).normal(),
+    rand=lambda r, *a: (lambda g, sz: r.resize(*sz).uniform(g))(*_random.split_generator(a)),   # [gen,] sizes
+    randn=lambda r, *a: (lambda g, sz: r.resize(*sz).normal(g))(*_random.split_generator(a)),
     eye=_eye_into,
     linspace=lambda r, a, b, n=100: _arith_fill(r, np.linspace(a, b, n)),
     logspace=lambda r, a, b, n=100: _arith_fill(r, np.logspace(a, b, n)),
     range=lambda r, a, b, step=1: _arith_fill(r, range.plain(a, b, step, 'torch.DoubleTensor').numpy()),
-    randperm=lambda r, n: _arith_fill(r, np.asarray(_random._default.randperm(n), np.float64)),
+    randperm=lambda r, *a: (lambda g, n: _arith_fill(r, np.asarray(g.randperm(*n), np.float64)))(
+        *_random.split_generator(a)),
     cat=lambda r, *args, **kw: _into(r, cat.plain(*args, **kw)),
 )
 for _name, _fill in _CONSTRUCTOR_FILLS.items():

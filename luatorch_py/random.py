@@ -11,6 +11,10 @@ Floating point: the arithmetic is IEEE double in the same order as the C code, s
 numpy's ufuncs (the same for scalar and array calls); where numpy dispatches them to SIMD code (AVX512) they can
 differ from the C library's by one ulp in a small fraction of values (measured: log 0.3%, tan 0.5%, exp 5%; sin
 and cos none), as Torch7 itself differs across libm versions.
+
+The module-level functions (``torch.manualSeed``, ``torch.uniform``, ...) take Torch7's optional Generator first
+(``split_generator``); ``getRNGState`` gives the state as a ByteTensor.  ``multinomial`` and the alias method
+(``multinomialAliasSetup``/``multinomialAlias``) draw as THTensorRandom.c does.
 """
 import os
 import threading
@@ -18,7 +22,8 @@ import threading
 import numpy as np
 
 __all__ = ['Generator', 'manualSeed', 'seed', 'initialSeed', 'random', 'uniform', 'normal', 'exponential',
-           'cauchy', 'logNormal', 'geometric', 'bernoulli', 'getRNGState', 'setRNGState']
+           'cauchy', 'logNormal', 'geometric', 'bernoulli', 'getRNGState', 'setRNGState', 'split_generator',
+           'multinomial', 'multinomialAliasSetup', 'multinomialAlias']
 
 _N = 624                      # MT19937 state words
 _INV32 = 1.0 / 4294967296.0   # __uniform__: draw * 2^-32
@@ -283,15 +288,11 @@ class Generator:
         return float(median) + float(sigma) * np.tan(np.pi * (self._u01(n) - 0.5))
 
     def logNormal_array(self, n, mean=1.0, std=2.0):
-        """THRandom_logNormal: exp(normal(log(m^2 / sqrt(s^2 + m^2)), sqrt(log(s^2 / m^2 + 1)))), sharing
-        normal()'s Box-Muller cache; mean and std are those of the log-normal itself."""
-        zm, zs = np.float64(mean) * mean, np.float64(std) * std
-        with np.errstate(all='ignore'):
-            m2 = np.log(zm / np.sqrt(zs + zm))
-            s2 = np.sqrt(np.log(zs / zm + 1))
+        """THRandom_logNormal as the last Torch7 has it: exp(normal(mean, std)), sharing normal()'s Box-Muller
+        cache; mean and std are those of the underlying normal (older TH took those of the log-normal itself)."""
         if int(n) and not std > 0:
             raise ValueError("logNormal: standard deviation must be strictly positive")
-        return np.exp(self.normal_array(n, m2, s2))
+        return np.exp(self.normal_array(n, mean, std))
 
     def geometric_array(self, n, p):
         """THRandom_geometric: (int)(log(1 - u) / log(p)) + 1, as int64 (Torch7's p(i) = (1-p) p^(i-1))."""
@@ -383,16 +384,293 @@ for _name, _fn in list(vars(Generator).items()):
 
 _default = _LockedGenerator()   # the global stream (torch.manualSeed & co.)
 
-manualSeed = _default.manualSeed
-seed = _default.seed
-initialSeed = _default.initialSeed
-random = _default.random
-uniform = _default.uniform
-normal = _default.normal
-exponential = _default.exponential
-cauchy = _default.cauchy
-logNormal = _default.logNormal
-geometric = _default.geometric
-bernoulli = _default.bernoulli
-getRNGState = _default.getState
-setRNGState = _default.setState
+
+# -- Torch7's functions: an optional Generator first, else the global stream -----------------------------------
+def split_generator(args):
+    """``(generator, rest)`` for Torch7's optional first argument: ``torch.uniform(gen, 0, 1)`` draws from ``gen``,
+    ``torch.uniform(0, 1)`` from the global stream.  Tensor fills and ``torch.rand``/``randn`` use it too."""
+    if args and isinstance(args[0], Generator):
+        return args[0], tuple(args[1:])
+    return _default, tuple(args)
+
+
+def _gen_first(name, doc):
+    def fn(*args):
+        g, rest = split_generator(args)
+        return getattr(g, name)(*rest)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc + "  An optional torch.Generator first draws from it instead of the global stream."
+    return fn
+
+
+manualSeed = _gen_first('manualSeed', "manualSeed([gen,] n): reseed (n & 0xffffffff starts MT19937, as Torch7).")
+seed = _gen_first('seed', "seed([gen]): reseed from /dev/urandom; returns the seed.")
+initialSeed = _gen_first('initialSeed', "initialSeed([gen]): the seed last given.")
+random = _gen_first('random', "random([gen,] [a,] [b]): a 32-bit word; 1..b; a..b (Torch7's inclusive bounds).")
+uniform = _gen_first('uniform', "uniform([gen,] a=0, b=1): a number in [a, b).")
+normal = _gen_first('normal', "normal([gen,] mean=0, std=1).")
+exponential = _gen_first('exponential', "exponential([gen,] lambda=1).")
+cauchy = _gen_first('cauchy', "cauchy([gen,] median=0, sigma=1).")
+logNormal = _gen_first('logNormal', "logNormal([gen,] mean=1, std=2): exp(normal(mean, std)) (the last TH).")
+geometric = _gen_first('geometric', "geometric([gen,] p): 1, 2, ... with Torch7's p(i) = (1-p) p^(i-1).")
+bernoulli = _gen_first('bernoulli', "bernoulli([gen,] p=0.5): 1 with probability p, else 0.")
+
+
+def _byte_tensor_class():
+    from .types import type_info            # (here: the tensor modules import this one)
+    return type_info('torch.ByteTensor').tensor_class
+
+
+def getRNGState(*args):
+    """getRNGState([gen,] [res]): the state as a ByteTensor of 5048 bytes, Torch7's THGenerator struct byte for byte
+    (``torch.save`` writes it; Lua's ``torch.setRNGState`` reads it).  ``res``, a ByteTensor, is resized and filled."""
+    g, rest = split_generator(args)
+    if len(rest) > 1:
+        raise TypeError(f"getRNGState: expected ([gen,] [ByteTensor]), got {len(args)} arguments")
+    cls = _byte_tensor_class()
+    b = g.getState()
+    if not rest or rest[0] is None:
+        return cls._from_array(b)
+    res = rest[0]
+    if not isinstance(res, cls):
+        raise TypeError(f"getRNGState: the result must be a torch.ByteTensor, got {type(res).__name__}")
+    res.resize(b.size)
+    res._a[...] = b
+    return res
+
+
+def setRNGState(*args):
+    """setRNGState([gen,] state): restore a state from getRNGState (a ByteTensor; a uint8 array or bytes also do).
+    Returns ``state``, as Torch7."""
+    g, rest = split_generator(args)
+    if len(rest) != 1:
+        raise TypeError(f"setRNGState: expected ([gen,] state), got {len(args)} arguments")
+    state = rest[0]
+    if isinstance(state, (bytes, bytearray)):
+        b = np.frombuffer(state, np.uint8)
+    elif hasattr(state, '_info') and hasattr(state, '_a'):
+        if state._info.dtype != np.uint8:
+            raise TypeError(f"setRNGState: expected a torch.ByteTensor, got a {state._info.name}")
+        from .backend import to_numpy
+        b = to_numpy(state._a)
+    else:
+        b = np.asarray(state)
+        if b.dtype != np.uint8:
+            raise TypeError(f"setRNGState: expected a torch.ByteTensor (or uint8 bytes), got dtype {b.dtype}")
+    g.setState(b)
+    return state
+
+
+# -- multinomial (THTensorRandom.c's multinomial, multinomialAliasSetup, multinomialAliasDraw) -----------------
+def _tensor_class():
+    from .tensor import Tensor
+    return Tensor
+
+
+def _long_like(cuda):
+    from .types import type_info
+    return type_info('torch.CudaLongTensor' if cuda else 'torch.LongTensor').tensor_class
+
+
+def _host(t):
+    from .backend import to_numpy
+    return to_numpy(t._a)
+
+
+def _binary_search(cum, u):
+    """TH's search, vectorized: the first slot whose cumulative probability is not below u (for each u of a row of
+    ``cum``: cum is (rows, k), u is (rows, m)).  The same halving steps as the C loop, so the same slot even for a
+    cum that is not sorted (negative weights, which Torch7 does not reject)."""
+    rows, k = cum.shape
+    left = np.zeros(u.shape, np.int64)
+    right = np.full(u.shape, k, np.int64)
+    r = np.arange(rows)[:, None]
+    while True:
+        active = right > left
+        if not active.any():
+            return left
+        mid = left + (right - left) // 2
+        below = cum[r, np.minimum(mid, k - 1)] < u
+        left = np.where(active & below, mid + 1, left)
+        right = np.where(active & ~below, mid, right)
+
+
+def _multinomial_draw(g, P, n_sample, replacement):
+    """0-based categories, (rows, n_sample), from the (rows, k) float64 weights P, drawn as TH draws them."""
+    rows, k = P.shape
+    if n_sample <= 0:
+        raise ValueError(f"multinomial: cannot sample n_sample <= 0 samples (got {n_sample})")
+    if not replacement and n_sample > k:
+        raise ValueError(f"multinomial: cannot sample n_sample > prob_dist:size(1) samples without replacement "
+                         f"(asked for {n_sample} of {k} categories)")
+    if k == 0:
+        raise ValueError("multinomial: invalid multinomial distribution (no categories)")
+    cum = np.cumsum(P, axis=1)             # sequential sums in double, as TH's loop
+    sums = cum[:, -1].copy()
+    bad = np.flatnonzero(~(sums > 0))
+    if bad.size:
+        g._raw(int(bad[0]) * n_sample)     # Torch7 drew the earlier rows before failing on this one
+        raise ValueError(f"multinomial: invalid multinomial distribution (sum of probabilities <= 0) in row {bad[0]}")
+    cum /= sums[:, None]
+    cum[:, -1] = 1.0
+    # one uniform per sample, row by row: the whole stream segment at once, then each column for all rows
+    u = g.uniform_array(rows * n_sample, 0.0, 1.0).reshape(rows, n_sample)
+    if replacement:
+        return _binary_search(cum, u)
+    out = np.empty((rows, n_sample), np.int64)
+    r = np.arange(rows)
+    later = np.arange(k)[None, :]
+    for j in range(n_sample):
+        cum[:, -1] = 1.0
+        s = _binary_search(cum, u[:, j:j + 1])[:, 0]
+        out[:, j] = s
+        # the drawn category's mass leaves the distribution: TH's (v - diff) / (1 - diff) from it on, v / (1 - diff)
+        # before it
+        diff = cum[r, s] - np.where(s > 0, cum[r, np.maximum(s - 1, 0)], 0.0)
+        cum = np.where(later >= s[:, None], cum - diff[:, None], cum)
+        with np.errstate(divide='ignore', invalid='ignore'):    # all mass drawn: C divides by 0 too
+            cum /= (1.0 - diff)[:, None]
+    return out
+
+
+def multinomial(*args, replacement=None):
+    """multinomial([res,] [gen,] p, n, replacement=False): n category indices (0-based; Lua's are 1-based) for each
+    row of the weights p (a vector or a matrix; rows need not sum to one), drawn from the Torch7 stream exactly as
+    TH does (one uniform per sample, binary search in the normalized cumulative weights; without replacement a drawn
+    category's weight is removed).  A LongTensor of size n (vector p) or rows x n."""
+    Tensor = _tensor_class()
+    args = list(args)
+    res = None
+    if len(args) > 1 and isinstance(args[0], Tensor):
+        nxt = args[2] if len(args) > 2 and isinstance(args[1], Generator) else args[1]
+        if isinstance(nxt, Tensor):
+            res = args.pop(0)
+    g, rest = split_generator(args)
+    if not 2 <= len(rest) <= 3 or not isinstance(rest[0], Tensor):
+        raise TypeError("multinomial: expected ([res,] [gen,] prob_tensor, n_sample [, replacement]), got "
+                        f"{', '.join(type(a).__name__ for a in args)}")
+    p, n = rest[0], rest[1]
+    if len(rest) > 2 and replacement is not None:
+        raise TypeError("multinomial: replacement given twice (positionally and by keyword)")
+    replacement = bool(rest[2] if len(rest) > 2 else replacement)
+    if p.dim() not in (1, 2):
+        raise ValueError(f"multinomial: prob_dist must be 1 or 2 dim, got a {p.dim()}-D {p._info.name}")
+    P = _host(p).astype(np.float64).reshape(-1 if p.dim() == 2 else 1, p.size(p.dim() - 1))
+    out = _multinomial_draw(g, P, int(n), replacement)
+    if p.dim() == 1:
+        out = out[0]
+    cls = _long_like(p._info.cuda)
+    if res is None:
+        res = cls()
+    elif 'Long' not in res._info.name:
+        raise TypeError(f"multinomial: the result must be a LongTensor, got a {res._info.name}")
+    res.resize(*out.shape)
+    res.copy(_as(res, out))
+    return res
+
+
+def _as(like, arr):
+    """``arr`` (int64 numpy) as a tensor of ``like``'s type."""
+    from .types import type_info
+    from .backend import to_device
+    info = type_info(like._info.name)
+    return info.tensor_class._from_array(to_device(arr.astype(info.dtype), info.cuda))
+
+
+def multinomial_method(self, *args, **kw):
+    """The method forms: ``p.multinomial(n [, replacement])``, ``res.multinomial(p, n, ...)`` (Lua's
+    ``p.multinomial(res, p, n)``, the class function with the result first, reaches here with self = res) and
+    ``p.multinomial(res, p, n, ...)``.  A generator may come first."""
+    Tensor = _tensor_class()
+    head = list(args[1:] if args and isinstance(args[0], Generator) else args)
+    if len(head) > 1 and isinstance(head[0], Tensor) and isinstance(head[1], Tensor):
+        return multinomial(*args, **kw)                   # p.multinomial(res, p, n)
+    if head and isinstance(head[0], Tensor):
+        return multinomial(self, *args, **kw)             # res.multinomial(p, n)
+    gen = args[:1] if args and isinstance(args[0], Generator) else ()
+    return multinomial(*gen, self, *head, **kw)           # p.multinomial(n)
+
+
+def multinomialAliasSetup(probs, state=None):
+    """The alias method's tables for the weights ``probs`` (a vector): ``[J, q]``, J a LongTensor of alias
+    categories (0-based), q the probabilities of keeping the drawn slot (probs' type), computed as TH does (in its
+    order and precision).  ``state``, a list of two tensors, is filled and returned instead (Lua's
+    multinomialAliasSetup(probs, state))."""
+    Tensor = _tensor_class()
+    if not isinstance(probs, Tensor):
+        raise TypeError(f"multinomialAliasSetup: expected a tensor of probabilities, got {type(probs).__name__}")
+    real = probs._info.dtype.type if probs._info.dtype.kind == 'f' else np.float64
+    p = _host(probs).reshape(-1).astype(real)
+    n = p.size
+    J = np.zeros(n, np.int64)
+    q = (real(n) * p).astype(real) if n else p.copy()
+    smaller = [i for i in range(n) if float(q[i]) < 1.0]
+    larger = [i for i in range(n) if not float(q[i]) < 1.0]
+    while smaller and larger:
+        large, small = larger[-1], smaller[-1]
+        J[small] = large
+        q[large] = float(q[large]) - (1.0 - float(q[small]))    # C: real -= double
+        if float(q[large]) < 1.0:
+            smaller[-1] = large
+            larger.pop()
+        else:
+            larger[-1] = large
+            smaller.pop()
+    if n:
+        if not float(q.min()) > 0:
+            raise ValueError("multinomialAliasSetup: q_min is less than 0 (a probability is <= 0)")
+        qmax = q.max()
+        if qmax > 1:
+            q /= qmax
+        q[J <= 0] = 1.0        # TH: an entry left without an alias (or aliased to slot 0) always keeps its slot
+    Jt = _as(_long_like(probs._info.cuda)(), J)
+    qt = type(probs)._from_array(_to_dev(q, probs))
+    if state is None:
+        return [Jt, qt]
+    if len(state) != 2:
+        raise ValueError(f"multinomialAliasSetup: state must be a list of two tensors, got {len(state)} items")
+    for k, t in enumerate((Jt, qt)):
+        if isinstance(state[k], Tensor) and state[k]._info is t._info:
+            state[k].resize(*t.size())          # reuse the given tensors, as Torch7
+            state[k].copy(t)
+        else:
+            state[k] = t
+    return state
+
+
+def _to_dev(arr, like):
+    from .backend import to_device
+    return to_device(np.ascontiguousarray(arr), like._info.cuda)
+
+
+def multinomialAlias(output, state, gen=None):
+    """Fill the 1-D LongTensor ``output`` with draws from ``state = multinomialAliasSetup(probs)``, from the Torch7
+    stream as TH draws them (per sample: a uniform slot, then a bernoulli on its q).  Returns output.
+
+    Torch7's binding subtracts one from J (its 1-based alias table) before the draw and never adds it back, so a
+    sample taken from the alias table comes out one less than the alias, and every call leaves J one less.  Both
+    are reproduced (the same numbers as Lua for the same seed): prefer ``multinomial`` for unbiased samples."""
+    Tensor = _tensor_class()
+    g = _default if gen is None else gen
+    if not isinstance(output, Tensor) or 'Long' not in output._info.name:
+        raise TypeError(f"multinomialAlias: output must be a LongTensor, got {type(output).__name__}")
+    if output.dim() != 1:
+        raise ValueError(f"multinomialAlias: output must be 1-D (use output.view(-1)), got {output.dim()}-D")
+    J, q = state[0], state[1]
+    Jn = _host(J).reshape(-1).astype(np.int64)
+    qn = _host(q).reshape(-1).astype(np.float64)
+    K = Jn.size
+    m = output.size(0)
+    if m and K == 0:
+        raise ValueError("multinomialAlias: empty state")
+    if m:
+        w = g.random_array(2 * m).astype(np.float64) * _INV32
+        slot = np.trunc(w[0::2] * float(K) + 0.0).astype(np.int64)
+        keep_p = qn[slot]
+        if not np.all((keep_p >= 0) & (keep_p <= 1)):
+            raise ValueError("multinomialAlias: bernoulli: p must be >= 0 and <= 1 (is state from "
+                             "multinomialAliasSetup?)")
+        keep = w[1::2] <= keep_p
+        output._a[...] = _to_dev(np.where(keep, slot, Jn[slot] - 1), output)
+    J.add(-1)                  # Torch7's lost re-increment (see above)
+    return output

@@ -818,16 +818,17 @@ def _random_fill(name, draw, real_args=True, into=None, into_if=None):
     where given, writes them straight into a C-contiguous numpy tensor's flat view instead (no array of its size:
     Dropout, RReLU, ...), for the calls where ``into_if(self, args)`` holds."""
     def method(self, *args):
+        g, args = _random.split_generator(args)     # x:uniform(gen, a, b): Torch7's optional generator first
         if real_args and args and self._info.dtype == np.float32:
             # Torch7 passes these parameters as `real`: a FloatTensor fill rounds them to float first
             args = tuple(float(np.float32(a)) for a in args)
         a = self._a
         if into is not None and type(a) is np.ndarray and a.flags.c_contiguous and into_if(self, args):
-            into(_random._default, a.reshape(-1), *args)
+            into(g, a.reshape(-1), *args)
             return self
-        return _fill_from(self, draw(_random._default, a.size, *args))
+        return _fill_from(self, draw(g, a.size, *args))
     method.__name__ = name
-    method.__doc__ = f"Fill self in place from the global Torch7 stream ({name})."
+    method.__doc__ = f"Fill self in place from the global Torch7 stream, or the Generator given first ({name})."
     return method
 
 
@@ -844,10 +845,11 @@ logNormal = _random_fill('logNormal', lambda g, n, mean=1.0, std=2.0: g.logNorma
 geometric = _random_fill('geometric', lambda g, n, p: g.geometric_array(n, p), real_args=False)
 
 
-def random(self, a=None, b=None):
-    """random(): integers over the type's range as Torch7; random(b): 1..b; random(a, b): a..b (Torch7's
+def random(self, *args):
+    """random([gen]): integers over the type's range as Torch7; random(b): 1..b; random(a, b): a..b (Torch7's
     inclusive bounds)."""
-    return _fill_from(self, _random._default.random_fill_array(self._a.size, self._info.name, a, b))
+    g, args = _random.split_generator(args)
+    return _fill_from(self, g.random_fill_array(self._a.size, self._info.name, *args))
 
 
 # -- Python operators: new tensors, numpy broadcasting -----------------------------------------------------

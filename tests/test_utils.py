@@ -1,0 +1,331 @@
+"""torch.CmdLine, torch.Timer, torch.DiskFile/MemoryFile, torch.Tester/TestSuite, torch.class_, torch.isTypeOf,
+torch.type, torch.pointer: behaviour as torch7's CmdLine.lua, Timer.c, THDiskFile.c/THMemoryFile.c/File.lua,
+Tester.lua and init.lua."""
+import builtins
+import struct
+import time
+
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py.serialization import classes
+from luatorch_py.serialization.t7 import OBJECT_CLASSES
+
+
+# -- CmdLine ---------------------------------------------------------------------------------------------------
+def make_cmd():
+    cmd = torch.CmdLine()
+    cmd.text('Training')
+    cmd.option('-lr', 0.1, 'learning rate')
+    cmd.option('-epochs', 5, 'epochs')
+    cmd.option('-cuda', False, 'use CUDA')
+    cmd.option('-name', 'run', 'a name')
+    cmd.argument('-data', 'training file')
+    return cmd
+
+
+def test_cmdline_parse():
+    cmd = make_cmd()
+    opt = cmd.parse(['-lr', '0.01', '-cuda', 'train.t7', '-epochs', '12'])
+    assert opt.lr == 0.01 and opt['lr'] == 0.01 and opt.epochs == 12 and isinstance(opt.epochs, int)
+    assert opt.cuda is True and opt.name == 'run' and opt.data == 'train.t7'
+    assert cmd.default() == {'lr': 0.1, 'epochs': 5, 'cuda': False, 'name': 'run'}
+    with pytest.raises(AttributeError, match='no option'):
+        opt.missing
+
+
+def test_cmdline_errors_exit(capsys):
+    cmd = make_cmd()
+    for bad, msg in ((['-lr', 'x', 'd'], 'invalid type for option -lr (should be number)'),
+                     ([], 'not enough arguments'), (['a', 'b'], 'invalid argument: b'),
+                     (['d', '-lr'], 'missing argument for option -lr')):
+        with pytest.raises(SystemExit) as e:
+            cmd.parse(bad)
+        assert e.value.code == 1
+        assert msg in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        cmd.parse(['-h'])
+    assert e.value.code == 0
+    with pytest.raises(ValueError, match='no default'):
+        cmd.option('-x', None)
+    with pytest.raises(ValueError, match='wrong default type'):
+        cmd.option('-y', 1, 'y', 'string')
+
+
+def test_cmdline_help_layout(capsys):
+    make_cmd().help()
+    out = capsys.readouterr().out.splitlines()
+    assert out == ['Usage: [options] <data>', 'Training',
+                   '  -lr     learning rate [0.1]', '  -epochs epochs [5]', '  -cuda   use CUDA [false]',
+                   '  -name   a name [run]', '  <data>  training file']
+
+
+def test_cmdline_string_and_log(tmp_path, capsys):
+    cmd = make_cmd()
+    opt = cmd.parse(['-lr', '0.5', '-cuda', 'd.t7'])
+    assert cmd.string('exp', opt, {}) == 'exp,data=d.t7,cuda=t,lr=0.5'
+    assert cmd.string('exp', opt, {'cuda': True}) == 'exp,data=d.t7,lr=0.5'
+    log = tmp_path / 'log.txt'
+    old = builtins.print
+    cmd.log(str(log), {'lr': 0.5})
+    try:
+        print('epoch', 1, 0.25)
+    finally:
+        cmd.unlog()
+    assert builtins.print is old
+    lines = log.read_text().splitlines()
+    # Lua joins the parts and the newline with spaces: each line ends with ' '
+    assert lines[0].startswith('[program started on ') and lines[1] == '[command line arguments] '
+    assert lines[2:] == ['lr 0.5 ', '[----------------------] ', 'epoch 1 0.25 ']
+    assert 'epoch 1 0.25' in capsys.readouterr().out
+
+
+# -- Timer --------------------------------------------------------------------------------------------------------
+def test_timer():
+    t = torch.Timer()
+    time.sleep(0.02)
+    t.stop()
+    a = t.time()
+    assert set(a) == {'real', 'user', 'sys'} and a['real'] >= 0.015
+    time.sleep(0.02)
+    assert t.time() == a                                  # stopped: time does not move
+    t.resume()
+    time.sleep(0.01)
+    assert t.time()['real'] >= a['real'] + 0.008
+    assert t.reset() is t and t.time()['real'] < 0.01
+    t0 = t.time()['user']
+    s = 0
+    for i in range(300000):
+        s += i
+    assert t.time()['user'] > t0
+
+
+# -- File -------------------------------------------------------------------------------------------------------------
+def test_diskfile_ascii_numbers_strings(tmp_path):
+    p = tmp_path / 'f.txt'
+    f = torch.DiskFile(str(p), 'w')
+    assert f.writeInt(3) == 1 and f.writeDouble(0.1) == 1
+    assert f.writeFloat(torch.FloatStorage([1, 2.5, 3])) == 3
+    f.writeLong(-7)
+    f.writeString('hello\nworld')
+    f.close()
+    assert p.read_bytes() == b'3\n0.10000000000000001\n1 2.5 3\n-7\nhello\nworld'
+    with pytest.raises(ValueError, match='closed'):
+        f.writeInt(1)
+    f = torch.DiskFile(str(p))
+    assert f.readInt() == 3 and f.readDouble() == 0.1
+    s = f.readFloat(3)
+    assert s.type() == 'torch.FloatStorage' and s.tolist() == [1, 2.5, 3]
+    assert f.readLong() == -7 and f.readString('*l') == 'hello' and f.readString('*a') == 'world'
+    with pytest.raises(EOFError, match='read error'):
+        f.readInt()
+    f.quiet()
+    assert f.readInt() == 0 and f.hasError()
+    f.clearError()
+    assert not f.hasError()
+    with pytest.raises(ValueError, match='write in a read-only'):
+        f.writeInt(1)
+    f.close()
+    with torch.DiskFile(str(p), 'r') as g:
+        assert g.readInt() == 3
+    assert not g.isOpened()
+    assert torch.DiskFile(str(tmp_path / 'none' / 'x'), 'r', True) is None
+    with pytest.raises(OSError, match='cannot open'):
+        torch.DiskFile(str(tmp_path / 'none' / 'x'))
+
+
+def test_diskfile_binary_types_and_positions(tmp_path):
+    p = str(tmp_path / 'b.bin')
+    f = torch.DiskFile(p, 'w').binary()
+    f.writeInt(7)
+    f.writeShort(torch.ShortStorage([1, -2]))
+    f.writeDouble(2.5)
+    f.writeByte(255)
+    f.writeChar(-3)
+    f.close()
+    with open(p, 'rb') as fh:
+        assert fh.read() == struct.pack('<ihhdBb', 7, 1, -2, 2.5, 255, -3)
+    f = torch.DiskFile(p, 'r').binary()
+    st = torch.IntStorage(1)
+    assert f.readInt(st) == 1 and st[0] == 7
+    assert f.position() == 4                          # 0-based (Lua: 5)
+    f.seek(16)
+    assert f.readByte() == 255 and f.readChar() == -3
+    f.seek(4)
+    assert f.readShort(2).tolist() == [1, -2]
+    f.seekEnd()
+    assert f.position() == 18
+    f.close()
+    g = torch.DiskFile(p, 'rw').binary()              # rw keeps the contents
+    g.seekEnd()
+    g.writeInt(9)
+    g.seek(18)
+    assert g.readInt() == 9
+    g.bigEndianEncoding()
+    g.seek(0)
+    assert g.readInt() == 7 << 24
+    g.close()
+
+
+def test_objects_roundtrip_with_references(tmp_path):
+    p = str(tmp_path / 'o.t7')
+    t = torch.DoubleTensor([[1, 2], [3, 4]])
+    f = torch.DiskFile(p, 'w').binary()
+    f.writeObject({'a': t, 'n': 3, 's': 'x'})
+    f.writeObject(t)                                  # written before: only a reference
+    f.writeObject([True, None, 2.5])
+    f.close()
+    f = torch.DiskFile(p).binary()
+    d = f.readObject()
+    t2 = f.readObject()
+    assert t2 is d['a'] and t2.tolist() == [[1, 2], [3, 4]] and d['n'] == 3 and d['s'] == 'x'
+    assert f.readObject() == [True, None, 2.5]
+    f.close()
+    # one object per file is what torch.save writes, byte for byte (binary and ascii)
+    for mode in ('binary', 'ascii'):
+        m = torch.MemoryFile()
+        getattr(m, mode)()
+        m.writeObject({'w': t, 'k': [1, 2]})
+        raw = m.storage().numpy().tobytes()
+        assert raw[-1:] == b'\0' and raw[:-1] == torch.serialize({'w': t, 'k': [1, 2]}, mode)
+        m.seek(0)
+        back = m.readObject()
+        assert back['w'].tolist() == t.tolist() and back['k'] == [1, 2]
+
+
+def test_lua_written_files_read_and_rewritten(shared_dir):
+    # data.t7 / data_ascii.t7: written by Lua's torch.save, i.e. DiskFile(...):writeObject(obj)
+    for name, mode in (('data.t7', 'binary'), ('data_ascii.t7', 'ascii')):
+        path = f'{shared_dir}/fixtures/t7/{name}'
+        with open(path, 'rb') as fh:
+            raw = fh.read()
+        f = getattr(torch.DiskFile(path), mode)()
+        obj = f.readObject()
+        assert f.position() == len(raw)                 # the whole object, nothing more
+        with pytest.raises(torch.T7Error):
+            f.readObject()
+        f.close()
+        m = getattr(torch.MemoryFile(), mode)()
+        m.writeObject(obj)
+        assert m.storage().numpy().tobytes()[:-1] == raw   # written back byte for byte as Lua wrote it
+
+
+def test_memoryfile_from_storage_and_modes():
+    m = torch.MemoryFile('w')
+    m.writeInt(42)
+    s = m.storage()
+    assert s.type() == 'torch.CharStorage' and bytes(s.numpy().astype(np.uint8)) == b'42\n\0'
+    r = torch.MemoryFile(s, 'r')
+    assert r.readInt() == 42
+    with pytest.raises(ValueError, match='write in a read-only'):
+        r.writeInt(1)
+    with pytest.raises(ValueError, match='terminated by 0'):
+        torch.MemoryFile(torch.CharStorage([65]))
+    with pytest.raises(ValueError, match="'r', 'w' or 'rw'"):
+        torch.MemoryFile('x')
+    n = torch.MemoryFile().noAutoSpacing()
+    n.writeInt(torch.IntStorage([1, 2]))
+    assert n.storage().numpy().tobytes() == b'12\0'      # Torch7: no spacing at all
+
+
+# -- Tester ---------------------------------------------------------------------------------------------------
+def test_tester_reports_and_raises(capsys):
+    tester = torch.Tester()
+    suite = torch.TestSuite()
+
+    @suite.add
+    def good():
+        tester.asserteq(2, 2)
+        tester.eq(torch.ones(2), torch.DoubleTensor([1, 1]))
+        tester.eq({'a': [1, 2]}, {'a': [1, 2]})
+        tester.assertError(lambda: 1 / 0)
+        tester.assertalmosteq(1.0, 1.05, 0.1)
+        tester.assertTensorEq(torch.ones(2), torch.ones(2, 1))   # Lua's backwards-compatible dims (a warning)
+
+    def bad():
+        tester.asserteq(2, 3, 'two')
+        tester.eq(torch.ones(2), torch.DoubleTensor([1, 1.5]), 0.1)
+        getattr(tester, 'assert')(False)
+
+    def boom():
+        raise RuntimeError('boom')
+    tester.add(suite).add(bad).add(boom, 'explodes')
+    with pytest.raises(AssertionError, match='An error was found while running tests!'):
+        tester.run()
+    out = capsys.readouterr().out
+    assert 'Running 3 tests' in out and '[PASS]' in out and '[FAIL]' in out and '[ERROR]' in out
+    assert 'Completed 9 asserts in 3 tests with 1 failure and 1 error and 1 warning' in out
+    assert 'EQ failed: 2 ~= 3' in out and 'TensorEQ(==) violation: max diff=0.5, tolerance=0.1' in out
+    assert 'BOOL violation condition=false' in out and 'RuntimeError: boom' in out
+    t2 = torch.Tester()
+    t2.add(good, 'good')
+    assert t2.run('go') == 0
+    with pytest.raises(ValueError, match='already exists'):
+        t2.add(good, 'good')
+    with pytest.raises(ValueError, match='already defined'):
+        suite.good = good
+
+
+def test_tester_eq_messages():
+    t = torch.Tester()
+    t.setRethrowErrors(True)
+    with pytest.raises(AssertionError, match='different types'):
+        t.eq(torch.ones(2), torch.ones(2).float())
+    with pytest.raises(AssertionError, match=r'At table location a\.1: EQ failed: 2 ~= 3'):
+        t.eq({'a': [1, 2]}, {'a': [1, 3]})
+    with pytest.raises(AssertionError, match='values have different types'):
+        t.eq(1, '1')
+    assert t.ne(1, 2) and t.assertTableNe([1], [2]) and t.assertlt(1, 2) and t.assertge(2, 2)
+
+
+# -- class, type, isTypeOf, pointer ---------------------------------------------------------------------------------
+@pytest.fixture
+def scratch_classes():
+    yield
+    for name in ('utest.Animal', 'utest.Dog'):
+        OBJECT_CLASSES.pop(name, None)
+    classes.registry().pop('nn.UtestLayer', None)
+
+
+def test_class_and_save_load(tmp_path, scratch_classes):
+    Animal, parent = torch.class_('utest.Animal')
+    assert parent is None and getattr(torch, 'class') is torch.class_
+
+    def init(self, legs):
+        self.legs = legs
+    setattr(Animal, '__init', init)               # Lua's function Animal:__init(legs)
+    Animal.speak = lambda self: 'generic'
+    Dog, base = torch.class_('utest.Dog', 'utest.Animal')
+    Dog.speak = lambda self: 'woof'
+    d = Dog(4)
+    assert base is Animal and d.legs == 4 and d.speak() == 'woof'
+    assert torch.type(d) == 'utest.Dog' and torch.isTypeOf(d, 'utest.Animal') and torch.isTypeOf(d, Dog)
+    assert not torch.isTypeOf(Animal(2), 'utest.Dog')
+    d.w = torch.FloatTensor([1, 2])
+    p = str(tmp_path / 'dog.t7')
+    torch.save(p, d)
+    e = torch.load(p)
+    assert type(e) is Dog and e.legs == 4 and e.w.tolist() == [1, 2]
+    with pytest.raises(ValueError, match='already exists'):
+        torch.class_('utest.Dog')
+    with pytest.raises(ValueError, match='unknown parent'):
+        torch.class_('utest.Cat', 'utest.Nothing')
+    Layer, mod = torch.class_('nn.UtestLayer', 'nn.Module')
+    assert mod is torch.nn.Module and torch.isTypeOf(Layer(), 'nn.Module')
+    torch.save(str(tmp_path / 'layer.t7'), Layer())
+    assert type(torch.load(str(tmp_path / 'layer.t7'))) is Layer
+
+
+def test_type_istypeof_pointer():
+    lin = torch.nn.Linear(2, 3)
+    assert [torch.type(v) for v in (torch.ones(1).float(), 3, 2.5, 's', {}, [], None, True, print, lin)] == \
+        ['torch.FloatTensor', 'number', 'number', 'string', 'table', 'table', 'nil', 'boolean', 'function',
+         'nn.Linear']
+    assert torch.isTypeOf(lin, 'nn.Linear') and torch.isTypeOf(lin, 'nn.Module')
+    assert torch.isTypeOf(lin, torch.nn.Module)
+    assert not torch.isTypeOf(lin, 'Linear')             # a plain name must match whole ...
+    assert torch.isTypeOf(lin, 'nn%..*ear') and torch.isTypeOf(lin, '^nn%.Lin')    # ... a pattern anywhere
+    assert torch.isTypeOf(torch.ones(2), 'torch.DoubleTensor') and not torch.isTypeOf(3, 'number')
+    x = torch.ones(2)
+    assert torch.pointer(x) == torch.pointer(x) and torch.pointer(x) != torch.pointer(x.view(2))
