@@ -31,6 +31,7 @@ from .pooling import (SpatialMaxPooling, SpatialAveragePooling, SpatialAdaptiveM
 from .normalization import BatchNormalization, SpatialBatchNormalization
 from .padding import SpatialZeroPadding, SpatialReflectionPadding, SpatialReplicationPadding
 # -- more of torch/nn, nngraph and dpnn (one import line per file, above its owner's marker) --
+from ..nngraph import gModule, ModuleFromCriterion  # noqa: E402 (nngraph builds on nn)
 # [graph]
 from . import tables
 from .spatial_map import SpatialConvolutionMap, SpatialFullConvolutionMap
@@ -42,4 +43,9 @@ from .spatial_pool_extra import (SpatialDilatedMaxPooling, SpatialMaxUnpooling, 
 # [spatial]
 # [volumetric]
 # [misc]
+from .containers import DepthConcat
+from .table_more import CAddTensorTable, CriterionTable, MixtureTable, ZipTable, ZipTableOneToMany
+from .criterion_more import (ClassSimplexCriterion, DistanceRatioCriterion, L1Cost, L1HingeEmbeddingCriterion,
+                             ModuleCriterion, WeightedMSECriterion)
+from .trainer import StochasticGradient
 # [dpnn]

@@ -57,6 +57,19 @@ class Container(Module):
     def size(self):
         return len(self.modules)
 
+    def applyToModules(self, func):
+        """``func(module)`` for each module of this container (not recursive: ``apply`` is)."""
+        for m in self.modules:
+            func(m)
+
+    def rethrowErrors(self, module, moduleIndex, funcName, *args):
+        """``module.<funcName>(*args)`` for the module at 0-based ``moduleIndex``; an error is re-raised saying
+        which module of which container failed (Torch7's rethrowErrors, whose index is 1-based)."""
+        if moduleIndex >= len(self.modules) or self.modules[moduleIndex] is not module:
+            raise ValueError(f"{self.__torch_name__}.rethrowErrors: module {moduleIndex} is not the module given "
+                             f"(mismatch between moduleIndex and self.modules)")
+        return _call(self, moduleIndex, getattr(module, funcName), *args)
+
     def __len__(self):
         return len(self.modules)
 
@@ -339,6 +352,69 @@ class Concat(_SameInput):
 
     def _grad_parts(self, gradOutput):
         return _concat_grad_parts(self, gradOutput, self.dimension)
+
+
+class DepthConcat(Concat):
+    """DepthConcat(dim): as Concat, but the outputs may differ in their other dims: the output takes the largest
+    size of each and every module's output is centred in it, zero-padded (the Inception block's concatenation of
+    convolutions of different sizes).  ``dim`` is 0-based (Lua's nn.DepthConcat(2) is DepthConcat(1))."""
+
+    def _windows(self, target):
+        """(i, module i, the view of array ``target`` (output-sized) that module i's output fills)."""
+        d = self.dimension % target.ndim
+        off = 0
+        for i, m in enumerate(self.modules):
+            shape = m.output._a.shape
+            idx = []
+            for k, n in enumerate(shape):
+                if k == d:
+                    idx.append(slice(off, off + n))
+                else:
+                    start = (target.shape[k] - n) // 2      # 9 vs 4: 2 before, 3 after (Torch7's floor)
+                    idx.append(slice(start, start + n))
+            yield i, m, target[tuple(idx)]
+            off += shape[d]
+
+    def updateOutput(self, input):
+        outs = self._outputs(input)
+        if not outs:
+            raise ValueError(f"{self.__torch_name__}: no modules to concatenate")
+        for i, o in enumerate(outs):
+            if o.__class__ is not self._tcls:
+                raise TypeError(f"{self.__torch_name__}: module ({i}) output a "
+                                f"{o.type() if hasattr(o, 'type') else type(o).__name__}, expected a {self._type}")
+        a0 = outs[0]._a
+        nd = a0.ndim
+        if not -nd <= self.dimension < nd:
+            raise ValueError(f"{self.__torch_name__}: dimension {self.dimension} out of range for the {nd}-D output "
+                             f"of module (0) (size {sizestr(a0.shape)})")
+        d = self.dimension % nd
+        size = list(a0.shape)
+        for i, o in enumerate(outs[1:], 1):
+            if o._a.ndim != nd:
+                raise ValueError(f"{self.__torch_name__}: module ({i}) output a {o._a.ndim}-D tensor (size "
+                                 f"{sizestr(o._a.shape)}), module (0) a {nd}-D one (size {sizestr(a0.shape)})")
+            for k, n in enumerate(o._a.shape):
+                size[k] = size[k] + n if k == d else max(size[k], n)
+        st = self.__dict__.get('outputSize')
+        if st is None or not hasattr(st, 'resize'):
+            st = self.outputSize = CPU_LONG_STORAGE()
+        st.resize(nd)
+        for k, n in enumerate(size):
+            st[k] = n
+        out = resized(owned_tensor(self, 'output'), tuple(size))
+        out.fill(0)                                 # the padding
+        for i, m, win in self._windows(out):
+            win[...] = outs[i]._a
+        return self.output
+
+    def _grad_parts(self, gradOutput):
+        g = self._coerce(gradOutput, 'gradOutput')
+        want = self.output._a.shape
+        if g._a.shape != want:
+            raise ValueError(f"{self.__torch_name__}: expected gradOutput of size {sizestr(want)} (the output's), "
+                             f"got {sizestr(g._a.shape)}")
+        return ((i, m, g._view(w)) for i, m, w in self._windows(g._a))
 
 
 class ConcatTable(_SameInput):

@@ -187,12 +187,14 @@ class MM(Module):
 
 
 class PairwiseDistance(Module):
-    """PairwiseDistance(p): the p-norm distance between the two inputs of a table ``[x1, x2]`` (vectors: output
-    of size [1]; batches of rows: one distance per row)."""
+    """PairwiseDistance(p=2): the p-norm distance between the two inputs of a table ``[x1, x2]`` (vectors: output
+    of size [1]; batches of rows: one distance per row).  p defaults to 2 (Euclidean), as Torch7."""
 
-    def __init__(self, p):
+    def __init__(self, p=2):
         super().__init__()
-        if p is None or not 0 < p < math.inf:
+        if p is None:
+            p = 2                                   # Torch7: self.norm = p or 2
+        if not 0 < p < math.inf:
             raise ValueError(f"nn.PairwiseDistance: expected a finite p > 0, got {p}")
         self.gradInput = [self._tcls(), self._tcls()]
         self.output = self._tcls(1)

@@ -237,8 +237,21 @@ class Module(TypedObject):
         self.accGradParameters(input, gradOutput, scale)
         return self.gradInput
 
-    def __call__(self, input, gradOutput=None):
-        """forward(input); with gradOutput also backward, returning (output, gradInput) as Torch7."""
+    def __call__(self, *args, gradOutput=None):
+        """``module(input)`` is forward(input); ``module(input, gradOutput)`` also backward, returning (output,
+        gradInput) as Torch7.  Called on nngraph nodes -- a Node, a list of Nodes, or nothing (``nn.Identity()()``)
+        -- it builds a graph node instead, as nngraph's call does (docs/nngraph.md)."""
+        x = args[0] if args else None
+        if not args or getattr(type(x), '__torch_name__', None) == 'nngraph.Node' or (
+                isinstance(x, (list, tuple)) and x and getattr(type(x[0]), '__torch_name__', None) == 'nngraph.Node'):
+            from ..nngraph.gmodule import call_module
+            return call_module(self, args, gradOutput)
+        if len(args) > 2 or (len(args) == 2 and gradOutput is not None):
+            raise TypeError(f"{self!r}: called with {len(args)} arguments; expected module(input) or "
+                            f"module(input, gradOutput)")
+        input = x
+        if len(args) == 2:
+            gradOutput = args[1]
         self.forward(input)
         if gradOutput is None:
             return self.output
@@ -282,7 +295,15 @@ class Module(TypedObject):
             backend.sub_scaled(pt._a, d[g]._a, learningRate, self._buffer, '_upd_' + p)
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
-        """Torch7's trick: accumulate -lr * gradient straight into the parameters."""
+        """Parameters -= lr * gradient of this input: Torch7's trick (``defaultAccUpdateGradParameters``), or, for
+        a module whose parameters ``share`` made shared (field ``shared``), ``sharedAccUpdateGradParameters``."""
+        if self.__dict__.get('shared') is True:
+            return self.sharedAccUpdateGradParameters(input, gradOutput, lr)
+        return self.defaultAccUpdateGradParameters(input, gradOutput, lr)
+
+    def defaultAccUpdateGradParameters(self, input, gradOutput, lr):
+        """Torch7's trick: accumulate -lr * gradient straight into the parameters (the gradient fields point at
+        the parameters during accGradParameters)."""
         d = self.__dict__
         swapped = [(p, g) for p, g in self._param_pairs if p in d]
         saved = {g: d[g] for _, g in swapped if g in d}
@@ -375,17 +396,38 @@ class Module(TypedObject):
         return self
 
     def share(self, other, *names):
-        """Make the named tensor fields of self point at other's (recursively in containers)."""
+        """Make the named tensor fields of self point at other's (recursively in containers); both modules are
+        then flagged ``shared`` (Torch7's field: their accUpdateGradParameters goes through the gradients)."""
         for name in names:
             mine, theirs = self.__dict__.get(name), other.__dict__.get(name)
             if isinstance(mine, Tensor) and isinstance(theirs, Tensor):
                 mine.set(theirs)
+                if 'modules' not in self.__dict__:      # Torch7's Container:share sets no flag on the container
+                    self.shared = True
+                    other.shared = True
         for a, b in zip(self.children(), other.children()):
             a.share(b, *names)
         return self
 
     def reset(self, stdv=None):
         return self
+
+    def replace(self, fn):
+        """Torch7's replace: ``fn(module)`` returns the module to put in its place, applied to every module below
+        this one (each container's ``modules`` entries are replaced); returns ``fn(self)``.  E.g.
+        ``net = net.replace(lambda m: nn.Identity() if isinstance(m, nn.Dropout) else m)``."""
+        out = fn(self)
+        mods = self.__dict__.get('modules')
+        if isinstance(mods, list):
+            for i, m in enumerate(mods):
+                mods[i] = m.replace(fn)
+        return out
+
+    @staticmethod
+    def flatten(parameters):
+        """Torch7's Module.flatten: copy the tensors of the list ``parameters`` into one flat tensor (returned) and
+        make each a view of its place there (tensors sharing a storage keep sharing; unused holes squeezed out)."""
+        return _flatten(list(parameters or []))
 
     def __repr__(self):
         return self.__torch_name__

@@ -24,6 +24,10 @@ newline -- and strings and char/byte storages as raw bytes followed by a newline
 
 Reading is defensive: each length is checked against the bytes left before anything is allocated, nesting is
 bounded, and every failure is a T7Error naming the byte offset.
+
+A Lua table used as a key of another table (nngraph's two-way maps) loads as a ``TableKey`` key, hashed and
+compared by the table's identity.  Torch classes that are not nn modules (torch/graph's and nngraph's nodes, edges
+and graphs) are registered in ``OBJECT_CLASSES`` with ``registerObjectClass``.
 """
 import io
 import math
@@ -31,6 +35,8 @@ import os
 import re
 import secrets
 import struct
+import sys
+import threading
 import warnings
 
 import numpy as np
@@ -50,7 +56,11 @@ TYPE_FUNCTION = 6
 TYPE_LEGACY_RECUR_FUNCTION = 7
 TYPE_RECUR_FUNCTION = 8
 
-MAX_DEPTH = 200          # nested tables/objects, reading and writing (keeps well inside Python's stack)
+# nested tables/objects, reading and writing.  Linked structures nest deeply (a gModule of a 100-module chain is
+# ~300 levels: node -> data -> mapindex -> data ...), so reading and writing raise Python's recursion limit for
+# their duration (see _deep_stack); Python 3.11+ calls between Python functions use no C stack.
+MAX_DEPTH = 10000
+_FRAMES_PER_LEVEL = 3    # Python frames the reader/writer use per level of nesting (at most)
 MAX_DIMS = 64            # numpy's limit
 MAX_ELEMENTS = 1 << 48   # elements of one tensor view (strided views can exceed their storage)
 MAX_STRIDE = 1 << 56     # strides of size-1 dims are not bounded by the storage; this keeps bytes within int64
@@ -273,6 +283,43 @@ class _AsciiIn:
 # =============================================================================================================
 _BUSY = object()   # a tensor/storage being read (a reference to it from inside itself is an error)
 
+# Torch classes that are not nn modules (nngraph.Node, graph.Graph, graph.Edge): Lua class name -> Python class.
+# Such a class defines ``__t7_setstate__(fields, ctx)`` (called with the fields table read from the file, a dict,
+# and the load's context: a dict whose list ctx['after'] holds callables run once the whole file is read, when
+# every object it refers to is complete) and ``__t7_getstate__()`` (the dict of fields to write).  An nn class may
+# define ``__t7_loaded__(ctx)``, called after its fields are restored.
+OBJECT_CLASSES = {}
+
+
+def registerObjectClass(name, cls):
+    """Load the Lua class ``name`` as ``cls``, a plain Python class (not an nn module) with ``__t7_setstate__`` and
+    ``__t7_getstate__``; objects of ``cls`` are saved under ``name``."""
+    if not (isinstance(cls, type) and callable(getattr(cls, '__t7_setstate__', None))
+            and callable(getattr(cls, '__t7_getstate__', None))):
+        raise TypeError(f"registerObjectClass: {cls!r} needs __t7_setstate__ and __t7_getstate__ methods")
+    OBJECT_CLASSES[name] = cls
+    cls.__torch_name__ = name
+
+
+class TableKey:
+    """A Lua table (dict or list) used as a key of another table, as nngraph's maps do (``mapindex[data]``).  A
+    Python dict cannot be a dict key, so the key is this wrapper: it hashes and compares by the identity of the
+    table it holds (``TableKey(d) == TableKey(d)``, whatever d holds), so ``t[TableKey(d)]`` finds the entry Lua
+    keyed by ``d``.  ``.value`` is the table.  torch.save writes it back as the table itself."""
+    __slots__ = ('value',)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __hash__(self):
+        return id(self.value)
+
+    def __eq__(self, other):
+        return isinstance(other, TableKey) and other.value is self.value
+
+    def __repr__(self):
+        return f'TableKey(<{type(self.value).__name__} at {id(self.value):#x}>)'
+
 
 def _number(x):
     """Lua numbers are doubles: integral ones (within 2^53, not -0.0) load as Python ints."""
@@ -293,6 +340,7 @@ class _Loader:
         self.created = []      # containers in order of completion (for the list fix-up of self-references)
         self.depth = 0
         self.fallback = {}     # CUDA class name -> CPU class name used (no GPU here)
+        self.ctx = {'after': []}   # for the classes' __t7_setstate__ / __t7_loaded__ (see OBJECT_CLASSES)
 
     def load(self):
         f = self.f
@@ -302,6 +350,8 @@ class _Loader:
                 hint = "; is it an ascii file? load it with format='ascii'" if f.data[:1].isdigit() else ''
                 raise T7Error(f"not a binary .t7 file: the first type tag is {tag}{hint}", 0)
         obj = self.obj(False)
+        for fn in self.ctx['after']:
+            fn()
         if self.fallback:
             pairs = ', '.join(f'{k} as {v}' for k, v in sorted(self.fallback.items()))
             warnings.warn(f"torch.load: no CUDA device (or CuPy) here: loaded {pairs}", RuntimeWarning,
@@ -369,7 +419,7 @@ class _Loader:
             if k is None:
                 raise T7Error("a nil table key", kat)
             if isinstance(k, (dict, list)):
-                raise T7Error("a table used as a table key (Python dicts cannot have dict/list keys)", kat)
+                k = TableKey(k)     # Lua tables as keys (nngraph's maps): keyed by identity
             if isinstance(k, float) and k != k:
                 raise T7Error("a NaN table key", kat)
             if k in d:
@@ -405,6 +455,9 @@ class _Loader:
             name, version = s, 0
         else:
             name = _text(self.string('a class name'))
+        ocls = OBJECT_CLASSES.get(name)
+        if ocls is not None:
+            return self.plain(index, ocls, name, at)
         kind, what = classes.lookup(name)
         if kind == 'tensor':
             return self.tensor(index, what, name, at)
@@ -476,10 +529,35 @@ class _Loader:
             fields = {}
         if not isinstance(fields, dict):
             raise T7Error(f"the fields of a {name} are a {type(fields).__name__}, not a table with names", fat)
+        loaded = None
         try:
             classes.restore(obj, name, version, fields)
+            loaded = getattr(obj, '__t7_loaded__', None)
+            if loaded is not None:      # a class rebuilding its Python form of Lua structures (nn.gModule)
+                loaded(self.ctx)
         except classes.FieldError as e:
             raise T7Error(str(e), where.get(e.field, fat)) from None
+        except (TypeError, ValueError, KeyError, AttributeError) as e:
+            if loaded is None:
+                raise
+            raise T7Error(f"bad {name}: {e}", fat) from None
+        self.created.append(obj)
+        return obj
+
+    def plain(self, index, cls, name, at):
+        """A torch object of a registered non-nn class (OBJECT_CLASSES): its fields table, handed to the class."""
+        obj = cls.__new__(cls)
+        self.objects[index] = obj
+        fat = self.f.pos
+        fields = self.obj(True)
+        if fields is None or (isinstance(fields, list) and not fields):
+            fields = {}
+        if not isinstance(fields, dict):
+            raise T7Error(f"the fields of a {name} are a {type(fields).__name__}, not a table with names", fat)
+        try:
+            obj.__t7_setstate__(fields, self.ctx)
+        except (TypeError, ValueError, KeyError) as e:
+            raise T7Error(f"bad {name}: {e}", fat) from None
         self.created.append(obj)
         return obj
 
@@ -549,6 +627,34 @@ def _replace(container, old, new):
         for k, v in d.items():
             if v is old:
                 d[k] = new
+        stale = [k for k in d if isinstance(k, TableKey) and k.value is old]
+        for k in stale:                         # a key that is the table itself
+            d[TableKey(new)] = d.pop(k)
+
+
+_stack_lock = threading.Lock()
+_stack_users = [0, None, None]      # loads/saves in progress, the limit before the first, the limit it set
+
+
+class _deep_stack:
+    """Python's recursion limit raised enough for MAX_DEPTH levels while a load/save runs (restored by the last
+    one to finish, unless someone else changed it meanwhile)."""
+
+    def __enter__(self):
+        with _stack_lock:
+            if _stack_users[0] == 0:
+                before = sys.getrecursionlimit()
+                want = before + _FRAMES_PER_LEVEL * MAX_DEPTH + 500
+                sys.setrecursionlimit(want)
+                _stack_users[1:] = [before, want]
+            _stack_users[0] += 1
+
+    def __exit__(self, *exc):
+        with _stack_lock:
+            _stack_users[0] -= 1
+            if _stack_users[0] == 0 and sys.getrecursionlimit() == _stack_users[2]:
+                sys.setrecursionlimit(_stack_users[1])
+        return False
 
 
 def deserialize(data, format='binary'):
@@ -564,7 +670,8 @@ def deserialize(data, format='binary'):
     inp = _AsciiIn(bytes(data)) if format == 'ascii' else _BinaryIn(data, _LONG_SIZE[format])
     loader = _Loader(inp)
     try:
-        return loader.load()
+        with _deep_stack():
+            return loader.load()
     except T7Error:
         raise
     except RecursionError:
@@ -702,9 +809,9 @@ class _Saver:
             self.string(v.encode('utf-8', 'surrogateescape'))
         elif isinstance(v, (bytes, bytearray)):
             self.string(bytes(v))
-        elif isinstance(v, (dict, list, tuple, Tensor, Storage)) or _is_typed(v):
+        elif isinstance(v, (dict, list, tuple, Tensor, Storage)) or _is_typed(v) or _is_plain(v):
             # an nn object's fields table (written inline below) is one level deeper than the object
-            if depth + (1 if _is_typed(v) else 0) >= MAX_DEPTH:
+            if depth + (1 if _is_typed(v) or _is_plain(v) else 0) >= MAX_DEPTH:
                 raise ValueError(f"torch.save: {_path(path)} is nested deeper than {MAX_DEPTH} tables/objects")
             table = isinstance(v, (dict, list, tuple))
             o.int(TYPE_TABLE if table else TYPE_TORCH)
@@ -715,6 +822,9 @@ class _Saver:
             self.n += 1
             self.memo[id(v)] = (self.n, v)
             o.int(self.n)
+            lua_table = getattr(type(v), '__t7_table__', None)
+            if table and lua_table is not None:
+                v = lua_table(v)        # a Python form of a Lua structure (nngraph's node data): Lua's layout
             if isinstance(v, dict):
                 self.dict(v, path, depth, '[{!r}]')
             elif table:
@@ -729,6 +839,14 @@ class _Saver:
             elif isinstance(v, Storage):
                 self.header('V 1', v._info.storage_name)
                 self.storage(v)
+            elif _is_plain(v):
+                self.header('V 1', type(v).__torch_name__)
+                fields = v.__t7_getstate__()
+                self.n += 1
+                self.memo[id(fields)] = (self.n, fields)
+                o.int(TYPE_TABLE)
+                o.int(self.n)
+                self.dict(fields, path, depth + 1, '.{}')
             else:
                 self.header(f'V {classes.version_of(v)}', type(v).__torch_name__)
                 fields = classes.lua_fields(v)
@@ -770,7 +888,11 @@ class _Saver:
                 if isinstance(k, (float, np.floating)) and k != k:
                     raise ValueError(f"torch.save: a NaN key at {_path(kp)} (Lua tables cannot have one)")
                 self.obj(k, kp, depth + 1)
-            elif isinstance(k, (Tensor, Storage)) or _is_typed(k):
+            elif isinstance(k, (Tensor, Storage)) or _is_typed(k) or _is_plain(k):
+                self.obj(k, kp, depth + 1)
+            elif isinstance(k, TableKey):
+                self.obj(k.value, kp, depth + 1)        # a Lua table as a key: the table itself
+            elif isinstance(k, (dict, list)):           # a hashable dict subclass (nngraph's node data)
                 self.obj(k, kp, depth + 1)
             else:
                 raise TypeError(f"torch.save: cannot save a key of type {type(k).__name__} ({k!r}) at {_path(path)}; "
@@ -797,14 +919,25 @@ class _Saver:
         self.o.array(st._info, backend.to_numpy(data))
 
 
+def _is_plain(v):
+    """A torch object of a registered non-nn class (OBJECT_CLASSES)."""
+    return OBJECT_CLASSES.get(getattr(type(v), '__torch_name__', None)) is type(v)
+
+
+_TYPED = []
+
+
 def _is_typed(v):
-    from ..nn.module import TypedObject
-    return isinstance(v, TypedObject)
+    if not _TYPED:
+        from ..nn.module import TypedObject
+        _TYPED.append(TypedObject)
+    return isinstance(v, _TYPED[0])
 
 
 def _write(fh, obj, format):
     out = _AsciiOut(fh) if format == 'ascii' else _BinaryOut(fh)
-    _Saver(out).obj(obj, (None, 'obj'), 0)
+    with _deep_stack():
+        _Saver(out).obj(obj, (None, 'obj'), 0)
 
 
 def serialize(obj, format='binary'):

@@ -1,0 +1,104 @@
+"""nngraph's small modules: JustElement, JustTable (what split(1) and single-element tables use) and
+ModuleFromCriterion (a criterion as a graph node)."""
+from ..nn.module import Module, resized
+from ..nn.criterion import Criterion
+from ..tensor import Tensor
+
+
+class JustElement(Module):
+    """{x} -> x (the input is a table of one element); the gradient is {gradOutput}."""
+    __torch_name__ = 'nngraph.JustElement'
+
+    def __init__(self):
+        super().__init__()
+        self.gradInput = []
+
+    def updateOutput(self, input):
+        if not isinstance(input, (list, tuple)) or len(input) != 1:
+            got = f'a list of {len(input)}' if isinstance(input, (list, tuple)) else f'a {type(input).__name__}'
+            raise ValueError(f"nngraph.JustElement: expected a table of one element, got {got}")
+        self.output = input[0]
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        if not isinstance(self.gradInput, list):
+            self.gradInput = []
+        self.gradInput[:] = [gradOutput]
+        return self.gradInput
+
+
+class JustTable(Module):
+    """x -> {x}; the gradient is gradOutput's one element."""
+    __torch_name__ = 'nngraph.JustTable'
+
+    def __init__(self):
+        super().__init__()
+        self.output = []
+
+    def updateOutput(self, input):
+        if not isinstance(self.output, list):
+            self.output = []
+        self.output[:] = [input]
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        if not isinstance(gradOutput, (list, tuple)) or len(gradOutput) < 1:
+            raise ValueError(f"nngraph.JustTable: expected gradOutput to be a table of one element, got "
+                             f"{type(gradOutput).__name__}")
+        self.gradInput = gradOutput[0]
+        return self.gradInput
+
+
+class ModuleFromCriterion(Module):
+    """A criterion as a module: input {prediction, target}, output a 1-element tensor holding the loss;
+    gradInput {gradOutput[0] * d loss / d prediction, zeros like target} (no gradient flows to the target).
+    ``nngraph.ModuleFromCriterion(nn.MSECriterion())([pred, target])`` puts a loss in a graph (Lua also allows
+    ``nn.MSECriterion()({pred, target})``; here a criterion's call stays forward)."""
+
+    def __init__(self, criterion):
+        if not isinstance(criterion, Criterion):
+            raise TypeError(f"nn.ModuleFromCriterion: expected a criterion, got {type(criterion).__name__}")
+        super().__init__()
+        self.criterion = criterion
+        self.output = self._tcls(1)
+        self.gradInput = [self._tcls(), self._tcls()]
+
+    def _split(self, input):
+        if not isinstance(input, (list, tuple)) or len(input) != 2:
+            raise TypeError(f"nn.ModuleFromCriterion: expected input {{prediction, target}} (a list of two), got "
+                            f"{type(input).__name__}")
+        return input[0], input[1]
+
+    def updateOutput(self, input):
+        pred, target = self._split(input)
+        out = self.output
+        if out.__class__ is not self._tcls or out.nElement() != 1:
+            out = self.output = self._tcls(1)
+        out._a[0] = self.criterion.updateOutput(pred, target)
+        return out
+
+    def updateGradInput(self, input, gradOutput):
+        pred, target = self._split(input)
+        gp = self.criterion.updateGradInput(pred, target)
+        go = gradOutput._a.reshape(-1)[0] if isinstance(gradOutput, Tensor) else gradOutput[0]
+        gi = self.gradInput
+        if not isinstance(gi, list) or len(gi) != 2:
+            gi = self.gradInput = [self._tcls(), self._tcls()]
+        if isinstance(gp, (list, tuple)):
+            if not isinstance(gi[0], list):
+                gi[0] = [self._tcls() for _ in gp]
+            for t, g in zip(gi[0], gp):
+                a = resized(t, g._a.shape)
+                a[...] = g._a
+                a *= go
+        else:
+            if gi[0].__class__ is not self._tcls:
+                gi[0] = self._tcls()
+            a = resized(gi[0], gp._a.shape)
+            a[...] = gp._a
+            a *= go
+        if gi[1].__class__ is not self._tcls:
+            gi[1] = self._tcls()
+        tshape = target._a.shape if isinstance(target, Tensor) else getattr(target, 'shape', ())
+        resized(gi[1], tuple(tshape)).fill(0)
+        return gi
