@@ -41,6 +41,12 @@ from .spatial_extra import SpatialSubSampling, SpatialConvolutionLocal, SpatialD
 from .spatial_pool_extra import (SpatialDilatedMaxPooling, SpatialMaxUnpooling, SpatialFractionalMaxPooling,
                                  FeatureLPPooling)
 # [spatial]
+from .volumetric import (VolumetricBatchNormalization, VolumetricFullConvolution, VolumetricDilatedConvolution,
+                         VolumetricDropout, VolumetricDilatedMaxPooling, VolumetricMaxUnpooling,
+                         VolumetricFractionalMaxPooling, VolumetricReplicationPadding)
+from .temporal import TemporalRowConvolution, TemporalSubSampling, TemporalDynamicKMaxPooling
+from .upsampling import UpSampling, PixelShuffle
+from .criterion_spatial import SpatialClassNLLCriterion, SpatialAutoCropMSECriterion
 # [volumetric]
 # [misc]
 from .containers import DepthConcat

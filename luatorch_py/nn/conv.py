@@ -717,6 +717,7 @@ class VolumetricMaxPooling(_CeilMode, Module):
 
     def updateOutput(self, input):
         x, xb, batched, osize, k, s, p, extra = self._setup(input)
+        self.itime, self.iheight, self.iwidth = xb.shape[2:]    # Torch7's fields (VolumetricMaxUnpooling reads them)
         n, c = xb.shape[:2]
         out = resized(self.output, ((n,) if batched else ()) + (c,) + osize).reshape((n, c) + osize)
         idx = self._buffer('_idx', (n, c) + osize, long_info(self))

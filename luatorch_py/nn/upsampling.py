@@ -1,0 +1,216 @@
+"""Torch7's UpSampling (nearest or (bi/tri)linear, 4-D or 5-D inputs) and PixelShuffle.
+
+UpSampling's linear mode follows THNN's SpatialUpSamplingBilinear / VolumetricUpSamplingTrilinear: corners aligned
+(source position = out_index * (in - 1) / (out - 1), computed in single precision), interpolated along W, then H,
+then T (THNN's grouping of the sums).  Its backward applies the transposed interpolation matrices (kept per size).
+"""
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..backend import array_module, kernels
+from .module import Module, check_grad_size, field_out, sizestr
+
+
+def _long_storage5():
+    from .. import LongStorage
+    return LongStorage(5).fill(0)
+
+
+def _interp(n_in, n_out, dtype):
+    """(i0, i1, l0, l1, M): for each output index its two source indices and weights (THNN's float arithmetic), and
+    the interpolation matrix M (n_out x n_in)."""
+    f32 = np.float32
+    r = f32(n_in - 1) / f32(n_out - 1) if n_out > 1 else f32(0)
+    pos = (r * np.arange(n_out, dtype=f32)).astype(f32)
+    i0 = pos.astype(np.int64)
+    i1 = i0 + (i0 < n_in - 1)
+    l1 = (pos - i0).astype(dtype)
+    l0 = (1 - l1).astype(dtype)
+    m = np.zeros((n_out, n_in), dtype=dtype)
+    np.add.at(m, (np.arange(n_out), i0), l0)
+    np.add.at(m, (np.arange(n_out), i1), l1)
+    return i0, i1, l0, l1, m
+
+
+class UpSampling(Module):
+    """UpSampling(scale_factor, mode='nearest') or UpSampling({'oheight': h, 'owidth': w[, 'odepth': d]}, 'linear')
+    over a 4-D (batch x planes x H x W) or 5-D (batch x planes x D x H x W) input.  'nearest' repeats each pixel
+    scale_factor times along each spatial dim; 'linear' (also spelled 'bilinear' or 'trilinear'; any other mode is
+    'nearest', as Torch7) interpolates to H*scale_factor x ... or to the sizes given (a dict, as Lua's table)."""
+    scale_factor = None     # fields absent (nil) in Torch7 depending on the constructor argument
+    odepth = None
+    oheight = None
+    owidth = None
+
+    def __init__(self, params, mode=None):
+        super().__init__()
+        self.mode = 'linear' if mode in ('linear', 'bilinear', 'trilinear') else 'nearest'
+        if isinstance(params, dict):
+            if self.mode == 'nearest':
+                raise ValueError("nn.UpSampling: nearest neighbour upsampling requires a scale_factor")
+            for k in ('odepth', 'oheight', 'owidth'):
+                v = params.get(k)
+                if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1):
+                    raise ValueError(f"nn.UpSampling: {k} must be a positive integer, got {v!r}")
+            if params.get('owidth') is None or params.get('oheight') is None:
+                raise ValueError(f"nn.UpSampling: output height and width parameters are required, got {params!r}")
+            for k in ('odepth', 'oheight', 'owidth'):
+                if params.get(k) is not None:
+                    setattr(self, k, int(params[k]))
+        else:
+            if isinstance(params, bool) or not isinstance(params, numbers.Real):
+                raise TypeError(f"nn.UpSampling: expected a scale_factor or a dict of output sizes, got {params!r}")
+            if params < 1:
+                raise ValueError(f"nn.UpSampling: scale_factor must be greater than 1, got {params}")
+            if int(params) != params:
+                raise ValueError(f"nn.UpSampling: scale_factor must be integer, got {params}")
+            self.scale_factor = int(params)
+        self.inputSize = _long_storage5()
+        self.outputSize = _long_storage5()
+
+    def _sizes(self, x):
+        """The output's spatial sizes for input array ``x`` (checked), and Torch7's inputSize/outputSize set."""
+        if x.ndim not in (4, 5):
+            raise ValueError(f"{self!r}: only 4-D or 5-D inputs are supported, got {sizestr(x.shape)}")
+        sp = x.shape[2:]
+        if min(x.shape) < 1:
+            raise ValueError(f"{self!r}: input sizes should be greater than 0, got {sizestr(x.shape)}")
+        if self.scale_factor is not None:
+            out = tuple(n * int(self.scale_factor) for n in sp)
+        elif x.ndim == 5:
+            if self.odepth is None:
+                raise ValueError(f"{self!r}: no output depth (odepth) was given for volumetric upsampling")
+            out = (int(self.odepth), int(self.oheight), int(self.owidth))
+        else:
+            out = (int(self.oheight), int(self.owidth))
+        for name, shape in (('inputSize', x.shape), ('outputSize', x.shape[:2] + out)):
+            st = self.__dict__.get(name)
+            if st is None or len(st) < 5:
+                st = self.__dict__[name] = _long_storage5()
+            for i, n in enumerate(shape):
+                st[i] = n
+        return out
+
+    def _plan(self, sp, out):
+        """Per spatial dim (i0, i1, l0 and l1 shaped to broadcast along that dim, M^T): kept per size and type."""
+        key = (sp, out, self._tinfo.name)
+        cache = self.__dict__.get('_plan_cache')
+        if cache is None or cache[0] != key:
+            dev, dt = self._tinfo.cuda, self._tinfo.dtype
+            plan = []
+            for a, (n_in, n_out) in enumerate(zip(sp, out)):
+                i0, i1, l0, l1, m = _interp(n_in, n_out, dt)
+                shape = (n_out,) + (1,) * (len(sp) - 1 - a)
+                plan.append(tuple(backend.to_device(v, dev) for v in
+                                  (i0, i1, l0.reshape(shape), l1.reshape(shape), np.ascontiguousarray(m.T))))
+            self.__dict__['_plan_cache'] = cache = (key, plan)
+        return cache[1]
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        out_sp = self._sizes(x)
+        out = field_out(self, 'output', x.shape[:2] + out_sp)
+        nd = x.ndim - 2
+        if self.mode == 'nearest':
+            s = int(self.scale_factor)
+            blocks = x.shape[:2] + tuple(v for n in x.shape[2:] for v in (n, s))
+            out.reshape(blocks)[...] = x[(slice(None), slice(None)) + (slice(None), None) * nd]
+            return self.output
+        # linear: along the last spatial dim first (W, then H, then D), THNN's grouping of the sums
+        plan = self._plan(x.shape[2:], out_sp)
+        src = x
+        for a in reversed(range(nd)):
+            i0, i1, l0, l1, _ = plan[a]
+            shape = src.shape[:2 + a] + (out_sp[a],) + src.shape[3 + a:]
+            dst = out if a == 0 else self._buffer(f'_lin{a}', shape)
+            tmp = self._buffer(f'_lint{a}', shape)
+            kernels.take_into(src, i0, dst, axis=2 + a)
+            dst *= l0
+            kernels.take_into(src, i1, tmp, axis=2 + a)
+            tmp *= l1
+            dst += tmp
+            src = dst
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        if g.ndim != x.ndim:
+            raise ValueError(f"{self!r}: input and gradOutput should have the same number of dims, got "
+                             f"{sizestr(x.shape)} and {sizestr(g.shape)}")
+        out_sp = self._sizes(x)
+        check_grad_size(self, g, x.shape[:2] + out_sp)
+        xp = array_module(x)
+        gi = field_out(self, 'gradInput', x.shape)
+        nd = x.ndim - 2
+        if self.mode == 'nearest':
+            s = int(self.scale_factor)
+            blocks = x.shape[:2] + tuple(v for n in x.shape[2:] for v in (n, s))
+            xp.sum(g.reshape(blocks), axis=tuple(range(3, 3 + 2 * nd, 2)), out=gi)
+            return self.gradInput
+        # the adjoint of each interpolation (D, then H, then W): one batched matmul by M^T per spatial dim
+        plan = self._plan(x.shape[2:], out_sp)
+        src = xp.ascontiguousarray(g)
+        for a in range(nd):
+            mt = plan[a][4]
+            shape = src.shape[:2 + a] + (x.shape[2 + a],) + src.shape[3 + a:]
+            dst = gi if a == nd - 1 else self._buffer(f'_glin{a}', shape)
+            pre = int(np.prod(src.shape[:2 + a]))
+            post = int(np.prod(src.shape[3 + a:]))
+            xp.matmul(mt, src.reshape(pre, src.shape[2 + a], post), out=dst.reshape(pre, shape[2 + a], post))
+            src = dst
+        return self.gradInput
+
+    def __repr__(self):
+        if self.scale_factor is not None:
+            return f"{self.__torch_name__}({int(self.scale_factor)}x, {self.mode})"
+        if self.odepth is not None:
+            return f"{self.__torch_name__}({self.odepth}x{self.oheight}x{self.owidth}, {self.mode})"
+        return f"{self.__torch_name__}({self.oheight}x{self.owidth}, {self.mode})"
+
+
+class PixelShuffle(Module):
+    """PixelShuffle(upscaleFactor): rearranges a (batch x) C*r^2 x H x W input into (batch x) C x H*r x W*r (the
+    sub-pixel convolution's shuffle, r = upscaleFactor): out[c, h*r + i, w*r + j] = in[c*r^2 + i*r + j, h, w]."""
+
+    def __init__(self, upscaleFactor):
+        super().__init__()
+        if isinstance(upscaleFactor, bool) or not isinstance(upscaleFactor, numbers.Integral) or upscaleFactor < 1:
+            raise ValueError(f"nn.PixelShuffle: upscaleFactor must be a positive integer, got {upscaleFactor!r}")
+        self.upscaleFactor = upscaleFactor
+        self.upscaleFactorSquared = upscaleFactor * upscaleFactor
+
+    def _shape(self, x):
+        """(B, C, H, W, batched?) of input array ``x`` (C the output's planes)."""
+        if x.ndim not in (3, 4):
+            raise ValueError(f"{self!r}: expected a 3-D (C*r^2 x H x W) or 4-D (batch first) input, got "
+                             f"{sizestr(x.shape)}")
+        xb = x if x.ndim == 4 else x[None]
+        r2 = self.upscaleFactor * self.upscaleFactor
+        if xb.shape[1] % r2:
+            raise ValueError(f"{self!r}: the input's {xb.shape[1]} planes (size {sizestr(x.shape)}) are not a "
+                             f"multiple of upscaleFactor^2 = {r2}")
+        return (xb.shape[0], xb.shape[1] // r2) + xb.shape[2:] + (x.ndim == 4,)
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        B, C, H, W, batched = self._shape(x)
+        r = self.upscaleFactor
+        out = field_out(self, 'output', ((B,) if batched else ()) + (C, H * r, W * r))
+        out.reshape(B, C, H, r, W, r)[...] = x.reshape(B, C, r, r, H, W).transpose(0, 1, 4, 2, 5, 3)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._coerce(input)._a
+        B, C, H, W, batched = self._shape(x)
+        r = self.upscaleFactor
+        g = self._coerce(gradOutput, 'gradOutput')._a
+        check_grad_size(self, g, ((B,) if batched else ()) + (C, H * r, W * r))
+        gi = field_out(self, 'gradInput', x.shape)
+        gi.reshape(B, C, r, r, H, W)[...] = g.reshape(B, C, H, r, W, r).transpose(0, 1, 3, 5, 2, 4)
+        return self.gradInput
+
+    def __repr__(self):
+        return self.__torch_name__
