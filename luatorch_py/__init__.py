@@ -16,6 +16,7 @@ from .functions import range, zeros, ones, eye, rand, randn, randperm, cat, stac
 from .threads import setnumthreads, getnumthreads  # noqa: E402 (BLAS threads, Torch7's names)
 from .linalg import (gesv, trtrs, potrf, potrs, potri, pstrf, gels, symeig, eig, svd,  # noqa: E402
                      inverse, qr, geqrf, orgqr, ormqr, LinAlgError)
+from .tensor import repeatTensor, split, chunk, viewAs, expandAs  # noqa: E402
 # [tensor-forms]
 from .maths_extra import *  # noqa: F401,F403,E402 (median, conv2, bitand, ...: the rest of maths.md)
 # [maths]

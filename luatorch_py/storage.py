@@ -15,9 +15,11 @@ from .types import TYPES, TypeInfo
 
 
 class Storage:
-    """Base of ``torch.FloatStorage`` etc.  ``Storage(n)`` is uninitialized; ``Storage(list)`` copies values."""
+    """Base of ``torch.FloatStorage`` etc.  ``Storage(n)`` is uninitialized; ``Storage(list)`` copies values;
+    ``Storage(storage, offset=0, size=None)`` views a storage of the same type (offset 0-based); ``Storage(filename,
+    shared=False, size=0)`` maps a file (numpy.memmap).  See docs/tensor.md."""
     _info: TypeInfo = None
-    __slots__ = ('_data', '_views', '__weakref__')
+    __slots__ = ('_data', '_views', '_refc', '__weakref__')
 
     @classmethod
     def _of(cls, data):
@@ -27,9 +29,17 @@ class Storage:
         st._views = _Views()
         return st
 
-    def __init__(self, arg=0, *, _data=None):
+    def __init__(self, arg=0, *rest, _data=None):
         if _data is not None:
             self._data = _data
+        elif isinstance(arg, Storage) and arg._info is self._info:
+            self._data = _view_of(self._info.storage_name, arg, *rest)
+        elif isinstance(arg, (str, bytes)) or hasattr(arg, '__fspath__'):
+            self._data = _mapped(self._info, arg, *rest)
+        elif rest:
+            raise TypeError(f"{self._info.storage_name}: expected (size), (values), (storage, [offset, [size]]) or "
+                            f"(filename, [shared, [size]]), got {1 + len(rest)} arguments starting with "
+                            f"{type(arg).__name__}")
         elif isinstance(arg, (int, np.integer)):
             if arg < 0:
                 raise ValueError(f"{self._info.storage_name}: size must be >= 0, got {arg}")
@@ -123,6 +133,40 @@ class Storage:
             self._views[:] = [r for r in self._views if r() is not None and r()._s is self]
         return self
 
+    # -- Torch7's other storage.md forms ---------------------------------------------------------------
+    def string(self, value=None):
+        """Char and Byte storages: ``string()`` is the bytes as a str (UTF-8; other bytes kept as surrogates);
+        ``string(s)`` (a str or bytes) resizes the storage to s's bytes, copies them in and returns self."""
+        if self._info.dtype not in (np.int8, np.uint8) or self._info.cuda:
+            raise TypeError(f"string: only torch.CharStorage and torch.ByteStorage hold strings, not a "
+                            f"{self._info.storage_name}")
+        if value is None:
+            return self._data.tobytes().decode('utf-8', 'surrogateescape')
+        if isinstance(value, str):
+            value = value.encode('utf-8', 'surrogateescape')
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"string: expected a str or bytes, got {type(value).__name__}")
+        value = bytes(value)
+        self.resize(len(value))
+        self._data[...] = np.frombuffer(value, dtype=self._info.dtype)
+        return self
+
+    def retain(self):
+        """Torch7's reference count: +1 (Python frees the memory; ``refcount()`` reads the count)."""
+        self._refc = self.refcount() + 1
+
+    def free(self):
+        """Torch7's reference count: -1."""
+        n = self.refcount()
+        if n <= 0:
+            raise RuntimeError(f"free: the {self._info.storage_name}'s reference count is already 0 (Torch7 would "
+                               f"free it twice)")
+        self._refc = n - 1
+
+    def refcount(self):
+        """The count retain/free keep: 1 for a new storage (Python-only; Torch7 does not show it)."""
+        return getattr(self, '_refc', 1)
+
     def __eq__(self, other):
         try:
             return self.tolist() == list(other)
@@ -142,10 +186,10 @@ class SizeStorage(Storage):
     """Also what ``Tensor.size()`` returns: it behaves as a tuple of ints (len, index, iterate, ==)."""
     __slots__ = ()
 
-    def __init__(self, arg=0, *, _data=None):
+    def __init__(self, arg=0, *rest, _data=None):
         if isinstance(arg, tuple) and _data is None:
             arg = list(arg)
-        super().__init__(arg, _data=_data)
+        super().__init__(arg, *rest, _data=_data)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
@@ -178,6 +222,61 @@ class _Views(list):
 
     def alive(self):
         return [t for t in (r() for r in self) if t is not None]
+
+
+def _int_arg(v, what):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)) \
+            or float(v) != int(v):
+        raise TypeError(f"{what}: expected an integer, got {v!r}")
+    return int(v)
+
+
+def _view_of(name, src, offset=0, size=None):
+    """The part of ``src``'s buffer that Storage(src, offset, size) views (offset 0-based; size: to the end)."""
+    offset = _int_arg(offset, f"{name}(storage, offset, size)")
+    n = len(src)
+    size = n - offset if size is None else _int_arg(size, f"{name}(storage, offset, size)")
+    if not 0 <= offset <= n or size < 0 or offset + size > n:
+        raise ValueError(f"{name}(storage, offset, size): offset {offset} and size {size} do not fit a storage of "
+                         f"size {n} (offsets are 0-based)")
+    return src._data[offset:offset + size]
+
+
+def _mapped(info, filename, shared=False, size=0, shared_mem=False):
+    """The buffer of Storage(filename, shared, size, sharedMem): the file mapped with numpy.memmap, written back
+    when ``shared`` (a shared map grows the file to ``size`` elements), else private (copy-on-write).  Size 0: the
+    whole file.  ``shared_mem``: the name is in the shared-memory area (/dev/shm, as shm_open)."""
+    import os
+    name = info.storage_name
+    if info.cuda:
+        raise TypeError(f"{name}: a GPU storage cannot map a file; map a CPU storage and copy it")
+    size = _int_arg(size or 0, f"{name}(filename, shared, size)")
+    if size < 0:
+        raise ValueError(f"{name}(filename, shared, size): size must be >= 0, got {size}")
+    path = os.fspath(filename)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if shared_mem:
+        if not os.path.isdir('/dev/shm'):
+            raise OSError(f"{name}: sharedMem needs a shared-memory area (/dev/shm); none here")
+        path = os.path.join('/dev/shm', path.lstrip('/'))
+    if not os.path.exists(path):
+        if not shared:
+            raise FileNotFoundError(f"{name}: no file {path!r} to map")
+        open(path, 'wb').close()
+    isz = info.dtype.itemsize
+    have = os.path.getsize(path) // isz
+    if size == 0:
+        size = have
+    if size > have:
+        if not shared:
+            raise ValueError(f"{name}: file {path!r} holds {have} elements of {isz} bytes, fewer than the "
+                             f"{size} asked (a shared mapping grows the file)")
+        with open(path, 'r+b') as fh:
+            fh.truncate(size * isz)
+    if size == 0:
+        return np.empty((0,), info.dtype)
+    return np.memmap(path, dtype=info.dtype, mode='r+' if shared else 'c', shape=(size,)).view(np.ndarray)
 
 
 def _checked_size(info, n):

@@ -67,15 +67,50 @@ def _parse_sizes(args, what):
     return tuple(sizes)
 
 
+def _fill_strides(size, stride, what):
+    """The strides for ``size`` with a missing (None) or negative one made contiguous given the dims after it, as
+    TH's resizeNd reads them (tensor.md: "negative strides ... will be interpreted as choose the right stride such
+    that the Tensor is contiguous"), so no view reaches before its offset."""
+    if len(stride) != len(size):
+        raise ValueError(f"{what}: size {tuple(size)} and stride {tuple(stride)} differ in length")
+    out = list(stride)
+    for d in reversed(range(len(size))):
+        if out[d] is None or out[d] < 0:
+            out[d] = 1 if d == len(size) - 1 else max(size[d + 1], 1) * out[d + 1]
+    return tuple(out)
+
+
+def _geometry_args(geo, what, rest):
+    """(size, stride) from the arguments after (storage, offset): nothing (a 1-D view over the ``rest``), a size and
+    an optional stride (ints, tuples or LongStorages), or Torch7's numbers sz1, st1, sz2, st2, ... (a missing last
+    stride: contiguous).  stride None means contiguous."""
+    geo = list(geo)
+    while geo and geo[-1] is None:
+        geo.pop()
+    if not geo:
+        return (rest,), None
+    if len(geo) <= 2 and not all(_is_number(g) for g in geo):
+        size = (rest,) if geo[0] is None else _parse_sizes((geo[0],), what)
+        stride = _parse_sizes((geo[1],), what) if len(geo) > 1 else None
+        return size, (None if stride is None else _fill_strides(size, stride, what))
+    if not all(_is_number(g) for g in geo):
+        raise TypeError(f"{what}: expected (storage, offset, size, stride) with LongStorages or (storage, offset, "
+                        f"sz1, st1, sz2, st2, ...) with numbers, got {tuple(geo)!r}")
+    size = _parse_sizes(geo[0::2], what)
+    stride = _parse_sizes(geo[1::2], what) + ((None,) if len(geo) % 2 else ())
+    return size, _fill_strides(size, stride, what)
+
+
 class Tensor:
     """``torch.Tensor(...)`` makes a tensor of the default type (``torch.DoubleTensor`` unless changed).
 
     Forms: ``Tensor()`` empty; ``Tensor(4, 6)`` / ``Tensor((4, 6))`` / ``Tensor(LongStorage)`` uninitialized;
     ``Tensor([[1, 2], [3, 4]])`` and ``Tensor(ndarray)`` copy values; ``Tensor(other)`` shares other's storage
-    (converted by copy when other has another type); ``Tensor(storage, offset=0, size=None, stride=None)`` views a
-    storage (offset 0-based).
+    (converted by copy when other has another type); ``Tensor(storage, offset=0, size=None, stride=None)`` and
+    ``Tensor(storage, offset, sz1, st1, sz2, st2, ...)`` view a storage (offset 0-based); ``Tensor(sizes, strides)``
+    with two LongStorages (or tuples) makes a tensor with those strides.
     """
-    __slots__ = ('_a', '_s', '__weakref__')
+    __slots__ = ('_a', '_s', '_refc', '__weakref__')
     _info = None
     __array_priority__ = 1000   # ndarray <op> Tensor defers to the Tensor's reflected operator (a Tensor)
 
@@ -97,15 +132,11 @@ class Tensor:
             if a0._info is not info:
                 raise TypeError(f"{info.name}: expected a {info.storage_name} (or a LongStorage of sizes), "
                                 f"got a {a0._info.storage_name}")
-            if len(args) > 4:
-                raise TypeError(f"{info.name}: expected (storage, [offset, [size, [stride]]]), "
-                                f"got {len(args)} arguments")
             off = _parse_sizes((args[1],), info.name)[0] if len(args) > 1 else 0
             if not 0 <= off <= len(a0):
                 raise ValueError(f"{info.name}: storage offset {off} out of range for a {a0._info.storage_name} "
                                  f"of size {len(a0)} (offsets are 0-based)")
-            size = _parse_sizes((args[2],), info.name) if len(args) > 2 and args[2] is not None else (len(a0) - off,)
-            stride = _parse_sizes((args[3],), info.name) if len(args) > 3 and args[3] is not None else None
+            size, stride = _geometry_args(args[2:], info.name, len(a0) - off)
             self._s = a0
             self._a = a0._data[0:0]
             self._set_geometry(off, size, stride)   # grows the storage when the view needs more (Torch7)
@@ -129,6 +160,14 @@ class Tensor:
             arr = arr.astype(info.dtype, order='C', copy=True)
             st = info.storage_class(_data=arr.reshape(-1))
             self._init_view(st, st._data.reshape(arr.shape))
+        elif len(args) == 2 and all(isinstance(a, (SizeStorage, tuple)) for a in args):
+            # Tensor(sizes, strides): Torch7's form with two LongStorages
+            size, stride = _parse_sizes((a0,), info.name), _parse_sizes((args[1],), info.name)
+            st = info.storage_class(0)
+            self._s = st
+            self._a = st._data
+            st._views.add(self)
+            self._set_geometry(0, size, _fill_strides(size, stride, info.name))
         else:
             sizes = _parse_sizes(args, info.name)
             if any(n < 0 for n in sizes):
@@ -309,7 +348,10 @@ class Tensor:
 
     # -- views -----------------------------------------------------------------------------------------
     def view(self, *sizes):
-        """A view with new sizes (one may be -1).  Needs a contiguous tensor, as Torch7."""
+        """A view with new sizes (one may be -1).  Needs a contiguous tensor, as Torch7.  ``res.view(x, sizes)``
+        (Torch7's result form) points res at x's view and returns res."""
+        if sizes and isinstance(sizes[0], Tensor):
+            return self.set(sizes[0].view(*sizes[1:]))
         sizes = _parse_sizes(sizes, 'view')
         n = self._a.size
         if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
@@ -328,7 +370,10 @@ class Tensor:
                              f"call contiguous() first")
         return self._view(self._a.reshape(sizes))
 
-    def viewAs(self, other):
+    def viewAs(self, other, template=None):
+        """A view with ``other``'s sizes; ``res.viewAs(x, template)`` points res at x's view (Torch7's result form)."""
+        if template is not None:
+            return self.set(other.view(template.shape))
         return self.view(other.shape)
 
     reshape_view = view
@@ -393,6 +438,10 @@ class Tensor:
         return self._view(arr)
 
     def expand(self, *sizes):
+        """A view with size-1 dims expanded (stride 0); ``res.expand(x, sizes)`` points res at x's view (Torch7's
+        result form)."""
+        if sizes and isinstance(sizes[0], Tensor):
+            return self.set(sizes[0].expand(*sizes[1:]))
         sizes = _parse_sizes(sizes, 'expand')
         lead = len(sizes) - self._a.ndim
         if lead < 0:
@@ -409,7 +458,10 @@ class Tensor:
                 shape[i], strides[i] = s, 0
         return self._view(backend.as_strided(self._s._data, tuple(shape), tuple(strides), self.storageOffset()))
 
-    def expandAs(self, other):
+    def expandAs(self, other, template=None):
+        """``x.expandAs(t)``: x expanded to t's sizes; ``res.expandAs(x, t)`` points res at that view."""
+        if template is not None:
+            return self.set(other.expand(template.shape))
         return self.expand(other.shape)
 
     def squeeze(self, dim=None):
@@ -432,8 +484,9 @@ class Tensor:
     def clone(self):
         return type(self)._from_array(self._a.copy(order='C'))
 
-    def set(self, source=None, offset=0, size=None, stride=None):
-        """Point self at another tensor's memory, or at (storage, offset, size, stride)."""
+    def set(self, source=None, offset=0, *geometry):
+        """Point self at another tensor's memory, or at (storage, offset, size, stride) with size and stride as
+        LongStorages (tuples), or at (storage, offset, sz1, st1, sz2, st2, ...).  Offsets are 0-based."""
         if isinstance(source, Tensor):
             self._check_same_type(source, 'set')
             self._repoint(source._s)
@@ -444,9 +497,10 @@ class Tensor:
         if not isinstance(source, Storage) or source._info is not self._info:
             raise TypeError(f"set: expected a {self._info.name} or {self._info.storage_name}, "
                             f"got {type(source).__name__}")
+        offset = _parse_sizes((offset,), 'set')[0]
+        size, stride = _geometry_args(geometry, 'set', len(source) - offset)
         self._repoint(source)
-        size = (len(source) - offset,) if size is None else _parse_sizes((size,), 'set')
-        self._set_geometry(int(offset), size, None if stride is None else _parse_sizes((stride,), 'set'))
+        self._set_geometry(offset, size, stride)
         return self
 
     def _repoint(self, storage):
@@ -471,6 +525,102 @@ class Tensor:
     def _check_same_type(self, other, what):
         if other._info is not self._info:
             raise TypeError(f"{what}: expected a {self._info.name}, got a {other._info.name}")
+
+    # -- Torch7's other tensor.md forms ----------------------------------------------------------------
+    def isSize(self, *sizes):
+        """Whether the sizes are ``sizes`` (a LongStorage, a tuple or ints)."""
+        return tuple(self.size()) == _parse_sizes(sizes, 'isSize')
+
+    def repeatTensor(self, *args):
+        """``x.repeatTensor(*sizes)``: a new tensor holding x tiled ``sizes`` times (more sizes than dims add leading
+        dims); ``res.repeatTensor(src, *sizes)`` puts src's tiling in res (Torch7's result form) and returns res."""
+        if args and isinstance(args[0], Tensor):
+            return _repeat_into(self, args[0], args[1:])
+        return _repeat_into(type(self)(), self, args)
+
+    def _each(self, what, *others):
+        """Host copies of self and ``others`` as flat arrays in row-major order (Torch7's TH_TENSOR_APPLY order),
+        checking the element counts match."""
+        for o in others:
+            if not isinstance(o, Tensor):
+                raise TypeError(f"{what}: expected a tensor, got {type(o).__name__}")
+            if o._a.size != self._a.size:
+                raise ValueError(f"{what}: the tensors have {self._a.size} and {o._a.size} elements (sizes "
+                                 f"{_sizestr(self.shape)} and {_sizestr(o.shape)}); expected as many")
+        return [backend.to_numpy(t._a).reshape(-1).tolist() for t in (self,) + others]
+
+    def _put_each(self, values, changed, what):
+        if not changed:
+            return self
+        try:
+            if self._info.is_floating:
+                arr = np.array(values, dtype=np.float64)
+            else:     # C's conversion: truncate toward zero, then wrap to the type's width
+                arr = np.array([int(v) for v in values], dtype=np.int64)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise TypeError(f"{what}: the function must return numbers (or None), got {e}") from None
+        arr = arr.astype(self._info.dtype).reshape(self._a.shape)
+        self._a[...] = backend.to_device(arr, self._info.cuda)
+        return self
+
+    def apply(self, fn):
+        """Call ``fn(x)`` on every element in order; a value it returns (not None) replaces the element.
+        Returns self.  (Torch7's apply with a Python callable; elements are Python numbers.)"""
+        (vals,) = self._each('apply')
+        changed = False
+        for i, v in enumerate(vals):
+            r = fn(v)
+            if r is not None:
+                vals[i], changed = r, True
+        return self._put_each(vals, changed, 'apply')
+
+    def map(self, other, fn):
+        """Call ``fn(x, y)`` with the elements of self and ``other`` (as many elements, any shapes) in order; a value
+        it returns (not None) replaces self's element.  Returns self."""
+        vals, ovals = self._each('map', other)
+        changed = False
+        for i, (v, o) in enumerate(zip(vals, ovals)):
+            r = fn(v, o)
+            if r is not None:
+                vals[i], changed = r, True
+        return self._put_each(vals, changed, 'map')
+
+    def map2(self, t1, t2, fn):
+        """Call ``fn(x, y, z)`` with the elements of self, ``t1`` and ``t2`` in order; a value it returns (not None)
+        replaces self's element.  Returns self."""
+        vals, v1, v2 = self._each('map2', t1, t2)
+        changed = False
+        for i, (v, a, b) in enumerate(zip(vals, v1, v2)):
+            r = fn(v, a, b)
+            if r is not None:
+                vals[i], changed = r, True
+        return self._put_each(vals, changed, 'map2')
+
+    def split(self, size, dim=0):
+        """A list of views of at most ``size`` along ``dim`` (0-based; default 0, Lua's 1), the last one shorter
+        when the size does not divide."""
+        return _split_into([], self, size, dim, 'split')
+
+    def chunk(self, n, dim=0):
+        """``n`` views (fewer when the size is small) of ceil(size(dim) / n) along ``dim`` (default 0, Lua's 1)."""
+        return _chunk_into([], self, n, dim)
+
+    def retain(self):
+        """Torch7's reference count: +1 (Python's garbage collector frees the memory; the count is for code that
+        keeps Torch7's bookkeeping).  ``refcount()`` reads it."""
+        self._refc = self.refcount() + 1
+
+    def free(self):
+        """Torch7's reference count: -1 (the memory itself goes with the last Python reference)."""
+        n = self.refcount()
+        if n <= 0:
+            raise RuntimeError(f"free: the {self._info.name}'s reference count is already 0 (Torch7 would free it "
+                               f"twice)")
+        self._refc = n - 1
+
+    def refcount(self):
+        """The count retain/free keep: 1 for a new tensor (Python-only; Torch7 does not show it)."""
+        return getattr(self, '_refc', 1)
 
     # -- element access --------------------------------------------------------------------------------
     def _key(self, key):
@@ -585,6 +735,83 @@ class Tensor:
                              self._info.name)
 
     __str__ = __repr__
+
+
+def _repeat_into(res, src, sizes):
+    sizes = _parse_sizes(sizes, 'repeatTensor')
+    if not isinstance(res, Tensor) or res._info is not src._info:
+        raise TypeError(f"repeatTensor: the result must be a {src._info.name}, got "
+                        f"{res.type() if isinstance(res, Tensor) else type(res).__name__}")
+    if len(sizes) < src.dim():
+        raise ValueError(f"repeatTensor: {len(sizes)} repeat counts for a {src.dim()}-D {src._info.name}; expected "
+                         f"at least one per dim")
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"repeatTensor: repeat counts must be >= 0, got {sizes}")
+    x = src._a.reshape((1,) * (len(sizes) - src.dim()) + src.shape)
+    out = src._xp.tile(x, sizes)
+    res.resize(out.shape)
+    res._a[...] = out
+    return res
+
+
+def repeatTensor(*args):
+    """``torch.repeatTensor(x, *sizes)`` (a new tensor) or ``torch.repeatTensor(res, x, *sizes)`` (into res)."""
+    if len(args) > 1 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
+        return _repeat_into(args[0], args[1], args[2:])
+    if not args or not isinstance(args[0], Tensor):
+        raise TypeError(f"repeatTensor: expected ([res,] tensor, sizes...), got {args!r}")
+    return _repeat_into(type(args[0])(), args[0], args[1:])
+
+
+def _split_into(result, t, size, dim, what):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{what}: expected a tensor, got {type(t).__name__}")
+    size = _parse_sizes((size,), what)[0]
+    if size < 1:
+        raise ValueError(f"{what}: the piece size must be >= 1, got {size}")
+    d = t._dim(dim)
+    n = t.size(d)
+    result[:] = [t.narrow(d, start, min(size, n - start)) for start in range(0, n, size)]
+    return result
+
+
+def _chunk_into(result, t, n, dim):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"chunk: expected a tensor, got {type(t).__name__}")
+    n = _parse_sizes((n,), 'chunk')[0]
+    if n < 1:
+        raise ValueError(f"chunk: the number of chunks must be >= 1, got {n}")
+    return _split_into(result, t, -(-t.size(t._dim(dim)) // n), dim, 'chunk')
+
+
+def split(*args):
+    """``torch.split(x, size, dim=0)``, or ``torch.split(res, x, size, dim=0)`` filling the list ``res``
+    (emptied first, as Torch7 empties its result table)."""
+    if args and isinstance(args[0], list):
+        return _split_into(args[0], *args[1:3], args[3] if len(args) > 3 else 0, 'split')
+    return _split_into([], args[0], args[1], args[2] if len(args) > 2 else 0, 'split')
+
+
+def chunk(*args):
+    """``torch.chunk(x, n, dim=0)``, or ``torch.chunk(res, x, n, dim=0)`` filling the list ``res``."""
+    if args and isinstance(args[0], list):
+        return _chunk_into(args[0], args[1], args[2], args[3] if len(args) > 3 else 0)
+    return _chunk_into([], args[0], args[1], args[2] if len(args) > 2 else 0)
+
+
+def viewAs(*args):
+    """``torch.viewAs(x, template)`` (x viewed with template's sizes) or ``torch.viewAs(res, x, template)``
+    (res pointed at that view)."""
+    if len(args) not in (2, 3) or not all(isinstance(a, Tensor) for a in args):
+        raise TypeError(f"viewAs: expected ([res,] tensor, template) tensors, got {args!r:.200}")
+    return args[0].viewAs(*args[1:])
+
+
+def expandAs(*args):
+    """``torch.expandAs(x, template)`` (x expanded to template's sizes) or ``torch.expandAs(res, x, template)``."""
+    if len(args) not in (2, 3) or not all(isinstance(a, Tensor) for a in args):
+        raise TypeError(f"expandAs: expected ([res,] tensor, template) tensors, got {args!r:.200}")
+    return args[0].expandAs(*args[1:])
 
 
 def _array_protocol(a, dtype, copy):

@@ -1,4 +1,6 @@
 """Storages: flat typed buffers, uninitialized on creation, that tensors view."""
+import os
+
 import numpy as np
 import pytest
 
@@ -120,3 +122,102 @@ def test_cuda_storage():
         s.numpy()
     c = torch.FloatStorage(3).copy(s)
     assert c.tolist() == [1, 2, 3]
+
+
+# -- storage.md forms (issue 12) --------------------------------------------------------------------------------------
+def test_storage_view_of_a_storage():
+    s = torch.DoubleStorage(list(range(1, 11)))
+    v = torch.DoubleStorage(s, 2, 5)               # Lua: torch.DoubleStorage(s, 3, 5) (1-based offset)
+    assert v.tolist() == [3, 4, 5, 6, 7] and v.type() == 'torch.DoubleStorage'
+    v[0] = -3                                       # shares memory both ways
+    s[6] = -7
+    assert s[2] == -3 and v[4] == -7
+    assert torch.DoubleStorage(s, 7).tolist() == [8, 9, 10]        # size: to the end
+    w = torch.DoubleStorage(s)                                      # same type, no offset: a view of all of s
+    w[0] = 100
+    assert s[0] == 100 and len(w) == 10
+    assert torch.IntStorage(torch.DoubleStorage([1.5, 2.5])).tolist() == [1, 2]    # another type: converted copy
+    with pytest.raises(ValueError, match=r'offset 8 and size 5 do not fit a storage of size 10 \(offsets are 0-based'):
+        torch.DoubleStorage(s, 8, 5)
+    with pytest.raises(TypeError, match='expected an integer'):
+        torch.DoubleStorage(s, 1.5)
+    with pytest.raises(TypeError, match=r'expected \(size\), \(values\), \(storage'):
+        torch.DoubleStorage([1, 2], 1)
+
+
+def test_storage_mapped_from_a_file(tmp_path):
+    path = tmp_path / 'hello.txt'
+    path.write_bytes(b'Hello World\n')
+    s = torch.CharStorage(str(path), False, 5)      # private: a copy-on-write map
+    assert s.tolist() == list(b'Hello') and s.string() == 'Hello'
+    s[0] = ord('J')
+    assert s.string() == 'Jello' and path.read_bytes() == b'Hello World\n'
+    whole = torch.ByteStorage(path)                 # size 0 / absent: the whole file; a path object works too
+    assert len(whole) == 12 and whole.string() == 'Hello World\n'
+    shared = torch.ByteStorage(str(path), True)
+    shared[0] = ord('C')
+    assert path.read_bytes() == b'Cello World\n'    # shared: writes reach the file
+    grown = torch.IntStorage(str(tmp_path / 'new.bin'), True, 4)   # a shared map creates / grows the file
+    grown.fill(7)
+    assert (tmp_path / 'new.bin').stat().st_size == 16
+    assert np.fromfile(tmp_path / 'new.bin', dtype=np.int32).tolist() == [7] * 4
+    with pytest.raises(ValueError, match='holds 12 elements of 1 bytes, fewer than the 20 asked'):
+        torch.CharStorage(str(path), False, 20)
+    with pytest.raises(FileNotFoundError, match='no file'):
+        torch.CharStorage(str(tmp_path / 'absent'))
+    t = torch.ByteTensor(whole, 6, 5)              # tensors view a mapped storage like any other
+    assert bytes(t.tolist()) == b'World'
+
+
+@pytest.mark.skipif(not os.path.isdir('/dev/shm'), reason='no /dev/shm')
+def test_storage_mapped_in_shared_memory():
+    name = f'luatorch_py_test_{os.getpid()}'
+    try:
+        a = torch.FloatStorage(name, True, 3, True)     # Lua's sharedMem: the name is in /dev/shm (shm_open)
+        a.copy([1, 2, 3])
+        b = torch.FloatStorage('/' + name, True, 0, True)
+        assert b.tolist() == [1, 2, 3]
+        b[0] = 9                                        # two maps of one shared area see each other's writes
+        assert a[0] == 9
+    finally:
+        os.unlink(os.path.join('/dev/shm', name))
+
+
+def test_string_on_char_and_byte_storages():
+    s = torch.CharStorage()
+    assert s.string('blah blah') is s and len(s) == 9
+    assert s.tolist() == list(b'blah blah') and s.string() == 'blah blah'
+    b = torch.ByteStorage([104, 105, 33])
+    assert b.string() == 'hi!'
+    b.string(b'\xff\x00x')                          # bytes go in as they are; non-UTF-8 bytes round-trip
+    assert b.tolist() == [255, 0, 120] and b.string().encode('utf-8', 'surrogateescape') == b'\xff\x00x'
+    assert torch.CharStorage().string('é').tolist() == [-61, -87]      # UTF-8, as Lua's bytes
+    with pytest.raises(TypeError, match='only torch.CharStorage and torch.ByteStorage hold strings'):
+        torch.FloatStorage(2).string()
+    with pytest.raises(TypeError, match='expected a str or bytes'):
+        s.string(5)
+
+
+def test_storage_retain_and_free():
+    s = torch.FloatStorage(2)
+    assert s.refcount() == 1
+    s.retain()
+    assert s.refcount() == 2
+    s.free()
+    s.free()
+    with pytest.raises(RuntimeError, match='reference count is already 0'):
+        s.free()
+
+
+@pytest.mark.gpu
+def test_cuda_storage_views_and_files(tmp_path):
+    s = torch.CudaStorage([1, 2, 3, 4])
+    v = torch.CudaStorage(s, 1, 2)
+    assert v.tolist() == [2, 3]
+    v.fill(9)
+    assert s.tolist() == [1, 9, 9, 4]
+    (tmp_path / 'f').write_bytes(b'abcd')
+    with pytest.raises(TypeError, match='a GPU storage cannot map a file'):
+        torch.CudaByteStorage(str(tmp_path / 'f'))
+    with pytest.raises(TypeError, match='hold strings'):
+        torch.CudaByteStorage(2).string()

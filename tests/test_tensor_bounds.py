@@ -5,17 +5,20 @@ import pytest
 import luatorch_py as torch
 
 
-@pytest.mark.parametrize('make', [
-    lambda s: torch.DoubleTensor(s, 0, (5,), (-1,)),
-    lambda s: torch.DoubleTensor().set(s, 0, (100000,), (-1000,)),
-    lambda s: torch.DoubleTensor(s, 0, (2, 2), (0, -1)),
-    lambda s: torch.DoubleTensor(s, 2, torch.LongStorage([2]), torch.LongStorage([-1])),
+@pytest.mark.parametrize('make, stride', [
+    (lambda s: torch.DoubleTensor(s, 0, (5,), (-1,)), (1,)),
+    (lambda s: torch.DoubleTensor().set(s, 0, (100000,), (-1000,)), (1,)),
+    (lambda s: torch.DoubleTensor(s, 0, (2, 2), (0, -1)), (0, 1)),
+    (lambda s: torch.DoubleTensor(s, 2, torch.LongStorage([2]), torch.LongStorage([-1])), (1,)),
 ])
-def test_negative_strides_are_refused(make):
+def test_negative_strides_are_read_as_contiguous(make, stride):
+    """Torch7's rule (tensor.md; TH's resizeNd): a negative stride is the contiguous one, so nothing is read before
+    the view's offset (issue 13, F1); the storage grows to what the view needs."""
     s = torch.DoubleStorage([1, 2, 3])
-    with pytest.raises(ValueError, match=r'torch.DoubleTensor: strides must be >= 0, got \(.*-1'):
-        make(s)
-    assert s.tolist() == [1, 2, 3]
+    t = make(s)
+    assert tuple(t.stride()) == stride and t.storage() is s
+    assert t.storageOffset() + sum((n - 1) * st for n, st in zip(t.size(), t.stride())) < len(s)
+    assert s.tolist()[:3] == [1, 2, 3]
 
 
 def test_zero_and_positive_strides_still_view_the_storage():
