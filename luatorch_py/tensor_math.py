@@ -835,7 +835,8 @@ def _random_fill(name, draw, real_args=True, into=None, into_if=None):
 uniform = _random_fill('uniform', lambda g, n, a=0.0, b=1.0: g.uniform_array(n, a, b),
                        into=lambda g, out, a=0.0, b=1.0: g.uniform_into(out, a, b),
                        into_if=lambda self, args: self._info.dtype.kind == 'f')
-bernoulli = _random_fill('bernoulli', lambda g, n, p=0.5: g.bernoulli_array(n, p), real_args=False,
+bernoulli = _random_fill('bernoulli', lambda g, n, p=0.5: g.bernoulli_array(n, backend.to_numpy(p._a)
+                                                                   if isinstance(p, Tensor) else p), real_args=False,
                          into=lambda g, out, p=0.5: g.bernoulli_into(out, p),
                          into_if=lambda self, args: not args or _num(args[0]))     # (not a tensor of p's)
 normal = _random_fill('normal', lambda g, n, m=0.0, s=1.0: g.normal_array(n, m, s))
@@ -870,8 +871,13 @@ def _binop(name, fn, reflected=False, result=None, number_if_0d=False):
         try:
             r = fn(o, a) if reflected else fn(a, o)
         except ValueError as e:
-            raise ValueError(f"{name}: cannot broadcast {self._info.name} of size {_sizestr(self.shape)} with "
-                             f"size {_sizestr(getattr(o, 'shape', ()))}: {e}") from None
+            if not (isinstance(other, Tensor) and o.size == a.size):
+                raise ValueError(f"{name}: cannot broadcast {self._info.name} of size {_sizestr(self.shape)} with "
+                                 f"size {_sizestr(getattr(o, 'shape', ()))}: {e}") from None
+            # Torch7's rule for tensors that do not broadcast: equal element counts combine element by element
+            # in row-major order (a 2x2 plus a 4-vector), with the shape of the tensor on the left
+            o = o.reshape(a.shape)
+            r = fn(o, a) if reflected else fn(a, o)
         info = self._info if result is None else on_device(result, self._info.cuda)
         if r.ndim == 0:
             if number_if_0d:          # vector @ vector is a number, as dot()
