@@ -48,10 +48,17 @@ from .temporal import TemporalRowConvolution, TemporalSubSampling, TemporalDynam
 from .upsampling import UpSampling, PixelShuffle
 from .criterion_spatial import SpatialClassNLLCriterion, SpatialAutoCropMSECriterion
 # [volumetric]
+from .decorators import Decorator, Bottle, WeightNorm, DontCast, GPU, NaN, Profile
+from .misc import (L1Penalty, MaskedSelect, Index, Collapse, Constant, GradientReversal, CReLU, GatedLinearUnit,
+                   LayerNormalization, Maxout, OneHot, ZeroGrad, WhiteNoise, PrintSize, MV)
+from .misc_linear import Cosine, WeightedEuclidean, LinearWeightNorm, PartialLinear, Kmeans
+from .convert import Convert
+from .sparse import SparseLinear, IndexLinear
 # [misc]
 from .containers import DepthConcat
 from .table_more import CAddTensorTable, CriterionTable, MixtureTable, ZipTable, ZipTableOneToMany
 from .criterion_more import (ClassSimplexCriterion, DistanceRatioCriterion, L1Cost, L1HingeEmbeddingCriterion,
                              ModuleCriterion, WeightedMSECriterion)
 from .trainer import StochasticGradient
+from .inception import Inception
 # [dpnn]

@@ -438,6 +438,8 @@ def _tconv_check(n, f):
 
 @_checks('nn.Linear')
 def _linear_check(n, f):
+    if 'weight' not in f and 'gradWeight' not in f:
+        return      # the module of an nn.WeightNorm (whose write drops weight and whose read rebuilds it)
     w = _dims(n, f, 'weight', 2)
     _weights(n, f, w.nElement(), w.size(0))
 

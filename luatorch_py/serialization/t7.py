@@ -524,6 +524,9 @@ class _Loader:
         self.objects[index] = obj
         fat = self.f.pos
         where = {}
+        if getattr(cls, '__t7_header__', None) is not None:
+            self.obj(False)         # nn.GPU's write puts a header object ({_type, device}) before its fields
+            fat = self.f.pos
         fields = self.obj(True, where)
         if fields is None or (isinstance(fields, list) and not fields):
             fields = {}
@@ -850,6 +853,8 @@ class _Saver:
             else:
                 self.header(f'V {classes.version_of(v)}', type(v).__torch_name__)
                 fields = classes.lua_fields(v)
+                if getattr(type(v), '__t7_header__', None) is not None:
+                    self.obj(v.__t7_header__(fields), (path, '<header>'), depth + 1)    # nn.GPU's
                 self.n += 1
                 self.memo[id(fields)] = (self.n, fields)
                 o.int(TYPE_TABLE)
