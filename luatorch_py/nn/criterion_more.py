@@ -84,7 +84,19 @@ class ClassSimplexCriterion(MSECriterion):
         return LongTensor(np.asarray(backend.to_numpy(p.argmax(axis=-1)), dtype=np.int64))
 
 
-class DistanceRatioCriterion(Criterion):
+class _NoTarget(Criterion):
+    """A criterion of the input alone: ``forward(input)`` and ``backward(input)`` (a target given is ignored)."""
+
+    def forward(self, input, target=None):
+        return self.updateOutput(input, target)
+
+    def backward(self, input, target=None):
+        return self.updateGradInput(input, target)
+
+    __call__ = forward
+
+
+class DistanceRatioCriterion(_NoTarget):
     """DistanceRatioCriterion(sizeAverage=True): for a table input ``[X, Y]`` of distances between similar (X) and
     dissimilar (Y) pairs, the loss -log(exp(-X) / (exp(-X) + exp(-Y))) summed (divided by X's first size with
     sizeAverage).  No target: ``forward([X, Y])`` (a target given is ignored).  The gradient is ``[dX, dY]``."""
@@ -98,14 +110,6 @@ class DistanceRatioCriterion(Criterion):
         if x.ndim == 0 or x.size == 0:
             raise ValueError(f"{self!r}: expected non-empty distances, got size {sizestr(x.shape)}")
         return x, y
-
-    def forward(self, input, target=None):
-        return self.updateOutput(input, target)
-
-    def backward(self, input, target=None):
-        return self.updateGradInput(input, target)
-
-    __call__ = forward
 
     def updateOutput(self, input, target=None):
         x, y = self._xy(input)
@@ -143,16 +147,8 @@ class DistanceRatioCriterion(Criterion):
         return self.gradInput
 
 
-class L1Cost(Criterion):
+class L1Cost(_NoTarget):
     """The L1 norm of the input, sum |x| (no target: ``forward(x)``); the gradient is sign(x) (0 at 0)."""
-
-    def forward(self, input, target=None):
-        return self.updateOutput(input, target)
-
-    def backward(self, input, target=None):
-        return self.updateGradInput(input, target)
-
-    __call__ = forward
 
     def updateOutput(self, input, target=None):
         x = self._coerce(input)._a

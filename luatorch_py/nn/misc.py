@@ -18,20 +18,14 @@ from .activation import ReLU
 from .module import (Module, check_grad_like_input, check_grad_size, long_info, owned_tensor, pair_input, resized,
                      set_aliased, sizestr)
 from .reduce import Max, Mean
-from .shape import MulConstant, Replicate, View, _view_as
+from .shape import MulConstant, Replicate, View, _any_tensor, _view_as, _ViewModule
 from .table import CSubTable, Identity, JoinTable, _leaves, _zero_like
 
 
 def _index_array(module, x, what, ndims=None):
     """Index tensor (or numpy array) ``x`` as an int64 array on the module's device (a kept copy when it had to be
     converted): integer elements, or floating ones with integral values (as Torch7 accepts)."""
-    if isinstance(x, Tensor):
-        a = x._a
-    elif isinstance(x, np.ndarray) or backend.is_cuda_array(x):
-        a = x
-    else:
-        raise TypeError(f"{module!r}: expected {what} to be a LongTensor or an integer numpy array, "
-                        f"got {type(x).__name__}")
+    a = _any_tensor(module, x, what)
     if ndims is not None and a.ndim not in ndims:
         raise ValueError(f"{module!r}: expected {what} of {' or '.join(f'{d}-D' for d in ndims)}, got size "
                          f"{sizestr(a.shape)}")
@@ -92,13 +86,7 @@ class L1Penalty(Module):
 # -- MaskedSelect ------------------------------------------------------------------------------------------------
 def _mask_array(module, m, x):
     """The mask of a MaskedSelect input as a boolean array on the module's device, checked against input ``x``."""
-    if isinstance(m, Tensor):
-        a = m._a
-    elif isinstance(m, np.ndarray) or backend.is_cuda_array(m):
-        a = m
-    else:
-        raise TypeError(f"{module!r}: expected the mask (input[1]) to be a ByteTensor or a numpy array, got "
-                        f"{type(m).__name__}")
+    a = _any_tensor(module, m, 'the mask (input[1])')
     if a.size != x.size:
         raise ValueError(f"{module!r}: the mask of size {sizestr(a.shape)} does not match the input of size "
                          f"{sizestr(x.shape)}")
@@ -207,14 +195,8 @@ class Collapse(Module):
         _view_as(self, 'output', t, shape)
         return self.output
 
-    def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')
-        if g._a.size != x.size:
-            raise ValueError(f"{self!r}: gradOutput of size {sizestr(g._a.shape)} does not match input of size "
-                             f"{sizestr(x.shape)}")
-        _view_as(self, 'gradInput', g, x.shape)
-        return self.gradInput
+    # gradOutput seen with the input's sizes, as the view modules do (Torch7's parent is nn.Module)
+    updateGradInput = _ViewModule.updateGradInput
 
 
 # -- Constant ----------------------------------------------------------------------------------------------------

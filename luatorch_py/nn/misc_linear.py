@@ -28,6 +28,16 @@ def _rows(module, x, n):
     raise ValueError(f"{module!r}: expected input of size [{n}] or [batch, {n}], got {sizestr(x.shape)}")
 
 
+def _rows_and_grad(module, input, gradOutput, n_in, n_out):
+    """(input array, its (batch, n_in) view, gradOutput as (batch, n_out)) for a backward pass, gradOutput checked
+    to be [n_out] or [batch, n_out] as the input is 1-D or a batch."""
+    x = module._coerce(input)._a
+    x2, single = _rows(module, x, n_in)
+    g = module._coerce(gradOutput, 'gradOutput')._a
+    check_grad_size(module, g, (n_out,) if single else (x2.shape[0], n_out))
+    return x, x2, g.reshape(x2.shape[0], n_out)
+
+
 # -- Cosine ------------------------------------------------------------------------------------------------------
 class Cosine(Module):
     """Cosine(inputSize, outputSize): y_j = w_j . x / ((||w_j|| + 1e-12) (||x|| + 1e-12)), the cosine similarity of
@@ -71,12 +81,9 @@ class Cosine(Module):
         return self.output
 
     def _grads(self, input, gradOutput):
-        x = self._coerce(input)._a
-        w = self.weight._a
-        x2, single = _rows(self, x, w.shape[1])
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        check_grad_size(self, g, (w.shape[0],) if single else (x2.shape[0], w.shape[0]))
-        return x, x2, g.reshape(x2.shape[0], w.shape[0]), self.output._a.reshape(x2.shape[0], w.shape[0])
+        nout, nin = self.weight._a.shape
+        x, x2, g = _rows_and_grad(self, input, gradOutput, nin, nout)
+        return x, x2, g, self.output._a.reshape(g.shape)
 
     def updateGradInput(self, input, gradOutput):
         if self.gradInput is None:
@@ -150,14 +157,11 @@ class WeightedEuclidean(Module):
         return self.output
 
     def _grads(self, input, gradOutput):
-        x = self._coerce(input)._a
-        w = self.weight._a
-        x2, single = _rows(self, x, w.shape[0])
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        check_grad_size(self, g, (w.shape[1],) if single else (x2.shape[0], w.shape[1]))
+        nin, nout = self.weight._a.shape
+        x, x2, g = _rows_and_grad(self, input, gradOutput, nin, nout)
         self.updateOutput(input)            # Torch7 recomputes it unless fastBackward
         d = self._diff(x2)
-        q = g.reshape(x2.shape[0], 1, w.shape[1]) / (self.output._a.reshape(x2.shape[0], 1, w.shape[1]) + 1e-7)
+        q = g.reshape(x2.shape[0], 1, nout) / (self.output._a.reshape(x2.shape[0], 1, nout) + 1e-7)
         return x, x2, d, q
 
     def updateGradInput(self, input, gradOutput):

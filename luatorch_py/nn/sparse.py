@@ -12,6 +12,7 @@ from .. import backend
 from ..backend import array_module
 from ..tensor import Tensor
 from .module import Module, check_grad_size, long_info, resized, sizestr
+from .shape import _any_tensor
 
 NO_LAST_INPUT, ONE_LAST_INPUT, ACC_MULTIPLE_TIMES = 0, 1, 2
 
@@ -225,12 +226,7 @@ class IndexLinear(Module):
 
     # -- inputs ---------------------------------------------------------------------------------------------------
     def _keys(self, k, what):
-        if isinstance(k, Tensor):
-            a = k._a
-        elif isinstance(k, np.ndarray) or backend.is_cuda_array(k):
-            a = k
-        else:
-            raise TypeError(f"{self!r}: expected {what} to be a LongTensor of keys, got {type(k).__name__}")
+        a = _any_tensor(self, k, what)
         if a.ndim != 1:
             raise ValueError(f"{self!r}: keys and values should be 1-D, got {what} of size {sizestr(a.shape)}")
         return backend.to_device(a, self._tinfo.cuda).astype(np.int64)

@@ -11,8 +11,9 @@ from .linear import _reset_uniform
 from .module import Module, check_grad_size, resized, sizestr
 
 
-def _batch(module, x, planes):
-    """(x as N x C x H x W, batched?), checking the number of planes."""
+def _batch(module, x, planes, at_least=False):
+    """(x as N x C x H x W, batched?), checking the number of planes: C == planes (C >= planes with ``at_least``,
+    for modules that use the first ones)."""
     if x.ndim == 3:
         xb, batched = x[None], False
     elif x.ndim == 4:
@@ -20,9 +21,9 @@ def _batch(module, x, planes):
     else:
         raise ValueError(f"{module!r}: expected a 3-D input ({planes} x H x W) or a 4-D batch (N x {planes} x H x "
                          f"W), got {sizestr(x.shape)}")
-    if xb.shape[1] != planes or xb.size == 0:
-        raise ValueError(f"{module!r}: expected input with {planes} planes (dim {1 if batched else 0}), got size "
-                         f"{sizestr(x.shape)}")
+    if (xb.shape[1] < planes if at_least else xb.shape[1] != planes) or xb.size == 0:
+        raise ValueError(f"{module!r}: expected input with {'at least ' if at_least else ''}{planes} planes (dim "
+                         f"{1 if batched else 0}), got size {sizestr(x.shape)}")
     return xb, batched
 
 

@@ -19,6 +19,7 @@ from .. import random as _random
 from ..backend import array_module, kernels
 from .conv import _positive
 from .module import Module, check_grad_size, resized, sizestr
+from .spatial_extra import _batch
 
 _NF = 'nfirst'
 
@@ -107,20 +108,6 @@ class _MapConv(Module):
         self._map_cache = ((conn.tobytes(), cuda, self._tinfo.dtype), maps)
         return maps
 
-    def _batch(self, x):
-        """(x as N x C x H x W, batched?); x must have at least nInputPlane planes (the first ones are used)."""
-        if x.ndim == 3:
-            xb, batched = x[None], False
-        elif x.ndim == 4:
-            xb, batched = x, True
-        else:
-            raise ValueError(f"{self!r}: expected a 3-D input (nInputPlane x H x W) or a 4-D batch, got "
-                             f"{sizestr(x.shape)}")
-        if xb.shape[1] < self.nInputPlane or xb.size == 0:
-            raise ValueError(f"{self!r}: expected input with at least {self.nInputPlane} planes (dim "
-                             f"{1 if batched else 0}), got size {sizestr(x.shape)}")
-        return xb, batched
-
     def _gather(self, xb, idx):
         """The connected input planes, N x K x H x W, in a kept buffer."""
         xg = self._buffer('_xg', (xb.shape[0], idx.shape[0]) + xb.shape[2:])
@@ -158,7 +145,7 @@ class SpatialConvolutionMap(_MapConv):
 
     def _setup(self, input):
         x = self._coerce(input)._a
-        xb, batched = self._batch(x)
+        xb, batched = _batch(self, x, self.nInputPlane, at_least=True)     # (the first planes are used)
         h, w = xb.shape[2:]
         if h < self.kH or w < self.kW:
             raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} is smaller than the kernel "
@@ -251,7 +238,7 @@ class SpatialFullConvolutionMap(_MapConv):
 
     def _setup(self, input):
         x = self._coerce(input)._a
-        xb, batched = self._batch(x)
+        xb, batched = _batch(self, x, self.nInputPlane, at_least=True)     # (the first planes are used)
         h, w = xb.shape[2:]
         osize = ((h - 1) * self.dH + self.kH, (w - 1) * self.dW + self.kW)
         self._in_shape = x.shape

@@ -4,20 +4,25 @@ FeatureLPPooling.
 The max poolings keep Torch7's ``indices`` (LongTensor shaped like the output: each max's flat in-plane position
 ``y * width + x``, 0-based here, 1-based in Lua; -1 where a window holds nothing above -inf) as SpatialMaxPooling
 does: the first largest value of a window wins, NaN never does.  Loops run over kernel offsets only; the backward
-passes reuse pooling.py's scatter into planes.
+passes are pooling.py's (_grad_to_max).
 """
 import math
 import numbers
 
 import numpy as np
 
-from .. import backend
 from ..backend import array_module, kernels
 from .conv import _positive
 from .module import Module, check_grad_size, long_info, resized, sizestr
-from .pooling import SpatialMaxPooling, _long_field, _plane_base, _scatter_to_planes, _spatial_input
+from .pooling import SpatialMaxPooling, _grad_to_max, _long_field, _plane_base, _spatial_input
 
 _INF = float('inf')
+
+
+def _no_kernel(g, idx, gi, cpu, *cpu_args):
+    """The ``backward`` of pooling.py's _grad_to_max for windows no CUDA kernel covers (dilated, fractional): its
+    array-op scatter on either device."""
+    return cpu(*cpu_args)
 
 
 def _out_len(size, k, d, pad, dil, ceil_mode):
@@ -67,7 +72,7 @@ class SpatialDilatedMaxPooling(SpatialMaxPooling):
         extra = tuple(max(0, (o - 1) * ss + dd * (kk - 1) + 1 - (i + 2 * pp))
                       for o, ss, dd, kk, i, pp in zip((oh, ow), s, dl, k, (H, W), p))
         xpad = kernels.padded(x4, p, self._buffer, '_xpad', -_INF, extra)
-        base = self._dbase(H, W, oh, ow)
+        base = self._base(H, W, oh, ow)      # SpatialMaxPooling's: each window's first tap
         m = self._bools('_m', out4.shape)
         pos = self._buffer('_pos', (oh, ow), long_info(self))
         out4.fill(-_INF)
@@ -80,32 +85,13 @@ class SpatialDilatedMaxPooling(SpatialMaxPooling):
             xp.copyto(idx4, pos, where=m)
         return self.output
 
-    def _dbase(self, H, W, oh, ow):
-        """int64 (oh, ow): the flat in-plane position of each window's first tap (may lie in the padding)."""
-        key = (H, W, oh, ow, self.dH, self.dW, self.padH, self.padW)
-        info = long_info(self)
-        cache = self.__dict__.get('_dbase_cache')
-        if cache is None or cache[0] != key or backend.is_cuda_array(cache[1]) != info.cuda:
-            r = np.arange(oh, dtype=np.int64) * self.dH - self.padH
-            c = np.arange(ow, dtype=np.int64) * self.dW - self.padW
-            cache = self._dbase_cache = (key, backend.to_device(r[:, None] * W + c[None, :], info.cuda))
-        return cache[1]
-
     def updateGradInput(self, input, gradOutput):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
         x4, batched = _spatial_input(self, x)
         oh, ow = self._dsizes(x4, x.shape)
         check_grad_size(self, g, x.shape[:-2] + (oh, ow))
-        idx = _long_field(self, 'indices')._a
-        if idx.shape != g.shape:
-            raise RuntimeError(f"{self!r}: indices of size {sizestr(idx.shape)} do not match gradOutput of size "
-                               f"{sizestr(g.shape)}; call forward with this input first")
-        gi = resized(self.gradInput, x.shape)
-        gi4, idx4, g4 = (gi, idx, g) if batched else (gi[None], idx[None], g[None])
-        gi4.fill(0)
-        _scatter_to_planes(self, gi4, idx4, g4, False)
-        return self.gradInput
+        return _grad_to_max(self, x, g, batched, False, _no_kernel)
 
     def __repr__(self):
         s = f"{self.__torch_name__}({self.kW}x{self.kH}, {self.dW},{self.dH}"
@@ -178,6 +164,38 @@ class SpatialMaxUnpooling(Module):
         return f"{self.__torch_name__} associated to {self.pooling!r}"
 
 
+def _intervals(u, n_in, n_out, pool):
+    """THNN's generateIntervals (Spatial- and VolumetricFractionalMaxPooling) for all planes at once: int64 window
+    starts, u.shape + (n_out,), from the samples ``u`` (any shape), computed in u's floating type (the module's, as
+    THNN computes them in ``real``)."""
+    xp = array_module(u)
+    dt = u.dtype.type
+    seq = xp.empty(u.shape + (n_out,), dtype=np.int64)
+    if n_out > 1:
+        alpha = dt(n_in - pool) / dt(n_out - 1)
+        i = xp.arange(n_out - 1, dtype=u.dtype)
+        a = ((i + u[..., None]) * alpha).astype(np.int64)
+        b = (u * alpha).astype(np.int64)
+        seq[..., :-1] = a - b[..., None]
+    seq[..., -1] = n_in - pool
+    return seq
+
+
+def _first_max(module, flat, start, offsets, out, idx):
+    """The max of the fractional poolings (Spatial-, VolumetricFractionalMaxPooling): ``out`` and ``idx`` (shaped
+    as ``start``, filled by the caller) keep the first largest of ``flat`` (N x C x plane) at ``start + o`` over the
+    in-plane ``offsets`` o, in their order, and its position (THNN's ``val > max``: NaN never wins)."""
+    xp = array_module(flat)
+    m = module._bools('_m', out.shape)
+    rows = flat.shape[:2] + (-1,)
+    for o in offsets:
+        pos = start + o
+        v = xp.take_along_axis(flat, pos.reshape(rows), axis=2).reshape(out.shape)
+        xp.greater(v, out, out=m)
+        xp.copyto(out, v, where=m)
+        xp.copyto(idx, pos, where=m)
+
+
 class SpatialFractionalMaxPooling(Module):
     """SpatialFractionalMaxPooling(poolSizeW, poolSizeH, outW, outH) or (poolSizeW, poolSizeH, ratioW, ratioH)
     with ratios in (0, 1): max pooling over poolSizeW x poolSizeH windows placed pseudo-randomly (Graham's
@@ -230,21 +248,6 @@ class SpatialFractionalMaxPooling(Module):
             rs.uniform()
         return rs._a
 
-    def _intervals(self, u, n_in, n_out, pool):
-        """Window starts (THNN's generateIntervals) for samples ``u`` (any shape) -> u.shape + (n_out,), int64;
-        computed in the module's floating type as THNN's ``real``."""
-        xp = array_module(u)
-        dt = u.dtype.type
-        seq = xp.empty(u.shape + (n_out,), dtype=np.int64)
-        if n_out > 1:
-            alpha = dt(n_in - pool) / dt(n_out - 1)
-            i = xp.arange(n_out - 1, dtype=u.dtype)
-            a = ((i + u[..., None]) * alpha).astype(np.int64)
-            b = (u * alpha).astype(np.int64)
-            seq[..., :-1] = a - b[..., None]
-        seq[..., -1] = n_in - pool
-        return seq
-
     def updateOutput(self, input):
         x = self._coerce(input)._a
         x4, batched = _spatial_input(self, x)
@@ -254,10 +257,9 @@ class SpatialFractionalMaxPooling(Module):
             raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} is too small for an output of {oh}x{ow} "
                              f"with {self.poolSizeW}x{self.poolSizeH} windows (need outW + poolSizeW - 1 < W and "
                              f"outH + poolSizeH - 1 < H)")
-        xp = array_module(x4)
         rs = self._samples(x4)
-        sw = self._intervals(rs[..., 0], W, ow, self.poolSizeW)          # N x C x ow
-        sh = self._intervals(rs[..., 1], H, oh, self.poolSizeH)          # N x C x oh
+        sw = _intervals(rs[..., 0], W, ow, self.poolSizeW)               # N x C x ow
+        sh = _intervals(rs[..., 1], H, oh, self.poolSizeH)               # N x C x oh
         start = sh[..., :, None] * W + sw[..., None, :]                  # N x C x oh x ow
         shape = x.shape[:-2] + (oh, ow)
         out = resized(self.output, shape)
@@ -266,14 +268,8 @@ class SpatialFractionalMaxPooling(Module):
         flat = x4.reshape(N, C, -1)
         out4.fill(-_INF)
         idx4.fill(-1)
-        m = self._bools('_m', out4.shape)
-        for ky in range(self.poolSizeH):
-            for kx in range(self.poolSizeW):
-                pos = start + (ky * W + kx)
-                v = xp.take_along_axis(flat, pos.reshape(N, C, -1), axis=2).reshape(out4.shape)
-                xp.greater(v, out4, out=m)
-                xp.copyto(out4, v, where=m)
-                xp.copyto(idx4, pos, where=m)
+        _first_max(self, flat, start, (ky * W + kx for ky in range(self.poolSizeH) for kx in range(self.poolSizeW)),
+                   out4, idx4)
         return self.output
 
     def updateGradInput(self, input, gradOutput):
@@ -284,15 +280,7 @@ class SpatialFractionalMaxPooling(Module):
         x4, batched = _spatial_input(self, x)
         ow, oh = self._out_sizes(x4)
         check_grad_size(self, g, x.shape[:-2] + (oh, ow))
-        idx = _long_field(self, 'indices')._a
-        if idx.shape != g.shape:
-            raise RuntimeError(f"{self!r}: indices of size {sizestr(idx.shape)} do not match gradOutput of size "
-                               f"{sizestr(g.shape)}; call forward with this input first")
-        gi = resized(self.gradInput, x.shape)
-        gi4, idx4, g4 = (gi, idx, g) if batched else (gi[None], idx[None], g[None])
-        gi4.fill(0)
-        _scatter_to_planes(self, gi4, idx4, g4, False)
-        return self.gradInput
+        return _grad_to_max(self, x, g, batched, False, _no_kernel)
 
     def empty(self):
         self.clearState()

@@ -11,6 +11,7 @@ import numpy as np
 from .. import backend
 from ..backend import array_module, kernels
 from .module import Module, check_grad_size, field_out, sizestr
+from .pooling import _check_scale
 
 
 def _long_storage5():
@@ -62,10 +63,7 @@ class UpSampling(Module):
         else:
             if isinstance(params, bool) or not isinstance(params, numbers.Real):
                 raise TypeError(f"nn.UpSampling: expected a scale_factor or a dict of output sizes, got {params!r}")
-            if params < 1:
-                raise ValueError(f"nn.UpSampling: scale_factor must be greater than 1, got {params}")
-            if int(params) != params:
-                raise ValueError(f"nn.UpSampling: scale_factor must be integer, got {params}")
+            _check_scale('nn.UpSampling', params)
             self.scale_factor = int(params)
         self.inputSize = _long_storage5()
         self.outputSize = _long_storage5()

@@ -19,6 +19,7 @@ from .dropout import SpatialDropout, _draw_mask, _host_mask
 from .module import Module, check_grad_size, field_out, long_info, resized, sizestr
 from .normalization import BatchNormalization
 from .padding import _REPLICATE, _fold_axis, _pad_axis
+from .spatial_pool_extra import _first_max, _intervals
 
 
 class VolumetricBatchNormalization(BatchNormalization):
@@ -103,13 +104,7 @@ class VolumetricFullConvolution(_Convolution):
                                  f"{sizestr(target.shape)}")
             input = input[0]
         x = self._coerce(input)._a
-        if x.ndim == 4:
-            xb, batched = x[None], False
-        elif x.ndim == 5:
-            xb, batched = x, True
-        else:
-            raise ValueError(f"{self!r}: expected a 4-D input (nInputPlane x T x H x W) or a 5-D batch (batch x "
-                             f"nInputPlane x T x H x W), got {sizestr(x.shape)}")
+        xb, batched = _volume(self, x)
         if xb.shape[1] != self.nInputPlane:
             raise ValueError(f"{self!r}: expected input with {self.nInputPlane} planes (dim {1 if batched else 0}), "
                              f"got {xb.shape[1]} in an input of size {sizestr(x.shape)}")
@@ -418,20 +413,6 @@ class VolumetricMaxUnpooling(Module):
         return f"nn.VolumetricMaxUnpooling associated to {self.pooling!r}"
 
 
-def _intervals(xp, sample, n_in, n_out, pool, dtype):
-    """THNN's generateIntervals for every plane at once: (B, P, n_out) int64 window starts from ``sample`` (B, P),
-    computed in the module's precision as THNN computes them in ``real``."""
-    seq = xp.empty(sample.shape + (n_out,), dtype=np.int64)
-    if n_out > 1:
-        alpha = dtype.type(n_in - pool) / dtype.type(n_out - 1)
-        i = xp.arange(n_out - 1, dtype=dtype)
-        a = ((i + sample[..., None]) * alpha).astype(np.int64)
-        a -= (sample * alpha).astype(np.int64)[..., None]
-        seq[..., :-1] = a
-    seq[..., -1] = n_in - pool
-    return seq
-
-
 class VolumetricFractionalMaxPooling(Module):
     """VolumetricFractionalMaxPooling(poolSizeT, poolSizeW, poolSizeH, outT, outW, outH) (an exact output size) or
     (poolSizeT, poolSizeW, poolSizeH, ratioT, ratioW, ratioH) (ratios in (0, 1): output floor(size * ratio)):
@@ -508,14 +489,12 @@ class VolumetricFractionalMaxPooling(Module):
     def updateOutput(self, input):
         x = self._coerce(input)._a
         xb, batched = self._planes(x)
-        xp = array_module(x)
         oh, ow, ot = self._out_sizes(xb)
         rs = self._samples(xb)
         B, P, H, W, T = xb.shape
-        dt = self._tinfo.dtype
-        sh = _intervals(xp, rs[..., 2], H, oh, self.poolSizeH, dt)
-        sw = _intervals(xp, rs[..., 1], W, ow, self.poolSizeW, dt)
-        st = _intervals(xp, rs[..., 0], T, ot, self.poolSizeT, dt)
+        sh = _intervals(rs[..., 2], H, oh, self.poolSizeH)       # (in the module's precision: rs is its type)
+        sw = _intervals(rs[..., 1], W, ow, self.poolSizeW)
+        st = _intervals(rs[..., 0], T, ot, self.poolSizeT)
         base = (sh[:, :, :, None, None] * (W * T) + sw[:, :, None, :, None] * T + st[:, :, None, None, :])
         base = base.reshape(B, P, -1)
         xf = xb.reshape(B, P, -1)
@@ -523,15 +502,8 @@ class VolumetricFractionalMaxPooling(Module):
         idx = self._buffer('_idx', base.shape, long_info(self))
         idx[...] = base
         out.fill(-_INF)
-        m = self._bools('_m', out.shape)
-        for dh in range(self.poolSizeH):
-            for dw in range(self.poolSizeW):
-                for dtt in range(self.poolSizeT):
-                    pos = base + (dh * W * T + dw * T + dtt)
-                    v = xp.take_along_axis(xf, pos, axis=2)
-                    xp.greater(v, out, out=m)
-                    xp.copyto(out, v, where=m)
-                    xp.copyto(idx, pos, where=m)
+        _first_max(self, xf, base, (dh * W * T + dw * T + dt for dh in range(self.poolSizeH)
+                                    for dw in range(self.poolSizeW) for dt in range(self.poolSizeT)), out, idx)
         return self.output
 
     def updateGradInput(self, input, gradOutput):

@@ -112,6 +112,15 @@ def check_gpu(cpu, gpu, x, seed=3, rtol=1e-4, atol=1e-5):
     assert_all_close(host(gpu.parameters()[1]), host(cpu.parameters()[1]), rtol, atol)
 
 
+def check_gpu_made(make, x, init_seed=11, **kw):
+    """check_gpu of two modules built by ``make()`` after the same torch.manualSeed(init_seed) (the same initial
+    weights): the first .float(), the second .cuda()."""
+    torch.manualSeed(init_seed)
+    cpu = make().float()
+    torch.manualSeed(init_seed)
+    check_gpu(cpu, make().cuda(), x, **kw)
+
+
 def check_float32(m64, m32, x, rtol, atol=0):
     """``m32`` (float) on ``x`` in float32 gives a FloatTensor that agrees with ``m64`` (double) on ``x``; returns
     m64's output."""

@@ -6,7 +6,7 @@ import luatorch_py as torch
 from luatorch_py import nn
 from luatorch_py.serialization import classes
 
-from nn_helpers import J, TOL, D, check_gpu, check_params, check_reloads, rnd, roundtrip
+from nn_helpers import J, TOL, D, check_gpu_made, check_params, check_reloads, rnd, roundtrip
 
 
 def T(a):
@@ -228,13 +228,6 @@ def test_profile(capsys, tmp_path):
 
 
 # -- CUDA (fakecupy on CPU) ------------------------------------------------------------------------------------------
-def _seeded(make):
-    def f():
-        torch.manualSeed(11)
-        return make()
-    return f
-
-
 @pytest.mark.gpu
 @pytest.mark.parametrize('make, shape', [
     (lambda: nn.Bottle(nn.Linear(5, 2)), (3, 4, 5)),
@@ -245,8 +238,7 @@ def _seeded(make):
     (lambda: nn.GPU(nn.Linear(5, 3), 0), (4, 5)),
 ])
 def test_gpu_matches_cpu(make, shape):
-    make = _seeded(make)
-    check_gpu(make().float(), make().cuda(), rnd(*shape))
+    check_gpu_made(make, rnd(*shape))
 
 
 def test_dont_cast_reloads(tmp_path):

@@ -8,7 +8,7 @@ import luatorch_py as torch
 from luatorch_py import nn
 from luatorch_py.serialization import classes
 
-from nn_helpers import D, check_gpu, check_params, check_reloads, draws, rnd, roundtrip
+from nn_helpers import D, check_gpu_made, check_params, check_reloads, draws, rnd, roundtrip
 
 
 def T(a):
@@ -57,6 +57,17 @@ def test_weighted_euclidean(shape, tmp_path):
     check_params(m, D(*shape))
     m2 = check_reloads(m, T(x), tmp_path)
     np.testing.assert_array_equal(m2.diagCov.numpy(), m.diagCov.numpy())
+
+
+@pytest.mark.parametrize('make', [lambda: nn.Cosine(5, 3), lambda: nn.WeightedEuclidean(5, 3)])
+def test_backward_checks_gradOutput_size(make):
+    m = make().double()
+    for x, bad in ((rnd(5), rnd(1, 3)), (rnd(4, 5), rnd(3)), (rnd(4, 5), rnd(4, 2))):
+        m.forward(T(x))
+        with pytest.raises(ValueError, match=r'expected gradOutput of size \[(4, )?3\]'):
+            m.updateGradInput(T(x), T(bad))
+        with pytest.raises(ValueError, match='expected gradOutput'):
+            m.accGradParameters(T(x), T(bad))
 
 
 # -- LinearWeightNorm ------------------------------------------------------------------------------------------------
@@ -136,13 +147,6 @@ def test_partial_linear(tmp_path):
 
 
 # -- CUDA (fakecupy on CPU) ------------------------------------------------------------------------------------------
-def _seeded(make):
-    def f():
-        torch.manualSeed(11)
-        return make()
-    return f
-
-
 @pytest.mark.gpu
 @pytest.mark.parametrize('make, shape', [
     (lambda: nn.Cosine(5, 3), (4, 5)),
@@ -151,5 +155,4 @@ def _seeded(make):
     (lambda: nn.PartialLinear(5, 3), (4, 5)),
 ])
 def test_gpu_matches_cpu(make, shape):
-    make = _seeded(make)
-    check_gpu(make().float(), make().cuda(), rnd(*shape))
+    check_gpu_made(make, rnd(*shape))

@@ -7,8 +7,8 @@ import luatorch_py as torch
 from luatorch_py import nn
 from luatorch_py.serialization import classes
 
-from nn_helpers import (J, TOL, D, check_gpu, check_params, check_reloads, check_steady_state, rnd, roundtrip,
-                        shares)
+from nn_helpers import (J, TOL, D, check_gpu_made, check_params, check_reloads, check_steady_state, rnd,
+                        roundtrip, shares)
 
 
 def T(a):
@@ -125,6 +125,11 @@ def test_index_errors():
         m.forward([torch.Tensor(3, 2), torch.LongTensor([3])])
     with pytest.raises(TypeError, match='list'):
         m.forward(torch.Tensor(3))
+    with pytest.raises(TypeError, match=r'nn.Index.*expected index to be a tensor or a numpy array, got list'):
+        m.forward([torch.Tensor(3, 2), [0]])
+    with pytest.raises(TypeError, match=r'nn.MaskedSelect.*expected the mask \(input\[1\]\) to be a tensor or a '
+                                        r'numpy array, got list'):
+        nn.MaskedSelect().forward([torch.Tensor(2), [1, 0]])
 
 
 # -- Collapse, Constant ----------------------------------------------------------------------------------------------
@@ -379,13 +384,6 @@ def test_steady_state(make, x, g):
 
 
 # -- CUDA (fakecupy on CPU) ------------------------------------------------------------------------------------------
-def _seeded(make):
-    def f():
-        torch.manualSeed(11)
-        return make()
-    return f
-
-
 GPU_CASES = [
     (lambda: nn.Collapse(2), lambda: rnd(3, 4, 5)),
     (lambda: nn.CReLU(1), lambda: rnd(3, 4)),
@@ -405,8 +403,7 @@ GPU_CASES = [
 @pytest.mark.gpu
 @pytest.mark.parametrize('make, inp', GPU_CASES)
 def test_gpu_matches_cpu(make, inp):
-    make = _seeded(make)
-    check_gpu(make().float(), make().cuda(), inp())
+    check_gpu_made(make, inp())
 
 
 @pytest.mark.gpu

@@ -285,6 +285,8 @@ def test_index_linear_normalize():
     np.testing.assert_allclose(m.weight.numpy(), want, rtol=1e-14)
     with pytest.raises(NotImplementedError, match='max-normalize'):
         nn.IndexLinear(3, 2, True, normalize=True).double().backward([torch.LongTensor([0]), T([1.0])], T([1, 1]))
+    with pytest.raises(TypeError, match=r'nn.IndexLinear.*expected keys to be a tensor or a numpy array, got list'):
+        nn.IndexLinear(3, 2).double().forward([[0], T([1.0]), [1]])
 
 
 def test_index_linear_decay_acc_update_and_grad_input():

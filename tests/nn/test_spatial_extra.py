@@ -10,7 +10,7 @@ import luatorch_py as torch
 from luatorch_py import nn
 from luatorch_py.random import Generator
 
-from nn_helpers import check_gpu, check_params, check_reloads, check_steady_state, rnd
+from nn_helpers import check_gpu_made, check_params, check_reloads, check_steady_state, rnd
 
 
 def b4(x):
@@ -264,7 +264,4 @@ def test_roundtrip_and_float32(make, tmp_path):
 @pytest.mark.gpu
 @pytest.mark.parametrize('make', _all())
 def test_gpu_matches_cpu(make):
-    torch.manualSeed(2)
-    cpu = make().float()
-    torch.manualSeed(2)
-    check_gpu(cpu, make().cuda(), rnd(2, 2, 5, 4), rtol=1e-4, atol=1e-5)
+    check_gpu_made(make, rnd(2, 2, 5, 4), init_seed=2, rtol=1e-4, atol=1e-5)

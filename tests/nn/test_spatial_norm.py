@@ -56,23 +56,15 @@ def ref_div(x, kernel, th=1e-4, tv=None):
     return out if x.ndim == 4 else out[0]
 
 
+@pytest.mark.parametrize('cls, ref', [(nn.SpatialSubtractiveNormalization, ref_sub),
+                                      (nn.SpatialDivisiveNormalization, ref_div)], ids=['subtractive', 'divisive'])
 @pytest.mark.parametrize('kname', list(KERNELS))
 @pytest.mark.parametrize('shape', [(2, 3, 5, 4), (2, 5, 5)])
-def test_subtractive(kname, shape):
+def test_against_reference(cls, ref, kname, shape):
     k = KERNELS[kname]
-    m = nn.SpatialSubtractiveNormalization(shape[-3], torch.DoubleTensor(k.copy()))
+    m = cls(shape[-3], torch.DoubleTensor(k.copy()))
     x = rnd(*shape)
-    np.testing.assert_allclose(m.forward(x).numpy(), ref_sub(x, k), atol=1e-12)
-    jac(m, *shape)
-
-
-@pytest.mark.parametrize('kname', list(KERNELS))
-@pytest.mark.parametrize('shape', [(2, 3, 5, 4), (2, 5, 5)])
-def test_divisive(kname, shape):
-    k = KERNELS[kname]
-    m = nn.SpatialDivisiveNormalization(shape[-3], torch.DoubleTensor(k.copy()))
-    x = rnd(*shape)
-    np.testing.assert_allclose(m.forward(x).numpy(), ref_div(x, k), atol=1e-12)
+    np.testing.assert_allclose(m.forward(x).numpy(), ref(x, k), atol=1e-12)
     jac(m, *shape)
 
 

@@ -9,7 +9,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import D, check_gpu, check_params, check_reloads, draws, jac, rnd
+from nn_helpers import D, check_gpu_made, check_params, check_reloads, draws, jac, rnd
 
 
 # -- TemporalRowConvolution ----------------------------------------------------------------------------------------
@@ -133,11 +133,7 @@ def test_save_load_roundtrip(tmp_path):
 @pytest.mark.gpu
 def test_gpu_matches_cpu():
     for make, shape in _cases():
-        torch.manualSeed(1)
-        cpu = make().float()
-        torch.manualSeed(1)
-        gpu = make().cuda()
-        check_gpu(cpu, gpu, rnd(*shape))
+        check_gpu_made(make, rnd(*shape), init_seed=1)
 
 
 def test_steady_state_reuses_buffers():

@@ -12,7 +12,7 @@ import luatorch_py as torch
 from luatorch_py import nn
 from luatorch_py.random import Generator
 
-from nn_helpers import D, J, TOL, check_gpu, check_params, check_reloads, draws, jac, rnd, roundtrip
+from nn_helpers import D, J, TOL, check_gpu, check_gpu_made, check_params, check_reloads, draws, jac, rnd, roundtrip
 
 
 # -- VolumetricFullConvolution -------------------------------------------------------------------------------------
@@ -368,11 +368,7 @@ def _gpu_cases():
 @pytest.mark.gpu
 def test_gpu_matches_cpu():
     for make, shape in _gpu_cases():
-        torch.manualSeed(1)
-        cpu = make().float()
-        torch.manualSeed(1)
-        gpu = make().cuda()
-        check_gpu(cpu, gpu, rnd(*shape))
+        check_gpu_made(make, rnd(*shape), init_seed=1)
 
 
 @pytest.mark.gpu
