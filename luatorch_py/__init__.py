@@ -24,7 +24,7 @@ from .random import multinomial, multinomialAliasSetup, multinomialAlias  # noqa
 Tensor.multinomial = random.multinomial_method   # p.multinomial(n), res.multinomial(p, n), p.multinomial(res, p, n)
 from .utils import Timer, TorchObject, class_, isTypeOf, pointer  # noqa: E402
 from .cmdline import CmdLine  # noqa: E402
-from .file import File, DiskFile, MemoryFile  # noqa: E402
+from .file import File, DiskFile, MemoryFile, serializeToStorage, deserializeFromStorage, saveobj, loadobj  # noqa: E402
 from .tester import Tester, TestSuite  # noqa: E402
 globals()['class'] = class_      # Lua's torch.class: getattr(torch, 'class') (a Python keyword: torch.class_)
 

@@ -12,9 +12,10 @@ import os
 
 import numpy as np
 
+from . import backend
 from .storage import STORAGE_CLASSES
 
-__all__ = ['File', 'DiskFile', 'MemoryFile']
+__all__ = ['File', 'DiskFile', 'MemoryFile', 'serializeToStorage', 'deserializeFromStorage', 'saveobj', 'loadobj']
 
 # element type -> (numpy dtype, ascii write format, storage class name)
 _KINDS = {'Byte': (np.uint8, None, 'ByteStorage'), 'Char': (np.int8, None, 'CharStorage'),
@@ -457,3 +458,43 @@ class MemoryFile(File):
 
     def __repr__(self):
         return "torch.MemoryFile"
+
+
+# -- File.lua's helpers on top of MemoryFile ---------------------------------------------------------------------
+def _file_mode(f, mode, what):
+    if mode not in ('binary', 'ascii'):
+        raise ValueError(f"{what}: mode should be 'binary' or 'ascii', got {mode!r}")
+    return getattr(f, mode)()
+
+
+def serializeToStorage(obj, mode='binary'):
+    """``torch.serializeToStorage(obj [, mode])``: the object in the .t7 format (binary by default), as a CharStorage
+    (a MemoryFile's contents without its terminating 0)."""
+    f = _file_mode(MemoryFile(), mode, 'serializeToStorage')
+    f.writeObject(obj)
+    st = f.storage()
+    f.close()
+    return st.resize(st.size() - 1)
+
+
+def deserializeFromStorage(storage, mode='binary'):
+    """``torch.deserializeFromStorage(storage [, mode])``: the object that serializeToStorage wrote into ``storage``
+    (a CharStorage, or a ByteStorage of the same bytes)."""
+    data = np.asarray(backend.to_numpy(storage._data)).view(np.int8)
+    term = STORAGE_CLASSES['CharStorage'](_data=np.append(data, np.int8(0)))
+    f = _file_mode(MemoryFile(term, 'r'), mode, 'deserializeFromStorage')
+    obj = f.readObject()
+    f.close()
+    return obj
+
+
+def saveobj(filename, obj, mode='binary'):
+    """Lua's ``torch.saveobj``: another name of ``torch.save``."""
+    from .serialization import save
+    return save(filename, obj, mode)
+
+
+def loadobj(filename, mode='binary'):
+    """Lua's ``torch.loadobj``: another name of ``torch.load``."""
+    from .serialization import load
+    return load(filename, mode)

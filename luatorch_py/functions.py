@@ -11,6 +11,7 @@ from . import backend
 from . import random as _random
 from .tensor import Tensor, default_info, as_tensor, _parse_sizes, _sizestr
 from .types import TYPES, type_info
+from .maths_forms import partial_results
 
 
 def _info(tensortype):
@@ -36,13 +37,36 @@ def eye(n, m=None, tensortype=None):
     return _new(info.xp.eye(n, n if m is None else m), info)
 
 
+def _range_values(start, end, step, dtype):
+    """THTensor_(range)'s values for a tensor of ``dtype``: (long)((end - start) / step + 1) of them, start + i * step,
+    in Torch7's accreal: double, or long for the integer types (whose bounds and step C truncates to longs).  As in
+    Lua, the count truncates: ``range(0, 0.3, 0.1)`` is 0, 0.1, 0.2 (0.3 / 0.1 is 2.9999999999999996)."""
+    if np.dtype(dtype).kind in 'iu':
+        start, end, step = int(start), int(end), int(step)
+    if step == 0 or (step > 0 and end < start) or (step < 0 and end > start):
+        raise ValueError(f"range: cannot go from {start} to {end} by step {step}")
+    if isinstance(step, int) and isinstance(start, int) and isinstance(end, int):
+        n = builtins.abs(end - start) // builtins.abs(step) + 1     # C's long division (both of one sign here)
+        return start + np.arange(n, dtype=np.int64) * step
+    n = int((end - start) / step + 1)
+    return start + np.arange(n, dtype=np.float64) * step
+
+
+def _spaced_values(start, end, n, dtype, log=False):
+    """THTensor_(linspace/logspace)'s values: a + i * (b - a) / (n - 1) computed in the tensor's real (float32 for
+    Float tensors), then 10 ** that for logspace (C's pow / powf).  n must be > 1, or 1 with a == b (Torch7)."""
+    ft = np.float32 if np.dtype(dtype) == np.float32 else np.float64
+    a, b = ft(start), ft(end)
+    if not (n > 1 or (n == 1 and a == b)):
+        raise ValueError(f"{'logspace' if log else 'linspace'}: invalid number of points {n} (from {start} to {end})")
+    v = np.full(1, a) if n == 1 else a + np.arange(n, dtype=ft) * (b - a) / ft(n - 1)
+    return np.power(ft(10), v) if log else v
+
+
 def range(start, end, step=1, tensortype=None):
     """Torch7's range: from start to end INCLUSIVE by step (``torch.range(1, 3)`` is 1, 2, 3)."""
-    if step == 0 or (end - start) * step < 0:
-        raise ValueError(f"range: cannot go from {start} to {end} by step {step}")
-    n = int(np.floor((end - start) / step + 1e-12)) + 1
     info = _info(tensortype)
-    return _new(start + step * info.xp.arange(n, dtype=np.float64), info)
+    return _new(info.xp.asarray(_range_values(start, end, step, info.dtype)), info)
 
 
 def arange(start, end=None, step=1, tensortype=None):
@@ -54,13 +78,15 @@ def arange(start, end=None, step=1, tensortype=None):
 
 
 def linspace(start, end, n=100, tensortype=None):
+    """n points from start to end (both included), computed as Torch7 does (in float32 for Float tensors)."""
     info = _info(tensortype)
-    return _new(info.xp.linspace(start, end, n), info)
+    return _new(info.xp.asarray(_spaced_values(start, end, n, info.dtype)), info)
 
 
 def logspace(start, end, n=100, tensortype=None):
+    """10 ** linspace(start, end, n), computed as Torch7 does."""
     info = _info(tensortype)
-    return _new(info.xp.logspace(start, end, n), info)
+    return _new(info.xp.asarray(_spaced_values(start, end, n, info.dtype, log=True)), info)
 
 
 def rand(*sizes, tensortype=None):
@@ -103,15 +129,30 @@ def cat(tensors, *more, dim=None):
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"cat: expected tensors, got {type(t).__name__}")
-    tensors = [t for t in tensors if t.nElement()]
     if not tensors:
-        raise ValueError("cat: nothing to concatenate (all tensors empty)")
-    t0 = tensors[0]
-    d = t0.dim() - 1 if dim is None else t0._dim(dim)
-    for t in tensors[1:]:
-        if t.dim() != t0.dim() or builtins.any(a != b for i, (a, b) in enumerate(zip(t.shape, t0.shape)) if i != d):
+        raise ValueError("cat: expected at least one tensor")
+    # THTensor_(catArray): the result has max(dim + 1, the inputs' dims) dims; a tensor with fewer dims has size 1
+    # in the missing trailing ones (so two vectors cat along dim 1 give a matrix); no dim (or -1) is the last one;
+    # empty tensors are skipped, and only empty ones give an empty tensor
+    ndim = builtins.max([t.dim() for t in tensors] + ([int(dim) + 1] if dim is not None and dim >= 0 else []))
+    if dim is None or dim == -1:
+        d = builtins.max(ndim - 1, 0)
+    elif dim < 0:
+        if dim < -ndim:
+            raise IndexError(f"cat: dim {dim} out of range for {ndim}-D tensors (dims are 0-based)")
+        d = ndim + int(dim)
+    else:
+        d = int(dim)
+    full = [t for t in tensors if t.nElement()]
+    if not full:
+        return tensors[0]._info.tensor_class()
+    t0 = full[0]
+    shapes = [tuple(t.shape) + (1,) * (ndim - t.dim()) for t in full]
+    for t, sh in zip(full[1:], shapes[1:]):
+        if builtins.any(a != b for i, (a, b) in enumerate(zip(sh, shapes[0])) if i != d):
             raise ValueError(f"cat: sizes {_sizestr(t0.shape)} and {_sizestr(t.shape)} differ outside dim {d}")
-    return _new(t0._xp.concatenate([t.type(t0.type())._a for t in tensors], axis=d), t0._info)
+    arrays = [t.type(t0.type())._a.reshape(sh) for t, sh in zip(full, shapes)]
+    return _new(t0._xp.concatenate(arrays, axis=d), t0._info)
 
 
 def stack(tensors, dim=0):
@@ -135,17 +176,30 @@ def typename(x):
     """'torch.FloatTensor' for tensors, the Torch7 class name for storages and nn objects, else None."""
     if isinstance(x, Tensor) or isStorage(x):
         return x.type()
-    return getattr(type(x), '__torch_name__', None)
+    name = getattr(type(x), '__torch_name__', None)
+    if name is None and not isinstance(x, type):
+        from .utils import lua_class_names      # torch.Generator, torch.Timer, torch.DiskFile, ...
+        name = next(iter(lua_class_names(x)), None)
+    return name
 
 
 # -- math returning new tensors ----------------------------------------------------------------------------
 def add(a, b, c=None):
-    """torch.add(a, b) = a + b; torch.add(a, value, b) = a + value * b (broadcasting)."""
-    return a + b if c is None else a + b * c
+    """torch.add(a, b) = a + b; torch.add(a, value, b) = a + value * b (broadcasting; tensors of one size and type
+    go through Torch7's cadd, rounded as Lua rounds it)."""
+    if c is None:
+        return a + b
+    if isinstance(a, Tensor) and isinstance(c, Tensor) and a.shape == c.shape and a._info is c._info:
+        return type(a)().add(a, b, c)
+    return a + b * c
 
 
 def csub(a, b, c=None):
-    return a - b if c is None else a - b * c
+    if c is None:
+        return a - b
+    if isinstance(a, Tensor) and isinstance(c, Tensor) and a.shape == c.shape and a._info is c._info:
+        return type(a)().csub(a, b, c)
+    return a - b * c
 
 
 sub = csub
@@ -168,6 +222,12 @@ def cdiv(a, b):
 
 
 def pow(a, value):
+    """torch.pow(x, value) and torch.pow(value, x): a new tensor computed as Torch7's pow/tpow; two numbers give a
+    number."""
+    if isinstance(a, Tensor):
+        return type(a)().pow(a, value)
+    if isinstance(value, Tensor):
+        return type(value)().pow(a, value)
     return a ** value
 
 
@@ -243,6 +303,15 @@ for _name in ('sum', 'prod', 'mean', 'std', 'var', 'max', 'min', 'norm', 'dist',
               'permute', 'expand', 'clone', 'contiguous', 'all', 'any'):
     globals()[_name] = _same_fn(_name)
 
+def totable(x):
+    """torch.totable(x) = x.totable(): nested lists of x's values (Lua's nested tables)."""
+    return x.totable()
+
+
+for _name in ('fill', 'zero', 'scatter'):    # Torch7 has these as functions too: torch.fill(x, 3) fills x in place
+    globals()[_name] = _same_fn(_name)
+    globals()[_name].__doc__ = f"torch.{_name}(x, ...) = x.{_name}(...): x changed in place and returned."
+
 
 # -- Torch7's result-first forms: torch.f(res, x, ...) writes into res (resized) and returns it -----------------
 def _into(res, value):
@@ -273,10 +342,13 @@ def result_first(fn, tensors_in, max_args, nres=1, count_all=False):
     def wrapped(*args, **kw):
         lead = builtins.sum(isinstance(a, Tensor) for a in args) if count_all else _leading_tensors(args)
         if args and isinstance(args[0], Tensor) and (lead > tensors_in or len(args) > max_args):
-            out = fn(*args[nres:], **kw)
+            # Torch7 lets the later results default: torch.max(vals, x, 1) and torch.sort(vals, x) give new indices
+            given = builtins.min(nres, lead - tensors_in) if lead > tensors_in else nres
+            out = fn(*args[given:], **kw)
             if nres == 1:
                 return _into(args[0], out)
-            return tuple(_into(r, o) for r, o in zip(args[:nres], out))
+            res = partial_results(args, given, nres, tensors_in) if given < nres else args[:nres]
+            return tuple(o if r is None else _into(r, o) for r, o in zip(res, out))
         return fn(*args, **kw)
     wrapped.__name__, wrapped.__doc__ = fn.__name__, (fn.__doc__ or '') + (
         f"  Torch7's result-first form torch.{fn.__name__}({'res, ' * nres}...) writes into the result "
@@ -353,9 +425,9 @@ _CONSTRUCTOR_FILLS = dict(
     rand=lambda r, *a: (lambda g, sz: r.resize(*sz).uniform(g))(*_random.split_generator(a)),   # [gen,] sizes
     randn=lambda r, *a: (lambda g, sz: r.resize(*sz).normal(g))(*_random.split_generator(a)),
     eye=_eye_into,
-    linspace=lambda r, a, b, n=100: _arith_fill(r, np.linspace(a, b, n)),
-    logspace=lambda r, a, b, n=100: _arith_fill(r, np.logspace(a, b, n)),
-    range=lambda r, a, b, step=1: _arith_fill(r, range.plain(a, b, step, 'torch.DoubleTensor').numpy()),
+    linspace=lambda r, a, b, n=100: _arith_fill(r, _spaced_values(a, b, n, r._info.dtype)),
+    logspace=lambda r, a, b, n=100: _arith_fill(r, _spaced_values(a, b, n, r._info.dtype, log=True)),
+    range=lambda r, a, b, step=1: _arith_fill(r, _range_values(a, b, step, r._info.dtype)),
     randperm=lambda r, *a: (lambda g, n: _arith_fill(r, np.asarray(g.randperm(*n), np.float64)))(
         *_random.split_generator(a)),
     cat=lambda r, *args, **kw: _into(r, cat.plain(*args, **kw)),

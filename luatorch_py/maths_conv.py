@@ -9,27 +9,83 @@ With d = 2 or 3 spatial dims, the forms Torch7 documents:
 """
 import itertools
 
+import numpy as np
+
 from .tensor import _sizestr
 from .maths_forms import split, put, xp_of, same_as_function
 
 
-def _correlate(xp, xa, ka, nd, mv, full):
-    """Valid (or full) cross-correlation of planes xa (p x image) with ka (p x kernel, or q x p x kernel when mv),
-    one shifted window per kernel offset."""
+def fma(xp, a, b, c):
+    """a * b + c rounded once (C's fma) for float arrays: Dekker's exact product and Knuth's exact sum, with the last
+    small sum rounded to odd (Boldo and Melquiond's emulation).  numpy has no fma, and Torch7's vector adds use one."""
+    dt = xp.result_type(a, b, c)
+    a, b, c = (xp.asarray(v, dtype=dt) if not hasattr(v, 'dtype') or v.dtype != dt else v for v in (a, b, c))
+    split = dt.type(4097.0 if dt == np.float32 else 134217729.0)     # 2^ceil(p/2) + 1
+    p = a * b
+
+    def halves(v):
+        t = split * v
+        hi = t - (t - v)
+        return hi, v - hi
+    ah, al = halves(a)
+    bh, bl = halves(b)
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl     # p + e = a * b exactly
+
+    def two_sum(x, y):
+        s_ = x + y
+        yy = s_ - x
+        return s_, (x - (s_ - yy)) + (y - yy)
+    th, tl = two_sum(c, p)
+    v, err = two_sum(tl, e)
+    ints = v.view(np.int32 if dt == np.float32 else np.int64)
+    even = (ints & 1) == 0
+    away = xp.nextafter(v, xp.where(err > 0, dt.type(np.inf), dt.type(-np.inf)))
+    v = xp.where((err != 0) & even, away, v)              # round to odd
+    return th + v
+
+
+def _window(xa, off, osz):
+    return xa[(Ellipsis,) + tuple(slice(o, o + n) for o, n in zip(off, osz))]
+
+
+def _th_correlate(xp, xa, ka, nd, mv, full, flip):
+    """THTensor_(conv2Dmul/cmul/mv) and the 3-D ones, step by step as TH adds, so the values are Lua's bit for bit:
+    xa is p planes; ka p kernels (plane by plane) or q x p (every input plane into each output plane).  Valid 2-D
+    with 4 or more output columns (and full 2-D with 4 or more input columns) adds each kernel tap's shifted image
+    with THVector_(cadd), which Torch7's AVX2 build does as fused multiply-adds; fewer columns, and 3-D, add plain
+    products (valid: a dot product per output, added at the end)."""
     ksz = ka.shape[-nd:]
+    isz = xa.shape[1:]
+    if not flip if full else flip:      # the kernel as TH reads it: turned around for conv 'V' and xcorr 'F'
+        ka = ka[(Ellipsis,) + (slice(None, None, -1),) * nd]
+    floating = xa.dtype.kind == 'f'
     if full:
-        padded = xp.zeros(xa.shape[:1] + tuple(s + 2 * (k - 1) for s, k in zip(xa.shape[1:], ksz)), xa.dtype)
-        padded[(slice(None),) + tuple(slice(k - 1, k - 1 + s) for s, k in zip(xa.shape[1:], ksz))] = xa
-        xa = padded
-    osz = tuple(s - k + 1 for s, k in zip(xa.shape[1:], ksz))
-    out = xp.zeros(ka.shape[:1] + osz, xa.dtype)
-    for off in itertools.product(*(range(k) for k in ksz)):
-        win = xa[(slice(None),) + tuple(slice(o, o + n) for o, n in zip(off, osz))]
-        w = ka[(Ellipsis,) + off]
-        if mv:
-            out += xp.tensordot(w, win, axes=1)
-        else:
-            out += w.reshape((-1,) + (1,) * nd) * win
+        osz = tuple(s + k - 1 for s, k in zip(isz, ksz))
+        sse = nd == 2 and isz[1] >= 4 and floating
+        taps = list(itertools.product(*(range(k - 1, -1, -1) for k in ksz)))     # input positions ascending
+        if sse:                                                                  # rows ascending, columns in order
+            taps = [(ky, kx) for ky in range(ksz[0] - 1, -1, -1) for kx in range(ksz[1])]
+    else:
+        osz = tuple(s - k + 1 for s, k in zip(isz, ksz))
+        sse = nd == 2 and osz[1] >= 4 and floating
+        taps = list(itertools.product(*(range(k) for k in ksz)))
+    nout = ka.shape[0]
+    out = xp.zeros((nout,) + osz, xa.dtype)
+    planes = range(xa.shape[0]) if mv else [None]
+    for i in planes:
+        x = xa[i] if mv else xa                              # (isz) or (p, isz)
+        w = ka[:, i] if mv else ka                           # (q or p, ksz)
+        acc = out if (full or sse) else xp.zeros_like(out)   # valid dot path: a sum per output, then added
+        for off in taps:
+            wt = w[(Ellipsis,) + off].reshape((-1,) + (1,) * nd)
+            if full:
+                dst = (Ellipsis,) + tuple(slice(o, o + n) for o, n in zip(off, isz))
+                acc[dst] = fma(xp, x, wt, acc[dst]) if sse else acc[dst] + x * wt
+            else:
+                win = _window(x, off, osz)
+                acc[...] = fma(xp, win, wt, acc) if sse else acc + win * wt
+        if acc is not out:
+            out += acc
     return out
 
 
@@ -59,9 +115,7 @@ def _make(name, nd, flip):
         if not full and any(s < kk for s, kk in zip(xa.shape[1:], ka.shape[-nd:])):
             raise ValueError(f"torch.{name}: input image is smaller than kernel (valid mode): x of size "
                              f"{_sizestr(x.shape)}, k of size {_sizestr(k.shape)}")
-        if flip:                          # convolution: cross-correlation with the kernel turned around
-            ka = ka[(Ellipsis,) + (slice(None, None, -1),) * nd]
-        out = _correlate(xp_of(x), xa, ka, nd, mv, full)
+        out = _th_correlate(xp_of(x), xa, ka, nd, mv, full, flip)
         return put(name, res[0], out[0] if single else out, x._info)
     fn.__name__ = name
     kind = 'convolution' if flip else 'cross-correlation'

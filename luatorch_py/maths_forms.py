@@ -35,12 +35,24 @@ def split(name, args, n_res, n_in, usage):
         res = [None] * n_res
     elif k == n_in + n_res:
         res, args = list(args[:n_res]), args[n_res:]
+    elif n_in < k < n_in + n_res:      # Torch7's later results default: torch.median(vals, x) gives new indices
+        res, args = partial_results(args, k - n_in, n_res, n_in), args[k - n_in:]
     else:
         raise TypeError(f"torch.{name}: expected {usage}, got {k} tensor{'s' * (k != 1)} first "
                         f"in ({', '.join(_argstr(a) for a in args)})")
     ins, rest = list(args[:n_in]), list(args[n_in:])
     same_type(name, ins)
     return res, ins, rest
+
+
+def partial_results(args, given, n_res, n_in):
+    """The result list when only ``given`` of ``n_res`` result tensors lead ``args``.  For (values, indices) with one
+    given, a LongTensor ahead of an input of another type is the indices (Torch7's wrapper matches it to the
+    IndexTensor argument: torch.max(idx, x, 1)); otherwise the results given are the first ones."""
+    res = list(args[:given]) + [None] * (n_res - given)
+    if n_res == 2 and given == 1 and args[0]._info is long_info(args[0]) and args[1]._info is not args[0]._info:
+        res = [None, args[0]]
+    return res
 
 
 def _argstr(a):

@@ -61,6 +61,10 @@ class Storage:
     def type(self):
         return self._info.storage_name
 
+    def elementSize(self):
+        """Bytes per element (Torch7's ``s:elementSize()``)."""
+        return self._info.dtype.itemsize
+
     def _check_index(self, i):
         n = self._data.shape[0]
         if not -n <= i < n:

@@ -264,6 +264,15 @@ class Tensor:
 
     numel = nElement
 
+    def elementSize(self):
+        """Bytes per element (Torch7's ``x:elementSize()``)."""
+        return self._info.dtype.itemsize
+
+    def new(self, *args):
+        """A new tensor of this one's type: Lua's ``x.new()`` (empty), ``x.new(2, 3)``, ``x.new(storage, ...)`` --
+        any of the type's constructor forms (``x.new(y)`` of the same type shares y, as ``torch.FloatTensor(y)``)."""
+        return type(self)(*args)
+
     def storage(self):
         return self._s
 

@@ -5,6 +5,7 @@ result of the other arguments (``z.add(x, y)`` is z = x + y, resized like x).  P
 same number of elements as self (Torch7's rule); anything else raises instead of broadcasting.  Reductions over
 all elements return a Python number; over a dim they keep it with size 1, as Torch7.
 """
+import math
 import numbers
 import threading
 
@@ -208,7 +209,16 @@ def _cdiv_fn(xp, x, y, out):
 
 cmul = _pointwise2('cmul', lambda xp, x, y, out: xp.multiply(x, y, out=out, casting='unsafe'))
 cdiv = _pointwise2('cdiv', _cdiv_fn)
-cpow = _pointwise2('cpow', lambda xp, x, y, out: xp.power(x, y, out=out, casting='unsafe'))
+def _cpow_fn(xp, x, y, out):
+    # THTensor_(cpow) calls C's double pow on every type: a Float result is the double one rounded
+    if out.dtype == np.float32:
+        y = y.astype(np.float64) if hasattr(y, 'astype') else np.float64(y)
+        out[...] = xp.power(x.astype(np.float64), y)
+    else:
+        xp.power(x, y, out=out, casting='unsafe')
+
+
+cpow = _pointwise2('cpow', _cpow_fn)
 cmax = _pointwise2('cmax', lambda xp, x, y, out: xp.maximum(x, y, out=out, casting='unsafe'))
 cmin = _pointwise2('cmin', lambda xp, x, y, out: xp.minimum(x, y, out=out, casting='unsafe'))
 cfmod = _pointwise2('cfmod', lambda xp, x, y, out: xp.fmod(x, y, out=out, casting='unsafe'))
@@ -230,9 +240,11 @@ def _addc(name, fn):
         value, t1, t2 = (1, *args) if len(args) == 2 else args
         xp = _xp(self)
         tmp = _scratch(out)
-        fn(xp, _operand(self, t1, name), _operand(self, t2, name), tmp)
-        if value != 1:
-            tmp *= value
+        a = _operand(self, t1, name)
+        if value != 1:                  # TH: r + value * t1 * t2 (or / t2), value times t1 first
+            xp.multiply(a, value, out=tmp, casting='unsafe')
+            a = tmp
+        fn(xp, a, _operand(self, t2, name), tmp)
         xp.add(base, tmp, out=out)
         return self
     method.__name__ = name
@@ -269,11 +281,20 @@ def _unary(name, fn):
 
 
 def _sigmoid(xp, x, out):
-    # 1 / (1 + exp(-x)) without a temporary beyond `out`
+    # 1 / (1 + exp(-x)) without a temporary beyond `out` (TH_sigmoidf: expf, then float arithmetic)
     xp.negative(x, out=out)
     xp.exp(out, out=out)
     out += 1
     xp.reciprocal(out, out=out)
+
+
+def _c_round(xp, x, out):
+    """C's round: halves away from zero (numpy's rint rounds them to even).  Computed from trunc, as x - trunc(x) is
+    exact: floor(|x| + 0.5) would round 0.49999997 up, and 2^23 + 1 in float32 to 2^23 + 2."""
+    t = xp.trunc(x)
+    with np.errstate(invalid='ignore'):        # inf - inf: an infinity stays itself
+        up = xp.abs(x - t) >= 0.5
+    xp.add(t, xp.copysign(up.astype(x.dtype), x), out=out)
 
 
 def _frac(xp, x, out):
@@ -299,20 +320,57 @@ _UNARY = {name: _ufunc(name) for name in ('abs', 'sign', 'exp', 'log', 'log1p', 
                                           'trunc', 'cos', 'sin', 'tan', 'cosh', 'sinh')}
 _UNARY.update(neg=_ufunc('negative'), acos=_ufunc('arccos'), asin=_ufunc('arcsin'), atan=_ufunc('arctan'),
               rsqrt=_rsqrt, sigmoid=_sigmoid, frac=_frac, cinv=_cinv,
-              # Torch7 rounds half away from zero (C's round), numpy's rint rounds half to even
-              round=lambda xp, x, out: xp.copysign(xp.floor(xp.abs(x) + 0.5), x, out=out))
+              round=_c_round)
 _UNARY_FLOAT_ONLY = {'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'frac', 'cinv', 'cos', 'sin',
                      'tan', 'acos', 'asin', 'atan', 'cosh', 'sinh'}
 _UNARY_INT_IDENTITY = {'floor', 'ceil', 'round', 'trunc'}
 
 
 def pow(self, a, b=None):
-    """pow(value) in place | pow(t, value): self = t ^ value."""
+    """pow(value) in place | pow(t, value): self = t ^ value | pow(value, t): self = value ^ t (Torch7's tpow)."""
     if b is None:
         a, b, out = self, a, self._a
+    elif _num(a) and isinstance(b, Tensor):
+        return _tpow(self, a, b)
     else:
         out = _result_into(self, a)
-    _xp(self).power(a._a, b, out=out, casting='unsafe')
+    _th_pow(_xp(self), a._a, b, out)
+    return self
+
+
+def _th_pow(xp, x, value, out):
+    """THTensor_(pow): x*x for 2, x*x*x for 3, sqrt for 0.5, 1/sqrt for -0.5, 1/x for -1, 1/(x*x) for -2, else C's
+    pow (powf for Float tensors).  numpy's power would take its own shortcuts for other exponents than TH's (and
+    pow(x, 2) is not always x*x in C), so the general case passes the exponent as an array: numpy then calls C's."""
+    if out.dtype.kind not in 'fc':
+        xp.power(x, value, out=out, casting='unsafe')
+    elif value == 1:
+        out[...] = x
+    elif value in (2, -2):
+        xp.multiply(x, x, out=out)
+        if value == -2:
+            xp.reciprocal(out, out=out)
+    elif value == 3:
+        xp.multiply(xp.multiply(x, x), x, out=out)
+    elif value == 0.5:
+        xp.sqrt(x, out=out)
+    elif value == -0.5:
+        _rsqrt(xp, x, out)
+    elif value == -1:
+        xp.reciprocal(x, out=out)
+    else:
+        exps = xp.full(x.shape, value, x.dtype) if xp is np else value
+        xp.power(x, exps, out=out, casting='unsafe')
+
+
+def _tpow(self, value, t):
+    """THTensor_(tpow): self = value ^ t, C's double pow rounded to the tensor's type."""
+    out = _result_into(self, t)
+    xp = _xp(self)
+    if out.dtype.kind == 'f':
+        out[...] = xp.power(xp.float64(value), t._a.astype(np.float64))
+    else:
+        xp.power(_scalar_for(self, value), t._a, out=out, casting='unsafe')
     return self
 
 
@@ -466,7 +524,16 @@ def addbmm(self, *args):
     aa, ba = _check_mat(a, 3, 'addbmm'), _check_mat(b, 3, 'addbmm')
     if aa.shape[0] != ba.shape[0] or aa.shape[2] != ba.shape[1]:
         raise ValueError(f"addbmm: size mismatch, {_sizestr(aa.shape)} and {_sizestr(ba.shape)}")
-    return _addx(self, beta, m, alpha, (aa @ ba).sum(0), (aa.shape[1], ba.shape[2]), 'addbmm')
+    shape = (aa.shape[1], ba.shape[2])
+    if aa.shape[0] == 0:
+        return _addx(self, beta, m, alpha, _xp(self).zeros(shape, self._a.dtype), shape, 'addbmm')
+    prods = _matmul(self, aa, ba)
+    _addx(self, beta, m, alpha, prods[0], shape, 'addbmm')
+    for p in prods[1:]:           # TH: one addmm per batch into the result, so the sums go in batch order
+        if alpha != 1:
+            p *= _scalar_for(self, alpha)
+        self._a += p
+    return self
 
 
 def _product(name, nd_a, nd_b, shape_fn):
@@ -543,9 +610,50 @@ def _reduction(name, fn, float_result=False):
     return method
 
 
-sum = _reduction('sum', lambda xp, a, d: a.sum() if d is None else a.sum(d, keepdims=True))
-prod = _reduction('prod', lambda xp, a, d: a.prod() if d is None else a.prod(d, keepdims=True))
-mean = _reduction('mean', lambda xp, a, d: a.mean() if d is None else a.mean(d, keepdims=True))
+# Float and Double tensors accumulate in TH's precision: over all elements in double (accreal); over a dim in double
+# when that dim has stride 1, else in the tensor's own type.  The order is numpy's pairwise summation, not TH's
+# running sum: a replay of TH's order (cumsum) gave Lua's last bits but cost 50-100x numpy's sum on large tensors,
+# so values agree with Lua's to a few units in the last place of the accumulator (docs/tensor.md).
+def _running(xp, a, d, acc, op):
+    """The sum (product) of ``a`` along ``d``, accumulated in dtype ``acc``, with d kept as size 1."""
+    return (xp.sum if op == 'sum' else xp.prod)(a, axis=d, dtype=acc, keepdims=True)
+
+
+def _th_reduce(op):
+    def fn(self, xp, a, d):
+        if a.dtype.kind != 'f':          # integers: exact in int64 (accreal long), wrapped back into the type
+            f = a.sum if op == 'sum' else a.prod
+            return f() if d is None else f(d, keepdims=True)
+        if d is None:
+            return _running(xp, a.reshape(-1), 0, np.float64, op)[0]
+        acc = np.float64 if a.shape[d] < 2 or self.stride(d) == 1 else a.dtype
+        return _running(xp, a, d, acc, op).astype(a.dtype, copy=False)
+    return fn
+
+
+def _th_reduction(name, fn):
+    def method(self, dim=None):
+        if dim is None:
+            return float(fn(self, _xp(self), self._a, None)) if self._info.dtype.kind == 'f' else \
+                fn(self, _xp(self), self._a, None).item()
+        return _new_like(self, fn(self, _xp(self), self._a, self._dim(dim)))
+    method.__name__ = name
+    method.__doc__ = f"{name}() over all elements -> a number; {name}(dim) -> a tensor with dim kept as size 1."
+    return method
+
+
+def _th_mean(self, xp, a, d):
+    """meanall: the double sum / n; mean(dim): sum(dim) in the tensor's type, divided in that type (TH's div)."""
+    if a.dtype.kind != 'f':
+        return a.mean() if d is None else a.mean(d, keepdims=True)
+    if d is None:
+        return _running(xp, a.reshape(-1), 0, np.float64, 'sum')[0] / a.size if a.size else np.float64('nan')
+    return _th_reduce('sum')(self, xp, a, d) / a.dtype.type(a.shape[d])
+
+
+sum = _th_reduction('sum', _th_reduce('sum'))
+prod = _th_reduction('prod', _th_reduce('prod'))
+mean = _th_reduction('mean', _th_mean)
 
 
 def _stat(name):
@@ -556,13 +664,39 @@ def _stat(name):
         ddof = 0 if flag else 1
         a = self._a
         if dim is None:
+            if a.dtype.kind == 'f' and a.size:      # TH's varall: the double mean, then a running double sum
+                xp = _xp(self)
+                dev = a.reshape(-1).astype(np.float64) - _th_mean(self, xp, a, None)
+                with np.errstate(divide='ignore', invalid='ignore'):     # one element, unbiased: NaN, as TH
+                    r = _running(xp, dev * dev, 0, np.float64, 'sum')[0] / np.float64(a.size - ddof)
+                    return float(xp.sqrt(r) if name == 'std' else r)
             r = a.var(ddof=ddof)
             return (_xp(self).sqrt(r) if name == 'std' else r).item()
         d = self._dim(dim)
+        if a.dtype.kind == 'f':
+            return _new_like(self, _th_var_dim(_xp(self), a, d, flag, name == 'std'))
         r = a.var(d, ddof=ddof, keepdims=True)
         return _new_like(self, _xp(self).sqrt(r) if name == 'std' else r)
     method.__name__ = name
     return method
+
+
+def _th_var_dim(xp, a, d, biased, sqrt):
+    """THTensor_(var/std) along d, as TH computes it: one pass of running double sums of z and of z*z (z*z in the
+    tensor's type), then sum2/(n-1) - n/(n-1)*mean^2 (n/(n-1) in the tensor's type), clamped at 0."""
+    real = a.dtype.type
+    n = a.shape[d]
+    s = _running(xp, a, d, np.float64, 'sum') / n
+    s2 = _running(xp, a * a, d, np.float64, 'sum')
+    with np.errstate(divide='ignore', invalid='ignore'):
+        if biased:
+            s2 = s2 / n - s * s
+        else:
+            s2 = s2 / (n - 1) - (real(n) / real(n - 1)).astype(np.float64) * s * s
+    s2 = xp.where(s2 < 0, 0.0, s2)
+    if sqrt:
+        return xp.sqrt(s2.astype(a.dtype))      # C's sqrtf on the float for Float tensors, sqrt for Double
+    return s2.astype(a.dtype)
 
 
 std = _stat('std')
@@ -591,8 +725,37 @@ max = _extreme('max')
 min = _extreme('min')
 
 
+def _c_pow(xp, x, e):
+    """C's pow (powf for float32) elementwise: the exponent as an array, so numpy calls C's pow instead of its own
+    shortcuts for 2 and 0.5."""
+    return xp.power(x, xp.full(x.shape, e, x.dtype) if xp is np else x.dtype.type(e))
+
+
+def _th_norm(self, p, d):
+    """THTensor_(normall/norm) of a Float/Double tensor: a running double of |x| (p = 1), of x*x in double then
+    sqrt (p = 2, all elements), of C's pow(|x|, p) otherwise, then pow(sum, 1/p) in the tensor's type."""
+    xp, a = _xp(self), self._a
+    real = a.dtype.type
+    if d is None:
+        flat = a.reshape(-1)
+        if p == 0:
+            return float((flat != 0).sum())
+        if p == 1:
+            return float(_running(xp, xp.abs(flat), 0, np.float64, 'sum')[0])
+        if p == 2:          # TH: z*z in the tensor's type, summed in double
+            return float(np.sqrt(float(_running(xp, flat * flat, 0, np.float64, 'sum')[0])))
+        s = _running(xp, _c_pow(xp, xp.abs(flat), p), 0, np.float64, 'sum')
+        return float(_c_pow(xp, s.astype(a.dtype), real(1.0 / p))[0])
+    if p == 0:
+        return _new_like(self, (a != 0).sum(d, keepdims=True))
+    s = _running(xp, _c_pow(xp, xp.abs(a), p), d, np.float64, 'sum')
+    return _new_like(self, _c_pow(xp, s.astype(a.dtype), real(1.0 / p)))
+
+
 def norm(self, p=2, dim=None):
     xp = _xp(self)
+    if self._info.dtype.kind == 'f' and p != float('inf') and self._a.size:
+        return _th_norm(self, p, None if dim is None else self._dim(dim))
     a = self._a.astype(np.float64) if self._info.dtype.kind in 'iu' else self._a
     def f(x, axis):
         kw = dict(axis=axis, keepdims=axis is not None)
@@ -612,6 +775,11 @@ def norm(self, p=2, dim=None):
 
 def dist(self, other, p=2):
     diff = type(self)._from_array(self._a - _operand(self, other, 'dist'))
+    if self._info.dtype.kind == 'f' and p != float('inf') and self._a.size:
+        # THTensor_(dist) adds C's pow(|x - y|, p) in the tensor's own type, then pow(sum, 1/p)
+        xp, a = _xp(self), diff._a.reshape(-1)
+        s = _running(xp, _c_pow(xp, xp.abs(a), p), 0, a.dtype, 'sum')
+        return float(_c_pow(xp, s, a.dtype.type(1.0 / p))[0])
     return norm(diff, p)
 
 
@@ -623,8 +791,11 @@ def _cumulative(name, fn):
     return method
 
 
-cumsum = _cumulative('cumsum', lambda a, axis: a.cumsum(axis))
-cumprod = _cumulative('cumprod', lambda a, axis: a.cumprod(axis))
+# TH runs cumsum/cumprod in accreal (double for Float tensors), each value rounded to the tensor's type
+cumsum = _cumulative('cumsum', lambda a, axis: a.astype(np.float64).cumsum(axis) if a.dtype == np.float32 else
+                     a.cumsum(axis))
+cumprod = _cumulative('cumprod', lambda a, axis: a.astype(np.float64).cumprod(axis) if a.dtype == np.float32 else
+                      a.cumprod(axis))
 
 
 def sort(self, dim=-1, descending=False):

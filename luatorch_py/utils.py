@@ -219,6 +219,23 @@ def _lua_pattern(p):
     return ''.join(out)
 
 
+def _utility_classes():
+    """Torch7's classes of the utilities, with their Lua names, most derived first.  The Python classes carry no
+    ``__torch_name__``, so torch.save keeps refusing them (Lua cannot save them either)."""
+    from .random import Generator
+    from .file import File, DiskFile, MemoryFile
+    from .cmdline import CmdLine
+    from .tester import Tester, TestSuite
+    return ((Generator, 'torch.Generator'), (Timer, 'torch.Timer'), (CmdLine, 'torch.CmdLine'),
+            (DiskFile, 'torch.DiskFile'), (MemoryFile, 'torch.MemoryFile'), (File, 'torch.File'),
+            (Tester, 'torch.Tester'), (TestSuite, 'torch.TestSuite'))
+
+
+def lua_class_names(obj):
+    """The Lua class names of a utility object (a DiskFile is a 'torch.DiskFile' and a 'torch.File')."""
+    return [name for cls, name in _utility_classes() if isinstance(obj, cls)]
+
+
 def _torch_names(obj):
     from .functions import typename
     if isinstance(obj, _builtin_type):
@@ -231,7 +248,25 @@ def _torch_names(obj):
     first = typename(obj)
     if first is not None and first not in names:
         names.insert(0, first)
+    names += [nm for nm in lua_class_names(obj) if nm not in names]
     return names
+
+
+def _tensor_class_name(cls):
+    """'torch.LongTensor' for torch.LongTensor, 'torch.FloatStorage' for torch.FloatStorage; torch.Tensor is the
+    default type's class, as in Lua."""
+    from .tensor import Tensor, getdefaulttensortype
+    from .storage import Storage
+    if cls is Tensor:
+        return getdefaulttensortype()
+    info = getattr(cls, '_info', None)
+    if info is None or not isinstance(cls, _builtin_type):
+        return None
+    if issubclass(cls, Tensor):
+        return info.name
+    if issubclass(cls, Storage):
+        return info.storage_name
+    return None
 
 
 def isTypeOf(obj, typeSpec):
@@ -239,6 +274,10 @@ def isTypeOf(obj, typeSpec):
     name (exact match), a Lua pattern ('nn%..*Linear', matched anywhere) or a class."""
     if not isinstance(typeSpec, str):
         spec = getattr(typeSpec, '__torch_name__', None)
+        if spec is None:
+            spec = next((nm for cls, nm in _utility_classes() if cls is typeSpec), None)
+        if spec is None:
+            spec = _tensor_class_name(typeSpec)
         if not isinstance(spec, str):
             raise TypeError(f"isTypeOf: type must be provided as a [pattern] string or a torch class, got {typeSpec!r}")
         typeSpec = spec
