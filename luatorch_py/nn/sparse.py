@@ -5,6 +5,7 @@ the input's element there.  A batch is a list of such tensors (or, Torch7's lega
 tensor).
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -433,15 +434,16 @@ class IndexLinear(Module):
 def _indexlinear_read(f, version):
     # Lua's offset is keysOffset - 1 (added to 1-based keys); here keys are 0-based: keysOffset itself
     off = f.get('offset')
-    if isinstance(off, (int, float)) and not isinstance(off, bool):
-        f['offset'] = int(off) + 1
+    if isinstance(off, (int, float)) and not isinstance(off, bool) and float(off).is_integer():
+        f['offset'] = int(off) + 1       # (anything else stays as it came, for the field checks to refuse)
     for k in ('running', 'sizesCache', 'cumSumSizesCache', 'keys', 'values', 'sizes', 'cumSumSizes', 'lkeys',
               'lvalues', 'updateKeys', 'updateKeysBuffer', 'gradWeightBuffer', 'valuesBuffer'):
         f.pop(k, None)          # accumulation state (1-based keys): not carried over
 
 
 def _indexlinear_write(obj, f):
-    f['offset'] = int(obj.offset) - 1
+    off = obj.offset
+    f['offset'] = off - 1 if isinstance(off, numbers.Integral) and not isinstance(off, bool) else off
     f['running'] = {'cumSumSizes': [], 'keys': [], 'gradWeight': [], 'counter': 1}
     f['sizesCache'] = []
     f['cumSumSizesCache'] = []

@@ -4,13 +4,15 @@
 input node; ``nn.gModule([x], [h])`` is the module computing the graph.  See docs/nngraph.md.
 
 Here: ``Node`` (nngraph.Node), ``gModule`` (also ``nn.gModule``), ``JustElement``, ``JustTable``,
-``ModuleFromCriterion`` (also ``nn.ModuleFromCriterion``), ``annotateNodes``, and ``graph`` (torch/graph's
+``ModuleFromCriterion`` (also ``nn.ModuleFromCriterion``), ``annotateNodes``, ``nest``, and ``graph`` (torch/graph's
 ``graph.Graph``, ``graph.Edge``, ``graph.Node``), all loading from and saving to .t7 files in Lua's layout.
+Importing it also installs nngraph's ``-`` operators on nn.Module and nn.Criterion (``operators``).
 """
 from . import graph
-from .node import Node, NodeData, annotateNodes
+from .node import Node, NodeData, annotateNodes, nest
 from .modules import JustElement, JustTable, ModuleFromCriterion
 from .gmodule import gModule
+from . import operators  # noqa: F401 (installs -module, node - module)
 
 __all__ = ['Node', 'NodeData', 'gModule', 'JustElement', 'JustTable', 'ModuleFromCriterion', 'annotateNodes',
-           'graph']
+           'nest', 'graph']

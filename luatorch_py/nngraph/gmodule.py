@@ -14,6 +14,7 @@ import copy
 
 from ..nn.containers import Container
 from ..nn.module import Module
+from ..nn.table import _leaves
 from ..tensor import Tensor
 from ..serialization.t7 import _deep_stack
 from .node import Node
@@ -232,7 +233,8 @@ class gModule(Container):
         if isinstance(func, str):
             name = func
             func = lambda m, x: getattr(m, name)(x)     # noqa: E731
-        input = self._inputs(input)
+        # numpy arrays become tensors of the gModule's type here: the nodes keep their inputs (saved with them)
+        input = self._inputs(_leaves(self, input))
         for node in self.forwardnodes:
             inp = node.data.get('input')
             if inp:
@@ -293,6 +295,7 @@ class gModule(Container):
 
     def updateGradInput(self, input, gradOutput):
         self._check_grad(gradOutput)
+        gradOutput = _leaves(self, gradOutput, 'gradOutput')
         for node in self.backwardnodes:
             go = node.data.get('gradOutput')
             if go:

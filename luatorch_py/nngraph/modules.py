@@ -1,12 +1,14 @@
 """nngraph's small modules: JustElement, JustTable (what split(1) and single-element tables use) and
 ModuleFromCriterion (a criterion as a graph node)."""
-from ..nn.module import Module, resized
+from ..nn.module import Module, resized, set_aliased
+from ..nn.table import _RefModule, _leaves
 from ..nn.criterion import Criterion
 from ..tensor import Tensor
 
 
-class JustElement(Module):
-    """{x} -> x (the input is a table of one element); the gradient is {gradOutput}."""
+class JustElement(_RefModule):
+    """{x} -> x (the input is a table of one element); the gradient is {gradOutput}.  Numpy arrays are taken as
+    tensors of the module's type, as by nn.Identity."""
     __torch_name__ = 'nngraph.JustElement'
 
     def __init__(self):
@@ -17,17 +19,16 @@ class JustElement(Module):
         if not isinstance(input, (list, tuple)) or len(input) != 1:
             got = f'a list of {len(input)}' if isinstance(input, (list, tuple)) else f'a {type(input).__name__}'
             raise ValueError(f"nngraph.JustElement: expected a table of one element, got {got}")
-        self.output = input[0]
-        return self.output
+        return set_aliased(self, 'output', _leaves(self, input[0]))
 
     def updateGradInput(self, input, gradOutput):
         if not isinstance(self.gradInput, list):
             self.gradInput = []
-        self.gradInput[:] = [gradOutput]
+        self.gradInput[:] = [_leaves(self, gradOutput, 'gradOutput')]
         return self.gradInput
 
 
-class JustTable(Module):
+class JustTable(_RefModule):
     """x -> {x}; the gradient is gradOutput's one element."""
     __torch_name__ = 'nngraph.JustTable'
 
@@ -38,15 +39,14 @@ class JustTable(Module):
     def updateOutput(self, input):
         if not isinstance(self.output, list):
             self.output = []
-        self.output[:] = [input]
+        self.output[:] = [_leaves(self, input)]
         return self.output
 
     def updateGradInput(self, input, gradOutput):
         if not isinstance(gradOutput, (list, tuple)) or len(gradOutput) < 1:
             raise ValueError(f"nngraph.JustTable: expected gradOutput to be a table of one element, got "
                              f"{type(gradOutput).__name__}")
-        self.gradInput = gradOutput[0]
-        return self.gradInput
+        return set_aliased(self, 'gradInput', _leaves(self, gradOutput[0], 'gradOutput'))
 
 
 class ModuleFromCriterion(Module):

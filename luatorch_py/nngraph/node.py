@@ -208,3 +208,18 @@ def annotateNodes():
     for name, v in f.f_locals.items():
         if isinstance(v, Node) and 'name' not in v.data['annotations']:
             v.data['annotations']['name'] = name
+
+
+def nest(input):
+    """A node standing for a nested structure of nodes (nngraph.nest): a node is itself; a list of one node
+    ``[a]`` becomes ``nngraph.JustTable()([a])`` (whose output is the table {a}); a longer list, each element
+    nested in turn, ``nn.Identity()([...])``.  ``nest([in1, [in2], in3])`` outputs {x1, {x2}, x3}."""
+    if isinstance(input, Node):
+        return input
+    if not isinstance(input, (list, tuple)) or not input:
+        raise TypeError(f"nngraph.nest: expected a node or a non-empty list of nodes, got {input!r}")
+    if len(input) == 1:
+        from .modules import JustTable
+        return JustTable()(list(input))
+    from ..nn.table import Identity
+    return Identity()([nest(c) for c in input])

@@ -60,6 +60,13 @@ _NO_TWIN = ('has no nn equivalent in luatorch_py (nor in Lua\'s nn); in Lua, con
 for _n in ('RNN RNNTanh RNNReLU LSTM BLSTM GRU BGRU VolumetricSoftMax VolumetricLogSoftMax '
            'SpatialCrossEntropyCriterion VolumetricCrossEntropyCriterion SpatialDivisiveNormalization').split():
     UNSUPPORTED['cudnn.' + _n] = _NO_TWIN
+UNSUPPORTED['nn.DataParallelTable'] = (
+    "is cunn's multi-GPU container (its one class), which luatorch_py does not have; in Lua, save the model it "
+    "replicates, dpt:get(1), instead")
+UNSUPPORTED['cudnn.SpatialDivisiveNormalization'] = (
+    "is cudnn's cross-channel divisive normalization (fields size, alpha, beta, K), not "
+    "nn.SpatialDivisiveNormalization (a kernel and a threshold): it has no nn equivalent in luatorch_py (nor in "
+    "Lua's nn); replace this module")
 
 
 def twin_of(name):
@@ -333,6 +340,9 @@ def _cudnn_avgpool_read(f, version):
 
 @_reads('cudnn.VolumetricAveragePooling')
 def _cudnn_vavgpool_read(f, version):
+    if f.get('ceil_mode'):
+        raise FieldError('ceil_mode', "cudnn.VolumetricAveragePooling with ceil_mode has no nn equivalent: "
+                                      "nn.VolumetricAveragePooling always rounds the output size down")
     for k in ('padT', 'padW', 'padH'):
         if f.get(k, 0) not in (0, None):
             raise FieldError(k, f"cudnn.VolumetricAveragePooling with padding ({k}={f[k]!r}) has no nn equivalent: "
@@ -575,8 +585,8 @@ def _check_tensors(cls_name, f):
             # sizes, see t7.MAX_OVERLAP_BYTES)
             if isinstance(v, Tensor) and _overlaps(v):
                 f[k] = v.clone()
-            elif isinstance(v, list):
-                f[k] = [x.clone() if isinstance(x, Tensor) and _overlaps(x) else x for x in v]
+            elif isinstance(v, list):      # in place: the list may be shared (nngraph's nodes hold it too)
+                v[:] = [x.clone() if isinstance(x, Tensor) and _overlaps(x) else x for x in v]
             continue
         if isinstance(v, Tensor) and v.nElement() > 1:
             if _overlaps(v):
@@ -599,6 +609,8 @@ def validate(obj, name, f):
         for k, v in f.items():
             lo = FIELD_CHECKS.get(k)
             if lo is not None and v is not None:
+                if k == 'pad' and isinstance(v, list) and ('padW' in f or 'padH' in f):
+                    continue    # a cudnn convolution's descriptor geometry ({padH, padW}), not nn.Padding's pad
                 _need_int(name, k, v, lo)
     seen = set()
     own = name if registry().get(name) is not None else twin_of(name)    # cudnn.X: nn.X's checks

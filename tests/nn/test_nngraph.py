@@ -602,3 +602,86 @@ def test_nngraph_modules_round_trip(tmp_path):
         assert np.array_equal(a.numpy(), b.numpy())
     mfc = next(m for m in g2.modules if isinstance(m, nn.ModuleFromCriterion))
     assert type(mfc.criterion) is nn.MSECriterion
+
+
+# -- nngraph's `-` operators (Module.__unm__, Module.__sub__, Node.__sub__) -------------------------------------------
+def test_minus_operators_build_the_call_graph(tmp_path):
+    torch.manualSeed(9)
+    lin1, tanh, lin2 = nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2)
+    h1 = -lin1                                        # Lua: h1 = - nn.Linear(4, 3)
+    assert isinstance(h1, nngraph.Node) and h1.data['module'] is lin1 and h1.data['mapindex'] == []
+    assert __file__ in h1.data['annotations']['_debugLabel']      # made here, as lin1() would be
+    h2 = h1 - tanh - lin2                             # Lua: h2 = h1 - nn.Tanh() - nn.Linear(3, 2)
+    assert h2.data['module'] is lin2
+    mid = h2.data['mapindex'][0]
+    assert mid['module'] is tanh and mid['mapindex'] == [h1.data]
+    g = nn.gModule([h1], [h2])
+    x = rnd(5, 4, seed=30)
+    want = nn.Sequential(lin1, tanh, lin2).forward(x).numpy().copy()
+    assert np.array_equal(g.forward(x).numpy(), want)
+    go = rnd(5, 2, seed=31)
+    gi = g.backward(x, go).numpy()
+    ref = np.tanh(x @ lin1.weight.numpy().T + lin1.bias.numpy())
+    assert np.allclose(gi, ((go @ lin2.weight.numpy()) * (1 - ref ** 2)) @ lin1.weight.numpy(), rtol=1e-12)
+    g2 = roundtrip(g, tmp_path)
+    assert np.array_equal(g2.forward(x).numpy(), want)
+
+
+def test_minus_operators_tables_and_criterions():
+    a, b = -nn.Identity(), -nn.Identity()
+    d = [a, b] - nn.CSubTable()                       # Lua: {a, b} - nn.CSubTable(): inputs in list order
+    assert d.data['mapindex'] == [a.data, b.data]
+    s1, s2 = (nn.SplitTable(0)(d)).split(2)
+    e = (s1, s2) - nn.CMulTable()                     # a tuple of nodes (split's result) too
+    t = -nn.Identity()
+    loss = [e, t] - nn.MSECriterion()                 # Lua's criterion call on nodes: a ModuleFromCriterion node
+    assert type(loss.data['module']) is nn.ModuleFromCriterion
+    assert type(loss.data['module'].criterion) is nn.MSECriterion
+    g = nn.gModule([a, b, t], [loss, e])
+    x, y, tt = rnd(2, 3, seed=32), rnd(2, 3, seed=33), rnd(3, seed=34)
+    out = g.forward([x, y, tt])
+    prod = (x - y)[0] * (x - y)[1]
+    assert np.allclose(out[1].numpy(), prod, rtol=1e-14)
+    assert out[0].numpy()[0] == pytest.approx(((prod - tt) ** 2).mean(), rel=1e-14)
+    n = -nn.Identity()
+    c = n - nn.AbsCriterion()                         # node - criterion
+    assert type(c.data['module']) is nn.ModuleFromCriterion and c.data['mapindex'] == [n.data]
+
+
+def test_minus_operator_errors():
+    lin = nn.Linear(2, 3)
+    with pytest.raises(TypeError, match='must be an nngraph node or a list of nodes'):
+        lin - nn.Tanh()                               # Lua errors too (nn.Tanh() called on a module)
+    with pytest.raises(TypeError, match='must be an nngraph node'):
+        nn.MSECriterion() - nn.Tanh()
+    with pytest.raises(TypeError, match='right side of `-` must be a module'):
+        (-nn.Identity()) - (-nn.Identity())
+    for bad in (3, [], [1, 2], np.ones(2)):
+        with pytest.raises(TypeError):
+            bad - nn.Tanh()
+    with pytest.raises(TypeError):
+        -(-nn.Identity())                             # a node has no unary minus (nor in Lua)
+    # arithmetic on tensors is untouched
+    assert (torch.DoubleTensor([3.0]) - torch.DoubleTensor([1.0])).tolist() == [2.0]
+
+
+def test_nest():
+    """nngraph.nest: a node for a nested structure of nodes (nngraph's test_nest.lua's cases)."""
+    a = nn.Identity()()
+    assert nngraph.nest(a) is a
+    one = nngraph.nest([a])
+    assert type(one.data['module']) is nngraph.JustTable and one.data['mapindex'] == [a.data]
+    in1, in2, in3 = nn.Identity()(), nn.Identity()(), nn.Identity()()
+    state = nngraph.nest([in1, [in2], in3])
+    assert type(state.data['module']) is nn.Identity
+    ok = nn.CAddTable()(nngraph.nest([in1]))
+    g = nn.gModule([in1, in2, in3], [state, ok])
+    x = [torch.fromNumpy(rnd(2, seed=40 + i)) for i in range(3)]
+    out = g.forward(x)
+    assert out[0][0] is x[0] and len(out[0][1]) == 1 and out[0][1][0] is x[1] and out[0][2] is x[2]
+    assert np.array_equal(out[1].numpy(), x[0].numpy())           # CAddTable of {x1}
+    gi = g.backward(x, [[torch.ones(2), [torch.ones(2) * 2], torch.ones(2) * 3], torch.ones(2) * 4])
+    assert [a.tolist() for a in gi] == [[5.0, 5.0], [2.0, 2.0], [3.0, 3.0]]
+    for bad in (None, [], 3, [in1, 'x']):
+        with pytest.raises(TypeError):
+            nngraph.nest(bad)
