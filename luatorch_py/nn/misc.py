@@ -12,6 +12,7 @@ from .. import backend
 from ..backend import array_module
 from ..tensor import Tensor
 from .containers import ConcatTable, Sequential
+from .table import _RefModule, _leaves
 from .distance import Normalize
 from .linear import Add, CMul, Linear
 from .activation import ReLU
@@ -496,9 +497,9 @@ def _size_of(x):
     return sizestr(np.shape(x))
 
 
-class PrintSize(Module):
+class PrintSize(_RefModule):
     """PrintSize(prefix='PrintSize'): prints the size of the input (forward) and of gradOutput (backward), and
-    passes them on unchanged (the same tensors)."""
+    passes them on unchanged (the same tensors; numpy arrays become tensors sharing their memory, as Identity)."""
 
     def __init__(self, prefix='PrintSize'):
         super().__init__()
@@ -506,13 +507,11 @@ class PrintSize(Module):
 
     def updateOutput(self, input):
         print(f"{self.prefix}:input\n\t{_size_of(input)}")
-        self.output = input
-        return self.output
+        return set_aliased(self, 'output', _leaves(self, input))
 
     def updateGradInput(self, input, gradOutput):
         print(f"{self.prefix}:gradOutput\n\t{_size_of(gradOutput)}")
-        self.gradInput = gradOutput
-        return self.gradInput
+        return set_aliased(self, 'gradInput', _leaves(self, gradOutput, 'gradOutput'))
 
 
 # -- MV ----------------------------------------------------------------------------------------------------------

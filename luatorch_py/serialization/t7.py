@@ -471,7 +471,7 @@ class _Loader:
             raise T7Error(f"Torch class <{name}> is not supported: {what}", at)
         hint = (" (define or import the Python class before loading, with __torch_name__ = "
                 f"{name!r} in its body, or call luatorch_py.serialization.registerClass({name!r}, YourClass))"
-                if name.startswith('nn.') else
+                if not name.startswith(('torch.', 'tds.')) else
                 " (luatorch_py loads torch.*Tensor, torch.*Storage, tds.Hash, tds.Vec and the nn classes in "
                 "nn.REGISTRY)")
         raise T7Error(f"unknown Torch class <{name}>{hint}", at)

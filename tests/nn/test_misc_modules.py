@@ -346,6 +346,8 @@ def test_print_size(capsys, tmp_path):
     m.forward([x, [x]])
     assert '{[2, 3], {[2, 3]}}' in capsys.readouterr().out
     assert roundtrip(m, tmp_path).prefix == 'here'
+    m.backward(np.ones((2, 3)), np.ones((2, 3)))           # numpy arrays pass on as tensors: the module still saves
+    assert isinstance(m.gradInput, torch.Tensor) and roundtrip(m, tmp_path).prefix == 'here'
 
 
 # -- MV --------------------------------------------------------------------------------------------------------------
