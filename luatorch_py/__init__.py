@@ -34,7 +34,13 @@ def __getattr__(name):
     if name == 'type':
         from .utils import type as torch_type
         return torch_type
+    if name in _LAZY_SUBPACKAGES:     # torch.optim, torch.data: imported when first used (import time, memory)
+        import importlib
+        return importlib.import_module(f'{__name__}.{name}')
     raise AttributeError(f"module 'luatorch_py' has no attribute {name!r}")
+
+
+_LAZY_SUBPACKAGES = ('optim', 'data')
 
 
 # [random-utils]
@@ -57,5 +63,5 @@ from_numpy = fromNumpy
 __version__ = '0.1.0'
 
 # the subpackages, as torch.nn / torch.optim (imported last: they build on everything above)
-from . import nn, optim, data, cutorch  # noqa: E402
+from . import nn, cutorch  # noqa: E402   (optim and data: on first use, see __getattr__)
 from .serialization import save, load, serialize, deserialize, T7Error  # noqa: E402

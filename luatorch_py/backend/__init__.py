@@ -99,31 +99,75 @@ def matmul(a, b, out):
     return out
 
 
+# CPU scratch is bounded: a product or update of more elements than this goes through a scratch of this many
+# elements, block by block (Torch7 keeps no such buffers: BLAS accumulates with beta=1 and axpy needs none)
+_CHUNK = 1 << 16
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
 def addmm(out, a, b, alpha=1.0, buffer=None, name='_mm'):
-    """``out += alpha * a @ b`` (a gradient accumulating): one cuBLAS call with beta=1 on the GPU; on the CPU the
-    product goes through scratch array ``buffer(name, out.shape)`` (a module's ``_buffer``)."""
+    """``out += alpha * a @ b`` (a gradient accumulating, 2-D): one cuBLAS call with beta=1 on the GPU.  On the CPU a
+    small product goes through scratch array ``buffer(name, out.shape)`` (a module's ``_buffer``); a large one is
+    written straight into ``out`` when ``out`` holds only +0.0 (just zeroed: checked, one integer max over it, cheaper
+    than the add it saves), else added block of rows by block of rows through a scratch of at most ``_CHUNK``
+    elements, so no module keeps a second copy of its gradient."""
     if type(out) is not np.ndarray:
         from . import cublas
         if cublas.gemm(a, b, out, alpha, 1.0):
             return out
-    tmp = buffer(name, out.shape) if buffer is not None else array_module(out).empty(out.shape, out.dtype)
-    array_module(out).matmul(a, b, out=tmp)
-    if alpha != 1:
-        tmp *= alpha
-    out += tmp
+        tmp = buffer(name, out.shape) if buffer is not None else _cupy.empty(out.shape, out.dtype)
+        _cupy.matmul(a, b, out=tmp)
+        if alpha != 1:
+            tmp *= alpha
+        out += tmp
+        return out
+    if out.size <= _CHUNK or out.ndim != 2:
+        tmp = buffer(name, out.shape) if buffer is not None else np.empty(out.shape, out.dtype)
+        np.matmul(a, b, out=tmp)
+        if alpha != 1:
+            tmp *= alpha
+        out += tmp
+        return out
+    u = _UINT.get(out.itemsize)
+    if u is not None and out.dtype.kind == 'f' and not out.view(u).max():
+        np.matmul(a, b, out=out)        # 0 + x is x (but for x = -0.0, whose sum with +0.0 is +0.0)
+        if alpha != 1:
+            out *= alpha
+        return out
+    m, n = out.shape
+    r = max(1, _CHUNK // n)
+    tmp = buffer(name, (r, n)) if buffer is not None else np.empty((r, n), out.dtype)
+    for i in range(0, m, r):
+        j = min(i + r, m)
+        t = tmp[:j - i]
+        np.matmul(a[i:j], b, out=t)
+        if alpha != 1:
+            t *= alpha
+        out[i:j] += t
     return out
 
 
 def sub_scaled(p, g, lr, buffer=None, name='_upd'):
     """``p -= lr * g`` (a parameter update): one kernel on the GPU; on the CPU numpy through scratch array
-    ``buffer(name, p.shape)`` (no allocation per call)."""
+    ``buffer(name, ...)`` of at most ``_CHUNK`` elements (no allocation per call; a large contiguous parameter is
+    updated block by block, which also keeps the scratch in cache)."""
     if type(p) is np.ndarray:
         if lr == 1:
             p -= g
-        else:
+        elif p.size <= _CHUNK or not (p.flags.c_contiguous and g.flags.c_contiguous and p.shape == g.shape):
             tmp = buffer(name, p.shape) if buffer is not None else np.empty_like(p)
             np.multiply(g, lr, out=tmp)
             p -= tmp
+        else:
+            pf, gf = p.reshape(-1), g.reshape(-1)
+            n = pf.size
+            tmp = buffer(name, (_CHUNK,)) if buffer is not None else np.empty(_CHUNK, p.dtype)
+            mul = np.multiply
+            for i in range(0, n, _CHUNK):
+                j = min(i + _CHUNK, n)
+                t = tmp[:j - i]
+                mul(gf[i:j], lr, out=t)
+                pf[i:j] -= t
         return p
     if fused_sgd_ok(p, g):
         from . import gpu_optim
@@ -134,6 +178,7 @@ def sub_scaled(p, g, lr, buffer=None, name='_upd'):
 
 
 _ones = {}
+_add_reduce = np.add.reduce
 
 
 def _cublas_ok():
@@ -155,7 +200,10 @@ def add_sums(out, g, axis, alpha=1.0, buffer=None, name='_sum'):
         if cublas.gemm(a, b, out.reshape(-1, 1), alpha, 1.0):
             return out
     tb = buffer(name, out.shape) if buffer is not None else array_module(out).empty(out.shape, out.dtype)
-    g.sum(axis=axis, out=tb)        # the method: numpy's xp.sum wrapper adds ~0.7 µs a call
+    if type(g) is np.ndarray:
+        _add_reduce(g, axis, None, tb)      # the ufunc itself: ndarray.sum and np.sum go through Python wrappers
+    else:
+        g.sum(axis=axis, out=tb)
     if alpha != 1:
         tb *= alpha
     out += tb
@@ -173,3 +221,24 @@ def fused_optim(name, *args):
     adamax, adagrad, adadelta, rmsprop, nag_pre, nag, asgd, rprop); the caller checks the arrays with fused_sgd_ok."""
     from . import gpu_optim
     getattr(gpu_optim, name)(*args)
+
+
+def _lazy_submodules(*names):
+    """Register backend submodules that load on first attribute access (importlib's LazyLoader): the CUDA kernel
+    modules are mostly kernel source and their numpy twins, so ``import luatorch_py`` skips them until a module
+    first computes with them (``from ..backend import gpu_loss`` binds the not-yet-loaded module)."""
+    import importlib.util
+    import sys
+    for name in names:
+        full = f'{__name__}.{name}'
+        mod = sys.modules.get(full)
+        if mod is None:
+            spec = importlib.util.find_spec(full)
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[full] = mod
+            spec.loader.exec_module(mod)
+        globals()[name] = mod
+
+
+_lazy_submodules('gpu_conv', 'gpu_elementwise', 'gpu_loss', 'gpu_optim', 'gpu_pool')

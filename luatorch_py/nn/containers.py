@@ -84,23 +84,27 @@ class Container(Module):
             grads += g
         return params, grads
 
+    _own_parameters = parameters        # (Module._listed: a subclass overriding parameters() is served through it)
+
     def zeroGradParameters(self):
-        if type(self).parameters is not Container.parameters:
+        if self._listed:
             return Module.zeroGradParameters(self)      # a user container overriding parameters()
-        flat = flat_arrays(self)
-        if flat is not None:          # after getParameters: one fill over the flat gradient
-            flat[1].fill(0)
-            return
+        if self.__dict__.get('_flat') is not None:
+            flat = flat_arrays(self)
+            if flat is not None:          # after getParameters: one fill over the flat gradient
+                flat[1].fill(0)
+                return
         for m in self.modules:
             m.zeroGradParameters()
 
     def updateParameters(self, learningRate):
-        if type(self).parameters is not Container.parameters:
+        if self._listed:
             return Module.updateParameters(self, learningRate)
-        flat = flat_arrays(self)
-        if flat is not None:          # after getParameters: one update over the flat vectors
-            backend.sub_scaled(flat[0], flat[1], learningRate, self._buffer, '_upd_flat')
-            return
+        if self.__dict__.get('_flat') is not None:
+            flat = flat_arrays(self)
+            if flat is not None:          # after getParameters: one update over the flat vectors
+                backend.sub_scaled(flat[0], flat[1], learningRate, self._buffer, '_upd_flat')
+                return
         for m in self.modules:
             m.updateParameters(learningRate)
 
@@ -129,11 +133,12 @@ class Sequential(Container):
 
     def updateOutput(self, input):
         cur = input
-        for i, m in enumerate(self.modules):
-            try:            # inline, not _call: a try costs nothing in 3.11, a call per module does (hot path)
+        i = 0
+        try:            # inline, not _call: a try costs nothing in 3.11, a call per module does (hot path)
+            for i, m in enumerate(self.modules):
                 cur = m.updateOutput(cur)
-            except Exception as e:
-                rethrow(e, i, self)
+        except Exception as e:
+            rethrow(e, i, self)
         self.output = cur
         return cur
 
@@ -160,8 +165,20 @@ class Sequential(Container):
         self._walk_back(input, gradOutput, step)
 
     def backward(self, input, gradOutput, scale=1):
-        self.gradInput = self._walk_back(input, gradOutput, lambda m, x, g: m.backward(x, g, scale))
-        return self.gradInput
+        # _walk_back inlined (the hot path of training: no step function per module)
+        mods = self.modules
+        cur = gradOutput
+        i = len(mods) - 1
+        try:
+            while i > 0:
+                cur = mods[i].backward(mods[i - 1].output, cur, scale)
+                i -= 1
+            if i == 0:
+                cur = mods[0].backward(input, cur, scale)
+        except Exception as e:
+            rethrow(e, i, self)
+        self.gradInput = cur
+        return cur
 
     # backwardUpdate: Module's (updateGradInput through every module, then accUpdateGradParameters), as Torch7;
     # interleaving the two per module would compute the gradInputs of modules that share weights with later

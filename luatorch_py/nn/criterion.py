@@ -24,6 +24,7 @@ from .module import TypedObject, pair_grad, resized, sizestr
 from .activation import LogSoftMax, Sigmoid
 
 _INF = float('inf')
+_F64 = np.dtype(np.float64)
 
 
 class Criterion(TypedObject):
@@ -66,8 +67,9 @@ class Criterion(TypedObject):
 
     def _pair(self, input, target):
         """(input array, target array) of this criterion's type with equal sizes, or an error naming both."""
-        x = self._coerce(input)._a
-        t = self._coerce(target, 'target')._a
+        tc = self._tcls
+        x = input._a if input.__class__ is tc else self._coerce(input)._a
+        t = target._a if target.__class__ is tc else self._coerce(target, 'target')._a
         if x.shape != t.shape:
             if x.size != t.size:
                 raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} and target of size "
@@ -92,9 +94,10 @@ class Criterion(TypedObject):
             if value is not buf:
                 buf[...] = value
             return self._loss_t
-        if not isinstance(value, (int, float, np.generic)):
+        if value.__class__ is not float and not isinstance(value, (int, float, np.generic)):
             value = float(value.reshape(())) if getattr(value, 'size', 1) == 1 else float(value)
-        self.output = float(self._tinfo.dtype.type(value)) if self._tinfo.is_floating else float(value)
+        dt = self._tinfo.dtype
+        self.output = float(value) if dt is _F64 else float(dt.type(value)) if dt.kind == 'f' else float(value)
         return self.output
 
     def _checked_loss(self, value, recheck):
@@ -247,8 +250,10 @@ class MSECriterion(_Averaged):
 
     def updateGradInput(self, input, target):
         x, t = self._pair(input, target)
-        gpu_loss.mse_grad(self, x, t, resized(self.gradInput, x.shape), self.sizeAverage)
-        return self.gradInput
+        gi = self.gradInput
+        a = gi._a if gi.__class__ is self._tcls and gi._a.shape == x.shape else resized(gi, x.shape)
+        gpu_loss.mse_grad(self, x, t, a, self.sizeAverage)
+        return gi
 
 
 class AbsCriterion(_Averaged):

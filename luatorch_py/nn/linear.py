@@ -77,15 +77,22 @@ class Linear(_WeightBias):
             raise ValueError(f"{self!r}: expected input of size [*, {n}] (1-D or 2-D), got {sizestr(x.shape)}")
 
     def updateOutput(self, input):
-        x = self._coerce(input)._a
+        x = input._a if input.__class__ is self._tcls else self._coerce(input)._a
         w = self.weight._a
-        if x.ndim != 2 or x.shape[1] != w.shape[1]:
+        if x.ndim == 2 and x.shape[1] == w.shape[1]:
+            shape = (x.shape[0], w.shape[0])
+        else:
             self._check(x)
-        out = resized(self.output, x.shape[:-1] + (w.shape[0],))
+            shape = x.shape[:-1] + (w.shape[0],)
+        o = self.output
+        out = o._a
+        if out.shape != shape:
+            out = resized(o, shape)
         backend.matmul(x, w.T, out)
-        if 'bias' in self.__dict__:
-            out += self.bias._a
-        return self.output
+        b = self.__dict__.get('bias')
+        if b is not None:
+            out += b._a
+        return o
 
     def updateGradInput(self, input, gradOutput):
         if self.gradInput is None:      # Torch7's idiom: a first layer whose dL/dinput nobody reads
@@ -109,6 +116,30 @@ class Linear(_WeightBias):
         _acc_weight(self, array_module(x), self.gradWeight._a, g.T, x, scale)
         if 'bias' in self.__dict__:
             _acc_bias(self, g, 0, scale)
+
+    def backward(self, input, gradOutput, scale=1):
+        """updateGradInput then accGradParameters (Module's backward), for a batch in one pass over the checks."""
+        tc = self._tcls
+        if self.__class__ is not Linear or input.__class__ is not tc or gradOutput.__class__ is not tc:
+            return Module.backward(self, input, gradOutput, scale)       # (subclasses, numpy inputs, errors)
+        x, g, w = input._a, gradOutput._a, self.weight._a
+        if x.ndim != 2 or g.ndim != 2 or x.shape[1] != w.shape[1] or g.shape[1] != w.shape[0] \
+                or g.shape[0] != x.shape[0]:
+            return Module.backward(self, input, gradOutput, scale)
+        d = self.__dict__
+        if 'accGradParameters' in d or 'updateGradInput' in d:     # Torch7's idiom to freeze a layer: an instance's
+            return Module.backward(self, input, gradOutput, scale)  # m.accGradParameters = lambda *a: None
+        gi = d.get('gradInput')
+        if gi is not None:
+            a = gi._a
+            if a.shape != x.shape:
+                a = resized(gi, x.shape)
+            backend.matmul(g, w, a)
+        buf = self._buffer
+        backend.addmm(d['gradWeight']._a, g.T, x, scale, buf, '_gw')
+        if 'bias' in d:
+            backend.add_sums(d['gradBias']._a, g, 0, scale, buf, '_gb')
+        return gi
 
     def __repr__(self):
         return f"{self.__torch_name__}({self.weight.size(1)} -> {self.weight.size(0)})" + self._bias_note()

@@ -8,6 +8,7 @@ Attributes whose names start with ``_`` (except ``_type``) are Python-side cache
 files and are rebuilt when missing.
 """
 import copy as _copy
+import weakref as _weakref
 
 import numpy as np
 
@@ -93,6 +94,11 @@ class TypedObject:
     def _buffer(self, name, shape, info=None, dtype=None):
         """A scratch array kept on the module under ``name``, reallocated only when its shape changes: of the
         module's type, of type ``info``, or of numpy ``dtype`` (e.g. bool) on the module's device."""
+        buf = self.__dict__.get(name)
+        if info is None and dtype is None and buf is not None and buf.shape == shape:    # the steady state, quickly
+            info = self._tinfo
+            if buf.dtype is info.dtype and (type(buf) is not np.ndarray) is info.cuda:
+                return buf
         info = info or self._tinfo
         dtype = info.dtype if dtype is None else dtype      # (a dtype compares equal to its type: bool, ...)
         buf = self.__dict__.get(name)
@@ -120,7 +126,8 @@ class TypedObject:
             return self._type
         info = type_info(name)
         cache = {} if tensorCache is None else tensorCache
-        for k, v in list(self.__dict__.items()):
+        for k in list(self.__dict__):       # (keys only: each old value is dropped as soon as it is replaced)
+            v = self.__dict__[k]
             if k.startswith('_') and k != '_type':
                 if isinstance(v, (np.ndarray, tuple)) or backend.is_cuda_array(v):
                     del self.__dict__[k]       # Python-side caches: rebuilt on demand in the new type
@@ -170,7 +177,9 @@ def _convert(v, info, cache):
                 data = backend.to_device(st._data, info.cuda).astype(info.dtype, copy=True)
             new_st = info.storage_class(_data=data)
             cache[id(st)] = new_st
-            cache[('keep', id(st))] = st   # keep the old storage alive so ids stay unique during the walk
+            # the entry must go when the old storage does (its id may then be reused), but not keep it alive: a
+            # converted module frees its old arrays as the walk goes on (peak memory: one copy, not two)
+            cache[('keep', id(st))] = _weakref.ref(st, _forget(cache, id(st)))
         t = info.tensor_class()
         if v.nElement():
             t.set(new_st, v.storageOffset(), v._a.shape, v._strides())
@@ -182,6 +191,13 @@ def _convert(v, info, cache):
     if isinstance(v, dict):
         return {k: _convert(x, info, cache) for k, x in v.items()}
     return v
+
+
+def _forget(cache, key):
+    def drop(_):
+        cache.pop(key, None)
+        cache.pop(('keep', key), None)
+    return drop
 
 
 def _tensor_deepcopy(self, memo):
@@ -211,6 +227,14 @@ Storage.__deepcopy__ = _storage_deepcopy
 class Module(TypedObject):
     """Base of every nn module (Torch7's nn.Module)."""
     __torch_name__ = 'nn.Module'
+    # whether the class overrides parameters() (then zeroGradParameters / updateParameters go through it, as
+    # Torch7's do); set per class below, so that the hot path reads one attribute
+    _listed = False
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        own = cls.parameters
+        cls._listed = own is not Module.parameters and own is not getattr(cls, '_own_parameters', None)
 
     def __init__(self):
         self._init_type()
@@ -273,7 +297,7 @@ class Module(TypedObject):
         return [p for p, _ in pairs], [g for _, g in pairs]
 
     def zeroGradParameters(self):
-        if type(self).parameters is not Module.parameters:
+        if self._listed:
             _zero_listed(self)      # a user class overriding parameters() (Torch7 calls self:parameters())
             return
         d = self.__dict__
@@ -284,15 +308,14 @@ class Module(TypedObject):
 
     def updateParameters(self, learningRate):
         """param -= learningRate * gradParam, for every parameter (no allocation after the first call)."""
-        if type(self).parameters is not Module.parameters:
+        if self._listed:
             _update_listed(self, learningRate)
             return
         d = self.__dict__
         for p, g in self._param_pairs:
             pt = d.get(p)
-            if pt is None:
-                continue
-            backend.sub_scaled(pt._a, d[g]._a, learningRate, self._buffer, '_upd_' + p)
+            if pt is not None:
+                backend.sub_scaled(pt._a, d[g]._a, learningRate, self._buffer, '_upd_' + p)
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
         """Parameters -= lr * gradient of this input: Torch7's trick (``defaultAccUpdateGradParameters``), or, for

@@ -33,7 +33,6 @@ import io
 import math
 import os
 import re
-import secrets
 import struct
 import sys
 import threading
@@ -1002,7 +1001,7 @@ def save(filename, obj, format='binary'):
     filename = os.fspath(filename)
     folder, base = os.path.split(os.path.abspath(filename))
     _remove_stale_temps(folder, base)
-    tmp = os.path.join(folder, f'.{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
+    tmp = os.path.join(folder, f'.{base}.{os.getpid()}.{os.urandom(4).hex()}.tmp')
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)
     try:
         with os.fdopen(fd, 'wb') as fh:

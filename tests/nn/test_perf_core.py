@@ -1,0 +1,237 @@
+"""The CPU hot path of training (issue 10): bounded scratch in backend.addmm / sub_scaled, Linear's one-pass
+backward, the parameters() dispatch of zeroGradParameters / updateParameters, and the lazily loaded kernel modules.
+Every fast path is checked against the plain computation it replaces."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py import backend, nn
+
+
+def R(*shape, seed=0, dtype=np.float64):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+class _Bufs:
+    """A stand-in for a module's ``_buffer``: records the shapes asked for."""
+
+    def __init__(self):
+        self.arrays = {}
+
+    def __call__(self, name, shape):
+        a = self.arrays.get(name)
+        if a is None or a.shape != shape:
+            a = self.arrays[name] = np.empty(shape)
+        return a
+
+
+# -- backend.addmm: out += alpha * a @ b ---------------------------------------------------------------------
+@pytest.mark.parametrize('alpha', [1.0, 0.5, -2.0])
+@pytest.mark.parametrize('start', ['zero', 'values', 'negzero'])
+def test_addmm_large_matches_plain_and_keeps_scratch_bounded(alpha, start):
+    m, k, n = 700, 9, 300                   # 210000 elements > _CHUNK: the large path
+    assert m * n > backend._CHUNK
+    a, b = R(k, m, seed=1).T, R(k, n, seed=2)     # a transposed view, as Linear's g.T
+    out = {'zero': np.zeros((m, n)), 'values': R(m, n, seed=3), 'negzero': np.full((m, n), -0.0)}[start]
+    want = out + alpha * (a @ b)
+    bufs = _Bufs()
+    backend.addmm(out, a, b, alpha, bufs, '_gw')
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+    assert all(x.size <= backend._CHUNK for x in bufs.arrays.values())
+    if start == 'zero':
+        assert not bufs.arrays      # all +0.0: written in place, no scratch at all
+
+
+def test_addmm_small_goes_through_the_module_buffer():
+    out, a, b = R(4, 3), R(5, 4).T, R(5, 3)
+    want = out + 0.25 * (a @ b)
+    bufs = _Bufs()
+    backend.addmm(out, a, b, 0.25, bufs, '_gw')
+    np.testing.assert_allclose(out, want, rtol=1e-13)
+    assert bufs.arrays['_gw'].shape == (4, 3)
+
+
+# -- backend.sub_scaled: p -= lr * g ---------------------------------------------------------------------------
+@pytest.mark.parametrize('lr', [1, 0.01])
+def test_sub_scaled_large_is_the_plain_update_exactly(lr):
+    n = 3 * backend._CHUNK + 17
+    p, g = R(n, seed=4, dtype=np.float32).reshape(-1, 1), R(n, seed=5, dtype=np.float32).reshape(-1, 1)
+    want = p - np.float32(lr) * g if lr != 1 else p - g
+    bufs = _Bufs()
+    backend.sub_scaled(p, g, lr, bufs, '_upd')
+    np.testing.assert_array_equal(p, want)
+    assert all(x.size <= backend._CHUNK for x in bufs.arrays.values())
+
+
+def test_sub_scaled_strided_parameter():
+    base = R(2 * backend._CHUNK, 2, seed=6)
+    p, g = base[:, 0], R(2 * backend._CHUNK, seed=7)     # a non-contiguous view: updated in place all the same
+    want = p - 0.1 * g
+    backend.sub_scaled(p, g, 0.1, _Bufs(), '_upd')
+    np.testing.assert_allclose(base[:, 0], want, rtol=1e-15)
+
+
+# -- a module keeps no second copy of its gradient ------------------------------------------------------------
+def test_linear_scratch_is_bounded():
+    m = nn.Linear(1024, 512).float()
+    x = R(32, 1024, dtype=np.float32)
+    for _ in range(2):
+        m.zeroGradParameters()
+        m.forward(x)
+        m.backward(x, R(32, 512, seed=1, dtype=np.float32))
+        m.updateParameters(0.01)
+    for k, v in m.__dict__.items():
+        if k.startswith('_') and isinstance(v, np.ndarray):
+            assert v.size <= backend._CHUNK, f"{k}: a scratch of {v.shape}"
+
+
+def test_linear_accumulates_over_a_nonzero_gradient():
+    torch.manualSeed(1)
+    m = nn.Linear(600, 300)             # 180000 weights: the large path
+    x, go = R(8, 600), R(8, 300, seed=1)
+    m.zeroGradParameters()
+    m.backward(x, go)
+    once = m.gradWeight.numpy().copy()
+    m.backward(x, go, 0.5)              # no zeroGradParameters: accumulates, block by block
+    np.testing.assert_allclose(m.gradWeight.numpy(), 1.5 * once, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(once, go.T @ x, rtol=1e-12, atol=1e-14)
+
+
+def test_large_linear_acc_update_equals_gradient_step():
+    # accUpdateGradParameters accumulates -lr * gradient straight into the (nonzero) weight: the blocked path
+    torch.manualSeed(3)
+    a = nn.Linear(600, 300)
+    b = a.clone()
+    x, go = torch.DoubleTensor(R(8, 600)), torch.DoubleTensor(R(8, 300, seed=1))
+    a.forward(x)
+    a.accUpdateGradParameters(x, go, 0.1)
+    b.zeroGradParameters()
+    b.forward(x)
+    b.backward(x, go)
+    b.updateParameters(0.1)
+    np.testing.assert_allclose(a.weight.numpy(), b.weight.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(a.bias.numpy(), b.bias.numpy(), rtol=1e-12, atol=1e-15)
+
+
+# -- Linear.backward in one pass equals updateGradInput + accGradParameters ----------------------------------------
+@pytest.mark.parametrize('scale', [1, 0.3])
+@pytest.mark.parametrize('first', [False, True])
+def test_linear_backward_equals_the_two_steps(scale, first):
+    torch.manualSeed(2)
+    a = nn.Linear(5, 3)
+    b = a.clone()
+    if first:
+        a.gradInput = None
+        b.gradInput = None
+    x, go = torch.DoubleTensor(R(4, 5)), torch.DoubleTensor(R(4, 3, seed=1))
+    for m in (a, b):
+        m.zeroGradParameters()
+        m.forward(x)
+    gi = a.backward(x, go, scale)
+    nn.Module.backward(b, x, go, scale)         # Torch7's protocol, step by step
+    for f in ('gradWeight', 'gradBias'):
+        np.testing.assert_array_equal(getattr(a, f).numpy(), getattr(b, f).numpy())
+    if first:
+        assert gi is None and a.gradInput is None
+    else:
+        assert gi is a.gradInput
+        np.testing.assert_array_equal(gi.numpy(), b.gradInput.numpy())
+        np.testing.assert_allclose(gi.numpy(), go.numpy() @ a.weight.numpy(), rtol=1e-13)
+
+
+def test_linear_backward_still_checks_sizes():
+    m = nn.Linear(5, 3)
+    x = torch.DoubleTensor(R(4, 5))
+    m.forward(x)
+    with pytest.raises(ValueError, match=r'nn.Linear.*gradOutput of size \[4, 3\], got \[4, 2\]'):
+        m.backward(x, torch.DoubleTensor(R(4, 2)))
+
+
+def test_linear_subclass_backward_uses_its_overrides():
+    seen = []
+
+    class Traced(nn.Linear):
+        def accGradParameters(self, input, gradOutput, scale=1):
+            seen.append(scale)
+            return super().accGradParameters(input, gradOutput, scale)
+
+    m = Traced(3, 2)
+    x = torch.DoubleTensor(R(4, 3))
+    m.forward(x)
+    m.backward(x, torch.DoubleTensor(R(4, 2)), 0.5)
+    assert seen == [0.5]
+
+
+def test_linear_frozen_by_an_instance_override():
+    # Torch7's way to freeze a layer: replace accGradParameters on the instance; backward must still call it
+    m = nn.Linear(3, 2)
+    m.accGradParameters = lambda *a: None
+    x = torch.DoubleTensor(R(4, 3))
+    m.zeroGradParameters()
+    m.forward(x)
+    gi = m.backward(x, torch.DoubleTensor(R(4, 2)))
+    assert not m.gradWeight.numpy().any() and not m.gradBias.numpy().any()
+    assert gi is m.gradInput and gi.numpy().any()
+
+
+# -- zeroGradParameters / updateParameters through a parameters() override -------------------------------------
+def test_parameters_override_is_followed():
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.DoubleTensor(3).fill(1)
+            self.gw = torch.DoubleTensor(3).fill(2)
+
+        def parameters(self):
+            return [self.w], [self.gw]
+
+    class Wrapped(nn.Sequential):
+        def parameters(self):
+            return [self.modules[0].w], [self.modules[0].gw]
+
+    assert Pair._listed and Wrapped._listed
+    assert not nn.Linear._listed and not nn.Sequential._listed and not nn.Container._listed
+    p = Pair()
+    s = Wrapped().add(p)
+    s.updateParameters(0.5)
+    np.testing.assert_array_equal(p.w.numpy(), [0, 0, 0])
+    s.zeroGradParameters()
+    np.testing.assert_array_equal(p.gw.numpy(), [0, 0, 0])
+
+
+def test_sequential_backward_names_the_failing_module():
+    s = nn.Sequential().add(nn.Linear(3, 4)).add(nn.Tanh()).add(nn.Linear(4, 2))
+    x = torch.DoubleTensor(R(5, 3))
+    s.forward(x)
+    with pytest.raises(ValueError, match=r'in module \(2\) of nn.Sequential'):
+        s.backward(x, torch.DoubleTensor(R(5, 3)))
+    g = s.backward(x, torch.DoubleTensor(R(5, 2)))
+    assert g is s.gradInput and tuple(g.size()) == (5, 3)
+
+
+# -- import: the kernel modules load when first used ------------------------------------------------------------
+def test_kernel_modules_and_subpackages_load_on_first_use():
+    code = (
+        "import sys, numpy as np\n"
+        "import luatorch_py as torch\n"
+        "from luatorch_py import nn\n"
+        "names = ['luatorch_py.backend.' + n for n in ('gpu_loss', 'gpu_pool', 'gpu_elementwise', 'gpu_conv', "
+        "'gpu_optim')]\n"
+        "print([type(sys.modules[n]).__name__ for n in names])\n"
+        "c = nn.MSECriterion()\n"
+        "print(c.forward(np.ones(3), np.zeros(3)))\n"
+        "print(type(sys.modules[names[0]]).__name__, 'softmax_kernel' in sys.modules[names[0]].__dict__)\n"
+        "import luatorch_py.serialization.t7 as t7\n"
+        "print('secrets' in t7.__dict__)\n"
+        "print('luatorch_py.optim' in sys.modules, 'luatorch_py.data' in sys.modules)\n"
+        "print(torch.optim.sgd.__name__, torch.data.load_mnist.__name__, 'luatorch_py.optim' in sys.modules)\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
+    assert out[0] == str(['_LazyModule'] * 5)
+    assert float(out[1]) == 1.0
+    assert out[2] == 'module True'
+    assert out[3] == 'False'        # serialization does not import secrets (hmac, hashlib, OpenSSL) itself
+    assert out[4] == 'False False'  # torch.optim and torch.data: imported when first used
+    assert out[5] == 'sgd load_mnist True'
