@@ -13,10 +13,17 @@ Column layouts (the matrix a convolution multiplies by its weight, C*K rows, one
   (C, *S, N) (one copy), after which a stride-1 window row is a single contiguous run of O[-1]*N numbers: much
   faster copies for small images, paid for by transposing the output (O, *O, N) -> (N, O, *O).
 
+On the CPU a batch-last convolution keeps its output batch-last: the output tensor is (N, O, *O) with memory
+(O, *O, N) (``batch_last``; Torch7 tensors may have any strides), and so are the ReLU and max pooling outputs after
+it and the gradients that come back, so that the next convolution's im2col reads it without a transpose and the
+gradOutput is already the (O, *O*N) matrix of the backward products (``keeps_batch_last`` says where: numpy
+arrays; CUDA outputs stay contiguous, their kernels write any layout).
+
 ``choose_layout`` estimates which costs less for a given shape.  Buffers come from a ``buffer(name, shape)``
 callable (a module's ``_buffer``: arrays kept between calls, reallocated only when the shape changes); with
 ``buffer=None`` fresh arrays are allocated.
 """
+import functools
 import itertools
 
 import numpy as np
@@ -113,18 +120,60 @@ def kernel_offsets(ksize):
     return itertools.product(*(range(k) for k in ksize))
 
 
-def choose_layout(n, c, sizes, ksize, osize, nout, stride=None):
+def batch_last(a):
+    """Whether array ``a`` (N, C, *S) with N > 1 lies in memory as a C-contiguous (C, *S, N) block."""
+    sh = a.shape
+    if len(sh) < 3 or sh[0] < 2:
+        return False
+    st = a.strides
+    step = a.itemsize
+    if st[0] != step:
+        return False
+    step *= sh[0]
+    for i in range(len(sh) - 1, 0, -1):     # (strides of dims of size 1 do not matter, as numpy's flags)
+        if sh[i] != 1 and st[i] != step:
+            return False
+        step *= sh[i]
+    return True
+
+
+def memory_view(a):
+    """Batch-last ``a`` (N, C, *S) seen in memory order, (C, *S, N): a C-contiguous view."""
+    return a.transpose(tuple(range(1, a.ndim)) + (0,))
+
+
+def batch_last_strides(shape):
+    """Element strides of a batch-last array of size ``shape`` (N, C, *S): memory (C, *S, N)."""
+    st = [1]
+    for s in reversed(shape[1:]):
+        st.append(st[-1] * s)
+    # st = [1, S[-1], S[-1]*S[-2], ...]: the strides of (C, *S) in a block without N; N is innermost
+    return (1,) + tuple(st[len(shape) - 1 - i] * shape[0] for i in range(1, len(shape)))
+
+
+BATCH_LAST_MIN = 16     # the smallest batch kept batch-last: below, runs of N numbers are too short to pay
+
+
+def keeps_batch_last(x):
+    """Whether a batch-last convolution on array ``x`` (N, C, *S) hands its output on batch-last: numpy with a
+    batch of at least BATCH_LAST_MIN (the layers after it then read it in place); CuPy no (its kernels write the
+    output contiguous)."""
+    return type(x) is np.ndarray and x.ndim >= 3 and x.shape[0] >= BATCH_LAST_MIN
+
+
+def choose_layout(n, c, sizes, ksize, osize, nout, stride=None, x_last=False, out_last=False):
     """'nfirst' or 'nlast' (see the module docstring): an estimate of which copies cost less.
 
     'nfirst' pays per row copied (C*K*N*prod(O[:-1]) rows of O[-1] numbers, in im2col and col2im: ~25 ns each
     with numpy); 'nlast' pays per number transposed (the input, the output and their gradients: ~3 ns each).
     Measured on LeNet (batch 64, float32, one thread): its 1->20 convolution on 28x28 images is faster
     batch-first, its 20->50 one on 12x12 planes faster batch-last (forward + backward 1.4x, the im2col + col2im
-    copies 3.5x)."""
+    copies 3.5x).  ``x_last``: the input is already batch-last (nothing to transpose); ``out_last``: the output
+    stays batch-last (``keeps_batch_last``: no transpose paid here) -- then both LeNet layers go batch-last."""
     if n <= 1:
         return _NFIRST
     rows = c * _prod(ksize) * n * _prod(osize[:-1])
-    moved = n * (c * _prod(sizes) + nout * _prod(osize))
+    moved = n * ((0 if x_last else c * _prod(sizes)) + (0 if out_last else nout * _prod(osize)))
     if stride is not None and any(s > 1 for s in stride):
         rows *= 2          # strided rows copy slower still (the 'nlast' runs are N long at worst)
     return _NLAST if rows * 8 > moved else _NFIRST
@@ -206,7 +255,10 @@ def im2col(x, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer=None, n
         cols = _get(buffer, name, (c * _prod(ksize), n * _prod(osize)), x)
         return gpu_conv.im2col(x, cols, ksize, stride, pad, dilation, osize, layout == _NLAST)
     if layout == _NLAST:
-        src = _nlast_padded(x, pad, buffer, name + '_pad')                     # (C, *Sp, N)
+        if not any(pad) and batch_last(x):
+            src = memory_view(x)                                                # already (C, *S, N)
+        else:
+            src = _nlast_padded(x, pad, buffer, name + '_pad')                 # (C, *Sp, N)
         st = src.strides
         shape = (c,) + ksize + osize + (n,)
         strides = ((st[0],) + tuple(st[1 + i] * dilation[i] for i in range(d))
@@ -220,6 +272,13 @@ def im2col(x, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer=None, n
     cols = _get(buffer, name, shape, x)
     cols[...] = as_strided(src, shape, strides)
     return cols.reshape(c * _prod(ksize), -1)
+
+
+@functools.lru_cache(maxsize=256)
+def _fold_slices(ksize, stride, dilation, osize, lead):
+    """col2im's (accumulator index, column index) per kernel offset, ``lead`` full dims before the spatial ones."""
+    return tuple(((slice(None),) * lead + window_slices(k, stride, dilation, osize), (slice(None),) + k)
+                 for k in kernel_offsets(ksize))
 
 
 def col2im(cols, out, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer=None, name='_col2im'):
@@ -240,18 +299,20 @@ def col2im(cols, out, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer
     psizes = tuple(s + 2 * p for s, p in zip(sizes, pad))
     inner = tuple(slice(p, p + s) for p, s in zip(pad, sizes))
     if layout == _NLAST:
-        acc = _get(buffer, name, (c,) + psizes + (n,), out)
+        direct = not any(pad) and batch_last(out)       # sum straight into a batch-last out
+        acc = memory_view(out) if direct else _get(buffer, name, (c,) + psizes + (n,), out)
         c6 = cols.reshape((c,) + ksize + osize + (n,))
         acc.fill(0)
-        for k in kernel_offsets(ksize):
-            acc[(slice(None),) + window_slices(k, stride, dilation, osize)] += c6[(slice(None),) + k]
-        out[...] = acc[(slice(None),) + inner].transpose((d + 1, 0) + tuple(range(1, d + 1)))
+        for dst, src in _fold_slices(ksize, stride, dilation, osize, 1):
+            np.add(acc[dst], c6[src], out=acc[dst])
+        if not direct:
+            out[...] = acc[(slice(None),) + inner].transpose((d + 1, 0) + tuple(range(1, d + 1)))
     else:
         acc = _get(buffer, name, (c, n) + psizes, out)
         c6 = cols.reshape((c,) + ksize + (n,) + osize)
         acc.fill(0)
-        for k in kernel_offsets(ksize):
-            acc[(slice(None), slice(None)) + window_slices(k, stride, dilation, osize)] += c6[(slice(None),) + k]
+        for dst, src in _fold_slices(ksize, stride, dilation, osize, 2):
+            np.add(acc[dst], c6[src], out=acc[dst])
         out[...] = acc[(slice(None), slice(None)) + inner].swapaxes(0, 1)
     return out
 
@@ -287,5 +348,5 @@ def fold_frames(cols, out, kw, dw):
 
 
 __all__ = ['as_strided', 'take_into', 'rowdot_into', 'out_size', 'out_sizes', 'window_slices', 'kernel_offsets',
-           'choose_layout', 'batch_to_cols', 'cols_to_batch', 'padded', 'im2col', 'col2im', 'unfold_frames',
-           'fold_frames']
+           'batch_last', 'memory_view', 'batch_last_strides', 'keeps_batch_last', 'BATCH_LAST_MIN', 'choose_layout',
+           'batch_to_cols', 'cols_to_batch', 'padded', 'im2col', 'col2im', 'unfold_frames', 'fold_frames']

@@ -18,6 +18,7 @@ from ..backend import gpu_loss
 from .. import random as _random
 from ..types import on_device
 from .module import Module, check_grad_like_input, field_out, resized, sizestr
+from ._layout import buffer_like, field_like
 
 _INF = float('inf')
 
@@ -64,10 +65,11 @@ class _Elementwise(Module):
 
     def _output_array(self, t):
         """self.output's array resized to the input's shape, first detaching self.output from the input's storage
-        (left there by an in-place call)."""
+        (left there by an in-place call); batch-last when the input is (a convolution's output on the CPU, see
+        backend/kernels.py), so that the pass runs in memory order and the layout flows on."""
         if self.output._s is t._s:
             self.output = self._tcls()
-        return resized(self.output, t._a.shape)
+        return field_like(self, 'output', t._a)
 
     def updateOutput(self, input):
         t = self._coerce(input)
@@ -97,7 +99,7 @@ class _Elementwise(Module):
             return self.gradInput
         if self.gradInput._s is gt._s:
             self.gradInput = self._tcls()
-        df(xp, x, self.output._a, g, resized(self.gradInput, x.shape))
+        df(xp, x, self.output._a, g, field_like(self, 'gradInput', x))
         return self.gradInput
 
 
@@ -177,7 +179,7 @@ class Threshold(_Elementwise):
 
     def _df(self, xp, x, y, g, out):
         # in place, x holds the output: val <= threshold keeps (x > threshold) unchanged
-        m = self._bools('_m', x.shape)
+        m = buffer_like(self, '_m', x, bool)
         xp.greater(x, self.threshold, out=m)
         xp.multiply(g, m, out=out)
 

@@ -26,6 +26,7 @@ from ..backend import array_module, gpu_pool, kernels
 from .linear import _WeightBias, _acc_bias, _acc_weight
 from .module import Module, check_grad_size, long_info, owned_tensor, pair_grad, resized, sizestr
 from .pooling import _CeilMode
+from ._layout import batch_last_field, contiguous_field, field_like
 
 _INF = float('inf')
 
@@ -80,6 +81,19 @@ class _Convolution(_WeightBias):
     def _layout(self, n, c, sizes, ksize, osize, nout, stride):
         return self._force_layout or kernels.choose_layout(n, c, sizes, ksize, osize, nout, stride)
 
+    def _pass_layout(self, x, xb, osize, nout):
+        """The column layout for input array ``x`` (batch view ``xb``): a batch-last pass hands its output on
+        batch-last where the backend keeps it so (kernels.keeps_batch_last)."""
+        if self._force_layout:
+            return self._force_layout
+        k, s, _ = self._geom()
+        return kernels.choose_layout(xb.shape[0], xb.shape[1], xb.shape[2:], k, osize, nout, s,
+                                     kernels.batch_last(xb), kernels.keeps_batch_last(x))
+
+    def _keep_last(self, x, layout):
+        """Whether the output (and gradInput) of a pass over ``x`` in ``layout`` are batch-last arrays."""
+        return layout == 'nlast' and x.ndim == self._nsd + 2 and x.shape[0] > 1 and kernels.keeps_batch_last(x)
+
     # -- shapes --------------------------------------------------------------------------------------------
     def _input(self, x):
         """(x as a batch N x C x *S, batched?, output sizes), or a ValueError naming the layer and the sizes."""
@@ -132,9 +146,12 @@ class _Convolution(_WeightBias):
         array (used once), else new."""
         if self.__dict__.get('_gm_of') is g and self.__dict__.get('_gm_layout') == layout:
             self._gm_of = None
-            return self.__dict__['_gm']
-        gm = kernels.batch_to_cols(gb, layout, self._buffer('_gm', (gb.shape[1], gb[0, 0].size * gb.shape[0])))
-        self._gm_of, self._gm_layout = g, layout
+            return self.__dict__['_gm_mat']
+        if layout == 'nlast' and kernels.batch_last(gb):       # already the (O, L*N) matrix
+            gm = kernels.memory_view(gb).reshape(gb.shape[1], -1)
+        else:
+            gm = kernels.batch_to_cols(gb, layout, self._buffer('_gm', (gb.shape[1], gb[0, 0].size * gb.shape[0])))
+        self._gm_of, self._gm_layout, self._gm_mat = g, layout, gm
         return gm
 
     def updateOutput(self, input):
@@ -143,13 +160,19 @@ class _Convolution(_WeightBias):
         xp = array_module(x)
         w = _view2d(self.weight)
         n, nout = xb.shape[0], w.shape[0]
-        k, s, _ = self._geom()
-        layout = self._layout(n, xb.shape[1], xb.shape[2:], k, osize, nout, s)
+        layout = self._pass_layout(x, xb, osize, nout)
         self._cols_of = None
         cols = self._columns(x, xb, osize, layout)
+        if self._keep_last(x, layout):     # the product is the batch-last output: no copy
+            out = batch_last_field(self, 'output', (n, nout) + osize)
+            res = kernels.memory_view(out).reshape(nout, -1)
+            backend.matmul(w, cols, res)
+            if 'bias' in self.__dict__:
+                res += self.bias._a[:, None]
+            return self.output
         res = self._buffer('_res', (nout, cols.shape[1]))
         backend.matmul(w, cols, res)
-        out = resized(self.output, ((n,) if batched else ()) + (nout,) + osize)
+        out = contiguous_field(self, 'output', ((n,) if batched else ()) + (nout,) + osize)
         o3 = out.reshape(n, nout, -1)
         src = kernels.cols_to_batch(res, n, layout)
         if 'bias' in self.__dict__:
@@ -165,8 +188,7 @@ class _Convolution(_WeightBias):
         n = xb.shape[0]
         g = self._grad(gradOutput, ((n,) if batched else ()) + (nout,) + osize)
         gb = g.reshape((n, nout) + osize)
-        k, s, _ = self._geom()
-        layout = self._layout(n, xb.shape[1], xb.shape[2:], k, osize, nout, s)
+        layout = self._pass_layout(x, xb, osize, nout)
         return x, xb, osize, g, gb, layout
 
     def updateGradInput(self, input, gradOutput):
@@ -179,7 +201,7 @@ class _Convolution(_WeightBias):
         w = _view2d(self.weight)
         dcols = self._buffer('_dcols', (w.shape[1], gm.shape[1]))
         backend.matmul(w.T, gm, dcols)
-        gi = resized(self.gradInput, x.shape)
+        gi = field_like(self, 'gradInput', x)       # batch-last when the input is
         k, s, p = self._geom()
         kernels.col2im(dcols, gi.reshape(xb.shape), k, s, p, self._dilation(), layout, self._buffer, '_col2im')
         return self.gradInput

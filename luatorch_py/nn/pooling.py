@@ -18,6 +18,7 @@ backward pass is one kernel (luatorch_py/backend/gpu_pool.py; the backwards are 
 the same ``indices`` as the CPU.
 """
 import numbers
+import sys
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from ..backend import array_module, gpu_pool, kernels
 from ..backend.kernels import scatter_add, take_into
 from .module import Module, check_grad_size, field_out, long_info, resized, sizestr
 from .activation import SoftMax, LogSoftMax
+from ._layout import batch_last_field, field_like
 
 _NEG_FLT_MAX = -float(np.finfo(np.float32).max)
 
@@ -214,6 +216,14 @@ class _Pool2d(_CeilMode, Module):
         return x.shape[:-2] + (oh, ow)
 
 
+def _code_dtype(largest):
+    """The smallest unsigned dtype holding 0 .. ``largest``."""
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if largest <= np.iinfo(dt).max:
+            return dt
+    return np.uint64
+
+
 def _max_of(xp, op, wins, out):
     """out = op (np.maximum or np.fmax) folded over the arrays ``wins``."""
     if len(wins) == 1:
@@ -224,11 +234,86 @@ def _max_of(xp, op, wins, out):
         op(out, w, out=out)
 
 
+def _refcounts(d):
+    """References held to the ``indices`` tensor in module dict ``d``, its storage, its array and the array's
+    base (what a user keeping the tensor, a view of it, its storage or its numpy array holds on to)."""
+    t = d.get('indices')
+    a = t._a
+    b = a.base
+    return (sys.getrefcount(t), sys.getrefcount(t._s), sys.getrefcount(a) - (d.get('_code_of') is a),
+            0 if b is None else sys.getrefcount(b))
+
+
+def _calibrate():
+    from ..tensor import TYPES
+    t = TYPES['torch.LongTensor'].tensor_class()
+    t.resize(2, 3)
+    return _refcounts({'indices': t})
+
+
+_BASE_REFS = _calibrate()
+
+
+class _LazyIndices:
+    """SpatialMaxPooling's ``indices`` field.  A CPU forward whose backward can route by the kept code (see
+    ``_grad_by_code``) leaves them to be written when first read -- through this attribute, ``type()``, saving,
+    or a backward that needs them -- unless something outside the module holds the tensor, its storage or its
+    array (then they are written at once, as Torch7 does)."""
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        d = obj.__dict__
+        if d.get('_idx_pending') is not None:
+            obj._fill_indices()
+        try:
+            return d['indices']
+        except KeyError:
+            raise AttributeError(f"'{type(obj).__name__}' object has no attribute 'indices'") from None
+
+    def __set__(self, obj, value):
+        obj.__dict__.pop('_idx_pending', None)
+        obj.__dict__['indices'] = value
+
+    def __delete__(self, obj):
+        obj.__dict__.pop('_idx_pending', None)
+        del obj.__dict__['indices']
+
+
 class SpatialMaxPooling(_Pool2d):
     """SpatialMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0): the max over each kW x kH window (padding counts
     as -inf); ``ceil()`` switches to ceil-mode output sizes.  The gradient goes to each window's (first) maximum,
     whose flat in-plane position is kept in ``indices``."""
     _lua_index_fields = ('indices',)
+    indices = _LazyIndices()
+
+    def _fill_indices(self):
+        """Write the ``indices`` a CPU forward left pending: each window's origin plus its winner's offset."""
+        d = self.__dict__
+        pending = d.pop('_idx_pending', None)
+        if pending is None:
+            return
+        H, W, oh, ow = pending
+        idx = d['indices']._a
+        idx4 = idx if idx.ndim == 4 else idx[None]
+        base = self._base(H, W, oh, ow)
+        if kernels.batch_last(idx4):
+            np.add(d['_code'], base[:, :, None], out=kernels.memory_view(idx4))
+        else:
+            np.add(d['_code'], base, out=idx4)
+
+    def _may_defer(self, x):
+        """Whether this forward may leave ``indices`` pending: numpy, this class (a subclass's fields are
+        its own), no one else holding them."""
+        d = self.__dict__
+        t = d.get('indices')
+        return (type(self) is SpatialMaxPooling and type(x) is np.ndarray and t is not None
+                and type(t._a) is np.ndarray and all(r <= b for r, b in zip(_refcounts(d), _BASE_REFS)))
+
+    def type(self, name=None, tensorCache=None):
+        if name is not None:
+            self._fill_indices()
+        return super().type(name, tensorCache)
 
     def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0):
         dW = kW if dW is None else dW
@@ -260,10 +345,23 @@ class SpatialMaxPooling(_Pool2d):
         N, C, H, W = x4.shape
         oh, ow, extra = self._sizes(x4, x.shape)
         shape = self._output_shape(x, oh, ow)
-        out = field_out(self, 'output', shape)
-        idx = resized(_long_field(self, 'indices'), shape)
+        self.__dict__.pop('_idx_pending', None)     # (a previous forward's: no longer observable)
+        self._defer = self._may_defer(x)
+        # a batch-last input (a CPU convolution's output, backend/kernels.py) pools in memory order into a
+        # batch-last output and indices (contiguous runs of N numbers; values as Torch7's)
+        last = batched and not (self.padW or self.padH or any(extra)) and kernels.batch_last(x4)
+        ind = _long_field(self, 'indices')
+        if last:
+            out = batch_last_field(self, 'output', shape)
+            idx = batch_last_field(self, 'indices', shape, ind)
+        else:
+            out = field_out(self, 'output', shape)
+            if ind._a.shape == shape and not ind._a.flags.c_contiguous:
+                ind = self.__dict__['indices'] = long_info(self).tensor_class()
+            idx = resized(ind, shape)
         out4, idx4 = (out, idx) if batched else (out[None], idx[None])
         self.iheight, self.iwidth = H, W
+        self._code_of = None
         # CUDA: one kernel (max, and its index, per window)
         gpu_pool.max_pool(x4, out4, idx4, (self.kH, self.kW), (self.dH, self.dW), (self.padH, self.padW),
                           self._max_numpy, x4, out4, idx4, extra)
@@ -273,10 +371,17 @@ class SpatialMaxPooling(_Pool2d):
         xp = array_module(x4)
         N, C, H, W = x4.shape
         oh, ow = out4.shape[2:]
-        xpad = self._padded(x4, extra, -np.inf)
         if out4.size == 0:
             return
-        wins = [self._window(xpad, ky, kx, oh, ow) for ky in range(self.kH) for kx in range(self.kW)]
+        last = kernels.batch_last(out4)
+        if last:     # work on the memory-order views (C, H, W, N): all contiguous
+            x4, out4, idx4 = kernels.memory_view(x4), kernels.memory_view(out4), kernels.memory_view(idx4)
+            dH, dW = self.dH, self.dW
+            wins = [x4[:, ky:ky + (oh - 1) * dH + 1:dH, kx:kx + (ow - 1) * dW + 1:dW]
+                    for ky in range(self.kH) for kx in range(self.kW)]
+        else:
+            xpad = self._padded(x4, extra, -np.inf)
+            wins = [self._window(xpad, ky, kx, oh, ow) for ky in range(self.kH) for kx in range(self.kW)]
         # the max: np.maximum (faster than fmax), no fill (2x2 pooling is 3 passes, as hand-written numpy); where
         # a NaN came through, again with fmax: NaNs are never picked (THNN's `val > maxval`), all-NaN gives -inf
         _max_of(xp, xp.maximum, wins, out4)
@@ -286,46 +391,85 @@ class SpatialMaxPooling(_Pool2d):
             lo = float(out4.min())
             if lo != lo:
                 xp.copyto(out4, -np.inf, where=xp.isnan(out4))
-        # the first offset holding it, without masked writes (slow in numpy): with ne_k = (v_k != max),
-        # code = ne_0 * (1 + ne_1 * (1 + ... * (1 + ne_{K-1}))), K when no window equals the max
-        K = len(wins)
-        cdt = np.uint8 if K < 255 else np.uint16 if K < 65535 else np.uint32
-        code = self._buffer('_code', out4.shape, dtype=cdt)
+        # the winner's in-plane offset from its window's origin, ky * W + kx for the first offset (ky, kx) in
+        # row-major order holding the max (the code), without masked writes (slow in numpy): with d_k the offsets
+        # and a_k = "none of windows 0..k holds the max" (a running product of v_j != max),
+        # code = sum_k a_k * (d_{k+1} - d_k); the index is then the window's origin plus the code (one pass)
+        deltas = [ky * W + kx for ky in range(self.kH) for kx in range(self.kW)]
+        code = self._buffer('_code', out4.shape, dtype=_code_dtype(deltas[-1]))
+        ct = code.dtype.type
         ne = self._bools('_mask', out4.shape)
-        xp.not_equal(wins[-1], out4, out=ne)
-        code[...] = ne
-        for w in wins[-2::-1]:
-            code += 1
-            xp.not_equal(w, out4, out=ne)
-            code *= ne.view(cdt) if cdt is np.uint8 else ne
-        # flat in-plane position: the window's origin plus the offset's (take wants intp indices: given uint8
-        # ones it would make an intp copy every call, so the copy goes into a kept buffer)
-        ci = self._buffer('_code_intp', out4.shape, dtype=np.intp)
-        ci[...] = code
-        take_into(self._deltas(W), ci, idx4, axis=0)
-        idx4 += self._base(H, W, oh, ow)
-        if lo != lo or lo == -np.inf:   # windows with nothing above -inf (empty in ceil mode, all NaN/-inf)
+        run = self._bools('_mask2', out4.shape)
+        if len(wins) == 1:
+            code.fill(0)
+        for k, w in enumerate(wins[:-1]):
+            if k == 0:
+                xp.not_equal(w, out4, out=run)
+            else:
+                xp.not_equal(w, out4, out=ne)
+                run &= ne
+            step = deltas[k + 1] - deltas[k]
+            if k == 0:
+                xp.multiply(run, ct(step), out=code)
+            elif step == 1 and code.dtype == np.uint8:
+                code += run.view(np.uint8)
+            else:
+                tmp = self._buffer('_code_tmp', out4.shape, dtype=code.dtype)
+                xp.multiply(run, ct(step), out=tmp)
+                code += tmp
+        special = lo != lo or lo == -np.inf    # windows with nothing above -inf (empty in ceil mode, all NaN/-inf)
+        if not special:      # the backward may route by the code (see _grad_by_code) while these indices stand
+            self._code_of, self._code_hw = self.__dict__['indices']._a, (H, W)
+            if self.__dict__.get('_defer'):
+                self._idx_pending = (H, W, oh, ow)
+                return
+        base = self._base(H, W, oh, ow)
+        xp.add(code, base[:, :, None] if last else base, out=idx4)
+        if special:
             xp.equal(out4, -np.inf, out=ne)
             xp.copyto(idx4, -1, where=ne)
 
-    def _deltas(self, W):
-        """int64 (kH*kW + 1,): in-plane offset ky * W + kx of each kernel offset (then a spare for 'none')."""
-        key = (W, self.kH, self.kW)
-        info = long_info(self)
-        cache = self.__dict__.get('_delta_cache')
-        if cache is None or cache[0] != key or backend.is_cuda_array(cache[1]) != info.cuda:
-            d = (np.arange(self.kH)[:, None] * W + np.arange(self.kW)[None, :]).reshape(-1)
-            d = backend.to_device(np.append(d, 0).astype(np.int64), info.cuda)
-            self.__dict__['_delta_cache'] = cache = (key, d)
-        return cache[1]
-
     def updateGradInput(self, input, gradOutput):
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
-        oh, ow, _ = self._sizes(x4, x.shape)
+        oh, ow, extra = self._sizes(x4, x.shape)
         check_grad_size(self, g, self._output_shape(x, oh, ow))
+        if self._grad_by_code(x, g, x4, batched, oh, ow, extra):
+            return self.gradInput
+        self._fill_indices()
         return _grad_to_max(self, x, g, batched, self.dW >= self.kW and self.dH >= self.kH,
                             gpu_pool.max_pool_backward, (self.kH, self.kW), (self.dH, self.dW),
                             (self.padH, self.padW))
+
+    def _grad_by_code(self, x, g, x4, batched, oh, ow, extra):
+        """The CPU backward of windows that do not overlap (no padding): gradInput's window at kernel offset j
+        gets gradOutput where the forward's code (the winner's offset, kept with the ``indices`` it made) is j --
+        one pass per offset, no int64 scatter.  False (nothing done) when that does not apply: then ``indices``
+        routes the gradient."""
+        d = self.__dict__
+        code, of = d.get('_code'), d.get('_code_of')
+        if (of is None or of is not _long_field(self, 'indices')._a or self.padW or self.padH or any(extra)
+                or self.dW < self.kW or self.dH < self.kH or type(x) is not np.ndarray or code is None
+                or d.get('_code_hw') != x4.shape[2:]):
+            return False
+        gi = field_like(self, 'gradInput', x) if batched else field_out(self, 'gradInput', x.shape)
+        gi4, g4 = (gi, g) if batched else (gi[None], g[None])
+        if kernels.batch_last(of if batched else of[None]):      # the code is in memory order (C, oh, ow, N)
+            gi4, g4 = kernels.memory_view(gi4), kernels.memory_view(g4)
+            sp = ()
+        else:
+            sp = (slice(None),)
+        if code.shape != g4.shape:
+            return False
+        if self.dH != self.kH or self.dW != self.kW or oh * self.dH != x4.shape[2] or ow * self.dW != x4.shape[3]:
+            gi4.fill(0)      # parts no window covers
+        m = self._bools('_gmask', code.shape)
+        dH, dW, W = self.dH, self.dW, x4.shape[3]
+        for ky in range(self.kH):
+            for kx in range(self.kW):
+                np.equal(code, code.dtype.type(ky * W + kx), out=m)
+                np.multiply(g4, m, out=gi4[sp + (slice(None), slice(ky, ky + (oh - 1) * dH + 1, dH),
+                                                 slice(kx, kx + (ow - 1) * dW + 1, dW))])
+        return True
 
     def clearState(self):
         self.indices = long_info(self).tensor_class()
@@ -875,3 +1019,20 @@ class SpatialUpSamplingBilinear(Module):
         gpu_pool.upsample_bilinear_backward(g4, gi4, plan[:8], plan[10:], _separable,    # CUDA: one kernel
                                             self, '_gt', plan[8], g4, plan[9], gi4)
         return self.gradInput
+
+
+def _register_fixes():
+    """Saving writes SpatialMaxPooling's pending indices first (serialization reads the fields directly)."""
+    from ..serialization.classes import WRITE_FIXES, to_lua_index
+    before = WRITE_FIXES.get('nn.SpatialMaxPooling')
+
+    def write(obj, fields):
+        if obj.__dict__.get('_idx_pending') is not None and 'indices' in fields:
+            obj._fill_indices()
+            fields['indices'] = to_lua_index(obj.__dict__['indices'])
+        if before is not None:
+            before(obj, fields)
+    WRITE_FIXES['nn.SpatialMaxPooling'] = write
+
+
+_register_fixes()

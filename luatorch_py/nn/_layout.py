@@ -1,0 +1,46 @@
+"""Tensor fields in the batch-last layout the CPU convolutions hand on (backend/kernels.py's module docstring):
+size (N, C, *S), memory (C, *S, N).  The convolutions, ReLU and friends and max pooling use these so that the
+layout flows from one layer to the next, forward and back; any other layout in gets Torch7's contiguous one out."""
+from ..backend import kernels
+from .module import owned_tensor, resized
+
+
+def batch_last_field(module, name, shape, t=None):
+    """The array of tensor field ``name`` (or of tensor ``t``, e.g. a LongTensor field) with size ``shape``
+    (N, C, *S) laid out batch-last; the storage is reused (a fresh tensor when the field holds another type or an
+    input's memory)."""
+    t = owned_tensor(module, name) if t is None else t
+    a = t._a
+    if a.shape == shape and kernels.batch_last(a):
+        return a
+    t._set_geometry(0, shape, kernels.batch_last_strides(shape))
+    return t._a
+
+
+def contiguous_field(module, name, shape):
+    """The C-contiguous array of tensor field ``name`` resized to ``shape`` (a fresh tensor when the field holds
+    another type, an input's memory, or a batch-last array of that size left by an earlier call)."""
+    t = owned_tensor(module, name)
+    if t._a.shape == shape and not t._a.flags.c_contiguous:
+        t = module.__dict__[name] = module._tcls()
+    return resized(t, shape)
+
+
+def field_like(module, name, x):
+    """The array of tensor field ``name`` sized like array ``x``: batch-last when ``x`` is, else contiguous."""
+    if kernels.batch_last(x):
+        return batch_last_field(module, name, x.shape)
+    return contiguous_field(module, name, x.shape)
+
+
+def buffer_like(module, name, x, dtype=None):
+    """A kept scratch array (module._buffer) sized like ``x`` and, when ``x`` is batch-last, laid out as it."""
+    if kernels.batch_last(x):
+        n = x.shape[0]
+        return _unrotate(module._buffer(name, x.shape[1:] + (n,), dtype=dtype))
+    return module._buffer(name, x.shape, dtype=dtype)
+
+
+def _unrotate(m):
+    """(C, *S, N) memory-order array -> its (N, C, *S) view."""
+    return m.transpose((m.ndim - 1,) + tuple(range(m.ndim - 1)))
