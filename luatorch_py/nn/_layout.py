@@ -5,6 +5,13 @@ from ..backend import kernels
 from .module import owned_tensor, resized
 
 
+def feeds_next(module):
+    """Whether the module's output goes only to the next module of a Sequential (which sets ``_feeds_next`` at each
+    forward): only then may it be batch-last.  A module called on its own, or the last of a Sequential, hands its
+    output to the caller, who may ``view`` it as in Torch7: that output stays contiguous."""
+    return module.__dict__.get('_feeds_next', False)
+
+
 def batch_last_field(module, name, shape, t=None):
     """The array of tensor field ``name`` (or of tensor ``t``, e.g. a LongTensor field) with size ``shape``
     (N, C, *S) laid out batch-last; the storage is reused (a fresh tensor when the field holds another type or an
@@ -27,8 +34,9 @@ def contiguous_field(module, name, shape):
 
 
 def field_like(module, name, x):
-    """The array of tensor field ``name`` sized like array ``x``: batch-last when ``x`` is, else contiguous."""
-    if kernels.batch_last(x):
+    """The array of tensor field ``name`` sized like array ``x``: batch-last when ``x`` is (and, for the output,
+    when it feeds the next module), else contiguous."""
+    if kernels.batch_last(x) and (name != 'output' or feeds_next(module)):
         return batch_last_field(module, name, x.shape)
     return contiguous_field(module, name, x.shape)
 

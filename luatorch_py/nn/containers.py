@@ -134,8 +134,11 @@ class Sequential(Container):
     def updateOutput(self, input):
         cur = input
         i = 0
+        mods = self.modules
+        last = mods[-1] if mods else None
         try:            # inline, not _call: a try costs nothing in 3.11, a call per module does (hot path)
-            for i, m in enumerate(self.modules):
+            for i, m in enumerate(mods):
+                m.__dict__['_feeds_next'] = m is not last    # only then may its output be batch-last (_layout.py)
                 cur = m.updateOutput(cur)
         except Exception as e:
             rethrow(e, i, self)

@@ -26,7 +26,7 @@ from ..backend import array_module, gpu_pool, kernels
 from .linear import _WeightBias, _acc_bias, _acc_weight
 from .module import Module, check_grad_size, long_info, owned_tensor, pair_grad, resized, sizestr
 from .pooling import _CeilMode
-from ._layout import batch_last_field, contiguous_field, field_like
+from ._layout import batch_last_field, contiguous_field, feeds_next, field_like
 
 _INF = float('inf')
 
@@ -88,11 +88,12 @@ class _Convolution(_WeightBias):
             return self._force_layout
         k, s, _ = self._geom()
         return kernels.choose_layout(xb.shape[0], xb.shape[1], xb.shape[2:], k, osize, nout, s,
-                                     kernels.batch_last(xb), kernels.keeps_batch_last(x))
+                                     kernels.batch_last(xb), kernels.keeps_batch_last(x) and feeds_next(self))
 
     def _keep_last(self, x, layout):
         """Whether the output (and gradInput) of a pass over ``x`` in ``layout`` are batch-last arrays."""
-        return layout == 'nlast' and x.ndim == self._nsd + 2 and x.shape[0] > 1 and kernels.keeps_batch_last(x)
+        return (layout == 'nlast' and x.ndim == self._nsd + 2 and x.shape[0] > 1 and kernels.keeps_batch_last(x)
+                and feeds_next(self))
 
     # -- shapes --------------------------------------------------------------------------------------------
     def _input(self, x):

@@ -254,6 +254,7 @@ class Module(TypedObject):
 
     # -- the protocol ------------------------------------------------------------------------------------
     def forward(self, input):
+        self.__dict__['_feeds_next'] = False     # called by the user: the output is theirs, contiguous (nn/_layout.py)
         return self.updateOutput(input)
 
     def backward(self, input, gradOutput, scale=1):

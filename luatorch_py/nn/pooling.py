@@ -27,7 +27,7 @@ from ..backend import array_module, gpu_pool, kernels
 from ..backend.kernels import scatter_add, take_into
 from .module import Module, check_grad_size, field_out, long_info, resized, sizestr
 from .activation import SoftMax, LogSoftMax
-from ._layout import batch_last_field, field_like
+from ._layout import batch_last_field, feeds_next, field_like
 
 _NEG_FLT_MAX = -float(np.finfo(np.float32).max)
 
@@ -349,7 +349,8 @@ class SpatialMaxPooling(_Pool2d):
         self._defer = self._may_defer(x)
         # a batch-last input (a CPU convolution's output, backend/kernels.py) pools in memory order into a
         # batch-last output and indices (contiguous runs of N numbers; values as Torch7's)
-        last = batched and not (self.padW or self.padH or any(extra)) and kernels.batch_last(x4)
+        last = (batched and not (self.padW or self.padH or any(extra)) and kernels.batch_last(x4)
+                and feeds_next(self))
         ind = _long_field(self, 'indices')
         if last:
             out = batch_last_field(self, 'output', shape)

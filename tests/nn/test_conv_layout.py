@@ -249,7 +249,8 @@ def test_switching_layouts_on_one_module():
     x = torch.DoubleTensor(rs.standard_normal((16, 3, 8, 8)))
     conv = nn.SpatialConvolution(3, 2, 3, 3).double()
     conv._force_layout = 'nlast'
-    a = conv.forward(x).clone().numpy()
+    conv._feeds_next = True              # as inside a Sequential, which calls updateOutput (forward is the user's)
+    a = conv.updateOutput(x).clone().numpy()
     assert kernels.batch_last(conv.output.numpy())
     g = torch.DoubleTensor(rs.standard_normal(a.shape))
     ga = conv.backward(x, g).clone().numpy()
@@ -258,10 +259,31 @@ def test_switching_layouts_on_one_module():
     assert conv.output.isContiguous()
     np.testing.assert_allclose(conv.backward(x, g).numpy(), ga, rtol=1e-12, atol=1e-12)
     relu = nn.ReLU().double()
+    relu._feeds_next = True
     bl = torch.DoubleTensor(np.ascontiguousarray(x.numpy().transpose(1, 2, 3, 0))).permute(3, 0, 1, 2)
-    relu.forward(bl)
+    relu.updateOutput(bl)
     relu.backward(bl, x)
     assert kernels.batch_last(relu.output.numpy()) and kernels.batch_last(relu.gradInput.numpy())
     np.testing.assert_array_equal(relu.forward(x).numpy(), np.maximum(x.numpy(), 0))
     np.testing.assert_array_equal(relu.backward(x, x).numpy(), x.numpy() * (x.numpy() > 0))
     assert relu.output.isContiguous() and relu.gradInput.isContiguous()
+
+
+def test_outputs_handed_to_the_caller_stay_contiguous():
+    """Only an output that feeds the next module of a Sequential is batch-last: a module called on its own and the
+    last module of a Sequential hand Torch7's contiguous output to the caller, who may view() it, as in Lua."""
+    x = torch.DoubleTensor(np.random.default_rng(7).standard_normal((16, 1, 10, 10)))
+    conv = nn.SpatialConvolution(1, 4, 3, 3).double()
+    assert conv.forward(x).isContiguous() and conv.forward(x).view(16, -1).size() == (16, 256)
+    net = nn.Sequential().add(nn.SpatialConvolution(1, 4, 3, 3)).add(nn.ReLU()).add(nn.SpatialMaxPooling(2, 2))
+    net.add(nn.SpatialConvolution(4, 3, 2, 2)).add(nn.ReLU()).double()
+    y = net.forward(x)
+    assert y.isContiguous() and y.view(16, -1).size() == (16, 27)
+    assert kernels.batch_last(net.get(0).output.numpy()) and kernels.batch_last(net.get(2).output.numpy())
+    ref = x.numpy()
+    for m in net.modules:              # the same modules called one by one: contiguous all the way, same values
+        ref = m.forward(torch.DoubleTensor(np.ascontiguousarray(ref))).numpy().copy()
+        assert m.output.isContiguous()
+    np.testing.assert_allclose(net.forward(x).numpy(), ref, rtol=1e-12, atol=1e-12)
+    g = torch.DoubleTensor(np.ones((16, 3, 3, 3)))
+    assert net.backward(x, g).isContiguous()
