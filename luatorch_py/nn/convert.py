@@ -3,7 +3,7 @@ the module's tensor type."""
 from ..tensor import Tensor
 from ..types import type_info
 from .containers import Container, Sequential
-from .module import sizestr
+from .module import check_nonempty, sizestr
 from .shape import Reshape, Select, Transpose
 from .table import Identity
 
@@ -123,6 +123,11 @@ class Convert(Container):
             self._converted = True
         else:
             self._converted = False
+        check_nonempty(self, input._a)
+        n = self.nInputDim
+        if n > 0 and not n - 1 <= input.dim() <= n:
+            raise ValueError(f"{self!r}: expected a {n}-D input ({self.inputShape}) or a {n - 1}-D example, got size "
+                             f"{sizestr(input._a.shape)}")
         self.batchMode = True
         if input.dim() < self.nInputDim:               # one example: a batch of one
             shape = list(input._a.shape)
@@ -153,10 +158,17 @@ class Convert(Container):
             g = g.view(*want) if g._a.flags.c_contiguous else g.contiguous().view(*want)
         return g
 
-    def updateGradInput(self, input, gradOutput):
+    def _forwarded(self, input):
+        """The (converted, batched) input of the last forward; raises when there was none."""
+        if self.__dict__.get('converter') is None:
+            raise RuntimeError(f"{self!r}: backward needs the converter built by a forward; call forward first")
         x = self.__dict__.get('_x')
-        if x is None:
-            x = self._in(input)
+        if x is None:                                   # (dropped by clearState or type())
+            x = self._x = self._in(input)
+        return x
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._forwarded(input)
         gi = self.converter.updateGradInput(x, self._grad_out(gradOutput))
         shape = input._a.shape if isinstance(input, Tensor) else input.shape
         if not self.batchMode:
@@ -170,10 +182,10 @@ class Convert(Container):
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
-        self.converter.accGradParameters(self._x, self._grad_out(gradOutput), scale)
+        self.converter.accGradParameters(self._forwarded(input), self._grad_out(gradOutput), scale)
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
-        self.converter.accUpdateGradParameters(self._x, self._grad_out(gradOutput), lr)
+        self.converter.accUpdateGradParameters(self._forwarded(input), self._grad_out(gradOutput), lr)
 
     def clearState(self):
         for k in ('_x', '_input_c', '_converted'):

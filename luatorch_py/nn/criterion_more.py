@@ -11,7 +11,7 @@ from ..backend import array_module
 from ..tensor import Tensor
 from .criterion import Criterion, MSECriterion, _index_array, _table2
 from .distance import _random_signs
-from .module import pair_grad, resized, sizestr
+from .module import check_nonempty, pair_grad, resized, sizestr
 
 
 def regsplex(n):
@@ -42,6 +42,7 @@ class ClassSimplexCriterion(MSECriterion):
 
     def _targets(self, input, target):
         x = self._coerce(input)._a
+        check_nonempty(self, x)
         simplex = self.simplex._a
         if isinstance(target, (numbers.Integral, np.integer)) and not isinstance(target, bool):
             idx = np.array([int(target)])
@@ -177,6 +178,9 @@ class L1HingeEmbeddingCriterion(Criterion):
                 raise ValueError(f"nn.L1HingeEmbeddingCriterion: expected a label (1 or -1), got a tensor of size "
                                  f"{sizestr(y._a.shape)}")
             y = y._a.reshape(-1)[0]
+        elif isinstance(y, bool) or not isinstance(y, numbers.Real):
+            raise TypeError(f"nn.L1HingeEmbeddingCriterion: expected a label (1 or -1, a number or a one-element "
+                            f"tensor), got a {type(y).__name__}")
         return float(y)
 
     def updateOutput(self, input, y):
@@ -233,6 +237,10 @@ class ModuleCriterion(Criterion):
 
     def updateGradInput(self, input, target):
         d = self.__dict__
+        for k in ('input', 'target'):
+            if d.get(k + 'Module') is not None and d.get(k) is None:
+                raise RuntimeError(f"{self!r}: updateGradInput needs the {k}Module's output of a forward; call "
+                                   f"forward first")
         x = d['input'] if d.get('inputModule') is not None else input
         t = d['target'] if d.get('targetModule') is not None else target
         self.gradInput = self.criterion.backward(x, t)

@@ -16,6 +16,7 @@ from .table import _RefModule, _leaves
 from .distance import Normalize
 from .linear import Add, CMul, Linear
 from .activation import ReLU
+from .conv import _positive
 from .module import (Module, check_grad_like_input, check_grad_size, long_info, owned_tensor, pair_input, resized,
                      set_aliased, sizestr)
 from .reduce import Max, Mean
@@ -68,7 +69,7 @@ class L1Penalty(Module):
     def updateOutput(self, input):
         t = self._coerce(input)
         x = t._a
-        self.loss = float(self._m(x) * array_module(x).abs(x).sum())
+        self.loss = float(self._m(x) * array_module(x).abs(x, out=self._buffer('_abs', x.shape)).sum())
         return set_aliased(self, 'output', t)
 
     def updateGradInput(self, input, gradOutput):
@@ -251,6 +252,7 @@ class GradientReversal(Module):
 
     def updateGradInput(self, input, gradOutput):
         g = self._coerce(gradOutput, 'gradOutput')._a
+        check_grad_like_input(self, self._coerce(input)._a, g)
         gi = resized(owned_tensor(self, 'gradInput'), g.shape)
         array_module(g).multiply(g, -self.__dict__['lambda'], out=gi)
         return self.gradInput
@@ -379,6 +381,7 @@ class LayerNormalization(Sequential):
     Replicate(nOutput, 0, 1))), CSubTable, Normalize(2, eps), MulConstant(sqrt(nOutput)), CMul, Add."""
 
     def __init__(self, nOutput, bias=0, eps=1e-10, affine=True):
+        _positive('nn.LayerNormalization', nOutput=nOutput)
         super().__init__()
         self.add(ConcatTable().add(Identity()).add(Sequential().add(Mean(0, 1)).add(Replicate(nOutput, 0, 1))))
         self.add(CSubTable())
@@ -398,6 +401,7 @@ class Maxout(Sequential):
     View(maxoutNumber, outputSize) (one input dim), [preprocess], Max over the maxoutNumber pieces."""
 
     def __init__(self, inputSize, outputSize, maxoutNumber, preprocess=None):
+        _positive('nn.Maxout', inputSize=inputSize, outputSize=outputSize, maxoutNumber=maxoutNumber)
         super().__init__()
         self.add(Linear(inputSize, outputSize * maxoutNumber))
         self.add(View(maxoutNumber, outputSize).setNumInputDims(1))
@@ -413,6 +417,7 @@ class OneHot(Module):
     docs/nn.md)."""
 
     def __init__(self, outputSize):
+        _positive('nn.OneHot', outputSize=outputSize)
         super().__init__()
         self.outputSize = outputSize
 
@@ -468,6 +473,8 @@ class WhiteNoise(Module):
         if self.train is not False:
             if self.noise.__class__ is not self._tcls:
                 self.noise = self._tcls()
+            if not self.std > 0:
+                raise ValueError(f"{self!r}: std must be > 0 (Torch7's normal draws), got {self.std}")
             resized(self.noise, x.shape)
             self.noise.normal(self.mean, self.std)
             out += self.noise._a
@@ -479,6 +486,7 @@ class WhiteNoise(Module):
         if self.train is False:
             raise RuntimeError(f"{self!r}: backprop only defined while training")
         g = self._coerce(gradOutput, 'gradOutput')._a
+        check_grad_like_input(self, self._coerce(input)._a, g)
         resized(self.gradInput, g.shape)[...] = g
         return self.gradInput
 

@@ -61,10 +61,16 @@ class Cosine(Module):
         w = self.weight._a
         xp = array_module(w)
         wn = self._buffer('_wn', (w.shape[0],))
-        xp.sqrt((w * w).sum(axis=1), out=wn)
+        wsq = self._buffer('_wsq', w.shape)
+        xp.multiply(w, w, out=wsq)
+        xp.sum(wsq, axis=1, out=wn)
+        xp.sqrt(wn, out=wn)
         wn += 1e-12
         xn = self._buffer('_xn', (x2.shape[0], 1))
-        xp.sqrt((x2 * x2).sum(axis=1, keepdims=True), out=xn)
+        sq = self._buffer('_sq', x2.shape)
+        xp.multiply(x2, x2, out=sq)
+        xp.sum(sq, axis=1, keepdims=True, out=xn)
+        xp.sqrt(xn, out=xn)
         xn += 1e-12
         return wn, xn
 
@@ -83,6 +89,9 @@ class Cosine(Module):
     def _grads(self, input, gradOutput):
         nout, nin = self.weight._a.shape
         x, x2, g = _rows_and_grad(self, input, gradOutput, nin, nout)
+        if self.output._a.size != g.size:               # (none yet, or emptied by clearState)
+            raise RuntimeError(f"{self!r}: backward needs the output of a forward on an input of size "
+                               f"{sizestr(x.shape)}; call forward first")
         return x, x2, g, self.output._a.reshape(g.shape)
 
     def updateGradInput(self, input, gradOutput):
@@ -96,7 +105,9 @@ class Cosine(Module):
         # dy_j/dx = w_j / (|w_j| |x|) - y_j x / |x|^2
         s = (g * y).sum(axis=1, keepdims=True)
         xp.matmul(g / wn, w, out=gi)
-        gi -= x2 * (s / xn)
+        t = self._buffer('_sq', x2.shape)
+        xp.multiply(x2, s / xn, out=t)
+        gi -= t
         gi /= xn
         return self.gradInput
 
@@ -106,8 +117,13 @@ class Cosine(Module):
         xp = array_module(w)
         wn, xn = self._norms(x2)
         # dy_j/dw_j = x / (|w_j| |x|) - y_j w_j / |w_j|^2
-        t = xp.matmul((g / wn).T, x2 / xn)
-        t -= w * ((g * y).sum(axis=0) / (wn * wn))[:, None]
+        xs = self._buffer('_sq', x2.shape)
+        xp.divide(x2, xn, out=xs)
+        t = self._buffer('_dw', w.shape)
+        xp.matmul((g / wn).T, xs, out=t)
+        ws = self._buffer('_wsq', w.shape)
+        xp.multiply(w, ((g * y).sum(axis=0) / (wn * wn))[:, None], out=ws)
+        t -= ws
         if scale != 1:
             t *= scale
         self.gradWeight._a += t
@@ -152,8 +168,13 @@ class WeightedEuclidean(Module):
         w = self.weight._a
         x2, single = _rows(self, x, w.shape[0])
         d = self._diff(x2)
+        xp = array_module(w)
         out = resized(self.output, (w.shape[1],) if single else (x2.shape[0], w.shape[1]))
-        array_module(w).sqrt((d * d).sum(axis=1), out=out.reshape(x2.shape[0], w.shape[1]))
+        o2 = out.reshape(x2.shape[0], w.shape[1])
+        sq = self._buffer('_tmp', d.shape)                  # (batch, inputSize, outputSize) scratch, kept
+        xp.multiply(d, d, out=sq)
+        xp.sum(sq, axis=1, out=o2)
+        xp.sqrt(o2, out=o2)
         return self.output
 
     def _grads(self, input, gradOutput):
@@ -169,15 +190,30 @@ class WeightedEuclidean(Module):
             return None
         x, x2, d, q = self._grads(input, gradOutput)
         gi = resized(self.gradInput, x.shape).reshape(x2.shape)
-        array_module(d).sum(d * q * self.diagCov._a, axis=2, out=gi)     # sum_j g_j c_j^2 (x - w_j) / y_j
+        xp = array_module(d)
+        t = self._buffer('_tmp', d.shape)
+        xp.multiply(d, q, out=t)
+        t *= self.diagCov._a
+        xp.sum(t, axis=2, out=gi)                                      # sum_j g_j c_j^2 (x - w_j) / y_j
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
         x, x2, d, q = self._grads(input, gradOutput)
         c = self.diagCov._a
         xp = array_module(d)
-        self.gradWeight._a -= scale * xp.sum(d * q * c, axis=0)           # dy_j/dw_j = -c_j^2 (x - w_j) / y_j
-        self.gradDiagCov._a += scale * xp.sum(d * d / c * q, axis=0)      # dy_j/dc_j = c_j (x - w_j)^2 / y_j
+        t = self._buffer('_tmp', d.shape)
+        acc = self._buffer('_acc', c.shape)
+        xp.multiply(d, q, out=t)
+        t *= c
+        xp.sum(t, axis=0, out=acc)
+        acc *= scale
+        self.gradWeight._a -= acc                                      # dy_j/dw_j = -c_j^2 (x - w_j) / y_j
+        xp.multiply(d, d, out=t)
+        t /= c
+        t *= q
+        xp.sum(t, axis=0, out=acc)
+        acc *= scale
+        self.gradDiagCov._a += acc                                     # dy_j/dc_j = c_j (x - w_j)^2 / y_j
 
     def __repr__(self):
         return f"{self.__torch_name__}({self.weight.size(0)} -> {self.weight.size(1)})"
@@ -251,7 +287,10 @@ class LinearWeightNorm(Linear):
                 t = self.__dict__[k] = self._tcls()
             resized(t, shape)
         n = self.norm._a
-        xp.sqrt((v * v).sum(axis=1, keepdims=True), out=n)
+        t = self._buffer('_t', v.shape)
+        xp.multiply(v, v, out=t)
+        xp.sum(t, axis=1, keepdims=True, out=n)
+        xp.sqrt(n, out=n)
         xp.maximum(n, self.eps, out=n)
         xp.divide(self.g._a, n, out=self.scale._a)
         xp.multiply(v, self.scale._a, out=self.weight._a)
@@ -262,26 +301,37 @@ class LinearWeightNorm(Linear):
             self.updateWeightMatrix()
         return super().updateOutput(input)
 
+    def updateGradInput(self, input, gradOutput):
+        w = self.__dict__.get('weight')
+        if w is None or w._a.shape != self.v._a.shape:   # (emptied by clearState: rebuilt from v and g)
+            self.updateWeightMatrix()
+        return super().updateGradInput(input, gradOutput)
+
     def evaluate(self):
         if self.train is not False:
             self.updateWeightMatrix()
         return super().evaluate()
 
     def accGradParameters(self, input, gradOutput, scale=1):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        x2, _ = _rows(self, x, self.inputSize)
-        g2 = g.reshape(x2.shape[0], -1)
-        check_grad_size(self, g2, (x2.shape[0], self.outputSize))
+        x, x2, g2 = _rows_and_grad(self, input, gradOutput, self.inputSize, self.outputSize)
         if self.norm._a.shape != self.g._a.shape:
             self.updateWeightMatrix()
         xp = array_module(x)
         v, n, s = self.v._a, self.norm._a, self.scale._a
-        dw = xp.matmul(g2.T, x2)                             # this call's dL/dweight
+        dw = self._buffer('_dw', v.shape)
+        xp.matmul(g2.T, x2, out=dw)                          # this call's dL/dweight
         if scale != 1:
             dw *= scale
-        gg = (dw * v / n).sum(axis=1, keepdims=True)         # dL/dg
-        dv = dw * s - v * s / n * gg                         # dL/dv (computed whole before updating: gradV may be v)
+        t = self._buffer('_t', v.shape)
+        xp.multiply(dw, v, out=t)
+        t /= n
+        gg = t.sum(axis=1, keepdims=True)                    # dL/dg
+        xp.multiply(v, s, out=t)
+        t /= n
+        t *= gg
+        dw *= s
+        dw -= t
+        dv = dw                                              # dL/dv (computed whole before updating: gradV may be v)
         if 'bias' in self.__dict__:
             self.gradBias._a += scale * g2.sum(axis=0)
         self.gradG._a += gg

@@ -13,6 +13,7 @@ from .. import backend
 from ..backend import array_module
 from ..tensor import Tensor
 from .module import Module, check_grad_size, long_info, resized, sizestr
+from .conv import _positive
 from .shape import _any_tensor
 
 NO_LAST_INPUT, ONE_LAST_INPUT, ACC_MULTIPLE_TIMES = 0, 1, 2
@@ -29,6 +30,7 @@ class SparseLinear(Module):
     def __init__(self, inputSize, outputSize, doGradInput=False):
         if not isinstance(doGradInput, bool):
             raise TypeError(f"nn.SparseLinear: doGradInput must be a bool, got {doGradInput!r}")
+        _positive('nn.SparseLinear', inputSize=inputSize, outputSize=outputSize)
         super().__init__()
         self.weightDecay = 0
         self.doGradInput = doGradInput

@@ -101,6 +101,14 @@ def _coef(module, x):
     return cc
 
 
+def _check_forwarded(module, x, field, what):
+    """Raise when ``module.<field>`` (set by forward) is missing or was made for an input of another size."""
+    v = module.__dict__.get(field)
+    if not isinstance(v, Tensor) or v._a.size != x.size:      # (Torch7 keeps a singleton dim in it)
+        raise RuntimeError(f"{module!r}: updateGradInput needs the {what} of a forward on an input of size "
+                           f"{sizestr(x.shape)}; call forward first")
+
+
 def _buffers_read(*names):
     """A .t7 read fix: the named fields, views of the last forward (Replicate's stride-0 output, the expanded
     ``coef``) in a file Lua saved after a forward, load as contiguous copies (a module's fields may not overlap)."""
@@ -147,6 +155,7 @@ class SpatialSubtractiveNormalization(Module):
 
     def updateGradInput(self, input, gradOutput):
         t = self._coerce(input)
+        _check_forwarded(self, t._a, 'adjustedsums', 'local means')
         gradsub = self.subtractor.updateGradInput([t, self.adjustedsums], gradOutput)
         graddiv = self.divider.updateGradInput([self.localsums, self.coef], gradsub[1])
         gm = self.meanestimator.updateGradInput(t, graddiv[0])
@@ -203,6 +212,7 @@ class SpatialDivisiveNormalization(Module):
 
     def updateGradInput(self, input, gradOutput):
         t = self._coerce(input)
+        _check_forwarded(self, t._a, 'thresholdedstds', 'local standard deviations')
         gradnorm = self.normalizer.updateGradInput([t, self.thresholdedstds], gradOutput)
         gradadj = self.thresholder.updateGradInput(self.adjustedstds, gradnorm[1])
         graddiv = self.divider.updateGradInput([self.localstds, self.coef], gradadj)
@@ -244,6 +254,7 @@ class SpatialContrastiveNormalization(Module):
         return self.output
 
     def updateGradInput(self, input, gradOutput):
+        _check_forwarded(self, self._coerce(input)._a, 'output', 'output')
         self.gradInput = self.normalizer.backward(input, gradOutput)
         return self.gradInput
 

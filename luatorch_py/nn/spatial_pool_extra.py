@@ -312,6 +312,8 @@ class FeatureLPPooling(Module):
             raise ValueError(f"{name}: stride must be within 1 to 4, got {stride}")
         if isinstance(power, bool) or not isinstance(power, numbers.Real):
             raise TypeError(f"{name}: power must be a number, got {power!r}")
+        if power == 0:
+            raise ValueError(f"{name}: power must be nonzero (the output is the sum's 1/power-th power), got 0")
         super().__init__()
         self.width, self.stride, self.power = width, stride, power
         self.batch_mode = bool(batch_mode)

@@ -46,6 +46,10 @@ class CAddTensorTable(Module):
         gs = [self._coerce(g, f'gradOutput[{i}]')._a for i, g in enumerate(_list(self, gradOutput, 'gradOutput'))]
         if len(gs) < max(len(ts), 1):
             raise ValueError(f"{self!r}: expected gradOutput to be a list of {len(ts)} tensors, got {len(gs)}")
+        for i, g in enumerate(gs[:len(ts)]):
+            if g.size != v.size:
+                raise ValueError(f"{self!r}: gradOutput[{i}] of size {sizestr(g.shape)} does not match input[0] of "
+                                 f"size {sizestr(v.shape)}")
         gi = self.gradInput if isinstance(self.gradInput, list) else []
         if not gi or gi[0].__class__ is not self._tcls:
             gi[:1] = [self._tcls()]
@@ -133,6 +137,10 @@ class MixtureTable(Module):
         if not 0 <= self.dim < nd or (batch and self.dim == 0):
             raise ValueError(f"{self!r}: dim {self.dim} out of range for experts of "
                              f"{nd - 1 if isinstance(es, list) else nd} dims")
+        eshape = es[0].shape if isinstance(es, list) else es.shape
+        if batch and (not eshape or eshape[0] != g.shape[0]):
+            raise ValueError(f"{self!r}: the gater's batch of {g.shape[0]} (size {sizestr(g.shape)}) does not match "
+                             f"experts of size {sizestr(eshape)}")
         size = [1] * nd
         if batch:
             size[0] = g.shape[0]

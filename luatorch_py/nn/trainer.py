@@ -13,6 +13,20 @@ def _dataset_size(dataset):
                         f"(input, target), got a {type(dataset).__name__}") from None
 
 
+def _example(dataset, i, n):
+    """dataset[i] as (input, target), or an error naming the trainer, the 0-based index and what came."""
+    try:
+        example = dataset[i]
+    except (KeyError, IndexError) as e:
+        raise type(e)(f"nn.StochasticGradient.train: dataset[{i}] failed ({e!r}): examples are indexed 0 to {n - 1} "
+                      f"here (Lua's datasets from 1)") from None
+    try:
+        return example, example[0], example[1]
+    except (TypeError, KeyError, IndexError):
+        raise TypeError(f"nn.StochasticGradient.train: dataset[{i}] should be an (input, target) pair, got a "
+                        f"{type(example).__name__}") from None
+
+
 class StochasticGradient(TypedObject):
     """StochasticGradient(module, criterion): ``train(dataset)`` runs SGD with Torch7's fields ``learningRate``
     (0.01), ``learningRateDecay`` (0: the rate of epoch k is learningRate / (1 + k * decay), k counted as Torch7
@@ -50,8 +64,7 @@ class StochasticGradient(TypedObject):
         while True:
             current = 0.0
             for t in range(n):
-                example = dataset[order[t]]
-                input, target = example[0], example[1]
+                example, input, target = _example(dataset, order[t], n)
                 current += criterion.forward(module.forward(input), target)
                 module.updateGradInput(input, criterion.updateGradInput(module.output, target))
                 module.accUpdateGradParameters(input, criterion.gradInput, lr)

@@ -16,7 +16,7 @@ from ..backend import array_module, gpu_elementwise, gpu_pool, kernels
 from .conv import (_INF, SpatialFullConvolution, VolumetricConvolution, VolumetricMaxPooling, _check_ints,
                    _Convolution, _nonneg, _positive, _to_winners, _view2d, _volume, _winners, _x)
 from .dropout import SpatialDropout, _draw_mask, _host_mask
-from .module import Module, check_grad_size, field_out, long_info, resized, sizestr
+from .module import Module, check_grad_size, check_nonempty, field_out, long_info, resized, sizestr
 from .normalization import BatchNormalization
 from .padding import _REPLICATE, _fold_axis, _pad_axis
 from .spatial_pool_extra import _first_max, _intervals
@@ -450,6 +450,7 @@ class VolumetricFractionalMaxPooling(Module):
         return self
 
     def _planes(self, x):
+        check_nonempty(self, x)
         if x.ndim == 4:
             return x[None], False
         if x.ndim == 5:

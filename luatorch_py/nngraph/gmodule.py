@@ -295,6 +295,8 @@ class gModule(Container):
 
     def updateGradInput(self, input, gradOutput):
         self._check_grad(gradOutput)
+        if not self.outnode.data.get('input'):      # the nodes' inputs are those of the last forward
+            raise RuntimeError("nn.gModule: updateGradInput needs the node inputs of a forward; call forward first")
         gradOutput = _leaves(self, gradOutput, 'gradOutput')
         for node in self.backwardnodes:
             go = node.data.get('gradOutput')
