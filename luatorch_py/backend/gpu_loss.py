@@ -594,12 +594,25 @@ def _pw_grad(m, op, x, t, w, gi, p, scale):
     return gi
 
 
+def _kept_scalar(m, name, k, dtype):
+    """Number ``k`` as a 0-d numpy array of float ``dtype`` kept on criterion ``m`` under ``name`` (numpy converts a
+    Python number per call, which costs as much as the operation on a small array; the value is the same: numpy
+    rounds a Python float to the array's type before the operation).  ``k`` itself for other dtypes."""
+    c = m.__dict__.get(name)
+    if c is not None and c[0] == k and c[1].dtype is dtype:
+        return c[1]
+    if dtype.kind != 'f':
+        return k
+    c = (k, np.array(k, dtype))
+    m.__dict__[name] = c
+    return c[1]
+
+
 def mse_loss(m, x, t, average):
     if type(x) is np.ndarray:
         d = m._buffer('_diff', x.shape)
         np.subtract(x, t, out=d)
-        d = d.reshape(-1)
-        s = float(d @ d)
+        s = float(np.vdot(d, d))      # (vdot reads d as one vector: no reshape; the same BLAS dot as d @ d)
         return s / x.size if average else s
     return _pw_loss(m, MSE, x, t, None, 0, 1.0 / x.size if average else 1.0)
 
@@ -607,7 +620,7 @@ def mse_loss(m, x, t, average):
 def mse_grad(m, x, t, gi, average):
     if type(x) is np.ndarray:
         np.subtract(x, t, out=gi)
-        gi *= (2.0 / x.size) if average else 2.0
+        gi *= _kept_scalar(m, '_mse_k', (2.0 / x.size) if average else 2.0, gi.dtype)
         return gi
     return _pw_grad(m, MSE, x, t, None, gi, 0, (2.0 / x.size) if average else 2.0)
 

@@ -105,17 +105,73 @@ class _Elementwise(Module):
 
 class Sigmoid(_Elementwise):
     _op = 'sigmoid'
+    # numpy's 1 of each float dtype as a kept 0-d array: a Python 1 costs numpy a scalar conversion per call, about
+    # as much as the operation itself on a small array (same values: 1 is exact in every float type)
+    _ONE = {np.dtype(t): np.ones((), t) for t in (np.float16, np.float32, np.float64)}
 
     def _f(self, xp, x, out):
         xp.negative(x, out=out)
         xp.exp(out, out=out)
         out += 1
-        xp.divide(1, out, out=out)      # (faster than reciprocal in numpy, same correctly rounded result)
+        xp.divide(1, out, out=out)      # (as reciprocal: the same correctly rounded 1 / x)
 
     def _df(self, xp, x, y, g, out):
         xp.subtract(1, y, out=out)
         out *= y
         out *= g
+
+    # The CPU steady state of a training loop: _Elementwise's passes with numpy's fastest spellings (reciprocal, the
+    # kept 1), once the general path's conditions have been seen to hold for these very arrays (input, output,
+    # gradOutput, gradInput: kept in _hot_f / _hot_b, so a later call checks identities only; an array's size,
+    # layout and memory do not change under it).  Anything else -- CUDA, a subclass, numpy inputs, a batch-last
+    # input, an in-place flag, a new size -- takes _Elementwise's path, which sets the fields up.
+    def updateOutput(self, input):
+        d = self.__dict__
+        h = d.get('_hot_f')
+        if h is not None and input.__class__ is h[0] and input._a is h[1] and self.output._a is h[2]:
+            out = h[2]
+            np.negative(h[1], out=out)
+            np.exp(out, out=out)
+            out += h[3]
+            np.reciprocal(out, out=out)
+            return self.output
+        o = _Elementwise.updateOutput(self, input)
+        tc = self._tcls
+        if input.__class__ is tc and o.__class__ is tc and self.__class__ is Sigmoid and not d.get('inplace'):
+            x, out = input._a, o._a
+            one = self._ONE.get(x.dtype)
+            if (one is not None and type(x) is np.ndarray and x.flags.c_contiguous and out.flags.c_contiguous
+                    and out.shape == x.shape and o._s is not input._s):
+                d['_hot_f'] = (tc, x, out, one)
+        return o
+
+    def updateGradInput(self, input, gradOutput):
+        d = self.__dict__
+        h = d.get('_hot_b')
+        if (h is not None and input.__class__ is h[0] and gradOutput.__class__ is h[0] and input._a is h[1]
+                and gradOutput._a is h[2] and self.gradInput._a is h[3] and self.output._a is h[4]):
+            out, y = h[3], h[4]
+            np.subtract(h[5], y, out=out)
+            out *= y
+            out *= h[2]
+            return self.gradInput
+        gi = _Elementwise.updateGradInput(self, input, gradOutput)
+        tc = self._tcls
+        if (input.__class__ is tc and gradOutput.__class__ is tc and gi.__class__ is tc and self.__class__ is Sigmoid
+                and not d.get('inplace')):
+            x, g, out, y = input._a, gradOutput._a, gi._a, self.output._a
+            one = self._ONE.get(x.dtype)
+            if (one is not None and type(x) is np.ndarray and x.flags.c_contiguous and out.flags.c_contiguous
+                    and g.shape == x.shape and out.shape == x.shape and y.shape == x.shape
+                    and gi._s is not gradOutput._s):
+                d['_hot_b'] = (tc, x, g, out, y, one)
+        return gi
+
+    def backward(self, input, gradOutput, scale=1):
+        # Module's, less its call of the no-op accGradParameters (unless a subclass or the instance defines one)
+        if self.__class__ is not Sigmoid or 'accGradParameters' in self.__dict__:
+            return Module.backward(self, input, gradOutput, scale)
+        return self.updateGradInput(input, gradOutput)
 
 
 class Tanh(_Elementwise):

@@ -154,6 +154,15 @@ class TypedObject:
         return self.type(on_device(self._tinfo, False).name)
 
     # -- copies ------------------------------------------------------------------------------------------
+    def __getstate__(self):
+        """What a copy (clone, copy.deepcopy, pickle) takes: the fields less the hot-path caches (``_hot_*``: the
+        arrays a module last met, e.g. its input; meaningless for the copy, which would copy them)."""
+        d = self.__dict__
+        for k in d:
+            if k.startswith('_hot_'):
+                return {k: v for k, v in d.items() if not k.startswith('_hot_')}
+        return d
+
     def clone(self, *names):
         """A deep copy; the fields named (e.g. 'weight', 'bias') stay shared with the original."""
         c = _copy.deepcopy(self)
@@ -316,7 +325,11 @@ class Module(TypedObject):
         for p, g in self._param_pairs:
             pt = d.get(p)
             if pt is not None:
-                backend.sub_scaled(pt._a, d[g]._a, learningRate, self._buffer, '_upd_' + p)
+                pa = pt._a
+                if learningRate == 1 and type(pa) is np.ndarray:
+                    pa -= d[g]._a       # (sub_scaled's first branch, without its call: SGD with lr 1, e.g. XOR)
+                else:
+                    backend.sub_scaled(pa, d[g]._a, learningRate, self._buffer, '_upd_' + p)
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
         """Parameters -= lr * gradient of this input: Torch7's trick (``defaultAccUpdateGradParameters``), or, for
