@@ -366,27 +366,31 @@ class SpatialFullConvolution(_Convolution):
     def _geom(self):
         return (self.kH, self.kW), (self.dH, self.dW), (self.padH, self.padW)
 
+    _adj_fields = ('adjH', 'adjW')       # outermost spatial dim first, as _geom
+    _unit = 'planes'
+
     def _split(self, input, gradOutput=None):
-        """(input array, its batch view, batched?, adj (H, W), output sizes (H, W), target array or None)."""
+        """(input array, its batch view, batched?, output sizes (*S), target array or None); over ``_nsd``
+        spatial dims (VolumetricFullConvolution borrows it)."""
+        nsd = self._nsd
         target = None
         if isinstance(input, (list, tuple)):
             if len(input) != 2:
                 raise TypeError(f"{self!r}: a table input must be [input, target], got a list of {len(input)}")
             t = input[1]
-            ta = t._a if hasattr(t, '_a') else np.asarray(t)
-            if ta.ndim < 2:
-                raise ValueError(f"{self!r}: the target of a table input needs 2 or more dims, got "
-                                 f"{sizestr(ta.shape)}")
-            target = ta
+            target = t._a if hasattr(t, '_a') else np.asarray(t)
+            if target.ndim < nsd:
+                raise ValueError(f"{self!r}: the target of a table input needs {nsd} or more dims, got "
+                                 f"{sizestr(target.shape)}")
             input = input[0]
         x = self._coerce(input)._a
-        if x.ndim == 3:
+        if x.ndim == nsd + 1:
             xb, batched = x[None], False
-        elif x.ndim == 4:
+        elif x.ndim == nsd + 2:
             xb, batched = x, True
         else:
-            raise ValueError(f"{self!r}: expected a 3-D input (nInputPlane x H x W) or a 4-D batch (batch x "
-                             f"nInputPlane x H x W), got {sizestr(x.shape)}")
+            raise ValueError(f"{self!r}: expected a {nsd + 1}-D input (nInputPlane x {self._dimnames}) or a "
+                             f"{nsd + 2}-D batch (batch x nInputPlane x {self._dimnames}), got {sizestr(x.shape)}")
         if xb.shape[1] != self.nInputPlane:
             raise ValueError(f"{self!r}: expected input with {self.nInputPlane} planes (dim {1 if batched else 0}), "
                              f"got {xb.shape[1]} in an input of size {sizestr(x.shape)}")
@@ -394,14 +398,15 @@ class SpatialFullConvolution(_Convolution):
             raise ValueError(f"{self!r}: got an empty input (size {sizestr(x.shape)}): expected at least one sample")
         k, s, p = self._geom()
         d = self.__dict__
-        if target is not None:
-            adj = tuple((target.shape[target.ndim - 2 + i] + 2 * p[i] - k[i]) % s[i] for i in range(2))
+        if target is not None:      # Torch7's calculateAdj (Lua's % is a floored modulo, as Python's)
+            adj = tuple((target.shape[target.ndim - nsd + i] + 2 * p[i] - k[i]) % s[i] for i in range(nsd))
         else:
-            adj = (d.get('adjH', 0), d.get('adjW', 0))
-        osize = tuple((xb.shape[2 + i] - 1) * s[i] - 2 * p[i] + k[i] + adj[i] for i in range(2))
+            adj = tuple(d.get(f, 0) for f in self._adj_fields)
+        osize = tuple((xb.shape[2 + i] - 1) * s[i] - 2 * p[i] + k[i] + adj[i] for i in range(nsd))
         if min(osize) < 1:
-            raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} gives an output of {_x(osize)} planes: "
-                             f"too small (the padding {p[1]},{p[0]} removes more than the kernel adds)")
+            raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} gives an output of {_x(osize)} "
+                             f"{self._unit}: too small (the padding {','.join(map(str, p[::-1]))} removes more "
+                             f"than the kernel adds)")
         return x, xb, batched, osize, target
 
     def _layout2(self, xb, osize):
@@ -427,11 +432,11 @@ class SpatialFullConvolution(_Convolution):
         cols = self._buffer('_cols', (w.shape[1], xm.shape[1]))
         backend.matmul(w.T, xm, cols)
         out = resized(self.output, ((n,) if batched else ()) + (nout,) + osize)
-        o4 = out.reshape((n, nout) + osize)
+        ob = out.reshape((n, nout) + osize)
         k, s, p = self._geom()
-        kernels.col2im(cols, o4, k, s, p, 1, layout, self._buffer, '_col2im')
+        kernels.col2im(cols, ob, k, s, p, 1, layout, self._buffer, '_col2im')
         if 'bias' in self.__dict__:
-            o4 += self.bias._a[:, None, None]
+            ob += self.bias._a.reshape((-1,) + (1,) * self._nsd)
         return self.output
 
     def _gradcols(self, g, gb, layout):

@@ -11,10 +11,9 @@ import numbers
 
 import numpy as np
 
-from .. import backend
 from ..backend import array_module, gpu_elementwise, gpu_pool, kernels
 from .conv import (_INF, SpatialFullConvolution, VolumetricConvolution, VolumetricMaxPooling, _check_ints,
-                   _Convolution, _nonneg, _positive, _to_winners, _view2d, _volume, _winners, _x)
+                   _Convolution, _nonneg, _positive, _to_winners, _volume, _winners, _x)
 from .dropout import SpatialDropout, _draw_mask, _host_mask
 from .module import Module, check_grad_size, check_nonempty, field_out, long_info, resized, sizestr
 from .normalization import BatchNormalization
@@ -37,9 +36,13 @@ class VolumetricFullConvolution(_Convolution):
     size]``.
 
     Torch7's parent class is nn.Module (not SpatialFullConvolution): SpatialFullConvolution's passes, which work
-    over any number of spatial dims, are borrowed here, with the bias and the input checks made 3-D."""
+    over any number of spatial dims (``_nsd``, ``_adj_fields``), are borrowed here."""
     _nsd = 3
     _dimnames = 'T x H x W'
+    _adj_fields = ('adjT', 'adjH', 'adjW')
+    _unit = 'volumes'
+    _split = SpatialFullConvolution._split
+    updateOutput = SpatialFullConvolution.updateOutput
     _layout2 = SpatialFullConvolution._layout2
     _xmat = SpatialFullConvolution._xmat
     _gradcols = SpatialFullConvolution._gradcols
@@ -90,55 +93,6 @@ class VolumetricFullConvolution(_Convolution):
                 d[new] = d[old]
         return ((self.kT, self.kH, self.kW), (self.dT, self.dH, self.dW),
                 (d.get('padT', 0), d.get('padH', 0), d.get('padW', 0)))
-
-    def _split(self, input, gradOutput=None):
-        """(input array, its batch view, batched?, output sizes (T, H, W), target array or None)."""
-        target = None
-        if isinstance(input, (list, tuple)):
-            if len(input) != 2:
-                raise TypeError(f"{self!r}: a table input must be [input, target], got a list of {len(input)}")
-            t = input[1]
-            target = t._a if hasattr(t, '_a') else np.asarray(t)
-            if target.ndim < 3:
-                raise ValueError(f"{self!r}: the target of a table input needs 3 or more dims, got "
-                                 f"{sizestr(target.shape)}")
-            input = input[0]
-        x = self._coerce(input)._a
-        xb, batched = _volume(self, x)
-        if xb.shape[1] != self.nInputPlane:
-            raise ValueError(f"{self!r}: expected input with {self.nInputPlane} planes (dim {1 if batched else 0}), "
-                             f"got {xb.shape[1]} in an input of size {sizestr(x.shape)}")
-        if 0 in xb.shape[:2]:
-            raise ValueError(f"{self!r}: got an empty input (size {sizestr(x.shape)}): expected at least one sample")
-        k, s, p = self._geom()
-        d = self.__dict__
-        if target is not None:      # Torch7's calculateAdj (Lua's % is a floored modulo, as Python's)
-            adj = tuple((target.shape[target.ndim - 3 + i] + 2 * p[i] - k[i]) % s[i] for i in range(3))
-        else:
-            adj = (d.get('adjT', 0), d.get('adjH', 0), d.get('adjW', 0))
-        osize = tuple((xb.shape[2 + i] - 1) * s[i] - 2 * p[i] + k[i] + adj[i] for i in range(3))
-        if min(osize) < 1:
-            raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} gives an output of {_x(osize)} volumes: "
-                             f"too small (the padding removes more than the kernel adds)")
-        return x, xb, batched, osize, target
-
-    def updateOutput(self, input):
-        # SpatialFullConvolution's pass with the bias broadcast over three spatial dims
-        x, xb, batched, osize, _ = self._split(input)
-        n, nout = xb.shape[0], self.nOutputPlane
-        layout = self._layout2(xb, osize)
-        self._xm_of = None
-        xm = self._xmat(x, xb, layout)
-        w = _view2d(self.weight)                          # (nIn, nOut*kT*kH*kW)
-        cols = self._buffer('_cols', (w.shape[1], xm.shape[1]))
-        backend.matmul(w.T, xm, cols)
-        out = resized(self.output, ((n,) if batched else ()) + (nout,) + osize)
-        o5 = out.reshape((n, nout) + osize)
-        k, s, p = self._geom()
-        kernels.col2im(cols, o5, k, s, p, 1, layout, self._buffer, '_col2im')
-        if 'bias' in self.__dict__:
-            o5 += self.bias._a.reshape(-1, 1, 1, 1)
-        return self.output
 
     def __repr__(self):
         _, _, (pt, ph, pw) = self._geom()
