@@ -20,7 +20,7 @@ from ..backend import array_module, gpu_loss
 from ..tensor import Tensor
 from ..storage import STORAGE_CLASSES
 from ..types import TYPES
-from .module import TypedObject, pair_grad, resized, sizestr
+from .module import TypedObject, check_nonempty, pair_grad, resized, sizestr
 from .activation import LogSoftMax, Sigmoid
 
 _INF = float('inf')
@@ -75,6 +75,8 @@ class Criterion(TypedObject):
                 raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} and target of size "
                                  f"{sizestr(t.shape)} differ")
             t = t.reshape(x.shape)
+        if x.size == 0:        # (Torch7 divides by the count: a NaN loss; the caller's bug is an empty batch)
+            check_nonempty(self, x)
         return x, t
 
     def _lossbuf(self):

@@ -340,3 +340,11 @@ def test_steps_keep_their_scratch(make, shape):
     finally:
         tracemalloc.stop()
     assert peak < 200_000, f"{m!r}: a forward/backward allocated {peak} bytes"
+
+
+@pytest.mark.parametrize('crit', ['MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion'])
+def test_criterions_refuse_an_empty_batch(crit):
+    """An empty input is the caller's bug: a clear error naming the criterion, not a ZeroDivisionError or NaN."""
+    c = getattr(nn, crit)()
+    with pytest.raises(ValueError, match=rf'{crit}.*empty input'):
+        c.forward(torch.Tensor(0), torch.Tensor(0))
