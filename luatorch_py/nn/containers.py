@@ -1,5 +1,6 @@
 """Containers: a module made of modules.  They only iterate; the protocol is in module.py."""
 from .. import backend
+from ..backend import kernels
 from ..tensor import CPU_LONG_STORAGE
 from .module import Module, flat_arrays, owned_tensor, resized, sizestr
 from .table import _copy_like
@@ -136,12 +137,24 @@ class Sequential(Container):
         i = 0
         mods = self.modules
         last = mods[-1] if mods else None
+        d = self.__dict__
+        keep = '_contig_out' not in d
         try:            # inline, not _call: a try costs nothing in 3.11, a call per module does (hot path)
             for i, m in enumerate(mods):
-                m.__dict__['_feeds_next'] = m is not last    # only then may its output be batch-last (_layout.py)
+                # only then may its output be batch-last (_layout.py)
+                m.__dict__['_feeds_next'] = keep and m is not last
                 cur = m.updateOutput(cur)
         except Exception as e:
             rethrow(e, i, self)
+        if keep and cur is not input and not d.get('_feeds_next'):
+            a = getattr(cur, '_a', None)
+            if (getattr(a, 'ndim', 0) >= 3 and not a.flags.c_contiguous and kernels.batch_last(a)
+                    and cur._s is not getattr(input, '_s', None)):
+                # the last module handed on an earlier one's batch-last output (an in-place ReLU, Identity, ...;
+                # not the caller's input): the caller gets Torch7's contiguous output -- a copy this once; no
+                # batch-last in this net after
+                d['_contig_out'] = True
+                cur = cur.contiguous()
         self.output = cur
         return cur
 

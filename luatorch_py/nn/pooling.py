@@ -235,13 +235,15 @@ def _max_of(xp, op, wins, out):
 
 
 def _refcounts(d):
-    """References held to the ``indices`` tensor in module dict ``d``, its storage, its array and the array's
-    base (what a user keeping the tensor, a view of it, its storage or its numpy array holds on to)."""
+    """References held to the ``indices`` tensor in module dict ``d``, its storage, its array, the array's
+    base and the storage's numpy buffer (what a user keeping the tensor, a view of it, its storage, its numpy
+    array or the storage's -- ``storage().numpy()``, whose views the tensor's as_strided base does not see --
+    holds on to)."""
     t = d.get('indices')
     a = t._a
     b = a.base
     return (sys.getrefcount(t), sys.getrefcount(t._s), sys.getrefcount(a) - (d.get('_code_of') is a),
-            0 if b is None else sys.getrefcount(b))
+            0 if b is None else sys.getrefcount(b), sys.getrefcount(t._s._data))
 
 
 def _calibrate():
