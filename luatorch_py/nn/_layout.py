@@ -5,11 +5,12 @@ from ..backend import kernels
 from .module import owned_tensor, resized
 
 
-def feeds_next(module):
-    """Whether the module's output goes only to the next module of a Sequential (which sets ``_feeds_next`` at each
-    forward): only then may it be batch-last.  A module called on its own, or the last of a Sequential, hands its
-    output to the caller, who may ``view`` it as in Torch7: that output stays contiguous."""
-    return module.__dict__.get('_feeds_next', False)
+def feeds_next(module, x):
+    """Whether the module's output for input array ``x`` goes only to the next module of a Sequential: only then may
+    it be batch-last.  The Sequential records, before each call, the input array it passes (``_feeds_next``), so a
+    module called by anyone else -- the user's forward, another container, a gModule -- with another input hands
+    Torch7's contiguous output to its caller, who may ``view`` it as in Lua."""
+    return module.__dict__.get('_feeds_next') is x
 
 
 def batch_last_field(module, name, shape, t=None):
@@ -36,7 +37,7 @@ def contiguous_field(module, name, shape):
 def field_like(module, name, x):
     """The array of tensor field ``name`` sized like array ``x``: batch-last when ``x`` is (and, for the output,
     when it feeds the next module), else contiguous."""
-    if kernels.batch_last(x) and (name != 'output' or feeds_next(module)):
+    if kernels.batch_last(x) and (name != 'output' or feeds_next(module, x)):
         return batch_last_field(module, name, x.shape)
     return contiguous_field(module, name, x.shape)
 

@@ -142,11 +142,11 @@ class Sequential(Container):
         try:            # inline, not _call: a try costs nothing in 3.11, a call per module does (hot path)
             for i, m in enumerate(mods):
                 # only then may its output be batch-last (_layout.py)
-                m.__dict__['_feeds_next'] = keep and m is not last
+                m.__dict__['_feeds_next'] = getattr(cur, '_a', cur) if keep and m is not last else None
                 cur = m.updateOutput(cur)
         except Exception as e:
             rethrow(e, i, self)
-        if keep and cur is not input and not d.get('_feeds_next'):
+        if keep and cur is not input and d.get('_feeds_next') is not getattr(input, '_a', input):
             a = getattr(cur, '_a', None)
             if (getattr(a, 'ndim', 0) >= 3 and not a.flags.c_contiguous and kernels.batch_last(a)
                     and cur._s is not getattr(input, '_s', None)):

@@ -88,12 +88,12 @@ class _Convolution(_WeightBias):
             return self._force_layout
         k, s, _ = self._geom()
         return kernels.choose_layout(xb.shape[0], xb.shape[1], xb.shape[2:], k, osize, nout, s,
-                                     kernels.batch_last(xb), kernels.keeps_batch_last(x) and feeds_next(self))
+                                     kernels.batch_last(xb), kernels.keeps_batch_last(x) and feeds_next(self, x))
 
     def _keep_last(self, x, layout):
         """Whether the output (and gradInput) of a pass over ``x`` in ``layout`` are batch-last arrays."""
         return (layout == 'nlast' and x.ndim == self._nsd + 2 and x.shape[0] > 1 and kernels.keeps_batch_last(x)
-                and feeds_next(self))
+                and feeds_next(self, x))
 
     # -- shapes --------------------------------------------------------------------------------------------
     def _input(self, x):

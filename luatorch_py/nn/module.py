@@ -155,12 +155,12 @@ class TypedObject:
 
     # -- copies ------------------------------------------------------------------------------------------
     def __getstate__(self):
-        """What a copy (clone, copy.deepcopy, pickle) takes: the fields less the hot-path caches (``_hot_*``: the
-        arrays a module last met, e.g. its input; meaningless for the copy, which would copy them)."""
+        """What a copy (clone, copy.deepcopy, pickle) takes: the fields less the hot-path caches (``_hot_*``) and
+        ``_feeds_next`` (arrays a module last met, e.g. its input; meaningless for the copy, which would copy them)."""
         d = self.__dict__
         for k in d:
-            if k.startswith('_hot_'):
-                return {k: v for k, v in d.items() if not k.startswith('_hot_')}
+            if k.startswith('_hot_') or k == '_feeds_next':
+                return {k: v for k, v in d.items() if not (k.startswith('_hot_') or k == '_feeds_next')}
         return d
 
     def clone(self, *names):
@@ -263,7 +263,7 @@ class Module(TypedObject):
 
     # -- the protocol ------------------------------------------------------------------------------------
     def forward(self, input):
-        self.__dict__['_feeds_next'] = False     # called by the user: the output is theirs, contiguous (nn/_layout.py)
+        self.__dict__['_feeds_next'] = None      # called by the user: the output is theirs, contiguous (nn/_layout.py)
         return self.updateOutput(input)
 
     def backward(self, input, gradOutput, scale=1):

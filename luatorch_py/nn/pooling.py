@@ -352,7 +352,7 @@ class SpatialMaxPooling(_Pool2d):
         # a batch-last input (a CPU convolution's output, backend/kernels.py) pools in memory order into a
         # batch-last output and indices (contiguous runs of N numbers; values as Torch7's)
         last = (batched and not (self.padW or self.padH or any(extra)) and kernels.batch_last(x4)
-                and feeds_next(self))
+                and feeds_next(self, x))
         ind = _long_field(self, 'indices')
         if last:
             out = batch_last_field(self, 'output', shape)

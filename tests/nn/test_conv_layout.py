@@ -249,7 +249,7 @@ def test_switching_layouts_on_one_module():
     x = torch.DoubleTensor(rs.standard_normal((16, 3, 8, 8)))
     conv = nn.SpatialConvolution(3, 2, 3, 3).double()
     conv._force_layout = 'nlast'
-    conv._feeds_next = True              # as inside a Sequential, which calls updateOutput (forward is the user's)
+    conv._feeds_next = x._a              # as inside a Sequential, which records the input array it passes
     a = conv.updateOutput(x).clone().numpy()
     assert kernels.batch_last(conv.output.numpy())
     g = torch.DoubleTensor(rs.standard_normal(a.shape))
@@ -259,8 +259,8 @@ def test_switching_layouts_on_one_module():
     assert conv.output.isContiguous()
     np.testing.assert_allclose(conv.backward(x, g).numpy(), ga, rtol=1e-12, atol=1e-12)
     relu = nn.ReLU().double()
-    relu._feeds_next = True
     bl = torch.DoubleTensor(np.ascontiguousarray(x.numpy().transpose(1, 2, 3, 0))).permute(3, 0, 1, 2)
+    relu._feeds_next = bl._a
     relu.updateOutput(bl)
     relu.backward(bl, x)
     assert kernels.batch_last(relu.output.numpy()) and kernels.batch_last(relu.gradInput.numpy())
@@ -287,3 +287,18 @@ def test_outputs_handed_to_the_caller_stay_contiguous():
     np.testing.assert_allclose(net.forward(x).numpy(), ref, rtol=1e-12, atol=1e-12)
     g = torch.DoubleTensor(np.ones((16, 3, 3, 3)))
     assert net.backward(x, g).isContiguous()
+
+
+def test_a_module_reused_outside_its_sequential_hands_on_contiguous_output():
+    """A module that fed the next one inside a Sequential, then called by another container (a Concat here, or a
+    gModule) with another input, gives its caller Torch7's contiguous output; clones do not copy the input."""
+    x = torch.DoubleTensor(np.random.default_rng(8).standard_normal((16, 1, 10, 10)))
+    conv, relu = nn.SpatialConvolution(1, 4, 3, 3), nn.ReLU()
+    net = nn.Sequential().add(conv).add(relu).add(nn.SpatialMaxPooling(2, 2)).double()
+    net.forward(x)
+    assert kernels.batch_last(conv.output.numpy())
+    cat = nn.Concat(1).add(conv).double()
+    y = cat.forward(x.clone())
+    assert conv.output.isContiguous() and y.view(16, -1).size() == (16, 256)
+    np.testing.assert_allclose(y.numpy(), nn.Sequential().add(conv).double().forward(x).numpy())
+    assert '_feeds_next' not in conv.clone().__dict__
