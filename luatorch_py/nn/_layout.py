@@ -21,6 +21,10 @@ def batch_last_field(module, name, shape, t=None):
     a = t._a
     if a.shape == shape and kernels.batch_last(a):
         return a
+    if a.size and not kernels.batch_last(a):
+        # a switch from Torch7's layout: a fresh tensor, so that an array or view taken from the old field keeps
+        # its values in its own layout (re-laying out its storage in place would scramble them)
+        t = module.__dict__[name] = type(t)()
     t._set_geometry(0, shape, kernels.batch_last_strides(shape))
     return t._a
 

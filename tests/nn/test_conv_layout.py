@@ -302,3 +302,15 @@ def test_a_module_reused_outside_its_sequential_hands_on_contiguous_output():
     assert conv.output.isContiguous() and y.view(16, -1).size() == (16, 256)
     np.testing.assert_allclose(y.numpy(), nn.Sequential().add(conv).double().forward(x).numpy())
     assert '_feeds_next' not in conv.clone().__dict__
+
+
+def test_an_array_taken_from_a_field_keeps_its_values_when_the_layout_switches():
+    """conv.output.numpy() after a module's own forward, then a Sequential forward that lays the output out
+    batch-last: the array taken keeps the values it had (the field gets a fresh tensor, not a re-laid storage)."""
+    x = torch.DoubleTensor(np.random.default_rng(9).standard_normal((16, 1, 8, 8)))
+    conv = nn.SpatialConvolution(1, 3, 3, 3).double()
+    held = conv.forward(x).numpy()
+    want = held.copy()
+    nn.Sequential().add(conv).add(nn.ReLU()).double().forward(x)
+    assert kernels.batch_last(conv.output.numpy())
+    np.testing.assert_array_equal(held, want)
