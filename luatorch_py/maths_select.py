@@ -171,27 +171,27 @@ def kthvalue(*args):
     return _kth('kthvalue', res, t, int(k), d)
 
 
+def _tensor_and_dim(name, args):
+    """([resval, resind,] x [, dim]) of median and mode: (results, x, 0-based dim, by default the last)."""
+    res, (t,), rest = split(name, args, 2, 1, _ONE_USAGE)
+    if len(rest) > 1:
+        raise TypeError(f"torch.{name}: expected {_ONE_USAGE}, got {len(rest)} numbers after the tensors")
+    if t.dim() == 0:
+        raise ValueError(f"torch.{name}: the {t._info.name} is empty")
+    return res, t, dim_arg(name, t, rest[0] if rest else -1)
+
+
 def median(*args):
     """torch.median([resval, resind,] x [, dim]): the median along dim (default the last), kept with size 1; of
     an even count the lower of the two middle values (Torch7); returns (values, LongTensor of 0-based indices)."""
-    res, (t,), rest = split('median', args, 2, 1, _ONE_USAGE)
-    if len(rest) > 1:
-        raise TypeError(f"torch.median: expected {_ONE_USAGE}, got {len(rest)} numbers after the tensors")
-    if t.dim() == 0:
-        raise ValueError(f"torch.median: the {t._info.name} is empty")
-    d = dim_arg('median', t, rest[0] if rest else -1)
+    res, t, d = _tensor_and_dim('median', args)
     return _kth('median', res, t, (t._a.shape[d] - 1) // 2 + 1, d)
 
 
 def mode(*args):
     """torch.mode([resval, resind,] x [, dim]): the most frequent value along dim (default the last; of several,
     the smallest), kept with size 1; returns (values, LongTensor of 0-based indices)."""
-    res, (t,), rest = split('mode', args, 2, 1, _ONE_USAGE)
-    if len(rest) > 1:
-        raise TypeError(f"torch.mode: expected {_ONE_USAGE}, got {len(rest)} numbers after the tensors")
-    if t.dim() == 0:
-        raise ValueError(f"torch.mode: the {t._info.name} is empty")
-    d = dim_arg('mode', t, rest[0] if rest else -1)
+    res, t, d = _tensor_and_dim('mode', args)
     flat, shape = _rows(t, d)
     host = backend.to_numpy(flat)
     vals = np.empty((host.shape[0], 1), host.dtype)

@@ -111,19 +111,15 @@ def addmm(out, a, b, alpha=1.0, buffer=None, name='_mm'):
     written straight into ``out`` when ``out`` holds only +0.0 (just zeroed: checked, one integer max over it, cheaper
     than the add it saves), else added block of rows by block of rows through a scratch of at most ``_CHUNK``
     elements, so no module keeps a second copy of its gradient."""
-    if type(out) is not np.ndarray:
+    host = type(out) is np.ndarray
+    if not host:
         from . import cublas
         if cublas.gemm(a, b, out, alpha, 1.0):
             return out
-        tmp = buffer(name, out.shape) if buffer is not None else _cupy.empty(out.shape, out.dtype)
-        _cupy.matmul(a, b, out=tmp)
-        if alpha != 1:
-            tmp *= alpha
-        out += tmp
-        return out
-    if out.size <= _CHUNK or out.ndim != 2:
-        tmp = buffer(name, out.shape) if buffer is not None else np.empty(out.shape, out.dtype)
-        np.matmul(a, b, out=tmp)
+    if not host or out.size <= _CHUNK or out.ndim != 2:      # (CuPy without cuBLAS: one scratch product)
+        xp = np if host else _cupy
+        tmp = buffer(name, out.shape) if buffer is not None else xp.empty(out.shape, out.dtype)
+        xp.matmul(a, b, out=tmp)
         if alpha != 1:
             tmp *= alpha
         out += tmp
