@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..backend import array_module, gpu_elementwise
+from ..backend import array_module, gpu_elementwise, parallel
 from ..backend import gpu_loss
 from .. import random as _random
 from ..types import on_device
@@ -218,8 +218,8 @@ class Threshold(_Elementwise):
 
     def _f(self, xp, x, out):
         th, v = self.threshold, self.val
-        if v == th:                       # ReLU and friends: one pass
-            xp.clip(x, th, _INF, out=out)
+        if v == th:                       # ReLU and friends: one pass (split over threads when big)
+            parallel.run_flat(lambda a, o: xp.clip(a, th, _INF, out=o), x, out)
             return
         self._validate()
         m = self._bools('_m', x.shape)
@@ -236,8 +236,12 @@ class Threshold(_Elementwise):
     def _df(self, xp, x, y, g, out):
         # in place, x holds the output: val <= threshold keeps (x > threshold) unchanged
         m = buffer_like(self, '_m', x, bool)
-        xp.greater(x, self.threshold, out=m)
-        xp.multiply(g, m, out=out)
+        th = self.threshold
+
+        def part(a, gg, mm, o):
+            xp.greater(a, th, out=mm)
+            xp.multiply(gg, mm, out=o)
+        parallel.run_flat(part, x, g, m, out)
 
 
 class ReLU(Threshold):

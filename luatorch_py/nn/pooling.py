@@ -23,7 +23,7 @@ import sys
 import numpy as np
 
 from .. import backend
-from ..backend import array_module, gpu_pool, kernels
+from ..backend import array_module, gpu_pool, kernels, parallel
 from ..backend.kernels import scatter_add, take_into
 from .module import Module, check_grad_size, field_out, long_info, resized, sizestr
 from .activation import SoftMax, LogSoftMax
@@ -385,6 +385,8 @@ class SpatialMaxPooling(_Pool2d):
         else:
             xpad = self._padded(x4, extra, -np.inf)
             wins = [self._window(xpad, ky, kx, oh, ow) for ky in range(self.kH) for kx in range(self.kW)]
+        if last and xp is np and len(wins) == 4 and self.kW == 2 and self._max_2x2(wins, out4, W):
+            return self._code_done(H, W, oh, ow, idx4, last)
         # the max: np.maximum (faster than fmax), no fill (2x2 pooling is 3 passes, as hand-written numpy); where
         # a NaN came through, again with fmax: NaNs are never picked (THNN's `val > maxval`), all-NaN gives -inf
         _max_of(xp, xp.maximum, wins, out4)
@@ -420,17 +422,61 @@ class SpatialMaxPooling(_Pool2d):
                 tmp = self._buffer('_code_tmp', out4.shape, dtype=code.dtype)
                 xp.multiply(run, ct(step), out=tmp)
                 code += tmp
-        special = lo != lo or lo == -np.inf    # windows with nothing above -inf (empty in ceil mode, all NaN/-inf)
-        if not special:      # the backward may route by the code (see _grad_by_code) while these indices stand
-            self._code_of, self._code_hw = self.__dict__['indices']._a, (H, W)
-            if self.__dict__.get('_defer'):
-                self._idx_pending = (H, W, oh, ow)
-                return
-        base = self._base(H, W, oh, ow)
-        xp.add(code, base[:, :, None] if last else base, out=idx4)
-        if special:
+        if lo != lo or lo == -np.inf:    # windows with nothing above -inf (empty in ceil mode, all NaN/-inf)
+            base = self._base(H, W, oh, ow)
+            xp.add(code, base[:, :, None] if last else base, out=idx4)
             xp.equal(out4, -np.inf, out=ne)
             xp.copyto(idx4, -1, where=ne)
+            return
+        self._code_done(H, W, oh, ow, idx4, last)
+
+    def _code_done(self, H, W, oh, ow, idx4, last):
+        """The kept code is complete (no special windows): the backward may route by it (see _grad_by_code) while
+        these indices stand; the indices are written now or left pending."""
+        self._code_of, self._code_hw = self.__dict__['indices']._a, (H, W)
+        if self.__dict__.get('_defer'):
+            self._idx_pending = (H, W, oh, ow)
+            return
+        base = self._base(H, W, oh, ow)
+        np.add(self.__dict__['_code'], base[:, :, None] if last else base, out=idx4)
+
+    def _max_2x2(self, wins, out, W):
+        """2x2 windows in memory order (CPU): the max and the code of the first maximum, reading the strided windows
+        six times (the general path: seven; hand-written numpy's max alone: four), the planes split over threads
+        (backend/parallel.py).  Each row's max and whether its first number falls short of it (its second is then
+        strictly larger); then the two rows compared where they lie contiguous: the first maximum in row-major
+        order is in the bottom row only if that row's max is strictly larger.  False (nothing kept) when a NaN or
+        an all -inf window came through: the general path then runs."""
+        top = self._buffer('_top', out.shape)
+        row = self._bools('_mask', out.shape)
+        col = self._bools('_mask2', out.shape)
+        col_b = self._bools('_mask3', out.shape)
+        code = self._buffer('_code', out.shape, dtype=_code_dtype(W + 1))
+        wt = code.dtype.type(W)
+        special = []
+
+        def planes(lo, hi):
+            s = slice(lo, hi)
+            w0, w1, w2, w3 = (w[s] for w in wins)
+            t, o, r, c, cb, k = top[s], out[s], row[s], col[s], col_b[s], code[s]
+            np.maximum(w0, w1, out=t)
+            np.maximum(w2, w3, out=o)               # (the bottom row's max, for now)
+            np.greater(o, t, out=r)
+            np.not_equal(w0, t, out=c)
+            np.not_equal(w2, o, out=cb)
+            np.maximum(t, o, out=o)
+            least = float(o.min())
+            if least != least or least == -np.inf:
+                special.append(True)
+                return
+            np.not_equal(c, cb, out=cb)             # c ^ cb ...
+            cb &= r
+            cb ^= c                                 # ... so cb = the bottom's bit where r, else the top's
+            np.multiply(r.view(np.uint8), wt, out=k)
+            k += cb.view(np.uint8)
+
+        parallel.run(planes, out.shape[0], 4 * out.size)
+        return not special
 
     def updateGradInput(self, input, gradOutput):
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
@@ -465,13 +511,20 @@ class SpatialMaxPooling(_Pool2d):
             return False
         if self.dH != self.kH or self.dW != self.kW or oh * self.dH != x4.shape[2] or ow * self.dW != x4.shape[3]:
             gi4.fill(0)      # parts no window covers
-        m = self._bools('_gmask', code.shape)
+        mask = self._bools('_gmask', code.shape)
         dH, dW, W = self.dH, self.dW, x4.shape[3]
-        for ky in range(self.kH):
-            for kx in range(self.kW):
-                np.equal(code, code.dtype.type(ky * W + kx), out=m)
-                np.multiply(g4, m, out=gi4[sp + (slice(None), slice(ky, ky + (oh - 1) * dH + 1, dH),
-                                                 slice(kx, kx + (ow - 1) * dW + 1, dW))])
+        wins = [(code.dtype.type(ky * W + kx), gi4[sp + (slice(None), slice(ky, ky + (oh - 1) * dH + 1, dH),
+                                                         slice(kx, kx + (ow - 1) * dW + 1, dW))])
+                for ky in range(self.kH) for kx in range(self.kW)]
+
+        def planes(lo, hi):         # (over the outer dim: the planes of the memory-order views, else the batch)
+            s = slice(lo, hi)
+            k, m, gs = code[s], mask[s], g4[s]
+            for c, win in wins:
+                np.equal(k, c, out=m)
+                np.multiply(gs, m, out=win[s])
+
+        parallel.run(planes, code.shape[0], gi4.size)
         return True
 
     def clearState(self):

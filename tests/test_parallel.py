@@ -1,0 +1,102 @@
+"""backend/parallel.py: big CPU passes split over threads give the values of one pass, errors reach the caller,
+and two user threads calling at once both finish."""
+import threading
+
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py import nn
+from luatorch_py.backend import parallel
+
+
+@pytest.fixture
+def threads():
+    old = parallel.get_threads()
+    yield parallel.set_threads
+    parallel.set_threads(old)
+
+
+def test_run_covers_the_range_once_in_parts(threads):
+    threads(3)
+    seen = []
+    lock = threading.Lock()
+
+    def fn(lo, hi):
+        with lock:
+            seen.append((lo, hi, threading.get_ident()))
+    parallel.run(fn, 10, 3 * parallel.MIN_PART)
+    spans = sorted((lo, hi) for lo, hi, _ in seen)
+    assert spans == [(0, 3), (3, 6), (6, 10)]
+    assert len({t for *_, t in seen}) == 3          # three threads, the caller's among them
+    seen.clear()
+    parallel.run(fn, 10, parallel.MIN_PART)         # too small to split
+    assert [(lo, hi) for lo, hi, _ in seen] == [(0, 10)]
+
+
+def test_an_error_in_a_part_reaches_the_caller_and_the_pool_stays_usable(threads):
+    threads(2)
+
+    def fn(lo, hi):
+        if lo == 0:
+            raise ValueError(f"part {lo}:{hi}")
+    with pytest.raises(ValueError, match='part 0:'):
+        parallel.run(fn, 4, 4 * parallel.MIN_PART)
+    out = np.zeros(4)
+
+    def fill(lo, hi):
+        out[lo:hi] = 1
+    parallel.run(fill, 4, 4 * parallel.MIN_PART)
+    assert out.tolist() == [1, 1, 1, 1]
+
+
+def test_two_user_threads_at_once(threads):
+    threads(2)
+    a = np.random.default_rng(0).standard_normal((8, 1 << 16)).astype(np.float32)
+    outs = [np.empty_like(a) for _ in range(4)]
+
+    def work(o):
+        for _ in range(20):
+            parallel.run_flat(lambda x, y: np.exp(x, out=y), a, o)
+    ts = [threading.Thread(target=work, args=(o,)) for o in outs]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert not any(t.is_alive() for t in ts)
+    for o in outs:
+        np.testing.assert_array_equal(o, np.exp(a))
+
+
+def test_run_flat_splits_only_one_layout(threads):
+    threads(2)
+    n = 4 * parallel.MIN_PART
+    a = np.arange(n, dtype=np.float32).reshape(64, -1)
+    calls = []
+    parallel.run_flat(lambda x, y: calls.append((x.shape, y.shape)), a, np.empty_like(a))
+    assert calls == [((n // 2,), (n // 2,))] * 2
+    calls.clear()
+    f_order = np.empty((n // 64, 64), np.float32).T
+    parallel.run_flat(lambda x, y: calls.append((x.shape, y.shape)), a, f_order)      # mixed layouts
+    assert calls == [((64, n // 64), (64, n // 64))]
+
+
+@pytest.mark.parametrize('n', [1, 2, 3])
+def test_lenet_pooling_and_relu_values_do_not_depend_on_threads(threads, n):
+    """Batch-last max pooling and ReLU, forward and backward, with the planes split over n threads: the values
+    of one thread, bit for bit."""
+    rs = np.random.default_rng(5)
+    x = torch.FloatTensor(np.round(rs.standard_normal((64, 20, 24, 24)), 1).astype(np.float32))   # ties
+    res = []
+    for t in (1, n):
+        threads(t)
+        torch.manualSeed(3)
+        net = nn.Sequential().add(nn.SpatialConvolution(20, 20, 1, 1)).add(nn.ReLU()) \
+            .add(nn.SpatialMaxPooling(2, 2)).add(nn.View(20 * 12 * 12)).float()
+        out = net.forward(x).clone().numpy()
+        g = torch.FloatTensor(rs.standard_normal(out.shape).astype(np.float32)) if not res else res[0][2]
+        gi = net.backward(x, g).clone().numpy()
+        res.append((out, gi, g, net.get(2).indices.clone().numpy(), net.get(1).gradInput.clone().numpy()))
+    for a, b in zip(res[0], res[1]):
+        a, b = getattr(a, 'numpy', lambda: a)(), getattr(b, 'numpy', lambda: b)()
+        np.testing.assert_array_equal(a, b)
