@@ -100,3 +100,35 @@ def test_lenet_pooling_and_relu_values_do_not_depend_on_threads(threads, n):
     for a, b in zip(res[0], res[1]):
         a, b = getattr(a, 'numpy', lambda: a)(), getattr(b, 'numpy', lambda: b)()
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(not hasattr(__import__('os'), 'fork'), reason='needs fork')
+def test_a_forked_child_runs_split_passes(threads):
+    """The child of a fork made after the workers started gets workers of its own (it would hang on the
+    parent's, which do not exist in it)."""
+    import os
+    threads(2)
+    a = np.ones(4 * parallel.MIN_PART, np.float32)
+    o = np.empty_like(a)
+    parallel.run_flat(lambda x, y: np.exp(x, out=y), a, o)        # the parent's worker exists now
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            parallel.run_flat(lambda x, y: np.negative(x, out=y), a, o)
+            os.write(w, b'ok' if (o == -1).all() else b'bad')
+        finally:
+            os._exit(0)
+    os.close(w)
+    import time
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung on its split pass")
+    assert os.read(r, 8) == b'ok' and status == 0

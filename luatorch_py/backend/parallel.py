@@ -9,6 +9,7 @@ each part gets at least ``MIN_PART`` elements: waking a worker costs ~10-30 µs.
 A caller passes ``fn(lo, hi)`` doing its pass on the index range [lo, hi) of an outer dimension of its arrays;
 ``run`` calls it on ``parts`` ranges, the last on the calling thread.  Two of the user's threads calling at once
 do not wait for each other: the second runs its pass whole on its own thread."""
+import os
 import threading
 
 import numpy as np
@@ -68,6 +69,18 @@ class _Worker:
 
 _workers = []
 _lock = threading.Lock()
+
+
+def _after_fork_in_child():
+    """A forked child has none of the parent's threads: it starts its own workers when it needs them (else a
+    part handed to a worker that does not exist would never finish)."""
+    global _workers, _lock
+    _workers = []
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def parts(outer, elements):
