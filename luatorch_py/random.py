@@ -89,22 +89,56 @@ def _apply_swaps(j):
     return np.where(prev >= 0, ptr[prev], j).astype(np.int64)
 
 
+def _init_genrand(seed32):
+    """mt19937ar.c's init_genrand (THRandom_manualSeed): the 624 state words for a 32-bit seed."""
+    key = [seed32]
+    for i in range(1, _N):
+        k = key[-1]
+        key.append((1812433253 * (k ^ (k >> 30)) + i) & 0xffffffff)
+    return np.array(key, dtype=np.uint32)
+
+
 class Generator:
-    """One Torch7 random stream (THGenerator): MT19937 plus the cached half of a Box-Muller pair."""
+    """One Torch7 random stream (THGenerator): MT19937 plus the cached half of a Box-Muller pair.
+
+    The engine is numpy's MT19937 bit generator, made at the first draw: importing numpy.random costs ~7 MB of
+    resident memory and ~13 ms (it loads secrets, hashlib and OpenSSL), which ``import luatorch_py`` -- whose
+    global stream is seeded at import, as Torch7's -- need not pay.  Until then the state is kept as Torch7's words
+    (``_pending``: key, position)."""
 
     def __init__(self, seed=None):
-        self._bg = np.random.MT19937(0)
+        self._engine = None
         if seed is None:
             self.seed()
         else:
             self.manualSeed(seed)
 
+    @property
+    def _bg(self):
+        bg = self._engine
+        if bg is None:
+            bg = self._engine = np.random.MT19937(0)
+            self._set_words(*self._pending)
+        return bg
+
+    def _set_words(self, key, pos):
+        if self._engine is None:
+            self._pending = (key, pos)
+        else:
+            self._engine.state = {'bit_generator': 'MT19937', 'state': {'key': key, 'pos': pos}}
+
+    def _words(self):
+        """(the 624 state words, the position of the next)."""
+        if self._engine is None:
+            return self._pending
+        st = self._engine.state['state']
+        return st['key'], int(st['pos'])
+
     # -- seeding and state -------------------------------------------------------------------------------
     def manualSeed(self, seed):
         """THRandom_manualSeed: init_genrand(seed & 0xffffffff); also forgets the cached normal."""
         seed = int(seed)
-        key = np.random.RandomState(seed & 0xffffffff).get_state()[1]   # init_genrand, pos 624: twist next
-        self._bg.state = {'bit_generator': 'MT19937', 'state': {'key': key, 'pos': _N}}
+        self._set_words(_init_genrand(seed & 0xffffffff), _N)     # pos 624: twist next
         self._seed = seed & _M64
         self._fresh = True        # Torch7's left=1, next=0 until the first draw (for getState's bytes)
         self._nvalid = False
@@ -123,14 +157,13 @@ class Generator:
     def getState(self):
         """The state as a uint8 array of 5048 bytes: Torch7's THGenerator struct, byte for byte what Lua's
         ``torch.getRNGState()`` holds on x86-64 Linux (seed, MT words, position, Box-Muller cache)."""
-        st = self._bg.state['state']
-        pos = int(st['pos'])
+        key, pos = self._words()
         r = np.zeros((), _STATE_DTYPE)
         r['the_initial_seed'] = self._seed
         r['seeded'] = 1
         r['left'] = 1 if pos == _N else _N + 1 - pos    # Torch7 twists when --left hits 0
         r['next'] = 0 if (pos == _N and self._fresh) else pos
-        r['state'] = st['key']
+        r['state'] = key
         r['normal_x'], r['normal_y'], r['normal_rho'] = self._nx, self._ny, self._nrho
         r['normal_is_valid'] = int(self._nvalid)
         return np.frombuffer(r.tobytes(), np.uint8).copy()
@@ -151,7 +184,7 @@ class Generator:
         else:
             raise ValueError(f"RNG state with left={left}, next={nxt} is not one Torch7 produces")
         key = np.asarray(r['state'] & 0xffffffff, dtype=np.uint32)
-        self._bg.state = {'bit_generator': 'MT19937', 'state': {'key': key, 'pos': pos}}
+        self._set_words(key, pos)
         self._seed = int(r['the_initial_seed'])
         self._fresh = left == 1 and nxt == 0
         self._nvalid = bool(r['normal_is_valid'])

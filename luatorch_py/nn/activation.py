@@ -235,13 +235,19 @@ class Threshold(_Elementwise):
 
     def _df(self, xp, x, y, g, out):
         # in place, x holds the output: val <= threshold keeps (x > threshold) unchanged
-        m = buffer_like(self, '_m', x, bool)
         th = self.threshold
+        if out is not g:      # the mask as 1.0 / 0.0 in gradInput itself, then times gradOutput: no mask buffer
+            def part(a, gg, o):
+                xp.greater(a, th, out=o)
+                xp.multiply(o, gg, out=o)
+            parallel.run_flat(part, x, g, out)
+            return
+        m = buffer_like(self, '_m', x, bool)
 
-        def part(a, gg, mm, o):
+        def part_in_place(a, gg, mm):
             xp.greater(a, th, out=mm)
-            xp.multiply(gg, mm, out=o)
-        parallel.run_flat(part, x, g, m, out)
+            xp.multiply(gg, mm, out=gg)
+        parallel.run_flat(part_in_place, x, g, m)
 
 
 class ReLU(Threshold):

@@ -511,7 +511,7 @@ class SpatialMaxPooling(_Pool2d):
             return False
         if self.dH != self.kH or self.dW != self.kW or oh * self.dH != x4.shape[2] or ow * self.dW != x4.shape[3]:
             gi4.fill(0)      # parts no window covers
-        mask = self._bools('_gmask', code.shape)
+        mask = self._bools('_mask', code.shape)     # (the forward's scratch, done with)
         dH, dW, W = self.dH, self.dW, x4.shape[3]
         wins = [(code.dtype.type(ky * W + kx), gi4[sp + (slice(None), slice(ky, ky + (oh - 1) * dH + 1, dH),
                                                          slice(kx, kx + (ow - 1) * dW + 1, dW))])
