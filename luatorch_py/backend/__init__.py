@@ -77,6 +77,26 @@ def as_strided(base, shape, strides, offset=0):
     return _cupy.lib.stride_tricks.as_strided(src, shape, tuple(s * isz for s in strides))
 
 
+CACHE_LINE = 64
+
+
+def empty_aligned(shape, dtype, xp=np):
+    """An uninitialized C-contiguous array of array module ``xp`` whose first element starts a cache line.  numpy
+    aligns to 16 bytes only, and a copy whose destination lies 16 bytes (mod 64) past its source runs at half speed
+    here (glibc's ``rep movsb`` on AMD EPYC: im2col's row copies took 0.3 ms instead of 0.15): buffers that are
+    copied into one another are all cache-line aligned, so their offsets always agree.  (CuPy's allocations are
+    aligned already.)"""
+    if xp is not np:
+        return xp.empty(shape, dtype=dtype)
+    dtype = np.dtype(dtype)
+    nbytes = dtype.itemsize
+    for s in shape:
+        nbytes *= s
+    raw = np.empty(nbytes + CACHE_LINE, np.uint8)
+    skip = -raw.ctypes.data % CACHE_LINE
+    return raw[skip:skip + nbytes].view(dtype).reshape(shape)
+
+
 def to_numpy(a):
     return a if type(a) is np.ndarray else _cupy.asnumpy(a)
 

@@ -3,7 +3,11 @@ dilation), frame unfolding for Torch7's channel-last temporal convolution, and t
 
 Every function works on the array module of its inputs (numpy or CuPy); the only CuPy-specific line in the
 package's convolution code is ``as_strided`` below.  Nothing loops over batch, channels or pixels: im2col is one
-copy from a strided window view, col2im one vectorized add per kernel offset.
+copy from a strided window view, col2im one vectorized add per kernel offset.  ``im2col_plan`` / ``col2im_plan``
+make those views once and return the function that runs the copies and adds (a module keeps it while the same
+arrays come back).  They run on the calling thread: split over two threads (by planes or output rows, through
+backend/parallel.py) they measured 1.1-1.3x slower inside a LeNet step here, though faster alone (the copies are
+memory-bound, and OpenBLAS's threads likely still spin on the other core after each product).
 
 Column layouts (the matrix a convolution multiplies by its weight, C*K rows, one column per output position):
 
@@ -203,14 +207,22 @@ def cols_to_batch(m, n, layout):
 def _fill_borders(buf, first, pad, sizes, value):
     """Set to ``value`` the border of width ``pad`` (left) / the rest (right) of spatial dims starting at axis
     ``first`` of ``buf``, around an interior of ``sizes``."""
+    for dst, v in _border_copies(buf, first, pad, sizes, value):
+        dst[...] = v
+
+
+def _border_copies(buf, first, pad, sizes, value=0):
+    """The (border view, value) pairs of ``_fill_borders``."""
+    copies = []
     lead = (slice(None),) * first
     for i, (p, s) in enumerate(zip(pad, sizes)):
         total = buf.shape[first + i]
         pre = lead + (slice(None),) * i
         if p:
-            buf[pre + (slice(0, p),)] = value
+            copies.append((buf[pre + (slice(0, p),)], value))
         if total > p + s:
-            buf[pre + (slice(p + s, total),)] = value
+            copies.append((buf[pre + (slice(p + s, total),)], value))
+    return copies
 
 
 def padded(x, pad, buffer=None, name='_pad', value=0, extra=None):
@@ -228,16 +240,15 @@ def padded(x, pad, buffer=None, name='_pad', value=0, extra=None):
     return buf
 
 
-def _nlast_padded(x, pad, buffer, name):
-    """``x`` (N, C, *S) transposed to (C, *S+2*pad, N), zero border."""
+def _nlast_padded_copies(x, pad, buffer, name):
+    """A buffer (C, *S+2*pad, N) and the copies (dst, src) that fill it with ``x`` (N, C, *S) transposed inside a
+    zero border."""
     d = x.ndim - 2
     sizes = x.shape[2:]
     shape = (x.shape[1],) + tuple(s + 2 * p for s, p in zip(sizes, pad)) + (x.shape[0],)
     buf = _get(buffer, name, shape, x)
-    _fill_borders(buf, 1, pad, sizes, 0)
     inner = buf[(slice(None),) + tuple(slice(p, p + s) for p, s in zip(pad, sizes))]
-    inner[...] = x.transpose((1,) + tuple(range(2, 2 + d)) + (0,))
-    return buf
+    return buf, _border_copies(buf, 1, pad, sizes) + [(inner, x.transpose((1,) + tuple(range(2, 2 + d)) + (0,)))]
 
 
 # -- im2col / col2im ---------------------------------------------------------------------------------------
@@ -247,31 +258,52 @@ def im2col(x, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer=None, n
     padding), columns ordered by ``layout`` ((n, *o) for 'nfirst', (*o, n) for 'nlast').  One strided copy (plus
     one transposing copy into a padded buffer for 'nlast' or when padding).  Buffers: ``name`` and ``name+'_pad'``.
     """
+    return im2col_plan(x, ksize, stride, pad, dilation, layout, buffer, name)()
+
+
+def im2col_plan(x, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer=None, name='_cols'):
+    """``im2col`` prepared: a function that fills the column matrix from the values ``x`` holds when it is called
+    and returns it.  The views it copies through are made here once, so a module keeps the plan while the same
+    array comes back (its memory, sizes and strides fixed) and pays one ``np.copyto`` per copy per call."""
     d = x.ndim - 2
     ksize, stride, pad, dilation = (_tuple(v, d) for v in (ksize, stride, pad, dilation))
     n, c = x.shape[:2]
     osize = out_sizes(x.shape[2:], ksize, stride, pad, dilation)
     if type(x) is not np.ndarray:     # CUDA: one gather kernel straight into the column matrix
         cols = _get(buffer, name, (c * _prod(ksize), n * _prod(osize)), x)
-        return gpu_conv.im2col(x, cols, ksize, stride, pad, dilation, osize, layout == _NLAST)
+        nlast = layout == _NLAST
+        return lambda: gpu_conv.im2col(x, cols, ksize, stride, pad, dilation, osize, nlast)
     if layout == _NLAST:
         if not any(pad) and batch_last(x):
-            src = memory_view(x)                                                # already (C, *S, N)
+            src, copies = memory_view(x), []                                    # already (C, *S, N)
         else:
-            src = _nlast_padded(x, pad, buffer, name + '_pad')                 # (C, *Sp, N)
+            src, copies = _nlast_padded_copies(x, pad, buffer, name + '_pad')  # (C, *Sp, N)
         st = src.strides
         shape = (c,) + ksize + osize + (n,)
         strides = ((st[0],) + tuple(st[1 + i] * dilation[i] for i in range(d))
                    + tuple(st[1 + i] * stride[i] for i in range(d)) + (st[-1],))
     else:
-        src = padded(x, pad, buffer, name + '_pad')                             # (N, C, *Sp)
+        if any(pad):                                                            # (N, C, *Sp)
+            sizes = x.shape[2:]
+            src = _get(buffer, name + '_pad', x.shape[:2] + tuple(s + 2 * p for s, p in zip(sizes, pad)), x)
+            inner = (slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(pad, sizes))
+            copies = _border_copies(src, 2, pad, sizes) + [(src[inner], x)]
+        else:
+            src, copies = x, []
         st = src.strides
         shape = (c,) + ksize + (n,) + osize
         strides = ((st[1],) + tuple(st[2 + i] * dilation[i] for i in range(d)) + (st[0],)
                    + tuple(st[2 + i] * stride[i] for i in range(d)))
     cols = _get(buffer, name, shape, x)
-    cols[...] = as_strided(src, shape, strides)
-    return cols.reshape(c * _prod(ksize), -1)
+    copies.append((cols, as_strided(src, shape, strides)))
+    matrix = cols.reshape(c * _prod(ksize), -1)
+    copyto = np.copyto
+
+    def fill():
+        for dst, src in copies:
+            copyto(dst, src)
+        return matrix
+    return fill
 
 
 @functools.lru_cache(maxsize=256)
@@ -285,6 +317,16 @@ def col2im(cols, out, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer
     """The adjoint of im2col: ``out`` (N, C, *S) = the sum, over kernel offsets, of the columns added back at the
     input positions they were read from (the padding dropped).  ``cols`` is (C*prod(ksize), N*L) in ``layout``.
     One vectorized add per kernel offset into a zeroed accumulator, then one copy into ``out``."""
+    return col2im_plan(cols, out, ksize, stride, pad, dilation, layout, buffer, name)()
+
+
+def col2im_plan(cols, out, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer=None, name='_col2im'):
+    """``col2im`` prepared (as ``im2col_plan``): a function that folds the values ``cols`` holds when it is called
+    into ``out`` and returns ``out``; kept while the same two arrays come back.
+
+    Every input element gets its sum in the order of the kernel offsets, starting from +0.0, as Torch7's col2im:
+    the first offset's add is ``columns + 0.0`` written over its window (the same sum without reading the zeros
+    back), the rest of the accumulator is zeroed, the other offsets are added in turn."""
     d = out.ndim - 2
     ksize, stride, pad, dilation = (_tuple(v, d) for v in (ksize, stride, pad, dilation))
     n, c = out.shape[:2]
@@ -292,29 +334,43 @@ def col2im(cols, out, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer
     osize = out_sizes(sizes, ksize, stride, pad, dilation)
     if type(out) is not np.ndarray:   # CUDA: one kernel, each input element sums the columns that read it
         dst = out if out.flags.c_contiguous else _get(buffer, name, out.shape, out)
-        gpu_conv.col2im(cols, dst, ksize, stride, pad, dilation, osize, layout == _NLAST)
-        if dst is not out:
-            out[...] = dst
-        return out
+        nlast = layout == _NLAST
+
+        def fold_gpu():
+            gpu_conv.col2im(cols, dst, ksize, stride, pad, dilation, osize, nlast)
+            if dst is not out:
+                out[...] = dst
+            return out
+        return fold_gpu
     psizes = tuple(s + 2 * p for s, p in zip(sizes, pad))
     inner = tuple(slice(p, p + s) for p, s in zip(pad, sizes))
+    final = None
     if layout == _NLAST:
         direct = not any(pad) and batch_last(out)       # sum straight into a batch-last out
         acc = memory_view(out) if direct else _get(buffer, name, (c,) + psizes + (n,), out)
         c6 = cols.reshape((c,) + ksize + osize + (n,))
-        acc.fill(0)
-        for dst, src in _fold_slices(ksize, stride, dilation, osize, 1):
-            np.add(acc[dst], c6[src], out=acc[dst])
+        slices = _fold_slices(ksize, stride, dilation, osize, 1)
         if not direct:
-            out[...] = acc[(slice(None),) + inner].transpose((d + 1, 0) + tuple(range(1, d + 1)))
+            final = (out, acc[(slice(None),) + inner].transpose((d + 1, 0) + tuple(range(1, d + 1))))
     else:
         acc = _get(buffer, name, (c, n) + psizes, out)
         c6 = cols.reshape((c,) + ksize + (n,) + osize)
+        slices = _fold_slices(ksize, stride, dilation, osize, 2)
+        final = (out, acc[(slice(None), slice(None)) + inner].swapaxes(0, 1))
+    first = (acc[slices[0][0]], c6[slices[0][1]])
+    rest = [(acc[dst], c6[src]) for dst, src in slices[1:]]
+    add = np.add
+    zero = acc.dtype.type(0)
+
+    def fold():
         acc.fill(0)
-        for dst, src in _fold_slices(ksize, stride, dilation, osize, 2):
-            np.add(acc[dst], c6[src], out=acc[dst])
-        out[...] = acc[(slice(None), slice(None)) + inner].swapaxes(0, 1)
-    return out
+        add(first[1], zero, out=first[0])
+        for dst, src in rest:
+            add(dst, src, out=dst)
+        if final is not None:
+            np.copyto(*final)
+        return out
+    return fold
 
 
 # -- temporal (channel-last) -------------------------------------------------------------------------------------
@@ -349,4 +405,5 @@ def fold_frames(cols, out, kw, dw):
 
 __all__ = ['as_strided', 'take_into', 'rowdot_into', 'out_size', 'out_sizes', 'window_slices', 'kernel_offsets',
            'batch_last', 'memory_view', 'batch_last_strides', 'keeps_batch_last', 'BATCH_LAST_MIN', 'choose_layout',
-           'batch_to_cols', 'cols_to_batch', 'padded', 'im2col', 'col2im', 'unfold_frames', 'fold_frames']
+           'batch_to_cols', 'cols_to_batch', 'padded', 'im2col', 'im2col_plan', 'col2im', 'col2im_plan',
+           'unfold_frames', 'fold_frames']

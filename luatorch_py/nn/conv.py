@@ -17,7 +17,10 @@ luatorch_py/backend/kernels.py), multiplied by the weight, and the result copied
 w.r.t. the input is folded back with col2im.  The columns made by updateOutput are kept and reused by
 accGradParameters when it gets the same input array (Torch7's ``finput``), and the transposed gradOutput made by
 updateGradInput is reused by the accGradParameters that follows with the same gradOutput.  Scratch arrays are
-kept on the module (reallocated only when a size changes).
+kept on the module (reallocated only when a size changes; on the CPU cache-line aligned).  What depends only on
+the sizes -- the checks, the column layout, the strided views the copies and adds go through -- is worked out once
+per input array and kept (``_hot_*`` fields, left out of copies) while the same array comes back with the same
+size, strides and place in its Sequential and the module's geometry is unchanged.
 """
 import numpy as np
 
@@ -129,49 +132,105 @@ class _Convolution(_WeightBias):
         check_grad_size(self, g, want)
         return g
 
-    # -- the passes --------------------------------------------------------------------------------------------
-    def _columns(self, x, xb, osize, layout):
-        """The column matrix of input ``x``: the one updateOutput made when it had this array, else new."""
-        if self.__dict__.get('_cols_of') is x and self.__dict__.get('_cols_layout') == layout:
-            cols = self.__dict__.get('_cols')
-            ncol = xb.shape[0] * int(np.prod(osize))
-            if cols is not None and cols.size % ncol == 0:
-                return cols.reshape(-1, ncol)
+    # -- per-input plans (Torch7 resizes its buffers only when a size changes; here the checks, the layout choice
+    # and the views the copies go through are also made once per input array and size) ---------------------------
+    def _abuffer(self, name, shape):
+        """``_buffer``, cache-line aligned on the CPU (backend.empty_aligned says why)."""
+        info = self._tinfo
+        buf = self.__dict__.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != info.dtype or array_module(buf) is not info.xp:
+            self.__dict__[name] = backend.empty_aligned(shape, info.dtype, info.xp)
+        return self._buffer(name, shape)
+
+    def _plan(self, x):
+        """(xb, batched, osize, layout, keep_last) for input array ``x``: ``_input``'s checks and sizes, the column
+        layout and whether the output is batch-last (``_keep_last``); kept while the same array comes back with the
+        same size and strides, place in its Sequential, weight size and geometry."""
+        key = (x.shape, x.strides, x.dtype, feeds_next(self, x), self.weight._a.shape, self._geom(),
+               self._dilation(), self._force_layout)
+        kept = self.__dict__.get('_hot_plan')
+        if kept is not None and kept[0] is x and kept[1] == key:
+            return kept[2]
+        xb, batched, osize = self._input(x)
+        layout = self._pass_layout(x, xb, osize, self.weight._a.shape[0])
+        plan = (xb, batched, osize, layout, self._keep_last(x, layout))
+        self._hot_plan = (x, key, plan)
+        return plan
+
+    def _columns(self, x, plan, fresh):
+        """The column matrix of input ``x``: made again when ``fresh`` (updateOutput: the array may hold new values)
+        else the one updateOutput made when it had this array (Torch7's ``finput``), or new."""
+        kept = self.__dict__.get('_hot_cols')
+        if kept is not None and kept[0] is x and kept[1] is plan:
+            if not fresh:
+                return kept[3]
+            return kept[2]()
+        xb, _, _, layout, _ = plan
         k, s, p = self._geom()
-        cols = kernels.im2col(xb, k, s, p, self._dilation(), layout, self._buffer, '_cols')
-        self._cols_of, self._cols_layout = x, layout
+        fill = kernels.im2col_plan(xb, k, s, p, self._dilation(), layout, self._abuffer, '_cols')
+        cols = fill()
+        self._hot_cols = (x, plan, fill, cols)
         return cols
 
     def _gradmat(self, g, gb, layout):
-        """gradOutput (N, O, *O) as the matrix (O, N*L) in ``layout``: the one updateGradInput made for this
-        array (used once), else new."""
-        if self.__dict__.get('_gm_of') is g and self.__dict__.get('_gm_layout') == layout:
+        """gradOutput (N, O, *O) as the matrix (O, N*L) in ``layout``: a view of a batch-last ``g`` (kept while the
+        same array comes back), else a copy: the one updateGradInput made for this array (used once), or new."""
+        d = self.__dict__
+        view = d.get('_hot_gm')
+        if view is not None and view[0] is g and view[1] == layout:
+            return view[2]
+        if d.get('_gm_of') is g and d.get('_gm_layout') == layout:
             self._gm_of = None
-            return self.__dict__['_gm_mat']
+            return d['_gm_mat']
         if layout == 'nlast' and kernels.batch_last(gb):       # already the (O, L*N) matrix
             gm = kernels.memory_view(gb).reshape(gb.shape[1], -1)
-        else:
-            gm = kernels.batch_to_cols(gb, layout, self._buffer('_gm', (gb.shape[1], gb[0, 0].size * gb.shape[0])))
+            self._hot_gm = (g, layout, gm)
+            return gm
+        gm = kernels.batch_to_cols(gb, layout, self._abuffer('_gm', (gb.shape[1], gb[0, 0].size * gb.shape[0])))
         self._gm_of, self._gm_layout, self._gm_mat = g, layout, gm
         return gm
 
+    def _fold(self, dcols, gi, plan):
+        """col2im of ``dcols`` into array ``gi`` (the gradInput field) for input ``plan``: the folding kept while the
+        same arrays come back."""
+        kept = self.__dict__.get('_hot_fold')
+        if kept is not None and kept[0] is dcols and kept[1] is gi and kept[2] is plan:
+            return kept[3]()
+        xb, _, _, layout, _ = plan
+        k, s, p = self._geom()
+        fold = kernels.col2im_plan(dcols, gi.reshape(xb.shape), k, s, p, self._dilation(), layout, self._abuffer,
+                                   '_col2im')
+        self._hot_fold = (dcols, gi, plan, fold)
+        return fold()
+
+    def _batch_last_output(self, plan, shape):
+        """The batch-last output field of ``shape`` (N, O, *O) seen as the matrix (O, *O*N) (kept while the field
+        holds the same tensor and array)."""
+        d = self.__dict__
+        t, kept = d.get('output'), d.get('_hot_out')
+        if kept is not None and kept[0] is plan and kept[1] is t and kept[2] is t._a:
+            return kept[3]
+        out = batch_last_field(self, 'output', shape)
+        res = kernels.memory_view(out).reshape(shape[1], -1)
+        self._hot_out = (plan, self.output, out, res)
+        return res
+
+    # -- the passes --------------------------------------------------------------------------------------------
     def updateOutput(self, input):
         x = self._coerce(input)._a
-        xb, batched, osize = self._input(x)
+        plan = self._plan(x)
+        xb, batched, osize, layout, keep_last = plan
         xp = array_module(x)
         w = _view2d(self.weight)
         n, nout = xb.shape[0], w.shape[0]
-        layout = self._pass_layout(x, xb, osize, nout)
-        self._cols_of = None
-        cols = self._columns(x, xb, osize, layout)
-        if self._keep_last(x, layout):     # the product is the batch-last output: no copy
-            out = batch_last_field(self, 'output', (n, nout) + osize)
-            res = kernels.memory_view(out).reshape(nout, -1)
+        cols = self._columns(x, plan, True)
+        if keep_last:     # the product is the batch-last output: no copy
+            res = self._batch_last_output(plan, (n, nout) + osize)
             backend.matmul(w, cols, res)
             if 'bias' in self.__dict__:
                 res += self.bias._a[:, None]
             return self.output
-        res = self._buffer('_res', (nout, cols.shape[1]))
+        res = self._abuffer('_res', (nout, cols.shape[1]))
         backend.matmul(w, cols, res)
         out = contiguous_field(self, 'output', ((n,) if batched else ()) + (nout,) + osize)
         o3 = out.reshape(n, nout, -1)
@@ -184,35 +243,32 @@ class _Convolution(_WeightBias):
 
     def _backward_setup(self, input, gradOutput):
         x = self._coerce(input)._a
-        xb, batched, osize = self._input(x)
-        nout = self.weight._a.shape[0]
+        plan = self._plan(x)
+        xb, batched, osize = plan[:3]
         n = xb.shape[0]
+        nout = self.weight._a.shape[0]
         g = self._grad(gradOutput, ((n,) if batched else ()) + (nout,) + osize)
         gb = g.reshape((n, nout) + osize)
-        layout = self._pass_layout(x, xb, osize, nout)
-        return x, xb, osize, g, gb, layout
+        return x, plan, g, gb
 
     def updateGradInput(self, input, gradOutput):
         if self.gradInput is None:      # Torch7's idiom, as Linear
             return None
-        x, xb, osize, g, gb, layout = self._backward_setup(input, gradOutput)
-        xp = array_module(x)
+        x, plan, g, gb = self._backward_setup(input, gradOutput)
         self._gm_of = None         # made afresh (the array may hold new values), kept for accGradParameters
-        gm = self._gradmat(g, gb, layout)
+        gm = self._gradmat(g, gb, plan[3])
         w = _view2d(self.weight)
-        dcols = self._buffer('_dcols', (w.shape[1], gm.shape[1]))
+        dcols = self._abuffer('_dcols', (w.shape[1], gm.shape[1]))
         backend.matmul(w.T, gm, dcols)
-        gi = field_like(self, 'gradInput', x)       # batch-last when the input is
-        k, s, p = self._geom()
-        kernels.col2im(dcols, gi.reshape(xb.shape), k, s, p, self._dilation(), layout, self._buffer, '_col2im')
+        self._fold(dcols, field_like(self, 'gradInput', x), plan)      # batch-last when the input is
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
-        x, xb, osize, g, gb, layout = self._backward_setup(input, gradOutput)
+        x, plan, g, gb = self._backward_setup(input, gradOutput)
         xp = array_module(x)
-        gm = self._gradmat(g, gb, layout)
+        gm = self._gradmat(g, gb, plan[3])
         self._gm_of = None
-        cols = self._columns(x, xb, osize, layout)
+        cols = self._columns(x, plan, False)
         _acc_weight(self, xp, _view2d(self.gradWeight), gm, cols.T, scale)
         if 'bias' in self.__dict__:
             _acc_bias(self, gm, 1, scale)
