@@ -160,17 +160,32 @@ class _Convolution(_WeightBias):
     def _columns(self, x, plan, fresh):
         """The column matrix of input ``x``: made again when ``fresh`` (updateOutput: the array may hold new values)
         else the one updateOutput made when it had this array (Torch7's ``finput``), or new."""
-        kept = self.__dict__.get('_hot_cols')
+        d = self.__dict__
+        kept = d.get('_hot_cols')
         if kept is not None and kept[0] is x and kept[1] is plan:
-            if not fresh:
+            if not fresh and not d.get('_cols_spent'):
                 return kept[3]
+            d['_cols_spent'] = False
             return kept[2]()
         xb, _, _, layout, _ = plan
         k, s, p = self._geom()
         fill = kernels.im2col_plan(xb, k, s, p, self._dilation(), layout, self._abuffer, '_cols')
         cols = fill()
         self._hot_cols = (x, plan, fill, cols)
+        d['_cols_spent'] = False
         return cols
+
+    def _spend_columns(self, x, plan, shape):
+        """The forward's column matrix of ``x``, to be overwritten (by the gradInput's columns), when it lies in this
+        module's own buffer (not a view of the input) with ``shape``; it is marked to be made again if the columns
+        are asked for after.  None otherwise."""
+        d = self.__dict__
+        kept, buf = d.get('_hot_cols'), d.get('_cols')
+        if (kept is None or kept[0] is not x or kept[1] is not plan or buf is None or kept[3].shape != shape
+                or not np.may_share_memory(kept[3], buf) or array_module(buf) is not np):
+            return None
+        d['_cols_spent'] = True
+        return kept[3]
 
     def _gradmat(self, g, gb, layout):
         """gradOutput (N, O, *O) as the matrix (O, N*L) in ``layout``: a view of a batch-last ``g`` (kept while the
@@ -251,14 +266,35 @@ class _Convolution(_WeightBias):
         gb = g.reshape((n, nout) + osize)
         return x, plan, g, gb
 
+    def backward(self, input, gradOutput, scale=1):
+        # the gradients first (from the forward's columns), then the gradInput's columns written over those columns:
+        # no second buffer of the columns' size (8 MB for LeNet's second layer at batch 64).  The two steps are
+        # independent, so the order changes no value; a subclass or an instance defining either step takes Module's
+        d = self.__dict__
+        cls = type(self)
+        if (cls.updateGradInput is not _Convolution.updateGradInput
+                or cls.accGradParameters is not _Convolution.accGradParameters
+                or 'updateGradInput' in d or 'accGradParameters' in d):
+            return Module.backward(self, input, gradOutput, scale)
+        self.accGradParameters(input, gradOutput, scale)
+        gi = self._grad_input(input, gradOutput, True)
+        self._gm_of = None      # (the copy of gradOutput it kept is for an accGradParameters to come: none is)
+        return gi
+
     def updateGradInput(self, input, gradOutput):
+        return self._grad_input(input, gradOutput, False)
+
+    def _grad_input(self, input, gradOutput, spend):
         if self.gradInput is None:      # Torch7's idiom, as Linear
             return None
         x, plan, g, gb = self._backward_setup(input, gradOutput)
         self._gm_of = None         # made afresh (the array may hold new values), kept for accGradParameters
         gm = self._gradmat(g, gb, plan[3])
         w = _view2d(self.weight)
-        dcols = self._abuffer('_dcols', (w.shape[1], gm.shape[1]))
+        shape = (w.shape[1], gm.shape[1])
+        dcols = self._spend_columns(x, plan, shape) if spend else None
+        if dcols is None:
+            dcols = self._abuffer('_dcols', shape)
         backend.matmul(w.T, gm, dcols)
         self._fold(dcols, field_like(self, 'gradInput', x), plan)      # batch-last when the input is
         return self.gradInput

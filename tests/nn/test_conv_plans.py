@@ -227,7 +227,7 @@ def test_conv_buffers_are_cache_line_aligned():
     m = nn.SpatialConvolution(2, 3, 3, 3, 1, 1, 1).float()
     x = f32(4, 2, 6, 6, seed=0)
     m.forward(x)
-    m.backward(x, f32(4, 3, 6, 6, seed=1))
+    m.updateGradInput(x, f32(4, 3, 6, 6, seed=1))       # (backward writes the gradInput's columns over _cols)
     names = [k for k, v in m.__dict__.items() if isinstance(v, np.ndarray) and v.size > 1 and k in
              ('_cols', '_cols_pad', '_dcols', '_col2im', '_gm', '_res')]
     assert {'_cols', '_cols_pad', '_dcols'} <= set(names)
@@ -251,3 +251,57 @@ def test_kept_plans_on_gpu_follow_new_values_and_sizes():
             got = passes(gpu, xc, to_cuda(g))
             for a, b in zip(got, want):
                 np.testing.assert_allclose(a.float().numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('pad', [0, 1])
+def test_backward_writes_the_grad_columns_over_the_forward_columns(pad):
+    """backward computes the gradients first, then the gradInput's columns in the forward's column buffer (no
+    second buffer); values as Module's order (updateGradInput, then accGradParameters), and columns asked for
+    again afterwards (another accGradParameters on the same input) are made again, not read spent."""
+    torch.manualSeed(8)
+    m = nn.SpatialConvolution(3, 4, 3, 3, 1, 1, pad).float()
+    ref = m.clone()
+    x = f32(5, 3, 7, 6, seed=2)
+    g = f32(*m.forward(x).size(), seed=3)
+    ref.forward(x)
+    for _ in range(2):
+        m.zeroGradParameters()
+        ref.zeroGradParameters()
+        gi = m.backward(x, g).clone().numpy()
+        want = ref.updateGradInput(x, g).clone().numpy()
+        ref.accGradParameters(x, g)
+        np.testing.assert_array_equal(gi, want)
+        np.testing.assert_array_equal(m.gradWeight.numpy(), ref.gradWeight.numpy())
+        np.testing.assert_array_equal(m.gradBias.numpy(), ref.gradBias.numpy())
+    assert '_dcols' not in m.__dict__ and '_dcols' in ref.__dict__
+    m.accGradParameters(x, g)              # after backward: the columns are made again from x
+    ref.accGradParameters(x, g)
+    np.testing.assert_array_equal(m.gradWeight.numpy(), ref.gradWeight.numpy())
+    one = nn.SpatialConvolution(3, 4, 1, 1).float()      # 1x1: the columns are a view of the input, never spent
+    x1 = f32(5, 3, 4, 4, seed=4)
+    before = x1.clone().numpy()
+    one.forward(x1)
+    one.backward(x1, f32(5, 4, 4, 4, seed=5))
+    np.testing.assert_array_equal(x1.numpy(), before)
+
+
+@pytest.mark.gpu
+def test_backward_on_gpu_reads_each_steps_grad_output():
+    """backward's gradients-first order on the GPU (gradOutput copied to a column matrix, layout 'nlast'): the
+    same gradOutput tensor refilled with new values each step must not meet the copy an earlier step kept."""
+    torch.manualSeed(9)
+    m = nn.SpatialConvolution(3, 4, 3, 3).float()
+    m._force_layout = 'nlast'
+    gpu, ref = m.clone().cuda(), m.clone()
+    x = f32(4, 3, 6, 6, seed=0)
+    xg = x.cuda()
+    g = torch.FloatTensor(4, 4, 4, 4).cuda()
+    for step in range(3):
+        gh = f32(4, 4, 4, 4, seed=10 + step)
+        g.copy(gh.cuda())
+        for mod, xx, gg in ((gpu, xg, g), (ref, x, gh)):
+            mod.zeroGradParameters()
+            mod.forward(xx)
+            mod.backward(xx, gg)
+        np.testing.assert_allclose(gpu.gradWeight.float().numpy(), ref.gradWeight.numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(gpu.gradInput.float().numpy(), ref.gradInput.numpy(), rtol=1e-5, atol=1e-5)
