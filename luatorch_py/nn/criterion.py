@@ -25,6 +25,8 @@ from .activation import LogSoftMax, Sigmoid
 
 _INF = float('inf')
 _F64 = np.dtype(np.float64)
+_add_reduce = np.add.reduce         # the ufuncs' methods themselves (ndarray.sum / max go through Python wrappers)
+_umax = np.maximum.reduce
 
 
 class Criterion(TypedObject):
@@ -389,17 +391,73 @@ class ClassNLLCriterion(Criterion):
             w = w._a
         return x, x2, t, rng, w
 
+    # The CPU steady state of a training loop: once a call has met a C-contiguous batch (input tensor) and an int64
+    # LongTensor of targets, without class weights and with an ignoreIndex that is no class, their arrays are kept
+    # (_hot_f / _hot_b, with the flat views and scratch the general path uses) and a later call with these very
+    # arrays checks the targets' values (one unsigned max: a negative target wraps to a huge number) and runs the
+    # general path's numpy calls alone.  Anything else, or a target out of range: the general path.
     def updateOutput(self, input, target):
+        d = self.__dict__
+        h = d.get('_hot_f')
+        if (h is not None and input.__class__ is h[0] and target.__class__ is h[1] and input._a is h[2]
+                and target._a is h[3] and self.sizeAverage is h[4] and self.ignoreIndex is h[5]
+                and 'weights' not in d and not d.get('_deferred') and _umax(h[6]) < h[7]):
+            idx, picked = h[9], h[10]
+            np.add(h[8], h[3], out=idx)
+            np.take(h[11], idx, out=picked, mode='clip')
+            s = -float(_add_reduce(picked))
+            if h[4]:
+                s /= h[12]
+            self.output = v = float(h[13](s))
+            return v
         x, x2, t, rng, w = self._prepare(input, target)
         ign = self.ignoreIndex
-        return self._checked_loss(gpu_loss.class_nll_loss(self, x2, t, rng, w, ign, self.sizeAverage),
+        loss = self._checked_loss(gpu_loss.class_nll_loss(self, x2, t, rng, w, ign, self.sizeAverage),
                                   lambda: _out_of_range(self, t, x, x2.shape[1], ign))
+        hot = self._hot_arrays(input, target, x)
+        if hot is not None and x.dtype.kind == 'f' and d.get('_picked') is not None:
+            d['_hot_f'] = hot + (d['_picked'], x.reshape(-1), float(x.shape[0]), x.dtype.type)
+        return loss
 
     def updateGradInput(self, input, target):
+        d = self.__dict__
+        h = d.get('_hot_b')
+        if (h is not None and input.__class__ is h[0] and target.__class__ is h[1] and input._a is h[2]
+                and target._a is h[3] and self.sizeAverage is h[4] and self.ignoreIndex is h[5]
+                and 'weights' not in d and self.gradInput._a is h[10] and _umax(h[6]) < h[7]):
+            idx = h[9]
+            np.add(h[8], h[3], out=idx)
+            h[10].fill(0)
+            h[11][idx] = h[12]
+            return self.gradInput
         x, x2, t, rng, w = self._prepare(input, target)
         gi = resized(self.gradInput, x.shape)
         gpu_loss.class_nll_grad(self, x2, t, rng, w, self.ignoreIndex, self.sizeAverage, gi.reshape(x2.shape))
+        hot = self._hot_arrays(input, target, x)
+        if hot is not None and gi.flags.c_contiguous:
+            d['_hot_b'] = hot + (gi, gi.reshape(-1), -(1.0 / x.shape[0] if self.sizeAverage else 1.0))
         return self.gradInput
+
+    def _hot_arrays(self, input, target, x):
+        """What both hot paths key on and use, after a general call on ``input`` (array ``x``) and ``target``:
+        (input class, target class, x, targets, sizeAverage, ignoreIndex, the targets' unsigned view, nClasses,
+        the flat offsets of the rows, the kept positions), or None when the call is not one they serve."""
+        tc = self._tcls
+        ign = self.ignoreIndex
+        if (self.__class__ is not ClassNLLCriterion or input.__class__ is not tc or not isinstance(target, Tensor)
+                or type(x) is not np.ndarray
+                or x.ndim != 2 or not x.flags.c_contiguous or 'weights' in self.__dict__
+                or self.sizeAverage not in (True, False) or type(ign) is not int or 0 <= ign < x.shape[1]):
+            return None
+        t = target._a
+        idx = self.__dict__.get('_tpos')
+        if (type(t) is not np.ndarray or t.dtype != np.int64 or t.shape != (x.shape[0],) or not t.flags.c_contiguous
+                or idx is None or idx.shape != t.shape):
+            return None
+        n = x.shape[1]
+        offsets = self._buffer('_row_offsets', t.shape, dtype=np.intp)
+        np.multiply(self._arange('_rows', t.shape[0]), n, out=offsets)
+        return (tc, target.__class__, x, t, self.sizeAverage, ign, t.view(np.uint64), n, offsets, idx)
 
 
 def _long_zeros():

@@ -151,8 +151,11 @@ class Linear(_WeightBias):
             _, x, g, gT, w, gi, a, gw, tw, gb, tb = h
             if a is not None:
                 np.matmul(g, w, out=a)
-            np.matmul(gT, x, out=tw)
-            gw += tw
+            if tw is not None:
+                np.matmul(gT, x, out=tw)
+                gw += tw
+            else:
+                backend.addmm(gw, gT, x, 1, self._buffer, '_gw')
             if gb is not None:
                 _add_reduce(g, 0, None, tb)
                 gb += tb
@@ -177,15 +180,19 @@ class Linear(_WeightBias):
                 backend.matmul(g, w, a)
         gw = d['gradWeight']._a
         gb = d['gradBias']._a if 'bias' in d else None
-        if type(gw) is np.ndarray and scale == 1 and gw.size <= backend._CHUNK:
-            # a small layer on the CPU (backend.addmm's and add_sums's first branch inline, the kept scratch arrays
+        if type(gw) is np.ndarray and scale == 1:
+            # on the CPU, add_sums's first branch inline, and for a small layer addmm's too (the kept scratch arrays
             # read directly): the per-call overhead is most of its cost
-            tw = d.get('_gw')
-            if tw is None or tw.shape != gw.shape or tw.dtype is not gw.dtype:
-                tw = self._buffer('_gw', gw.shape)
             gT = g.T
-            np.matmul(gT, x, out=tw)
-            gw += tw
+            tw = None
+            if gw.size <= backend._CHUNK:
+                tw = d.get('_gw')
+                if tw is None or tw.shape != gw.shape or tw.dtype is not gw.dtype:
+                    tw = self._buffer('_gw', gw.shape)
+                np.matmul(gT, x, out=tw)
+                gw += tw
+            else:
+                backend.addmm(gw, gT, x, 1, self._buffer, '_gw')
             tb = None
             if gb is not None:
                 tb = d.get('_gb')
