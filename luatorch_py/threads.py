@@ -1,8 +1,8 @@
 """Torch7's ``torch.setnumthreads(n)`` / ``torch.getnumthreads()``, over the BLAS library numpy uses.
 
-On the CPU numpy's BLAS runs the matrix products of Linear and the convolutions on its threads, and
-backend/parallel.py splits the big elementwise passes of max pooling and the ReLU family over as many (Torch7's
-OpenMP loops); smaller numpy code runs on one thread.  The BLAS thread pool is set through threadpoolctl (it
+On the CPU the only multithreaded code under luatorch_py is numpy's BLAS (the matrix products of Linear and the
+convolutions); elementwise numpy code runs on one thread (backend/parallel.py can split the big passes of max pooling
+and the ReLU family, off by default: see there).  The BLAS thread pool is set through threadpoolctl (it
 finds OpenBLAS, MKL or BLIS in the process, whatever numpy was built with).  threadpoolctl is imported on the first
 call, so ``import luatorch_py`` does not pay for it.
 
@@ -39,8 +39,6 @@ def setnumthreads(n):
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"torch.setnumthreads: expected a positive int, got {n!r}")
     _blas_pools().limit(limits=n)
-    from .backend import parallel
-    parallel.set_threads(n)       # the elementwise passes split over threads (backend/parallel.py)
 
 
 def getnumthreads():
