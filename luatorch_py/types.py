@@ -23,7 +23,14 @@ class TypeInfo:
         return backend.cupy() if self.cuda else np
 
     def empty(self, shape):
-        """Uninitialized memory (malloc, not calloc), as Torch7."""
+        """Uninitialized memory (malloc, not calloc), as Torch7; on the CPU from 4 KB up, cache-line aligned (a copy
+        between arrays whose offsets disagree mod 64 runs at half speed here: backend.empty_aligned)."""
+        if not self.cuda:
+            n = self.dtype.itemsize
+            for s in shape:
+                n *= s
+            if n >= 4096:
+                return backend.empty_aligned(shape, self.dtype)
         return self.xp.empty(shape, dtype=self.dtype)
 
     @property

@@ -103,7 +103,7 @@ class TypedObject:
         dtype = info.dtype if dtype is None else dtype      # (a dtype compares equal to its type: bool, ...)
         buf = self.__dict__.get(name)
         if buf is None or buf.shape != shape or buf.dtype != dtype or (type(buf) is not np.ndarray) != info.cuda:
-            buf = info.xp.empty(shape, dtype=dtype)
+            buf = backend.empty_aligned(shape, dtype, info.xp)     # (cache-line aligned: see there)
             self.__dict__[name] = buf
         return buf
 
