@@ -51,6 +51,11 @@ class Storage:
             self._data = backend.to_device(vals.astype(self._info.dtype), self._info.cuda)
         self._views = _Views()
 
+    def __reduce__(self):
+        # pickle (and multiprocessing): the type's name and the numbers on the host; tensors pickled with their
+        # storage keep sharing it (pickle keeps one copy of an object it meets twice)
+        return _unpickle_storage, (self._info.name, backend.to_numpy(self._data))
+
     # -- queries -------------------------------------------------------------------------------------
     def size(self):
         return self._data.shape[0]
@@ -313,3 +318,14 @@ def _make_storage_classes():
 
 
 STORAGE_CLASSES = _make_storage_classes()
+
+
+def _unpickle_storage(name, data):
+    from .types import type_info
+    info = type_info(name)
+    if info.cuda:
+        arr = backend.to_device(np.ascontiguousarray(data, info.dtype), True)
+    else:
+        arr = info.empty(data.shape)
+        arr[...] = data
+    return info.storage_class._of(arr)

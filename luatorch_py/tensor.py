@@ -209,6 +209,11 @@ class Tensor:
     def _view(self, arr):
         return type(self)._wrap(self._s, arr)
 
+    def __reduce__(self):
+        # pickle: the storage (shared with the other tensors of the same pickle) and the view's geometry
+        return _unpickle_tensor, (self._info.name, self._s, self.storageOffset() if self._a.size else 0,
+                                  self._a.shape, self._strides())
+
     @property
     def _xp(self):
         return self._info.xp
@@ -898,6 +903,16 @@ def as_tensor(x, info=None):
         return info.tensor_class(x)
     info = info or default_info()
     return info.tensor_class(x)
+
+
+
+
+def _unpickle_tensor(name, storage, offset, shape, strides):
+    n = 1
+    for d in shape:
+        n *= d
+    arr = backend.as_strided(storage._data, shape, strides, offset) if n else storage._data[0:0].reshape(shape)
+    return type_info(name).tensor_class._wrap(storage, arr)
 
 
 from . import tensor_math  # noqa: E402,F401  (attaches the math methods to Tensor)
