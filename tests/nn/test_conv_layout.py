@@ -194,9 +194,9 @@ def test_indices_against_loops_wide_planes(geom):
         np.testing.assert_array_equal(m.backward(inp, torch.DoubleTensor(g)).numpy(), want)
 
 
-def _pool_pair():
-    x = np.random.default_rng(8).standard_normal((4, 3, 6, 6))
-    x2 = np.random.default_rng(9).standard_normal((4, 3, 6, 6))
+def _pool_pair(shape=(4, 3, 6, 6)):
+    x = np.random.default_rng(8).standard_normal(shape)
+    x2 = np.random.default_rng(9).standard_normal(shape)
     ref = nn.SpatialMaxPooling(2, 2).double()
     ref.forward(torch.DoubleTensor(x2))
     want2 = ref.indices.clone().numpy()
@@ -204,10 +204,11 @@ def _pool_pair():
     return torch.DoubleTensor(x), torch.DoubleTensor(x2), ref.indices.clone().numpy(), want2
 
 
+@pytest.mark.parametrize('shape', [(4, 3, 6, 6), (8, 8, 24, 24)])     # small, and big (a cache-aligned storage)
 @pytest.mark.parametrize('hold', ['tensor', 'view', 'storage', 'array', 'array view', 'unpooling'])
-def test_indices_held_outside_stay_current(hold):
+def test_indices_held_outside_stay_current(hold, shape):
     """Indices may be written lazily (a training step never reads them), but never where someone holds them."""
-    x, x2, want, want2 = _pool_pair()
+    x, x2, want, want2 = _pool_pair(shape)
     m = nn.SpatialMaxPooling(2, 2).double()
     m.forward(x)
     t = m.indices
