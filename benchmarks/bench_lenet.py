@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """LeNet training step (batch 64, 1x28x28, float32): luatorch_py vs the same step hand-written in numpy with
-im2col, vs PyTorch when installed.  Goals: <= 1.2x the hand numpy time, <= 1.3x its peak memory.
+im2col, vs ../shared/bench/anchors.py's hand-written step (the baseline of the goals, when it is beside the
+repository: it skips dL/dx, as 'hand numpy, no dL/dx'), vs PyTorch when installed.  Goals: <= 1.0x the shared hand
+numpy time (issue 10; ../shared/bench/anchors.py is the measurement that counts), <= 1.3x this hand numpy's peak
+memory.
 
 The net: SpatialConvolution(1,20,5,5) - ReLU - SpatialMaxPooling(2,2) - SpatialConvolution(20,50,5,5) - ReLU -
 SpatialMaxPooling(2,2) - View(800) - Linear(800,500) - ReLU - Linear(500,10) - LogSoftMax, ClassNLLCriterion; a
@@ -276,15 +279,16 @@ def main():
     check_same_step()
     makers = {'hand numpy': lambda: hand_numpy(True), 'hand numpy, no dL/dx': lambda: hand_numpy(False),
               'luatorch_py': ours}
-    steps = harness.add_pytorch({k: m() for k, m in makers.items()}, pytorch)
+    steps = harness.add_pytorch(harness.add_shared({k: m() for k, m in makers.items()}, 'conv'), pytorch)
     med = harness.medians(steps, n)
+    base = harness.base_of(med, 'hand numpy, no dL/dx')
     harness.print_table(f"LeNet training step, batch {B}, 1x28x28, float32, ms per step (median of 5 interleaved "
-                        f"rounds of {n}):", med, ['hand numpy', 'hand numpy, no dL/dx'])
+                        f"rounds of {n}):", med, list(dict.fromkeys([base, 'hand numpy, no dL/dx'])))
     mem = {k: peak_memory(makers[k]) for k in ('hand numpy', 'luatorch_py')}
     print("peak memory (tracemalloc, building the step + 3 steps):")
     for k, v in mem.items():
         print(f"  {k:22s} {v / 2 ** 20:8.2f} MiB")
-    print(harness.goal('luatorch_py', med['luatorch_py'] / med['hand numpy'], 1.2))
+    print(harness.goal(f'luatorch_py (first layer\'s dL/dx computed) vs {base}', med['luatorch_py'] / med[base], 1.0))
     print(harness.goal('luatorch_py', mem['luatorch_py'] / mem['hand numpy'], 1.3, 'peak memory'))
 
 
