@@ -442,8 +442,8 @@ class SpatialMaxPooling(_Pool2d):
 
     def _max_2x2(self, wins, out, W):
         """2x2 windows in memory order (CPU): the max and the code of the first maximum, reading the strided windows
-        six times (the general path: seven; hand-written numpy's max alone: four), the planes split over threads
-        (backend/parallel.py).  Each row's max and whether its first number falls short of it (its second is then
+        six times (the general path: seven; hand-written numpy's max alone: four); the planes may be split over
+        threads (backend/parallel.py, off by default).  Each row's max and whether its first number falls short of it (its second is then
         strictly larger); then the two rows compared where they lie contiguous: the first maximum in row-major
         order is in the bottom row only if that row's max is strictly larger.  False (nothing kept) when a NaN or
         an all -inf window came through: the general path then runs."""
