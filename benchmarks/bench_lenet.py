@@ -3,8 +3,7 @@
 im2col, vs ../shared/bench/anchors.py's hand-written step (the baseline of the goals, when it is beside the
 repository: it skips dL/dx, as 'hand numpy, no dL/dx'), vs PyTorch when installed.  Goals: <= 1.0x the shared hand
 numpy time for 'luatorch_py, no dL/dx' (issue 10; ../shared/bench/anchors.py is the measurement that counts),
-<= 1.3x this hand numpy's peak
-memory.
+<= 1.3x this hand numpy's peak memory.
 
 The net: SpatialConvolution(1,20,5,5) - ReLU - SpatialMaxPooling(2,2) - SpatialConvolution(20,50,5,5) - ReLU -
 SpatialMaxPooling(2,2) - View(800) - Linear(800,500) - ReLU - Linear(500,10) - LogSoftMax, ClassNLLCriterion; a
