@@ -127,6 +127,14 @@ class _MapConv(Module):
         gi4[:, :self.nInputPlane] = tmp.reshape((n, self.nInputPlane) + xb.shape[2:])
         return gi
 
+    def _acc_grad_weight(self, cols, rows, scale):
+        """gradWeight[k] += scale * cols[k] @ rows[k] for each connection k (cols: K x kk x N*L, rows: K x N*L)."""
+        k = cols.shape[0]
+        tmp = self._buffer('_gwt', (k, cols.shape[1], 1))
+        array_module(cols).matmul(cols, rows.reshape(k, -1, 1), out=tmp)
+        gw = self.gradWeight._a.reshape(k, -1)
+        gw += scale * tmp.reshape(k, -1)
+
     def _grad_array(self, gradOutput, want):
         g = self._coerce(gradOutput, 'gradOutput')._a
         check_grad_size(self, g, want)
@@ -214,14 +222,8 @@ class SpatialConvolutionMap(_MapConv):
     def accGradParameters(self, input, gradOutput, scale=1):
         x, xb, dr, gm = self._dres(input, gradOutput)
         self._dr_of = None
-        xp = array_module(x)
         idx, _, _ = self._maps()
-        c3 = self._columns(x, xb, idx)
-        k = idx.shape[0]
-        tmp = self._buffer('_gwt', (k, c3.shape[1], 1))
-        xp.matmul(c3, dr.reshape(k, -1, 1), out=tmp)
-        gw = self.gradWeight._a.reshape(k, -1)
-        gw += scale * tmp.reshape(k, -1)
+        self._acc_grad_weight(self._columns(x, xb, idx), dr, scale)
         self.gradBias._a[...] += scale * gm.sum(axis=1)
 
     def decayParameters(self, decay):
@@ -309,12 +311,6 @@ class SpatialFullConvolutionMap(_MapConv):
     def accGradParameters(self, input, gradOutput, scale=1):
         x, xb, g, gc3 = self._grad_cols(input, gradOutput)
         self._gc_of = None
-        xp = array_module(x)
         idx, _, _ = self._maps()
-        xm = self._xmat(x, xb, idx)
-        k = idx.shape[0]
-        tmp = self._buffer('_gwt', (k, gc3.shape[1], 1))
-        xp.matmul(gc3, xm.reshape(k, -1, 1), out=tmp)
-        gw = self.gradWeight._a.reshape(k, -1)
-        gw += scale * tmp.reshape(k, -1)
+        self._acc_grad_weight(gc3, self._xmat(x, xb, idx), scale)
         self.gradBias._a[...] += scale * g.reshape((-1, self.nOutputPlane) + g.shape[-2:]).sum(axis=(0, 2, 3))

@@ -186,7 +186,7 @@ class SpatialDivisiveNormalization(Module):
         self.nInputPlane = nInputPlane
         self.kernel = _kernel(self, kernel)
         self.threshold = 1e-4 if threshold is None else threshold
-        self.thresval = thresval if thresval is not None else threshold if threshold is not None else 1e-4
+        self.thresval = self.threshold if thresval is None else thresval
         self.meanestimator = _estimator(nInputPlane, self.kernel)
         self.stdestimator = _estimator(nInputPlane, self.kernel, pre=(Square(),), post=(Sqrt(),))
         k = self.kernel._a
@@ -244,7 +244,7 @@ class SpatialContrastiveNormalization(Module):
         self.nInputPlane = nInputPlane
         self.kernel = _kernel(self, kernel)
         self.threshold = 1e-4 if threshold is None else threshold
-        self.thresval = thresval if thresval is not None else threshold if threshold is not None else 1e-4
+        self.thresval = self.threshold if thresval is None else thresval
         self.normalizer = Sequential(
             SpatialSubtractiveNormalization(nInputPlane, self.kernel),
             SpatialDivisiveNormalization(nInputPlane, self.kernel, self.threshold, self.thresval))

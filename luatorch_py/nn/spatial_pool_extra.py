@@ -14,7 +14,7 @@ import numpy as np
 from ..backend import array_module, kernels
 from .conv import _positive
 from .module import Module, check_grad_size, long_info, resized, sizestr
-from .pooling import SpatialMaxPooling, _grad_to_max, _long_field, _plane_base, _spatial_input
+from .pooling import SpatialMaxPooling, _grad_to_max, _long_field, _plane_base, _pooled_size, _spatial_input
 
 _INF = float('inf')
 
@@ -23,15 +23,6 @@ def _no_kernel(g, idx, gi, cpu, *cpu_args):
     """The ``backward`` of pooling.py's _grad_to_max for windows no CUDA kernel covers (dilated, fractional): its
     array-op scatter on either device."""
     return cpu(*cpu_args)
-
-
-def _out_len(size, k, d, pad, dil, ceil_mode):
-    """THNN's dilated pooling output length (the last window must start inside the image or its left pad)."""
-    a = size - (dil * (k - 1) + 1) + 2 * pad
-    o = (-(-a // d) if ceil_mode else a // d) + 1
-    if pad and (o - 1) * d >= size + pad:
-        o -= 1
-    return o
 
 
 class SpatialDilatedMaxPooling(SpatialMaxPooling):
@@ -49,8 +40,10 @@ class SpatialDilatedMaxPooling(SpatialMaxPooling):
         if not (self.kW // 2 >= self.padW and self.kH // 2 >= self.padH):
             raise ValueError(f"{self!r}: pad should be smaller than half of kernel size, got padW={self.padW}, "
                              f"padH={self.padH} for kW={self.kW}, kH={self.kH}")
-        oh = _out_len(H, self.kH, self.dH, self.padH, self.dilationH, self.ceil_mode)
-        ow = _out_len(W, self.kW, self.dW, self.padW, self.dilationW, self.ceil_mode)
+        # THNN: the last window must start inside the image or its left pad, checked when ANY pad is set
+        any_pad = bool(self.padW or self.padH)
+        oh = _pooled_size(H, self.dilationH * (self.kH - 1) + 1, self.dH, self.padH, self.ceil_mode, any_pad)
+        ow = _pooled_size(W, self.dilationW * (self.kW - 1) + 1, self.dW, self.padW, self.ceil_mode, any_pad)
         if oh < 1 or ow < 1:
             raise ValueError(f"{self!r}: input of size {sizestr(shape)} gives an output of size {C}x{oh}x{ow}: "
                              f"too small")
@@ -196,6 +189,21 @@ def _first_max(module, flat, start, offsets, out, idx):
         xp.copyto(idx, pos, where=m)
 
 
+def _random_samples(module, xb, per_plane):
+    """Torch7's initSampleBuffer_ for the fractional poolings: ``randomSamples`` (N x C x per_plane uniform numbers
+    from the global stream) drawn at the first call, when the batch or planes change, and at every call unless the
+    regions are fixed (``newRandomPool``)."""
+    n, c = xb.shape[:2]
+    rs = module.__dict__.get('randomSamples')
+    if rs is None or rs.__class__ is not module._tcls:
+        rs = module.randomSamples = module._tcls(n, c, per_plane).uniform()
+    elif rs._a.shape[:2] != (n, c):
+        rs.resize(n, c, per_plane).uniform()
+    elif not module.newRandomPool:
+        rs.uniform()
+    return rs._a
+
+
 class SpatialFractionalMaxPooling(Module):
     """SpatialFractionalMaxPooling(poolSizeW, poolSizeH, outW, outH) or (poolSizeW, poolSizeH, ratioW, ratioH)
     with ratios in (0, 1): max pooling over poolSizeW x poolSizeH windows placed pseudo-randomly (Graham's
@@ -236,17 +244,7 @@ class SpatialFractionalMaxPooling(Module):
         return self.outW, self.outH
 
     def _samples(self, x4):
-        """Torch7's initSampleBuffer_: new samples at the first call, when the batch or planes change, and at every
-        call unless the regions are fixed."""
-        n, c = x4.shape[:2]
-        rs = self.__dict__.get('randomSamples')
-        if rs is None or rs.__class__ is not self._tcls:
-            rs = self.randomSamples = self._tcls(n, c, 2).uniform()
-        elif rs._a.shape[:2] != (n, c):
-            rs.resize(n, c, 2).uniform()
-        elif not self.newRandomPool:
-            rs.uniform()
-        return rs._a
+        return _random_samples(self, x4, 2)
 
     def updateOutput(self, input):
         x = self._coerce(input)._a

@@ -18,7 +18,8 @@ from .dropout import SpatialDropout, _draw_mask, _host_mask
 from .module import Module, check_grad_size, check_nonempty, field_out, long_info, resized, sizestr
 from .normalization import BatchNormalization
 from .padding import _REPLICATE, _fold_axis, _pad_axis
-from .spatial_pool_extra import _first_max, _intervals
+from .pooling import _pooled_size
+from .spatial_pool_extra import _first_max, _intervals, _random_samples
 
 
 class VolumetricBatchNormalization(BatchNormalization):
@@ -221,14 +222,9 @@ class VolumetricDilatedMaxPooling(VolumetricMaxPooling):
         dil = self._dilation()
         span = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, dil))
         sizes = xb.shape[2:]
-        osize = []
-        for i, kk, ss, pp in zip(sizes, span, s, p):
-            n = i - kk + 2 * pp
-            o = (-(-n // ss) if self.ceil_mode else n // ss) + 1 if n >= 0 else 0
-            if o > 0 and any(p) and (o - 1) * ss >= i + pp:
-                o -= 1            # the last window must start inside the input (Torch7)
-            osize.append(o)
-        osize = tuple(osize)
+        any_pad = any(p)        # THNN drops a last window starting past the input when ANY pad is set
+        osize = tuple(_pooled_size(i, kk, ss, pp, self.ceil_mode, any_pad) if i + 2 * pp >= kk else 0
+                      for i, kk, ss, pp in zip(sizes, span, s, p))
         if min(osize) < 1:
             raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} is too small: its {_x(sizes)} volumes"
                              f" (padded by {p[0]},{p[2]},{p[1]}) give an output of {_x(osize)} for the dilated "
@@ -430,16 +426,7 @@ class VolumetricFractionalMaxPooling(Module):
         return out
 
     def _samples(self, xb):
-        """Torch7's initSampleBuffer_: batch x planes x 3 uniform numbers, drawn again as Lua does."""
-        shape = xb.shape[:2] + (3,)
-        rs = self.__dict__.get('randomSamples')
-        if rs is None or rs.__class__ is not self._tcls:
-            self.randomSamples = self._tcls(*shape).uniform()
-        elif tuple(rs.size())[:2] != shape[:2]:
-            rs.resize(shape).uniform()
-        elif not self.newRandomPool:
-            rs.uniform()
-        return self.randomSamples._a
+        return _random_samples(self, xb, 3)     # (for T, W, H)
 
     def updateOutput(self, input):
         x = self._coerce(input)._a

@@ -183,3 +183,11 @@ def steady_step_counts(m, x, g, counters):
     after = dict(counters)
     return (mid['launches'] - before['launches'], after['launches'] - mid['launches'],
             after['syncs'] - before['syncs'], after['allocs'] - before['allocs'])
+
+
+def check_reloads_fields(m, x, tmp_path):
+    """check_reloads, and the loaded module holds the same public (Torch7) fields as ``m``; returns it."""
+    m2 = check_reloads(m, x, tmp_path)
+    public = [{k for k in a.__dict__ if not k.startswith('_')} for a in (m, m2)]
+    assert public[0] == public[1]
+    return m2

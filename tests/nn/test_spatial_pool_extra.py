@@ -24,7 +24,7 @@ def ref_dilated(x, kW, kH, dW, dH, padW, padH, dilW, dilH, ceil):
     def olen(i, k, d, p, dl):
         a = i - (dl * (k - 1) + 1) + 2 * p
         o = int(np.ceil(a / d) if ceil else np.floor(a / d)) + 1
-        if p and (o - 1) * d >= i + p:
+        if (padW or padH) and (o - 1) * d >= i + p:        # THNN checks this when ANY pad is set
             o -= 1
         return o
     oh, ow = olen(H, kH, dH, padH, dilH), olen(W, kW, dW, padW, dilW)
@@ -48,6 +48,7 @@ def ref_dilated(x, kW, kH, dW, dH, padW, padH, dilW, dilH, ceil):
     ((3, 3, 1, 1, 1, 1, 2, 2), False, (2, 2, 7, 8)),
     ((2, 3, 2, 1, 1, 1, 3, 2), True, (2, 8, 9)),
     ((3, 2, 2, 2, 0, 0, 1, 2), True, (1, 2, 7, 6)),
+    ((3, 1, 1, 3, 1, 0, 1, 1), True, (1, 2, 5, 6)),     # padH 0 but padW 1: H's last window (row 6) is dropped
 ])
 def test_dilated_max_pooling(args, ceil, shape, tmp_path):
     m = nn.SpatialDilatedMaxPooling(*args).double()
