@@ -14,6 +14,8 @@ import builtins
 import sys
 import time
 
+from .utils import lua_tostring as _tostring
+
 __all__ = ['CmdLine']
 
 
@@ -29,15 +31,6 @@ def _lua_type(v):
     if isinstance(v, str):
         return 'string'
     return type(v).__name__
-
-
-def _tostring(v):
-    """Lua's tostring for the values options hold."""
-    if isinstance(v, bool):
-        return 'true' if v else 'false'
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else '%.14g' % v
-    return str(v)
 
 
 class Params(dict):

@@ -8,7 +8,9 @@ written objects: an object written twice to one file is stored once, then refere
 that across calls).  Positions are 0-based byte offsets (Lua's ``seek``/``position`` count from 1).
 """
 import io
+import itertools
 import os
+import re
 
 import numpy as np
 
@@ -22,7 +24,7 @@ _KINDS = {'Byte': (np.uint8, None, 'ByteStorage'), 'Char': (np.int8, None, 'Char
           'Short': (np.int16, '%d', 'ShortStorage'), 'Int': (np.int32, '%d', 'IntStorage'),
           'Long': (np.int64, '%d', 'LongStorage'), 'Float': (np.float32, '%.9g', 'FloatStorage'),
           'Double': (np.float64, '%.17g', 'DoubleStorage')}
-_WS = b' \t\n\r\f\v'
+_TOKEN = re.compile(rb'[^ \t\n\r\f\v]+')     # an ascii number: what lies between whitespace
 
 
 class _Sink:
@@ -248,18 +250,11 @@ class File:
             if not self._binary and self._autospacing and n > 0 and pos < len(data) and data[pos] == 10:
                 pos += 1                       # ascii bytes: raw, then the auto-spacing newline
         else:
-            toks = []
             end = len(data)
-            for _ in range(n):
-                while pos < end and data[pos] in _WS:
-                    pos += 1
-                q = pos
-                while q < end and data[q] not in _WS:
-                    q += 1
-                if q == pos:
-                    break
-                toks.append(data[pos:q])
-                pos = q
+            found = list(itertools.islice(_TOKEN.finditer(data, pos), n))
+            toks = [m.group() for m in found]
+            if n:       # after the n-th number, or (fewer found) past the whitespace to the end
+                pos = found[-1].end() if len(found) == n else end
             if self._autospacing and n > 0 and pos < end and data[pos] == 10:
                 pos += 1
             try:
@@ -342,7 +337,8 @@ class File:
         if self._saver is None or not self._referenced:
             self._saver = t7._Saver(out)
         self._saver.o = out
-        self._saver.obj(obj, (None, 'obj'), 0)
+        with t7._deep_stack():      # as torch.save: linked structures (nngraph's nodes) nest deeply
+            self._saver.obj(obj, (None, 'obj'), 0)
 
     def readObject(self):
         """Read the next object written by writeObject (or by Lua's File:writeObject, torch.save)."""
@@ -355,11 +351,9 @@ class File:
             self._loader = t7._Loader(inp)
         ld = self._loader
         ld.f = inp
-        ld.ctx['after'] = []
         try:
-            obj = ld.obj(False)
-            for fn in ld.ctx['after']:
-                fn()
+            with t7._deep_stack():
+                obj = ld.complete_obj()
         except t7.T7Error as e:
             self._fh.seek(pos)
             raise t7.T7Error(f"{self._what}.readObject: {e}") from None

@@ -17,19 +17,12 @@ import traceback
 
 import numpy as np
 
+from . import backend
+from .utils import lua_tostring as _tostring
+
 __all__ = ['Tester', 'TestSuite']
 
 NCOLS = 80
-
-
-def _tostring(v):
-    if isinstance(v, bool):
-        return 'true' if v else 'false'
-    if v is None:
-        return 'nil'
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else '%.14g' % v
-    return str(v)
 
 
 def _ltype(v):
@@ -78,8 +71,8 @@ def _tolerance_and_message(default, args):
 
 # -- Tester.lua's check.* ------------------------------------------------------------------------------------
 def _same_format_eq(ta, tb, tol, negate, storage=False):
-    a = np.asarray(ta.double().numpy() if ta._info.cuda else ta.numpy(), dtype=np.float64)
-    b = np.asarray(tb.double().numpy() if tb._info.cuda else tb.numpy(), dtype=np.float64)
+    a = np.asarray(backend.to_numpy(ta._a), dtype=np.float64)
+    b = np.asarray(backend.to_numpy(tb._a), dtype=np.float64)
     err = float(np.max(np.abs(a.ravel() - b.ravel()))) if a.size else 0.0
     ok = err <= tol
     if negate:
@@ -146,6 +139,15 @@ def _are_eq(got, expected, tol, negate):
         rel = '==' if negate else '~='
         msg = f"{'NE' if negate else 'EQ'} failed: {_tostring(got)} ({tg}) {rel} {_tostring(expected)} ({te})"
     return ok, msg
+
+
+def _pcall(f):
+    """Lua's pcall(f): (True, None), or (False, the error)."""
+    try:
+        f()
+    except Exception as e:      # noqa: BLE001 (pcall catches every error)
+        return False, e
+    return True, None
 
 
 def _items(t):
@@ -367,11 +369,7 @@ class Tester:
 
     def assertNoError(self, f, *msg):
         message = _message(msg)
-        try:
-            f()
-            status, err = True, None
-        except Exception as e:      # noqa: BLE001 (Lua's pcall catches every error)
-            status, err = False, e
+        status, err = _pcall(f)
         return self._assert_sub(status, f"{message}ERROR violation: err={err}")
 
     def assertErrorMsg(self, f, errmsg, *msg):
@@ -384,11 +382,7 @@ class Tester:
 
     def assertErrorObj(self, f, errcomp, *msg):
         message = _message(msg)
-        try:
-            f()
-            status, err = True, None
-        except Exception as e:      # noqa: BLE001
-            status, err = False, e
+        status, err = _pcall(f)
         return self._assert_sub((not status) and errcomp(err), f"{message}ERROR violation: err={_tostring(err)}")
 
     # -- tests ------------------------------------------------------------------------------------------------------

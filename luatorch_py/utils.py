@@ -43,10 +43,15 @@ class Timer:
         self._start = self._now()
         return self
 
+    def _elapsed(self):
+        """(real, user, sys) so far: the stopped total plus the running stretch."""
+        if not self._running:
+            return self._total
+        return tuple(t + n - s for t, n, s in zip(self._total, self._now(), self._start))
+
     def stop(self):
         if self._running:
-            now = self._now()
-            self._total = tuple(t + n - s for t, n, s in zip(self._total, now, self._start))
+            self._total = self._elapsed()
             self._running = False
         return self
 
@@ -57,10 +62,7 @@ class Timer:
         return self
 
     def time(self):
-        tot = self._total
-        if self._running:
-            now = self._now()
-            tot = tuple(t + n - s for t, n, s in zip(tot, now, self._start))
+        tot = self._elapsed()
         return {'real': tot[0], 'user': tot[1], 'sys': tot[2]}
 
     def isRunning(self):
@@ -68,6 +70,17 @@ class Timer:
 
     def __repr__(self):
         return 'torch.Timer'
+
+
+def lua_tostring(v):
+    """Lua's tostring of a plain value: true/false, nil, integral floats without '.0', '%.14g' otherwise."""
+    if isinstance(v, bool):
+        return 'true' if v else 'false'
+    if v is None:
+        return 'nil'
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else '%.14g' % v
+    return str(v)
 
 
 # -- torch.class --------------------------------------------------------------------------------------------

@@ -279,6 +279,17 @@ def test_tester_eq_messages():
     assert t.ne(1, 2) and t.assertTableNe([1], [2]) and t.assertlt(1, 2) and t.assertge(2, 2)
 
 
+@pytest.mark.gpu
+def test_tester_compares_cuda_tensors():
+    t = torch.Tester()
+    t.setRethrowErrors(True)
+    a = torch.FloatTensor([1, 2, 3]).cuda()
+    assert t.assertTensorEq(a, torch.FloatTensor([1, 2, 3]).cuda()) and t.eq(a, a.clone())
+    with pytest.raises(AssertionError, match=r'TensorEQ\(==\) violation: max diff=0\.5, tolerance=0\.1'):
+        t.assertTensorEq(a, torch.FloatTensor([1, 2.5, 3]).cuda(), 0.1)
+    assert t.assertTensorNe(a, torch.FloatTensor([1, 2.5, 3]).cuda())
+
+
 # -- class, type, isTypeOf, pointer ---------------------------------------------------------------------------------
 @pytest.fixture
 def scratch_classes():

@@ -64,9 +64,25 @@ def _label(node):
     return f"{name} {lbl}" if name else lbl
 
 
-def _with_node(e, node):
-    e.add_note(f"  in nn.gModule node {_label(node)} ({node.data.get('module')!r})")
-    raise e
+def _run_module(node, func, *args):
+    """``func(module, *args)`` for the node's module, the error (if any) noted with the node; without a module the
+    node passes its last argument on (the input forward, the gradient backward)."""
+    m = node.data.get('module')
+    if m is None:
+        return args[-1]
+    try:
+        return func(m, *args)
+    except Exception as e:
+        e.add_note(f"  in nn.gModule node {_label(node)} ({m!r})")
+        raise
+
+
+def _update_grad_input(m, input, gradOutput):
+    return m.updateGradInput(input, gradOutput)
+
+
+def _acc_grad_parameters(m, input, gradOutput, scale):
+    m.accGradParameters(input, gradOutput, scale)
 
 
 # -- nested tensors (a gradOutput may be a tensor or a list of them) --------------------------------------------
@@ -254,15 +270,7 @@ class gModule(Container):
                     raise ValueError(f"nn.gModule: split output {si} of a table of {len(inp[0])}")
                 out = inp[0][si]
             else:
-                x = _node_input(d)
-                m = d.get('module')
-                if m is None:
-                    out = x
-                else:
-                    try:
-                        out = func(m, x)
-                    except Exception as e:
-                        _with_node(e, node)
+                out = _run_module(node, func, _node_input(d))
                 n_split = d.get('nSplitOutputs')
                 if n_split and (not isinstance(out, (list, tuple)) or n_split != len(out)):
                     raise ValueError(f"nn.gModule: split({n_split}) cannot split "
@@ -324,15 +332,7 @@ class gModule(Container):
                     raise ValueError("nn.gModule: a split output received two gradients")
                 parts[si] = go
                 continue
-            go = _total_grad(d)
-            m = d.get('module')
-            if m is None:
-                gi = go
-            else:
-                try:
-                    gi = m.updateGradInput(_node_input(d), go)
-                except Exception as e:
-                    _with_node(e, node)
+            gi = _run_module(node, _update_grad_input, _node_input(d), _total_grad(d))
             one = len(node.children) == 1
             for child in node.children:
                 cgo = child.data.get('gradOutput')
@@ -349,17 +349,13 @@ class gModule(Container):
         self._check_grad(gradOutput)
         for node in self.backwardnodes:
             d = node.data
-            m = d.get('module')
-            if m is None:
+            if d.get('module') is None:
                 continue
             go = d['gradOutput']
             g = go[0] if len(go) == 1 else d.get('gradOutputBuffer')
             if g is None:
                 g = _total_grad(d)
-            try:
-                m.accGradParameters(_node_input(d), g, scale)
-            except Exception as e:
-                _with_node(e, node)
+            _run_module(node, _acc_grad_parameters, _node_input(d), g, scale)
 
     # -- the rest of a Container ----------------------------------------------------------------------------
     def _buffers(self):

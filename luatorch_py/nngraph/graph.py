@@ -214,25 +214,19 @@ class Graph:
             rg.add(Edge(mapnodes[e.to], mapnodes[e.from_]))
         return rg, mapnodes
 
+    def _ends(self, start, end):
+        """The ``start`` nodes of edges that are no edge's ``end`` node, by position in ``nodes``."""
+        ends = {getattr(e, end) for e in self.edges}
+        found = {getattr(e, start) for e in self.edges} - ends
+        return sorted(found, key=self._index('n').__getitem__)
+
     def roots(self):
         """Nodes no edge points to, by position in ``nodes``."""
-        tos = {e.to for e in self.edges}
-        found = {}
-        for e in self.edges:
-            if e.from_ not in tos:
-                found[e.from_] = True
-        idx = self._index('n')
-        return sorted(found, key=idx.__getitem__)
+        return self._ends('from_', 'to')
 
     def leaves(self):
         """Nodes no edge starts from, by position in ``nodes``."""
-        froms = {e.from_ for e in self.edges}
-        found = {}
-        for e in self.edges:
-            if e.to not in froms:
-                found[e.to] = True
-        idx = self._index('n')
-        return sorted(found, key=idx.__getitem__)
+        return self._ends('to', 'from_')
 
     def topsort(self):
         """The nodes in topological order (every node after the nodes with edges to it), as Torch7 orders them:

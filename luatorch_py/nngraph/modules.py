@@ -49,6 +49,13 @@ class JustTable(_RefModule):
         return set_aliased(self, 'gradInput', _leaves(self, gradOutput[0], 'gradOutput'))
 
 
+def _copy_scaled(t, src, scale):
+    """``t`` resized as ``src`` and made ``src * scale`` (Lua's resizeAs(src):copy(src):mul(scale))."""
+    a = resized(t, src._a.shape)
+    a[...] = src._a
+    a *= scale
+
+
 class ModuleFromCriterion(Module):
     """A criterion as a module: input {prediction, target}, output a 1-element tensor holding the loss;
     gradInput {gradOutput[0] * d loss / d prediction, zeros like target} (no gradient flows to the target).
@@ -88,15 +95,11 @@ class ModuleFromCriterion(Module):
             if not isinstance(gi[0], list):
                 gi[0] = [self._tcls() for _ in gp]
             for t, g in zip(gi[0], gp):
-                a = resized(t, g._a.shape)
-                a[...] = g._a
-                a *= go
+                _copy_scaled(t, g, go)
         else:
             if gi[0].__class__ is not self._tcls:
                 gi[0] = self._tcls()
-            a = resized(gi[0], gp._a.shape)
-            a[...] = gp._a
-            a *= go
+            _copy_scaled(gi[0], gp, go)
         if gi[1].__class__ is not self._tcls:
             gi[1] = self._tcls()
         tshape = target._a.shape if isinstance(target, Tensor) else getattr(target, 'shape', ())

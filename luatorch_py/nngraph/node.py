@@ -57,10 +57,7 @@ class NodeData(dict):
         out = dict(self)
         mi = self.get('mapindex')
         if isinstance(mi, list):
-            out['mapindex'] = {}
-            for i, d in enumerate(mi, 1):
-                out['mapindex'][i] = d
-                out['mapindex'][d] = i
+            out['mapindex'] = graph._lua_map(mi)
         si = self.get('selectindex')
         if isinstance(si, int) and not isinstance(si, bool):
             out['selectindex'] = si + 1

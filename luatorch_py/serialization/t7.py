@@ -348,14 +348,30 @@ class _Loader:
             if not 0 <= tag <= 8:
                 hint = "; is it an ascii file? load it with format='ascii'" if f.data[:1].isdigit() else ''
                 raise T7Error(f"not a binary .t7 file: the first type tag is {tag}{hint}", 0)
-        obj = self.obj(False)
-        for fn in self.ctx['after']:
-            fn()
+        obj = self.complete_obj()
         if self.fallback:
             pairs = ', '.join(f'{k} as {v}' for k, v in sorted(self.fallback.items()))
             warnings.warn(f"torch.load: no CUDA device (or CuPy) here: loaded {pairs}", RuntimeWarning,
                           stacklevel=4)
         return obj
+
+    def complete_obj(self):
+        """The next object, once the classes' fix-ups it queued (ctx['after']) have run."""
+        self.ctx['after'] = []
+        obj = self.obj(False)
+        for fn in self.ctx['after']:
+            fn()
+        return obj
+
+    def fields(self, name, where=None):
+        """The fields table of a torch object (a dict; {} for an empty or nil one)."""
+        fat = self.f.pos
+        fields = self.obj(True, where)
+        if fields is None or (isinstance(fields, list) and not fields):
+            return {}
+        if not isinstance(fields, dict):
+            raise T7Error(f"the fields of a {name} are a {type(fields).__name__}, not a table with names", fat)
+        return fields
 
     def obj(self, in_nn, where=None):
         f = self.f
@@ -526,11 +542,7 @@ class _Loader:
         if getattr(cls, '__t7_header__', None) is not None:
             self.obj(False)         # nn.GPU's write puts a header object ({_type, device}) before its fields
             fat = self.f.pos
-        fields = self.obj(True, where)
-        if fields is None or (isinstance(fields, list) and not fields):
-            fields = {}
-        if not isinstance(fields, dict):
-            raise T7Error(f"the fields of a {name} are a {type(fields).__name__}, not a table with names", fat)
+        fields = self.fields(name, where)
         loaded = None
         try:
             classes.restore(obj, name, version, fields)
@@ -551,11 +563,7 @@ class _Loader:
         obj = cls.__new__(cls)
         self.objects[index] = obj
         fat = self.f.pos
-        fields = self.obj(True)
-        if fields is None or (isinstance(fields, list) and not fields):
-            fields = {}
-        if not isinstance(fields, dict):
-            raise T7Error(f"the fields of a {name} are a {type(fields).__name__}, not a table with names", fat)
+        fields = self.fields(name)
         try:
             obj.__t7_setstate__(fields, self.ctx)
         except (TypeError, ValueError, KeyError) as e:
@@ -843,22 +851,13 @@ class _Saver:
                 self.storage(v)
             elif _is_plain(v):
                 self.header('V 1', type(v).__torch_name__)
-                fields = v.__t7_getstate__()
-                self.n += 1
-                self.memo[id(fields)] = (self.n, fields)
-                o.int(TYPE_TABLE)
-                o.int(self.n)
-                self.dict(fields, path, depth + 1, '.{}')
+                self.fields(v.__t7_getstate__(), path, depth)
             else:
                 self.header(f'V {classes.version_of(v)}', type(v).__torch_name__)
                 fields = classes.lua_fields(v)
                 if getattr(type(v), '__t7_header__', None) is not None:
                     self.obj(v.__t7_header__(fields), (path, '<header>'), depth + 1)    # nn.GPU's
-                self.n += 1
-                self.memo[id(fields)] = (self.n, fields)
-                o.int(TYPE_TABLE)
-                o.int(self.n)
-                self.dict(fields, path, depth + 1, '.{}')
+                self.fields(fields, path, depth)
         else:
             t = type(v)
             hint = ''
@@ -882,6 +881,14 @@ class _Saver:
         self.o.int(len(b))
         self.o.chars(b)
 
+    def fields(self, fields, path, depth):
+        """A torch object's fields table (a new table: memoized so its id stays its own while the save runs)."""
+        self.n += 1
+        self.memo[id(fields)] = (self.n, fields)
+        self.o.int(TYPE_TABLE)
+        self.o.int(self.n)
+        self.dict(fields, path, depth + 1, '.{}')
+
     def dict(self, d, path, depth, segfmt):
         self.o.int(len(d))
         for k, x in d.items():
@@ -892,12 +899,10 @@ class _Saver:
                 if isinstance(k, (float, np.floating)) and k != k:
                     raise ValueError(f"torch.save: a NaN key at {_path(kp)} (Lua tables cannot have one)")
                 self.obj(k, kp, depth + 1)
-            elif isinstance(k, (Tensor, Storage)) or _is_typed(k) or _is_plain(k):
-                self.obj(k, kp, depth + 1)
             elif isinstance(k, TableKey):
                 self.obj(k.value, kp, depth + 1)        # a Lua table as a key: the table itself
-            elif isinstance(k, (dict, list)):           # a hashable dict subclass (nngraph's node data)
-                self.obj(k, kp, depth + 1)
+            elif isinstance(k, (Tensor, Storage, dict, list)) or _is_typed(k) or _is_plain(k):
+                self.obj(k, kp, depth + 1)              # (a dict: a hashable subclass, nngraph's node data)
             else:
                 raise TypeError(f"torch.save: cannot save a key of type {type(k).__name__} ({k!r}) at {_path(path)}; "
                                 f"keys must be str, bytes, bool, int, float, tensors or modules")

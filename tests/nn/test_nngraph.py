@@ -572,6 +572,11 @@ def test_long_chain_saves_loads_and_clones():
     g3 = g.clone()
     assert np.abs(g3.forward(a).numpy() - want).max() < 1e-15
     assert g3.backward(a, torch.ones(2)).shape == (2,)
+    f = torch.MemoryFile().binary()         # File.writeObject/readObject nest as deeply as torch.save/load
+    f.writeObject(g)
+    f.seek(0)
+    g4 = f.readObject()
+    assert np.abs(g4.forward(a).numpy() - want).max() < 1e-15
 
 
 def test_jacobian_single_input_with_fanout():
