@@ -3,9 +3,14 @@ the module's tensor type."""
 from ..tensor import Tensor
 from ..types import type_info
 from .containers import Container, Sequential
-from .module import check_nonempty, sizestr
+from .module import check_nonempty, field_out, sizestr
 from .shape import Reshape, Select, Transpose
 from .table import Identity
+
+
+def _view(t, shape):
+    """Tensor ``t`` viewed with sizes ``shape`` (a contiguous copy first when it is not contiguous)."""
+    return t.view(*shape) if t._a.flags.c_contiguous else t.contiguous().view(*shape)
 
 
 class Convert(Container):
@@ -114,12 +119,8 @@ class Convert(Container):
                 raise TypeError(f"{self!r}: expecting a tensor, got a list")
             input = self._coerce(input)
         if input.__class__ is not self._tcls:           # another type: copied to the module's
-            buf = self.__dict__.get('_input_c')
-            if buf is None or buf.__class__ is not self._tcls:
-                buf = self._input_c = self._tcls()
-            buf.resize(input._a.shape)
-            buf.copy(input)
-            input = buf
+            field_out(self, '_input_c', input._a.shape)
+            input = self._input_c.copy(input)
             self._converted = True
         else:
             self._converted = False
@@ -132,7 +133,7 @@ class Convert(Container):
         if input.dim() < self.nInputDim:               # one example: a batch of one
             shape = list(input._a.shape)
             shape.insert(self.inputBatchDim, 1)
-            input = input.view(*shape) if input._a.flags.c_contiguous else input.contiguous().view(*shape)
+            input = _view(input, shape)
             self.batchMode = False
         return input
 
@@ -145,7 +146,7 @@ class Convert(Container):
         if not self.batchMode:
             shape = list(out._a.shape)
             del shape[self.outputBatchDim]
-            out = out.view(*shape) if out._a.flags.c_contiguous else out.contiguous().view(*shape)
+            out = _view(out, shape)
         self.output = out
         return self.output
 
@@ -155,7 +156,7 @@ class Convert(Container):
             want = self.converter.output._a.shape
             if g._a.size != self.converter.output._a.size:
                 raise ValueError(f"{self!r}: gradOutput of size {sizestr(g._a.shape)} does not match the output")
-            g = g.view(*want) if g._a.flags.c_contiguous else g.contiguous().view(*want)
+            g = _view(g, want)
         return g
 
     def _forwarded(self, input):
@@ -172,7 +173,7 @@ class Convert(Container):
         gi = self.converter.updateGradInput(x, self._grad_out(gradOutput))
         shape = input._a.shape if isinstance(input, Tensor) else input.shape
         if not self.batchMode:
-            gi = gi.view(*shape) if gi._a.flags.c_contiguous else gi.contiguous().view(*shape)
+            gi = _view(gi, shape)
         if self.__dict__.get('_converted') and isinstance(input, Tensor):
             back = type_info(input.type()).tensor_class()        # gradInput in the input's type, as Torch7
             back.resize(shape)
@@ -186,11 +187,6 @@ class Convert(Container):
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
         self.converter.accUpdateGradParameters(self._forwarded(input), self._grad_out(gradOutput), lr)
-
-    def clearState(self):
-        for k in ('_x', '_input_c', '_converted'):
-            self.__dict__.pop(k, None)
-        return super().clearState()
 
     def type(self, name=None, tensorCache=None):
         if name is not None:

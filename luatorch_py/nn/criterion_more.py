@@ -11,7 +11,7 @@ from ..backend import array_module
 from ..tensor import Tensor
 from .criterion import Criterion, MSECriterion, _index_array, _table2
 from .distance import _random_signs
-from .module import check_nonempty, pair_grad, resized, sizestr
+from .module import check_nonempty, field_out, pair_grad, resized, sizestr
 
 
 def regsplex(n):
@@ -57,10 +57,8 @@ class ClassSimplexCriterion(MSECriterion):
         if bad.any():
             raise ValueError(f"{self!r}: target {int(idx[bad.argmax()])} is out of range for {self.nClasses} "
                              f"classes (0-based: 0 to {self.nClasses - 1}; Lua's 1-based targets need -1)")
-        t = self.__dict__.get('_target')
-        if t is None or t.__class__ is not self._tcls:
-            t = self._target = self._tcls()
-        resized(t, shape)[...] = simplex[array_module(simplex).asarray(idx)].reshape(shape)
+        field_out(self, '_target', shape)[...] = simplex[array_module(simplex).asarray(idx)].reshape(shape)
+        t = self._target
         if x.size != t._a.size:
             raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} does not match the embedded target of "
                              f"size {sizestr(shape)} ({self.nClasses} values per sample)")
@@ -128,11 +126,7 @@ class DistanceRatioCriterion(_NoTarget):
     def updateGradInput(self, input, target=None):
         x, y = self._xy(input)
         xp = array_module(x)
-        if self.__dict__.get('dX').__class__ is not self._tcls:
-            self.dX = self._tcls()
-        if self.__dict__.get('dY').__class__ is not self._tcls:
-            self.dY = self._tcls()
-        dx, dy = resized(self.dX, x.shape), resized(self.dY, y.shape)
+        dx, dy = field_out(self, 'dX', x.shape), field_out(self, 'dY', y.shape)
         # dX = 1 - e^-X / (e^-X + e^-Y) = 1 - 1 / (1 + e^(X-Y));  dY = -e^-Y / (e^-X + e^-Y) = -1 / (1 + e^(Y-X))
         xp.subtract(x, y, out=dy)
         with np.errstate(over='ignore'):
@@ -286,9 +280,7 @@ class WeightedMSECriterion(MSECriterion):
         if t.size != x.size:
             raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} and target of size {sizestr(t.shape)} "
                              f"differ")
-        if self.__dict__.get('buffer').__class__ is not self._tcls:
-            self.buffer = self._tcls()
-        buf = resized(self.buffer, x.shape)
+        buf = field_out(self, 'buffer', x.shape)
         if x.ndim - 1 == w.ndim and x.ndim > 1:
             if x[0].size != w.size:
                 raise ValueError(f"{self!r}: weight of size {sizestr(w.shape)} does not match the samples of size "

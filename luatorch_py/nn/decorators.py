@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from ..backend import array_module
 from ..tensor import Tensor, CPU_LONG_STORAGE
 from ..types import type_info
 from .containers import Container
@@ -60,6 +61,12 @@ class Decorator(Container):
 
 
 # -- Bottle ------------------------------------------------------------------------------------------------------
+def _folded_shape(shape, nb):
+    """(product of the ``nb`` leading sizes, ``shape`` with them folded into the next dim)."""
+    fold = math.prod(shape[:nb])
+    return fold, (fold * shape[nb],) + shape[nb + 1:]
+
+
 class Bottle(Decorator):
     """Bottle(module, nInputDim=2, nOutputDim=nInputDim): applies a module made for ``nInputDim``-D inputs to an
     input with more dims, by folding the extra leading dims into the first (a view: the input must be contiguous,
@@ -99,8 +106,7 @@ class Bottle(Decorator):
             out = inner.updateOutput(t)
             _view_as(self, 'output', out, out._a.shape)
             return self.output
-        fold = math.prod(x.shape[:nb])
-        inshape = (fold * x.shape[nb],) + x.shape[nb + 1:]
+        fold, inshape = _folded_shape(x.shape, nb)
         out = inner.updateOutput(t.view(inshape))
         if out.dim() != self.nOutputDim:
             raise ValueError(f"{self!r}: wrong number of output dims on the module: expected {self.nOutputDim}, "
@@ -116,9 +122,7 @@ class Bottle(Decorator):
         g = self._coerce(gradOutput, 'gradOutput')
         if t.dim() <= self.nInputDim:
             return t, g, False
-        nb = t.dim() - self.nInputDim
-        fold = math.prod(t._a.shape[:nb])
-        inshape = (fold * t._a.shape[nb],) + t._a.shape[nb + 1:]
+        _, inshape = _folded_shape(t._a.shape, t.dim() - self.nInputDim)
         out = self.modules[0].output
         if g._a.size != out._a.size:
             raise ValueError(f"{self!r}: gradOutput of size {sizestr(g._a.shape)} does not match the output of size "
@@ -135,8 +139,6 @@ class Bottle(Decorator):
         if gi is None:
             self.gradInput = None
             return None
-        if self.gradInput is None:
-            self.gradInput = self._tcls()
         _view_as(self, 'gradInput', gi, self._coerce(input)._a.shape if folded else gi._a.shape)
         return self.gradInput
 
@@ -151,11 +153,6 @@ class Bottle(Decorator):
 
 
 # -- WeightNorm --------------------------------------------------------------------------------------------------
-def _xp_of(a):
-    from ..backend import array_module
-    return array_module(a)
-
-
 class WeightNorm(Decorator):
     """WeightNorm(module, outputDim=0): reparametrizes the ``weight`` of ``module`` as w = g * v / ||v|| (Salimans
     and Kingma), the norm taken over every dim but ``outputDim`` (0-based; Lua's default 1).  The parameters are
@@ -198,7 +195,7 @@ class WeightNorm(Decorator):
 
     def resetInit(self, inputSize=None, outputSize=None):
         self.v.normal(0, math.sqrt(2 / self.otherDims))
-        xp = _xp_of(self.v._a)
+        xp = array_module(self.v._a)
         xp.sqrt((self.v._a * self.v._a).sum(axis=1), out=self.g._a)
         if 'bias' in self.__dict__:
             self.bias.zero()
@@ -213,7 +210,7 @@ class WeightNorm(Decorator):
     def updateWeight(self):
         """weight = g * v / sqrt(||v||^2 + 1e-4), rows of v along ``outputDim`` of the weight."""
         v = self._2d(self.v)
-        xp = _xp_of(v)
+        xp = array_module(v)
         n = v.shape[0]
         norm = self._buffer('_norm', (n,))
         xp.sum(v * v, axis=1, out=norm)
@@ -254,7 +251,7 @@ class WeightNorm(Decorator):
         gw_t._a += step._a
         if '_norm' not in self.__dict__:
             self.updateWeight()
-        xp = _xp_of(self.v._a)
+        xp = array_module(self.v._a)
         v = self._2d(self.v)
         n = v.shape[0]
         norm = self._norm[:, None]
@@ -284,10 +281,7 @@ class WeightNorm(Decorator):
         self.g._a -= learningRate * self.gradG._a
         self.v._a -= learningRate * self.gradV._a.reshape(self.v._a.shape)
 
-    def parameters(self):
-        if 'bias' in self.__dict__:
-            return [self.v, self.g, self.bias], [self.gradV, self.gradG, self.gradBias]
-        return [self.v, self.g], [self.gradV, self.gradG]
+    parameters = Module.parameters      # v, g (and bias) from _param_pairs, not the module's weight (Container's)
 
     def type(self, name=None, tensorCache=None):
         if name is None:
@@ -330,7 +324,7 @@ def _weightnorm_read(f, version):
     od = int(f.get('outputDim', 1)) - 1
     inner = mods[0]
     w, gw = v.__class__(*shape), v.__class__(*shape)
-    xp = _xp_of(v._a)
+    xp = array_module(v._a)
     va = v._a.reshape(shape[od], -1)
     norm = xp.sqrt((va * va).sum(axis=1) + 10e-5)
     xp.moveaxis(w._a, od, 0)[...] = (va * (g._a / norm)[:, None]).reshape(xp.moveaxis(w._a, od, 0).shape)
@@ -433,13 +427,15 @@ class DontCast(Decorator):
             self.gradInput = gi
         return self.gradInput
 
+    def _grad_again(self, gradOutput):
+        """gradOutput as updateGradInput handed it to the module (its copy is not made again)."""
+        return self._gradOutput if self.castout and _table_type(gradOutput)[0] != self.moduleType else gradOutput
+
     def accGradParameters(self, input, gradOutput, scale=1):
-        g = self._gradOutput if self.castout and _table_type(gradOutput)[0] != self.moduleType else gradOutput
-        self.modules[0].accGradParameters(self._in(input), g, scale)
+        self.modules[0].accGradParameters(self._in(input), self._grad_again(gradOutput), scale)
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
-        g = self._gradOutput if self.castout and _table_type(gradOutput)[0] != self.moduleType else gradOutput
-        self.modules[0].accUpdateGradParameters(self._in(input), g, lr)
+        self.modules[0].accUpdateGradParameters(self._in(input), self._grad_again(gradOutput), lr)
 
     def type(self, name=None, tensorCache=None):
         """The module is not converted; with castout the output becomes ``name``, with castin the gradInput."""
@@ -500,7 +496,7 @@ def _has_nan(x):
     if isinstance(x, (list, tuple)):
         return any(_has_nan(e) for e in x)
     if isinstance(x, Tensor):
-        return x._info.is_floating and bool(_xp_of(x._a).isnan(x._a.sum()))
+        return x._info.is_floating and bool(array_module(x._a).isnan(x._a.sum()))
     return False
 
 
@@ -564,24 +560,25 @@ class Profile(Decorator):
         self.summedFwdTime = 0
         self.summedBwdTime = 0
 
-    def updateOutput(self, input):
+    def _timed(self, count, total, what, fn, *args):
+        """``fn(*args)``, its time added to field ``total`` and field ``count`` incremented; every ``print_interval``
+        calls the sum is printed and both are reset."""
+        d = self.__dict__
         t0 = time.perf_counter()
-        self.output = self.modules[0].updateOutput(input)
-        self.summedFwdTime += time.perf_counter() - t0
-        self.numFwds += 1
-        if self.numFwds % self.print_interval == 0:
-            print(f"{self.name} took {self.summedFwdTime:.3f} seconds for {self.print_interval} forward passes")
-            self.numFwds = 0
-            self.summedFwdTime = 0
+        result = fn(*args)
+        d[total] += time.perf_counter() - t0
+        d[count] += 1
+        if d[count] % self.print_interval == 0:
+            print(f"{self.name} took {d[total]:.3f} seconds for {self.print_interval} {what} passes")
+            d[count] = 0
+            d[total] = 0
+        return result
+
+    def updateOutput(self, input):
+        self.output = self._timed('numFwds', 'summedFwdTime', 'forward', self.modules[0].updateOutput, input)
         return self.output
 
     def updateGradInput(self, input, gradOutput):
-        t0 = time.perf_counter()
-        self.gradInput = self.modules[0].updateGradInput(input, gradOutput)
-        self.summedBwdTime += time.perf_counter() - t0
-        self.numBwds += 1
-        if self.numBwds % self.print_interval == 0:
-            print(f"{self.name} took {self.summedBwdTime:.3f} seconds for {self.print_interval} backward passes")
-            self.numBwds = 0
-            self.summedBwdTime = 0
+        self.gradInput = self._timed('numBwds', 'summedBwdTime', 'backward', self.modules[0].updateGradInput,
+                                     input, gradOutput)
         return self.gradInput

@@ -119,23 +119,26 @@ class Inception(Decorator):
             return t._view(t._a.reshape(t._a.shape[1:]))
         return t
 
+    def _batched(self, input, gradOutput):
+        return self._to_batch(input), self._to_batch(gradOutput, 'gradOutput')
+
     def updateOutput(self, input):
         self.output = self._from_batch(self.modules[0].updateOutput(self._to_batch(input)))
         return self.output
 
     def updateGradInput(self, input, gradOutput):
-        x, g = self._to_batch(input), self._to_batch(gradOutput, 'gradOutput')
+        x, g = self._batched(input, gradOutput)
         self.gradInput = self._from_batch(self.modules[0].updateGradInput(x, g))
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
-        x, g = self._to_batch(input), self._to_batch(gradOutput, 'gradOutput')
+        x, g = self._batched(input, gradOutput)
         self.modules[0].accGradParameters(x, g, scale)
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
-        x, g = self._to_batch(input), self._to_batch(gradOutput, 'gradOutput')
+        x, g = self._batched(input, gradOutput)
         self.modules[0].accUpdateGradParameters(x, g, lr)
 
     def sharedAccUpdateGradParameters(self, input, gradOutput, lr):
-        x, g = self._to_batch(input), self._to_batch(gradOutput, 'gradOutput')
+        x, g = self._batched(input, gradOutput)
         self.modules[0].sharedAccUpdateGradParameters(x, g, lr)

@@ -17,8 +17,8 @@ from .distance import Normalize
 from .linear import Add, CMul, Linear
 from .activation import ReLU
 from .conv import _positive
-from .module import (Module, check_grad_like_input, check_grad_size, long_info, owned_tensor, pair_input, resized,
-                     set_aliased, sizestr)
+from .module import (Module, check_grad_like_input, check_grad_size, field_out, long_info, owned_tensor, pair_grad,
+                     pair_input, resized, set_aliased, sizestr)
 from .reduce import Max, Mean
 from .shape import MulConstant, Replicate, View, _any_tensor, _view_as, _ViewModule
 from .table import CSubTable, Identity, JoinTable, _leaves, _zero_like
@@ -122,15 +122,11 @@ class MaskedSelect(Module):
         g = self._coerce(gradOutput, 'gradOutput')._a
         n = int(mask.sum())
         check_grad_size(self, g.reshape(-1) if g.size == n else g, (n,))
-        gi = self.gradInput if isinstance(self.gradInput, list) and len(self.gradInput) == 2 else None
-        if gi is None or any(t.__class__ is not self._tcls for t in gi):
-            gi = self.gradInput = [self._tcls(), self._tcls()]
-        a = resized(gi[0], x.shape)
+        mt = input[1]
+        a, gm = pair_grad(self, (x.shape, mt._a.shape if isinstance(mt, Tensor) else mt.shape))
         a.fill(0)
         a[mask] = g.reshape(-1)
-        mt = input[1]
-        ms = mt._a.shape if isinstance(mt, Tensor) else mt.shape
-        resized(gi[1], ms).fill(0)
+        gm.fill(0)
         return self.gradInput
 
 
@@ -167,11 +163,8 @@ class Index(Module):
         x, d, idx = self._split(input)
         g = self._coerce(gradOutput, 'gradOutput')._a
         check_grad_size(self, g, x.shape[:d] + (idx.shape[0],) + x.shape[d + 1:])
-        gi = self.gradInput
-        if not isinstance(gi, list) or len(gi) != 2 or any(t.__class__ is not self._tcls for t in gi):
-            gi = self.gradInput = [self._tcls(), self._tcls()]
-        resized(gi[1], idx.shape).fill(0)
-        a = resized(gi[0], x.shape)
+        a, gidx = pair_grad(self, (x.shape, idx.shape))
+        gidx.fill(0)
         a.fill(0)
         from ..backend.kernels import scatter_add
         scatter_add(array_module(a).moveaxis(a, d, 0), idx, array_module(g).moveaxis(g, d, 0))
@@ -340,16 +333,21 @@ class GatedLinearUnit(Module):
         lo = (slice(None),) * d
         return d, x[lo + (slice(0, n),)], x[lo + (slice(n, None),)]
 
+    def _sigmoid(self, xp, b):
+        """sigmoid(b) = 1 / (1 + exp(-b)) in a kept buffer."""
+        s = self._buffer('_sig', b.shape)
+        xp.negative(b, out=s)
+        xp.exp(s, out=s)
+        s += 1
+        xp.reciprocal(s, out=s)
+        return s
+
     def updateOutput(self, input):
         x = self._coerce(input)._a
         d, a, b = self._halves(x)
         xp = array_module(x)
         out = resized(self.output, a.shape)
-        s = self._buffer('_sig', a.shape)
-        xp.negative(b, out=s)
-        xp.exp(s, out=s)
-        s += 1
-        xp.reciprocal(s, out=s)
+        s = self._sigmoid(xp, b)
         xp.multiply(a, s, out=out)
         return self.output
 
@@ -359,11 +357,7 @@ class GatedLinearUnit(Module):
         d, a, b = self._halves(x)
         check_grad_size(self, g, a.shape)
         xp = array_module(x)
-        s = self._buffer('_sig', a.shape)
-        xp.negative(b, out=s)
-        xp.exp(s, out=s)
-        s += 1
-        xp.reciprocal(s, out=s)
+        s = self._sigmoid(xp, b)
         gi = resized(self.gradInput, x.shape)
         _, ga, gb = self._halves(gi)
         xp.multiply(g, s, out=ga)                      # d/da = sigmoid(b)
@@ -471,11 +465,9 @@ class WhiteNoise(Module):
         out = resized(self.output, x.shape)
         out[...] = x
         if self.train is not False:
-            if self.noise.__class__ is not self._tcls:
-                self.noise = self._tcls()
             if not self.std > 0:
                 raise ValueError(f"{self!r}: std must be > 0 (Torch7's normal draws), got {self.std}")
-            resized(self.noise, x.shape)
+            field_out(self, 'noise', x.shape)
             self.noise.normal(self.mean, self.std)
             out += self.noise._a
         elif self.mean != 0:
@@ -566,12 +558,8 @@ class MV(Module):
         g = self._coerce(gradOutput, 'gradOutput')._a
         Mt = self._mt(M)
         check_grad_size(self, g, Mt.shape[:-1])
-        gi = self.gradInput
-        if not isinstance(gi, list) or len(gi) != 2 or any(t.__class__ is not self._tcls for t in gi):
-            gi = self.gradInput = [self._tcls(), self._tcls()]
         xp = array_module(M)
-        gM = resized(gi[0], M.shape)
-        gv = resized(gi[1], v.shape)
+        gM, gv = pair_grad(self, (M.shape, v.shape))
         outer = self._mt(gM)                            # d/dMt[i, j] = g[i] v[j]
         xp.multiply(g[..., :, None], v[..., None, :], out=outer)
         xp.matmul(Mt.swapaxes(-1, -2), g[..., None], out=gv[..., None])

@@ -13,9 +13,9 @@ from ..tensor import Tensor
 from ..types import TYPES
 from .containers import ParallelTable, Sequential
 from .distance import MM
-from .linear import Linear
+from .linear import Linear, _reset_uniform
 from .lookup import LookupTable
-from .module import Module, check_grad_size, long_info, resized, sizestr
+from .module import Module, check_grad_size, field_out, long_info, resized, sizestr
 from .table import Identity
 
 
@@ -53,8 +53,7 @@ class Cosine(Module):
         self.reset()
 
     def reset(self, stdv=None):
-        s = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.size(0))
-        self.weight.uniform(-s, s)
+        _reset_uniform(stdv, self.weight.size(0), self.weight)
         return self
 
     def _norms(self, x2):
@@ -150,8 +149,7 @@ class WeightedEuclidean(Module):
         self.reset()
 
     def reset(self, stdv=None):
-        s = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.size(0))
-        self.weight.uniform(-s, s)
+        _reset_uniform(stdv, self.weight.size(0), self.weight)
         self.diagCov.fill(1)
         return self
 
@@ -247,11 +245,8 @@ class LinearWeightNorm(Linear):
         self.reset()
 
     def reset(self, stdv=None):
-        s = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.inputSize)
-        self.weight.uniform(-s, s)
+        _reset_uniform(stdv, self.inputSize, self.weight, self.__dict__.get('bias'))     # (weight drawn first)
         self.initFromWeight()
-        if 'bias' in self.__dict__:
-            self.bias.uniform(-s, s)
         return self
 
     def initFromWeight(self, weight=None):
@@ -282,10 +277,7 @@ class LinearWeightNorm(Linear):
         v = self.v._a
         xp = array_module(v)
         for k, shape in (('norm', self.g._a.shape), ('scale', self.g._a.shape), ('weight', v.shape)):
-            t = self.__dict__.get(k)
-            if t is None or t.__class__ is not self._tcls:
-                t = self.__dict__[k] = self._tcls()
-            resized(t, shape)
+            field_out(self, k, shape)
         n = self.norm._a
         t = self._buffer('_t', v.shape)
         xp.multiply(v, v, out=t)
@@ -542,8 +534,10 @@ class Kmeans(Module):
         w = self.weight._a
         xp = array_module(w)
         d = self._buffer('_dist', (self.k, x.shape[0]))
-        diff = x[None, :, :] - w[:, None, :]
-        xp.sum(diff * diff, axis=2, out=d)
+        diff = self._buffer('_diff', (self.k,) + x.shape)       # (k, n, dim) scratch, kept
+        xp.subtract(x[None, :, :], w[:, None, :], out=diff)
+        diff *= diff
+        xp.sum(diff, axis=2, out=d)
         idx = self._buffer('_minIndx', (x.shape[0],), long_info(self))
         xp.argmin(d, axis=0, out=idx)
         resized(self.output, (x.shape[0],))[...] = idx
@@ -568,9 +562,14 @@ class Kmeans(Module):
         xp = array_module(x)
         cnt = self.clusterSampleCount._a
         cnt.fill(0)
-        scatter_add(cnt, idx, xp.ones(x.shape[0], dtype=cnt.dtype))
-        step = -s * (x - self.weight._a[idx])
-        acc = xp.zeros(self.weight._a.shape, dtype=step.dtype)
+        ones = self._buffer('_ones', (x.shape[0],))
+        ones.fill(1)
+        scatter_add(cnt, idx, ones)
+        step = self._buffer('_step', x.shape)
+        xp.subtract(x, self.weight._a[idx], out=step)
+        step *= -s
+        acc = self._buffer('_acc', self.weight._a.shape)
+        acc.fill(0)
         scatter_add(acc, idx, step)
         acc /= (cnt + 1e-7)[:, None]
         self.gradWeight._a += acc

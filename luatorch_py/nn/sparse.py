@@ -4,7 +4,6 @@ A sparse example is an (nnz x 2) tensor of (index, value) rows: index 0-BASED he
 the input's element there.  A batch is a list of such tensors (or, Torch7's legacy form, one (batch x nnz x 2)
 tensor).
 """
-import math
 import numbers
 
 import numpy as np
@@ -12,8 +11,9 @@ import numpy as np
 from .. import backend
 from ..backend import array_module
 from ..tensor import Tensor
-from .module import Module, check_grad_size, long_info, resized, sizestr
+from .module import Module, check_grad_size, field_out, long_info, resized, sizestr
 from .conv import _positive
+from .linear import _reset_uniform
 from .shape import _any_tensor
 
 NO_LAST_INPUT, ONE_LAST_INPUT, ACC_MULTIPLE_TIMES = 0, 1, 2
@@ -44,9 +44,7 @@ class SparseLinear(Module):
         self.reset()
 
     def reset(self, stdv=None):
-        s = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.size(1))
-        self.weight.uniform(-s, s)
-        self.bias.uniform(-s, s)
+        _reset_uniform(stdv, self.weight.size(1), self.weight, self.bias)
         self.bias._a *= 0.000001
         return self
 
@@ -216,9 +214,7 @@ class IndexLinear(Module):
         self._running = []
 
     def reset(self, stdv=None):
-        s = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.size(1))
-        self.weight.uniform(-s, s)
-        self.bias.uniform(-s, s)
+        _reset_uniform(stdv, self.weight.size(1), self.weight, self.bias)
         self.bias._a *= 0.000001
         if self.normalize:
             self.weight._a[:, :self.normalize] = 0
@@ -296,10 +292,7 @@ class IndexLinear(Module):
             idx = np.fromiter(stats, dtype=np.int64)
             w[backend.to_device(idx, self._tinfo.cuda), :4] = backend.to_device(
                 np.array([stats[r] for r in idx.tolist()], dtype=w.dtype), self._tinfo.cuda)
-        t = self.__dict__.get('normalizedValues')
-        if t.__class__ is not self._tcls:
-            t = self.normalizedValues = self._tcls()
-        nv = resized(t, out.shape)
+        nv = field_out(self, 'normalizedValues', out.shape)
         nv[...] = backend.to_device(out.astype(nv.dtype), self._tinfo.cuda)
         return nv
 

@@ -10,6 +10,15 @@ from .module import Module, resized, sizestr
 from .table import _RefModule, _leaves, _list, _owned_list
 
 
+def _tensors_of_type(module, lst, n):
+    """The list ``lst`` cut or grown to ``n`` tensors of the module's type (those already of it kept)."""
+    del lst[n:]
+    for i in range(n):
+        if i >= len(lst) or lst[i].__class__ is not module._tcls:
+            lst[i:i + 1] = [module._tcls()]
+    return lst
+
+
 class CAddTensorTable(Module):
     """Input ``[v, [t0, t1, ...]]``: output ``[t0 + v, t1 + v, ...]`` (v and every ti of the same size).  The
     gradInput is ``[sum of the gradOutputs, [copies of the gradOutputs]]``."""
@@ -60,12 +69,8 @@ class CAddTensorTable(Module):
         g0[...] = gs[0].reshape(v.shape)
         for g in gs[1:len(ts)]:
             g0 += g.reshape(v.shape)
-        lst = gi[1]
-        del lst[len(ts):]
-        for i in range(len(ts)):
-            if i >= len(lst) or lst[i].__class__ is not self._tcls:
-                lst[i:i + 1] = [self._tcls()]
-            resized(lst[i], v.shape)[...] = gs[i].reshape(v.shape)
+        for i, t in enumerate(_tensors_of_type(self, gi[1], len(ts))):
+            resized(t, v.shape)[...] = gs[i].reshape(v.shape)
         return gi
 
 
@@ -190,11 +195,8 @@ class MixtureTable(Module):
         if isinstance(es, list):
             if len(gi) < 2 or not isinstance(gi[1], list):
                 gi[1:] = [[]]
-            lst = gi[1]
-            del lst[len(es):]
+            lst = _tensors_of_type(self, gi[1], len(es))
             for i, e in enumerate(es):
-                if i >= len(lst) or lst[i].__class__ is not self._tcls:
-                    lst[i:i + 1] = [self._tcls()]
                 ge = resized(lst[i], e.shape)
                 prod = self._buffer('_prod', e.shape)
                 xp.multiply(go, e, out=prod)

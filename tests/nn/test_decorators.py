@@ -128,6 +128,16 @@ def test_weight_norm_file_layout_and_reload(tmp_path):
     np.testing.assert_allclose(m2.forward(x).numpy(), m.forward(x).numpy(), rtol=1e-14)
 
 
+def test_weight_norm_parameters_are_v_g_and_bias():
+    m = nn.WeightNorm(nn.Linear(4, 2))
+    p, g = m.parameters()
+    assert [id(t) for t in p] == [id(m.v), id(m.g), id(m.modules[0].bias)]
+    assert [id(t) for t in g] == [id(m.gradV), id(m.gradG), id(m.modules[0].gradBias)]
+    m = nn.WeightNorm(nn.Linear(4, 2).noBias())
+    p, g = m.parameters()
+    assert [id(t) for t in p] == [id(m.v), id(m.g)] and [id(t) for t in g] == [id(m.gradV), id(m.gradG)]
+
+
 def test_weight_norm_training_through_flat_parameters():
     torch.manualSeed(1)
     m = nn.WeightNorm(nn.Linear(4, 2)).float().double()         # a conversion keeps weight/bias the module's own
@@ -218,7 +228,9 @@ def test_profile(capsys, tmp_path):
     m.forward(x)
     assert capsys.readouterr().out == ''
     m.forward(x)
-    assert 'nn.Tanh took ' in capsys.readouterr().out and m.numFwds == 0
+    out = capsys.readouterr().out
+    assert 'nn.Tanh took ' in out and 'seconds for 2 forward passes' in out and m.numFwds == 0
+    assert m.summedFwdTime == 0 and m.numBwds == 0
     m.backward(x, x)
     m.backward(x, x)
     assert 'seconds for 2 backward passes' in capsys.readouterr().out

@@ -186,6 +186,9 @@ def test_convert_type_and_errors():
     y = m.forward(x)
     assert y.type() == 'torch.DoubleTensor'
     assert m.backward(x, T(np.ones((2, 3)))).type() == 'torch.FloatTensor'     # gradInput in the input's type
+    m.clearState()                                  # drops the kept (converted) input; backward rebuilds it
+    assert not {'_x', '_input_c', '_converted'} & set(m.__dict__)
+    np.testing.assert_array_equal(m.backward(x, T(np.full((2, 3), 2.0))).numpy(), np.full((2, 3), 2, np.float32))
     f = nn.Convert('bchw', 'bf')
     assert (f.inputBatchDim, f.outputBatchDim, f.nInputDim, f.nOutputDim) == (0, 0, 4, 2)
     from luatorch_py.serialization import classes
