@@ -604,9 +604,8 @@ def multinomial(*args, replacement=None):
 
 def _as(like, arr):
     """``arr`` (int64 numpy) as a tensor of ``like``'s type."""
-    from .types import type_info
     from .backend import to_device
-    info = type_info(like._info.name)
+    info = like._info
     return info.tensor_class._from_array(to_device(arr.astype(info.dtype), info.cuda))
 
 

@@ -204,15 +204,9 @@ def cols_to_batch(m, n, layout):
 
 
 # -- padding ------------------------------------------------------------------------------------------------
-def _fill_borders(buf, first, pad, sizes, value):
-    """Set to ``value`` the border of width ``pad`` (left) / the rest (right) of spatial dims starting at axis
-    ``first`` of ``buf``, around an interior of ``sizes``."""
-    for dst, v in _border_copies(buf, first, pad, sizes, value):
-        dst[...] = v
-
-
 def _border_copies(buf, first, pad, sizes, value=0):
-    """The (border view, value) pairs of ``_fill_borders``."""
+    """The (border view, ``value``) pairs that fill the border of width ``pad`` (left) / the rest (right) of the
+    spatial dims starting at axis ``first`` of ``buf``, around an interior of ``sizes``."""
     copies = []
     lead = (slice(None),) * first
     for i, (p, s) in enumerate(zip(pad, sizes)):
@@ -228,16 +222,23 @@ def _border_copies(buf, first, pad, sizes, value=0):
 def padded(x, pad, buffer=None, name='_pad', value=0, extra=None):
     """``x`` (N, C, *S) inside a border of ``pad`` (per spatial dim) filled with ``value``; ``extra`` adds room on
     the right (ceil-mode pooling).  ``x`` itself when there is nothing to add."""
-    d = x.ndim - 2
-    extra = extra or (0,) * d
-    if not any(pad) and not any(extra):
+    if not any(pad) and not any(extra or ()):
         return x
+    buf, copies = _padded_copies(x, pad, buffer, name, value, extra)
+    for dst, src in copies:
+        dst[...] = src
+    return buf
+
+
+def _padded_copies(x, pad, buffer, name, value=0, extra=None):
+    """A buffer (N, C, *S+2*pad(+extra)) and the copies (dst, src) that fill it with ``x`` (N, C, *S) inside a
+    border of ``value`` (``padded``'s, made once by ``im2col_plan``)."""
     sizes = x.shape[2:]
+    extra = extra or (0,) * len(sizes)
     shape = x.shape[:2] + tuple(s + 2 * p + e for s, p, e in zip(sizes, pad, extra))
     buf = _get(buffer, name, shape, x)
-    _fill_borders(buf, 2, pad, sizes, value)
-    buf[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(pad, sizes))] = x
-    return buf
+    inner = (slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(pad, sizes))
+    return buf, _border_copies(buf, 2, pad, sizes, value) + [(buf[inner], x)]
 
 
 def _nlast_padded_copies(x, pad, buffer, name):
@@ -283,11 +284,8 @@ def im2col_plan(x, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, buffer=No
         strides = ((st[0],) + tuple(st[1 + i] * dilation[i] for i in range(d))
                    + tuple(st[1 + i] * stride[i] for i in range(d)) + (st[-1],))
     else:
-        if any(pad):                                                            # (N, C, *Sp)
-            sizes = x.shape[2:]
-            src = _get(buffer, name + '_pad', x.shape[:2] + tuple(s + 2 * p for s, p in zip(sizes, pad)), x)
-            inner = (slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(pad, sizes))
-            copies = _border_copies(src, 2, pad, sizes) + [(src[inner], x)]
+        if any(pad):
+            src, copies = _padded_copies(x, pad, buffer, name + '_pad')        # (N, C, *Sp)
         else:
             src, copies = x, []
         st = src.strides
@@ -325,8 +323,9 @@ def col2im_plan(cols, out, ksize, stride=1, pad=0, dilation=1, layout=_NFIRST, b
     into ``out`` and returns ``out``; kept while the same two arrays come back.
 
     Every input element gets its sum in the order of the kernel offsets, starting from +0.0, as Torch7's col2im:
-    the first offset's add is ``columns + 0.0`` written over its window (the same sum without reading the zeros
-    back), the rest of the accumulator is zeroed, the other offsets are added in turn."""
+    the accumulator is zeroed (the positions no window covers keep the 0), the first offset's add is
+    ``columns + 0.0`` written over its window (the same sum, without reading the zeros back), the other offsets are
+    added in turn."""
     d = out.ndim - 2
     ksize, stride, pad, dilation = (_tuple(v, d) for v in (ksize, stride, pad, dilation))
     n, c = out.shape[:2]

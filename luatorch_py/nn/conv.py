@@ -28,7 +28,7 @@ from .. import backend
 from ..backend import array_module, gpu_pool, kernels
 from .linear import _WeightBias, _acc_bias, _acc_weight
 from .module import Module, check_grad_size, long_info, owned_tensor, pair_grad, resized, sizestr
-from .pooling import _CeilMode
+from .pooling import _CeilMode, _pooled_size
 from ._layout import batch_last_field, contiguous_field, feeds_next, field_like
 
 _INF = float('inf')
@@ -134,14 +134,6 @@ class _Convolution(_WeightBias):
 
     # -- per-input plans (Torch7 resizes its buffers only when a size changes; here the checks, the layout choice
     # and the views the copies go through are also made once per input array and size) ---------------------------
-    def _abuffer(self, name, shape):
-        """``_buffer``, cache-line aligned on the CPU (backend.empty_aligned says why)."""
-        info = self._tinfo
-        buf = self.__dict__.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != info.dtype or array_module(buf) is not info.xp:
-            self.__dict__[name] = backend.empty_aligned(shape, info.dtype, info.xp)
-        return self._buffer(name, shape)
-
     def _plan(self, x):
         """(xb, batched, osize, layout, keep_last) for input array ``x``: ``_input``'s checks and sizes, the column
         layout and whether the output is batch-last (``_keep_last``); kept while the same array comes back with the
@@ -169,7 +161,7 @@ class _Convolution(_WeightBias):
             return kept[2]()
         xb, _, _, layout, _ = plan
         k, s, p = self._geom()
-        fill = kernels.im2col_plan(xb, k, s, p, self._dilation(), layout, self._abuffer, '_cols')
+        fill = kernels.im2col_plan(xb, k, s, p, self._dilation(), layout, self._buffer, '_cols')
         cols = fill()
         self._hot_cols = (x, plan, fill, cols)
         d['_cols_spent'] = False
@@ -196,13 +188,13 @@ class _Convolution(_WeightBias):
             return view[2]
         if d.get('_gm_of') is g and d.get('_gm_layout') == layout:
             self._gm_of = None
-            return d['_gm_mat']
+            return d['_gm']
         if layout == 'nlast' and kernels.batch_last(gb):       # already the (O, L*N) matrix
             gm = kernels.memory_view(gb).reshape(gb.shape[1], -1)
             self._hot_gm = (g, layout, gm)
             return gm
-        gm = kernels.batch_to_cols(gb, layout, self._abuffer('_gm', (gb.shape[1], gb[0, 0].size * gb.shape[0])))
-        self._gm_of, self._gm_layout, self._gm_mat = g, layout, gm
+        gm = kernels.batch_to_cols(gb, layout, self._buffer('_gm', (gb.shape[1], gb[0, 0].size * gb.shape[0])))
+        self._gm_of, self._gm_layout = g, layout      # (gm is the buffer '_gm': batch_to_cols returns its out)
         return gm
 
     def _fold(self, dcols, gi, plan):
@@ -213,7 +205,7 @@ class _Convolution(_WeightBias):
             return kept[3]()
         xb, _, _, layout, _ = plan
         k, s, p = self._geom()
-        fold = kernels.col2im_plan(dcols, gi.reshape(xb.shape), k, s, p, self._dilation(), layout, self._abuffer,
+        fold = kernels.col2im_plan(dcols, gi.reshape(xb.shape), k, s, p, self._dilation(), layout, self._buffer,
                                    '_col2im')
         self._hot_fold = (dcols, gi, plan, fold)
         return fold()
@@ -245,7 +237,7 @@ class _Convolution(_WeightBias):
             if 'bias' in self.__dict__:
                 res += self.bias._a[:, None]
             return self.output
-        res = self._abuffer('_res', (nout, cols.shape[1]))
+        res = self._buffer('_res', (nout, cols.shape[1]))
         backend.matmul(w, cols, res)
         out = contiguous_field(self, 'output', ((n,) if batched else ()) + (nout,) + osize)
         o3 = out.reshape(n, nout, -1)
@@ -294,7 +286,7 @@ class _Convolution(_WeightBias):
         shape = (w.shape[1], gm.shape[1])
         dcols = self._spend_columns(x, plan, shape) if spend else None
         if dcols is None:
-            dcols = self._abuffer('_dcols', shape)
+            dcols = self._buffer('_dcols', shape)
         backend.matmul(w.T, gm, dcols)
         self._fold(dcols, field_like(self, 'gradInput', x), plan)      # batch-last when the input is
         return self.gradInput
@@ -785,6 +777,19 @@ def _volume_windows(k, s, osize):
             for off in kernels.kernel_offsets(k)]
 
 
+def _volume_pooled_sizes(sizes, span, stride, pad, ceil_mode):
+    """(output sizes, extra) of THNN's volumetric max pooling (``span``: the window's extent, dilation included):
+    floor or ceil of (size + 2*pad - span) / stride, plus 1, less one where the last window would start past the
+    input and its left padding -- checked in every dim when any dim is padded (THNN's ``if (pT || pW || pH)``); 0
+    (too small) where the padded input is smaller than the window.  ``extra``: the room the last window needs past
+    the right padding (ceil mode), for kernels.padded."""
+    any_pad = bool(any(pad))
+    osize = tuple(_pooled_size(i, kk, ss, pp, ceil_mode, any_pad) if i + 2 * pp >= kk else 0
+                  for i, kk, ss, pp in zip(sizes, span, stride, pad))
+    extra = tuple(max(0, (o - 1) * ss + kk - (i + 2 * pp)) for o, ss, kk, i, pp in zip(osize, stride, span, sizes, pad))
+    return osize, extra
+
+
 class VolumetricMaxPooling(_CeilMode, Module):
     """The largest value over kT x kW x kH windows, dT, dW, dH apart (default: the kernel size), with padding
     padT, padW, padH (at most half the kernel) that never wins.  ``:ceil()`` rounds the output size up (the last
@@ -820,19 +825,11 @@ class VolumetricMaxPooling(_CeilMode, Module):
         xb, batched = _volume(self, x)
         k, s, p = self._geom()
         sizes = xb.shape[2:]
-        osize = []
-        for i, kk, ss, pp in zip(sizes, k, s, p):
-            n = i - kk + 2 * pp
-            o = (-(-n // ss) if self.ceil_mode else n // ss) + 1 if n >= 0 else 0
-            if o > 0 and pp and (o - 1) * ss >= i + pp:
-                o -= 1            # the last window must start inside the input (Torch7)
-            osize.append(o)
-        osize = tuple(osize)
+        osize, extra = _volume_pooled_sizes(sizes, k, s, p, self.ceil_mode)
         if min(osize) < 1:
             raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} is too small: its {_x(sizes)} volumes"
                              f" (padded by {p[0]},{p[2]},{p[1]}) are smaller than the kernel "
                              f"{self.kT}x{self.kW}x{self.kH}")
-        extra = tuple(max(0, (o - 1) * ss + kk - (i + 2 * pp)) for o, ss, kk, i, pp in zip(osize, s, k, sizes, p))
         return x, xb, batched, osize, k, s, p, extra
 
     def updateOutput(self, input):

@@ -104,13 +104,10 @@ class Linear(_WeightBias):
         if out.shape != shape:
             out = resized(o, shape)
         b = d.get('bias')
-        if type(out) is np.ndarray:
-            wT = w.T
-            np.matmul(x, wT, out=out)
-            if input.__class__ is self._tcls and self.__class__ is Linear:
-                d['_hot_f'] = (input.__class__, x, w, wT, out, b, None if b is None else b._a)
-        else:
-            backend.matmul(x, w.T, out)
+        wT = w.T
+        backend.matmul(x, wT, out)
+        if type(out) is np.ndarray and input.__class__ is self._tcls and self.__class__ is Linear:
+            d['_hot_f'] = (input.__class__, x, w, wT, out, b, None if b is None else b._a)
         if b is not None:
             out += b._a
         return o
@@ -174,30 +171,23 @@ class Linear(_WeightBias):
             a = gi._a
             if a.shape != x.shape:
                 a = resized(gi, x.shape)
-            if type(a) is np.ndarray:
-                np.matmul(g, w, out=a)
-            else:
-                backend.matmul(g, w, a)
+            backend.matmul(g, w, a)
         gw = d['gradWeight']._a
         gb = d['gradBias']._a if 'bias' in d else None
         if type(gw) is np.ndarray and scale == 1:
-            # on the CPU, add_sums's first branch inline, and for a small layer addmm's too (the kept scratch arrays
-            # read directly): the per-call overhead is most of its cost
+            # on the CPU, add_sums's first branch inline, and for a small layer addmm's too (their scratch arrays
+            # kept in _hot_b for the calls that follow): the per-call overhead is most of its cost
             gT = g.T
             tw = None
             if gw.size <= backend._CHUNK:
-                tw = d.get('_gw')
-                if tw is None or tw.shape != gw.shape or tw.dtype is not gw.dtype:
-                    tw = self._buffer('_gw', gw.shape)
+                tw = self._buffer('_gw', gw.shape)
                 np.matmul(gT, x, out=tw)
                 gw += tw
             else:
                 backend.addmm(gw, gT, x, 1, self._buffer, '_gw')
             tb = None
             if gb is not None:
-                tb = d.get('_gb')
-                if tb is None or tb.shape != gb.shape or tb.dtype is not gb.dtype:
-                    tb = self._buffer('_gb', gb.shape)
+                tb = self._buffer('_gb', gb.shape)
                 _add_reduce(g, 0, None, tb)
                 gb += tb
             d['_hot_b'] = (tc, x, g, gT, w, gi, None if gi is None else gi._a, gw, tw, gb, tb)

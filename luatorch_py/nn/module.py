@@ -101,7 +101,6 @@ class TypedObject:
                 return buf
         info = info or self._tinfo
         dtype = info.dtype if dtype is None else dtype      # (a dtype compares equal to its type: bool, ...)
-        buf = self.__dict__.get(name)
         if buf is None or buf.shape != shape or buf.dtype != dtype or (type(buf) is not np.ndarray) != info.cuda:
             buf = backend.empty_aligned(shape, dtype, info.xp)     # (cache-line aligned: see there)
             self.__dict__[name] = buf

@@ -383,6 +383,16 @@ def test_volumetric_max_pooling(geom, ceil):
     jac(m, 2, 2, 5, 6, 7)
 
 
+def test_volumetric_max_pooling_drops_a_window_past_the_end_when_any_dim_is_padded():
+    """THNN's ``if (pT || pW || pH)``: with padding in T only, a ceil-mode W window (kW 1, dW 2 on 4 columns)
+    that would start past the input is dropped too: the ceil output is the floor one."""
+    x = rnd(2, 3, 3, 4)
+    ceil = nn.VolumetricMaxPooling(2, 1, 2, 1, 2, 1, 1, 0, 0).ceil().forward(x).numpy()
+    floor = nn.VolumetricMaxPooling(2, 1, 2, 1, 2, 1, 1, 0, 0).forward(x).numpy()
+    assert ceil.shape == (2, 4, 2, 2)
+    np.testing.assert_array_equal(ceil, floor)
+
+
 def test_volumetric_max_pooling_misc():
     assert repr(nn.VolumetricMaxPooling(2, 2, 2)) == 'nn.VolumetricMaxPooling(2x2x2, 2,2,2)'
     assert repr(nn.VolumetricMaxPooling(3, 3, 3, 2, 2, 2, 1, 1, 1)) == \
