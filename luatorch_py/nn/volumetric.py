@@ -13,12 +13,11 @@ import numpy as np
 
 from ..backend import array_module, gpu_elementwise, gpu_pool, kernels
 from .conv import (_INF, SpatialFullConvolution, VolumetricConvolution, VolumetricMaxPooling, _check_ints,
-                   _Convolution, _nonneg, _positive, _to_winners, _volume, _winners, _x)
+                   _Convolution, _nonneg, _positive, _to_winners, _volume, _volume_pooled_sizes, _winners, _x)
 from .dropout import SpatialDropout, _draw_mask, _host_mask
 from .module import Module, check_grad_size, check_nonempty, field_out, long_info, resized, sizestr
 from .normalization import BatchNormalization
 from .padding import _REPLICATE, _fold_axis, _pad_axis
-from .pooling import _pooled_size
 from .spatial_pool_extra import _first_max, _intervals, _random_samples
 
 
@@ -222,14 +221,11 @@ class VolumetricDilatedMaxPooling(VolumetricMaxPooling):
         dil = self._dilation()
         span = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, dil))
         sizes = xb.shape[2:]
-        any_pad = any(p)        # THNN drops a last window starting past the input when ANY pad is set
-        osize = tuple(_pooled_size(i, kk, ss, pp, self.ceil_mode, any_pad) if i + 2 * pp >= kk else 0
-                      for i, kk, ss, pp in zip(sizes, span, s, p))
+        osize, extra = _volume_pooled_sizes(sizes, span, s, p, self.ceil_mode)
         if min(osize) < 1:
             raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} is too small: its {_x(sizes)} volumes"
                              f" (padded by {p[0]},{p[2]},{p[1]}) give an output of {_x(osize)} for the dilated "
                              f"kernel {span[0]}x{span[2]}x{span[1]}")
-        extra = tuple(max(0, (o - 1) * ss + kk - (i + 2 * pp)) for o, ss, kk, i, pp in zip(osize, s, span, sizes, p))
         return x, xb, batched, osize, k, s, p, extra
 
     def _windows(self, k, s, osize):
