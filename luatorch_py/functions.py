@@ -184,22 +184,23 @@ def typename(x):
 
 
 # -- math returning new tensors ----------------------------------------------------------------------------
+def _alike(a, c):
+    """Tensors of one size and type: torch.add(a, value, c) goes through Torch7's cadd, rounded as Lua rounds it."""
+    return isinstance(a, Tensor) and isinstance(c, Tensor) and a.shape == c.shape and a._info is c._info
+
+
 def add(a, b, c=None):
     """torch.add(a, b) = a + b; torch.add(a, value, b) = a + value * b (broadcasting; tensors of one size and type
     go through Torch7's cadd, rounded as Lua rounds it)."""
     if c is None:
         return a + b
-    if isinstance(a, Tensor) and isinstance(c, Tensor) and a.shape == c.shape and a._info is c._info:
-        return type(a)().add(a, b, c)
-    return a + b * c
+    return type(a)().add(a, b, c) if _alike(a, c) else a + b * c
 
 
 def csub(a, b, c=None):
     if c is None:
         return a - b
-    if isinstance(a, Tensor) and isinstance(c, Tensor) and a.shape == c.shape and a._info is c._info:
-        return type(a)().csub(a, b, c)
-    return a - b * c
+    return type(a)().csub(a, b, c) if _alike(a, c) else a - b * c
 
 
 sub = csub
@@ -419,17 +420,21 @@ def _cat_has_result(args):
     return n >= 3 or (n == 1 and len(args) > 1 and isinstance(args[1], (list, tuple)))
 
 
+def _drawn(fill):
+    """fill(r, generator, rest) for (r, [gen,] rest...): Torch7's optional Generator comes first."""
+    return lambda r, *args: fill(r, *_random.split_generator(args))
+
+
 _CONSTRUCTOR_FILLS = dict(
     zeros=lambda r, *sz: r.resize(*sz).zero(),
     ones=lambda r, *sz: r.resize(*sz).fill(1),
-    rand=lambda r, *a: (lambda g, sz: r.resize(*sz).uniform(g))(*_random.split_generator(a)),   # [gen,] sizes
-    randn=lambda r, *a: (lambda g, sz: r.resize(*sz).normal(g))(*_random.split_generator(a)),
+    rand=_drawn(lambda r, g, sz: r.resize(*sz).uniform(g)),
+    randn=_drawn(lambda r, g, sz: r.resize(*sz).normal(g)),
     eye=_eye_into,
     linspace=lambda r, a, b, n=100: _arith_fill(r, _spaced_values(a, b, n, r._info.dtype)),
     logspace=lambda r, a, b, n=100: _arith_fill(r, _spaced_values(a, b, n, r._info.dtype, log=True)),
     range=lambda r, a, b, step=1: _arith_fill(r, _range_values(a, b, step, r._info.dtype)),
-    randperm=lambda r, *a: (lambda g, n: _arith_fill(r, np.asarray(g.randperm(*n), np.float64)))(
-        *_random.split_generator(a)),
+    randperm=_drawn(lambda r, g, n: _arith_fill(r, np.asarray(g.randperm(*n), np.float64))),
     cat=lambda r, *args, **kw: _into(r, cat.plain(*args, **kw)),
 )
 for _name, _fill in _CONSTRUCTOR_FILLS.items():

@@ -68,29 +68,33 @@ def _pow2(t, n):
     return dt.type(2) ** dt.type(n)
 
 
+def _shifted(t, n, left):
+    """t shifted by n (a number or an array): C's shift on integer types, * or / 2^n on Float/Double (Torch7)."""
+    if t._info.dtype.kind == 'f':
+        p = _pow2(t, n)
+        return t._a * p if left else t._a / p
+    return _shift_ints(xp_of(t), t._a, n, left)
+
+
 def _shift(left):
     def value_form(name, ins, rest):
         t, = ins
-        n = _value(name, t, _one_value(name, rest))
-        if t._info.dtype.kind == 'f':
-            p = _pow2(t, n)
-            return (t._a * p if left else t._a / p), t._info
-        return _shift_ints(xp_of(t), t._a, n, left), t._info
+        return _shifted(t, _value(name, t, _one_value(name, rest)), left), t._info
 
     def tensor_form(name, ins, rest):
         t, src = ins
         if rest:
             raise TypeError(f"torch.{name}: expected ([res,] x, y), got extra arguments {rest!r}")
-        n = operand(name, t, src)
-        if t._info.dtype.kind == 'f':
-            p = _pow2(t, n)
-            return (t._a * p if left else t._a / p), t._info
-        return _shift_ints(xp_of(t), t._a, n, left), t._info
+        return _shifted(t, operand(name, t, src), left), t._info
     return value_form, tensor_form
 
 
+def _has_zero(v):
+    return (v == 0) if _num(v) else bool((v == 0).any())
+
+
 def _int_zero_check(name, t, v):
-    if t._info.dtype.kind in 'iu' and ((v == 0) if _num(v) else bool((v == 0).any())):
+    if t._info.dtype.kind in 'iu' and _has_zero(v):
         raise ZeroDivisionError(f"torch.{name}: integer division by zero (Torch7 would crash: SIGFPE)")
 
 
@@ -129,7 +133,7 @@ def _remainder(xp, a, v):
     """Torch7's remainder: integers as C's ``r = a % v; if (r * v < 0) r += v`` (the sign of v); floating types
     a - v * floor(a / v) with floor and the product in double (C promotes them), NaN where v is 0."""
     if a.dtype.kind in 'iu':
-        if (v == 0) if _num(v) else bool((v == 0).any()):
+        if _has_zero(v):
             raise ZeroDivisionError("%: integer modulo by zero (Torch7 would crash: SIGFPE)")
         return xp.remainder(a, v)
     with np.errstate(divide='ignore', invalid='ignore'):      # v = 0: NaN, as Torch7 (no warning)

@@ -20,11 +20,11 @@ def fma(xp, a, b, c):
     small sum rounded to odd (Boldo and Melquiond's emulation).  numpy has no fma, and Torch7's vector adds use one."""
     dt = xp.result_type(a, b, c)
     a, b, c = (xp.asarray(v, dtype=dt) if not hasattr(v, 'dtype') or v.dtype != dt else v for v in (a, b, c))
-    split = dt.type(4097.0 if dt == np.float32 else 134217729.0)     # 2^ceil(p/2) + 1
+    veltkamp = dt.type(4097.0 if dt == np.float32 else 134217729.0)     # 2^ceil(p/2) + 1 (splits v in halves)
     p = a * b
 
     def halves(v):
-        t = split * v
+        t = veltkamp * v
         hi = t - (t - v)
         return hi, v - hi
     ah, al = halves(a)

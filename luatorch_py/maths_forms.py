@@ -8,15 +8,11 @@ Torch7's wrapper gives each function two shapes, and these helpers parse both:
 """
 import numpy as np
 
-from . import backend
 from .tensor import Tensor, _sizestr
+from .tensor_math import _xp as xp_of, _new_like
 from .types import TYPES, on_device
 
 LONG = TYPES['torch.LongTensor']
-
-
-def xp_of(t):
-    return backend.cupy() if t._info.cuda else np
 
 
 def lead_tensors(args):
@@ -113,8 +109,7 @@ def put(name, res, arr, info):
     """``arr`` (an array on info's device) into ``res`` (resized, Torch7's result form), or a new tensor of
     type ``info`` when res is None."""
     if res is None:
-        xp = info.xp
-        return info.tensor_class._from_array(xp.ascontiguousarray(arr.astype(info.dtype, copy=False)))
+        return _new_like(None, arr, info)
     if res._info is not info:
         raise TypeError(f"torch.{name}: the result tensor should be a {info.name}, got a {res._info.name}")
     res.resize(arr.shape if arr.size else (0,))

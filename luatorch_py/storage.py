@@ -14,12 +14,33 @@ from . import backend
 from .types import TYPES, TypeInfo
 
 
-class Storage:
+class RefCounted:
+    """Torch7's retain/free reference count, kept for code that does Torch7's bookkeeping (Python's garbage collector
+    frees the memory with the last Python reference; Torch7 does not show the count, ``refcount()`` reads it here).
+    Each object (a storage, each tensor view) has its own count, 1 when new."""
+    __slots__ = ('_refc',)
+
+    def retain(self):
+        """+1."""
+        self._refc = self.refcount() + 1
+
+    def free(self):
+        """-1; an error at 0 (Torch7 would free the memory twice)."""
+        n = self.refcount()
+        if n <= 0:
+            raise RuntimeError(f"free: the {self.type()}'s reference count is already 0 (Torch7 would free it twice)")
+        self._refc = n - 1
+
+    def refcount(self):
+        return getattr(self, '_refc', 1)
+
+
+class Storage(RefCounted):
     """Base of ``torch.FloatStorage`` etc.  ``Storage(n)`` is uninitialized; ``Storage(list)`` copies values;
     ``Storage(storage, offset=0, size=None)`` views a storage of the same type (offset 0-based); ``Storage(filename,
     shared=False, size=0)`` maps a file (numpy.memmap).  See docs/tensor.md."""
     _info: TypeInfo = None
-    __slots__ = ('_data', '_views', '_refc', '__weakref__')
+    __slots__ = ('_data', '_views', '__weakref__')
 
     @classmethod
     def _of(cls, data):
@@ -159,22 +180,6 @@ class Storage:
         self.resize(len(value))
         self._data[...] = np.frombuffer(value, dtype=self._info.dtype)
         return self
-
-    def retain(self):
-        """Torch7's reference count: +1 (Python frees the memory; ``refcount()`` reads the count)."""
-        self._refc = self.refcount() + 1
-
-    def free(self):
-        """Torch7's reference count: -1."""
-        n = self.refcount()
-        if n <= 0:
-            raise RuntimeError(f"free: the {self._info.storage_name}'s reference count is already 0 (Torch7 would "
-                               f"free it twice)")
-        self._refc = n - 1
-
-    def refcount(self):
-        """The count retain/free keep: 1 for a new storage (Python-only; Torch7 does not show it)."""
-        return getattr(self, '_refc', 1)
 
     def __eq__(self, other):
         try:

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from . import backend
-from .storage import Storage, SizeStorage
+from .storage import Storage, SizeStorage, RefCounted
 from .types import TYPES, CPU_TYPE_OF_DTYPE, CUDA_TYPE_OF_DTYPE, type_info
 
 _state = {'default': TYPES['torch.DoubleTensor']}
@@ -101,7 +101,7 @@ def _geometry_args(geo, what, rest):
     return size, _fill_strides(size, stride, what)
 
 
-class Tensor:
+class Tensor(RefCounted):
     """``torch.Tensor(...)`` makes a tensor of the default type (``torch.DoubleTensor`` unless changed).
 
     Forms: ``Tensor()`` empty; ``Tensor(4, 6)`` / ``Tensor((4, 6))`` / ``Tensor(LongStorage)`` uninitialized;
@@ -110,7 +110,7 @@ class Tensor:
     ``Tensor(storage, offset, sz1, st1, sz2, st2, ...)`` view a storage (offset 0-based); ``Tensor(sizes, strides)``
     with two LongStorages (or tuples) makes a tensor with those strides.
     """
-    __slots__ = ('_a', '_s', '_refc', '__weakref__')
+    __slots__ = ('_a', '_s', '__weakref__')
     _info = None
     __array_priority__ = 1000   # ndarray <op> Tensor defers to the Tensor's reflected operator (a Tensor)
 
@@ -164,9 +164,7 @@ class Tensor:
             # Tensor(sizes, strides): Torch7's form with two LongStorages
             size, stride = _parse_sizes((a0,), info.name), _parse_sizes((args[1],), info.name)
             st = info.storage_class(0)
-            self._s = st
-            self._a = st._data
-            st._views.add(self)
+            self._init_view(st, st._data)
             self._set_geometry(0, size, _fill_strides(size, stride, info.name))
         else:
             sizes = _parse_sizes(args, info.name)
@@ -577,38 +575,31 @@ class Tensor:
         self._a[...] = backend.to_device(arr, self._info.cuda)
         return self
 
+    def _call_each(self, what, fn, *others):
+        """fn(x, *ys) for each element x of self and the elements ys of ``others`` in order; the values it returns
+        (not None) replace self's elements.  Returns self."""
+        vals, *ovals = self._each(what, *others)
+        changed = False
+        for i, args in enumerate(zip(vals, *ovals)):
+            r = fn(*args)
+            if r is not None:
+                vals[i], changed = r, True
+        return self._put_each(vals, changed, what)
+
     def apply(self, fn):
         """Call ``fn(x)`` on every element in order; a value it returns (not None) replaces the element.
         Returns self.  (Torch7's apply with a Python callable; elements are Python numbers.)"""
-        (vals,) = self._each('apply')
-        changed = False
-        for i, v in enumerate(vals):
-            r = fn(v)
-            if r is not None:
-                vals[i], changed = r, True
-        return self._put_each(vals, changed, 'apply')
+        return self._call_each('apply', fn)
 
     def map(self, other, fn):
         """Call ``fn(x, y)`` with the elements of self and ``other`` (as many elements, any shapes) in order; a value
         it returns (not None) replaces self's element.  Returns self."""
-        vals, ovals = self._each('map', other)
-        changed = False
-        for i, (v, o) in enumerate(zip(vals, ovals)):
-            r = fn(v, o)
-            if r is not None:
-                vals[i], changed = r, True
-        return self._put_each(vals, changed, 'map')
+        return self._call_each('map', fn, other)
 
     def map2(self, t1, t2, fn):
         """Call ``fn(x, y, z)`` with the elements of self, ``t1`` and ``t2`` in order; a value it returns (not None)
         replaces self's element.  Returns self."""
-        vals, v1, v2 = self._each('map2', t1, t2)
-        changed = False
-        for i, (v, a, b) in enumerate(zip(vals, v1, v2)):
-            r = fn(v, a, b)
-            if r is not None:
-                vals[i], changed = r, True
-        return self._put_each(vals, changed, 'map2')
+        return self._call_each('map2', fn, t1, t2)
 
     def split(self, size, dim=0):
         """A list of views of at most ``size`` along ``dim`` (0-based; default 0, Lua's 1), the last one shorter
@@ -618,23 +609,6 @@ class Tensor:
     def chunk(self, n, dim=0):
         """``n`` views (fewer when the size is small) of ceil(size(dim) / n) along ``dim`` (default 0, Lua's 1)."""
         return _chunk_into([], self, n, dim)
-
-    def retain(self):
-        """Torch7's reference count: +1 (Python's garbage collector frees the memory; the count is for code that
-        keeps Torch7's bookkeeping).  ``refcount()`` reads it."""
-        self._refc = self.refcount() + 1
-
-    def free(self):
-        """Torch7's reference count: -1 (the memory itself goes with the last Python reference)."""
-        n = self.refcount()
-        if n <= 0:
-            raise RuntimeError(f"free: the {self._info.name}'s reference count is already 0 (Torch7 would free it "
-                               f"twice)")
-        self._refc = n - 1
-
-    def refcount(self):
-        """The count retain/free keep: 1 for a new tensor (Python-only; Torch7 does not show it)."""
-        return getattr(self, '_refc', 1)
 
     # -- element access --------------------------------------------------------------------------------
     def _key(self, key):
@@ -770,11 +744,9 @@ def _repeat_into(res, src, sizes):
 
 def repeatTensor(*args):
     """``torch.repeatTensor(x, *sizes)`` (a new tensor) or ``torch.repeatTensor(res, x, *sizes)`` (into res)."""
-    if len(args) > 1 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
-        return _repeat_into(args[0], args[1], args[2:])
     if not args or not isinstance(args[0], Tensor):
         raise TypeError(f"repeatTensor: expected ([res,] tensor, sizes...), got {args!r}")
-    return _repeat_into(type(args[0])(), args[0], args[1:])
+    return args[0].repeatTensor(*args[1:])
 
 
 def _split_into(result, t, size, dim, what):
@@ -903,8 +875,6 @@ def as_tensor(x, info=None):
         return info.tensor_class(x)
     info = info or default_info()
     return info.tensor_class(x)
-
-
 
 
 def _unpickle_tensor(name, storage, offset, shape, strides):

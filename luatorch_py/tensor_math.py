@@ -359,8 +359,7 @@ def _th_pow(xp, x, value, out):
     elif value == -1:
         xp.reciprocal(x, out=out)
     else:
-        exps = xp.full(x.shape, value, x.dtype) if xp is np else value
-        xp.power(x, exps, out=out, casting='unsafe')
+        xp.power(x, _c_exponent(xp, x, value), out=out, casting='unsafe')
 
 
 def _tpow(self, value, t):
@@ -642,16 +641,19 @@ def _th_reduction(name, fn):
     return method
 
 
+_th_sum = _th_reduce('sum')
+
+
 def _th_mean(self, xp, a, d):
     """meanall: the double sum / n; mean(dim): sum(dim) in the tensor's type, divided in that type (TH's div)."""
     if a.dtype.kind != 'f':
         return a.mean() if d is None else a.mean(d, keepdims=True)
     if d is None:
         return _running(xp, a.reshape(-1), 0, np.float64, 'sum')[0] / a.size if a.size else np.float64('nan')
-    return _th_reduce('sum')(self, xp, a, d) / a.dtype.type(a.shape[d])
+    return _th_sum(self, xp, a, d) / a.dtype.type(a.shape[d])
 
 
-sum = _th_reduction('sum', _th_reduce('sum'))
+sum = _th_reduction('sum', _th_sum)
 prod = _th_reduction('prod', _th_reduce('prod'))
 mean = _th_reduction('mean', _th_mean)
 
@@ -725,10 +727,15 @@ max = _extreme('max')
 min = _extreme('min')
 
 
+def _c_exponent(xp, x, e):
+    """The exponent operand that makes ``xp.power(x, .)`` C's pow (powf for float32) elementwise: for numpy an
+    array, so numpy calls C's pow instead of its own shortcuts for 2 and 0.5 (CuPy's kernel calls pow as it is)."""
+    return xp.full(x.shape, e, x.dtype) if xp is np else x.dtype.type(e)
+
+
 def _c_pow(xp, x, e):
-    """C's pow (powf for float32) elementwise: the exponent as an array, so numpy calls C's pow instead of its own
-    shortcuts for 2 and 0.5."""
-    return xp.power(x, xp.full(x.shape, e, x.dtype) if xp is np else x.dtype.type(e))
+    """C's pow (powf for float32) elementwise."""
+    return xp.power(x, _c_exponent(xp, x, e))
 
 
 def _th_norm(self, p, d):
@@ -791,11 +798,13 @@ def _cumulative(name, fn):
     return method
 
 
-# TH runs cumsum/cumprod in accreal (double for Float tensors), each value rounded to the tensor's type
-cumsum = _cumulative('cumsum', lambda a, axis: a.astype(np.float64).cumsum(axis) if a.dtype == np.float32 else
-                     a.cumsum(axis))
-cumprod = _cumulative('cumprod', lambda a, axis: a.astype(np.float64).cumprod(axis) if a.dtype == np.float32 else
-                      a.cumprod(axis))
+def _in_accreal(op):
+    """TH runs cumsum/cumprod in accreal (double for Float tensors), each value rounded to the tensor's type."""
+    return lambda a, axis: getattr(a.astype(np.float64) if a.dtype == np.float32 else a, op)(axis)
+
+
+cumsum = _cumulative('cumsum', _in_accreal('cumsum'))
+cumprod = _cumulative('cumprod', _in_accreal('cumprod'))
 
 
 def sort(self, dim=-1, descending=False):

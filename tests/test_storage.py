@@ -205,7 +205,7 @@ def test_storage_retain_and_free():
     assert s.refcount() == 2
     s.free()
     s.free()
-    with pytest.raises(RuntimeError, match='reference count is already 0'):
+    with pytest.raises(RuntimeError, match="free: the torch.FloatStorage's reference count is already 0"):
         s.free()
 
 

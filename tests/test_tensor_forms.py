@@ -222,4 +222,6 @@ def test_retain_and_free_keep_a_count():
     assert t.refcount() == 0
     with pytest.raises(RuntimeError, match='reference count is already 0'):
         t.free()
+    with pytest.raises(RuntimeError, match=f"free: the {t.type()}'s reference count"):     # names the type
+        t.free()
     assert t.narrow(0, 0, 1).refcount() == 1                  # each tensor object has its own count
