@@ -310,7 +310,7 @@ class SpatialMaxPooling(_Pool2d):
         d = self.__dict__
         t = d.get('indices')
         return (type(self) is SpatialMaxPooling and type(x) is np.ndarray and t is not None
-                and type(t._a) is np.ndarray and all(r <= b for r, b in zip(_refcounts(d), _BASE_REFS)))
+                and all(r <= b for r, b in zip(_refcounts(d), _BASE_REFS)))
 
     def type(self, name=None, tensorCache=None):
         if name is not None:
@@ -493,11 +493,11 @@ class SpatialMaxPooling(_Pool2d):
         """The CPU backward of windows that do not overlap (no padding): gradInput's window at kernel offset j
         gets gradOutput where the forward's code (the winner's offset, kept with the ``indices`` it made) is j --
         one pass per offset, no int64 scatter.  False (nothing done) when that does not apply: then ``indices``
-        routes the gradient."""
+        routes the gradient.  (Only the CPU forward keeps a code -- ``_code_of`` -- so this never runs on CUDA.)"""
         d = self.__dict__
         code, of = d.get('_code'), d.get('_code_of')
         if (of is None or of is not _long_field(self, 'indices')._a or self.padW or self.padH or any(extra)
-                or self.dW < self.kW or self.dH < self.kH or type(x) is not np.ndarray or code is None
+                or self.dW < self.kW or self.dH < self.kH or code is None
                 or d.get('_code_hw') != x4.shape[2:]):
             return False
         gi = field_like(self, 'gradInput', x) if batched else field_out(self, 'gradInput', x.shape)

@@ -9,6 +9,7 @@ import luatorch_py as torch
 from luatorch_py import nn
 
 from nn_helpers import D, rnd
+from test_alloc import _transient
 
 F = torch.FloatTensor
 
@@ -320,7 +321,6 @@ def test_white_noise_std_must_be_positive():
 ], ids=['WeightedEuclidean', 'L1Penalty', 'Cosine', 'LinearWeightNorm'])
 def test_steps_keep_their_scratch(make, shape):
     """After the first step no temporary of the size of the input (or of the batch x in x out differences)."""
-    import tracemalloc
     m = make().float()
     x = F(rnd(*shape).astype(np.float32))
     go = F(rnd(*m.forward(x)._a.shape, seed=5).astype(np.float32))
@@ -329,16 +329,7 @@ def test_steps_keep_their_scratch(make, shape):
         m.forward(x)
         m.zeroGradParameters()
         m.backward(x, go)
-    for _ in range(3):
-        step()
-    tracemalloc.start()
-    try:
-        start = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        step()
-        peak = tracemalloc.get_traced_memory()[1] - start
-    finally:
-        tracemalloc.stop()
+    peak = _transient(step)
     assert peak < 200_000, f"{m!r}: a forward/backward allocated {peak} bytes"
 
 
