@@ -221,3 +221,14 @@ def test_cuda_storage_views_and_files(tmp_path):
         torch.CudaByteStorage(str(tmp_path / 'f'))
     with pytest.raises(TypeError, match='hold strings'):
         torch.CudaByteStorage(2).string()
+
+
+def test_cpu_storages_from_4kb_are_cache_line_aligned():
+    """types.TypeInfo.empty: storages of 4 KB and more start a cache line (copies between arrays whose offsets
+    differ mod 64 ran at half speed on the CI machine); smaller ones are numpy's own."""
+    from luatorch_py import backend
+    for n in (1024, 4096, 100_003):
+        s = torch.FloatStorage(n)
+        assert backend.address(s._data) % backend.CACHE_LINE == 0
+        t = torch.DoubleTensor(n, 3)
+        assert backend.address(t._a) % backend.CACHE_LINE == 0

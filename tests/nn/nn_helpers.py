@@ -191,3 +191,10 @@ def check_reloads_fields(m, x, tmp_path):
     public = [{k for k in a.__dict__ if not k.startswith('_')} for a in (m, m2)]
     assert public[0] == public[1]
     return m2
+
+
+def rel_err(got, want):
+    """max |got - want| / max |want| (arrays of one shape): how the real-model tests compare with Lua's numbers."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape
+    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-300))

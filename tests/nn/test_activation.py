@@ -587,3 +587,14 @@ def test_save_load_roundtrip(tmp_path):
     m.evaluate()
     m2 = check_reloads(m, rnd(3, 2), tmp_path)
     assert getattr(m2.get(3), 'lambda') == 0.2 and m2.get(1).inplace is True
+
+
+@pytest.mark.parametrize('ip', [False, True])
+def test_relu_of_nan_and_negative_zero_as_documented(ip):
+    """docs/nn.md: ours keeps NaN and -0.0 where Torch7's `x > th ? x : val` gives val (NaN stays NaN in place);
+    every other value is Torch7's."""
+    x = np.array([np.nan, -0.0, 0.0, 2.5, -1.0], np.float32)
+    out = nn.ReLU(ip).float().forward(torch.FloatTensor(x.copy())).numpy()
+    assert np.isnan(out[0]) and np.signbit(out[1]) and out[1] == 0
+    np.testing.assert_array_equal(out[2:], [0.0, 2.5, 0.0])
+    assert not np.signbit(out[2]) and not np.signbit(out[4])

@@ -9,6 +9,7 @@ import pytest
 
 import luatorch_py as torch
 from luatorch_py import nn
+from nn_helpers import rel_err
 
 REAL = '/work/shared/fixtures/realmodels'
 CLASSES = {
@@ -16,10 +17,6 @@ CLASSES = {
     'dcgan_netD': {nn.Sequential, nn.SpatialConvolution, nn.SpatialBatchNormalization, nn.LeakyReLU, nn.Sigmoid,
                    nn.View},
 }
-
-
-def _rel(a, b):
-    return float(np.abs(a - b).max() / np.abs(b).max())
 
 
 @pytest.fixture(params=sorted(CLASSES))
@@ -38,7 +35,7 @@ def test_dcgan_matches_lua(model, tmp_path):
     assert convs and all('bias' not in m.__dict__ or m.bias is None for m in convs)      # noBias(), as dcgan
     out = net.forward(io['input']).numpy()
     assert out.shape == io['output'].numpy().shape
-    assert _rel(out, io['output'].numpy()) < 1e-12
+    assert rel_err(out, io['output'].numpy()) < 1e-12
     # a backward runs (no Lua gradients in these _io files), then save, load: the same numbers
     net.zeroGradParameters()
     gi = net.backward(io['input'], torch.ones(*out.shape))
@@ -46,4 +43,4 @@ def test_dcgan_matches_lua(model, tmp_path):
     path = str(tmp_path / 'net.t7')
     torch.save(path, net)
     net2 = torch.load(path)
-    assert _rel(net2.forward(io['input']).numpy(), io['output'].numpy()) < 1e-12
+    assert rel_err(net2.forward(io['input']).numpy(), io['output'].numpy()) < 1e-12

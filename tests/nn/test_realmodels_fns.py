@@ -10,7 +10,7 @@ import luatorch_py as torch
 from luatorch_py import nn
 from luatorch_py.serialization import registerClass
 
-from nn_helpers import J, TOL, D, rnd, roundtrip
+from nn_helpers import J, TOL, D, rel_err, rnd, roundtrip
 
 NAMES = ('nn.InstanceNormalization', 'nn.ShaveImage', 'nn.TotalVariation')
 
@@ -123,12 +123,6 @@ def classes():
     finally:
         for name in NAMES:
             nn.REGISTRY.pop(name, None)
-
-
-def rel_err(got, want):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.shape == want.shape
-    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-300))
 
 
 @pytest.fixture

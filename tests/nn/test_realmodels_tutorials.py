@@ -7,6 +7,7 @@ import pytest
 
 import luatorch_py as torch
 from luatorch_py import nn
+from nn_helpers import rel_err
 
 
 @pytest.fixture
@@ -16,10 +17,6 @@ def files(shared_dir):
     if not os.path.exists(m):
         pytest.skip(f"{m} is absent")
     return m, io
-
-
-def _rel(a, b):
-    return np.abs(a - b).max() / np.abs(b).max()
 
 
 def test_loads_and_matches_lua(files):
@@ -33,7 +30,7 @@ def test_loads_and_matches_lua(files):
     assert est.modules[1].connTable.numpy().tolist() == [[i, i] for i in range(64)]    # 1-based in the file
     y = m.forward(io['input'])
     assert y.numpy().shape == (4, 10)
-    assert _rel(y.numpy(), io['output'].numpy()) < 1e-12
+    assert rel_err(y.numpy(), io['output'].numpy()) < 1e-12
 
 
 def test_python_build_matches_lua_parameters(files):
@@ -63,7 +60,7 @@ def test_python_build_matches_lua_parameters(files):
             np.testing.assert_allclose(ours[j].weight.numpy(), theirs[j].weight.numpy(), rtol=1e-15, atol=0)
             assert not ours[j].bias.numpy().any()
     io = torch.load(files[1])
-    assert _rel(m.forward(io['input']).numpy(), io['output'].numpy()) < 1e-12
+    assert rel_err(m.forward(io['input']).numpy(), io['output'].numpy()) < 1e-12
 
 
 def test_backward_and_roundtrip(files, tmp_path):
@@ -85,7 +82,7 @@ def test_backward_and_roundtrip(files, tmp_path):
     path = str(tmp_path / 'convnet.t7')
     torch.save(path, m)
     m2 = torch.load(path)
-    assert _rel(m2.forward(io['input']).numpy(), io['output'].numpy()) < 1e-12
+    assert rel_err(m2.forward(io['input']).numpy(), io['output'].numpy()) < 1e-12
 
 
 @pytest.mark.gpu
@@ -94,4 +91,4 @@ def test_cuda_forward(files):
     io = torch.load(files[1])
     y = m.forward(io['input'].float().cuda())
     assert y.type() == 'torch.CudaTensor'
-    assert _rel(y.float().numpy(), io['output'].numpy()) < 1e-4
+    assert rel_err(y.float().numpy(), io['output'].numpy()) < 1e-4
