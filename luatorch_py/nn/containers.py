@@ -187,7 +187,14 @@ class Sequential(Container):
         i = len(mods) - 1
         try:
             while i > 0:
-                cur = mods[i].backward(mods[i - 1].output, cur, scale)
+                m = mods[i]
+                if m._fold_backward is not None and i > 1:     # [ReLU, max pooling]: one pass (pooling.py)
+                    gi = m._fold_backward(mods[i - 1], mods[i - 2].output, cur)
+                    if gi is not None:
+                        cur = gi
+                        i -= 2
+                        continue
+                cur = m.backward(mods[i - 1].output, cur, scale)
                 i -= 1
             if i == 0:
                 cur = mods[0].backward(input, cur, scale)

@@ -238,6 +238,9 @@ class Module(TypedObject):
     # whether the class overrides parameters() (then zeroGradParameters / updateParameters go through it, as
     # Torch7's do); set per class below, so that the hot path reads one attribute
     _listed = False
+    # ``_fold_backward(prev, prev_input, gradOutput)``: Sequential.backward's one step over [prev, self], returning
+    # prev.gradInput, or None to run both backwards (see SpatialMaxPooling's); None: no such step
+    _fold_backward = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

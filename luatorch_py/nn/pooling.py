@@ -26,7 +26,7 @@ from .. import backend
 from ..backend import array_module, gpu_pool, kernels, parallel
 from ..backend.kernels import scatter_add, take_into
 from .module import Module, check_grad_size, field_out, long_info, resized, sizestr
-from .activation import SoftMax, LogSoftMax
+from .activation import LogSoftMax, ReLU, SoftMax, Threshold
 from ._layout import batch_last_field, feeds_next, field_like
 
 _NEG_FLT_MAX = -float(np.finfo(np.float32).max)
@@ -64,6 +64,13 @@ def _spatial_grad_args(module, input, gradOutput):
     x = module._coerce(input)._a
     g = module._coerce(gradOutput, 'gradOutput')._a
     return (x, g) + _spatial_input(module, x)
+
+
+def _in_code_order(a, last):
+    """3-D or 4-D array ``a`` as a 4-D view in the order of a max pooling's code: memory order (C, H, W, N) when
+    ``last`` (batch-last), else (N, C, H, W)."""
+    a4 = a if a.ndim == 4 else a[None]
+    return kernels.memory_view(a4) if last else a4
 
 
 def _grad_to_max(module, x, g, batched, unique, backward, *geom):
@@ -234,52 +241,55 @@ def _max_of(xp, op, wins, out):
         op(out, w, out=out)
 
 
-def _refcounts(d):
-    """References held to the ``indices`` tensor in module dict ``d``, its storage, its array, the array's
-    base and the storage's numpy buffer (what a user keeping the tensor, a view of it, its storage, its numpy
-    array or the storage's -- ``storage().numpy()``, whose views the tensor's as_strided base does not see --
-    holds on to)."""
-    t = d.get('indices')
-    a = t._a
+def _unheld(d, name):
+    """Whether nothing outside module dict ``d`` holds tensor field ``name``: not the tensor, a view of it, its
+    storage, its array, a numpy view of either, nor the storage's numpy buffer (``storage().numpy()``).  Then its
+    values may be written when it is next read.  Every reference counted is named below (besides the dict's, this
+    function's locals and getrefcount's argument), so any other is a holder."""
+    t = d.get(name)
+    if t is None:
+        return False
+    s = t._s
+    a, data = t._a, s._data
     b = a.base
-    return (sys.getrefcount(t), sys.getrefcount(t._s), sys.getrefcount(a) - (d.get('_code_of') is a),
-            0 if b is None else sys.getrefcount(b), sys.getrefcount(t._s._data))
+    own = a is data                         # (then b is None)
+    # the array: t._a, the locals a (and data), the argument; the kept code when it is these indices
+    mine_a = 3 + 2 * own + (d.get('_code_of') is a)
+    # the buffer: s._data, the locals data (and a, t._a), the argument; the array's base -- the buffer itself (and
+    # the local b), or as_strided's wrapper holding it
+    mine_data = 3 + 2 * own + (2 if b is data else getattr(b, 'base', None) is data)
+    return (sys.getrefcount(t) == 3 and sys.getrefcount(s) == 3 and sys.getrefcount(a) == mine_a
+            and sys.getrefcount(data) == mine_data)
 
 
-def _calibrate():
-    from ..tensor import TYPES
-    t = TYPES['torch.LongTensor'].tensor_class()
-    t.resize(2, 3)
-    return _refcounts({'indices': t})
+class _LazyField:
+    """A SpatialMaxPooling tensor field whose values a CPU pass may leave to be written when first read --
+    through this attribute, ``type()``, saving, or a pass that needs them: ``indices`` (pending in
+    ``_idx_pending``, see ``_routable``) and ``gradInput`` (pending in ``_gi_pending``, see
+    ``_fold_backward``).  A pass leaves them pending only when nothing outside the module holds the tensor, its
+    storage or its array (``_unheld``); otherwise they are written at once, as Torch7 does."""
 
-
-_BASE_REFS = _calibrate()
-
-
-class _LazyIndices:
-    """SpatialMaxPooling's ``indices`` field.  A CPU forward whose backward can route by the kept code (see
-    ``_grad_by_code``) leaves them to be written when first read -- through this attribute, ``type()``, saving,
-    or a backward that needs them -- unless something outside the module holds the tensor, its storage or its
-    array (then they are written at once, as Torch7 does)."""
+    def __init__(self, name, pending, fill):
+        self.name, self.pending, self.fill = name, pending, fill
 
     def __get__(self, obj, cls=None):
         if obj is None:
             return self
         d = obj.__dict__
-        if d.get('_idx_pending') is not None:
-            obj._fill_indices()
+        if d.get(self.pending) is not None:
+            getattr(obj, self.fill)()
         try:
-            return d['indices']
+            return d[self.name]
         except KeyError:
-            raise AttributeError(f"'{type(obj).__name__}' object has no attribute 'indices'") from None
+            raise AttributeError(f"'{type(obj).__name__}' object has no attribute '{self.name}'") from None
 
     def __set__(self, obj, value):
-        obj.__dict__.pop('_idx_pending', None)
-        obj.__dict__['indices'] = value
+        obj.__dict__.pop(self.pending, None)
+        obj.__dict__[self.name] = value
 
     def __delete__(self, obj):
-        obj.__dict__.pop('_idx_pending', None)
-        del obj.__dict__['indices']
+        obj.__dict__.pop(self.pending, None)
+        del obj.__dict__[self.name]
 
 
 class SpatialMaxPooling(_Pool2d):
@@ -287,7 +297,8 @@ class SpatialMaxPooling(_Pool2d):
     as -inf); ``ceil()`` switches to ceil-mode output sizes.  The gradient goes to each window's (first) maximum,
     whose flat in-plane position is kept in ``indices``."""
     _lua_index_fields = ('indices',)
-    indices = _LazyIndices()
+    indices = _LazyField('indices', '_idx_pending', '_fill_indices')
+    gradInput = _LazyField('gradInput', '_gi_pending', '_fill_gradInput')
 
     def _fill_indices(self):
         """Write the ``indices`` a CPU forward left pending: each window's origin plus its winner's offset."""
@@ -307,14 +318,12 @@ class SpatialMaxPooling(_Pool2d):
     def _may_defer(self, x):
         """Whether this forward may leave ``indices`` pending: numpy, this class (a subclass's fields are
         its own), no one else holding them."""
-        d = self.__dict__
-        t = d.get('indices')
-        return (type(self) is SpatialMaxPooling and type(x) is np.ndarray and t is not None
-                and all(r <= b for r, b in zip(_refcounts(d), _BASE_REFS)))
+        return type(self) is SpatialMaxPooling and type(x) is np.ndarray and _unheld(self.__dict__, 'indices')
 
     def type(self, name=None, tensorCache=None):
         if name is not None:
             self._fill_indices()
+            self._fill_gradInput()
         return super().type(name, tensorCache)
 
     def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0):
@@ -348,6 +357,7 @@ class SpatialMaxPooling(_Pool2d):
         oh, ow, extra = self._sizes(x4, x.shape)
         shape = self._output_shape(x, oh, ow)
         self.__dict__.pop('_idx_pending', None)     # (a previous forward's: no longer observable)
+        self._pmax_of = None
         self._defer = self._may_defer(x)
         # a batch-last input (a CPU convolution's output, backend/kernels.py) pools in memory order into a
         # batch-last output and indices (contiguous runs of N numbers; values as Torch7's)
@@ -386,7 +396,7 @@ class SpatialMaxPooling(_Pool2d):
             xpad = self._padded(x4, extra, -np.inf)
             wins = [self._window(xpad, ky, kx, oh, ow) for ky in range(self.kH) for kx in range(self.kW)]
         if last and xp is np and len(wins) == 4 and self.kW == 2 and self._max_2x2(wins, out4, W):
-            return self._code_done(H, W, oh, ow, idx4, last)
+            return self._code_done(H, W, oh, ow, out4, idx4, last)
         # the max: np.maximum (faster than fmax), no fill (2x2 pooling is 3 passes, as hand-written numpy); where
         # a NaN came through, again with fmax: NaNs are never picked (THNN's `val > maxval`), all-NaN gives -inf
         _max_of(xp, xp.maximum, wins, out4)
@@ -428,12 +438,16 @@ class SpatialMaxPooling(_Pool2d):
             xp.equal(out4, -np.inf, out=ne)
             xp.copyto(idx4, -1, where=ne)
             return
-        self._code_done(H, W, oh, ow, idx4, last)
+        self._code_done(H, W, oh, ow, out4, idx4, last)
 
-    def _code_done(self, H, W, oh, ow, idx4, last):
-        """The kept code is complete (no special windows): the backward may route by it (see _grad_by_code) while
-        these indices stand; the indices are written now or left pending."""
+    def _code_done(self, H, W, oh, ow, out4, idx4, last):
+        """The kept code is complete (no special windows): the backward may route by it (see _routable) while
+        these indices stand; the indices are written now or left pending.  In training, a copy of the maxima is
+        kept for _fold_backward (the next module may change the output in place)."""
         self._code_of, self._code_hw = self.__dict__['indices']._a, (H, W)
+        if self.train:
+            np.copyto(self._buffer('_pmax', out4.shape), out4)
+            self._pmax_of = self._code_of
         if self.__dict__.get('_defer'):
             self._idx_pending = (H, W, oh, ow)
             return
@@ -479,40 +493,44 @@ class SpatialMaxPooling(_Pool2d):
         return not special
 
     def updateGradInput(self, input, gradOutput):
+        self.__dict__.pop('_gi_pending', None)      # (written now)
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
         oh, ow, extra = self._sizes(x4, x.shape)
         check_grad_size(self, g, self._output_shape(x, oh, ow))
-        if self._grad_by_code(x, g, x4, batched, oh, ow, extra):
-            return self.gradInput
+        code = self._routable(x4, extra)
+        if code is not None:
+            last = batched and kernels.batch_last(self.__dict__['_code_of'])
+            gi = field_like(self, 'gradInput', x) if batched else field_out(self, 'gradInput', x.shape)
+            g4, gi4 = _in_code_order(g, last), _in_code_order(gi, last)
+            if g4.shape == code.shape:
+                self._route(code, g4, gi4, last, x4.shape)
+                return self.gradInput
         self._fill_indices()
         return _grad_to_max(self, x, g, batched, self.dW >= self.kW and self.dH >= self.kH,
                             gpu_pool.max_pool_backward, (self.kH, self.kW), (self.dH, self.dW),
                             (self.padH, self.padW))
 
-    def _grad_by_code(self, x, g, x4, batched, oh, ow, extra):
-        """The CPU backward of windows that do not overlap (no padding): gradInput's window at kernel offset j
-        gets gradOutput where the forward's code (the winner's offset, kept with the ``indices`` it made) is j --
-        one pass per offset, no int64 scatter.  False (nothing done) when that does not apply: then ``indices``
-        routes the gradient.  (Only the CPU forward keeps a code -- ``_code_of`` -- so this never runs on CUDA.)"""
+    def _routable(self, x4, extra):
+        """The forward's code (the winner's offset, kept with the ``indices`` it made) when the CPU backward may
+        route by it -- windows that do not overlap, no padding, code and indices of this input size -- else None.
+        (Only the CPU forward keeps a code -- ``_code_of`` -- so this never applies on CUDA.)"""
         d = self.__dict__
         code, of = d.get('_code'), d.get('_code_of')
         if (of is None or of is not _long_field(self, 'indices')._a or self.padW or self.padH or any(extra)
-                or self.dW < self.kW or self.dH < self.kH or code is None
-                or d.get('_code_hw') != x4.shape[2:]):
-            return False
-        gi = field_like(self, 'gradInput', x) if batched else field_out(self, 'gradInput', x.shape)
-        gi4, g4 = (gi, g) if batched else (gi[None], g[None])
-        if kernels.batch_last(of if batched else of[None]):      # the code is in memory order (C, oh, ow, N)
-            gi4, g4 = kernels.memory_view(gi4), kernels.memory_view(g4)
-            sp = ()
-        else:
-            sp = (slice(None),)
-        if code.shape != g4.shape:
-            return False
-        if self.dH != self.kH or self.dW != self.kW or oh * self.dH != x4.shape[2] or ow * self.dW != x4.shape[3]:
+                or self.dW < self.kW or self.dH < self.kH or code is None or d.get('_code_hw') != x4.shape[2:]):
+            return None
+        return code
+
+    def _route(self, code, g4, gi4, last, shape4):
+        """gi4's window at kernel offset j gets g4 where ``code`` (see _routable) is j -- the gradient to each
+        window's first maximum, one pass per offset, no int64 scatter -- and 0 where no window reaches.  All three
+        in the code's order (_in_code_order); ``shape4``: the input's 4-D size."""
+        oh, ow = code.shape[1:3] if last else code.shape[2:]
+        if self.dH != self.kH or self.dW != self.kW or oh * self.dH != shape4[2] or ow * self.dW != shape4[3]:
             gi4.fill(0)      # parts no window covers
         mask = self._bools('_mask', code.shape)     # (the forward's scratch, done with)
-        dH, dW, W = self.dH, self.dW, x4.shape[3]
+        dH, dW, W = self.dH, self.dW, shape4[3]
+        sp = () if last else (slice(None),)
         wins = [(code.dtype.type(ky * W + kx), gi4[sp + (slice(None), slice(ky, ky + (oh - 1) * dH + 1, dH),
                                                          slice(kx, kx + (ow - 1) * dW + 1, dW))])
                 for ky in range(self.kH) for kx in range(self.kW)]
@@ -525,7 +543,59 @@ class SpatialMaxPooling(_Pool2d):
                 np.multiply(gs, m, out=win[s])
 
         parallel.run(planes, code.shape[0], gi4.size)
-        return True
+
+    def _fold_backward(self, prev, xt, gradOutput):
+        """Sequential.backward over [prev, this] when prev is a ReLU (a Threshold, not in place, whose value does
+        not exceed its threshold) right before this pooling: prev's gradInput is gradOutput times (the window's
+        max > threshold), sent to each window's first maximum -- the numbers of this module's backward followed
+        by prev's (at a window's maximum, x > threshold exactly when the max is; elsewhere both give gradOutput
+        times 0) without the full-size pass of either: this module's gradInput is left pending (see _LazyField),
+        written from a copy of gradOutput when read.  Returns prev.gradInput, or None when the fold does not apply
+        (each module's backward then runs): not the CPU code path of the last forward, prev's input or output
+        not the arrays of that forward, a gradInput held outside, or a subclass.
+
+        Like Torch7's own modules, the fold takes the arrays of the last forward as they were: it assumes the
+        ReLU's input did not change between forward and backward."""
+        d, pd = self.__dict__, prev.__dict__
+        if (type(self) is not SpatialMaxPooling or type(prev) not in (ReLU, Threshold) or pd.get('inplace')
+                or not prev.val <= prev.threshold or d.get('_pmax_of') is None
+                or d.get('_pmax_of') is not d.get('_code_of')):
+            return None
+        y, pgi = prev.output._a, pd.get('gradInput')
+        x, gt = getattr(xt, '_a', None), self._coerce(gradOutput, 'gradOutput')
+        if (d.get('_feeds_next') is not y or pd.get('_feeds_next') is not x or type(y) is not np.ndarray
+                or pgi.__class__ is not prev._tcls or d.get('gradInput').__class__ is not self._tcls
+                or pgi._s is gt._s or not _unheld(d, 'gradInput')):     # (no local reference to gradInput)
+            return None
+        g = gt._a
+        x4, batched = _spatial_input(self, y)
+        oh, ow, extra = self._sizes(x4, y.shape)
+        check_grad_size(self, g, self._output_shape(y, oh, ow))
+        code = self._routable(x4, extra)
+        last = batched and kernels.batch_last(d['_code_of'])
+        g4 = _in_code_order(g, last)
+        if code is None or g4.shape != code.shape:
+            return None
+        gk = self._buffer('_gi_g', code.shape)       # what this module's gradInput is made of when read
+        np.copyto(gk, g4)
+        np.copyto(self._buffer('_gi_code', code.shape, dtype=code.dtype), code)
+        d['_gi_pending'] = (x4.shape, y.shape, last)
+        pos = self._bools('_mask2', code.shape)      # (forward scratch)
+        np.greater(d['_pmax'], prev.threshold, out=pos)
+        gp = self._buffer('_top', code.shape)
+        np.multiply(gk, pos, out=gp)
+        self._route(code, gp, _in_code_order(field_like(prev, 'gradInput', x), last), last, x4.shape)
+        return prev.gradInput
+
+    def _fill_gradInput(self):
+        """Write the gradInput a fold (_fold_backward) left pending."""
+        d = self.__dict__
+        pending = d.pop('_gi_pending', None)
+        if pending is None:
+            return
+        shape4, shape, last = pending
+        gi = batch_last_field(self, 'gradInput', shape) if last else field_out(self, 'gradInput', shape)
+        self._route(d['_gi_code'], d['_gi_g'], _in_code_order(gi, last), last, shape4)
 
     def clearState(self):
         self.indices = long_info(self).tensor_class()
@@ -1078,7 +1148,8 @@ class SpatialUpSamplingBilinear(Module):
 
 
 def _register_fixes():
-    """Saving writes SpatialMaxPooling's pending indices first (serialization reads the fields directly)."""
+    """Saving writes SpatialMaxPooling's pending indices and gradInput first (serialization reads the fields
+    directly)."""
     from ..serialization.classes import WRITE_FIXES, to_lua_index
     before = WRITE_FIXES.get('nn.SpatialMaxPooling')
 
@@ -1086,6 +1157,9 @@ def _register_fixes():
         if obj.__dict__.get('_idx_pending') is not None and 'indices' in fields:
             obj._fill_indices()
             fields['indices'] = to_lua_index(obj.__dict__['indices'])
+        if obj.__dict__.get('_gi_pending') is not None and 'gradInput' in fields:
+            obj._fill_gradInput()
+            fields['gradInput'] = obj.__dict__['gradInput']
         if before is not None:
             before(obj, fields)
     WRITE_FIXES['nn.SpatialMaxPooling'] = write

@@ -1,0 +1,248 @@
+"""Sequential.backward's one step over [ReLU, SpatialMaxPooling] (SpatialMaxPooling._fold_backward): the same bits
+as the two backwards run one after the other, and the pooling's gradInput, left pending, written when read."""
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py import nn
+
+
+def _bits(a):
+    a = np.ascontiguousarray(a)
+    return a.view({4: np.uint32, 8: np.uint64}[a.itemsize])
+
+
+def _input(n, h=8, w=8, seed=0, dtype=np.float64):
+    """Values with many exact ties (zeros after the ReLU, repeated small integers) and a few negatives."""
+    rs = np.random.default_rng(seed)
+    return rs.integers(-2, 3, (n, 2, h, w)).astype(dtype)
+
+
+def _grad(shape, seed=1, dtype=np.float64, special=True):
+    """A gradOutput holding negatives (so -0.0 products), and where ``special`` NaN and +-inf."""
+    g = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    if special:
+        flat = g.reshape(-1)
+        flat[::7] = np.nan
+        flat[3::11] = np.inf
+        flat[5::13] = -np.inf
+        flat[1::5] = -1.0
+    return g
+
+
+def _net(act, producer=None, after=()):
+    """[producer, act, pooling, *after, MulConstant(2)] (a last module that writes its own output: a pass-through
+    last module makes the Sequential hand on contiguous outputs, and then nothing is batch-last nor folded)."""
+    net = nn.Sequential()
+    net.add(producer if producer is not None else nn.SpatialConvolution(2, 2, 1, 1))
+    net.add(act).add(nn.SpatialMaxPooling(2, 2))
+    for m in after:
+        net.add(m)
+    return net.add(nn.MulConstant(2))
+
+
+def _one_by_one(net, x, g):
+    """Each module's backward, last to first (no fold), after the same forward."""
+    mods = net.modules
+    for i in range(len(mods) - 1, -1, -1):
+        g = mods[i].backward(mods[i - 1].output if i else x, g)
+    return g
+
+
+def _grads(net):
+    return [m.gradInput.numpy().copy() for m in net.modules]
+
+
+def _run(net, x, g, cls):
+    """gradInputs of Sequential.backward (the fold where it applies) and of the modules one by one; whether the
+    fold ran (the pooling's gradInput was left pending)."""
+    net.type(cls().type())
+    x, g = cls(x), cls(g)
+    net.forward(x)
+    net.backward(x, g)
+    folded = net.get(2).__dict__.get('_gi_pending') is not None
+    got = _grads(net)
+    _one_by_one(net, x, g)
+    return got, _grads(net), folded
+
+
+CASES = [
+    ('relu', lambda: nn.ReLU(), True),
+    ('threshold-below', lambda: nn.Threshold(0.5, 0.25), True),
+    ('threshold-equal', lambda: nn.Threshold(1, 1), True),
+    ('threshold-above', lambda: nn.Threshold(0.5, 0.75), False),      # val > threshold: (max > th) is not the mask
+    ('relu-in-place', lambda: nn.ReLU(True), False),
+]
+
+
+@pytest.mark.parametrize('cls', [torch.DoubleTensor, torch.FloatTensor])
+@pytest.mark.parametrize('name,act,folds', CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize('n,h,w', [(32, 8, 8), (32, 9, 7), (3, 8, 8)], ids=['batch-last', 'uncovered', 'small'])
+def test_fold_gives_the_bits_of_the_two_backwards(cls, name, act, folds, n, h, w):
+    x = _input(n, h, w)
+    net = _net(act())
+    net.type(cls().type())
+    g = _grad(net.forward(cls(x)).size())
+    got, want, folded = _run(net, x, g, cls)
+    assert folded == folds
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(_bits(a), _bits(b))
+    assert np.isnan(got[1]).any() and (_bits(got[1]) == _bits(np.array(-0.0, got[1].dtype))).any()
+
+
+def test_a_3d_input_and_a_nan_window_still_match():
+    net = _net(nn.ReLU(), producer=nn.Identity())
+    x = _input(1)[0]
+    x[0, 0, 0] = np.nan                           # a NaN window: the forward's general path, no code kept
+    net.double()
+    g = _grad(net.forward(torch.DoubleTensor(x)).size())
+    got, want, _ = _run(net, x, g, torch.DoubleTensor)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(_bits(a), _bits(b))
+
+
+def test_an_in_place_module_after_the_pooling_does_not_change_the_fold():
+    """The fold takes the maxima from the forward's own copy, not the output the next module changed."""
+    net = _net(nn.ReLU(), after=[nn.MulConstant(-1, True)])
+    x = _input(32)
+    got, want, folded = _run(net, x, _grad((32, 2, 4, 4), special=False), torch.DoubleTensor)
+    assert folded
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(_bits(a), _bits(b))
+
+
+def test_no_fold_where_it_cannot_apply():
+    x = torch.DoubleTensor(_input(32))
+    # the ReLU first in the Sequential (its input is the caller's)
+    net = nn.Sequential().add(nn.ReLU()).add(nn.SpatialMaxPooling(2, 2)).add(nn.MulConstant(2)).double()
+    net.forward(x)
+    net.backward(x, torch.DoubleTensor(_grad((32, 2, 4, 4))))
+    assert net.get(1).__dict__.get('_gi_pending') is None
+    # evaluate(): no copy of the maxima kept, each module's backward runs (and gives the same numbers)
+    net = _net(nn.ReLU()).double()
+    net.evaluate()
+    g = _grad((32, 2, 4, 4))
+    got, want, folded = _run(net, _input(32), g, torch.DoubleTensor)
+    assert not folded
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(_bits(a), _bits(b))
+
+
+def _folded_net():
+    net = _net(nn.ReLU()).double()
+    x = torch.DoubleTensor(_input(32))
+    g = torch.DoubleTensor(_grad((32, 2, 4, 4), special=False))
+    net.forward(x)
+    net.backward(x, g)
+    pool = net.get(2)
+    assert pool.__dict__.get('_gi_pending') is not None
+    ref = _net(nn.ReLU()).double()
+    ref.get(0).weight.copy(net.get(0).weight)
+    ref.get(0).bias.copy(net.get(0).bias)
+    ref.forward(x)
+    _one_by_one(ref, x, g)
+    return net, pool, x, g, ref.get(2).gradInput.numpy().copy()
+
+
+def test_pending_gradInput_is_written_when_read():
+    net, pool, x, g, want = _folded_net()
+    np.testing.assert_array_equal(pool.gradInput.numpy(), want)
+    assert pool.__dict__.get('_gi_pending') is None
+
+
+def test_pending_gradInput_survives_a_forward_on_another_input():
+    """Torch7 keeps a gradInput until the next backward; the pending one is made from its own copies."""
+    net, pool, x, g, want = _folded_net()
+    net.forward(torch.DoubleTensor(_input(32, seed=5)))
+    np.testing.assert_array_equal(pool.gradInput.numpy(), want)
+
+
+def test_a_held_gradInput_is_written_at_once():
+    net = _net(nn.ReLU()).double()
+    x = torch.DoubleTensor(_input(32))
+    g = torch.DoubleTensor(_grad((32, 2, 4, 4), special=False))
+    net.forward(x)
+    net.backward(x, g)
+    held = net.get(2).gradInput             # the user keeps the tensor: the next backward must write into it
+    first = held.numpy().copy()
+    g2 = torch.DoubleTensor(_grad((32, 2, 4, 4), seed=9, special=False))
+    net.forward(x)
+    net.backward(x, g2)
+    assert net.get(2).__dict__.get('_gi_pending') is None
+    assert net.get(2).gradInput is held and not np.array_equal(held.numpy(), first)
+    ref = _net(nn.ReLU()).double()
+    ref.get(0).weight.copy(net.get(0).weight)
+    ref.get(0).bias.copy(net.get(0).bias)
+    ref.forward(x)
+    _one_by_one(ref, x, g2)
+    np.testing.assert_array_equal(held.numpy(), ref.get(2).gradInput.numpy())
+
+
+@pytest.mark.parametrize('how', ['type', 'save', 'clone', 'deepcopy', 'pickle'])
+def test_pending_gradInput_is_written_by_copies_and_conversions(how, tmp_path):
+    net, pool, x, g, want = _folded_net()
+    if how == 'type':
+        net.float()
+        got = net.get(2).gradInput.numpy()
+        np.testing.assert_array_equal(got, want.astype(np.float32))
+        return
+    if how == 'save':
+        path = str(tmp_path / 'net.t7')
+        torch.save(path, net)
+        other = torch.load(path)
+    elif how == 'clone':
+        other = net.clone()
+    elif how == 'deepcopy':
+        other = copy.deepcopy(net)
+    else:
+        other = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(other.get(2).gradInput.numpy(), want)
+    np.testing.assert_array_equal(pool.gradInput.numpy(), want)
+
+
+def test_clearState_and_a_direct_backward_drop_the_pending_gradInput():
+    net, pool, x, g, want = _folded_net()
+    pool.clearState()
+    assert pool.__dict__.get('_gi_pending') is None and pool.gradInput.nElement() == 0
+    net, pool, x, g, want = _folded_net()
+    g2 = torch.DoubleTensor(_grad((32, 2, 4, 4), seed=4, special=False))
+    pool.backward(net.get(1).output, g2)
+    assert pool.__dict__.get('_gi_pending') is None
+    assert not np.array_equal(pool.gradInput.numpy(), want)
+
+
+def test_training_step_matches_the_unfolded_step():
+    """LeNet's feature extractor, batch 64, float: weights after a few SGD steps are the same bits either way."""
+    def build():
+        torch.manualSeed(3)
+        net = nn.Sequential()
+        for m in [nn.SpatialConvolution(1, 4, 5, 5), nn.ReLU(), nn.SpatialMaxPooling(2, 2),
+                  nn.SpatialConvolution(4, 6, 5, 5), nn.ReLU(), nn.SpatialMaxPooling(2, 2), nn.View(96),
+                  nn.Linear(96, 10), nn.LogSoftMax()]:
+            net.add(m)
+        return net.float()
+    rs = np.random.default_rng(2)
+    x = torch.FloatTensor(rs.standard_normal((64, 1, 28, 28)).astype(np.float32))
+    y = torch.LongTensor(rs.integers(0, 10, 64))
+    crit = nn.ClassNLLCriterion().float()
+    nets = [build(), build()]
+    fold = nn.SpatialMaxPooling._fold_backward
+    try:
+        for step in range(3):
+            for i, net in enumerate(nets):
+                nn.SpatialMaxPooling._fold_backward = fold if i == 0 else None
+                net.zeroGradParameters()
+                out = net.forward(x)
+                crit.forward(out, y)
+                net.backward(x, crit.backward(out, y))
+                net.updateParameters(0.05)
+    finally:
+        nn.SpatialMaxPooling._fold_backward = fold
+    assert nets[0].get(2).__dict__.get('_gi_pending') is not None
+    for a, b in zip(nets[0].parameters()[0], nets[1].parameters()[0]):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for i in (1, 2, 4, 5):
+        np.testing.assert_array_equal(nets[0].get(i).gradInput.numpy(), nets[1].get(i).gradInput.numpy())
