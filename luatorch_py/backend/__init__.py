@@ -163,6 +163,22 @@ def addmm(out, a, b, alpha=1.0, buffer=None, name='_mm'):
     return out
 
 
+def lazy_zero_ok(a):
+    """Whether zeroGradParameters may leave gradient array ``a`` unzeroed for its next accumulation to write over
+    (nn.Module._lazy_zero, ``mm_over``): where ``addmm`` would find it zeroed and write the product straight into it
+    -- a large 2-D float CPU array -- so the numbers are the same as zeroing and accumulating."""
+    return (type(a) is np.ndarray and a.ndim == 2 and a.size > _CHUNK and a.dtype.kind == 'f'
+            and a.itemsize in _UINT)
+
+
+def mm_over(out, a, b, alpha=1.0):
+    """``out = alpha * a @ b`` written over ``out`` (CPU): addmm's product on a zeroed ``out``."""
+    np.matmul(a, b, out=out)
+    if alpha != 1:
+        out *= alpha
+    return out
+
+
 def sub_scaled(p, g, lr, buffer=None, name='_upd'):
     """``p -= lr * g`` (a parameter update): one kernel on the GPU; on the CPU numpy through scratch array
     ``buffer(name, ...)`` of at most ``_CHUNK`` elements (no allocation per call; a large contiguous parameter is

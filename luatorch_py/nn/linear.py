@@ -6,7 +6,8 @@ import numpy as np
 from .. import backend
 from ..backend import array_module
 from ..tensor import _parse_sizes, CPU_LONG_STORAGE
-from .module import Module, check_grad_like_input, check_grad_size, pair_grad, pair_input, resized, sizestr
+from .module import (Module, check_grad_like_input, check_grad_size, lazy_zero, pair_grad, pair_input, resized,
+                     sizestr)
 
 _add_reduce = np.add.reduce     # the ufunc's method itself (ndarray.sum goes through Python wrappers)
 
@@ -21,8 +22,12 @@ def _reset_uniform(stdv, fan_in, *params):
 
 
 def _acc_weight(module, xp, gw, a, b, scale):
-    """gradWeight (its array ``gw``) += scale * a @ b (one cuBLAS call on the GPU; a kept buffer on the CPU)."""
-    backend.addmm(gw, a, b, scale, module._buffer, '_gw')
+    """gradWeight (its array ``gw``) += scale * a @ b (one cuBLAS call on the GPU; a kept buffer on the CPU), or
+    written over it when zeroGradParameters left it pending (Module._lazy_zero)."""
+    if module.__dict__.pop('_zero_gradWeight', None):
+        backend.mm_over(gw, a, b, scale)
+    else:
+        backend.addmm(gw, a, b, scale, module._buffer, '_gw')
 
 
 def _acc_bias(module, g, axis, scale):
@@ -60,6 +65,12 @@ def _pass_grad(module, input, gradOutput):
 
 class Linear(_WeightBias):
     """y = x W^T + b, for a 1-D input of ``inputSize`` or a 2-D batch of them."""
+    gradWeight = lazy_zero('gradWeight')
+    _lazy_zero = ('gradWeight',)
+
+    def _own_refs(self, name, a):
+        h = self.__dict__.get('_hot_b')
+        return 0 if h is None else (h[7] is a)
 
     def __init__(self, inputSize, outputSize, bias=True):
         super().__init__()
@@ -131,7 +142,7 @@ class Linear(_WeightBias):
         g = self._coerce(gradOutput, 'gradOutput')._a
         if x.ndim == 1:
             x, g = x[None], g[None]
-        _acc_weight(self, array_module(x), self.gradWeight._a, g.T, x, scale)
+        _acc_weight(self, array_module(x), self.__dict__['gradWeight']._a, g.T, x, scale)
         if 'bias' in self.__dict__:
             _acc_bias(self, g, 0, scale)
 
@@ -151,6 +162,8 @@ class Linear(_WeightBias):
             if tw is not None:
                 np.matmul(gT, x, out=tw)
                 gw += tw
+            elif d.pop('_zero_gradWeight', None):
+                np.matmul(gT, x, out=gw)
             else:
                 backend.addmm(gw, gT, x, 1, self._buffer, '_gw')
             if gb is not None:
@@ -184,7 +197,7 @@ class Linear(_WeightBias):
                 np.matmul(gT, x, out=tw)
                 gw += tw
             else:
-                backend.addmm(gw, gT, x, 1, self._buffer, '_gw')
+                _acc_weight(self, np, gw, gT, x, 1)
             tb = None
             if gb is not None:
                 tb = self._buffer('_gb', gb.shape)
@@ -193,7 +206,7 @@ class Linear(_WeightBias):
             d['_hot_b'] = (tc, x, g, gT, w, gi, None if gi is None else gi._a, gw, tw, gb, tb)
             return gi
         buf = self._buffer
-        backend.addmm(gw, g.T, x, scale, buf, '_gw')
+        _acc_weight(self, array_module(x), gw, g.T, x, scale)
         if gb is not None:
             backend.add_sums(gb, g, 0, scale, buf, '_gb')
         return gi

@@ -8,6 +8,7 @@ Attributes whose names start with ``_`` (except ``_type``) are Python-side cache
 files and are rebuilt when missing.
 """
 import copy as _copy
+import sys as _sys
 import weakref as _weakref
 
 import numpy as np
@@ -49,15 +50,87 @@ def _register(cls):
     REGISTRY[name] = cls
 
 
+def _unheld(module, name):
+    """Whether nothing outside ``module`` holds its tensor field ``name``: not the tensor, a view of it, its
+    storage, its array, a numpy view of either, nor the storage's numpy buffer (``storage().numpy()``).  Then its
+    values may be written when it is next read (LazyField).  Every reference counted is named below (besides the
+    module dict's, this function's locals and getrefcount's argument; ``own``: the module's own caches holding the
+    array, ``module._own_refs``), so any other is a holder."""
+    t = module.__dict__.get(name)
+    if t is None:
+        return False
+    s = t._s
+    a, data = t._a, s._data
+    b = a.base
+    own = module._own_refs(name, a)
+    mine = 2 * (a is data)                  # (then also t._a and s._data are the same array, and b is None)
+    # the buffer: s._data, the locals, the argument; the array's base -- the buffer itself (and the local b), or
+    # as_strided's wrapper holding it
+    mine_data = 3 + mine + (2 if b is data else getattr(b, 'base', None) is data)
+    return (_sys.getrefcount(t) == 3 and _sys.getrefcount(s) == 3 and _sys.getrefcount(a) == 3 + mine + own
+            and _sys.getrefcount(data) == mine_data)
+
+
+class LazyField:
+    """A tensor field whose values a pass may leave to be written when first read: through this attribute,
+    ``parameters()``, ``type()``, saving, copying, ``share``, ``clearState`` (all call ``_settle``), or a pass
+    that needs them.  Pending while ``module.__dict__[pending]`` is not None; ``fill(module, name)`` writes them
+    and drops that key.  A pass leaves a field pending only when nothing outside the module holds it
+    (``_unheld``), so nobody can see the values before they are written."""
+
+    def __init__(self, name, pending, fill):
+        self.name, self.pending, self.fill = name, pending, fill
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        d = obj.__dict__
+        if d.get(self.pending) is not None:
+            self.fill(obj, self.name)
+        try:
+            return d[self.name]
+        except KeyError:
+            raise AttributeError(f"'{type(obj).__name__}' object has no attribute '{self.name}'") from None
+
+    def __set__(self, obj, value):
+        obj.__dict__.pop(self.pending, None)
+        obj.__dict__[self.name] = value
+
+    def __delete__(self, obj):
+        obj.__dict__.pop(self.pending, None)
+        del obj.__dict__[self.name]
+
+
+def _fill_zero(module, name):
+    """LazyField fill of a gradient zeroGradParameters left pending: zeros."""
+    module.__dict__.pop('_zero_' + name, None)
+    module.__dict__[name]._a.fill(0)
+
+
+def lazy_zero(name):
+    """The LazyField of gradient field ``name`` (see Module._lazy_zero)."""
+    return LazyField(name, '_zero_' + name, _fill_zero)
+
+
 class TypedObject:
     """What Module and Criterion share: a tensor type, input coercion, type conversion, cloning."""
     __torch_name__ = None
     # fields holding 0-based dims/indices here and 1-based ones in Lua (converted by serialization)
     _lua_index_fields = ()
 
+    _lazy = ()          # the class's LazyField descriptors (set for every subclass)
+
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         _register(cls)
+        cls._lazy = tuple(f for k in dir(cls) if isinstance(f := getattr(cls, k, None), LazyField))
+
+    def _settle(self):
+        """Write every LazyField left pending (before anything reads the fields directly)."""
+        d = self.__dict__
+        for f in self._lazy:
+            if d.get(f.pending) is not None:
+                f.fill(self, f.name)
 
     def _init_type(self):
         info = default_info()
@@ -125,6 +198,7 @@ class TypedObject:
             return self._type
         info = type_info(name)
         cache = {} if tensorCache is None else tensorCache
+        self._settle()
         for k in list(self.__dict__):       # (keys only: each old value is dropped as soon as it is replaced)
             v = self.__dict__[k]
             if k.startswith('_') and k != '_type':
@@ -155,7 +229,9 @@ class TypedObject:
     # -- copies ------------------------------------------------------------------------------------------
     def __getstate__(self):
         """What a copy (clone, copy.deepcopy, pickle) takes: the fields less the hot-path caches (``_hot_*``) and
-        ``_feeds_next`` (arrays a module last met, e.g. its input; meaningless for the copy, which would copy them)."""
+        ``_feeds_next`` (arrays a module last met, e.g. its input; meaningless for the copy, which would copy them);
+        pending fields written first."""
+        self._settle()
         d = self.__dict__
         for k in d:
             if k.startswith('_hot_') or k == '_feeds_next':
@@ -244,6 +320,8 @@ class Module(TypedObject):
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
+        if '_lazy_zero' not in cls.__dict__:
+            cls._lazy_zero = ()
         own = cls.parameters
         cls._listed = own is not Module.parameters and own is not getattr(cls, '_own_parameters', None)
 
@@ -304,16 +382,32 @@ class Module(TypedObject):
 
     def parameters(self):
         """(params, gradParams): lists of tensors (empty when the module has none)."""
+        self._settle()
         d = self.__dict__
         pairs = [(d[p], d.get(g)) for p, g in self._param_pairs if isinstance(d.get(p), Tensor)]
         return [p for p, _ in pairs], [g for _, g in pairs]
+
+    # gradient fields this class's accGradParameters writes straight into (no add) when zeroGradParameters left
+    # them pending (LazyField ``lazy_zero``): each class opts in for itself, a subclass does not inherit it
+    _lazy_zero = ()
+
+    def _own_refs(self, name, a):
+        """How many references this module's own caches hold to array ``a`` of field ``name`` (see _unheld)."""
+        return 0
 
     def zeroGradParameters(self):
         if self._listed:
             _zero_listed(self)      # a user class overriding parameters() (Torch7 calls self:parameters())
             return
         d = self.__dict__
+        lazy = self._lazy_zero
         for p, g in self._param_pairs:
+            # a large CPU gradient nobody outside holds: left to the next accumulation, which then writes the product
+            # over it instead of adding it to zeros (the same numbers: backend.addmm); (no local reference to it
+            # while _unheld counts)
+            if g in lazy and _unheld(self, g) and backend.lazy_zero_ok(d[g]._a):
+                d['_zero_' + g] = True
+                continue
             t = d.get(g)
             if t is not None:
                 t._a.fill(0)
@@ -327,6 +421,8 @@ class Module(TypedObject):
         for p, g in self._param_pairs:
             pt = d.get(p)
             if pt is not None:
+                if d.get('_zero_' + g):
+                    _fill_zero(self, g)     # (zeroGradParameters with no backward since)
                 pa = pt._a
                 if learningRate == 1 and type(pa) is np.ndarray:
                     pa -= d[g]._a       # (sub_scaled's first branch, without its call: SGD with lr 1, e.g. XOR)
@@ -343,6 +439,7 @@ class Module(TypedObject):
     def defaultAccUpdateGradParameters(self, input, gradOutput, lr):
         """Torch7's trick: accumulate -lr * gradient straight into the parameters (the gradient fields point at
         the parameters during accGradParameters)."""
+        self._settle()
         d = self.__dict__
         swapped = [(p, g) for p, g in self._param_pairs if p in d]
         saved = {g: d[g] for _, g in swapped if g in d}
@@ -421,6 +518,7 @@ class Module(TypedObject):
 
     def clearState(self):
         """Empty output, gradInput and scratch buffers (Torch7's clearState before saving)."""
+        self._settle()
         for k in list(self.__dict__):
             if k.startswith('_') and k not in ('_type', '_tinfo', '_tcls'):
                 del self.__dict__[k]
@@ -437,6 +535,8 @@ class Module(TypedObject):
     def share(self, other, *names):
         """Make the named tensor fields of self point at other's (recursively in containers); both modules are
         then flagged ``shared`` (Torch7's field: their accUpdateGradParameters goes through the gradients)."""
+        self._settle()
+        other._settle()
         for name in names:
             mine, theirs = self.__dict__.get(name), other.__dict__.get(name)
             if isinstance(mine, Tensor) and isinstance(theirs, Tensor):

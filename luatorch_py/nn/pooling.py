@@ -25,7 +25,7 @@ import numpy as np
 from .. import backend
 from ..backend import array_module, gpu_pool, kernels, parallel
 from ..backend.kernels import scatter_add, take_into
-from .module import Module, check_grad_size, field_out, long_info, resized, sizestr
+from .module import LazyField, Module, _unheld, check_grad_size, field_out, long_info, resized, sizestr
 from .activation import LogSoftMax, ReLU, SoftMax, Threshold
 from ._layout import batch_last_field, feeds_next, field_like
 
@@ -241,64 +241,17 @@ def _max_of(xp, op, wins, out):
         op(out, w, out=out)
 
 
-def _unheld(d, name):
-    """Whether nothing outside module dict ``d`` holds tensor field ``name``: not the tensor, a view of it, its
-    storage, its array, a numpy view of either, nor the storage's numpy buffer (``storage().numpy()``).  Then its
-    values may be written when it is next read.  Every reference counted is named below (besides the dict's, this
-    function's locals and getrefcount's argument), so any other is a holder."""
-    t = d.get(name)
-    if t is None:
-        return False
-    s = t._s
-    a, data = t._a, s._data
-    b = a.base
-    own = a is data                         # (then b is None)
-    # the array: t._a, the locals a (and data), the argument; the kept code when it is these indices
-    mine_a = 3 + 2 * own + (d.get('_code_of') is a)
-    # the buffer: s._data, the locals data (and a, t._a), the argument; the array's base -- the buffer itself (and
-    # the local b), or as_strided's wrapper holding it
-    mine_data = 3 + 2 * own + (2 if b is data else getattr(b, 'base', None) is data)
-    return (sys.getrefcount(t) == 3 and sys.getrefcount(s) == 3 and sys.getrefcount(a) == mine_a
-            and sys.getrefcount(data) == mine_data)
-
-
-class _LazyField:
-    """A SpatialMaxPooling tensor field whose values a CPU pass may leave to be written when first read --
-    through this attribute, ``type()``, saving, or a pass that needs them: ``indices`` (pending in
-    ``_idx_pending``, see ``_routable``) and ``gradInput`` (pending in ``_gi_pending``, see
-    ``_fold_backward``).  A pass leaves them pending only when nothing outside the module holds the tensor, its
-    storage or its array (``_unheld``); otherwise they are written at once, as Torch7 does."""
-
-    def __init__(self, name, pending, fill):
-        self.name, self.pending, self.fill = name, pending, fill
-
-    def __get__(self, obj, cls=None):
-        if obj is None:
-            return self
-        d = obj.__dict__
-        if d.get(self.pending) is not None:
-            getattr(obj, self.fill)()
-        try:
-            return d[self.name]
-        except KeyError:
-            raise AttributeError(f"'{type(obj).__name__}' object has no attribute '{self.name}'") from None
-
-    def __set__(self, obj, value):
-        obj.__dict__.pop(self.pending, None)
-        obj.__dict__[self.name] = value
-
-    def __delete__(self, obj):
-        obj.__dict__.pop(self.pending, None)
-        del obj.__dict__[self.name]
-
-
 class SpatialMaxPooling(_Pool2d):
     """SpatialMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0): the max over each kW x kH window (padding counts
     as -inf); ``ceil()`` switches to ceil-mode output sizes.  The gradient goes to each window's (first) maximum,
     whose flat in-plane position is kept in ``indices``."""
     _lua_index_fields = ('indices',)
-    indices = _LazyField('indices', '_idx_pending', '_fill_indices')
-    gradInput = _LazyField('gradInput', '_gi_pending', '_fill_gradInput')
+    # (see _routable and _fold_backward)
+    indices = LazyField('indices', '_idx_pending', lambda m, name: m._fill_indices())
+    gradInput = LazyField('gradInput', '_gi_pending', lambda m, name: m._fill_gradInput())
+
+    def _own_refs(self, name, a):
+        return self.__dict__.get('_code_of') is a
 
     def _fill_indices(self):
         """Write the ``indices`` a CPU forward left pending: each window's origin plus its winner's offset."""
@@ -318,13 +271,8 @@ class SpatialMaxPooling(_Pool2d):
     def _may_defer(self, x):
         """Whether this forward may leave ``indices`` pending: numpy, this class (a subclass's fields are
         its own), no one else holding them."""
-        return type(self) is SpatialMaxPooling and type(x) is np.ndarray and _unheld(self.__dict__, 'indices')
-
-    def type(self, name=None, tensorCache=None):
-        if name is not None:
-            self._fill_indices()
-            self._fill_gradInput()
-        return super().type(name, tensorCache)
+        return (type(self) is SpatialMaxPooling and type(x) is np.ndarray
+                and _unheld(self, 'indices'))
 
     def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0):
         dW = kW if dW is None else dW
@@ -565,7 +513,7 @@ class SpatialMaxPooling(_Pool2d):
         x, gt = getattr(xt, '_a', None), self._coerce(gradOutput, 'gradOutput')
         if (d.get('_feeds_next') is not y or pd.get('_feeds_next') is not x or type(y) is not np.ndarray
                 or pgi.__class__ is not prev._tcls or d.get('gradInput').__class__ is not self._tcls
-                or pgi._s is gt._s or not _unheld(d, 'gradInput')):     # (no local reference to gradInput)
+                or pgi._s is gt._s or not _unheld(self, 'gradInput')):     # (no local reference to gradInput)
             return None
         g = gt._a
         x4, batched = _spatial_input(self, y)
@@ -1145,24 +1093,3 @@ class SpatialUpSamplingBilinear(Module):
         gpu_pool.upsample_bilinear_backward(g4, gi4, plan[:8], plan[10:], _separable,    # CUDA: one kernel
                                             self, '_gt', plan[8], g4, plan[9], gi4)
         return self.gradInput
-
-
-def _register_fixes():
-    """Saving writes SpatialMaxPooling's pending indices and gradInput first (serialization reads the fields
-    directly)."""
-    from ..serialization.classes import WRITE_FIXES, to_lua_index
-    before = WRITE_FIXES.get('nn.SpatialMaxPooling')
-
-    def write(obj, fields):
-        if obj.__dict__.get('_idx_pending') is not None and 'indices' in fields:
-            obj._fill_indices()
-            fields['indices'] = to_lua_index(obj.__dict__['indices'])
-        if obj.__dict__.get('_gi_pending') is not None and 'gradInput' in fields:
-            obj._fill_gradInput()
-            fields['gradInput'] = obj.__dict__['gradInput']
-        if before is not None:
-            before(obj, fields)
-    WRITE_FIXES['nn.SpatialMaxPooling'] = write
-
-
-_register_fixes()

@@ -630,6 +630,9 @@ def lua_fields(obj):
     cls = type(obj)
     idx = cls._lua_index_fields
     out = {}
+    settle = getattr(obj, '_settle', None)
+    if settle is not None:
+        settle()        # (fields a pass left to be written when read: nn.module.LazyField)
     for k, v in obj.__dict__.items():
         if not isinstance(k, str) or (k.startswith('_') and k != '_type'):
             continue

@@ -1,0 +1,158 @@
+"""zeroGradParameters leaves a large CPU gradient nobody else holds to its next accumulation (Module._lazy_zero,
+LazyField): the gradient reads as zeros through every path, and training gives the same bits as zeroing."""
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+import luatorch_py as torch
+from luatorch_py import nn
+
+
+def _linear(n_in=300, n_out=300, seed=1):
+    torch.manualSeed(seed)
+    return nn.Linear(n_in, n_out)          # 90,000 weights: above backend._CHUNK
+
+
+def _data(n_in=300, n_out=300, batch=8, seed=2):
+    rs = np.random.default_rng(seed)
+    return (torch.DoubleTensor(rs.standard_normal((batch, n_in))),
+            torch.DoubleTensor(rs.standard_normal((batch, n_out))))
+
+
+def _pending(m):
+    return bool(m.__dict__.get('_zero_gradWeight'))
+
+
+def _dirty(m):
+    """A module whose gradients hold something (as after a step), then zeroGradParameters."""
+    n_out, n_in = m.weight.size()
+    x, g = _data(n_in, n_out)
+    m.forward(x)
+    m.backward(x, g)
+    m.zeroGradParameters()
+    return m
+
+
+def test_a_large_unheld_gradient_is_left_pending_and_reads_as_zeros():
+    m = _dirty(_linear())
+    assert _pending(m)
+    assert not m.gradWeight.numpy().any()     # (read through the field: written now)
+    assert not _pending(m)
+
+
+@pytest.mark.parametrize('hold', ['tensor', 'parameters', 'array', 'view', 'storage'])
+def test_a_held_gradient_is_zeroed_at_once(hold):
+    m = _linear()
+    held = {'tensor': lambda: m.gradWeight, 'parameters': lambda: m.parameters()[1][0],
+            'array': lambda: m.gradWeight.numpy(), 'view': lambda: m.gradWeight.view(-1),
+            'storage': lambda: m.gradWeight.storage()}[hold]()
+    _dirty(m)
+    assert not _pending(m)
+    values = held.tolist() if hold == 'storage' else np.asarray(held.numpy() if hold != 'array' else held)
+    assert not np.any(values)
+
+
+def test_small_gradients_and_subclasses_are_zeroed_at_once():
+    m = _dirty(nn.Linear(10, 20).double())
+    assert not _pending(m) and not m.gradWeight.numpy().any()
+    w = nn.LinearWeightNorm(300, 300).double()
+    x, g = _data()
+    w.forward(x)
+    w.backward(x, g)
+    w.zeroGradParameters()
+    assert not w.__dict__.get('_zero_gradWeight') and not w.__dict__.get('_zero_gradV')
+
+
+@pytest.mark.parametrize('scale', [1, 0.5])
+@pytest.mark.parametrize('how', ['backward', 'accGradParameters', 'twice'])
+def test_accumulating_after_a_pending_zero_gives_the_bits_of_zeroing(how, scale):
+    x, g = _data()
+    lazy, eager = _linear().double(), _linear().double()
+    keep = eager.gradWeight                 # held: zeroGradParameters fills it
+    for m in (lazy, eager):
+        _dirty(m)
+        assert _pending(m) == (m is lazy)
+        m.forward(x)
+        if how == 'accGradParameters':
+            m.accGradParameters(x, g, scale)
+        else:
+            m.backward(x, g, scale)
+            if how == 'twice':
+                m.backward(x, g, scale)     # accumulates onto the first
+    assert keep is eager.gradWeight
+    np.testing.assert_array_equal(lazy.gradWeight.numpy(), eager.gradWeight.numpy())
+    np.testing.assert_array_equal(lazy.gradBias.numpy(), eager.gradBias.numpy())
+
+
+def test_updateParameters_with_no_backward_since_changes_nothing():
+    m = _dirty(_linear().double())
+    w = m.weight.numpy().copy()
+    m.updateParameters(0.1)
+    np.testing.assert_array_equal(m.weight.numpy(), w)
+    assert not _pending(m)
+
+
+def test_accUpdateGradParameters_leaves_the_gradient_zero():
+    x, g = _data()
+    m = _dirty(_linear().double())
+    ref = _linear().double()
+    ref.accUpdateGradParameters(x, g, 0.1)
+    m.accUpdateGradParameters(x, g, 0.1)
+    np.testing.assert_array_equal(m.weight.numpy(), ref.weight.numpy())
+    assert not m.gradWeight.numpy().any()
+
+
+@pytest.mark.parametrize('how', ['type', 'save', 'clone', 'deepcopy', 'pickle', 'clearState', 'getParameters',
+                                 'share'])
+def test_a_pending_gradient_is_zero_in_copies_and_conversions(how, tmp_path):
+    m = _dirty(_linear().double())
+    assert _pending(m)
+    if how == 'type':
+        other = m.float()
+    elif how == 'save':
+        torch.save(str(tmp_path / 'm.t7'), m)
+        other = torch.load(str(tmp_path / 'm.t7'))
+    elif how == 'clone':
+        other = m.clone()
+    elif how == 'deepcopy':
+        other = copy.deepcopy(m)
+    elif how == 'pickle':
+        other = pickle.loads(pickle.dumps(m))
+    elif how == 'clearState':
+        other = m.clearState()
+    elif how == 'getParameters':
+        _, flat = m.getParameters()
+        assert not flat.numpy()[:90000].any()
+        other = m
+    else:
+        other = _linear().double()
+        other.share(m, 'gradWeight')
+    assert not other.__dict__['gradWeight'].numpy().any()
+
+
+def test_training_loop_same_bits_as_zeroing():
+    """The MLP of the shared benchmark, a few SGD steps: lazily zeroed or not, the same weights."""
+    def build():
+        torch.manualSeed(5)
+        return nn.Sequential().add(nn.Linear(300, 400)).add(nn.ReLU()).add(nn.Linear(400, 300)).add(
+            nn.ReLU()).add(nn.Linear(300, 10)).add(nn.LogSoftMax()).float()
+    rs = np.random.default_rng(3)
+    x = torch.FloatTensor(rs.random((32, 300)).astype(np.float32))
+    y = torch.LongTensor(rs.integers(0, 10, 32))
+    crit = nn.ClassNLLCriterion().float()
+    lazy, eager = build(), build()
+    held = [m.gradWeight for m in eager.modules if isinstance(m, nn.Linear)]     # (forces zero fills)
+    for _ in range(4):
+        for net in (lazy, eager):
+            net.zeroGradParameters()
+            out = net.forward(x)
+            crit.forward(out, y)
+            net.backward(x, crit.backward(out, y))
+            net.updateParameters(0.1)
+    assert _pending(lazy.get(0)) is False and len(held) == 3
+    lazy.zeroGradParameters()
+    assert _pending(lazy.get(0)) and _pending(lazy.get(2)) and not _pending(lazy.get(4))
+    for a, b in zip(lazy.parameters()[0], eager.parameters()[0]):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
