@@ -163,9 +163,12 @@ def addmm(out, a, b, alpha=1.0, buffer=None, name='_mm'):
     return out
 
 
+LAZY_ZERO_MIN = _CHUNK      # (lazy_zero_ok's size bound, for a quick test first)
+
+
 def lazy_zero_ok(a):
     """Whether zeroGradParameters may leave gradient array ``a`` unzeroed for its next accumulation to write over
-    (nn.Module._lazy_zero, ``mm_over``): where ``addmm`` would find it zeroed and write the product straight into it
+    (nn.module.zero_later, ``mm_over``): where ``addmm`` would find it zeroed and write the product straight into it
     -- a large 2-D float CPU array -- so the numbers are the same as zeroing and accumulating."""
     return (type(a) is np.ndarray and a.ndim == 2 and a.size > _CHUNK and a.dtype.kind == 'f'
             and a.itemsize in _UINT)

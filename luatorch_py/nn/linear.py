@@ -6,10 +6,11 @@ import numpy as np
 from .. import backend
 from ..backend import array_module
 from ..tensor import _parse_sizes, CPU_LONG_STORAGE
-from .module import (Module, check_grad_like_input, check_grad_size, lazy_zero, pair_grad, pair_input, resized,
-                     sizestr)
+from .module import (Module, check_grad_like_input, check_grad_size, lazy_zero, pair_grad, pair_input,
+                     resized, sizestr, zero_later)
 
 _add_reduce = np.add.reduce     # the ufunc's method itself (ndarray.sum goes through Python wrappers)
+_LAZY_ZERO_MIN = backend.LAZY_ZERO_MIN
 
 
 def _reset_uniform(stdv, fan_in, *params):
@@ -23,7 +24,7 @@ def _reset_uniform(stdv, fan_in, *params):
 
 def _acc_weight(module, xp, gw, a, b, scale):
     """gradWeight (its array ``gw``) += scale * a @ b (one cuBLAS call on the GPU; a kept buffer on the CPU), or
-    written over it when zeroGradParameters left it pending (Module._lazy_zero)."""
+    written over it when zeroGradParameters left it pending (module.zero_later)."""
     if module.__dict__.pop('_zero_gradWeight', None):
         backend.mm_over(gw, a, b, scale)
     else:
@@ -65,12 +66,28 @@ def _pass_grad(module, input, gradOutput):
 
 class Linear(_WeightBias):
     """y = x W^T + b, for a 1-D input of ``inputSize`` or a 2-D batch of them."""
-    gradWeight = lazy_zero('gradWeight')
-    _lazy_zero = ('gradWeight',)
+    gradWeight = lazy_zero('gradWeight')     # (see zeroGradParameters)
 
     def _own_refs(self, name, a):
         h = self.__dict__.get('_hot_b')
         return 0 if h is None else (h[7] is a)
+
+    def zeroGradParameters(self):
+        """Module's, but a large CPU gradWeight nobody else holds is zeroed lazily (module.zero_later): its next
+        accumulation writes over it, and any read before sees zeros."""
+        d = self.__dict__
+        t = d.get('gradWeight')
+        if self.__class__ is not Linear or t is None:
+            return Module.zeroGradParameters(self)
+        if t._a.size <= _LAZY_ZERO_MIN:
+            t._a.fill(0)
+        else:
+            t = None                    # (no local reference while _unheld counts)
+            if not zero_later(self, 'gradWeight'):
+                d['gradWeight']._a.fill(0)
+        t = d.get('gradBias')
+        if t is not None:
+            t._a.fill(0)
 
     def __init__(self, inputSize, outputSize, bias=True):
         super().__init__()

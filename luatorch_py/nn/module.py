@@ -101,6 +101,17 @@ class LazyField:
         del obj.__dict__[self.name]
 
 
+def zero_later(module, name):
+    """A lazy zeroGradParameters of gradient field ``name`` (a LazyField ``lazy_zero``; Linear's): when its array is a
+    large CPU one nobody outside the module holds, mark it pending -- the next accumulation writes its product over
+    it instead of adding it to zeros (the same numbers: backend.addmm) -- and return True; else False (zero it)."""
+    d = module.__dict__
+    if not backend.lazy_zero_ok(d[name]._a) or not _unheld(module, name):
+        return False
+    d['_zero_' + name] = True
+    return True
+
+
 def _fill_zero(module, name):
     """LazyField fill of a gradient zeroGradParameters left pending: zeros."""
     module.__dict__.pop('_zero_' + name, None)
@@ -108,7 +119,7 @@ def _fill_zero(module, name):
 
 
 def lazy_zero(name):
-    """The LazyField of gradient field ``name`` (see Module._lazy_zero)."""
+    """The LazyField of gradient field ``name`` (see zero_later)."""
     return LazyField(name, '_zero_' + name, _fill_zero)
 
 
@@ -123,7 +134,8 @@ class TypedObject:
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         _register(cls)
-        cls._lazy = tuple(f for k in dir(cls) if isinstance(f := getattr(cls, k, None), LazyField))
+        names = {k for b in cls.__mro__ for k, v in vars(b).items() if isinstance(v, LazyField)}
+        cls._lazy = tuple(f for k in sorted(names) if isinstance(f := getattr(cls, k, None), LazyField))
 
     def _settle(self):
         """Write every LazyField left pending (before anything reads the fields directly)."""
@@ -320,8 +332,6 @@ class Module(TypedObject):
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
-        if '_lazy_zero' not in cls.__dict__:
-            cls._lazy_zero = ()
         own = cls.parameters
         cls._listed = own is not Module.parameters and own is not getattr(cls, '_own_parameters', None)
 
@@ -387,10 +397,6 @@ class Module(TypedObject):
         pairs = [(d[p], d.get(g)) for p, g in self._param_pairs if isinstance(d.get(p), Tensor)]
         return [p for p, _ in pairs], [g for _, g in pairs]
 
-    # gradient fields this class's accGradParameters writes straight into (no add) when zeroGradParameters left
-    # them pending (LazyField ``lazy_zero``): each class opts in for itself, a subclass does not inherit it
-    _lazy_zero = ()
-
     def _own_refs(self, name, a):
         """How many references this module's own caches hold to array ``a`` of field ``name`` (see _unheld)."""
         return 0
@@ -400,14 +406,7 @@ class Module(TypedObject):
             _zero_listed(self)      # a user class overriding parameters() (Torch7 calls self:parameters())
             return
         d = self.__dict__
-        lazy = self._lazy_zero
         for p, g in self._param_pairs:
-            # a large CPU gradient nobody outside holds: left to the next accumulation, which then writes the product
-            # over it instead of adding it to zeros (the same numbers: backend.addmm); (no local reference to it
-            # while _unheld counts)
-            if g in lazy and _unheld(self, g) and backend.lazy_zero_ok(d[g]._a):
-                d['_zero_' + g] = True
-                continue
             t = d.get(g)
             if t is not None:
                 t._a.fill(0)
@@ -418,11 +417,11 @@ class Module(TypedObject):
             _update_listed(self, learningRate)
             return
         d = self.__dict__
+        if '_zero_gradWeight' in d:
+            _fill_zero(self, 'gradWeight')      # (Linear's lazy zeroGradParameters with no backward since)
         for p, g in self._param_pairs:
             pt = d.get(p)
             if pt is not None:
-                if d.get('_zero_' + g):
-                    _fill_zero(self, g)     # (zeroGradParameters with no backward since)
                 pa = pt._a
                 if learningRate == 1 and type(pa) is np.ndarray:
                     pa -= d[g]._a       # (sub_scaled's first branch, without its call: SGD with lr 1, e.g. XOR)

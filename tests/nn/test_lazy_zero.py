@@ -1,5 +1,5 @@
-"""zeroGradParameters leaves a large CPU gradient nobody else holds to its next accumulation (Module._lazy_zero,
-LazyField): the gradient reads as zeros through every path, and training gives the same bits as zeroing."""
+"""zeroGradParameters leaves a large CPU gradient nobody else holds to its next accumulation (Linear.zeroGradParameters,
+module.zero_later, LazyField): the gradient reads as zeros through every path, and training gives the same bits as zeroing."""
 import copy
 import pickle
 
