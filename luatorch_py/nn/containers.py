@@ -118,6 +118,14 @@ class Container(Module):
         return self
 
 
+def _aliases(t, src):
+    """Whether tensor ``t`` lies in the storage of ``src`` (a tensor, or a table of them, nested)."""
+    s = getattr(t, '_s', None)
+    if isinstance(src, (list, tuple)):
+        return any(_aliases(t, e) for e in src)
+    return s is not None and s is getattr(src, '_s', None)
+
+
 class Sequential(Container):
     """Feeds each module's output to the next (Torch7's nn.Sequential); modules are numbered from 0 in its
     printout and errors, as ``get(0)`` indexes them (Torch7 prints and indexes from 1)."""
@@ -189,11 +197,15 @@ class Sequential(Container):
             while i > 0:
                 m = mods[i]
                 if m._fold_backward is not None and i > 1:     # [ReLU, max pooling]: one pass (pooling.py)
-                    gi = m._fold_backward(mods[i - 1], mods[i - 2].output, cur)
-                    if gi is not None:
-                        cur = gi
-                        i -= 2
-                        continue
+                    xt = mods[i - 2].output
+                    # only on an output of the module's own: a view of its input (Identity, View, in-place
+                    # modules) may be changed before this backward by others sharing that input
+                    if not _aliases(xt, mods[i - 3].output if i > 2 else input):
+                        gi = m._fold_backward(mods[i - 1], xt, cur)
+                        if gi is not None:
+                            cur = gi
+                            i -= 2
+                            continue
                 cur = m.backward(mods[i - 1].output, cur, scale)
                 i -= 1
             if i == 0:

@@ -25,8 +25,9 @@ def _reset_uniform(stdv, fan_in, *params):
 def _acc_weight(module, xp, gw, a, b, scale):
     """gradWeight (its array ``gw``) += scale * a @ b (one cuBLAS call on the GPU; a kept buffer on the CPU), or
     written over it when zeroGradParameters left it pending (module.zero_later)."""
-    if module.__dict__.pop('_zero_gradWeight', None):
+    if module.__dict__.get('_zero_gradWeight'):
         backend.mm_over(gw, a, b, scale)
+        del module.__dict__['_zero_gradWeight']     # (after: a product that raised leaves it pending, zeros)
     else:
         backend.addmm(gw, a, b, scale, module._buffer, '_gw')
 

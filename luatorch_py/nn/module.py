@@ -55,20 +55,36 @@ def _unheld(module, name):
     storage, its array, a numpy view of either, nor the storage's numpy buffer (``storage().numpy()``).  Then its
     values may be written when it is next read (LazyField).  Every reference counted is named below (besides the
     module dict's, this function's locals and getrefcount's argument; ``own``: the module's own caches holding the
-    array, ``module._own_refs``), so any other is a holder."""
+    array, ``module._own_refs``), so any other is a holder.  The arrays' chains of bases are counted too: a numpy
+    view taken outside refers to the first base that owns the memory or is not an array (empty_aligned's raw bytes
+    under the storage's buffer, as_strided's wrapper), not to the array it was taken from."""
     t = module.__dict__.get(name)
-    if t is None:
+    # t: the dict, the local, the argument; its storage: t._s, the argument
+    if t is None or _sys.getrefcount(t) != 3 or _sys.getrefcount(t._s) != 2:
         return False
-    s = t._s
-    a, data = t._a, s._data
-    b = a.base
-    own = module._own_refs(name, a)
-    mine = 2 * (a is data)                  # (then also t._a and s._data are the same array, and b is None)
-    # the buffer: s._data, the locals, the argument; the array's base -- the buffer itself (and the local b), or
-    # as_strided's wrapper holding it
-    mine_data = 3 + mine + (2 if b is data else getattr(b, 'base', None) is data)
-    return (_sys.getrefcount(t) == 3 and _sys.getrefcount(s) == 3 and _sys.getrefcount(a) == 3 + mine + own
-            and _sys.getrefcount(data) == mine_data)
+    # the array, the buffer and their bases, each once, with the references each should have: the list's, the
+    # argument's, and t._a's (and the module's own caches'), s._data's, each base link's
+    chain = [t._a]
+    want = [3 + module._own_refs(name, t._a)]
+    _link(chain, want, t._s._data)
+    i = 0
+    while i < len(chain):
+        base = getattr(chain[i], 'base', None)
+        if base is not None:
+            _link(chain, want, base)
+        i += 1
+    base = None
+    return all(_sys.getrefcount(chain[j]) == want[j] for j in range(len(chain)))
+
+
+def _link(chain, want, o):
+    """One more expected reference to ``o`` (see _unheld): a new entry of ``chain`` when not in it yet."""
+    for j in range(len(chain)):
+        if chain[j] is o:
+            want[j] += 1
+            return
+    chain.append(o)
+    want.append(3)
 
 
 class LazyField:

@@ -244,6 +244,11 @@ def _max_of(xp, op, wins, out):
         op(out, w, out=out)
 
 
+# backward passes an instance may define (Torch7's idiom, e.g. m.updateGradInput = function() end to freeze a
+# layer): then its own backward runs, not _fold_backward
+_OWN_PASSES = ('backward', 'updateGradInput', 'accGradParameters')
+
+
 class SpatialMaxPooling(_Pool2d):
     """SpatialMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0): the max over each kW x kH window (padding counts
     as -inf); ``ceil()`` switches to ceil-mode output sizes.  The gradient goes to each window's (first) maximum,
@@ -444,10 +449,10 @@ class SpatialMaxPooling(_Pool2d):
         return not special
 
     def updateGradInput(self, input, gradOutput):
-        self.__dict__.pop('_gi_pending', None)      # (written now)
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
         oh, ow, extra = self._sizes(x4, x.shape)
         check_grad_size(self, g, self._output_shape(x, oh, ow))
+        self.__dict__.pop('_gi_pending', None)      # (written now; after the checks: arguments that raise leave it)
         code = self._routable(x4, extra)
         if code is not None:
             last = batched and kernels.batch_last(self.__dict__['_code_of'])
@@ -509,6 +514,7 @@ class SpatialMaxPooling(_Pool2d):
         ReLU's input did not change between forward and backward."""
         d, pd = self.__dict__, prev.__dict__
         if (type(self) is not SpatialMaxPooling or type(prev) not in (ReLU, Threshold) or pd.get('inplace')
+                or not d.keys().isdisjoint(_OWN_PASSES) or not pd.keys().isdisjoint(_OWN_PASSES)
                 or not prev.val <= prev.threshold or d.get('_pmax_of') is None
                 or d.get('_pmax_of') is not d.get('_code_of')):
             return None

@@ -54,6 +54,18 @@ def test_a_held_gradient_is_zeroed_at_once(hold):
     assert not np.any(values)
 
 
+@pytest.mark.parametrize('hold', ['array-view', 'array-transpose', 'storage-array-view'])
+def test_a_gradient_held_through_a_numpy_view_is_zeroed_at_once(hold):
+    """A numpy view's base is the first array owning the memory (the storage buffer's aligned raw bytes), not the
+    array it was taken from: _unheld counts the chains of bases too."""
+    m = _linear()
+    held = {'array-view': lambda: m.gradWeight.numpy()[1:], 'array-transpose': lambda: m.gradWeight.numpy().T,
+            'storage-array-view': lambda: m.gradWeight.storage().numpy()[:10]}[hold]()
+    _dirty(m)
+    assert not _pending(m)
+    assert not np.any(held)
+
+
 def test_small_gradients_and_subclasses_are_zeroed_at_once():
     m = _dirty(nn.Linear(10, 20).double())
     assert not _pending(m) and not m.gradWeight.numpy().any()
@@ -84,6 +96,15 @@ def test_accumulating_after_a_pending_zero_gives_the_bits_of_zeroing(how, scale)
     assert keep is eager.gradWeight
     np.testing.assert_array_equal(lazy.gradWeight.numpy(), eager.gradWeight.numpy())
     np.testing.assert_array_equal(lazy.gradBias.numpy(), eager.gradBias.numpy())
+
+
+def test_an_accumulation_that_raises_leaves_the_gradient_zero():
+    m = _dirty(_linear().double())
+    assert _pending(m)
+    x, _ = _data()
+    with pytest.raises(ValueError):
+        m.accGradParameters(x, torch.DoubleTensor(np.ones((7, 300))))      # batch of 7 against 8 inputs
+    assert not m.gradWeight.numpy().any()
 
 
 def test_updateParameters_with_no_backward_since_changes_nothing():

@@ -131,6 +131,25 @@ def test_no_fold_where_it_cannot_apply():
         np.testing.assert_array_equal(_bits(a), _bits(b))
 
 
+@pytest.mark.parametrize('where', [1, 2])
+@pytest.mark.parametrize('name', ['updateGradInput', 'backward', 'accGradParameters'])
+def test_an_instance_defining_its_own_backward_pass_is_not_folded(where, name):
+    """Torch7's idiom to freeze or hook a module (m.updateGradInput = ...): that module's own pass runs."""
+    net = _net(nn.ReLU()).double()
+    m = net.get(where)
+    calls = []
+    own = getattr(m, name)
+
+    def hook(*args):
+        calls.append(name)
+        return own(*args)
+    setattr(m, name, hook)
+    x = torch.DoubleTensor(_input(32))
+    net.forward(x)
+    net.backward(x, torch.DoubleTensor(_grad((32, 2, 4, 4))))
+    assert calls and net.get(2).__dict__.get('_gi_pending') is None
+
+
 def _folded_net():
     net = _net(nn.ReLU()).double()
     x = torch.DoubleTensor(_input(32))
@@ -151,6 +170,26 @@ def test_pending_gradInput_is_written_when_read():
     net, pool, x, g, want = _folded_net()
     np.testing.assert_array_equal(pool.gradInput.numpy(), want)
     assert pool.__dict__.get('_gi_pending') is None
+
+
+def test_a_direct_backward_that_raises_leaves_the_pending_gradInput():
+    """Arguments the pooling's updateGradInput rejects leave gradInput as the last backward made it (Torch7 checks
+    before writing)."""
+    net, pool, x, g, want = _folded_net()
+    before = net.get(2).gradInput.numpy().copy()    # (written: the memory now holds these)
+    net.forward(x)
+    net.backward(x, torch.DoubleTensor(_grad((32, 2, 4, 4), seed=9, special=False)))
+    assert pool.__dict__.get('_gi_pending') is not None
+    ref = _net(nn.ReLU()).double()
+    ref.get(0).weight.copy(net.get(0).weight)
+    ref.get(0).bias.copy(net.get(0).bias)
+    ref.forward(x)
+    _one_by_one(ref, x, torch.DoubleTensor(_grad((32, 2, 4, 4), seed=9, special=False)))
+    with pytest.raises(ValueError):
+        pool.updateGradInput(net.get(1).output, torch.DoubleTensor(np.ones((32, 2, 3, 3))))
+    got = pool.gradInput.numpy()
+    assert not np.array_equal(got, before)
+    np.testing.assert_array_equal(_bits(got), _bits(ref.get(2).gradInput.numpy()))
 
 
 def test_pending_gradInput_survives_a_forward_on_another_input():
@@ -179,6 +218,25 @@ def test_a_held_gradInput_is_written_at_once():
     ref.forward(x)
     _one_by_one(ref, x, g2)
     np.testing.assert_array_equal(held.numpy(), ref.get(2).gradInput.numpy())
+
+
+@pytest.mark.parametrize('field', ['gradInput', 'indices'])
+def test_a_field_held_through_a_view_of_its_storage_array_is_written_at_once(field):
+    """A numpy view of storage().numpy() refers to the buffer's aligned raw bytes, not the buffer (_unheld counts
+    the chains of bases): the next forward/backward writes the field at once, as Torch7."""
+    net = _net(nn.ReLU()).double()
+    pool = net.get(2)
+    x, g = torch.DoubleTensor(_input(32)), torch.DoubleTensor(_grad((32, 2, 4, 4), special=False))
+    net.forward(x)
+    net.backward(x, g)
+    held = getattr(pool, field).storage().numpy()[:]
+    x2, g2 = torch.DoubleTensor(_input(32, seed=5)), torch.DoubleTensor(_grad((32, 2, 4, 4), seed=9, special=False))
+    net.forward(x2)
+    net.backward(x2, g2)
+    seen = held.copy()
+    assert pool.__dict__.get({'gradInput': '_gi_pending', 'indices': '_idx_pending'}[field]) is None
+    getattr(pool, field)
+    np.testing.assert_array_equal(_bits(held), _bits(seen))
 
 
 @pytest.mark.parametrize('how', ['type', 'save', 'clone', 'deepcopy', 'pickle'])
@@ -246,3 +304,32 @@ def test_training_step_matches_the_unfolded_step():
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     for i in (1, 2, 4, 5):
         np.testing.assert_array_equal(nets[0].get(i).gradInput.numpy(), nets[1].get(i).gradInput.numpy())
+
+
+def test_no_fold_on_a_relu_input_others_may_change():
+    """A ReLU whose input is a view of an earlier tensor (after an Identity here) is not folded: a sibling branch's
+    in-place module changes that tensor after this branch's forward, and Torch7's ReLU backward reads it as it is
+    then.  The numbers are those of each module's backward."""
+    def build():
+        torch.manualSeed(0)
+        branch = nn.Sequential().add(nn.Identity()).add(nn.ReLU()).add(nn.SpatialMaxPooling(2, 2)).add(
+            nn.MulConstant(2))
+        side = nn.Sequential().add(nn.MulConstant(-1, True)).add(nn.MulConstant(2))
+        return nn.Sequential().add(nn.Identity()).add(nn.ConcatTable().add(branch).add(side)).double()
+    x = _input(32)
+    got_net, want_net = build(), build()
+    grads = []
+    for net, fold in ((got_net, nn.SpatialMaxPooling._fold_backward), (want_net, None)):
+        saved = nn.SpatialMaxPooling._fold_backward
+        nn.SpatialMaxPooling._fold_backward = fold
+        try:
+            xt = torch.DoubleTensor(x.copy())
+            net.forward(xt)
+            g = [torch.DoubleTensor(_grad((32, 2, 4, 4), special=False)), torch.DoubleTensor(np.ones((32, 2, 8, 8)))]
+            net.backward(xt, g)
+        finally:
+            nn.SpatialMaxPooling._fold_backward = saved
+        grads.append([m.gradInput.numpy().copy() for m in net.get(1).get(0).modules])
+    assert got_net.get(1).get(0).get(2).__dict__.get('_gi_pending') is None
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(_bits(a), _bits(b))
