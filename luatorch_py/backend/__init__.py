@@ -169,9 +169,10 @@ LAZY_ZERO_MIN = _CHUNK      # (lazy_zero_ok's size bound, for a quick test first
 def lazy_zero_ok(a):
     """Whether zeroGradParameters may leave gradient array ``a`` unzeroed for its next accumulation to write over
     (nn.module.zero_later, ``mm_over``): where ``addmm`` would find it zeroed and write the product straight into it
-    -- a large 2-D float CPU array -- so the numbers are the same as zeroing and accumulating."""
-    return (type(a) is np.ndarray and a.ndim == 2 and a.size > _CHUNK and a.dtype.kind == 'f'
-            and a.itemsize in _UINT)
+    -- a large float CPU array, contiguous so that the accumulation's 2-D view of it (rows x the rest) is one -- so
+    the numbers are the same as zeroing and accumulating."""
+    return (type(a) is np.ndarray and a.ndim >= 2 and a.size > _CHUNK and a.flags.c_contiguous
+            and a.dtype.kind == 'f' and a.itemsize in _UINT)
 
 
 def mm_over(out, a, b, alpha=1.0):

@@ -297,7 +297,7 @@ class _Convolution(_WeightBias):
         gm = self._gradmat(g, gb, plan[3])
         self._gm_of = None
         cols = self._columns(x, plan, False)
-        _acc_weight(self, xp, _view2d(self.gradWeight), gm, cols.T, scale)
+        _acc_weight(self, xp, _view2d(self.__dict__['gradWeight']), gm, cols.T, scale)
         if 'bias' in self.__dict__:
             _acc_bias(self, gm, 1, scale)
 
@@ -307,6 +307,7 @@ class SpatialConvolution(_Convolution):
     padding padW, padH (padH defaults to padW, as Torch7).  Input C x H x W or N x C x H x W; output planes of
     floor((H + 2*padH - kH) / dH) + 1 by floor((W + 2*padW - kW) / dW) + 1.  weight: nOutputPlane x nInputPlane x
     kH x kW."""
+    _lazy_zero_gw = True          # (see _WeightBias.zeroGradParameters)
 
     def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=None):
         name = f"nn.{type(self).__name__}"
@@ -352,6 +353,7 @@ class SpatialConvolution(_Convolution):
 class SpatialConvolutionMM(SpatialConvolution):
     """SpatialConvolution with Torch7's 2-D weight layout nOutputPlane x (nInputPlane*kH*kW) (same numbers in
     the same order; a 4-D weight loaded from a file works as well)."""
+    _lazy_zero_gw = True          # (see _WeightBias.zeroGradParameters)
 
     def _weight_shape(self):
         return (self.nOutputPlane, self.nInputPlane * self.kH * self.kW)
@@ -360,6 +362,7 @@ class SpatialConvolutionMM(SpatialConvolution):
 class SpatialDilatedConvolution(SpatialConvolution):
     """SpatialConvolution whose kernel taps are ``dilationW``/``dilationH`` apart (output planes of
     floor((H + 2*padH - (dilationH*(kH-1)+1)) / dH) + 1 rows)."""
+    _lazy_zero_gw = True          # (see _WeightBias.zeroGradParameters)
 
     def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=None, dilationW=1,
                  dilationH=1):
@@ -380,6 +383,7 @@ class VolumetricConvolution(_Convolution):
     """3-D convolution: kernel kT x kW x kH, steps dT, dW, dH, zero padding padT, padW, padH (padW defaults to
     padT, padH to padW, as Torch7).  Input C x T x H x W or N x C x T x H x W.  weight: nOutputPlane x
     nInputPlane x kT x kH x kW."""
+    _lazy_zero_gw = True          # (see _WeightBias.zeroGradParameters)
     _nsd = 3
     _dimnames = 'T x H x W'
 
@@ -426,6 +430,7 @@ class SpatialFullConvolution(_Convolution):
 
     As in Torch7 the input may also be a list ``[input, target]``: adjW/adjH then come from the size of
     ``target`` (its last two dims), and gradInput is ``[gradInput, zeros of target's size]``."""
+    _lazy_zero_gw = True          # (see _WeightBias.zeroGradParameters)
 
     def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0):
         name = 'nn.SpatialFullConvolution'
@@ -564,7 +569,7 @@ class SpatialFullConvolution(_Convolution):
         cols = self._gradcols(g, gb, layout)
         self._gc_of = None
         xm = self._xmat(x, xb, layout)
-        _acc_weight(self, xp, _view2d(self.gradWeight), xm, cols.T, scale)
+        _acc_weight(self, xp, _view2d(self.__dict__['gradWeight']), xm, cols.T, scale)
         if 'bias' in self.__dict__:
             _acc_bias(self, gb.reshape(gb.shape[0], gb.shape[1], -1), (0, 2), scale)
 
@@ -603,6 +608,7 @@ class TemporalConvolution(_WeightBias):
     """1-D convolution over a sequence of frames: input nFrames x inputFrameSize (or batch x nFrames x
     inputFrameSize), output nOutputFrames x outputFrameSize with nOutputFrames = (nFrames - kW) // dW + 1.
     weight: outputFrameSize x (kW*inputFrameSize), each row a window's kW frames one after the other."""
+    _lazy_zero_gw = True          # (see _WeightBias.zeroGradParameters)
 
     def __init__(self, inputFrameSize, outputFrameSize, kW, dW=1):
         _positive('nn.TemporalConvolution', inputFrameSize=inputFrameSize, outputFrameSize=outputFrameSize,
@@ -671,7 +677,7 @@ class TemporalConvolution(_WeightBias):
         xp = array_module(x)
         g2 = self._g2(gradOutput, xb, batched, to)
         cols = self._columns(x, xb, to)
-        _acc_weight(self, xp, self.gradWeight._a, g2.T, cols, scale)
+        _acc_weight(self, xp, self.__dict__['gradWeight']._a, g2.T, cols, scale)
         if 'bias' in self.__dict__:
             _acc_bias(self, g2, 0, scale)
 

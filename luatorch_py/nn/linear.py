@@ -41,6 +41,29 @@ class _WeightBias(Module):
     """What Linear and the convolutions share: a ``weight`` and an optional ``bias`` (Torch7's noBias drops it),
     drawn together by reset over the fan-in the subclass gives (``_fan_in()``)."""
 
+    gradWeight = lazy_zero('gradWeight')     # (see zeroGradParameters)
+    # set (True) on each class whose accGradParameters adds to gradWeight only through _acc_weight, reading the
+    # field from the dict: its zeroGradParameters may leave a large gradWeight to that accumulation (looked up in
+    # the class's own dict: a subclass is not one unless it says so)
+    _lazy_zero_gw = False
+
+    def zeroGradParameters(self):
+        """Module's, but a large CPU gradWeight nobody else holds is zeroed lazily (module.zero_later): its next
+        accumulation writes over it, and any read before sees zeros."""
+        d = self.__dict__
+        t = d.get('gradWeight')
+        if t is None or not type(self).__dict__.get('_lazy_zero_gw'):
+            return Module.zeroGradParameters(self)
+        if t._a.size <= _LAZY_ZERO_MIN:
+            t._a.fill(0)
+        else:
+            t = None                    # (no local reference while _unheld counts)
+            if not zero_later(self, 'gradWeight'):
+                d['gradWeight']._a.fill(0)
+        t = d.get('gradBias')
+        if t is not None:
+            t._a.fill(0)
+
     def noBias(self):
         self.__dict__.pop('bias', None)
         self.__dict__.pop('gradBias', None)
@@ -67,28 +90,11 @@ def _pass_grad(module, input, gradOutput):
 
 class Linear(_WeightBias):
     """y = x W^T + b, for a 1-D input of ``inputSize`` or a 2-D batch of them."""
-    gradWeight = lazy_zero('gradWeight')     # (see zeroGradParameters)
+    _lazy_zero_gw = True
 
     def _own_refs(self, name, a):
         h = self.__dict__.get('_hot_b')
         return 0 if h is None else (h[7] is a)
-
-    def zeroGradParameters(self):
-        """Module's, but a large CPU gradWeight nobody else holds is zeroed lazily (module.zero_later): its next
-        accumulation writes over it, and any read before sees zeros."""
-        d = self.__dict__
-        t = d.get('gradWeight')
-        if self.__class__ is not Linear or t is None:
-            return Module.zeroGradParameters(self)
-        if t._a.size <= _LAZY_ZERO_MIN:
-            t._a.fill(0)
-        else:
-            t = None                    # (no local reference while _unheld counts)
-            if not zero_later(self, 'gradWeight'):
-                d['gradWeight']._a.fill(0)
-        t = d.get('gradBias')
-        if t is not None:
-            t._a.fill(0)
 
     def __init__(self, inputSize, outputSize, bias=True):
         super().__init__()

@@ -177,3 +177,38 @@ def test_training_loop_same_bits_as_zeroing():
     assert _pending(lazy.get(0)) and _pending(lazy.get(2)) and not _pending(lazy.get(4))
     for a, b in zip(lazy.parameters()[0], eager.parameters()[0]):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+CONVS = [
+    ('SpatialConvolution', lambda: nn.SpatialConvolution(64, 128, 3, 3), (2, 64, 5, 5)),
+    ('SpatialConvolutionMM', lambda: nn.SpatialConvolutionMM(64, 128, 3, 3), (2, 64, 5, 5)),
+    ('SpatialDilatedConvolution', lambda: nn.SpatialDilatedConvolution(64, 128, 3, 3, 1, 1, 0, 0, 2, 2), (2, 64, 7, 7)),
+    ('SpatialFullConvolution', lambda: nn.SpatialFullConvolution(128, 64, 3, 3), (2, 128, 4, 4)),
+    ('VolumetricConvolution', lambda: nn.VolumetricConvolution(32, 32, 3, 5, 5), (2, 32, 3, 6, 6)),
+    ('TemporalConvolution', lambda: nn.TemporalConvolution(300, 300, 1), (2, 4, 300)),
+]
+
+
+@pytest.mark.parametrize('name,make,shape', CONVS, ids=[c[0] for c in CONVS])
+def test_convolutions_zero_lazily_with_the_bits_of_zeroing(name, make, shape):
+    rs = np.random.default_rng(7)
+    x = torch.DoubleTensor(rs.standard_normal(shape))
+    lazy, eager = make().double(), make().double()
+    eager.weight.copy(lazy.weight)
+    eager.bias.copy(lazy.bias)
+    keep = eager.gradWeight                 # held: zeroGradParameters fills it
+    g = torch.DoubleTensor(rs.standard_normal(tuple(lazy.forward(x).size())))
+    for m in (lazy, eager):
+        m.forward(x)
+        m.backward(x, g)                    # (gradients hold something)
+        m.zeroGradParameters()
+        assert bool(m.__dict__.get('_zero_gradWeight')) == (m is lazy)
+        if m is lazy:
+            assert not m.parameters()[1][0].numpy().any()      # read before the accumulation: zeros
+            m.zeroGradParameters()
+            assert bool(m.__dict__.get('_zero_gradWeight'))
+        m.forward(x)
+        m.backward(x, g, 0.5)
+    assert not lazy.__dict__.get('_zero_gradWeight')
+    np.testing.assert_array_equal(lazy.gradWeight.numpy(), keep.numpy())
+    np.testing.assert_array_equal(lazy.gradBias.numpy(), eager.gradBias.numpy())
