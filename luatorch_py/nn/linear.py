@@ -186,8 +186,9 @@ class Linear(_WeightBias):
             if tw is not None:
                 np.matmul(gT, x, out=tw)
                 gw += tw
-            elif d.pop('_zero_gradWeight', None):
+            elif d.get('_zero_gradWeight'):
                 np.matmul(gT, x, out=gw)
+                del d['_zero_gradWeight']      # (after, as _acc_weight)
             else:
                 backend.addmm(gw, gT, x, 1, self._buffer, '_gw')
             if gb is not None:

@@ -118,8 +118,8 @@ class LazyField:
 
 
 def zero_later(module, name):
-    """A lazy zeroGradParameters of gradient field ``name`` (a LazyField ``lazy_zero``; Linear's): when its array is a
-    large CPU one nobody outside the module holds, mark it pending -- the next accumulation writes its product over
+    """A lazy zeroGradParameters of gradient field ``name`` (a LazyField ``lazy_zero``: _WeightBias's gradWeight): when
+    its array is a large CPU one nobody outside the module holds, mark it pending -- the next accumulation writes its product over
     it instead of adding it to zeros (the same numbers: backend.addmm) -- and return True; else False (zero it)."""
     d = module.__dict__
     if not backend.lazy_zero_ok(d[name]._a) or not _unheld(module, name):
@@ -434,7 +434,7 @@ class Module(TypedObject):
             return
         d = self.__dict__
         if '_zero_gradWeight' in d:
-            _fill_zero(self, 'gradWeight')      # (Linear's lazy zeroGradParameters with no backward since)
+            _fill_zero(self, 'gradWeight')      # (a lazy zeroGradParameters with no backward since)
         for p, g in self._param_pairs:
             pt = d.get(p)
             if pt is not None:
