@@ -26,7 +26,7 @@ from .. import backend
 from ..backend import array_module, gpu_pool, kernels, parallel
 from ..backend.kernels import scatter_add, take_into
 from .module import LazyField, Module, _unheld, check_grad_size, field_out, long_info, resized, sizestr
-from .activation import LogSoftMax, ReLU, SoftMax, Threshold
+from .activation import LogSoftMax, ReLU, Sigmoid, SoftMax, Tanh, Threshold
 from ._layout import batch_last_field, feeds_next, field_like
 
 _NEG_FLT_MAX = -float(np.finfo(np.float32).max)
@@ -242,6 +242,15 @@ def _max_of(xp, op, wins, out):
     op(wins[0], wins[1], out=out)
     for w in wins[2:]:
         op(out, w, out=out)
+
+
+def _folds_into_max(prev):
+    """Whether module ``prev``'s derivative at a window's maximum is its derivative evaluated at the pooled value p
+    (input and output both taken as p): Tanh's and Sigmoid's depend on their output only, and a ReLU's (a Threshold
+    whose value does not exceed its threshold) on whether its input exceeds the threshold, as its output then
+    does.  Each of these derivatives is finite and not negative (see _fold_backward)."""
+    t = type(prev)
+    return t is Tanh or t is Sigmoid or ((t is ReLU or t is Threshold) and prev.val <= prev.threshold)
 
 
 # backward passes an instance may define (Torch7's idiom, e.g. m.updateGradInput = function() end to freeze a
@@ -501,22 +510,23 @@ class SpatialMaxPooling(_Pool2d):
         parallel.run(planes, code.shape[0], gi4.size)
 
     def _fold_backward(self, prev, xt, gradOutput):
-        """Sequential.backward over [prev, this] when prev is a ReLU (a Threshold, not in place, whose value does
-        not exceed its threshold) right before this pooling: prev's gradInput is gradOutput times (the window's
-        max > threshold), sent to each window's first maximum -- the numbers of this module's backward followed
-        by prev's (at a window's maximum, x > threshold exactly when the max is; elsewhere both give gradOutput
-        times 0) without the full-size pass of either: this module's gradInput is left pending (see _LazyField),
-        written from a copy of gradOutput when read.  Returns prev.gradInput, or None when the fold does not apply
-        (each module's backward then runs): not the CPU code path of the last forward, prev's input or output
-        not the arrays of that forward, a gradInput held outside, or a subclass.
+        """Sequential.backward over [prev, this] when prev is an element-wise module whose derivative at a window's
+        maximum follows from the pooled maximum p (``_folds_into_max``: ReLU, Threshold, Tanh, Sigmoid) right before
+        this pooling: prev's gradInput is prev's own backward evaluated on the pooled values -- gradOutput times
+        f'(p) -- sent to each window's first maximum.  These are the numbers of this module's backward followed by
+        prev's (at a window's maximum both give gradOutput times f'(p); elsewhere gradOutput times 0 times a finite,
+        non-negative f': the same zeros, signs and NaNs), without the full-size pass of either: this module's
+        gradInput is left pending (see LazyField), written from a copy of gradOutput when read.  Returns
+        prev.gradInput, or None when the fold does not apply (each module's backward then runs): not the CPU code
+        path of the last forward, prev's input or output not the arrays of that forward, a gradInput held outside,
+        an instance's own passes, or a subclass.
 
-        Like Torch7's own modules, the fold takes the arrays of the last forward as they were: it assumes the
-        ReLU's input did not change between forward and backward."""
+        Like Torch7's own modules, the fold takes the arrays of the last forward as they were: it assumes prev's
+        input and output did not change between forward and backward."""
         d, pd = self.__dict__, prev.__dict__
-        if (type(self) is not SpatialMaxPooling or type(prev) not in (ReLU, Threshold) or pd.get('inplace')
+        if (type(self) is not SpatialMaxPooling or not _folds_into_max(prev) or pd.get('inplace')
                 or not d.keys().isdisjoint(_OWN_PASSES) or not pd.keys().isdisjoint(_OWN_PASSES)
-                or not prev.val <= prev.threshold or d.get('_pmax_of') is None
-                or d.get('_pmax_of') is not d.get('_code_of')):
+                or d.get('_pmax_of') is None or d.get('_pmax_of') is not d.get('_code_of')):
             return None
         y, pgi = prev.output._a, pd.get('gradInput')
         x, gt = getattr(xt, '_a', None), self._coerce(gradOutput, 'gradOutput')
@@ -538,8 +548,8 @@ class SpatialMaxPooling(_Pool2d):
         np.copyto(self._buffer('_gi_code', code.shape, dtype=code.dtype), code)
         d['_gi_pending'] = (x4.shape, y.shape, last)
         gp = self._buffer('_top', code.shape)       # (forward scratch)
-        np.greater(d['_pmax'], prev.threshold, out=gp)      # 1.0 / 0.0 (a float mask: float * bool would cast)
-        gp *= gk
+        pmax = d['_pmax']
+        prev._df(np, pmax, pmax, gk, gp)            # prev's own backward pass on the pooled values
         self._route(code, gp, _in_code_order(field_like(prev, 'gradInput', x), last), last, x4.shape)
         return prev.gradInput
 

@@ -75,6 +75,9 @@ CASES = [
     ('threshold-equal', lambda: nn.Threshold(1, 1), True),
     ('threshold-above', lambda: nn.Threshold(0.5, 0.75), False),      # val > threshold: (max > th) is not the mask
     ('relu-in-place', lambda: nn.ReLU(True), False),
+    ('tanh', lambda: nn.Tanh(), True),
+    ('sigmoid', lambda: nn.Sigmoid(), True),
+    ('elu', lambda: nn.ELU(), False),                                  # (its derivative needs its input)
 ]
 
 
