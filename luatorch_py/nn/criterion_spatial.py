@@ -42,7 +42,7 @@ class SpatialClassNLLCriterion(Criterion):
                              f"(expected {sizestr((N, H, W))})")
         xp = array_module(x)
         t = t.astype(np.int64, copy=False)
-        if t.size and bool(((t < 0) | (t >= C)).any()):
+        if t.size and (int(t.min()) < 0 or int(t.max()) >= C):     # (two reductions: no array of the target's size)
             bad = t[(t < 0) | (t >= C)].reshape(-1)[0]
             raise ValueError(f"{self!r}: target {int(bad)} is out of range for {C} classes: targets are 0-based "
                              f"class indices in [0, {C - 1}] (Lua's 1-based targets need -1)")
@@ -51,17 +51,37 @@ class SpatialClassNLLCriterion(Criterion):
             if w.nElement() != C:
                 raise ValueError(f"{self!r}: weight tensor should be defined either for all {C} classes or no "
                                  f"classes, got weights of size {sizestr(w._a.shape)}")
-            pw = xp.take(w._a, t)                      # each pixel's weight
+            pw = xp.take(w._a, t, out=self._buffer('_pw', t.shape))     # each pixel's weight
         else:
             pw = None
         return x, t, pw
 
+    def _positions(self, x, t):
+        """Kept int64 array of the flat positions of x[n, t[n, h, w], h, w] in a C-contiguous array of x's size:
+        t * H*W + each pixel's own offset (the latter made once per size)."""
+        N, C, H, W = x.shape
+        base = self._buffer('_base', t.shape, dtype=np.int64)
+        if self.__dict__.get('_base_of') != x.shape:
+            xp = array_module(x)
+            base[...] = xp.arange(H * W).reshape(1, H, W)
+            base += (xp.arange(N) * (C * H * W)).reshape(N, 1, 1)
+            self._base_of = x.shape
+        flat = self._buffer('_flatpos', t.shape, dtype=np.int64)
+        array_module(x).multiply(t, H * W, out=flat)
+        flat += base
+        return flat
+
     def updateOutput(self, input, target):
         x, t, pw = self._prepare(input, target)
         xp = array_module(x)
-        picked = xp.take_along_axis(x, t[:, None], axis=1)[:, 0]      # x[n, t[n, h, w], h, w]
+        if x.flags.c_contiguous:                                    # x[n, t[n, h, w], h, w], into a kept buffer
+            picked = xp.take(x, self._positions(x, t), out=self._buffer('_picked', t.shape))
+        else:
+            picked = xp.take_along_axis(x, t[:, None], axis=1)[:, 0]
         total = float(t.size) if pw is None else float(pw.sum(dtype=x.dtype))    # (one read-back on CUDA)
-        loss = -(picked if pw is None else picked * pw).sum(dtype=x.dtype)
+        if pw is not None:
+            picked *= pw                    # (the kept buffer, or the fallback's own array)
+        loss = -picked.sum(dtype=x.dtype)
         self.total_weight_tensor._a[...] = total
         if self.sizeAverage and total:
             loss = loss / x.dtype.type(total)
@@ -78,13 +98,13 @@ class SpatialClassNLLCriterion(Criterion):
         if total <= 0:
             return self.gradInput           # (THNN: nothing when the total weight is not positive)
         norm = total if self.sizeAverage else 1
-        val = (-pw / norm).astype(x.dtype) if pw is not None else xp.full(t.shape, -1 / norm, dtype=x.dtype)
-        # gi[n, t[n, h, w], h, w] = val[n, h, w]: one flat assignment
-        N, C, H, W = x.shape
-        flat = t * (H * W)
-        flat += xp.arange(H * W).reshape(1, H, W)
-        flat += (xp.arange(N) * (C * H * W)).reshape(N, 1, 1)
-        gi.reshape(-1)[flat.reshape(-1)] = val.reshape(-1)
+        if pw is not None:                  # -w[t] / norm, in x's dtype (the weights' own), into the kept buffer
+            val = xp.negative(pw, out=pw)
+            val /= norm
+        else:
+            val = x.dtype.type(-1 / norm)
+        # gi[n, t[n, h, w], h, w] = val[n, h, w]: one flat assignment (gi is this criterion's own, contiguous)
+        gi.reshape(-1)[self._positions(x, t).reshape(-1)] = val if pw is None else val.reshape(-1)
         return self.gradInput
 
 

@@ -216,3 +216,20 @@ def test_4d_upsampling_is_spatial_upsampling():
                                   nn.SpatialUpSamplingBilinear({'oheight': 4, 'owidth': 9}).float().forward(x).numpy())
     np.testing.assert_array_equal(nn.UpSampling(2).float().forward(x).numpy(),
                                   nn.SpatialUpSamplingNearest(2).float().forward(x).numpy())
+
+
+@pytest.mark.parametrize('weights', [None, np.array([0.5, 2.0, 1.0])])
+def test_spatial_class_nll_steady_state_keeps_its_arrays(weights):
+    """A second forward/backward of the same sizes reuses the criterion's arrays (no array of the target's size
+    made per call), with the same numbers."""
+    c = nn.SpatialClassNLLCriterion(None if weights is None else D(3).copy(torch.DoubleTensor(weights)))
+    x = D(2, 3, 4, 5).copy(torch.DoubleTensor(rnd(2, 3, 4, 5)))
+    t = L(np.random.default_rng(1).integers(0, 3, (2, 4, 5)))
+    first = (c.forward(x, t), c.backward(x, t).numpy().copy())
+    kept = {k: v for k, v in c.__dict__.items() if isinstance(v, np.ndarray)}
+    assert {'_flatpos', '_picked', '_base'} <= kept.keys()
+    second = (c.forward(x, t), c.backward(x, t).numpy().copy())
+    assert first[0] == second[0]
+    np.testing.assert_array_equal(first[1], second[1])
+    for k, v in kept.items():
+        assert c.__dict__[k] is v, k
