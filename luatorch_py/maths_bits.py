@@ -12,7 +12,7 @@ import numpy as np
 
 from . import backend
 from .tensor import Tensor, _sizestr
-from .tensor_math import _scalar_for, _num
+from .tensor_math import _no_int_zero, _scalar_for, _num
 from .maths_forms import receiver_form, operand, integer_only, number, xp_of
 
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
@@ -89,19 +89,10 @@ def _shift(left):
     return value_form, tensor_form
 
 
-def _has_zero(v):
-    return (v == 0) if _num(v) else bool((v == 0).any())
-
-
-def _int_zero_check(name, t, v):
-    if t._info.dtype.kind in 'iu' and _has_zero(v):
-        raise ZeroDivisionError(f"torch.{name}: integer division by zero (Torch7 would crash: SIGFPE)")
-
-
 def _mod_value(name, ins, rest):
     t, = ins
     v = _value(name, t, _one_value(name, rest))
-    _int_zero_check(name, t, v)
+    _no_int_zero(f"torch.{name}", t._a, v)
     return xp_of(t).fmod(t._a, v), t._info
 
 
@@ -110,7 +101,7 @@ def _mod_tensor(name, ins, rest):
     if rest:
         raise TypeError(f"torch.{name}: expected ([res,] x, y), got extra arguments {rest!r}")
     v = operand(name, t, src)
-    _int_zero_check(name, t, v)
+    _no_int_zero(f"torch.{name}", t._a, v)
     return xp_of(t).fmod(t._a, v), t._info
 
 
@@ -133,8 +124,7 @@ def _remainder(xp, a, v):
     """Torch7's remainder: integers as C's ``r = a % v; if (r * v < 0) r += v`` (the sign of v); floating types
     a - v * floor(a / v) with floor and the product in double (C promotes them), NaN where v is 0."""
     if a.dtype.kind in 'iu':
-        if _has_zero(v):
-            raise ZeroDivisionError("%: integer modulo by zero (Torch7 would crash: SIGFPE)")
+        _no_int_zero('%', a, v)
         return xp.remainder(a, v)
     with np.errstate(divide='ignore', invalid='ignore'):      # v = 0: NaN, as Torch7 (no warning)
         q = xp.floor(a / v).astype(np.float64)

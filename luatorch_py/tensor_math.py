@@ -47,10 +47,16 @@ def _scalar_for(t, v):
     return v
 
 
+def _no_int_zero(name, out, y):
+    """An integer result with a zero divisor in ``y`` (a number or an array): Torch7 would crash (SIGFPE), numpy
+    would give 0 with a warning; a ZeroDivisionError instead."""
+    if out.dtype.kind in 'iu' and ((y == 0) if _num(y) else bool((y == 0).any())):
+        raise ZeroDivisionError(f"{name}: integer division by zero (Torch7 would crash: SIGFPE)")
+
+
 def _int_div_into(xp, x, y, out):
     """out = x / y truncated towards zero (C integer division), exactly in integers; y == 0 raises."""
-    if (y == 0) if _num(y) else bool((y == 0).any()):
-        raise ZeroDivisionError("integer division by zero (Torch7 would crash: SIGFPE)")
+    _no_int_zero('integer division', out, y)
     q = xp.floor_divide(x, y)
     q += (xp.remainder(x, y) != 0) & ((x < 0) != (y < 0))
     out[...] = q
@@ -221,10 +227,18 @@ def _cpow_fn(xp, x, y, out):
 cpow = _pointwise2('cpow', _cpow_fn)
 cmax = _pointwise2('cmax', lambda xp, x, y, out: xp.maximum(x, y, out=out, casting='unsafe'))
 cmin = _pointwise2('cmin', lambda xp, x, y, out: xp.minimum(x, y, out=out, casting='unsafe'))
-cfmod = _pointwise2('cfmod', lambda xp, x, y, out: xp.fmod(x, y, out=out, casting='unsafe'))
-cremainder = _pointwise2('cremainder', lambda xp, x, y, out: xp.remainder(x, y, out=out, casting='unsafe'))
-fmod = cfmod
-remainder = cremainder
+def _checked(name, op):
+    """``op`` (np.fmod, np.remainder) as a _pointwise2 function: an integer division by zero raises (_no_int_zero)."""
+    def fn(xp, x, y, out):
+        _no_int_zero(f"torch.{name}", out, y)
+        getattr(xp, op)(x, y, out=out, casting='unsafe')
+    return fn
+
+
+cfmod = _pointwise2('cfmod', _checked('cfmod', 'fmod'))
+cremainder = _pointwise2('cremainder', _checked('cremainder', 'remainder'))
+fmod = _pointwise2('fmod', _checked('fmod', 'fmod'))
+remainder = _pointwise2('remainder', _checked('remainder', 'remainder'))
 
 
 def _addc(name, fn):

@@ -598,3 +598,18 @@ def test_ties_on_cuda_tensors_take_the_same_index():
     assert v.type() == 'torch.CudaLongTensor' and i.type() == 'torch.CudaLongTensor'
     assert host(v).tolist() == cv.tolist() and host(i).tolist() == ci.tolist()
     assert host(torch.kthvalue(torch.LongTensor([2, 1, 1]).cudaLong(), 1)[1]).tolist() == [1]
+
+
+@pytest.mark.parametrize('name', ['fmod', 'cfmod', 'remainder', 'cremainder'])
+def test_integer_fmod_and_remainder_by_zero_raise(name):
+    """Torch7 crashes (SIGFPE) and numpy would give 0 with a warning: an error naming the function instead; floats
+    keep IEEE's NaN."""
+    a = torch.IntTensor(np.array([7, -7, 3], dtype=np.int32))
+    b = torch.IntTensor(np.array([2, 0, 1], dtype=np.int32))
+    with pytest.raises(ZeroDivisionError, match=f'torch.{name}: integer division by zero'):
+        getattr(a.clone(), name)(b if name.startswith('c') else 0)
+    ok = getattr(a.clone(), name)(torch.IntTensor(np.array([2, 3, 1], dtype=np.int32)) if name.startswith('c') else 2)
+    want = {'fmod': [1, -1, 1], 'remainder': [1, 1, 1], 'cfmod': [1, -1, 0], 'cremainder': [1, 2, 0]}[name]
+    assert ok.numpy().tolist() == want
+    f = getattr(torch.DoubleTensor(np.array([1.0, -1.0])), name)(torch.DoubleTensor(np.zeros(2)) if name.startswith('c') else 0)
+    assert np.isnan(f.numpy()).all()
