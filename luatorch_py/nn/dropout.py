@@ -1,4 +1,4 @@
-"""nn.Dropout and nn.SpatialDropout.
+"""nn.Dropout, nn.SpatialDropout and (through _FeatureDropout) nn.VolumetricDropout.
 
 CUDA: the masks still come from Torch7's stream on the host (a seed drops the same elements on the CPU and the GPU);
 each draw goes into a kept host buffer and is copied into a kept device buffer (no allocation, no launch), then one
@@ -117,19 +117,19 @@ class Dropout(Module):
         return f"{self.__torch_name__}({self.p:f})"
 
 
-class SpatialDropout(Module):
-    """SpatialDropout(p=0.5, stochasticInference=False): drops whole feature planes.  In training one bernoulli(1 - p)
-    per (sample, plane) is drawn from the global Torch7 stream (``noise`` is batch x planes x 1 x 1 for a 4-D input,
-    planes x 1 x 1 for a 3-D one, drawn row-major as Torch7) and multiplies its plane; kept planes are NOT
-    rescaled.  In evaluate() mode the output is the input times (1 - p), and backward is an error (Torch7:
-    'backprop only defined while training'), unless stochasticInference keeps dropping."""
+class _FeatureDropout(Module):
+    """What SpatialDropout and VolumetricDropout share (Torch7 writes them apart, both children of nn.Module): in
+    training one bernoulli(1 - p) per (sample, feature) from the global Torch7 stream, ``noise`` shaped by the
+    subclass's ``_noise_shape``, multiplies its whole plane or volume; kept ones are NOT rescaled.  In evaluate()
+    mode the output is the input times (1 - p), unless stochasticInference keeps dropping; backward only in
+    training (Torch7: 'backprop only defined while training')."""
 
     stochastic_inference = False   # absent from older Torch7 files
 
     def __init__(self, p=0.5, stochasticInference=False):
-        super().__init__()
         if p >= 1 or p < 0:
-            raise ValueError(f"nn.SpatialDropout: illegal percentage {p}, must be 0 <= p < 1")
+            raise ValueError(f"{self.__torch_name__}: illegal percentage {p}, must be 0 <= p < 1")
+        super().__init__()
         self.p = p
         self.train = True
         self.stochastic_inference = stochasticInference
@@ -147,13 +147,7 @@ class SpatialDropout(Module):
 
     def updateOutput(self, input):
         x = self._coerce(input)._a
-        if x.ndim == 4:
-            nshape = x.shape[:2] + (1, 1)
-        elif x.ndim == 3:
-            nshape = x.shape[:1] + (1, 1)
-        else:
-            raise ValueError(f"{self!r}: input must be 4-D (nbatch x nfeat x h x w) or 3-D (nfeat x h x w), got "
-                             f"size {sizestr(x.shape)}")
+        nshape = self._noise_shape(x)
         out = resized(self.output, x.shape)
         if self._dropping():
             if type(x) is not np.ndarray:   # CUDA: the host draw copied into the kept noise (no launch), 1 multiply
@@ -171,11 +165,24 @@ class SpatialDropout(Module):
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
         check_grad_like_input(self, x, g)
-        if not self._dropping():
+        if not self.train:      # (Torch7 tests train only, not stochastic_inference)
             raise RuntimeError(f"{self!r}: backprop only defined while training")
         noise = self.noise._a
-        if noise.ndim != x.ndim or noise.shape[:x.ndim - 2] != x.shape[:x.ndim - 2]:
+        if noise.shape != self._noise_shape(x):
             raise RuntimeError(f"{self!r}: updateGradInput needs the noise of a training forward on an input of "
                                f"size {sizestr(x.shape)}; call forward first")
         array_module(x).multiply(g, noise, out=resized(self.gradInput, x.shape))
         return self.gradInput
+
+
+class SpatialDropout(_FeatureDropout):
+    """SpatialDropout(p=0.5, stochasticInference=False): drops whole feature planes (``noise`` batch x planes x 1 x
+    1 for a 4-D input, planes x 1 x 1 for a 3-D one, drawn row-major as Torch7); see _FeatureDropout."""
+
+    def _noise_shape(self, x):
+        if x.ndim == 4:
+            return x.shape[:2] + (1, 1)
+        if x.ndim == 3:
+            return x.shape[:1] + (1, 1)
+        raise ValueError(f"{self!r}: input must be 4-D (nbatch x nfeat x h x w) or 3-D (nfeat x h x w), got "
+                         f"size {sizestr(x.shape)}")

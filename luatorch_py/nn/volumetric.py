@@ -11,10 +11,10 @@ import numbers
 
 import numpy as np
 
-from ..backend import array_module, gpu_elementwise, gpu_pool, kernels
+from ..backend import array_module, gpu_pool, kernels
 from .conv import (_INF, SpatialFullConvolution, VolumetricConvolution, VolumetricMaxPooling, _check_ints,
                    _Convolution, _nonneg, _positive, _to_winners, _volume, _volume_pooled_sizes, _winners, _x)
-from .dropout import SpatialDropout, _draw_mask, _host_mask
+from .dropout import _FeatureDropout
 from .module import Module, check_grad_size, check_nonempty, field_out, long_info, resized, sizestr
 from .normalization import BatchNormalization
 from .padding import _REPLICATE, _fold_axis, _pad_axis
@@ -134,25 +134,10 @@ class VolumetricDilatedConvolution(VolumetricConvolution):
 
 
 # -- dropout --------------------------------------------------------------------------------------------------------
-class VolumetricDropout(Module):
-    """VolumetricDropout(p=0.5, stochasticInference=False): drops whole feature volumes.  In training one
-    bernoulli(1 - p) per (sample, feature) is drawn from the global Torch7 stream (``noise``: batch x features x 1 x 1
-    x 1, or features x 1 x 1 x 1 for a 4-D input) and multiplies its volume, kept volumes NOT rescaled; in evaluate()
-    mode the output is the input times (1 - p).  As Torch7, backward is an error outside training.  (Torch7's
-    parent class is nn.Module: SpatialDropout's helpers are borrowed, not inherited.)"""
-    stochastic_inference = False
-    setp = SpatialDropout.setp
-    _dropping = SpatialDropout._dropping
-    __repr__ = SpatialDropout.__repr__
-
-    def __init__(self, p=0.5, stochasticInference=False):
-        if p >= 1 or p < 0:
-            raise ValueError(f"nn.VolumetricDropout: illegal percentage {p}, must be 0 <= p < 1")
-        super().__init__()
-        self.p = p
-        self.train = True
-        self.stochastic_inference = stochasticInference
-        self.noise = self._tcls()
+class VolumetricDropout(_FeatureDropout):
+    """VolumetricDropout(p=0.5, stochasticInference=False): drops whole feature volumes (``noise``: batch x features
+    x 1 x 1 x 1, or features x 1 x 1 x 1 for a 4-D input); see dropout._FeatureDropout.  (Torch7's parent class is
+    nn.Module: it is not a SpatialDropout.)"""
 
     def _noise_shape(self, x):
         if x.ndim == 5:
@@ -161,36 +146,6 @@ class VolumetricDropout(Module):
             return x.shape[:1] + (1, 1, 1)
         raise ValueError(f"{self!r}: input must be 5-D (nbatch x nfeat x t x h x w) or 4-D (nfeat x t x h x w), got "
                          f"size {sizestr(x.shape)}")
-
-    def updateOutput(self, input):
-        x = self._coerce(input)._a
-        nshape = self._noise_shape(x)
-        xp = array_module(x)
-        out = resized(self.output, x.shape)
-        if self._dropping():
-            if type(x) is not np.ndarray:   # CUDA: the host draw copied into the kept noise (as SpatialDropout)
-                noise = field_out(self, 'noise', nshape)
-                gpu_elementwise.upload(noise, _host_mask(self, nshape, 1 - self.p, self._tinfo.dtype))
-            else:
-                noise = resized(self.noise, nshape)
-                _draw_mask(self.noise, 1 - self.p)
-            xp.multiply(x, noise, out=out)
-        else:
-            xp.multiply(x, 1 - self.p, out=out)
-        return self.output
-
-    def updateGradInput(self, input, gradOutput):
-        x = self._coerce(input)._a
-        g = self._coerce(gradOutput, 'gradOutput')._a
-        check_grad_size(self, g, x.shape)
-        if not self.train:      # (Torch7 tests train only, not stochastic_inference)
-            raise RuntimeError(f"{self!r}: backprop only defined while training")
-        noise = self.noise._a
-        if noise.shape != self._noise_shape(x):
-            raise RuntimeError(f"{self!r}: updateGradInput needs the noise of a training forward on an input of "
-                               f"size {sizestr(x.shape)}; call forward first")
-        array_module(x).multiply(g, noise, out=resized(self.gradInput, x.shape))
-        return self.gradInput
 
 
 # -- pooling --------------------------------------------------------------------------------------------------------

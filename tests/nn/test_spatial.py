@@ -317,3 +317,20 @@ def test_gpu_lrn_and_upsampling_kernels(make, shape, double):
     from test_pooling import gpu_agrees
     gpu_agrees(make, rnd(*shape), double)
     gpu_agrees(make, rnd(*shape, seed=3), double, strided=True)
+
+
+@pytest.mark.parametrize('make,shape', [(lambda: nn.SpatialDropout(0.5, True), (4, 3, 2, 2)),
+                                        (lambda: nn.VolumetricDropout(0.5, True), (4, 3, 2, 2, 2))])
+def test_feature_dropout_stochastic_inference_has_no_backward(make, shape):
+    """Torch7's SpatialDropout and VolumetricDropout: evaluate() with stochasticInference still drops in forward,
+    but backward is defined in training only (their updateGradInput tests self.train)."""
+    m = make().evaluate()
+    x = np.ones(shape)
+    y = m.forward(x).numpy()
+    assert set(np.unique(y)) <= {0.0, 1.0}
+    with pytest.raises(RuntimeError, match='backprop only defined while training'):
+        m.backward(x, x)
+    m.training()
+    m.forward(x)
+    np.testing.assert_array_equal(m.backward(x, x).numpy(), m.output.numpy())
+    assert not isinstance(nn.VolumetricDropout(), nn.SpatialDropout)       # (Torch7: both children of nn.Module)
