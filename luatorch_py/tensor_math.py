@@ -742,9 +742,8 @@ min = _extreme('min')
 
 
 def _c_exponent(xp, x, e):
-    """The exponent operand that makes ``xp.power(x, .)`` C's pow (powf for float32) elementwise: for numpy an
-    array, so numpy calls C's pow instead of its own shortcuts for 2 and 0.5 (CuPy's kernel calls pow as it is)."""
-    return xp.full(x.shape, e, x.dtype) if xp is np else x.dtype.type(e)
+    """The exponent operand that makes ``xp.power(x, .)`` C's pow (backend.c_exponent)."""
+    return backend.c_exponent(x, e)
 
 
 def _c_pow(xp, x, e):
@@ -828,7 +827,7 @@ def sort(self, dim=-1, descending=False):
     d = self._dim(dim)
     xp = _xp(self)
     key = -self._a if descending and self._info.dtype.kind != 'u' else self._a
-    idx = xp.argsort(key, axis=d, kind='stable') if xp is np else xp.argsort(key, axis=d)
+    idx = backend.argsort_stable(key, d)
     if descending and self._info.dtype.kind == 'u':
         idx = xp.flip(xp.argsort(self._a, axis=d), axis=d)
     return (_new_like(self, xp.take_along_axis(self._a, idx, d)),
@@ -984,14 +983,8 @@ def gather(self, dim, index):
 def scatter(self, dim, index, src):
     """In place: self[index[i][j]][j] = src[i][j] for dim 0 (src a tensor or a number)."""
     d, ia = _gather_index(self, dim, index, 'scatter')
-    xp = _xp(self)
     vals = src._a if isinstance(src, Tensor) else src
-    if xp is np:
-        np.put_along_axis(self._a, ia, vals if _num(vals) else vals[tuple(slice(0, n) for n in ia.shape)], d)
-    else:
-        grids = list(xp.indices(ia.shape))
-        grids[d] = ia
-        self._a[tuple(grids)] = vals if _num(vals) else vals[tuple(slice(0, n) for n in ia.shape)]
+    backend.put_along_axis(self._a, ia, vals if _num(vals) else vals[tuple(slice(0, n) for n in ia.shape)], d)
     return self
 
 

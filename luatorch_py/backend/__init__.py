@@ -217,6 +217,32 @@ _ones = {}
 _add_reduce = np.add.reduce
 
 
+def c_exponent(x, e):
+    """The exponent operand that makes ``power(x, .)`` C's pow (powf for float32) elementwise: on the CPU an array,
+    so that numpy calls C's pow instead of its own shortcuts for 2 and 0.5; on CUDA the number (CuPy's kernel calls
+    pow as it is)."""
+    return np.full(x.shape, e, x.dtype) if type(x) is np.ndarray else x.dtype.type(e)
+
+
+def argsort_stable(key, axis):
+    """Indices sorting ``key`` along ``axis``: numpy's stable sort (ties in their order) on the CPU, CuPy's argsort
+    as it is on CUDA (it takes no ``kind``)."""
+    if type(key) is np.ndarray:
+        return np.argsort(key, axis=axis, kind='stable')
+    return array_module(key).argsort(key, axis=axis)
+
+
+def put_along_axis(a, idx, vals, axis):
+    """``a``'s elements at ``idx`` along ``axis`` (the others: their own positions) set to ``vals`` (an array shaped
+    like idx, or a number): numpy's put_along_axis, on CUDA one advanced-index assignment."""
+    if type(a) is np.ndarray:
+        np.put_along_axis(a, idx, vals, axis)
+        return
+    grids = list(array_module(a).indices(idx.shape))
+    grids[axis] = idx
+    a[tuple(grids)] = vals
+
+
 def _cublas_ok():
     from . import cublas
     return cublas.available()
