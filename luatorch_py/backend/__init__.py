@@ -146,10 +146,7 @@ def addmm(out, a, b, alpha=1.0, buffer=None, name='_mm'):
         return out
     u = _UINT.get(out.itemsize)
     if u is not None and out.dtype.kind == 'f' and not out.view(u).max():
-        np.matmul(a, b, out=out)        # 0 + x is x (but for x = -0.0, whose sum with +0.0 is +0.0)
-        if alpha != 1:
-            out *= alpha
-        return out
+        return mm_over(out, a, b, alpha)     # 0 + x is x (but for x = -0.0, whose sum with +0.0 is +0.0)
     m, n = out.shape
     r = max(1, _CHUNK // n)
     tmp = buffer(name, (r, n)) if buffer is not None else np.empty((r, n), out.dtype)

@@ -186,11 +186,8 @@ class Linear(_WeightBias):
             if tw is not None:
                 np.matmul(gT, x, out=tw)
                 gw += tw
-            elif d.get('_zero_gradWeight'):
-                np.matmul(gT, x, out=gw)
-                del d['_zero_gradWeight']      # (after, as _acc_weight)
             else:
-                backend.addmm(gw, gT, x, 1, self._buffer, '_gw')
+                _acc_weight(self, np, gw, gT, x, 1)
             if gb is not None:
                 _add_reduce(g, 0, None, tb)
                 gb += tb

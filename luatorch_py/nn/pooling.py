@@ -18,7 +18,6 @@ backward pass is one kernel (luatorch_py/backend/gpu_pool.py; the backwards are 
 the same ``indices`` as the CPU.
 """
 import numbers
-import sys
 
 import numpy as np
 
