@@ -153,6 +153,16 @@ def test_an_instance_defining_its_own_backward_pass_is_not_folded(where, name):
     assert calls and net.get(2).__dict__.get('_gi_pending') is None
 
 
+def _one_by_one_pool_grad(net, x, g):
+    """The pooling's gradInput of a fresh net with ``net``'s convolution, each module's backward run in turn."""
+    ref = _net(nn.ReLU()).double()
+    ref.get(0).weight.copy(net.get(0).weight)
+    ref.get(0).bias.copy(net.get(0).bias)
+    ref.forward(x)
+    _one_by_one(ref, x, g)
+    return ref.get(2).gradInput.numpy().copy()
+
+
 def _folded_net():
     net = _net(nn.ReLU()).double()
     x = torch.DoubleTensor(_input(32))
@@ -161,12 +171,7 @@ def _folded_net():
     net.backward(x, g)
     pool = net.get(2)
     assert pool.__dict__.get('_gi_pending') is not None
-    ref = _net(nn.ReLU()).double()
-    ref.get(0).weight.copy(net.get(0).weight)
-    ref.get(0).bias.copy(net.get(0).bias)
-    ref.forward(x)
-    _one_by_one(ref, x, g)
-    return net, pool, x, g, ref.get(2).gradInput.numpy().copy()
+    return net, pool, x, g, _one_by_one_pool_grad(net, x, g)
 
 
 def test_pending_gradInput_is_written_when_read():
@@ -180,19 +185,16 @@ def test_a_direct_backward_that_raises_leaves_the_pending_gradInput():
     before writing)."""
     net, pool, x, g, want = _folded_net()
     before = net.get(2).gradInput.numpy().copy()    # (written: the memory now holds these)
+    g2 = torch.DoubleTensor(_grad((32, 2, 4, 4), seed=9, special=False))
     net.forward(x)
-    net.backward(x, torch.DoubleTensor(_grad((32, 2, 4, 4), seed=9, special=False)))
+    net.backward(x, g2)
     assert pool.__dict__.get('_gi_pending') is not None
-    ref = _net(nn.ReLU()).double()
-    ref.get(0).weight.copy(net.get(0).weight)
-    ref.get(0).bias.copy(net.get(0).bias)
-    ref.forward(x)
-    _one_by_one(ref, x, torch.DoubleTensor(_grad((32, 2, 4, 4), seed=9, special=False)))
+    want2 = _one_by_one_pool_grad(net, x, g2)
     with pytest.raises(ValueError):
         pool.updateGradInput(net.get(1).output, torch.DoubleTensor(np.ones((32, 2, 3, 3))))
     got = pool.gradInput.numpy()
     assert not np.array_equal(got, before)
-    np.testing.assert_array_equal(_bits(got), _bits(ref.get(2).gradInput.numpy()))
+    np.testing.assert_array_equal(_bits(got), _bits(want2))
 
 
 def test_pending_gradInput_survives_a_forward_on_another_input():
@@ -215,12 +217,7 @@ def test_a_held_gradInput_is_written_at_once():
     net.backward(x, g2)
     assert net.get(2).__dict__.get('_gi_pending') is None
     assert net.get(2).gradInput is held and not np.array_equal(held.numpy(), first)
-    ref = _net(nn.ReLU()).double()
-    ref.get(0).weight.copy(net.get(0).weight)
-    ref.get(0).bias.copy(net.get(0).bias)
-    ref.forward(x)
-    _one_by_one(ref, x, g2)
-    np.testing.assert_array_equal(held.numpy(), ref.get(2).gradInput.numpy())
+    np.testing.assert_array_equal(held.numpy(), _one_by_one_pool_grad(net, x, g2))
 
 
 @pytest.mark.parametrize('field', ['gradInput', 'indices'])
