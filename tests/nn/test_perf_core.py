@@ -54,6 +54,30 @@ def test_addmm_small_goes_through_the_module_buffer():
     assert bufs.arrays['_gw'].shape == (4, 3)
 
 
+@pytest.mark.parametrize('alpha', [1.0, -0.5])
+def test_addmm_small_wide_is_the_transposed_product(alpha):
+    # 6 x 150: at least _WIDE times more columns than rows, so (b.T @ a.T).T, added back transposed
+    m, k, n = 6, 40, 150
+    assert n >= backend._WIDE * m and m * n <= backend._CHUNK
+    out, a, b = R(m, n, seed=1), R(m, k, seed=2), R(n, k, seed=3).T      # b a transposed view, as cols.T
+    want = out + alpha * (a @ b)
+    bufs = _Bufs()
+    backend.addmm(out, a, b, alpha, bufs, '_gw')
+    np.testing.assert_allclose(out, want, rtol=1e-13, atol=1e-13)
+    scratch = bufs.arrays['_gw']
+    assert scratch.shape == (n, m)                  # the transposed product's own scratch
+    backend.addmm(out, a, b, alpha, bufs, '_gw')    # ... kept: no allocation on the next call
+    assert bufs.arrays['_gw'] is scratch
+    np.testing.assert_allclose(out, want + alpha * (a @ b), rtol=1e-13, atol=1e-13)
+
+
+def test_addmm_small_narrow_is_not_transposed():
+    out, a, b = R(50, 60), R(50, 7), R(7, 60)       # 60 < _WIDE * 50 columns: the plain product
+    bufs = _Bufs()
+    backend.addmm(out, a, b, 1.0, bufs, '_gw')
+    assert bufs.arrays['_gw'].shape == (50, 60)
+
+
 # -- backend.sub_scaled: p -= lr * g ---------------------------------------------------------------------------
 @pytest.mark.parametrize('lr', [1, 0.01])
 def test_sub_scaled_large_is_the_plain_update_exactly(lr):
