@@ -18,13 +18,14 @@ def R(*shape, seed=0, dtype=np.float64):
 class _Bufs:
     """A stand-in for a module's ``_buffer``: records the shapes asked for."""
 
-    def __init__(self):
+    def __init__(self, dtype=np.float64):
         self.arrays = {}
+        self.dtype = dtype
 
     def __call__(self, name, shape):
         a = self.arrays.get(name)
         if a is None or a.shape != shape:
-            a = self.arrays[name] = np.empty(shape)
+            a = self.arrays[name] = np.empty(shape, self.dtype)
         return a
 
 
@@ -76,6 +77,34 @@ def test_addmm_small_narrow_is_not_transposed():
     bufs = _Bufs()
     backend.addmm(out, a, b, 1.0, bufs, '_gw')
     assert bufs.arrays['_gw'].shape == (50, 60)
+
+
+# -- backend.add_sums: out += alpha * g.sum(axis) (bias gradients) ---------------------------------------------
+@pytest.mark.parametrize('axis', [0, 1])
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('layout', ['C', 'F'])
+def test_add_sums_long_is_a_product_with_ones(axis, dtype, layout):
+    n = 3 * backend._SUM_GEMV_MIN + 5                  # a long sum: BLAS's product with a kept vector of ones
+    shape = (7, n) if axis == 1 else (n, 7)
+    g = R(*shape, seed=8, dtype=dtype)
+    g = np.asfortranarray(g) if layout == 'F' else g
+    out = R(7, seed=9, dtype=dtype)
+    want = out.astype(np.float64) + 0.5 * g.astype(np.float64).sum(axis=axis)
+    backend.add_sums(out, g, axis, 0.5, _Bufs(dtype), '_gb')
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(out, want, rtol=tol, atol=tol)
+    assert (n, np.dtype(dtype)) in backend._ones      # (the path taken)
+
+
+def test_add_sums_short_or_strided_is_numpy_sum_exactly():
+    g = R(6, 40, seed=10, dtype=np.float32)            # a short sum: numpy's own, bit for bit
+    out = np.zeros(6, np.float32)
+    backend.add_sums(out, g, 1, 1.0, _Bufs(np.float32), '_gb')
+    np.testing.assert_array_equal(out, np.add.reduce(g, axis=1))
+    big = R(6, 2 * (3 * backend._SUM_GEMV_MIN), seed=11, dtype=np.float32)[:, ::2]     # long but strided
+    out = np.zeros(6, np.float32)
+    backend.add_sums(out, big, 1, 1.0, _Bufs(np.float32), '_gb')
+    np.testing.assert_array_equal(out, np.add.reduce(big, axis=1))
 
 
 # -- backend.sub_scaled: p -= lr * g ---------------------------------------------------------------------------
