@@ -122,12 +122,12 @@ def matmul(a, b, out):
 # CPU scratch is bounded: a product or update of more elements than this goes through a scratch of this many
 # elements, block by block (Torch7 keeps no such buffers: BLAS accumulates with beta=1 and axpy needs none)
 _CHUNK = 1 << 16
-# a small CPU product ``a @ b`` (addmm's scratch path) with at least _WIDE times more columns than rows is computed as
-# (b.T @ a.T).T: OpenBLAS shares the first much better out between its threads.  Measured on the 2-core machine (2
-# BLAS threads): 50 x 500 (K 4096, LeNet's second convolution) 1.41-1.55 ms against 1.91-2.07; (6 x 150, K 20000)
-# 0.99 against 1.37; in a whole LeNet training step 2.5-3% faster with 2 BLAS threads, about 1% with one.  20 x 25
-# (K 36864, LeNet's first) and 500 x 50 are not faster transposed
-_WIDE = 8
+# a small CPU product ``a @ b`` (addmm's scratch path: a gradWeight) with more columns than rows (by _WIDE) is computed
+# as (b.T @ a.T).T, so that the larger dim is the product's rows: OpenBLAS shares that out better between its threads.
+# Measured on the 2-core machine, 2 BLAS threads, one LeNet step alternating with and without, 400 steps each: the
+# first convolution's 20 x 25 (K 36864) and the second's 50 x 500 (K 4096) transposed make the backward 6.8% and the
+# step 4.3% faster; 1 BLAS thread: about 1%.  (500 x 50 is not faster transposed)
+_WIDE = 1.25
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
@@ -145,7 +145,7 @@ def addmm(out, a, b, alpha=1.0, buffer=None, name='_mm'):
     if not host or out.size <= _CHUNK or out.ndim != 2:      # (CuPy without cuBLAS: one scratch product)
         xp = np if host else _cupy
         if host and a.ndim == b.ndim == 2 and out.shape[1] >= _WIDE * out.shape[0]:
-            # few rows, many columns (a convolution's gradWeight: out channels x in channels * kernel): numpy's BLAS
+            # fewer rows than columns (a convolution's gradWeight: out channels x in channels * kernel): numpy's BLAS
             # computes the transposed product faster, b.T @ a.T, added back transposed (see _WIDE)
             tmp = buffer(name, out.shape[::-1]) if buffer is not None else np.empty(out.shape[::-1], out.dtype)
             np.matmul(b.T, a.T, out=tmp)

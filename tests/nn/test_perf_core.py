@@ -57,7 +57,7 @@ def test_addmm_small_goes_through_the_module_buffer():
 
 @pytest.mark.parametrize('alpha', [1.0, -0.5])
 def test_addmm_small_wide_is_the_transposed_product(alpha):
-    # 6 x 150: at least _WIDE times more columns than rows, so (b.T @ a.T).T, added back transposed
+    # 6 x 150: more columns than rows (by _WIDE), so (b.T @ a.T).T, added back transposed
     m, k, n = 6, 40, 150
     assert n >= backend._WIDE * m and m * n <= backend._CHUNK
     out, a, b = R(m, n, seed=1), R(m, k, seed=2), R(n, k, seed=3).T      # b a transposed view, as cols.T
@@ -73,10 +73,10 @@ def test_addmm_small_wide_is_the_transposed_product(alpha):
 
 
 def test_addmm_small_narrow_is_not_transposed():
-    out, a, b = R(50, 60), R(50, 7), R(7, 60)       # 60 < _WIDE * 50 columns: the plain product
+    out, a, b = R(60, 50), R(60, 7), R(7, 50)       # fewer columns than rows: the plain product
     bufs = _Bufs()
     backend.addmm(out, a, b, 1.0, bufs, '_gw')
-    assert bufs.arrays['_gw'].shape == (50, 60)
+    assert bufs.arrays["_gw"].shape == (60, 50)
 
 
 # -- backend.add_sums: out += alpha * g.sum(axis) (bias gradients) ---------------------------------------------
