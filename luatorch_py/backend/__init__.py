@@ -227,6 +227,7 @@ _ones = {}
 _add_reduce = np.add.reduce
 _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _SUM_GEMV_MIN = 1024        # (shorter sums: numpy's own, no BLAS call)
+_SUM_GEMV_MAX = 1 << 20     # (the kept vectors of ones: at most 8 MB each)
 
 
 def c_exponent(x, e):
@@ -276,16 +277,19 @@ def add_sums(out, g, axis, alpha=1.0, buffer=None, name='_sum'):
     tb = buffer(name, out.shape) if buffer is not None else array_module(out).empty(out.shape, out.dtype)
     if type(g) is np.ndarray:
         n = g.shape[axis] if g.ndim == 2 and axis in (0, 1) else 0
-        if n >= _SUM_GEMV_MIN and g.dtype in _BLAS_FLOATS and g.dtype == tb.dtype and (
+        if _SUM_GEMV_MIN <= n <= _SUM_GEMV_MAX and g.dtype in _BLAS_FLOATS and g.dtype == tb.dtype and (
                 g.flags.c_contiguous or g.flags.f_contiguous):
-            # a big sum as BLAS's product with a kept vector of ones (Torch7's bias gradients are such products, or
+            # a long sum as BLAS's product with a kept vector of ones (Torch7's bias gradients are such products, or
             # plain loops): over both cores, 3-4x numpy's pairwise sum (LeNet's first convolution, 20 sums of
             # 36864: 42 us against 155)
             key = (n, g.dtype)
             ones = _ones.get(key)
             if ones is None:
                 ones = _ones[key] = np.ones(n, g.dtype)
-            np.matmul(g, ones, out=tb) if axis == 1 else np.matmul(ones, g, out=tb)
+            if axis == 1:
+                np.matmul(g, ones, out=tb)
+            else:
+                np.matmul(ones, g, out=tb)
         else:
             _add_reduce(g, axis, None, tb)      # the ufunc itself: ndarray.sum and np.sum go through Python wrappers
     else:

@@ -96,6 +96,15 @@ def test_add_sums_long_is_a_product_with_ones(axis, dtype, layout):
     assert (n, np.dtype(dtype)) in backend._ones      # (the path taken)
 
 
+def test_add_sums_beyond_the_kept_ones_is_numpy_sum_exactly(monkeypatch):
+    monkeypatch.setattr(backend, '_SUM_GEMV_MAX', 2 * backend._SUM_GEMV_MIN)   # (no 8 MB vector kept per length)
+    g = R(5, 3 * backend._SUM_GEMV_MIN, seed=12, dtype=np.float32)
+    out = np.zeros(5, np.float32)
+    backend.add_sums(out, g, 1, 1.0, _Bufs(np.float32), '_gb')
+    np.testing.assert_array_equal(out, np.add.reduce(g, axis=1))
+    assert (g.shape[1], g.dtype) not in backend._ones
+
+
 def test_add_sums_short_or_strided_is_numpy_sum_exactly():
     g = R(6, 40, seed=10, dtype=np.float32)            # a short sum: numpy's own, bit for bit
     out = np.zeros(6, np.float32)
