@@ -131,6 +131,20 @@ _WIDE = 1.25
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
+def product_plan(out, a, b, buffer=None, name='_mm'):
+    """How the CPU computes a small product ``a @ b`` the size of ``out`` into scratch: ``(lhs, rhs, scratch, result)``,
+    where ``np.matmul(lhs, rhs, out=scratch)`` makes ``result`` (the scratch or its transpose) ``a @ b``.  With more
+    columns than rows (by _WIDE) the product is computed transposed, ``b.T @ a.T`` (see _WIDE).  The scratch is
+    ``buffer(name, shape)`` (a module's ``_buffer``), else new.  addmm's small path and Linear's inline backward
+    both take it, so a gradient has the same bits whichever computes it."""
+    if out.ndim == 2 and a.ndim == b.ndim == 2 and out.shape[1] >= _WIDE * out.shape[0]:
+        shape = out.shape[::-1]
+        scratch = buffer(name, shape) if buffer is not None else np.empty(shape, out.dtype)
+        return b.T, a.T, scratch, scratch.T
+    scratch = buffer(name, out.shape) if buffer is not None else np.empty(out.shape, out.dtype)
+    return a, b, scratch, scratch
+
+
 def addmm(out, a, b, alpha=1.0, buffer=None, name='_mm'):
     """``out += alpha * a @ b`` (a gradient accumulating, 2-D): one cuBLAS call with beta=1 on the GPU.  On the CPU a
     small product goes through scratch array ``buffer(name, out.shape)`` (a module's ``_buffer``); a large one is
@@ -143,16 +157,12 @@ def addmm(out, a, b, alpha=1.0, buffer=None, name='_mm'):
         if cublas.gemm(a, b, out, alpha, 1.0):
             return out
     if not host or out.size <= _CHUNK or out.ndim != 2:      # (CuPy without cuBLAS: one scratch product)
-        xp = np if host else _cupy
-        if host and a.ndim == b.ndim == 2 and out.shape[1] >= _WIDE * out.shape[0]:
-            # fewer rows than columns (a convolution's gradWeight: out channels x in channels * kernel): numpy's BLAS
-            # computes the transposed product faster, b.T @ a.T, added back transposed (see _WIDE)
-            tmp = buffer(name, out.shape[::-1]) if buffer is not None else np.empty(out.shape[::-1], out.dtype)
-            np.matmul(b.T, a.T, out=tmp)
-            tmp = tmp.T
+        if host:
+            lhs, rhs, scratch, tmp = product_plan(out, a, b, buffer, name)
+            np.matmul(lhs, rhs, out=scratch)
         else:
-            tmp = buffer(name, out.shape) if buffer is not None else xp.empty(out.shape, out.dtype)
-            xp.matmul(a, b, out=tmp)
+            tmp = buffer(name, out.shape) if buffer is not None else _cupy.empty(out.shape, out.dtype)
+            _cupy.matmul(a, b, out=tmp)
         if alpha != 1:
             tmp *= alpha
         out += tmp

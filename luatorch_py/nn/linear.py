@@ -180,12 +180,12 @@ class Linear(_WeightBias):
                 and d['gradWeight']._a is h[7] and ('bias' in d) is (h[9] is not None)
                 and (h[9] is None or d['gradBias']._a is h[9])
                 and 'accGradParameters' not in d and 'updateGradInput' not in d):
-            _, x, g, gT, w, gi, a, gw, tw, gb, tb = h
+            _, x, g, gT, w, gi, a, gw, pw, gb, tb = h
             if a is not None:
                 np.matmul(g, w, out=a)
-            if tw is not None:
-                np.matmul(gT, x, out=tw)
-                gw += tw
+            if pw is not None:
+                np.matmul(pw[0], pw[1], out=pw[2])
+                gw += pw[3]
             else:
                 _acc_weight(self, np, gw, gT, x, 1)
             if gb is not None:
@@ -213,11 +213,11 @@ class Linear(_WeightBias):
             # on the CPU, add_sums's first branch inline, and for a small layer addmm's too (their scratch arrays
             # kept in _hot_b for the calls that follow): the per-call overhead is most of its cost
             gT = g.T
-            tw = None
+            pw = None
             if gw.size <= backend._CHUNK:
-                tw = self._buffer('_gw', gw.shape)
-                np.matmul(gT, x, out=tw)
-                gw += tw
+                pw = backend.product_plan(gw, gT, x, self._buffer, '_gw')
+                np.matmul(pw[0], pw[1], out=pw[2])
+                gw += pw[3]
             else:
                 _acc_weight(self, np, gw, gT, x, 1)
             tb = None
@@ -225,7 +225,7 @@ class Linear(_WeightBias):
                 tb = self._buffer('_gb', gb.shape)
                 _add_reduce(g, 0, None, tb)
                 gb += tb
-            d['_hot_b'] = (tc, x, g, gT, w, gi, None if gi is None else gi._a, gw, tw, gb, tb)
+            d['_hot_b'] = (tc, x, g, gT, w, gi, None if gi is None else gi._a, gw, pw, gb, tb)
             return gi
         buf = self._buffer
         _acc_weight(self, array_module(x), gw, g.T, x, scale)

@@ -204,6 +204,30 @@ def test_linear_backward_equals_the_two_steps(scale, first):
         np.testing.assert_allclose(gi.numpy(), go.numpy() @ a.weight.numpy(), rtol=1e-13)
 
 
+@pytest.mark.parametrize('sizes', [(40, 8), (8, 40)])     # gradWeight 8 x 40 (wide: transposed product), 40 x 8
+def test_linear_gradient_bits_are_the_same_on_every_path(sizes):
+    # the first backward (general path), the hot path after it and accGradParameters (backend.addmm) all take
+    # backend.product_plan: the same gradWeight, bit for bit
+    torch.manualSeed(3)
+    a = nn.Linear(*sizes).float()
+    b = a.clone()
+    x = torch.FloatTensor(R(64, sizes[0], dtype=np.float32))
+    go = torch.FloatTensor(R(64, sizes[1], seed=1, dtype=np.float32))
+    got = []
+    for _ in range(3):
+        a.zeroGradParameters()
+        a.forward(x)
+        a.backward(x, go)
+        got.append(a.gradWeight.numpy().copy())
+    assert '_hot_b' in a.__dict__
+    b.zeroGradParameters()
+    b.forward(x)
+    b.accGradParameters(x, go)
+    for gw in got:
+        np.testing.assert_array_equal(gw, b.gradWeight.numpy())
+    np.testing.assert_allclose(got[0], go.numpy().T @ x.numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_linear_backward_still_checks_sizes():
     m = nn.Linear(5, 3)
     x = torch.DoubleTensor(R(4, 5))
