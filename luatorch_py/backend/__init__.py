@@ -271,6 +271,34 @@ def _cublas_ok():
     return cublas.available()
 
 
+def ones_for_sum(g, axis, out):
+    """The kept vector of ones with which a CPU sum of 2-D ``g`` along ``axis`` into ``out`` is BLAS's product (see
+    sum_into), or None where it is numpy's add.reduce: a long sum (1024 to 2^20 numbers), float32/64, contiguous.
+    Over both cores that product is 3-4x numpy's pairwise sum (LeNet's first convolution, 20 sums of 36864: 42 us
+    against 155); Torch7's bias gradients are such products (Linear) or plain loops (the convolutions)."""
+    n = g.shape[axis] if g.ndim == 2 and axis in (0, 1) else 0
+    if not (_SUM_GEMV_MIN <= n <= _SUM_GEMV_MAX and g.dtype in _BLAS_FLOATS and g.dtype == out.dtype
+            and (g.flags.c_contiguous or g.flags.f_contiguous)):
+        return None
+    key = (n, g.dtype)
+    ones = _ones.get(key)
+    if ones is None:
+        ones = _ones[key] = np.ones(n, g.dtype)
+    return ones
+
+
+def sum_into(out, g, axis, ones):
+    """``out`` = 2-D numpy ``g`` summed along ``axis``: with ``ones`` (ones_for_sum's) as BLAS's product, else numpy's
+    add.reduce (the ufunc itself: ndarray.sum and np.sum go through Python wrappers).  add_sums and Linear's inline
+    backward both sum this way, so a gradient has the same bits whichever computes it."""
+    if ones is None:
+        _add_reduce(g, axis, None, out)
+    elif axis == 1:
+        np.matmul(g, ones, out=out)
+    else:
+        np.matmul(ones, g, out=out)
+
+
 def add_sums(out, g, axis, alpha=1.0, buffer=None, name='_sum'):
     """``out += alpha * g.sum(axis)`` for 2-D ``g`` (a bias gradient): on the GPU one cuBLAS product with a kept
     vector of ones (beta=1: no scratch, one launch); on the CPU a sum into scratch ``buffer(name, out.shape)``."""
@@ -286,22 +314,7 @@ def add_sums(out, g, axis, alpha=1.0, buffer=None, name='_sum'):
             return out
     tb = buffer(name, out.shape) if buffer is not None else array_module(out).empty(out.shape, out.dtype)
     if type(g) is np.ndarray:
-        n = g.shape[axis] if g.ndim == 2 and axis in (0, 1) else 0
-        if _SUM_GEMV_MIN <= n <= _SUM_GEMV_MAX and g.dtype in _BLAS_FLOATS and g.dtype == tb.dtype and (
-                g.flags.c_contiguous or g.flags.f_contiguous):
-            # a long sum as BLAS's product with a kept vector of ones (Torch7's bias gradients are such products, or
-            # plain loops): over both cores, 3-4x numpy's pairwise sum (LeNet's first convolution, 20 sums of
-            # 36864: 42 us against 155)
-            key = (n, g.dtype)
-            ones = _ones.get(key)
-            if ones is None:
-                ones = _ones[key] = np.ones(n, g.dtype)
-            if axis == 1:
-                np.matmul(g, ones, out=tb)
-            else:
-                np.matmul(ones, g, out=tb)
-        else:
-            _add_reduce(g, axis, None, tb)      # the ufunc itself: ndarray.sum and np.sum go through Python wrappers
+        sum_into(tb, g, axis, ones_for_sum(g, axis, tb))
     else:
         g.sum(axis=axis, out=tb)
     if alpha != 1:

@@ -180,7 +180,7 @@ class Linear(_WeightBias):
                 and d['gradWeight']._a is h[7] and ('bias' in d) is (h[9] is not None)
                 and (h[9] is None or d['gradBias']._a is h[9])
                 and 'accGradParameters' not in d and 'updateGradInput' not in d):
-            _, x, g, gT, w, gi, a, gw, pw, gb, tb = h
+            _, x, g, gT, w, gi, a, gw, pw, gb, tb, ones = h
             if a is not None:
                 np.matmul(g, w, out=a)
             if pw is not None:
@@ -188,8 +188,11 @@ class Linear(_WeightBias):
                 gw += pw[3]
             else:
                 _acc_weight(self, np, gw, gT, x, 1)
-            if gb is not None:
-                _add_reduce(g, 0, None, tb)
+            if gb is not None:       # (backend.sum_into, inline)
+                if ones is None:
+                    _add_reduce(g, 0, None, tb)
+                else:
+                    np.matmul(ones, g, out=tb)
                 gb += tb
             return gi
         tc = self._tcls
@@ -220,12 +223,13 @@ class Linear(_WeightBias):
                 gw += pw[3]
             else:
                 _acc_weight(self, np, gw, gT, x, 1)
-            tb = None
+            tb = ones = None
             if gb is not None:
                 tb = self._buffer('_gb', gb.shape)
-                _add_reduce(g, 0, None, tb)
+                ones = backend.ones_for_sum(g, 0, tb)
+                backend.sum_into(tb, g, 0, ones)
                 gb += tb
-            d['_hot_b'] = (tc, x, g, gT, w, gi, None if gi is None else gi._a, gw, pw, gb, tb)
+            d['_hot_b'] = (tc, x, g, gT, w, gi, None if gi is None else gi._a, gw, pw, gb, tb, ones)
             return gi
         buf = self._buffer
         _acc_weight(self, array_module(x), gw, g.T, x, scale)

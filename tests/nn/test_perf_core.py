@@ -205,27 +205,31 @@ def test_linear_backward_equals_the_two_steps(scale, first):
 
 
 @pytest.mark.parametrize('sizes', [(40, 8), (8, 40)])     # gradWeight 8 x 40 (wide: transposed product), 40 x 8
-def test_linear_gradient_bits_are_the_same_on_every_path(sizes):
-    # the first backward (general path), the hot path after it and accGradParameters (backend.addmm) all take
-    # backend.product_plan: the same gradWeight, bit for bit
+@pytest.mark.parametrize('batch', [64, 2048])               # gradBias: numpy's sum, BLAS's product with ones
+def test_linear_gradient_bits_are_the_same_on_every_path(sizes, batch):
+    # the first backward (general path), the hot path after it and accGradParameters (backend.addmm, add_sums) all
+    # take backend.product_plan and backend.sum_into: the same gradWeight and gradBias, bit for bit
     torch.manualSeed(3)
     a = nn.Linear(*sizes).float()
     b = a.clone()
-    x = torch.FloatTensor(R(64, sizes[0], dtype=np.float32))
-    go = torch.FloatTensor(R(64, sizes[1], seed=1, dtype=np.float32))
+    x = torch.FloatTensor(R(batch, sizes[0], dtype=np.float32))
+    go = torch.FloatTensor(R(batch, sizes[1], seed=1, dtype=np.float32))
     got = []
     for _ in range(3):
         a.zeroGradParameters()
         a.forward(x)
         a.backward(x, go)
-        got.append(a.gradWeight.numpy().copy())
+        got.append((a.gradWeight.numpy().copy(), a.gradBias.numpy().copy()))
     assert '_hot_b' in a.__dict__
     b.zeroGradParameters()
     b.forward(x)
     b.accGradParameters(x, go)
-    for gw in got:
+    for gw, gb in got:
         np.testing.assert_array_equal(gw, b.gradWeight.numpy())
-    np.testing.assert_allclose(got[0], go.numpy().T @ x.numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(gb, b.gradBias.numpy())
+    tol = 1e-5 * batch / 64
+    np.testing.assert_allclose(got[0][0], go.numpy().T @ x.numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(got[0][1], go.numpy().astype(np.float64).sum(0), rtol=tol, atol=tol)
 
 
 def test_linear_backward_still_checks_sizes():
