@@ -373,7 +373,7 @@ def _th_pow(xp, x, value, out):
     elif value == -1:
         xp.reciprocal(x, out=out)
     else:
-        xp.power(x, _c_exponent(xp, x, value), out=out, casting='unsafe')
+        xp.power(x, backend.c_exponent(x, value), out=out, casting='unsafe')
 
 
 def _tpow(self, value, t):
@@ -741,14 +741,9 @@ max = _extreme('max')
 min = _extreme('min')
 
 
-def _c_exponent(xp, x, e):
-    """The exponent operand that makes ``xp.power(x, .)`` C's pow (backend.c_exponent)."""
-    return backend.c_exponent(x, e)
-
-
 def _c_pow(xp, x, e):
     """C's pow (powf for float32) elementwise."""
-    return xp.power(x, _c_exponent(xp, x, e))
+    return xp.power(x, backend.c_exponent(x, e))
 
 
 def _th_norm(self, p, d):

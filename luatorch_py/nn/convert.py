@@ -8,11 +8,6 @@ from .shape import Reshape, Select, Transpose
 from .table import Identity
 
 
-def _view(t, shape):
-    """Tensor ``t`` viewed with sizes ``shape`` (a contiguous copy first when it is not contiguous)."""
-    return t.view(*shape) if t._a.flags.c_contiguous else t.contiguous().view(*shape)
-
-
 class Convert(Container):
     """Convert(inputShape='b*', outputShape=inputShape): converts an input laid out as ``inputShape`` to
     ``outputShape`` (a 'b' is added in front of a shape without one).  Same letters in another order: a
@@ -133,7 +128,7 @@ class Convert(Container):
         if input.dim() < self.nInputDim:               # one example: a batch of one
             shape = list(input._a.shape)
             shape.insert(self.inputBatchDim, 1)
-            input = _view(input, shape)
+            input = input.contiguous().view(*shape)
             self.batchMode = False
         return input
 
@@ -146,7 +141,7 @@ class Convert(Container):
         if not self.batchMode:
             shape = list(out._a.shape)
             del shape[self.outputBatchDim]
-            out = _view(out, shape)
+            out = out.contiguous().view(*shape)
         self.output = out
         return self.output
 
@@ -156,7 +151,7 @@ class Convert(Container):
             want = self.converter.output._a.shape
             if g._a.size != self.converter.output._a.size:
                 raise ValueError(f"{self!r}: gradOutput of size {sizestr(g._a.shape)} does not match the output")
-            g = _view(g, want)
+            g = g.contiguous().view(*want)
         return g
 
     def _forwarded(self, input):
@@ -173,7 +168,7 @@ class Convert(Container):
         gi = self.converter.updateGradInput(x, self._grad_out(gradOutput))
         shape = input._a.shape if isinstance(input, Tensor) else input.shape
         if not self.batchMode:
-            gi = _view(gi, shape)
+            gi = gi.contiguous().view(*shape)
         if self.__dict__.get('_converted') and isinstance(input, Tensor):
             back = type_info(input.type()).tensor_class()        # gradInput in the input's type, as Torch7
             back.resize(shape)

@@ -11,6 +11,7 @@ import numpy as np
 from .. import backend
 from ..backend import array_module
 from ..tensor import Tensor
+from ..tensor_math import _sigmoid
 from .containers import ConcatTable, Sequential
 from .table import _RefModule, _leaves
 from .distance import Normalize
@@ -334,12 +335,9 @@ class GatedLinearUnit(Module):
         return d, x[lo + (slice(0, n),)], x[lo + (slice(n, None),)]
 
     def _sigmoid(self, xp, b):
-        """sigmoid(b) = 1 / (1 + exp(-b)) in a kept buffer."""
+        """sigmoid(b) = 1 / (1 + exp(-b)) in a kept buffer (Tensor.sigmoid's steps)."""
         s = self._buffer('_sig', b.shape)
-        xp.negative(b, out=s)
-        xp.exp(s, out=s)
-        s += 1
-        xp.reciprocal(s, out=s)
+        _sigmoid(xp, b, s)
         return s
 
     def updateOutput(self, input):

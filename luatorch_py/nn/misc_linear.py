@@ -562,9 +562,7 @@ class Kmeans(Module):
         xp = array_module(x)
         cnt = self.clusterSampleCount._a
         cnt.fill(0)
-        ones = self._buffer('_ones', (x.shape[0],))
-        ones.fill(1)
-        scatter_add(cnt, idx, ones)
+        scatter_add(cnt, idx, 1)                            # samples per cluster (as LookupTable counts)
         step = self._buffer('_step', x.shape)
         xp.subtract(x, self.weight._a[idx], out=step)
         step *= -s

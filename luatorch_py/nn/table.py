@@ -57,6 +57,11 @@ def _owned_list(module, name, n):
         lst = []
         d[name] = lst
         d['_aliased_' + name] = False
+    return _tensors_of_type(module, lst, n)
+
+
+def _tensors_of_type(module, lst, n):
+    """The list ``lst`` cut or grown to ``n`` tensors of the module's type (those already of it kept)."""
     del lst[n:]
     for i in range(n):
         if i >= len(lst):

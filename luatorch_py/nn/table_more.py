@@ -7,16 +7,7 @@ import numpy as np
 from .. import backend
 from ..tensor import CPU_LONG_STORAGE, Tensor
 from .module import Module, resized, sizestr
-from .table import _RefModule, _leaves, _list, _owned_list
-
-
-def _tensors_of_type(module, lst, n):
-    """The list ``lst`` cut or grown to ``n`` tensors of the module's type (those already of it kept)."""
-    del lst[n:]
-    for i in range(n):
-        if i >= len(lst) or lst[i].__class__ is not module._tcls:
-            lst[i:i + 1] = [module._tcls()]
-    return lst
+from .table import _RefModule, _leaves, _list, _owned_list, _tensors_of_type
 
 
 class CAddTensorTable(Module):
