@@ -1,4 +1,6 @@
 """Helpers shared by the nn tests (imported as ``from nn_helpers import ...``; pytest puts this folder on sys.path)."""
+import tracemalloc
+
 import numpy as np
 
 import luatorch_py as torch
@@ -198,3 +200,18 @@ def rel_err(got, want):
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape
     return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-300))
+
+
+def transient_peak(step):
+    """Bytes ``step()`` allocates at its peak (tracemalloc) after three warm-up calls: a steady training step's
+    temporaries."""
+    for _ in range(3):
+        step()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        step()
+        return tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()

@@ -2,12 +2,11 @@
 and scratch live in buffers kept on the module).  Measured with tracemalloc on inputs of ~1 MB: a temporary the
 size of the input (or of a per-sample vector) would show; numpy's own iteration buffers (8192 elements per
 operand, ~100 KB at most) stay under the limit."""
-import tracemalloc
-
 import numpy as np
 import pytest
 
 from luatorch_py import nn
+from nn_helpers import transient_peak
 
 LIMIT = 200_000
 
@@ -51,19 +50,6 @@ CRITERIONS = {
 }
 
 
-def _transient(step):
-    for _ in range(3):
-        step()
-    tracemalloc.start()
-    try:
-        start = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        step()
-        return tracemalloc.get_traced_memory()[1] - start
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize('name', sorted(MODULES))
 def test_module_steps_allocate_nothing(name):
     make, x = MODULES[name]
@@ -74,7 +60,7 @@ def test_module_steps_allocate_nothing(name):
         m.forward(x)
         m.zeroGradParameters()
         m.backward(x, go)
-    peak = _transient(step)
+    peak = transient_peak(step)
     assert peak < LIMIT, f"{name}: a forward/backward allocated {peak} bytes"
 
 
@@ -86,5 +72,5 @@ def test_criterion_steps_allocate_nothing(name):
     def step():
         c.forward(x, t)
         c.backward(x, t)
-    peak = _transient(step)
+    peak = transient_peak(step)
     assert peak < LIMIT, f"{name}: a forward/backward allocated {peak} bytes"

@@ -8,8 +8,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import D, rnd
-from test_alloc import _transient
+from nn_helpers import D, rnd, transient_peak
 
 F = torch.FloatTensor
 
@@ -329,7 +328,7 @@ def test_steps_keep_their_scratch(make, shape):
         m.forward(x)
         m.zeroGradParameters()
         m.backward(x, go)
-    peak = _transient(step)
+    peak = transient_peak(step)
     assert peak < 200_000, f"{m!r}: a forward/backward allocated {peak} bytes"
 
 
