@@ -11,9 +11,9 @@ step is zeroGradParameters, forward, criterion forward/backward, backward, updat
 
 Two hand baselines: 'hand numpy' computes what Torch7's protocol computes (net:backward also returns the gradient
 with respect to the input, through the first convolution), 'hand numpy, no dL/dx' skips that col2im, as a program
-that never needs it would.  The hand code is the most careful numpy I know for this net: one matrix product per
-layer and pass, columns built by one strided copy (batch-last layout for the 20->50 convolution, whose 8x8 planes
-make batch-first rows too short), max pooling by four strided comparisons, buffers allocated once.  Before timing,
+that never needs it would.  The hand code (slower than ../shared/bench/anchors.py's, docs/developing.md): one
+matrix product per layer and pass, columns built by one strided copy (batch-last layout for the 20->50 convolution,
+whose 8x8 planes make batch-first rows too short), max pooling by four strided comparisons, buffers allocated once.  Before timing,
 ``check_same_step`` checks that from luatorch_py's initial weights it gives luatorch_py's weights after 3 steps.
 
 Usage: python benchmarks/bench_lenet.py [steps per round, default 10]

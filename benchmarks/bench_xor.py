@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """XOR training step (the tutorial's loop): luatorch_py vs a hand-written numpy loop (vs PyTorch if installed).
 
-Prints µs per iteration (median of interleaved rounds) and the ratios.  Goal: luatorch_py <= 2.0x hand numpy.
+Prints µs per iteration (median of interleaved rounds) and the ratios.  Goal (issue 10): luatorch_py <= 2.0x the
+faster of ../shared/bench/anchors.py's hand step (when it is beside the repository) and this file's hand numpy.
 """
 import sys
 

@@ -11,6 +11,7 @@ import time
 
 ANCHORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'bench', 'anchors.py')
 SHARED = 'shared hand numpy'      # the contestant name of ../shared/bench/anchors.py's step
+_THREAD_VARS = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS')   # (anchors.py sets them)
 
 
 def per_call(step, n):
@@ -79,20 +80,33 @@ def goal(name, ratio, limit, what='time'):
 def shared_reference(workload):
     """The hand-written numpy step of ``../shared/bench/anchors.py`` (workload 'xor', 'mlp' or 'conv') as a
     zero-argument step on the harness's own data, or None when that file is not beside the repository.  It is the
-    baseline the project's speed goals are measured against: a baseline of our own must be at least as fast (the
-    old LeNet hand step here took twice its time, and its ratios flattered us)."""
+    baseline the project's speed goals are measured against: a baseline of our own must be at least as fast
+    (bench_lenet.py's own hand step takes about 1.4-2x its time, and its ratios flattered us)."""
     if not os.path.isfile(ANCHORS):
         return None
     mod = sys.modules.get('anchors')
     if mod is None:
-        argv, sys.argv = sys.argv, [ANCHORS]          # (it reads --threads from the command line at import)
+        # at import it reads --threads from the command line and sets the BLAS/OpenMP thread variables for its
+        # workers: hide our argv, and put those variables back, so that the contestants loaded after it (PyTorch)
+        # keep this process's own settings
+        argv, sys.argv = sys.argv, [ANCHORS]
+        env = {v: os.environ.get(v) for v in _THREAD_VARS}
         try:
             spec = importlib.util.spec_from_file_location('anchors', ANCHORS)
             mod = importlib.util.module_from_spec(spec)
             sys.modules['anchors'] = mod
-            spec.loader.exec_module(mod)
+            try:
+                spec.loader.exec_module(mod)
+            except BaseException:
+                del sys.modules['anchors']
+                raise
         finally:
             sys.argv = argv
+            for v, x in env.items():
+                if x is None:
+                    os.environ.pop(v, None)
+                else:
+                    os.environ[v] = x
     model = mod.NUMPY_MODELS[workload](mod.make_data(workload, 0))
     lr = mod.SPEC[workload]['lr']
     if workload == 'xor':

@@ -1,5 +1,8 @@
 """backend/parallel.py: big CPU passes split over threads give the values of one pass, errors reach the caller,
 and two user threads calling at once both finish."""
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -132,3 +135,14 @@ def test_a_forked_child_runs_split_passes(threads):
         os.waitpid(pid, 0)
         pytest.fail("the forked child hung on its split pass")
     assert os.read(r, 8) == b'ok' and status == 0
+
+
+def test_off_by_default_and_setnumthreads_leaves_it_off():
+    # README / docs/developing.md: elementwise passes run on the calling thread unless parallel.set_threads asks;
+    # torch.setnumthreads sets BLAS's pool only (a fresh process: no other test's setting)
+    code = ("import luatorch_py as torch\nfrom luatorch_py.backend import parallel\n"
+            "d = parallel.get_threads()\ntorch.setnumthreads(2)\nprint(d, parallel.get_threads())")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True, timeout=120,
+                         cwd=root).stdout
+    assert out.split() == ['1', '1']

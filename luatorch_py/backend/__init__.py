@@ -125,8 +125,9 @@ _CHUNK = 1 << 16
 # a small CPU product ``a @ b`` (addmm's scratch path: a gradWeight) with more columns than rows (by _WIDE) is computed
 # as (b.T @ a.T).T, so that the larger dim is the product's rows: OpenBLAS shares that out better between its threads.
 # Measured on the 2-core machine, 2 BLAS threads, one LeNet step alternating with and without, 400 steps each: the
-# first convolution's 20 x 25 (K 36864) and the second's 50 x 500 (K 4096) transposed make the backward 6.8% and the
-# step 4.3% faster; 1 BLAS thread: about 1%.  (500 x 50 is not faster transposed)
+# first convolution's 20 x 25 (K 36864) and the second's 50 x 500 (K 4096) transposed make the backward 0.94x and the
+# step 0.96-0.97x (two runs; 1.00x in a third on a quieter machine, never slower); 1 BLAS thread: about 0.99x.
+# (500 x 50 is not faster transposed)
 _WIDE = 1.25
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
