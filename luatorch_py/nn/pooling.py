@@ -80,6 +80,7 @@ def _grad_to_max(module, x, g, batched, unique, backward, *geom):
     if idx.shape != g.shape:
         raise RuntimeError(f"{module!r}: indices of size {sizestr(idx.shape)} do not match gradOutput of size "
                            f"{sizestr(g.shape)}; call forward with this input first")
+    module.__dict__.pop('_gi_pending', None)        # (SpatialMaxPooling's: written now, after the checks)
     gi = field_out(module, 'gradInput', x.shape)
     if not batched:
         gi, idx, g = gi[None], idx[None], g[None]
@@ -321,7 +322,7 @@ class SpatialMaxPooling(_Pool2d):
         oh, ow, extra = self._sizes(x4, x.shape)
         shape = self._output_shape(x, oh, ow)
         self.__dict__.pop('_idx_pending', None)     # (a previous forward's: no longer observable)
-        self._pmax_of = None
+        self._pmax_kept = None
         self._defer = self._may_defer(x)
         # a batch-last input (a CPU convolution's output, backend/kernels.py) pools in memory order into a
         # batch-last output and indices (contiguous runs of N numbers; values as Torch7's)
@@ -407,11 +408,11 @@ class SpatialMaxPooling(_Pool2d):
     def _code_done(self, H, W, oh, ow, out4, idx4, last):
         """The kept code is complete (no special windows): the backward may route by it (see _routable) while
         these indices stand; the indices are written now or left pending.  In training, a copy of the maxima is
-        kept for _fold_backward (the next module may change the output in place)."""
+        kept for _fold_backward (``_pmax_kept``, None otherwise: the next module may change the output in place)."""
         self._code_of, self._code_hw = self.__dict__['indices']._a, (H, W)
         if self.train:
-            np.copyto(self._buffer('_pmax', out4.shape), out4)
-            self._pmax_of = self._code_of
+            self._pmax_kept = self._buffer('_pmax', out4.shape)
+            np.copyto(self._pmax_kept, out4)
         if self.__dict__.get('_defer'):
             self._idx_pending = (H, W, oh, ow)
             return
@@ -421,10 +422,10 @@ class SpatialMaxPooling(_Pool2d):
     def _max_2x2(self, wins, out, W):
         """2x2 windows in memory order (CPU): the max and the code of the first maximum, reading the strided windows
         six times (the general path: seven; hand-written numpy's max alone: four); the planes may be split over
-        threads (backend/parallel.py, off by default).  Each row's max and whether its first number falls short of it (its second is then
-        strictly larger); then the two rows compared where they lie contiguous: the first maximum in row-major
-        order is in the bottom row only if that row's max is strictly larger.  False (nothing kept) when a NaN or
-        an all -inf window came through: the general path then runs."""
+        threads (backend/parallel.py, off by default).  Each row's max and whether its first number falls short of
+        it (its second is then strictly larger); then the two rows compared where they lie contiguous: the first
+        maximum in row-major order is in the bottom row only if that row's max is strictly larger.  False (nothing
+        kept) when a NaN or an all -inf window came through: the general path then runs."""
         top = self._buffer('_top', out.shape)
         row = self._bools('_mask', out.shape)
         col = self._bools('_mask2', out.shape)
@@ -460,30 +461,31 @@ class SpatialMaxPooling(_Pool2d):
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
         oh, ow, extra = self._sizes(x4, x.shape)
         check_grad_size(self, g, self._output_shape(x, oh, ow))
-        self.__dict__.pop('_gi_pending', None)      # (written now; after the checks: arguments that raise leave it)
-        code = self._routable(x4, extra)
-        if code is not None:
-            last = batched and kernels.batch_last(self.__dict__['_code_of'])
+        routable = self._routable(x4, extra, batched, g)
+        if routable is not None:
+            code, last, g4 = routable
+            self.__dict__.pop('_gi_pending', None)      # (written now; after the checks: arguments that raise leave it)
             gi = field_like(self, 'gradInput', x) if batched else field_out(self, 'gradInput', x.shape)
-            g4, gi4 = _in_code_order(g, last), _in_code_order(gi, last)
-            if g4.shape == code.shape:
-                self._route(code, g4, gi4, last, x4.shape)
-                return self.gradInput
+            self._route(code, g4, _in_code_order(gi, last), last, x4.shape)
+            return self.gradInput
         self._fill_indices()
         return _grad_to_max(self, x, g, batched, self.dW >= self.kW and self.dH >= self.kH,
                             gpu_pool.max_pool_backward, (self.kH, self.kW), (self.dH, self.dW),
                             (self.padH, self.padW))
 
-    def _routable(self, x4, extra):
-        """The forward's code (the winner's offset, kept with the ``indices`` it made) when the CPU backward may
-        route by it -- windows that do not overlap, no padding, code and indices of this input size -- else None.
-        (Only the CPU forward keeps a code -- ``_code_of`` -- so this never applies on CUDA.)"""
+    def _routable(self, x4, extra, batched, g):
+        """(code, last, g4) when the CPU backward may route gradOutput ``g`` by the forward's code (the winner's
+        offset, kept with the ``indices`` it made) -- windows that do not overlap, no padding, code and indices of
+        this input size -- else None.  ``last``: the code is batch-last; ``g4``: ``g`` in the code's order
+        (_in_code_order).  (Only the CPU forward keeps a code -- ``_code_of`` -- so this never applies on CUDA.)"""
         d = self.__dict__
         code, of = d.get('_code'), d.get('_code_of')
         if (of is None or of is not _long_field(self, 'indices')._a or self.padW or self.padH or any(extra)
                 or self.dW < self.kW or self.dH < self.kH or code is None or d.get('_code_hw') != x4.shape[2:]):
             return None
-        return code
+        last = batched and kernels.batch_last(of)
+        g4 = _in_code_order(g, last)
+        return (code, last, g4) if g4.shape == code.shape else None
 
     def _route(self, code, g4, gi4, last, shape4):
         """gi4's window at kernel offset j gets g4 where ``code`` (see _routable) is j -- the gradient to each
@@ -525,7 +527,7 @@ class SpatialMaxPooling(_Pool2d):
         d, pd = self.__dict__, prev.__dict__
         if (type(self) is not SpatialMaxPooling or not _folds_into_max(prev) or pd.get('inplace')
                 or not d.keys().isdisjoint(_OWN_PASSES) or not pd.keys().isdisjoint(_OWN_PASSES)
-                or d.get('_pmax_of') is None or d.get('_pmax_of') is not d.get('_code_of')):
+                or d.get('_pmax_kept') is None):
             return None
         y, pgi = prev.output._a, pd.get('gradInput')
         x, gt = getattr(xt, '_a', None), self._coerce(gradOutput, 'gradOutput')
@@ -537,17 +539,16 @@ class SpatialMaxPooling(_Pool2d):
         x4, batched = _spatial_input(self, y)
         oh, ow, extra = self._sizes(x4, y.shape)
         check_grad_size(self, g, self._output_shape(y, oh, ow))
-        code = self._routable(x4, extra)
-        last = batched and kernels.batch_last(d['_code_of'])
-        g4 = _in_code_order(g, last)
-        if code is None or g4.shape != code.shape:
+        routable = self._routable(x4, extra, batched, g)
+        if routable is None:
             return None
+        code, last, g4 = routable
         gk = self._buffer('_gi_g', code.shape)       # what this module's gradInput is made of when read
         np.copyto(gk, g4)
         np.copyto(self._buffer('_gi_code', code.shape, dtype=code.dtype), code)
         d['_gi_pending'] = (x4.shape, y.shape, last)
         gp = self._buffer('_top', code.shape)       # (forward scratch)
-        pmax = d['_pmax']
+        pmax = d['_pmax_kept']
         prev._df(np, pmax, pmax, gk, gp)            # prev's own backward pass on the pooled values
         self._route(code, gp, _in_code_order(field_like(prev, 'gradInput', x), last), last, x4.shape)
         return prev.gradInput

@@ -37,7 +37,10 @@ def _net(act, producer=None, after=()):
     """[producer, act, pooling, *after, MulConstant(2)] (a last module that writes its own output: a pass-through
     last module makes the Sequential hand on contiguous outputs, and then nothing is batch-last nor folded)."""
     net = nn.Sequential()
-    net.add(producer if producer is not None else nn.SpatialConvolution(2, 2, 1, 1))
+    if producer is None:
+        torch.manualSeed(11)        # (the same weights whatever ran before in this worker)
+        producer = nn.SpatialConvolution(2, 2, 1, 1)
+    net.add(producer)
     net.add(act).add(nn.SpatialMaxPooling(2, 2))
     for m in after:
         net.add(m)
@@ -96,13 +99,16 @@ def test_fold_gives_the_bits_of_the_two_backwards(cls, name, act, folds, n, h, w
     assert np.isnan(got[1]).any() and (_bits(got[1]) == _bits(np.array(-0.0, got[1].dtype))).any()
 
 
-def test_a_3d_input_and_a_nan_window_still_match():
-    net = _net(nn.ReLU(), producer=nn.Identity())
+@pytest.mark.parametrize('nan', [False, True])
+def test_a_3d_input_and_a_nan_window_still_match(nan):
+    net = _net(nn.ReLU())
     x = _input(1)[0]
-    x[0, 0, 0] = np.nan                           # a NaN window: the forward's general path, no code kept
+    if nan:
+        x[0, 0, 0] = np.nan                       # a NaN window: the forward's fmax pass (NaNs are never picked)
     net.double()
     g = _grad(net.forward(torch.DoubleTensor(x)).size())
-    got, want, _ = _run(net, x, g, torch.DoubleTensor)
+    got, want, folded = _run(net, x, g, torch.DoubleTensor)
+    assert folded
     for a, b in zip(got, want):
         np.testing.assert_array_equal(_bits(a), _bits(b))
 
@@ -163,10 +169,15 @@ def _one_by_one_pool_grad(net, x, g):
     return ref.get(2).gradInput.numpy().copy()
 
 
+def _g(seed=1):
+    """A gradOutput of _folded_net's size, no special values."""
+    return torch.DoubleTensor(_grad((32, 2, 4, 4), seed=seed, special=False))
+
+
 def _folded_net():
     net = _net(nn.ReLU()).double()
     x = torch.DoubleTensor(_input(32))
-    g = torch.DoubleTensor(_grad((32, 2, 4, 4), special=False))
+    g = _g()
     net.forward(x)
     net.backward(x, g)
     pool = net.get(2)
@@ -180,18 +191,19 @@ def test_pending_gradInput_is_written_when_read():
     assert pool.__dict__.get('_gi_pending') is None
 
 
-def test_a_direct_backward_that_raises_leaves_the_pending_gradInput():
-    """Arguments the pooling's updateGradInput rejects leave gradInput as the last backward made it (Torch7 checks
-    before writing)."""
+@pytest.mark.parametrize('n,oh,err', [(32, 3, ValueError), (16, 4, RuntimeError)], ids=['grad-size', 'batch-size'])
+def test_a_direct_backward_that_raises_leaves_the_pending_gradInput(n, oh, err):
+    """Arguments the pooling's updateGradInput rejects (a gradOutput of the wrong size; an input of another batch
+    size than the forward's) leave gradInput as the last backward made it (Torch7 checks before writing)."""
     net, pool, x, g, want = _folded_net()
-    before = net.get(2).gradInput.numpy().copy()    # (written: the memory now holds these)
-    g2 = torch.DoubleTensor(_grad((32, 2, 4, 4), seed=9, special=False))
+    before = pool.gradInput.numpy().copy()    # (written: the memory now holds these)
+    g2 = _g(seed=9)
     net.forward(x)
     net.backward(x, g2)
     assert pool.__dict__.get('_gi_pending') is not None
     want2 = _one_by_one_pool_grad(net, x, g2)
-    with pytest.raises(ValueError):
-        pool.updateGradInput(net.get(1).output, torch.DoubleTensor(np.ones((32, 2, 3, 3))))
+    with pytest.raises(err):
+        pool.updateGradInput(net.get(1).output.narrow(0, 0, n), torch.DoubleTensor(np.ones((n, 2, oh, oh))))
     got = pool.gradInput.numpy()
     assert not np.array_equal(got, before)
     np.testing.assert_array_equal(_bits(got), _bits(want2))
@@ -205,18 +217,14 @@ def test_pending_gradInput_survives_a_forward_on_another_input():
 
 
 def test_a_held_gradInput_is_written_at_once():
-    net = _net(nn.ReLU()).double()
-    x = torch.DoubleTensor(_input(32))
-    g = torch.DoubleTensor(_grad((32, 2, 4, 4), special=False))
-    net.forward(x)
-    net.backward(x, g)
-    held = net.get(2).gradInput             # the user keeps the tensor: the next backward must write into it
+    net, pool, x, g, _ = _folded_net()
+    held = pool.gradInput                   # the user keeps the tensor: the next backward must write into it
     first = held.numpy().copy()
-    g2 = torch.DoubleTensor(_grad((32, 2, 4, 4), seed=9, special=False))
+    g2 = _g(seed=9)
     net.forward(x)
     net.backward(x, g2)
-    assert net.get(2).__dict__.get('_gi_pending') is None
-    assert net.get(2).gradInput is held and not np.array_equal(held.numpy(), first)
+    assert pool.__dict__.get('_gi_pending') is None
+    assert pool.gradInput is held and not np.array_equal(held.numpy(), first)
     np.testing.assert_array_equal(held.numpy(), _one_by_one_pool_grad(net, x, g2))
 
 
@@ -224,13 +232,9 @@ def test_a_held_gradInput_is_written_at_once():
 def test_a_field_held_through_a_view_of_its_storage_array_is_written_at_once(field):
     """A numpy view of storage().numpy() refers to the buffer's aligned raw bytes, not the buffer (_unheld counts
     the chains of bases): the next forward/backward writes the field at once, as Torch7."""
-    net = _net(nn.ReLU()).double()
-    pool = net.get(2)
-    x, g = torch.DoubleTensor(_input(32)), torch.DoubleTensor(_grad((32, 2, 4, 4), special=False))
-    net.forward(x)
-    net.backward(x, g)
+    net, pool, x, g, _ = _folded_net()
     held = getattr(pool, field).storage().numpy()[:]
-    x2, g2 = torch.DoubleTensor(_input(32, seed=5)), torch.DoubleTensor(_grad((32, 2, 4, 4), seed=9, special=False))
+    x2, g2 = torch.DoubleTensor(_input(32, seed=5)), _g(seed=9)
     net.forward(x2)
     net.backward(x2, g2)
     seen = held.copy()
@@ -266,7 +270,7 @@ def test_clearState_and_a_direct_backward_drop_the_pending_gradInput():
     pool.clearState()
     assert pool.__dict__.get('_gi_pending') is None and pool.gradInput.nElement() == 0
     net, pool, x, g, want = _folded_net()
-    g2 = torch.DoubleTensor(_grad((32, 2, 4, 4), seed=4, special=False))
+    g2 = _g(seed=4)
     pool.backward(net.get(1).output, g2)
     assert pool.__dict__.get('_gi_pending') is None
     assert not np.array_equal(pool.gradInput.numpy(), want)
@@ -306,7 +310,7 @@ def test_training_step_matches_the_unfolded_step():
         np.testing.assert_array_equal(nets[0].get(i).gradInput.numpy(), nets[1].get(i).gradInput.numpy())
 
 
-def test_no_fold_on_a_relu_input_others_may_change():
+def test_no_fold_on_a_relu_input_others_may_change(monkeypatch):
     """A ReLU whose input is a view of an earlier tensor (after an Identity here) is not folded: a sibling branch's
     in-place module changes that tensor after this branch's forward, and Torch7's ReLU backward reads it as it is
     then.  The numbers are those of each module's backward."""
@@ -317,19 +321,15 @@ def test_no_fold_on_a_relu_input_others_may_change():
         side = nn.Sequential().add(nn.MulConstant(-1, True)).add(nn.MulConstant(2))
         return nn.Sequential().add(nn.Identity()).add(nn.ConcatTable().add(branch).add(side)).double()
     x = _input(32)
-    got_net, want_net = build(), build()
-    grads = []
-    for net, fold in ((got_net, nn.SpatialMaxPooling._fold_backward), (want_net, None)):
-        saved = nn.SpatialMaxPooling._fold_backward
-        nn.SpatialMaxPooling._fold_backward = fold
-        try:
-            xt = torch.DoubleTensor(x.copy())
-            net.forward(xt)
-            g = [torch.DoubleTensor(_grad((32, 2, 4, 4), special=False)), torch.DoubleTensor(np.ones((32, 2, 8, 8)))]
-            net.backward(xt, g)
-        finally:
-            nn.SpatialMaxPooling._fold_backward = saved
-        grads.append([m.gradInput.numpy().copy() for m in net.get(1).get(0).modules])
+
+    def grads(net):
+        xt = torch.DoubleTensor(x.copy())
+        net.forward(xt)
+        net.backward(xt, [_g(), torch.DoubleTensor(np.ones((32, 2, 8, 8)))])
+        return [m.gradInput.numpy().copy() for m in net.get(1).get(0).modules]
+    got_net = build()
+    got = grads(got_net)
     assert got_net.get(1).get(0).get(2).__dict__.get('_gi_pending') is None
-    for a, b in zip(*grads):
+    monkeypatch.setattr(nn.SpatialMaxPooling, '_fold_backward', None)
+    for a, b in zip(got, grads(build())):
         np.testing.assert_array_equal(_bits(a), _bits(b))
