@@ -249,11 +249,9 @@ def c_exponent(x, e):
 
 
 def argsort_stable(key, axis):
-    """Indices sorting ``key`` along ``axis``: numpy's stable sort (ties in their order) on the CPU, CuPy's argsort
-    as it is on CUDA (it takes no ``kind``)."""
-    if type(key) is np.ndarray:
-        return np.argsort(key, axis=axis, kind='stable')
-    return array_module(key).argsort(key, axis=axis)
+    """Indices sorting ``key`` along ``axis`` stably (ties in their order): numpy's and CuPy's (>= 13, whose
+    argsort takes ``kind='stable'``, its only kind) alike."""
+    return array_module(key).argsort(key, axis=axis, kind='stable')
 
 
 def put_along_axis(a, idx, vals, axis):

@@ -293,11 +293,10 @@ class _Convolution(_WeightBias):
 
     def accGradParameters(self, input, gradOutput, scale=1):
         x, plan, g, gb = self._backward_setup(input, gradOutput)
-        xp = array_module(x)
         gm = self._gradmat(g, gb, plan[3])
         self._gm_of = None
         cols = self._columns(x, plan, False)
-        _acc_weight(self, xp, _view2d(self.__dict__['gradWeight']), gm, cols.T, scale)
+        _acc_weight(self, _view2d(self.__dict__['gradWeight']), gm, cols.T, scale)
         if 'bias' in self.__dict__:
             _acc_bias(self, gm, 1, scale)
 
@@ -565,11 +564,10 @@ class SpatialFullConvolution(_Convolution):
 
     def accGradParameters(self, input, gradOutput, scale=1):
         x, xb, g, gb, layout, _ = self._backward_setup(input, gradOutput)
-        xp = array_module(x)
         cols = self._gradcols(g, gb, layout)
         self._gc_of = None
         xm = self._xmat(x, xb, layout)
-        _acc_weight(self, xp, _view2d(self.__dict__['gradWeight']), xm, cols.T, scale)
+        _acc_weight(self, _view2d(self.__dict__['gradWeight']), xm, cols.T, scale)
         if 'bias' in self.__dict__:
             _acc_bias(self, gb.reshape(gb.shape[0], gb.shape[1], -1), (0, 2), scale)
 
@@ -674,10 +672,9 @@ class TemporalConvolution(_WeightBias):
 
     def accGradParameters(self, input, gradOutput, scale=1):
         x, xb, batched, to = self._setup(input)
-        xp = array_module(x)
         g2 = self._g2(gradOutput, xb, batched, to)
         cols = self._columns(x, xb, to)
-        _acc_weight(self, xp, self.__dict__['gradWeight']._a, g2.T, cols, scale)
+        _acc_weight(self, self.__dict__['gradWeight']._a, g2.T, cols, scale)
         if 'bias' in self.__dict__:
             _acc_bias(self, g2, 0, scale)
 

@@ -22,7 +22,7 @@ def _reset_uniform(stdv, fan_in, *params):
             p.uniform(-s, s)
 
 
-def _acc_weight(module, xp, gw, a, b, scale):
+def _acc_weight(module, gw, a, b, scale):
     """gradWeight (its array ``gw``) += scale * a @ b (one cuBLAS call on the GPU; a kept buffer on the CPU), or
     written over it when zeroGradParameters left it pending (module.zero_later)."""
     if module.__dict__.get('_zero_gradWeight'):
@@ -166,7 +166,7 @@ class Linear(_WeightBias):
         g = self._coerce(gradOutput, 'gradOutput')._a
         if x.ndim == 1:
             x, g = x[None], g[None]
-        _acc_weight(self, array_module(x), self.__dict__['gradWeight']._a, g.T, x, scale)
+        _acc_weight(self, self.__dict__['gradWeight']._a, g.T, x, scale)
         if 'bias' in self.__dict__:
             _acc_bias(self, g, 0, scale)
 
@@ -187,7 +187,7 @@ class Linear(_WeightBias):
                 np.matmul(pw[0], pw[1], out=pw[2])
                 gw += pw[3]
             else:
-                _acc_weight(self, np, gw, gT, x, 1)
+                _acc_weight(self, gw, gT, x, 1)
             if gb is not None:       # (backend.sum_into, inline)
                 if ones is None:
                     _add_reduce(g, 0, None, tb)
@@ -222,7 +222,7 @@ class Linear(_WeightBias):
                 np.matmul(pw[0], pw[1], out=pw[2])
                 gw += pw[3]
             else:
-                _acc_weight(self, np, gw, gT, x, 1)
+                _acc_weight(self, gw, gT, x, 1)
             tb = ones = None
             if gb is not None:
                 tb = self._buffer('_gb', gb.shape)
@@ -231,10 +231,9 @@ class Linear(_WeightBias):
                 gb += tb
             d['_hot_b'] = (tc, x, g, gT, w, gi, None if gi is None else gi._a, gw, pw, gb, tb, ones)
             return gi
-        buf = self._buffer
-        _acc_weight(self, array_module(x), gw, g.T, x, scale)
+        _acc_weight(self, gw, g.T, x, scale)
         if gb is not None:
-            backend.add_sums(gb, g, 0, scale, buf, '_gb')
+            backend.add_sums(gb, g, 0, scale, self._buffer, '_gb')
         return gi
 
     def __repr__(self):
@@ -326,7 +325,7 @@ class Bilinear(Module):
         k, n = w.shape[0], a.shape[0]
         t1 = self._buffer('_t1', (k, n, w.shape[1]))
         xp.multiply(a, g.T[:, :, None], out=t1)         # t1[k, i, :] = g_ik x1_i
-        _acc_weight(self, xp, self.gradWeight._a, t1.transpose(0, 2, 1), b, scale)    # sum_i g_ik x1_i x2_i^T
+        _acc_weight(self, self.gradWeight._a, t1.transpose(0, 2, 1), b, scale)    # sum_i g_ik x1_i x2_i^T
         if 'bias' in self.__dict__:
             _acc_bias(self, g, 0, scale)
 

@@ -74,16 +74,19 @@ def test_addmm_small_wide_is_the_transposed_product(alpha):
 
 def test_addmm_small_narrow_is_not_transposed():
     out, a, b = R(60, 50), R(60, 7), R(7, 50)       # fewer columns than rows: the plain product
+    want = out + a @ b
     bufs = _Bufs()
     backend.addmm(out, a, b, 1.0, bufs, '_gw')
     assert bufs.arrays["_gw"].shape == (60, 50)
+    np.testing.assert_allclose(out, want, rtol=1e-13, atol=1e-13)
 
 
 # -- backend.add_sums: out += alpha * g.sum(axis) (bias gradients) ---------------------------------------------
 @pytest.mark.parametrize('axis', [0, 1])
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
 @pytest.mark.parametrize('layout', ['C', 'F'])
-def test_add_sums_long_is_a_product_with_ones(axis, dtype, layout):
+def test_add_sums_long_is_a_product_with_ones(axis, dtype, layout, monkeypatch):
+    monkeypatch.setattr(backend, '_ones', {})          # (so that the check below sees this call's path alone)
     n = 3 * backend._SUM_GEMV_MIN + 5                  # a long sum: BLAS's product with a kept vector of ones
     shape = (7, n) if axis == 1 else (n, 7)
     g = R(*shape, seed=8, dtype=dtype)
@@ -98,6 +101,7 @@ def test_add_sums_long_is_a_product_with_ones(axis, dtype, layout):
 
 def test_add_sums_beyond_the_kept_ones_is_numpy_sum_exactly(monkeypatch):
     monkeypatch.setattr(backend, '_SUM_GEMV_MAX', 2 * backend._SUM_GEMV_MIN)   # (no 8 MB vector kept per length)
+    monkeypatch.setattr(backend, '_ones', {})          # (another test's vector of this length does not count)
     g = R(5, 3 * backend._SUM_GEMV_MIN, seed=12, dtype=np.float32)
     out = np.zeros(5, np.float32)
     backend.add_sums(out, g, 1, 1.0, _Bufs(np.float32), '_gb')
