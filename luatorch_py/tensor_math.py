@@ -821,10 +821,10 @@ def sort(self, dim=-1, descending=False):
         dim, descending = -1, dim
     d = self._dim(dim)
     xp = _xp(self)
-    key = -self._a if descending and self._info.dtype.kind != 'u' else self._a
-    idx = backend.argsort_stable(key, d)
-    if descending and self._info.dtype.kind == 'u':
+    if descending and self._info.dtype.kind == 'u':     # (no negation for unsigned numbers: the ascending order flipped)
         idx = xp.flip(xp.argsort(self._a, axis=d), axis=d)
+    else:
+        idx = backend.argsort_stable(-self._a if descending else self._a, d)
     return (_new_like(self, xp.take_along_axis(self._a, idx, d)),
             _new_like(self, idx, on_device(_LONG, self._info.cuda)))
 
