@@ -17,7 +17,7 @@ from ..backend import array_module, gpu_elementwise, parallel
 from ..backend import gpu_loss
 from .. import random as _random
 from ..types import on_device
-from .module import Module, check_grad_like_input, field_out, resized, sizestr
+from .module import LazyField, Module, check_grad_like_input, field_out, resized, sizestr
 from ._layout import buffer_like, field_like
 
 _INF = float('inf')
@@ -192,8 +192,18 @@ def _check_inplace(name, ip):
         raise TypeError(f"{name}: in-place flag must be boolean, got {ip!r}")
 
 
+def _fill_output(module, name):
+    """LazyField fill of an output a fused forward left pending (Threshold._fold_forward): the module's own pass
+    over the input it kept."""
+    x = module.__dict__.pop('_out_pending', None)
+    if x is not None:
+        module._f(array_module(x), x, module.__dict__[name]._a)
+
+
 class Threshold(_Elementwise):
     """y = x if x > threshold else val.  ``Threshold(th=1e-6, v=0, ip=False)``."""
+    # a Sequential's [ReLU, max pooling] may pool first and leave this output to be written when read (_fold_forward)
+    output = LazyField('output', '_out_pending', _fill_output)
 
     def __init__(self, th=1e-6, v=0, ip=False):
         super().__init__()
@@ -248,6 +258,16 @@ class Threshold(_Elementwise):
             xp.greater(a, th, out=mm)
             xp.multiply(gg, mm, out=gg)
         parallel.run_flat(part_in_place, x, g, m)
+
+
+    def _fold_forward(self, nxt, t):
+        """Sequential.updateOutput's step over [self, nxt]: when ``nxt`` can take the maximum of windows of this
+        module's input and apply this module to the maxima (max pooling, pooling.py), this module's output is left
+        pending (written from the input when read: it is not otherwise needed) -- nxt.output, or None when that
+        does not apply (each forward then runs).  As for the backward folds, the input must not change in place
+        before the output is read."""
+        pool = nxt._pool_after
+        return None if pool is None else pool(self, t)
 
 
 class ReLU(Threshold):

@@ -147,11 +147,25 @@ class Sequential(Container):
         last = mods[-1] if mods else None
         d = self.__dict__
         keep = '_contig_out' not in d
+        n = len(mods)
         try:            # inline, not _call: a try costs nothing in 3.11, a call per module does (hot path)
-            for i, m in enumerate(mods):
+            while i < n:
+                m = mods[i]
                 # only then may its output be batch-last (_layout.py)
                 m.__dict__['_feeds_next'] = getattr(cur, '_a', cur) if keep and m is not last else None
+                # [ReLU, max pooling] (activation.py), on an output of the module before (as Sequential.backward's
+                # folds: not a view of an earlier tensor, which others may change before the ReLU's output is read)
+                if (m._fold_forward is not None and keep and 0 < i < n - 2
+                        and not _aliases(cur, mods[i - 2].output if i > 1 else input)):
+                    i += 1
+                    out = m._fold_forward(mods[i], cur)
+                    if out is not None:
+                        cur = out
+                        i += 1
+                        continue
+                    i -= 1
                 cur = m.updateOutput(cur)
+                i += 1
         except Exception as e:
             rethrow(e, i, self)
         if keep and cur is not input and d.get('_feeds_next') is not getattr(input, '_a', input):

@@ -345,6 +345,10 @@ class Module(TypedObject):
     # ``_fold_backward(prev, prev_input, gradOutput)``: Sequential.backward's one step over [prev, self], returning
     # prev.gradInput, or None to run both backwards (see SpatialMaxPooling's); None: no such step
     _fold_backward = None
+    # ``_fold_forward(next, input)``: Sequential.updateOutput's one step over [self, next], returning next.output, or
+    # None to run both forwards (see Threshold's); ``_pool_after(prev, input)``: the step as ``next`` takes it
+    _fold_forward = None
+    _pool_after = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

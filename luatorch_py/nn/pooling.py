@@ -256,6 +256,7 @@ def _folds_into_max(prev):
 # backward passes an instance may define (Torch7's idiom, e.g. m.updateGradInput = function() end to freeze a
 # layer): then its own backward runs, not _fold_backward
 _OWN_PASSES = ('backward', 'updateGradInput', 'accGradParameters')
+_OWN_FORWARD = ('forward', 'updateOutput')
 
 
 class SpatialMaxPooling(_Pool2d):
@@ -317,6 +318,15 @@ class SpatialMaxPooling(_Pool2d):
 
     def updateOutput(self, input):
         x = self._coerce(input)._a
+        x4, out4, idx4, extra = self._forward_fields(x)
+        # CUDA: one kernel (max, and its index, per window)
+        gpu_pool.max_pool(x4, out4, idx4, (self.kH, self.kW), (self.dH, self.dW), (self.padH, self.padW),
+                          self._max_numpy, x4, out4, idx4, extra)
+        return self.output
+
+    def _forward_fields(self, x):
+        """A forward's setup for input array ``x``: checks, output and indices sized, the last forward's kept state
+        dropped; (x4, out4, idx4, extra)."""
         x4, batched = _spatial_input(self, x)
         N, C, H, W = x4.shape
         oh, ow, extra = self._sizes(x4, x.shape)
@@ -340,10 +350,61 @@ class SpatialMaxPooling(_Pool2d):
         out4, idx4 = (out, idx) if batched else (out[None], idx[None])
         self.iheight, self.iwidth = H, W
         self._code_of = None
-        # CUDA: one kernel (max, and its index, per window)
-        gpu_pool.max_pool(x4, out4, idx4, (self.kH, self.kW), (self.dH, self.dW), (self.padH, self.padW),
-                          self._max_numpy, x4, out4, idx4, extra)
+        return x4, out4, idx4, extra
+
+    def _pool_after(self, prev, t):
+        """Sequential.updateOutput's step over [prev, self] for a ReLU (or Threshold(0, 0)) before this 2x2 max
+        pooling, on a CPU convolution's batch-last output ``t`` (Threshold._fold_forward): the
+        windows of t are pooled, then prev's pass runs on the maxima -- the same numbers as pooling prev's output,
+        since prev does not decrease (max f(x) = f(max x)) -- and prev's output is left pending: written from t
+        when read.  Windows with no number above the threshold are ties in prev's output (its first: code 0).  A
+        zero whose sign the two orders give differently is set as prev's output would give it (_zero_signs).
+        Returns self.output, or None when this does not apply (each forward then runs): not exactly these classes,
+        an instance's own forward, prev in place, a held output or indices, another geometry, NaN or -inf in t."""
+        d, pd = self.__dict__, prev.__dict__
+        x = getattr(t, '_a', None)
+        if (type(self) is not SpatialMaxPooling or (type(prev) is not ReLU and type(prev) is not Threshold)
+                or prev.val != 0 or prev.threshold != 0 or pd.get('inplace') or t.__class__ is not prev._tcls
+                or prev._tcls is not self._tcls or type(x) is not np.ndarray or x.ndim != 4
+                or x.dtype.kind != 'f' or x.shape[2] % 2 or x.shape[3] % 2 or not kernels.batch_last(x)
+                or (self.kW, self.kH, self.dW, self.dH, self.padW, self.padH) != (2, 2, 2, 2, 0, 0)
+                or not d.keys().isdisjoint(_OWN_FORWARD) or not pd.keys().isdisjoint(_OWN_FORWARD)):
+            return None
+        d.pop('_feeds_next', None)          # (prev's last output array: a reference _unheld would count)
+        if not _unheld(prev, 'output') or not _unheld(self, 'indices'):
+            return None
+        pd.pop('_out_pending', None)        # (the last forward's: no one can read it)
+        y = prev._output_array(t)           # prev's output field as its forward lays it out (batch-last)
+        d['_feeds_next'] = x                # (this forward's output is laid out as for y, which x stands for)
+        x4, out4, idx4, extra = self._forward_fields(x)
+        self._defer = True
+        xm, mo = kernels.memory_view(x4), kernels.memory_view(out4)
+        wins = [xm[:, ky::2, kx::2] for ky in range(2) for kx in range(2)]
+        if not self._max_2x2(wins, mo, x4.shape[3]):
+            return None                     # (NaN or -inf: both forwards run, the fields set up again)
+        prev._f(np, mo, mo)
+        above = self._bools('_mask', mo.shape)
+        np.greater(mo, 0, out=above)
+        code = d['_code']
+        np.multiply(code, above, out=code)
+        self._zero_signs(mo, wins[3])
+        pd['_out_pending'] = x
+        d['_feeds_next'] = y
+        self._code_done(x4.shape[2], x4.shape[3], mo.shape[1], mo.shape[2], mo, kernels.memory_view(idx4), True)
         return self.output
+
+    @staticmethod
+    def _zero_signs(p, last):
+        """After _pool_after: ReLU's output is -0.0 only where its input is; pooled, a window
+        whose numbers are all <= 0 (ties at zero) gives the last number's zero (np.maximum keeps its second operand
+        on ties), so the maximum must be -0.0 just where ``last`` (the window's bottom-right numbers) is.  Pooling
+        first can only differ where the maximum came out -0.0: found by one reduction (-0.0 is the least integer
+        of the float's bits), then fixed where it is."""
+        bits = p.view(np.int32 if p.dtype == np.float32 else np.int64 if p.dtype == np.float64 else np.int16)
+        if int(bits.min()) != np.iinfo(bits.dtype).min:
+            return
+        neg = np.signbit(p) & (p == 0)
+        p[neg] = np.where(np.signbit(last[neg]) & (last[neg] == 0), p.dtype.type(-0.0), p.dtype.type(0))
 
     def _max_numpy(self, x4, out4, idx4, extra):
         xp = array_module(x4)
@@ -529,7 +590,7 @@ class SpatialMaxPooling(_Pool2d):
                 or not d.keys().isdisjoint(_OWN_PASSES) or not pd.keys().isdisjoint(_OWN_PASSES)
                 or d.get('_pmax_kept') is None):
             return None
-        y, pgi = prev.output._a, pd.get('gradInput')
+        y, pgi = pd['output']._a, pd.get('gradInput')     # (the array, not read: a pending output stays pending)
         x, gt = getattr(xt, '_a', None), self._coerce(gradOutput, 'gradOutput')
         if (d.get('_feeds_next') is not y or pd.get('_feeds_next') is not x or type(y) is not np.ndarray
                 or pgi.__class__ is not prev._tcls or d.get('gradInput').__class__ is not self._tcls
