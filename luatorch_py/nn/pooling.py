@@ -224,6 +224,9 @@ class _Pool2d(_CeilMode, Module):
 
 
 _CODE_DTYPES = tuple((np.iinfo(dt).max, dt) for dt in (np.uint8, np.uint16, np.uint32))
+# float dtype -> (the signed integers of its size, -0.0's bits read as one: the least of them)
+_NEG_ZERO_BITS = {np.dtype(f): (np.dtype(i), np.iinfo(i).min)
+                  for f, i in ((np.float16, np.int16), (np.float32, np.int32), (np.float64, np.int64))}
 
 
 def _code_dtype(largest):
@@ -366,7 +369,7 @@ class SpatialMaxPooling(_Pool2d):
         if (type(self) is not SpatialMaxPooling or (type(prev) is not ReLU and type(prev) is not Threshold)
                 or prev.val != 0 or prev.threshold != 0 or pd.get('inplace') or t.__class__ is not prev._tcls
                 or prev._tcls is not self._tcls or type(x) is not np.ndarray or x.ndim != 4
-                or x.dtype.kind != 'f' or x.shape[2] % 2 or x.shape[3] % 2 or not kernels.batch_last(x)
+                or x.dtype not in _NEG_ZERO_BITS or x.shape[2] % 2 or x.shape[3] % 2 or not kernels.batch_last(x)
                 or (self.kW, self.kH, self.dW, self.dH, self.padW, self.padH) != (2, 2, 2, 2, 0, 0)
                 or not d.keys().isdisjoint(_OWN_FORWARD) or not pd.keys().isdisjoint(_OWN_FORWARD)):
             return None
@@ -400,8 +403,8 @@ class SpatialMaxPooling(_Pool2d):
         on ties), so the maximum must be -0.0 just where ``last`` (the window's bottom-right numbers) is.  Pooling
         first can only differ where the maximum came out -0.0: found by one reduction (-0.0 is the least integer
         of the float's bits), then fixed where it is."""
-        bits = p.view(np.int32 if p.dtype == np.float32 else np.int64 if p.dtype == np.float64 else np.int16)
-        if int(bits.min()) != np.iinfo(bits.dtype).min:
+        ints, least = _NEG_ZERO_BITS[p.dtype]
+        if int(p.view(ints).min()) != least:
             return
         neg = np.signbit(p) & (p == 0)
         p[neg] = np.where(np.signbit(last[neg]) & (last[neg] == 0), p.dtype.type(-0.0), p.dtype.type(0))
