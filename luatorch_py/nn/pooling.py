@@ -335,7 +335,7 @@ class SpatialMaxPooling(_Pool2d):
         oh, ow, extra = self._sizes(x4, x.shape)
         shape = self._output_shape(x, oh, ow)
         self.__dict__.pop('_idx_pending', None)     # (a previous forward's: no longer observable)
-        self._pmax_kept = None
+        self._pmax_kept = self._above_kept = None
         self._defer = self._may_defer(x)
         # a batch-last input (a CPU convolution's output, backend/kernels.py) pools in memory order into a
         # batch-last output and indices (contiguous runs of N numbers; values as Torch7's)
@@ -374,26 +374,31 @@ class SpatialMaxPooling(_Pool2d):
                 or not d.keys().isdisjoint(_OWN_FORWARD) or not pd.keys().isdisjoint(_OWN_FORWARD)):
             return None
         d.pop('_feeds_next', None)          # (prev's last output array: a reference _unheld would count)
-        if not _unheld(prev, 'output') or not _unheld(self, 'indices'):
+        if not _unheld(prev, 'output'):
             return None
         pd.pop('_out_pending', None)        # (the last forward's: no one can read it)
         y = prev._output_array(t)           # prev's output field as its forward lays it out (batch-last)
         d['_feeds_next'] = x                # (this forward's output is laid out as for y, which x stands for)
         x4, out4, idx4, extra = self._forward_fields(x)
-        self._defer = True
+        if not self._defer:                 # (someone holds the indices: the two forwards write them at once)
+            return None
         xm, mo = kernels.memory_view(x4), kernels.memory_view(out4)
         wins = [xm[:, ky::2, kx::2] for ky in range(2) for kx in range(2)]
         if not self._max_2x2(wins, mo, x4.shape[3]):
             return None                     # (NaN or -inf: both forwards run, the fields set up again)
         prev._f(np, mo, mo)
-        above = self._bools('_mask', mo.shape)
+        above = self._bools('_above', mo.shape)
         np.greater(mo, 0, out=above)
         code = d['_code']
         np.multiply(code, above, out=code)
         self._zero_signs(mo, wins[3])
         pd['_out_pending'] = x
         d['_feeds_next'] = y
-        self._code_done(x4.shape[2], x4.shape[3], mo.shape[1], mo.shape[2], mo, kernels.memory_view(idx4), True)
+        # in training, the backward fold needs prev's derivative at the maxima, (max > 0): kept, not the maxima
+        self._code_done(x4.shape[2], x4.shape[3], mo.shape[1], mo.shape[2], mo, kernels.memory_view(idx4), True,
+                        keep_max=False)
+        if self.train:
+            self._above_kept = above
         return self.output
 
     @staticmethod
@@ -469,12 +474,13 @@ class SpatialMaxPooling(_Pool2d):
             return
         self._code_done(H, W, oh, ow, out4, idx4, last)
 
-    def _code_done(self, H, W, oh, ow, out4, idx4, last):
+    def _code_done(self, H, W, oh, ow, out4, idx4, last, keep_max=True):
         """The kept code is complete (no special windows): the backward may route by it (see _routable) while
-        these indices stand; the indices are written now or left pending.  In training, a copy of the maxima is
-        kept for _fold_backward (``_pmax_kept``, None otherwise: the next module may change the output in place)."""
+        these indices stand; the indices are written now or left pending.  In training (and ``keep_max``), a copy of
+        the maxima is kept for _fold_backward (``_pmax_kept``, None otherwise: the next module may change the output
+        in place)."""
         self._code_of, self._code_hw = self.__dict__['indices']._a, (H, W)
-        if self.train:
+        if self.train and keep_max:
             self._pmax_kept = self._buffer('_pmax', out4.shape)
             np.copyto(self._pmax_kept, out4)
         if self.__dict__.get('_defer'):
@@ -591,7 +597,8 @@ class SpatialMaxPooling(_Pool2d):
         d, pd = self.__dict__, prev.__dict__
         if (type(self) is not SpatialMaxPooling or not _folds_into_max(prev) or pd.get('inplace')
                 or not d.keys().isdisjoint(_OWN_PASSES) or not pd.keys().isdisjoint(_OWN_PASSES)
-                or d.get('_pmax_kept') is None):
+                or (d.get('_pmax_kept') is None and (d.get('_above_kept') is None or pd.get('threshold') != 0
+                                                      or pd.get('val') != 0))):
             return None
         y, pgi = pd['output']._a, pd.get('gradInput')     # (the array, not read: a pending output stays pending)
         x, gt = getattr(xt, '_a', None), self._coerce(gradOutput, 'gradOutput')
@@ -613,7 +620,10 @@ class SpatialMaxPooling(_Pool2d):
         d['_gi_pending'] = (x4.shape, y.shape, last)
         gp = self._buffer('_top', code.shape)       # (forward scratch)
         pmax = d['_pmax_kept']
-        prev._df(np, pmax, pmax, gk, gp)            # prev's own backward pass on the pooled values
+        if pmax is None:        # (after _pool_after, prev a ReLU: its derivative at the maxima, as its _df makes it)
+            np.multiply(d['_above_kept'], gk, out=gp)
+        else:
+            prev._df(np, pmax, pmax, gk, gp)        # prev's own backward pass on the pooled values
         self._route(code, gp, _in_code_order(field_like(prev, 'gradInput', x), last), last, x4.shape)
         return prev.gradInput
 

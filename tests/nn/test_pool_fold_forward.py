@@ -242,3 +242,20 @@ def test_an_instance_defining_its_own_forward_is_not_fused(where, name):
     net.forward(torch.DoubleTensor(_input(32)))
     assert not _pending(net.get(1))
     assert calls or name == 'forward'       # (a Sequential calls updateOutput; forward is the user's entry)
+
+
+def test_a_threshold_changed_before_the_backward_runs_both_backwards():
+    """The backward fold after the fused forward uses the kept (max > 0); a ReLU whose threshold the user changed in
+    between gets its own backward at the new threshold, as Torch7's reads it."""
+    nets = [_net(nn.Threshold(0, 0)).double(), _net(nn.Threshold(0, 0), fused=False).double()]
+    x = torch.DoubleTensor(_input(32))
+    g = torch.DoubleTensor(np.random.default_rng(4).standard_normal((32, 2, 4, 4)))
+    for net in nets:
+        net.forward(x)
+        net.get(1).threshold = 0.5
+        net.backward(x, g)
+        if net is nets[0]:
+            assert nets[0].get(2).__dict__.get('_gi_pending') is None       # (no fold: each backward ran)
+    for i in range(4):
+        np.testing.assert_array_equal(_bits(nets[0].get(i).gradInput.numpy()), _bits(nets[1].get(i).gradInput.numpy()))
+    assert (nets[0].get(1).gradInput.numpy() != 0).any()
