@@ -9,6 +9,7 @@ files and are rebuilt when missing.
 """
 import copy as _copy
 import sys as _sys
+import threading as _threading
 import weakref as _weakref
 
 import numpy as np
@@ -87,6 +88,10 @@ def _link(chain, want, o):
     want.append(3)
 
 
+_fill_lock = _threading.RLock()     # one LazyField fill at a time (LazyField.settle)
+_filling = 0                        # fills under way
+
+
 class LazyField:
     """A tensor field whose values a pass may leave to be written when first read: through this attribute,
     ``parameters()``, ``type()``, saving, copying, ``share``, ``clearState`` (all call ``_settle``), or a pass
@@ -97,12 +102,25 @@ class LazyField:
     def __init__(self, name, pending, fill):
         self.name, self.pending, self.fill = name, pending, fill
 
+    def settle(self, obj):
+        """Write the field if it is pending.  Under a lock, and a read while any fill is under way waits for it: a
+        fill drops its key before it writes, so another thread reading the field meanwhile would otherwise take the
+        array half written."""
+        global _filling
+        with _fill_lock:
+            if obj.__dict__.get(self.pending) is not None:
+                _filling += 1
+                try:
+                    self.fill(obj, self.name)
+                finally:
+                    _filling -= 1
+
     def __get__(self, obj, cls=None):
         if obj is None:
             return self
         d = obj.__dict__
-        if d.get(self.pending) is not None:
-            self.fill(obj, self.name)
+        if d.get(self.pending) is not None or _filling:     # (in this order: see settle)
+            self.settle(obj)
         try:
             return d[self.name]
         except KeyError:
@@ -118,9 +136,10 @@ class LazyField:
 
 
 def zero_later(module, name):
-    """A lazy zeroGradParameters of gradient field ``name`` (a LazyField ``lazy_zero``: _WeightBias's gradWeight): when
-    its array is a large CPU one nobody outside the module holds, mark it pending -- the next accumulation writes its product over
-    it instead of adding it to zeros (the same numbers: backend.addmm) -- and return True; else False (zero it)."""
+    """A lazy zeroGradParameters of gradient field ``name`` (a LazyField ``lazy_zero``: _WeightBias's gradWeight):
+    when its array is a large CPU one nobody outside the module holds, mark it pending -- the next accumulation writes
+    its product over it instead of adding it to zeros (the same numbers: backend.addmm) -- and return True; else
+    False (zero it)."""
     d = module.__dict__
     if not backend.lazy_zero_ok(d[name]._a) or not _unheld(module, name):
         return False
@@ -158,7 +177,7 @@ class TypedObject:
         d = self.__dict__
         for f in self._lazy:
             if d.get(f.pending) is not None:
-                f.fill(self, f.name)
+                f.settle(self)
 
     def _init_type(self):
         info = default_info()

@@ -17,6 +17,7 @@ The loops are over kernel offsets (kh*kw of them), never over batch, planes or p
 backward pass is one kernel (luatorch_py/backend/gpu_pool.py; the backwards are gathers, with no atomics), keeping
 the same ``indices`` as the CPU.
 """
+import math
 import numbers
 
 import numpy as np
@@ -229,6 +230,11 @@ _NEG_ZERO_BITS = {np.dtype(f): (np.dtype(i), np.iinfo(i).min)
                   for f, i in ((np.float16, np.int16), (np.float32, np.int32), (np.float64, np.int64))}
 
 
+def _plus_zero(v):
+    """Whether number ``v`` is +0 (a ReLU's threshold: with -0.0, its output for a negative number is -0.0)."""
+    return v == 0 and math.copysign(1.0, v) > 0
+
+
 def _code_dtype(largest):
     """The smallest unsigned dtype holding 0 .. ``largest`` (np.iinfo costs ~10 us a call: looked up once)."""
     for top, dt in _CODE_DTYPES:
@@ -367,7 +373,7 @@ class SpatialMaxPooling(_Pool2d):
         d, pd = self.__dict__, prev.__dict__
         x = getattr(t, '_a', None)
         if (type(self) is not SpatialMaxPooling or (type(prev) is not ReLU and type(prev) is not Threshold)
-                or prev.val != 0 or prev.threshold != 0 or pd.get('inplace') or t.__class__ is not prev._tcls
+                or prev.val != 0 or not _plus_zero(prev.threshold) or pd.get('inplace') or t.__class__ is not prev._tcls
                 or prev._tcls is not self._tcls or type(x) is not np.ndarray or x.ndim != 4
                 or x.dtype not in _NEG_ZERO_BITS or x.shape[2] % 2 or x.shape[3] % 2 or not kernels.batch_last(x)
                 or (self.kW, self.kH, self.dW, self.dH, self.padW, self.padH) != (2, 2, 2, 2, 0, 0)

@@ -3,6 +3,7 @@ the windows of the ReLU's input pooled, the ReLU applied to the maxima -- the sa
 and signed zeros included -- and the ReLU's output left pending, written from its input when read."""
 import copy
 import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -259,3 +260,41 @@ def test_a_threshold_changed_before_the_backward_runs_both_backwards():
     for i in range(4):
         np.testing.assert_array_equal(_bits(nets[0].get(i).gradInput.numpy()), _bits(nets[1].get(i).gradInput.numpy()))
     assert (nets[0].get(1).gradInput.numpy() != 0).any()
+
+
+def test_a_negative_zero_threshold_is_not_fused():
+    """Threshold(-0.0, -0.0) gives -0.0 for negative numbers: the two forwards run, and agree to the sign."""
+    a, b = _net(nn.Threshold(-0.0, -0.0)).double(), _net(nn.Threshold(-0.0, -0.0), fused=False).double()
+    x = torch.DoubleTensor(_input(32))
+    a.forward(x)
+    b.forward(x)
+    assert not _pending(a.get(1))
+    assert np.signbit(a.get(2).output.numpy()).any()
+    _same(a, b)
+
+
+def test_threads_reading_a_pending_output_wait_for_its_fill():
+    """A fill drops the pending key before it writes: a second thread reading the field meanwhile waits for the
+    first (LazyField.settle), never taking a half-written array."""
+    torch.manualSeed(1)
+    conv = nn.SpatialConvolution(2, 2, 1, 1)
+    conv._force_layout = 'nlast'
+    net = nn.Sequential().add(conv).add(nn.ReLU()).add(nn.SpatialMaxPooling(2, 2)).add(nn.MulConstant(1)).double()
+    rs = np.random.default_rng(0)
+    for trial in range(6):
+        net.forward(torch.DoubleTensor(rs.standard_normal((64, 2, 128, 128))))
+        assert _pending(net.get(1))
+        want = np.maximum(conv.output.numpy(), 0)
+        got = [None, None]
+        start = threading.Barrier(2)
+
+        def read(k):
+            start.wait()
+            got[k] = net.get(1).output.numpy().copy()
+        threads = [threading.Thread(target=read, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for g in got:
+            np.testing.assert_array_equal(g, want)
