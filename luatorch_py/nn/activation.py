@@ -193,11 +193,13 @@ def _check_inplace(name, ip):
 
 
 def _fill_output(module, name):
-    """LazyField fill of an output a fused forward left pending (Threshold._fold_forward): the module's own pass
+    """LazyField fill of an output a fused forward left pending (Threshold._fold_forward): the pass that forward
+    stood for -- y = max(x, 0), _f at threshold = value = 0, whatever the module's threshold and value are now --
     over the input it kept."""
     x = module.__dict__.pop('_out_pending', None)
     if x is not None:
-        module._f(array_module(x), x, module.__dict__[name]._a)
+        xp = array_module(x)
+        parallel.run_flat(lambda a, o: xp.clip(a, 0, _INF, out=o), x, module.__dict__[name]._a)
 
 
 class Threshold(_Elementwise):
@@ -259,15 +261,13 @@ class Threshold(_Elementwise):
             xp.multiply(gg, mm, out=gg)
         parallel.run_flat(part_in_place, x, g, m)
 
-
     def _fold_forward(self, nxt, t):
         """Sequential.updateOutput's step over [self, nxt]: when ``nxt`` can take the maximum of windows of this
         module's input and apply this module to the maxima (max pooling, pooling.py), this module's output is left
         pending (written from the input when read: it is not otherwise needed) -- nxt.output, or None when that
         does not apply (each forward then runs).  As for the backward folds, the input must not change in place
         before the output is read."""
-        pool = nxt._pool_after
-        return None if pool is None else pool(self, t)
+        return nxt._pool_after(self, t)        # (Sequential checks that nxt has one)
 
 
 class ReLU(Threshold):

@@ -155,9 +155,9 @@ class Sequential(Container):
                 m.__dict__['_feeds_next'] = getattr(cur, '_a', cur) if keep and m is not last else None
                 # [ReLU, max pooling] (activation.py), on an output of the module before (as Sequential.backward's
                 # folds: not a view of an earlier tensor, which others may change before the ReLU's output is read)
-                if (m._fold_forward is not None and keep and 0 < i < n - 2
+                if (m._fold_forward is not None and keep and 0 < i < n - 2 and mods[i + 1]._pool_after is not None
                         and not _aliases(cur, mods[i - 2].output if i > 1 else input)):
-                    i += 1
+                    i += 1          # (an error in the step is reported as the pooling's)
                     out = m._fold_forward(mods[i], cur)
                     if out is not None:
                         cur = out

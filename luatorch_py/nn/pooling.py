@@ -225,9 +225,30 @@ class _Pool2d(_CeilMode, Module):
 
 
 _CODE_DTYPES = tuple((np.iinfo(dt).max, dt) for dt in (np.uint8, np.uint16, np.uint32))
-# float dtype -> (the signed integers of its size, -0.0's bits read as one: the least of them)
+# float dtype -> (the signed integers of its size, -0.0's bits read as one: the least of them); not float16, whose
+# np.maximum keeps its first operand on ties (see _maximum_keeps_second_zero; no tensor type holds it anyway)
 _NEG_ZERO_BITS = {np.dtype(f): (np.dtype(i), np.iinfo(i).min)
-                  for f, i in ((np.float16, np.int16), (np.float32, np.int32), (np.float64, np.int64))}
+                  for f, i in ((np.float32, np.int32), (np.float64, np.int64))}
+
+
+def _maximum_keeps_second_zero():
+    """Whether np.maximum gives its second operand for a tie of +0.0 and -0.0 (either order), contiguous and
+    strided, over lengths covering its vector loops' bodies and tails, in float32 and float64: what
+    SpatialMaxPooling._zero_signs assumes.  (x86's SIMD max does; float16's scalar loop keeps the first, and
+    IEEE-style maxima, as ARM's FMAX, give +0.0 for either order.)  Checked once at import."""
+    for dt in (np.float32, np.float64):
+        for n in (1, 3, 7, 17, 33, 67):
+            z = np.zeros(2 * n, dt)
+            z[1::2] = -0.0
+            a, b = z[0::2], z[1::2]
+            if not (np.signbit(np.maximum(a, b)).all() and not np.signbit(np.maximum(b, a)).any()
+                    and np.signbit(np.maximum(a.copy(), b.copy())).all()
+                    and not np.signbit(np.maximum(b.copy(), a.copy())).any()):
+                return False
+    return True
+
+
+_ZERO_TIES_SECOND = _maximum_keeps_second_zero()
 
 
 def _plus_zero(v):
@@ -369,11 +390,13 @@ class SpatialMaxPooling(_Pool2d):
         when read.  Windows with no number above the threshold are ties in prev's output (its first: code 0).  A
         zero whose sign the two orders give differently is set as prev's output would give it (_zero_signs).
         Returns self.output, or None when this does not apply (each forward then runs): not exactly these classes,
-        an instance's own forward, prev in place, a held output or indices, another geometry, NaN or -inf in t."""
+        an instance's own forward, prev in place, a held output or indices, another geometry, NaN or -inf in t, a
+        numpy whose maximum keeps other zeros on ties (_ZERO_TIES_SECOND)."""
         d, pd = self.__dict__, prev.__dict__
         x = getattr(t, '_a', None)
-        if (type(self) is not SpatialMaxPooling or (type(prev) is not ReLU and type(prev) is not Threshold)
-                or prev.val != 0 or not _plus_zero(prev.threshold) or pd.get('inplace') or t.__class__ is not prev._tcls
+        if (not _ZERO_TIES_SECOND or type(self) is not SpatialMaxPooling
+                or (type(prev) is not ReLU and type(prev) is not Threshold) or prev.val != 0
+                or not _plus_zero(prev.threshold) or pd.get('inplace') or t.__class__ is not prev._tcls
                 or prev._tcls is not self._tcls or type(x) is not np.ndarray or x.ndim != 4
                 or x.dtype not in _NEG_ZERO_BITS or x.shape[2] % 2 or x.shape[3] % 2 or not kernels.batch_last(x)
                 or (self.kW, self.kH, self.dW, self.dH, self.padW, self.padH) != (2, 2, 2, 2, 0, 0)

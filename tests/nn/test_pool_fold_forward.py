@@ -298,3 +298,29 @@ def test_threads_reading_a_pending_output_wait_for_its_fill():
             t.join()
         for g in got:
             np.testing.assert_array_equal(g, want)
+
+
+@pytest.mark.parametrize('field', ['threshold', 'val'])
+def test_the_pending_output_is_the_forwards_after_a_threshold_change(field):
+    """The output written when read is the forward's (at threshold and value 0), not one at numbers set since."""
+    nets = [_net(nn.Threshold(0, 0)).double(), _net(nn.Threshold(0, 0), fused=False).double()]
+    x = torch.DoubleTensor(np.random.default_rng(6).standard_normal((32, 2, 8, 8)))
+    for net in nets:
+        net.forward(x)
+        setattr(net.get(1), field, 0.5)
+    assert _pending(nets[0].get(1))
+    _same(*nets)
+
+
+def test_no_step_where_numpys_maximum_keeps_other_zeros(monkeypatch):
+    """_zero_signs takes np.maximum's ties of +0.0 and -0.0 to give the second operand (x86's SIMD max; checked at
+    import): where they do not (ARM's FMAX gives +0.0), both forwards run."""
+    from luatorch_py.nn import pooling
+    assert pooling._ZERO_TIES_SECOND == pooling._maximum_keeps_second_zero()
+    monkeypatch.setattr(pooling, '_ZERO_TIES_SECOND', False)
+    a, b = _net(nn.ReLU()).double(), _net(nn.ReLU(), fused=False).double()
+    x = torch.DoubleTensor(_input(32))
+    a.forward(x)
+    b.forward(x)
+    assert not _pending(a.get(1))
+    _same(a, b)
