@@ -17,6 +17,7 @@ The loops are over kernel offsets (kh*kw of them), never over batch, planes or p
 backward pass is one kernel (luatorch_py/backend/gpu_pool.py; the backwards are gathers, with no atomics), keeping
 the same ``indices`` as the CPU.
 """
+import functools
 import math
 import numbers
 
@@ -231,11 +232,12 @@ _NEG_ZERO_BITS = {np.dtype(f): (np.dtype(i), np.iinfo(i).min)
                   for f, i in ((np.float32, np.int32), (np.float64, np.int64))}
 
 
+@functools.cache
 def _maximum_keeps_second_zero():
     """Whether np.maximum gives its second operand for a tie of +0.0 and -0.0 (either order), contiguous and
     strided, over lengths covering its vector loops' bodies and tails, in float32 and float64: what
     SpatialMaxPooling._zero_signs assumes.  (x86's SIMD max does; float16's scalar loop keeps the first, and
-    IEEE-style maxima, as ARM's FMAX, give +0.0 for either order.)  Checked once at import."""
+    IEEE-style maxima, as ARM's FMAX, give +0.0 for either order.)  Checked once, at the first fused forward."""
     for dt in (np.float32, np.float64):
         for n in (1, 3, 7, 17, 33, 67):
             z = np.zeros(2 * n, dt)
@@ -247,8 +249,6 @@ def _maximum_keeps_second_zero():
                 return False
     return True
 
-
-_ZERO_TIES_SECOND = _maximum_keeps_second_zero()
 
 
 def _plus_zero(v):
@@ -391,16 +391,17 @@ class SpatialMaxPooling(_Pool2d):
         zero whose sign the two orders give differently is set as prev's output would give it (_zero_signs).
         Returns self.output, or None when this does not apply (each forward then runs): not exactly these classes,
         an instance's own forward, prev in place, a held output or indices, another geometry, NaN or -inf in t, a
-        numpy whose maximum keeps other zeros on ties (_ZERO_TIES_SECOND)."""
+        numpy whose maximum keeps other zeros on ties (_maximum_keeps_second_zero)."""
         d, pd = self.__dict__, prev.__dict__
         x = getattr(t, '_a', None)
-        if (not _ZERO_TIES_SECOND or type(self) is not SpatialMaxPooling
+        if (type(self) is not SpatialMaxPooling
                 or (type(prev) is not ReLU and type(prev) is not Threshold) or prev.val != 0
                 or not _plus_zero(prev.threshold) or pd.get('inplace') or t.__class__ is not prev._tcls
                 or prev._tcls is not self._tcls or type(x) is not np.ndarray or x.ndim != 4
                 or x.dtype not in _NEG_ZERO_BITS or x.shape[2] % 2 or x.shape[3] % 2 or not kernels.batch_last(x)
                 or (self.kW, self.kH, self.dW, self.dH, self.padW, self.padH) != (2, 2, 2, 2, 0, 0)
-                or not d.keys().isdisjoint(_OWN_FORWARD) or not pd.keys().isdisjoint(_OWN_FORWARD)):
+                or not d.keys().isdisjoint(_OWN_FORWARD) or not pd.keys().isdisjoint(_OWN_FORWARD)
+                or not _maximum_keeps_second_zero()):
             return None
         d.pop('_feeds_next', None)          # (prev's last output array: a reference _unheld would count)
         if not _unheld(prev, 'output'):
