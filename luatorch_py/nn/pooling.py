@@ -394,14 +394,7 @@ class SpatialMaxPooling(_Pool2d):
         numpy whose maximum keeps other zeros on ties (_maximum_keeps_second_zero)."""
         d, pd = self.__dict__, prev.__dict__
         x = getattr(t, '_a', None)
-        if (type(self) is not SpatialMaxPooling
-                or (type(prev) is not ReLU and type(prev) is not Threshold) or prev.val != 0
-                or not _plus_zero(prev.threshold) or pd.get('inplace') or t.__class__ is not prev._tcls
-                or prev._tcls is not self._tcls or type(x) is not np.ndarray or x.ndim != 4
-                or x.dtype not in _NEG_ZERO_BITS or x.shape[2] % 2 or x.shape[3] % 2 or not kernels.batch_last(x)
-                or (self.kW, self.kH, self.dW, self.dH, self.padW, self.padH) != (2, 2, 2, 2, 0, 0)
-                or not d.keys().isdisjoint(_OWN_FORWARD) or not pd.keys().isdisjoint(_OWN_FORWARD)
-                or not _maximum_keeps_second_zero()):
+        if not self._fuses_after(prev, t, x):
             return None
         d.pop('_feeds_next', None)          # (prev's last output array: a reference _unheld would count)
         if not _unheld(prev, 'output'):
@@ -430,6 +423,21 @@ class SpatialMaxPooling(_Pool2d):
         if self.train:
             self._above_kept = above
         return self.output
+
+    def _fuses_after(self, prev, t, x):
+        """Whether _pool_after may take [prev, self] on input tensor ``t`` (array ``x``), before looking at who holds
+        what: exactly these classes and no instance's own forward; prev a ReLU with threshold +0 and value 0, not in
+        place; a floating CPU batch-last 4-D input of even size, of both modules' type; 2x2 windows, stride 2, no
+        padding; numpy's maximum keeping its second operand on zero ties."""
+        pd = prev.__dict__
+        return not (type(self) is not SpatialMaxPooling or (type(prev) is not ReLU and type(prev) is not Threshold)
+                    or prev.val != 0 or not _plus_zero(prev.threshold) or pd.get('inplace')
+                    or not self.__dict__.keys().isdisjoint(_OWN_FORWARD) or not pd.keys().isdisjoint(_OWN_FORWARD)
+                    or t.__class__ is not prev._tcls or prev._tcls is not self._tcls
+                    or type(x) is not np.ndarray or x.ndim != 4 or x.dtype not in _NEG_ZERO_BITS
+                    or x.shape[2] % 2 or x.shape[3] % 2 or not kernels.batch_last(x)
+                    or (self.kW, self.kH, self.dW, self.dH, self.padW, self.padH) != (2, 2, 2, 2, 0, 0)
+                    or not _maximum_keeps_second_zero())
 
     @staticmethod
     def _zero_signs(p, last):
