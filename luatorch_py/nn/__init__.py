@@ -26,8 +26,8 @@ from .conv import (SpatialConvolution, SpatialConvolutionMM, SpatialFullConvolut
                    TemporalConvolution, TemporalMaxPooling, VolumetricConvolution, VolumetricMaxPooling,
                    VolumetricAveragePooling)
 from .pooling import (SpatialMaxPooling, SpatialAveragePooling, SpatialAdaptiveMaxPooling, SpatialAdaptiveAveragePooling,
-                      SpatialSoftMax, SpatialLogSoftMax, SpatialCrossMapLRN, SpatialUpSamplingNearest,
-                      SpatialUpSamplingBilinear)
+                      SpatialSoftMax, SpatialLogSoftMax, SpatialCrossMapLRN)
+from .upsampling import SpatialUpSamplingNearest, SpatialUpSamplingBilinear
 from .normalization import BatchNormalization, SpatialBatchNormalization
 from .padding import SpatialZeroPadding, SpatialReflectionPadding, SpatialReplicationPadding
 # -- more of torch/nn, nngraph and dpnn (one import line per file, above its owner's marker) --

@@ -1,4 +1,5 @@
-"""Torch7's UpSampling (nearest or (bi/tri)linear, 4-D or 5-D inputs) and PixelShuffle.
+"""Torch7's UpSampling (nearest or (bi/tri)linear, 4-D or 5-D inputs), PixelShuffle, and
+SpatialUpSamplingNearest / SpatialUpSamplingBilinear (at the end).
 
 UpSampling's linear mode follows THNN's SpatialUpSamplingBilinear / VolumetricUpSamplingTrilinear: corners aligned
 (source position = out_index * (in - 1) / (out - 1), computed in single precision), interpolated along W, then H,
@@ -9,9 +10,10 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..backend import array_module, kernels
+from ..backend import array_module, gpu_pool, kernels
+from ..backend.kernels import take_into
 from .module import Module, check_grad_size, field_out, sizestr
-from .pooling import _check_scale
+from .pooling import _separable, _spatial_grad_args, _spatial_input
 
 
 def _long_storage5():
@@ -212,3 +214,178 @@ class PixelShuffle(Module):
 
     def __repr__(self):
         return self.__torch_name__
+
+
+# -- SpatialUpSamplingNearest / Bilinear ------------------------------------------------------------------------------
+def _long_storage4():
+    from .. import LongStorage
+    return LongStorage(4).fill(0)
+
+
+def _set_sizes(module, in_shape, out_shape):
+    """Torch7's inputSize/outputSize LongStorage(4) fields (kept so that Lua can run a saved module)."""
+    for name, shape in (('inputSize', in_shape), ('outputSize', out_shape)):
+        st = module.__dict__.get(name)
+        if st is None or len(st) < len(shape):
+            st = module.__dict__[name] = _long_storage4()
+        for i, n in enumerate(shape):
+            st[i] = n
+
+
+def _check_scale(name, scale):
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"{name}: scale_factor must be a number, got {scale!r}")
+    if scale < 1:
+        raise ValueError(f"{name}: scale_factor must be greater than 1, got {scale}")
+    if int(scale) != scale:
+        raise ValueError(f"{name}: scale_factor must be integer, got {scale}")
+
+
+class SpatialUpSamplingNearest(Module):
+    """SpatialUpSamplingNearest(scale): each pixel repeated scale x scale times (output H*scale x W*scale)."""
+
+    def __init__(self, scale):
+        super().__init__()
+        _check_scale('nn.SpatialUpSamplingNearest', scale)
+        self.scale_factor = int(scale)
+        self.inputSize = _long_storage4()
+        self.outputSize = _long_storage4()
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        s = int(self.scale_factor)
+        shape = x.shape[:-2] + (H * s, W * s)
+        _set_sizes(self, x.shape, shape)
+        out = field_out(self, 'output', shape)
+        out.reshape(N, C, H, s, W, s)[...] = x4[:, :, :, None, :, None]
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
+        N, C, H, W = x4.shape
+        s = int(self.scale_factor)
+        check_grad_size(self, g, x.shape[:-2] + (H * s, W * s))
+        gi = field_out(self, 'gradInput', x.shape)
+        array_module(x).sum(g.reshape(N, C, H, s, W, s), axis=(3, 5), out=gi.reshape(N, C, H, W))
+        return self.gradInput
+
+
+class SpatialUpSamplingBilinear(Module):
+    """SpatialUpSamplingBilinear(scale) or SpatialUpSamplingBilinear({'oheight': h, 'owidth': w}) (a dict, as
+    Torch7's table, or a tuple (h, w)): bilinear interpolation to H*scale x W*scale (or h x w), corners aligned
+    (THNN: source position = out_index * (in - 1) / (out - 1), computed in single precision)."""
+    # fields absent (nil) in Torch7 depending on the constructor argument
+    scale_factor = None
+    oheight = None
+    owidth = None
+
+    def __init__(self, params):
+        super().__init__()
+        if isinstance(params, dict) or isinstance(params, (tuple, list)):
+            if isinstance(params, dict):
+                h, w = params.get('oheight'), params.get('owidth')
+            elif len(params) == 2:
+                h, w = params
+            else:
+                raise ValueError(f"nn.SpatialUpSamplingBilinear: expected (oheight, owidth), got {params!r}")
+            for n, v in (('oheight', h), ('owidth', w)):
+                if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                    raise ValueError(f"nn.SpatialUpSamplingBilinear: {n} must be a positive integer, got {v!r}")
+            self.oheight, self.owidth = int(h), int(w)
+        else:
+            _check_scale('nn.SpatialUpSamplingBilinear', params)
+            self.scale_factor = int(params)
+        self.inputSize = _long_storage4()
+        self.outputSize = _long_storage4()
+
+    def __repr__(self):
+        if self.scale_factor is not None:
+            return f"{self.__torch_name__}({int(self.scale_factor)})"
+        return f"{self.__torch_name__}({self.oheight}, {self.owidth})"
+
+    def _out_hw(self, H, W):
+        if self.scale_factor is not None:
+            s = int(self.scale_factor)
+            return H * s, W * s
+        return int(self.oheight), int(self.owidth)
+
+    def _interp(self, n_in, n_out):
+        """(i0, i1, l0, l1): for each output index, the two source indices and their weights (THNN's float
+        arithmetic: r = (in-1)/(out-1) in float32, position = r * j in float32)."""
+        f32 = np.float32
+        r = f32(n_in - 1) / f32(n_out - 1) if n_out > 1 else f32(0)
+        pos = (r * np.arange(n_out, dtype=f32)).astype(f32)
+        i0 = pos.astype(np.int64)
+        i1 = i0 + (i0 < n_in - 1)
+        l1 = (pos - i0).astype(self._tinfo.dtype)
+        l0 = (1 - l1).astype(self._tinfo.dtype)
+        return i0, i1, l0, l1
+
+    def _plan(self, H, W, oh, ow):
+        """((i0, i1, l0, l1) along H with weights as columns, the same along W, Mh^T, Mw, the output rows and the
+        output columns reading each input row / column (start, end)): gather indices and weights for the forward,
+        interpolation matrices (out x in) for the backward (cached)."""
+        key = (H, W, oh, ow, self._tinfo.name)
+        cache = self.__dict__.get('_plan_cache')
+        if cache is None or cache[0] != key:
+            dev = self._tinfo.cuda
+            parts = []
+            for n_in, n_out in ((H, oh), (W, ow)):
+                i0, i1, l0, l1 = self._interp(n_in, n_out)
+                m = np.zeros((n_out, n_in), dtype=self._tinfo.dtype)
+                np.add.at(m, (np.arange(n_out), i0), l0)
+                np.add.at(m, (np.arange(n_out), i1), l1)
+                parts.append((i0, i1, l0, l1, m))
+            (hi0, hi1, hl0, hl1, mh), (wi0, wi1, wl0, wl1, mw) = parts
+            arrays = (hi0, hi1, hl0[:, None], hl1[:, None], wi0, wi1, wl0, wl1, np.ascontiguousarray(mh.T), mw,
+                      *gpu_pool.bilinear_ranges(hi0, hi1, H), *gpu_pool.bilinear_ranges(wi0, wi1, W))
+            self.__dict__['_plan_cache'] = cache = (key, tuple(backend.to_device(a, dev) for a in arrays))
+        return cache[1]
+
+    def updateOutput(self, input):
+        x = self._coerce(input)._a
+        x4, batched = _spatial_input(self, x)
+        N, C, H, W = x4.shape
+        oh, ow = self._out_hw(H, W)
+        if H < 1 or W < 1:
+            raise ValueError(f"{self!r}: input sizes should be greater than 0, got {sizestr(x.shape)}")
+        shape = x.shape[:-2] + (oh, ow)
+        _set_sizes(self, x4.shape, (N, C, oh, ow))
+        plan = self._plan(H, W, oh, ow)
+        out = field_out(self, 'output', shape)
+        out4 = out if batched else out[None]
+        gpu_pool.upsample_bilinear(x4, out4, plan[:8], self._bilinear_numpy, x4, out4, plan)    # CUDA: one kernel
+        return self.output
+
+    def _bilinear_numpy(self, x4, out4, plan):
+        N, C, H, W = x4.shape
+        oh, ow = out4.shape[2:]
+        hi0, hi1, hl0, hl1, wi0, wi1, wl0, wl1 = plan[:8]
+        # along W: t = l0 * x[..., i0] + l1 * x[..., i1]; then along H the same on rows (THNN's grouping)
+        t = self._buffer('_t', (N, C, H, ow))
+        t2 = self._buffer('_t2', (N, C, H, ow))
+        take_into(x4, wi0, t, axis=3)
+        t *= wl0
+        take_into(x4, wi1, t2, axis=3)
+        t2 *= wl1
+        t += t2
+        r2 = self._buffer('_r2', (N, C, oh, ow))
+        take_into(t, hi0, out4, axis=2)
+        out4 *= hl0
+        take_into(t, hi1, r2, axis=2)
+        r2 *= hl1
+        out4 += r2
+
+    def updateGradInput(self, input, gradOutput):
+        x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
+        H, W = x4.shape[2:]
+        oh, ow = self._out_hw(H, W)
+        check_grad_size(self, g, x.shape[:-2] + (oh, ow))
+        plan = self._plan(H, W, oh, ow)
+        gi = field_out(self, 'gradInput', x.shape)
+        g4, gi4 = (g, gi) if batched else (g[None], gi[None])
+        gpu_pool.upsample_bilinear_backward(g4, gi4, plan[:8], plan[10:], _separable,    # CUDA: one kernel
+                                            self, '_gt', plan[8], g4, plan[9], gi4)
+        return self.gradInput
