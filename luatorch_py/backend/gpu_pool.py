@@ -1,5 +1,5 @@
-"""CUDA kernels of the pooling, padding, up-sampling and cross-map LRN layers (nn/pooling.py, nn/padding.py and the
-pooling classes of nn/conv.py), each beside its numpy twin (tests/fakecupy runs the twins).
+"""CUDA kernels of the pooling, padding, up-sampling and cross-map LRN layers (nn/pooling.py, nn/padding.py,
+nn/upsampling.py and the pooling classes of nn/conv.py), each beside its numpy twin (tests/fakecupy runs the twins).
 
 Each function below takes the layer's arrays and, for numpy arrays, runs the layer's own numpy code (``cpu``,
 called with ``*cpu_args``: the CPU path is left exactly as it was); for CuPy arrays it launches a constant number of

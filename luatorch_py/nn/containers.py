@@ -126,6 +126,12 @@ def _aliases(t, src):
     return s is not None and s is getattr(src, '_s', None)
 
 
+def _output_field(m):
+    """m.output without writing it if it is pending (a fused ReLU's: only its storage is asked about)."""
+    o = m.__dict__.get('output')
+    return m.output if o is None else o
+
+
 class Sequential(Container):
     """Feeds each module's output to the next (Torch7's nn.Sequential); modules are numbered from 0 in its
     printout and errors, as ``get(0)`` indexes them (Torch7 prints and indexes from 1)."""
@@ -156,7 +162,7 @@ class Sequential(Container):
                 # [ReLU, max pooling] (activation.py), on an output of the module before (as Sequential.backward's
                 # folds: not a view of an earlier tensor, which others may change before the ReLU's output is read)
                 if (m._fold_forward is not None and keep and 0 < i < n - 2 and mods[i + 1]._pool_after is not None
-                        and not _aliases(cur, mods[i - 2].output if i > 1 else input)):
+                        and not _aliases(cur, _output_field(mods[i - 2]) if i > 1 else input)):
                     i += 1          # (an error in the step is reported as the pooling's)
                     out = m._fold_forward(mods[i], cur)
                     if out is not None:

@@ -8,6 +8,7 @@ Attributes whose names start with ``_`` (except ``_type``) are Python-side cache
 files and are rebuilt when missing.
 """
 import copy as _copy
+import os as _os
 import sys as _sys
 import threading as _threading
 import weakref as _weakref
@@ -90,6 +91,18 @@ def _link(chain, want, o):
 
 _fill_lock = _threading.RLock()     # one LazyField fill at a time (LazyField.settle)
 _filling = 0                        # fills under way
+
+
+def _after_fork_in_child():
+    """A forked child has only the thread that forked: a fill another thread had under way never ends there, so
+    its lock and count start afresh (else every LazyField read in the child would wait for it forever)."""
+    global _fill_lock, _filling
+    _fill_lock = _threading.RLock()
+    _filling = 0
+
+
+if hasattr(_os, 'register_at_fork'):
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class LazyField:
@@ -176,7 +189,7 @@ class TypedObject:
         """Write every LazyField left pending (before anything reads the fields directly)."""
         d = self.__dict__
         for f in self._lazy:
-            if d.get(f.pending) is not None:
+            if d.get(f.pending) is not None or _filling:    # (as LazyField.__get__: a fill under way is waited for)
                 f.settle(self)
 
     def _init_type(self):

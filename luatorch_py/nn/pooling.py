@@ -234,21 +234,24 @@ _NEG_ZERO_BITS = {np.dtype(f): (np.dtype(i), np.iinfo(i).min)
 
 @functools.cache
 def _maximum_keeps_second_zero():
-    """Whether np.maximum gives its second operand for a tie of +0.0 and -0.0 (either order), contiguous and
-    strided, over lengths covering its vector loops' bodies and tails, in float32 and float64: what
-    SpatialMaxPooling._zero_signs assumes.  (x86's SIMD max does; float16's scalar loop keeps the first, and
-    IEEE-style maxima, as ARM's FMAX, give +0.0 for either order.)  Checked once, at the first fused forward."""
+    """Whether np.maximum gives its second operand for a tie of +0.0 and -0.0 (either order), and ReLU's clip keeps
+    -0.0 and gives +0.0 for negatives, contiguous and strided, over lengths covering the vector loops' bodies and
+    tails, in float32 and float64: what SpatialMaxPooling._zero_signs assumes.  (x86's SIMD max does; float16's
+    scalar loop keeps the first, and IEEE-style maxima, as ARM's FMAX, give +0.0 for either order.)  Checked once,
+    at the first fused forward."""
     for dt in (np.float32, np.float64):
-        for n in (1, 3, 7, 17, 33, 67):
+        for n in (1, 3, 7, 17, 33, 67, 131, 257):
             z = np.zeros(2 * n, dt)
             z[1::2] = -0.0
             a, b = z[0::2], z[1::2]
+            neg = np.full(n, -1, dt)
             if not (np.signbit(np.maximum(a, b)).all() and not np.signbit(np.maximum(b, a)).any()
                     and np.signbit(np.maximum(a.copy(), b.copy())).all()
-                    and not np.signbit(np.maximum(b.copy(), a.copy())).any()):
+                    and not np.signbit(np.maximum(b.copy(), a.copy())).any()
+                    and np.signbit(np.clip(b, 0, np.inf)).all() and np.signbit(np.clip(b.copy(), 0, np.inf)).all()
+                    and not np.signbit(np.clip(neg, 0, np.inf)).any()):
                 return False
     return True
-
 
 
 def _plus_zero(v):

@@ -1,7 +1,10 @@
 """zeroGradParameters leaves a large CPU gradient nobody else holds to its next accumulation (Linear.zeroGradParameters,
 module.zero_later, LazyField): the gradient reads as zeros through every path, and training gives the same bits as zeroing."""
 import copy
+import os
 import pickle
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -212,3 +215,44 @@ def test_convolutions_zero_lazily_with_the_bits_of_zeroing(name, make, shape):
     assert not lazy.__dict__.get('_zero_gradWeight')
     np.testing.assert_array_equal(lazy.gradWeight.numpy(), keep.numpy())
     np.testing.assert_array_equal(lazy.gradBias.numpy(), eager.gradBias.numpy())
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='no os.fork')
+@pytest.mark.filterwarnings('ignore:.*fork.*:DeprecationWarning')     # (3.12+: a fork with threads running)
+def test_a_child_forked_during_a_fill_reads_its_fields(monkeypatch):
+    """A process forked while another thread fills a LazyField: the child (only the forking thread) does not wait
+    for that fill, which never ends there (module._after_fork_in_child)."""
+    lin, other = _linear(), _linear(seed=3)
+    lin.zeroGradParameters()
+    assert lin.__dict__.get('_zero_gradWeight')
+    field = type(lin).gradWeight
+    inside, release = threading.Event(), threading.Event()
+    plain = field.fill
+
+    def held_fill(m, name):
+        inside.set()
+        release.wait(10)
+        plain(m, name)
+    monkeypatch.setattr(field, 'fill', held_fill)
+    t = threading.Thread(target=lambda: lin.gradWeight)
+    t.start()
+    try:
+        assert inside.wait(10)
+        pid = os.fork()
+        if pid == 0:                                # the child: an unrelated LazyField, then out
+            other.gradWeight
+            os._exit(0)
+    finally:
+        release.set()
+        t.join()
+    for _ in range(200):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail('the forked child waited for a fill of its parent\'s other thread')
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not lin.gradWeight.numpy().any()

@@ -323,3 +323,36 @@ def test_no_step_where_numpys_maximum_keeps_other_zeros(monkeypatch):
     b.forward(x)
     assert not _pending(a.get(1))
     _same(a, b)
+
+
+def test_a_copy_made_while_another_thread_fills_waits_for_the_fill():
+    """clone() (and type(), saving, parameters(): TypedObject._settle) while another thread's fill of a pending
+    output is under way -- its key already dropped -- waits for the fill, never copying the half-written array."""
+    torch.manualSeed(1)
+    conv = nn.SpatialConvolution(2, 2, 1, 1)
+    conv._force_layout = 'nlast'
+    net = nn.Sequential().add(conv).add(nn.ReLU()).add(nn.SpatialMaxPooling(2, 2)).add(nn.MulConstant(1)).double()
+    relu = net.get(1)
+    rs = np.random.default_rng(0)
+    for trial in range(6):
+        net.forward(torch.DoubleTensor(rs.standard_normal((64, 2, 128, 128))))
+        assert _pending(relu)
+        want = np.maximum(conv.output.numpy(), 0)
+        got = [None]
+        start = threading.Barrier(2)
+
+        def read():
+            start.wait()
+            relu.output
+
+        def copy_during_fill():
+            start.wait()
+            while _pending(relu):        # until the reader's fill has dropped its key
+                pass
+            got[0] = relu.clone().output.numpy().copy()
+        threads = [threading.Thread(target=read), threading.Thread(target=copy_during_fill)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        np.testing.assert_array_equal(got[0], want)
