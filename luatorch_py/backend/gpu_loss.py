@@ -346,6 +346,8 @@ def softmax_grad(m, y, g, out, axis, log):
     from its output ``y`` and ``g`` = gradOutput, along ``axis``.  CUDA: one launch."""
     if type(y) is np.ndarray:
         r = m._buffer('_red', _red_shape(y, axis))
+        if np.may_share_memory(g, out):             # gradOutput in the gradInput's memory: read it before writing
+            g = g.copy()
         if log:
             np.sum(g, axis=axis, keepdims=True, out=r)     # g - exp(y) * sum(g)
             np.exp(y, out=out)

@@ -92,6 +92,12 @@ class _Elementwise(Module):
         check_grad_like_input(self, x, g)
         xp = array_module(x)
         df = self._df if xp is np else self._cuda_df
+        if self.output._a.shape != x.shape:
+            # no forward on an input of this size yet (f' may need the output, e.g. Sigmoid's and Tanh's)
+            if self.__dict__.get('inplace'):
+                raise RuntimeError(f"{self!r}: updateGradInput needs the output of a forward on an input of size "
+                                   f"{sizestr(x.shape)} (in place: the input holding it); call forward first")
+            self.updateOutput(input)
         if self.__dict__.get('inplace'):
             df(xp, x, self.output._a, g, g)
             if self.gradInput._a is not g:

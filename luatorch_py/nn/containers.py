@@ -1,4 +1,6 @@
 """Containers: a module made of modules.  They only iterate; the protocol is in module.py."""
+import numbers
+
 from .. import backend
 from ..backend import kernels
 from ..tensor import CPU_LONG_STORAGE
@@ -137,14 +139,27 @@ class Sequential(Container):
     printout and errors, as ``get(0)`` indexes them (Torch7 prints and indexes from 1)."""
 
     def insert(self, module, index=None):
+        if not isinstance(module, Module):
+            raise TypeError(f"{self.__torch_name__}.insert: expected an nn module, got {type(module).__name__}")
+        n = len(self.modules)
         if index is None:
             self.modules.append(module)
         else:
+            # Torch7: "index should be contiguous to existing modules" (0-based here: 0 to n; negative from the end)
+            if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not -n <= index <= n:
+                raise IndexError(f"{self.__torch_name__}.insert(module, {index!r}): index should be contiguous to "
+                                 f"existing modules: 0 to {n} for a container of {n}")
             self.modules.insert(index, module)
         return self
 
     def remove(self, index=None):
-        return self.modules.pop(len(self.modules) - 1 if index is None else index)
+        n = len(self.modules)
+        if index is None:
+            index = n - 1
+        if n == 0 or isinstance(index, bool) or not isinstance(index, numbers.Integral) or not -n <= index < n:
+            raise IndexError(f"{self.__torch_name__}.remove({index!r}): index out of range: the container holds "
+                             f"{n} module{'s' if n != 1 else ''}" + (f" (0-based: 0 to {n - 1})" if n else ""))
+        return self.modules.pop(index)
 
     def updateOutput(self, input):
         cur = input
@@ -310,8 +325,16 @@ def _table_arg(module, x, what, n):
     return x
 
 
+def _int_dim(module, dim):
+    """``dim`` as an int (a Lua number such as 2.0 too), or a TypeError naming the module."""
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Real) or dim != int(dim):
+        raise TypeError(f"{module.__torch_name__}: expected the dimension to be an integer, got {dim!r}")
+    return int(dim)
+
+
 def _join_outputs(module, outs, dim, what='outputs'):
     """Concatenate the tensors ``outs`` along 0-based ``dim`` (negative: from the end) into module.output."""
+    dim = _int_dim(module, dim)
     for i, o in enumerate(outs):
         if o.__class__ is not module._tcls:
             raise TypeError(f"{module.__torch_name__}: module ({i}) output a "
@@ -339,6 +362,7 @@ def _join_outputs(module, outs, dim, what='outputs'):
 def _concat_grad_parts(container, gradOutput, dim):
     """gradOutput of a container that concatenated its modules' outputs along ``dim``, checked to have the
     output's size, cut back into the parts: a generator of (i, module i, the part facing module i's output)."""
+    dim = _int_dim(container, dim)
     g = container._coerce(gradOutput, 'gradOutput')
     ga = g._a
     want = container.output._a.shape

@@ -231,6 +231,12 @@ class _Convolution(_WeightBias):
         w = _view2d(self.weight)
         n, nout = xb.shape[0], w.shape[0]
         cols = self._columns(x, plan, True)
+        b = self.__dict__.get('bias')
+        if w.shape[1] != cols.shape[0] or (b is not None and b._a.shape != (nout,)):
+            # weight or bias set by hand to a size that does not fit the module's planes and kernel
+            raise ValueError(f"{self!r}: weight of size {sizestr(self.weight._a.shape)} and bias of size "
+                             f"{'none' if b is None else sizestr(b._a.shape)} do not fit: expected nOutputPlane x "
+                             f"{cols.shape[0]} weights (nInputPlane x kernel) and one bias per output plane")
         if keep_last:     # the product is the batch-last output: no copy
             res = self._batch_last_output(plan, (n, nout) + osize)
             backend.matmul(w, cols, res)

@@ -163,6 +163,10 @@ def _index_array(crit, target, cuda, what='target'):
                         f"list or an int), got {type(target).__name__}")
     if a.dtype.kind not in 'iuf':
         raise TypeError(f"{crit!r}: expected integer class indices in the {what}, got dtype {a.dtype}")
+    if a.dtype.kind == 'f' and type(a) is np.ndarray and not np.isfinite(a).all():
+        bad = a.reshape(-1)[int(np.argmin(np.isfinite(a.reshape(-1))))]
+        raise ValueError(f"{crit!r}: expected class indices in the {what}, got {float(bad)} (a float target is "
+                         f"truncated to its class; NaN and inf are none)")
     if backend.is_cuda_array(a) != cuda:
         a = backend.to_device(a, cuda)
     return gpu_loss.class_indices(crit, a)      # int64 (on CUDA a target of the criterion's float type stays so)
@@ -222,7 +226,7 @@ class _Averaged(Criterion):
 
     def __init__(self, sizeAverage=True):
         super().__init__()
-        self.sizeAverage = sizeAverage
+        self.sizeAverage = True if sizeAverage is None else sizeAverage
 
 
 class _LastDimWeighted(_Averaged):
@@ -367,7 +371,7 @@ class ClassNLLCriterion(Criterion):
 
     def __init__(self, weights=None, sizeAverage=True, ignoreIndex=-100):
         super().__init__()
-        self.sizeAverage = sizeAverage
+        self.sizeAverage = True if sizeAverage is None else sizeAverage
         self.ignoreIndex = ignoreIndex
         if weights is not None:
             self.weights = self._as_param(weights)
@@ -472,13 +476,28 @@ class CrossEntropyCriterion(Criterion):
         super().__init__()
         self.lsm = LogSoftMax()
         self.nll = ClassNLLCriterion(weights, sizeAverage, ignoreIndex)
-        self.sizeAverage = sizeAverage
-        self.oldSizeAverage = sizeAverage
+        self.sizeAverage = True if sizeAverage is None else sizeAverage
+        self.oldSizeAverage = self.sizeAverage
 
     def _squeezed(self, input):
         x = self._coerce(input)._a
         shape = tuple(d for d in x.shape if d != 1) or (1,)
         return x, x.reshape(shape)
+
+    @staticmethod
+    def _squeezed_target(target):
+        """Torch7's ``target:squeeze()`` (a number as it is): a 1 x N target of a batch of N is N class indices."""
+        a = target._a if isinstance(target, Tensor) else target
+        if not (isinstance(a, np.ndarray) or backend.is_cuda_array(a)) or a.ndim <= 1 or a.size == 0:
+            return target
+        return a.reshape(tuple(d for d in a.shape if d != 1) or (1,))
+
+    def _sync_size_average(self):
+        """Torch7: sizeAverage goes to nll only once it differs from its value at construction, so that a script
+        setting ``nll.sizeAverage`` directly (the older way) keeps its setting."""
+        d = self.__dict__
+        if d.get('sizeAverage') != d.get('oldSizeAverage'):
+            self.nll.sizeAverage = d.get('sizeAverage')
 
     def _named(self, e):
         """Error ``e`` of the inner lsm/nll, naming this criterion (the user made a CrossEntropyCriterion)."""
@@ -487,24 +506,24 @@ class CrossEntropyCriterion(Criterion):
 
     def updateOutput(self, input, target):
         x, sq = self._squeezed(input)
-        self.nll.sizeAverage = self.sizeAverage
+        self._sync_size_average()
         try:
             self.lsm.updateOutput(sq)
             if self.__dict__.get('_deferred'):          # forwardDevice: the loss stays on the device (nll's tensor)
-                self._loss_t = self.nll.forwardDevice(self.lsm.output, target)
+                self._loss_t = self.nll.forwardDevice(self.lsm.output, self._squeezed_target(target))
                 return self._loss_t
-            self.nll.updateOutput(self.lsm.output, target)
+            self.nll.updateOutput(self.lsm.output, self._squeezed_target(target))
         except (ValueError, TypeError, IndexError) as e:
             raise self._named(e) from None
         return self._loss(self.nll.output)
 
     def updateGradInput(self, input, target):
         x, sq = self._squeezed(input)
-        self.nll.sizeAverage = self.sizeAverage
+        self._sync_size_average()
         try:
             if self.lsm.output._a.shape != sq.shape:
                 self.lsm.updateOutput(sq)
-            self.nll.updateGradInput(self.lsm.output, target)
+            self.nll.updateGradInput(self.lsm.output, self._squeezed_target(target))
         except (ValueError, TypeError, IndexError) as e:
             raise self._named(e) from None
         self.lsm.updateGradInput(sq, self.nll.gradInput)
@@ -655,7 +674,7 @@ class MarginCriterion(Criterion):
     def __init__(self, margin=1, sizeAverage=True):
         super().__init__()
         self.margin = margin
-        self.sizeAverage = sizeAverage
+        self.sizeAverage = True if sizeAverage is None else sizeAverage
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
@@ -687,7 +706,7 @@ class HingeEmbeddingCriterion(Criterion):
     def __init__(self, margin=1, sizeAverage=True):
         super().__init__()
         self.margin = margin
-        self.sizeAverage = sizeAverage
+        self.sizeAverage = True if sizeAverage is None else sizeAverage
 
     def _xy(self, input, y):
         x = self._coerce(input)._a
@@ -723,7 +742,7 @@ class CosineEmbeddingCriterion(Criterion):
         super().__init__()
         self.margin = margin
         self.gradInput = [self._tcls(), self._tcls()]
-        self.sizeAverage = sizeAverage
+        self.sizeAverage = True if sizeAverage is None else sizeAverage
 
     def _rows(self, input, y):
         """(x1, x1 and x2 as batch x D, the labels (batch))."""
@@ -754,7 +773,7 @@ class MarginRankingCriterion(Criterion):
         super().__init__()
         self.margin = margin
         self.gradInput = [self._tcls(1), self._tcls(1)]
-        self.sizeAverage = sizeAverage
+        self.sizeAverage = True if sizeAverage is None else sizeAverage
 
     def _dist(self, input, y):
         a, b = _table2(self, input)

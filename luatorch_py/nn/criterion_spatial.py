@@ -15,7 +15,7 @@ class SpatialClassNLLCriterion(Criterion):
 
     def __init__(self, weights=None, sizeAverage=True):
         super().__init__()
-        self.sizeAverage = sizeAverage
+        self.sizeAverage = True if sizeAverage is None else sizeAverage
         if weights is not None:
             self.weights = self._as_param(weights)
         # Torch7's fields (kept so that a saved criterion loads and runs in Lua)

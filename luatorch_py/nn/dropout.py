@@ -5,6 +5,8 @@ each draw goes into a kept host buffer and is copied into a kept device buffer (
 launch applies it (Dropout: noise and output in one kernel of backend/gpu_elementwise.py; SpatialDropout: one
 multiply).  Backward: one launch.  The host->device copy keeps a training forward out of a CUDA graph.
 """
+import numbers
+
 import numpy as np
 
 from .. import random as _random
@@ -45,6 +47,8 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, v1=False, inplace=False, stochasticInference=False):
         super().__init__()
+        if isinstance(p, bool) or not isinstance(p, numbers.Real):
+            raise TypeError(f"nn.Dropout: expected the dropout probability p to be a number, got {p!r}")
         self.p = p
         self.train = True
         self.inplace = inplace

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
-from ..tensor import _parse_sizes, CPU_LONG_STORAGE
+from ..tensor import _parse_sizes, CPU_LONG_STORAGE, Tensor
 from .module import (Module, check_grad_like_input, check_grad_size, lazy_zero, pair_grad, pair_input,
                      resized, sizestr, zero_later)
 
@@ -108,6 +108,17 @@ class Linear(_WeightBias):
     def _fan_in(self):
         return self.weight.size(1)
 
+    def _params_checked(self):
+        """The weight's array, after checking that weight and bias (fields a user may set) fit together."""
+        w, b = self.__dict__.get('weight'), self.__dict__.get('bias')
+        if not isinstance(w, Tensor) or w._a.ndim != 2 or (b is not None and (
+                not isinstance(b, Tensor) or b._a.shape != (w._a.shape[0],))):
+            ws = sizestr(w._a.shape) if isinstance(w, Tensor) else type(w).__name__
+            bs = 'none' if b is None else sizestr(b._a.shape) if isinstance(b, Tensor) else type(b).__name__
+            raise ValueError(f"nn.Linear: expected a 2-D weight tensor (outputSize x inputSize) and a bias of "
+                             f"outputSize elements, got weight {ws} and bias {bs}")
+        return w._a
+
     def _check(self, x):
         n = self.weight._a.shape[1]
         if (x.ndim != 1 and x.ndim != 2) or x.shape[-1] != n:
@@ -128,7 +139,7 @@ class Linear(_WeightBias):
                 out += h[6]
             return self.output
         x = input._a if input.__class__ is self._tcls else self._coerce(input)._a
-        w = self.weight._a
+        w = self._params_checked()
         if x.ndim == 2 and x.shape[1] == w.shape[1]:
             shape = (x.shape[0], w.shape[0])
         else:

@@ -8,6 +8,7 @@ Attributes whose names start with ``_`` (except ``_type``) are Python-side cache
 files and are rebuilt when missing.
 """
 import copy as _copy
+import numbers
 import os as _os
 import sys as _sys
 import threading as _threading
@@ -786,6 +787,11 @@ def positive_dimension(module, ndim):
     the dimension moves one to the right.  None when the result is not a dim of an ``ndim``-D input."""
     d = module.dimension
     n_in = getattr(module, 'nInputDims', None)      # absent from a Lua file when nil
+    if isinstance(d, bool) or not isinstance(d, numbers.Real) or d != int(d):
+        raise TypeError(f"{module!r}: expected the dimension to be an integer, got {d!r}")
+    if n_in is not None and (isinstance(n_in, bool) or not isinstance(n_in, numbers.Real) or n_in != int(n_in)):
+        raise TypeError(f"{module!r}: expected nInputDims to be an integer or None, got {n_in!r}")
+    d = int(d)
     if d < 0:
         d += ndim
     elif n_in is not None and ndim == n_in + 1:

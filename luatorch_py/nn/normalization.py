@@ -90,6 +90,16 @@ class BatchNormalization(Module):
                              f"{nd - 1}-D sample only in evaluate() mode), got size {sizestr(x.shape)}")
         if xb.shape[1] != n:
             raise ValueError(f"{self!r}: got a {xb.shape[1]}-feature {what} (size {sizestr(x.shape)}), expected {n}")
+        for k in ('weight', 'bias', 'running_var'):
+            t = self.__dict__.get(k)
+            if t is not None and t._a.size != n:
+                # a field set by hand to another size than running_mean (the number of features)
+                raise ValueError(f"{self!r}: {k} of size {sizestr(t._a.shape)} does not match the {n} features "
+                                 f"(running_mean of size [{n}])")
+        if xb.size == 0 and xb.shape[0] != 0 and n != 0:
+            # samples with no values: the batch statistics would be 0 / 0 (NaN, into the running ones)
+            raise ValueError(f"{self!r}: got an empty {what} (size {sizestr(x.shape)}): expected planes of at least "
+                             f"one value")
         return xb
 
     def _axes(self, xb):

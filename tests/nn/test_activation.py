@@ -598,3 +598,35 @@ def test_relu_of_nan_and_negative_zero_as_documented(ip):
     assert np.isnan(out[0]) and np.signbit(out[1]) and out[1] == 0
     np.testing.assert_array_equal(out[2:], [0.0, 2.5, 0.0])
     assert not np.signbit(out[2]) and not np.signbit(out[4])
+
+
+@pytest.mark.parametrize('name', ['Sigmoid', 'Tanh', 'Sqrt', 'ReLU'])
+def test_pointwise_backward_before_forward(name):
+    # f' of Sigmoid/Tanh/Sqrt reads the saved output: a backward with no forward on this input computes it (as the
+    # SoftMax family does) rather than leaking numpy's broadcast error, and gives the forward-then-backward gradient
+    x, g = np.abs(rnd(2, 3, seed=1)) + 0.1, rnd(2, 3, seed=2)
+    m = POINTWISE[name][0]()
+    gi = m.backward(torch.fromNumpy(x), torch.fromNumpy(g))
+    ref = POINTWISE[name][0]()
+    ref.forward(torch.fromNumpy(x))
+    np.testing.assert_allclose(gi._a, ref.backward(torch.fromNumpy(x), torch.fromNumpy(g))._a, rtol=1e-12)
+    np.testing.assert_allclose(m.output._a, ref.output._a, rtol=1e-12)
+
+
+def test_inplace_backward_before_forward_raises():
+    m = nn.ReLU(True)
+    with pytest.raises(RuntimeError, match=r"nn\.ReLU.*call forward first"):
+        m.backward(torch.fromNumpy(rnd(2, 3)), torch.fromNumpy(rnd(2, 3, seed=1)))
+
+
+@pytest.mark.parametrize('cls', [nn.SoftMax, nn.LogSoftMax])
+@pytest.mark.parametrize('shape', [(3,), (2, 3), (2, 3, 2, 2)])
+def test_softmax_grad_when_gradOutput_is_the_gradInput(cls, shape):
+    # Torch7 reads gradOutput's sums before writing gradInput: passing the module's own gradInput as gradOutput
+    # gives the same as passing a copy of it
+    x = torch.fromNumpy(rnd(*shape))
+    m, ref = cls(), cls()
+    m.forward(x)
+    ref.forward(x)
+    g = m.backward(x, torch.fromNumpy(rnd(*shape, seed=1))).clone()
+    np.testing.assert_allclose(m.backward(x, m.gradInput)._a, ref.backward(x, g)._a, rtol=1e-12, atol=1e-15)

@@ -514,3 +514,19 @@ def test_update_and_zero_over_the_flat_vectors_after_getParameters():
     shared.add(lin); shared.add(lin.clone('weight', 'bias', 'gradWeight', 'gradBias'))
     shared.getParameters()
     assert flat_arrays(shared) is None            # the per-module loop updates shared tensors once per module
+
+
+def test_sequential_insert_remove_check_their_index():
+    s = nn.Sequential().add(nn.ReLU())
+    with pytest.raises(IndexError, match=r"nn\.Sequential\.remove\(3\): index out of range: the container holds 1 "
+                                         r"module \(0-based: 0 to 0\)"):
+        s.remove(3)
+    with pytest.raises(IndexError, match=r"nn\.Sequential\.insert\(module, 5\): index should be contiguous"):
+        s.insert(nn.Tanh(), 5)
+    with pytest.raises(TypeError, match=r"nn\.Sequential\.insert: expected an nn module, got NoneType"):
+        s.insert(None, 0)
+    s.insert(nn.Tanh(), 1)
+    assert [type(m).__name__ for m in s.modules] == ['ReLU', 'Tanh']
+    assert type(s.remove()).__name__ == 'Tanh' and type(s.remove(0)).__name__ == 'ReLU'
+    with pytest.raises(IndexError, match=r"nn\.Sequential\.remove\(-1\): index out of range: the container holds 0"):
+        s.remove()

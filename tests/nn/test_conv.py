@@ -504,3 +504,19 @@ def test_lenet_fixture_written_by_lua(shared_dir):
     assert isinstance(conv, nn.SpatialConvolution)
     assert tuple(conv.weight.size()) == (6, 1, 5, 5)
     np.testing.assert_allclose(model.forward(data['input']).numpy(), data['output'].numpy(), atol=1e-10)
+
+
+def test_conv_checks_replaced_parameters():
+    x = torch.DoubleTensor(np.ones((1, 3, 5, 5)))
+    m = nn.SpatialConvolution(3, 4, 3, 3)
+    m.weight = torch.DoubleTensor(np.ones((4, 3, 2, 2)))
+    with pytest.raises(ValueError, match=r"nn\.SpatialConvolution.*weight of size \[4, 3, 2, 2\] and bias of size "
+                                         r"\[4\] do not fit: expected nOutputPlane x 27 weights"):
+        m.forward(x)
+    m = nn.SpatialConvolution(3, 4, 3, 3)
+    m.bias = torch.DoubleTensor(np.ones(3))
+    with pytest.raises(ValueError, match=r"bias of size \[3\] do not fit"):
+        m.forward(x)
+    m = nn.SpatialConvolution(3, 4, 3, 3)
+    m.weight = torch.DoubleTensor(np.ones((4, 3, 3, 3)))      # Torch7's 4-D weight fits
+    assert list(m.forward(x).size()) == [1, 4, 3, 3]

@@ -693,3 +693,46 @@ def test_gpu_bad_multilabel_target():
     assert str(gpu_error.value) == str(cpu_error.value) and 'at [1, 2]' in str(gpu_error.value)
     assert np.isnan(float(c.forwardDevice(xg, L(bad).cuda())))
     assert np.isfinite(c.backward(xg, L(bad).cuda()).float().numpy()).all()
+
+
+def test_cross_entropy_keeps_nll_size_average_set_directly():
+    # Torch7: CrossEntropyCriterion passes sizeAverage on to nll only once it changed, so the older
+    # `crit.nll.sizeAverage = false` still sums
+    x, t = torch.fromNumpy(rnd_ce(5, 4)), L([0, 3, 1, 2, 3])
+    summed = nn.CrossEntropyCriterion(None, False).forward(x, t)
+    c = nn.CrossEntropyCriterion()
+    c.nll.sizeAverage = False
+    assert c.forward(x, t) == pytest.approx(summed, rel=1e-12)
+    g = c.backward(x, t)._a.copy()
+    np.testing.assert_allclose(g, nn.CrossEntropyCriterion(None, False).backward(x, t)._a, rtol=1e-12)
+    c2 = nn.CrossEntropyCriterion()
+    c2.sizeAverage = False                  # the newer way still works
+    assert c2.forward(x, t) == pytest.approx(summed, rel=1e-12)
+
+
+@pytest.mark.parametrize('make', [lambda s: nn.ClassNLLCriterion(None, s), lambda s: nn.CrossEntropyCriterion(None, s),
+                                  lambda s: nn.MSECriterion(s), lambda s: nn.BCECriterion(None, s)])
+def test_size_average_none_means_true(make):
+    # Lua's nil (Python's None) for sizeAverage is Torch7's default, true -- not a falsy "sum"
+    assert make(None).sizeAverage is True
+
+
+def test_class_nll_nan_target_is_named():
+    x = torch.fromNumpy(np.log(np.full((3, 4), 0.25)))
+    with pytest.raises(ValueError, match=r"nn\.ClassNLLCriterion: expected class indices in the target, got nan"):
+        nn.ClassNLLCriterion().forward(x, torch.DoubleTensor(np.array([np.nan, 1., 2.])))
+
+
+def rnd_ce(*shape):
+    return np.random.default_rng(5).standard_normal(shape)
+
+
+def test_cross_entropy_squeezes_the_target():
+    # Torch7: target:squeeze() -- a 1 x N (or N x 1) target of a batch of N is N class indices
+    x = torch.fromNumpy(rnd_ce(3, 4))
+    flat = nn.CrossEntropyCriterion()
+    want, gwant = flat.forward(x, L([0, 1, 2])), flat.backward(x, L([0, 1, 2]))._a.copy()
+    for t in (L([[0, 1, 2]]), L([[0], [1], [2]])):
+        c = nn.CrossEntropyCriterion()
+        assert c.forward(x, t) == pytest.approx(want, rel=1e-12)
+        np.testing.assert_allclose(c.backward(x, t)._a, gwant, rtol=1e-12)

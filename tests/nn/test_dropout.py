@@ -186,3 +186,8 @@ def test_gpu_strided_input():
     xc = torch.DoubleTensor(x).cudaDouble().t()[:5]
     assert not xc.isContiguous()
     np.testing.assert_array_equal(gpu.forward(xc).double().numpy(), y)
+
+
+def test_dropout_p_must_be_a_number():
+    with pytest.raises(TypeError, match=r"nn\.Dropout: expected the dropout probability p to be a number, got '0.5'"):
+        nn.Dropout('0.5')

@@ -180,3 +180,18 @@ def test_save_load_roundtrip(tmp_path):
 def test_gpu_matches_cpu(make, inp):
     cpu = make().float()
     check_gpu(cpu, cpu.clone().cuda(), inp())
+
+
+def test_linear_checks_replaced_parameters():
+    # weight/bias set by hand (e.g. copied from another model) that do not fit: a named error, not numpy's
+    # broadcast message
+    x = torch.DoubleTensor(np.ones((2, 3)))
+    m = nn.Linear(3, 4)
+    m.weight = torch.DoubleTensor(np.ones((5, 3)))
+    with pytest.raises(ValueError, match=r"nn\.Linear: expected a 2-D weight tensor .* got weight \[5, 3\] and "
+                                         r"bias \[4\]"):
+        m.forward(x)
+    m = nn.Linear(3, 4)
+    m.bias = torch.DoubleTensor(np.ones(5))
+    with pytest.raises(ValueError, match=r"got weight \[4, 3\] and bias \[5\]"):
+        m.forward(x)

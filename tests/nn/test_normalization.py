@@ -321,3 +321,21 @@ def test_gpu_strided_input_takes_the_array_path():
     np.testing.assert_allclose(gpu.forward(xc).double().numpy(), cpu.forward(x.T[:4]).numpy(), rtol=1e-12)
     np.testing.assert_allclose(gpu.backward(xc, torch.DoubleTensor(g).cudaDouble()).double().numpy(),
                                cpu.backward(x.T[:4], g).numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_spatial_bn_empty_planes_raise_and_keep_running_stats():
+    # a 2 x 3 x 0 x 2 batch has no values per feature: 0 / 0 statistics must not reach running_mean/var
+    m = nn.SpatialBatchNormalization(3)
+    with pytest.raises(ValueError, match=r"nn\.SpatialBatchNormalization.*empty input \(size \[2, 3, 0, 2\]\)"):
+        m.forward(torch.fromNumpy(np.zeros((2, 3, 0, 2))))
+    np.testing.assert_array_equal(m.running_mean._a, 0)
+    np.testing.assert_array_equal(m.running_var._a, 1)
+
+
+@pytest.mark.parametrize('field', ['weight', 'bias', 'running_var'])
+def test_bn_checks_replaced_parameters(field):
+    m = nn.BatchNormalization(3)
+    setattr(m, field, torch.DoubleTensor(np.ones(4)))
+    with pytest.raises(ValueError, match=rf"nn\.BatchNormalization.*{field} of size \[4\] does not match the 3 "
+                                         rf"features"):
+        m.forward(torch.DoubleTensor(rnd(2, 3)))

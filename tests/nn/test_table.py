@@ -411,3 +411,11 @@ def test_lua_nil_fields_absent():
     a = rnd(3)
     np.testing.assert_allclose(c.forward([a, a]).numpy(), 2 * a)
     assert len(c.backward([a, a], a)) == 2
+
+
+def test_join_table_dimension_must_be_an_integer():
+    with pytest.raises(TypeError, match=r"nn\.JoinTable: expected the dimension to be an integer, got '1'"):
+        nn.JoinTable('1').forward([T(rnd(2, 3)), T(rnd(2, 3))])
+    with pytest.raises(TypeError, match=r"nn\.Concat.*expected the dimension to be an integer, got 1.5"):
+        nn.Concat(1.5).add(nn.Identity()).forward(T(rnd(2, 3)))
+    assert list(nn.JoinTable(1.0).forward([T(rnd(2, 3)), T(rnd(2, 3))]).size()) == [2, 6]   # (a Lua number)
