@@ -393,6 +393,8 @@ class Tensor(RefCounted):
     def narrow(self, dim, start, length):
         d = self._dim(dim)
         n = self._a.shape[d]
+        if not isinstance(start, numbers.Integral) or not isinstance(length, numbers.Integral):
+            raise TypeError(f"narrow: expected integer start and length, got {start!r:.20} and {length!r:.20}")
         if start < 0 or length < 0 or start + length > n:
             raise IndexError(f"narrow: dim {d} of size {n} has no range [{start}, {start + length}) "
                              f"({self._info.name} of size {_sizestr(self.shape)})")
@@ -403,6 +405,8 @@ class Tensor(RefCounted):
         if self.dim() == 1:
             raise ValueError(f"select: cannot select on a 1-D {self._info.name}; use x[{index}] for the number")
         n = self._a.shape[d]
+        if not isinstance(index, numbers.Real):
+            raise TypeError(f"select: expected an integer index, got {type(index).__name__} ({index!r:.20})")
         if not -n <= index < n:
             raise IndexError(f"select: index {index} out of range for dim {d} of size {n}")
         return self._view(self._a[(slice(None),) * d + (int(index),)])
@@ -432,6 +436,8 @@ class Tensor(RefCounted):
 
     def permute(self, *dims):
         dims = _parse_sizes(dims, 'permute')
+        if len(dims) == self.dim():
+            dims = tuple(self._dim(d) for d in dims)     # out-of-range dims raise here, not as numpy's AxisError
         if sorted(d % max(self.dim(), 1) for d in dims) != list(range(self.dim())):
             raise ValueError(f"permute: {dims} is not a permutation of the {self.dim()} dims")
         return self._view(self._a.transpose(dims))
@@ -672,6 +678,12 @@ class Tensor(RefCounted):
             mask = self._lone_mask(key)
             if mask is not None:
                 return self.maskedCopy(mask, value) if isinstance(value, Tensor) else self.maskedFill(mask, value)
+            # x[LongTensor] = v: range-checked and 0-based as x[LongTensor] reads (numpy would take -1 as the last
+            # row and word an index past the end its own way)
+            if isinstance(key, Tensor) and key._info.dtype != np.uint8:
+                tensor_math._index(self, 0, key, 'assignment')
+            elif isinstance(key, (list, np.ndarray)) and np.asarray(key).dtype.kind in 'iu' and np.ndim(key):
+                tensor_math._index(self, 0, LongTensor_(key), 'assignment')
         k, _ = self._key(key)
         try:
             if isinstance(value, Tensor):

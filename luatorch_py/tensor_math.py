@@ -47,6 +47,21 @@ def _scalar_for(t, v):
     return v
 
 
+def _want_number(self, v, what):
+    """v when it is a number; else a TypeError naming it (numpy's casting errors, or a silent NaN for None,
+    would leak out of ``x.mul(None)``, ``x.pow(None)``, ``x.clamp('a')``...)."""
+    if not _num(v) and getattr(v, 'ndim', None) != 0:
+        got = f"a {v._info.name}" if isinstance(v, Tensor) else f"{type(v).__name__} ({v!r:.40})"
+        raise TypeError(f"{what}: expected a number, got {got} for a {self._info.name}")
+    return v
+
+
+def _want_tensor(self, t, what):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{what}: expected a tensor, got {type(t).__name__} ({t!r:.40})")
+    return t
+
+
 def _no_int_zero(name, out, y):
     """An integer result with a zero divisor in ``y`` (a number or an array): Torch7 would crash (SIGFPE), numpy
     would give 0 with a warning; a ZeroDivisionError instead."""
@@ -166,9 +181,11 @@ def csub(self, a, b=None, c=None):
 def mul(self, a, b=None):
     """mul(value) in place | mul(t, value): self = t * value."""
     if b is None:
-        self._a *= _scalar_for(self, a)
+        self._a *= _scalar_for(self, _want_number(self, a, 'mul'))
         return self
-    _xp(self).multiply(a._a, _scalar_for(self, b), out=_result_into(self, a), casting='unsafe')
+    _want_tensor(self, a, 'mul')
+    _xp(self).multiply(a._a, _scalar_for(self, _want_number(self, b, 'mul')), out=_result_into(self, a),
+                       casting='unsafe')
     return self
 
 
@@ -176,8 +193,11 @@ def div(self, a, b=None):
     """div(value) in place | div(t, value): self = t / value (integer types truncate, as C)."""
     if b is None:
         a, b, out = self, a, self._a
+        if not isinstance(b, Tensor):
+            _want_number(self, b, 'div')
     else:
-        out = _result_into(self, a)
+        _want_number(self, b, 'div')
+        out = _result_into(self, _want_tensor(self, a, 'div'))
     xp = _xp(self)
     if self._info.dtype.kind in 'iu':
         _int_div_into(xp, a._a, _scalar_for(self, b), out)
@@ -215,11 +235,31 @@ def _cdiv_fn(xp, x, y, out):
 
 cmul = _pointwise2('cmul', lambda xp, x, y, out: xp.multiply(x, y, out=out, casting='unsafe'))
 cdiv = _pointwise2('cdiv', _cdiv_fn)
+def _int_pow_into(xp, x, y, out):
+    """out = x ^ y for an integer result (x, y numbers or arrays).  Torch7 calls C's double pow and converts to the
+    integer type; numpy's integer power refuses negative integer exponents ("Integers to negative integer powers
+    are not allowed"), so those go through double pow and truncate (2^-1 is 0, (-1)^-1 is -1).  0 to a negative
+    power is inf in C, whose conversion to an integer is undefined: a ZeroDivisionError."""
+    neg = (y < 0) if _num(y) else bool((y < 0).any())
+    if not neg:
+        xp.power(x, y, out=out, casting='unsafe')
+        return
+    zero_neg = (x == 0) & (y < 0)
+    if bool(zero_neg) if _num(zero_neg) else bool(zero_neg.any()):
+        raise ZeroDivisionError("pow: 0 raised to a negative power in an integer tensor (C's pow gives inf, which "
+                                "no integer holds)")
+    xf = x.astype(np.float64) if hasattr(x, 'astype') else np.float64(x)
+    yf = y.astype(np.float64) if hasattr(y, 'astype') else np.float64(y)
+    out[...] = xp.trunc(xp.power(xf, yf))
+
+
 def _cpow_fn(xp, x, y, out):
     # THTensor_(cpow) calls C's double pow on every type: a Float result is the double one rounded
     if out.dtype == np.float32:
         y = y.astype(np.float64) if hasattr(y, 'astype') else np.float64(y)
         out[...] = xp.power(x.astype(np.float64), y)
+    elif out.dtype.kind in 'iu':
+        _int_pow_into(xp, x, y, out)
     else:
         xp.power(x, y, out=out, casting='unsafe')
 
@@ -347,7 +387,8 @@ def pow(self, a, b=None):
     elif _num(a) and isinstance(b, Tensor):
         return _tpow(self, a, b)
     else:
-        out = _result_into(self, a)
+        out = _result_into(self, _want_tensor(self, a, 'pow'))
+    _want_number(self, b, 'pow')
     _th_pow(_xp(self), a._a, b, out)
     return self
 
@@ -357,7 +398,7 @@ def _th_pow(xp, x, value, out):
     pow (powf for Float tensors).  numpy's power would take its own shortcuts for other exponents than TH's (and
     pow(x, 2) is not always x*x in C), so the general case passes the exponent as an array: numpy then calls C's."""
     if out.dtype.kind not in 'fc':
-        xp.power(x, value, out=out, casting='unsafe')
+        _int_pow_into(xp, x, value, out)
     elif value == 1:
         out[...] = x
     elif value in (2, -2):
@@ -383,7 +424,7 @@ def _tpow(self, value, t):
     if out.dtype.kind == 'f':
         out[...] = xp.power(xp.float64(value), t._a.astype(np.float64))
     else:
-        xp.power(_scalar_for(self, value), t._a, out=out, casting='unsafe')
+        _int_pow_into(xp, _scalar_for(self, value), t._a, out)
     return self
 
 
@@ -393,8 +434,8 @@ def clamp(self, a, b=None, c=None):
         src, lo, hi, out = a._a, b, c, _result_into(self, a)
     else:
         src, lo, hi, out = self._a, a, b, self._a
-    lo = None if lo is None else _scalar_for(self, lo)
-    hi = None if hi is None else _scalar_for(self, hi)
+    lo = None if lo is None else _scalar_for(self, _want_number(self, lo, 'clamp'))
+    hi = None if hi is None else _scalar_for(self, _want_number(self, hi, 'clamp'))
     _xp(self).clip(src, lo, hi, out=out)
     return self
 
@@ -834,6 +875,8 @@ def topk(self, k, dim=-1, dir=False, sorted=True):
     default); returns (values, LongTensor of 0-based indices)."""
     d = self._dim(dim)
     n = self._a.shape[d]
+    if not isinstance(k, numbers.Integral):
+        raise TypeError(f"topk: k should be an integer, got {k!r:.20}")
     if not 0 <= k <= n:
         raise ValueError(f"topk: k={k} out of range for dim {d} of size {n}")
     vals, idx = sort(self, d, bool(dir))
@@ -901,6 +944,8 @@ def maskedSelect(self, mask):
 
 def maskedCopy(self, mask, src):
     m = _mask(self, mask, 'maskedCopy')
+    if not isinstance(src, Tensor):
+        raise TypeError(f"maskedCopy: expected a source tensor, got {type(src).__name__}")
     n = int(m.sum())
     if src._a.size < n:
         raise ValueError(f"maskedCopy: the mask selects {n} elements, the source has only {src._a.size}")
@@ -934,10 +979,26 @@ def index(self, dim, index):
 indexSelect = index
 
 
+def _index_src(self, d, ia, src, what):
+    """src's array shaped as the slices ``index`` picks along d (self's size with dim d of len(index)): Torch7
+    wants src.size(d) == #index, with as many elements per slice as self's."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"{what}: expected a source tensor, got {type(src).__name__}")
+    shape = self._a.shape[:d] + (int(ia.size),) + self._a.shape[d + 1:]
+    a = src._a
+    if a.shape != shape:
+        if a.size != int(np.prod(shape)):
+            raise ValueError(f"{what}: the source has size {_sizestr(a.shape if a.size else ())}, expected "
+                             f"{_sizestr(shape)} ({ia.size} indices along dim {d} of the {self._info.name} of "
+                             f"size {_sizestr(self.shape)})")
+        a = a.reshape(shape)
+    return a
+
+
 def indexCopy(self, dim, index, src):
     d, ia = _index(self, dim, index, 'indexCopy')
     sl = (slice(None),) * d + (ia,)
-    self._a[sl] = src._a.reshape(self._a[sl].shape)
+    self._a[sl] = _index_src(self, d, ia, src, 'indexCopy')
     return self
 
 
@@ -951,7 +1012,7 @@ def indexAdd(self, dim, index, src):
     d, ia = _index(self, dim, index, 'indexAdd')
     xp = _xp(self)
     moved = xp.moveaxis(self._a, d, 0)
-    vals = xp.moveaxis(src._a, d, 0)
+    vals = xp.moveaxis(_index_src(self, d, ia, src, 'indexAdd'), d, 0)
     kernels.scatter_add(moved, ia, vals)
     return self
 
@@ -963,6 +1024,9 @@ def _gather_index(self, dim, index, what):
     if index.dim() != self.dim():
         raise ValueError(f"{what}: index has {index.dim()} dims, the tensor has {self.dim()}")
     ia = index._a
+    if ia.shape[:d] + ia.shape[d + 1:] != self._a.shape[:d] + self._a.shape[d + 1:]:
+        raise ValueError(f"{what}: index has size {_sizestr(ia.shape)}, the {self._info.name} has size "
+                         f"{_sizestr(self.shape)}; they must match outside dim {d}")
     n = self._a.shape[d]
     if ia.size and (int(ia.min()) < 0 or int(ia.max()) >= n):
         raise IndexError(f"{what}: index out of range for dim {d} of size {n} (indices are 0-based)")
@@ -979,6 +1043,11 @@ def scatter(self, dim, index, src):
     """In place: self[index[i][j]][j] = src[i][j] for dim 0 (src a tensor or a number)."""
     d, ia = _gather_index(self, dim, index, 'scatter')
     vals = src._a if isinstance(src, Tensor) else src
+    if isinstance(src, Tensor) and (vals.ndim != ia.ndim or bool((np.array(vals.shape) < ia.shape).sum())):
+        raise ValueError(f"scatter: the source has size {_sizestr(vals.shape if vals.size else ())}, expected at "
+                         f"least the index's size {_sizestr(ia.shape)}")
+    elif not isinstance(src, Tensor) and not _num(src):
+        raise TypeError(f"scatter: expected a source tensor or a number, got {type(src).__name__}")
     backend.put_along_axis(self._a, ia, vals if _num(vals) else vals[tuple(slice(0, n) for n in ia.shape)], d)
     return self
 
@@ -1091,7 +1160,14 @@ Tensor.__rsub__ = _binop('__rsub__', lambda a, b: a - b, True)
 Tensor.__mul__ = _binop('__mul__', lambda a, b: a * b)
 Tensor.__rmul__ = _binop('__rmul__', lambda a, b: a * b, True)
 Tensor.__truediv__ = _binop('__truediv__', _op_div)
-Tensor.__rtruediv__ = _binop('__rtruediv__', lambda a, b: a / b, True)
+def _op_rdiv(o, a):
+    """``o / a`` for the reflected / operator (``7 / x``): an integer tensor with a zero raises, as ``x / 0`` does
+    (numpy would give inf, converted to a garbage integer)."""
+    _no_int_zero('/', a, a)
+    return o / a
+
+
+Tensor.__rtruediv__ = _binop('__rtruediv__', _op_rdiv, True)
 Tensor.__pow__ = _binop('__pow__', lambda a, b: a ** b)
 Tensor.__rpow__ = _binop('__rpow__', lambda a, b: a ** b, True)
 Tensor.__matmul__ = _binop('__matmul__', lambda a, b: a @ b, number_if_0d=True)

@@ -892,6 +892,93 @@ def test_gather_scatter(device):
     assert byte([[1, 0], [0, 1]], device).nonzero().tolist() == [[0, 0], [1, 1]]
 
 
+def test_index_gather_scatter_shape_checks(device):
+    # a source or an index of the wrong size raised numpy's messages, or broadcast silently (wrong values)
+    x = T(X, device)
+    with pytest.raises(ValueError, match=r'indexAdd: the source has size 1x3, expected 2x3'):
+        x.clone().indexAdd(0, long([0, 1], device), T([[1, 1, 1]], device))
+    with pytest.raises(ValueError, match=r'indexAdd: the source has size 1x2, expected 1x3'):
+        x.clone().indexAdd(0, long([0], device), T([[1, 1]], device))
+    with pytest.raises(ValueError, match=r'indexCopy: the source has size 1x3, expected 2x3'):
+        x.clone().indexCopy(0, long([0, 1], device), T([[1, 1, 1]], device))
+    with pytest.raises(TypeError, match='indexCopy: expected a source tensor, got int'):
+        x.clone().indexCopy(0, long([0], device), 5)
+    with pytest.raises(ValueError, match=r'gather: index has size 2x1, .* size 2x3; they must match outside dim 0'):
+        x.gather(0, long([[1], [0]], device))
+    with pytest.raises(ValueError, match=r'gather: index has size 3x1'):
+        x.gather(1, long([[0], [0], [0]], device))
+    with pytest.raises(ValueError, match=r'scatter: index has size 2x1'):
+        x.clone().scatter(0, long([[1], [0]], device), 0)
+    with pytest.raises(ValueError, match=r'scatter: the source has size 1x1, expected at least the index.s size 2x2'):
+        x.clone().scatter(1, long([[0, 1], [0, 1]], device), T([[9]], device))
+    with pytest.raises(TypeError, match='scatter: expected a source tensor or a number, got str'):
+        x.clone().scatter(1, long([[0], [1]], device), 'a')
+    with pytest.raises(TypeError, match='maskedCopy: expected a source tensor, got int'):
+        x.clone().maskedCopy(byte([[1, 0, 1], [0, 1, 0]], device), 5)
+    assert x.gather(1, long([[0, 0, 2, 2], [1, 1, 1, 1]], device)).tolist() == [[1, 1, 3, 3], [2, 2, 2, 2]]
+
+
+def test_bad_argument_types_raise_clear_errors():
+    # numpy's / Python's own messages (UFuncTypeError, AttributeError, AxisError, "slice indices must be
+    # integers") leaked out, and pow(None) filled the tensor with NaN
+    x = torch.range(1, 6).view(2, 3)
+    for bad in (None, 'a', [1, 2], torch.Tensor([1, 2, 3])):
+        with pytest.raises(TypeError, match='mul: expected a number'):
+            x.clone().mul(bad)
+        with pytest.raises(TypeError, match='pow: expected a number'):
+            x.clone().pow(bad)
+    for bad in (None, 'a', [1, 2]):
+        with pytest.raises(TypeError, match='div: expected a number'):
+            x.clone().div(bad)
+    with pytest.raises(TypeError, match='clamp: expected a number'):
+        x.clone().clamp('a', 2)
+    with pytest.raises(TypeError, match='mul: expected a number, got str'):
+        x.clone().mul(x, 'a')
+    with pytest.raises(TypeError, match='mul: expected a tensor, got int'):
+        x.clone().mul(5, x)
+    with pytest.raises(TypeError, match='narrow: expected integer start and length'):
+        x.narrow(1, 0.5, 1)
+    with pytest.raises(TypeError, match='select: expected an integer index, got str'):
+        x.select(0, 'a')
+    with pytest.raises(TypeError, match='topk: k should be an integer, got 1.5'):
+        x.topk(1.5)
+    with pytest.raises(IndexError, match='dimension 2 out of range'):
+        x.permute(1, 2)
+    with pytest.raises(IndexError, match='dimension -3 out of range'):
+        x.permute(0, -3)
+    assert x.permute(-1, 0).size() == (3, 2)
+    assert x.clone().mul(np.float32(2)).tolist() == [[2, 4, 6], [8, 10, 12]]
+
+
+def test_setitem_with_index_tensor_is_range_checked_like_getitem():
+    x = torch.range(1, 6).view(2, 3)
+    with pytest.raises(IndexError, match=r'assignment: index out of range for dim 0 of size 2 \(got indices from -1'):
+        x[torch.LongTensor([-1])] = 0
+    with pytest.raises(IndexError, match=r'assignment: index out of range for dim 0 of size 2 \(got indices from 5'):
+        x[[5]] = 0
+    assert x.tolist() == [[1, 2, 3], [4, 5, 6]]
+    x[torch.LongTensor([1])] = 0
+    x[[0]] = torch.Tensor([[7, 8, 9]])
+    assert x.tolist() == [[7, 8, 9], [0, 0, 0]]
+
+
+def test_integer_pow_negative_exponent_and_reflected_division():
+    # numpy refused ("Integers to negative integer powers are not allowed"); Torch7 takes C's double pow and
+    # truncates.  7 / x with a zero in an integer x gave a garbage integer (inf converted)
+    L = torch.LongTensor
+    assert L([2, 1, -1, -3]).pow(-1).tolist() == [0, 1, -1, 0]
+    assert L([2, 1, -1]).pow(-2).tolist() == [0, 1, 1]
+    assert L([0, 2, -1]).cpow(L([1, -2, -3])).tolist() == [0, 0, -1]
+    assert L(3).pow(2, L([-1, 3, 10])).tolist() == [0, 8, 1024]
+    assert L([3]).pow(39).tolist() == [3 ** 39]
+    for f in (lambda: L([0]).pow(-1), lambda: L([0, 2]).cpow(L([-1, 1])), lambda: L(2).pow(0, L([1, -1]))):
+        with pytest.raises(ZeroDivisionError, match='0 raised to a negative power'):
+            f()
+    assert (7 / L([2, -2])).tolist() == [3, -3]
+    with pytest.raises(ZeroDivisionError, match='integer division by zero'):
+        7 / L([1, 0])
+
+
 # -- types ---------------------------------------------------------------------------------------------------
 def test_type_switching():
     x = torch.Tensor([[1.7, -1.7], [255, 0]])
