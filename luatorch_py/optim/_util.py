@@ -28,6 +28,15 @@ def opt(config, key, default):
     return v
 
 
+def evaluate(opfunc, x, who):
+    """``opfunc(x)``, checked to be the pair ``(f(x), df/dx)`` (a clear error instead of Python's unpacking one)."""
+    r = opfunc(x)
+    if not isinstance(r, (tuple, list)) or len(r) != 2:
+        got = f"a {len(r)}-element {type(r).__name__}" if isinstance(r, (tuple, list)) else type(r).__name__
+        raise TypeError(f"optim.{who}: opfunc(x) must return (f(x), df/dx), got {got}")
+    return r
+
+
 def grad_tensor(dfdx, x, who):
     """The gradient returned by opfunc as a tensor (numpy/CuPy arrays are wrapped, without a copy when the dtype
     fits x's type)."""

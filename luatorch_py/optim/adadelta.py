@@ -1,6 +1,6 @@
 """Torch7's optim.adadelta (Zeiler, http://arxiv.org/abs/1212.5701)."""
 from .. import backend
-from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, fusable, advance_counter
+from ._util import evaluate, get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, fusable, advance_counter
 
 
 def adadelta(opfunc, x, config=None, state=None):
@@ -22,7 +22,7 @@ def adadelta(opfunc, x, config=None, state=None):
     state['evalCounter'] = opt(state, 'evalCounter', 0)
 
     # (1) evaluate f(x) and df/dx
-    fx, dfdx = opfunc(x)
+    fx, dfdx = evaluate(opfunc, x, 'adadelta')
     dfdx = grad_tensor(dfdx, x, 'adadelta')
     if fusable(x, dfdx) and _fused(state, x, dfdx, rho, eps, wd):
         return x, [fx]

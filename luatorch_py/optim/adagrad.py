@@ -1,6 +1,6 @@
 """Torch7's optim.adagrad."""
 from .. import backend
-from ._util import (get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, empty_like, fusable,
+from ._util import (evaluate, get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, empty_like, fusable,
                     device_counter, advance_counter)
 
 
@@ -22,7 +22,7 @@ def adagrad(opfunc, x, config=None, state=None):
     nevals = state['evalCounter'] = opt(state, 'evalCounter', 0)
 
     # (1) evaluate f(x) and df/dx
-    fx, dfdx = opfunc(x)
+    fx, dfdx = evaluate(opfunc, x, 'adagrad')
     dfdx = grad_tensor(dfdx, x, 'adagrad')
     if fusable(x, dfdx) and _fused(state, x, dfdx, lr, lrd, wd, nevals):
         return x, [fx]

@@ -2,7 +2,7 @@
 import math
 
 from .. import backend
-from ._util import (get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, fusable, device_counter,
+from ._util import (evaluate, get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, fusable, device_counter,
                     advance_counter)
 
 
@@ -27,7 +27,7 @@ def adam(opfunc, x, config=None, state=None):
     wd = opt(config, 'weightDecay', 0)
 
     # (1) evaluate f(x) and df/dx
-    fx, dfdx = opfunc(x)
+    fx, dfdx = evaluate(opfunc, x, 'adam')
     dfdx = grad_tensor(dfdx, x, 'adam')
     if fusable(x, dfdx) and _fused(state, x, dfdx, lr, lrd, beta1, beta2, epsilon, wd):
         return x, [fx]

@@ -1,6 +1,6 @@
 """Torch7's optim.adamax: Adam's infinity-norm variant (http://arxiv.org/pdf/1412.6980.pdf, section 7)."""
 from .. import backend
-from ._util import (get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, fusable, device_counter,
+from ._util import (evaluate, get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, fusable, device_counter,
                     advance_counter)
 
 
@@ -21,7 +21,7 @@ def adamax(opfunc, x, config=None, state=None):
     epsilon = opt(config, 'epsilon', 1e-38)
 
     # (1) evaluate f(x) and df/dx
-    fx, dfdx = opfunc(x)
+    fx, dfdx = evaluate(opfunc, x, 'adamax')
     dfdx = grad_tensor(dfdx, x, 'adamax')
     if fusable(x, dfdx) and _fused(state, x, dfdx, lr, beta1, beta2, epsilon):
         return x, [fx]

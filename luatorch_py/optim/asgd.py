@@ -1,6 +1,6 @@
 """Torch7's optim.asgd: averaged SGD as in L. Bottou's sgd-2.0."""
 from .. import backend
-from ._util import (get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, empty_like, fusable,
+from ._util import (evaluate, get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, empty_like, fusable,
                     device_counter, advance_counter)
 
 
@@ -28,7 +28,7 @@ def asgd(opfunc, x, config=None, state=None):
     state['t'] = opt(state, 't', 0)
 
     # (1) evaluate f(x) and df/dx
-    fx, dfdx = opfunc(x)
+    fx, dfdx = evaluate(opfunc, x, 'asgd')
     dfdx = grad_tensor(dfdx, x, 'asgd')
     if fusable(x, dfdx) and _fused(config, state, x, dfdx):
         return x, [fx]

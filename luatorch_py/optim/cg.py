@@ -1,7 +1,7 @@
 """Torch7's optim.cg: conjugate gradients, a rewrite of Carl E. Rasmussen's minimize.m."""
 import math
 
-from ._util import get_state, opt, grad_tensor, check_x, lua_div, lua_sqrt
+from ._util import evaluate as checked_call, get_state, opt, grad_tensor, check_x, lua_div, lua_sqrt
 
 
 def _finite(v):
@@ -51,12 +51,12 @@ def cg(opfunc, x, config=None, state=None):
     f0 = 0
 
     def evaluate():
-        f, tdf = opfunc(x)
+        f, tdf = checked_call(opfunc, x, 'cg')
         df2.copy(grad_tensor(tdf, x, 'cg'))
         return f
 
     # evaluate at the initial point
-    f1, tdf = opfunc(x)
+    f1, tdf = checked_call(opfunc, x, 'cg')
     fx.append(f1)
     df1.copy(grad_tensor(tdf, x, 'cg'))
     i += 1
@@ -105,7 +105,9 @@ def cg(opfunc, x, config=None, state=None):
             elif d2 > sig * d1:
                 success = 1
                 break
-            elif m == 0:
+            elif m <= 0:
+                # Torch7 tests m == 0, which a fractional budget (maxEval = maxIter*1.25, e.g. 3.75 - 2) steps
+                # over: with a zero gradient (x at a minimum) it then extrapolated forever
                 break
             a = lua_div(6 * (f2 - f3), z3) + 3 * (d2 + d3)
             b = 3 * (f3 - f2) - z3 * (d3 + 2 * d2)

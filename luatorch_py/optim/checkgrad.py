@@ -1,7 +1,7 @@
 """Torch7's optim.checkgrad: compare a gradient with central finite differences."""
 import itertools
 
-from ._util import grad_tensor, check_x, lua_div
+from ._util import evaluate, grad_tensor, check_x, lua_div
 
 
 def _loss(v):
@@ -20,7 +20,7 @@ def checkgrad(opfunc, x, eps=1e-7):
     if eps is None:
         eps = 1e-7
     # compute true gradient
-    _, dC = opfunc(x)
+    _, dC = evaluate(opfunc, x, 'checkgrad')
     dC = grad_tensor(dC, x, 'checkgrad')
     if dC.nElement() != x.nElement():
         raise ValueError(f"optim.checkgrad: the gradient has {dC.nElement()} elements, x has {x.nElement()}")

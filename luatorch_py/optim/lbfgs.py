@@ -1,7 +1,7 @@
 """Torch7's optim.lbfgs: limited-memory BFGS, heavily inspired by minFunc (Mark Schmidt)."""
 
 from ..tensor import Tensor
-from ._util import get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, lua_div
+from ._util import evaluate, get_state, opt, grad_tensor, check_x, state_buffer, zeros_like, lua_div
 
 
 def lbfgs(opfunc, x, config=None, state=None):
@@ -38,7 +38,7 @@ def lbfgs(opfunc, x, config=None, state=None):
             print('<optim.lbfgs> ', *a)
 
     # evaluate initial f(x) and df/dx
-    f, g = opfunc(x)
+    f, g = evaluate(opfunc, x, 'lbfgs')
     g = grad_tensor(g, x, 'lbfgs')
     f_hist = [f]
     current_func_eval = 1
@@ -156,7 +156,7 @@ def lbfgs(opfunc, x, config=None, state=None):
             x.add(t, d)
             if n_iter != max_iter:
                 # re-evaluate the function only if not in the last iteration (no use in a stochastic setting)
-                f, g = opfunc(x)
+                f, g = evaluate(opfunc, x, 'lbfgs')
                 g = grad_tensor(g, x, 'lbfgs')
                 ls_func_eval = 1
                 f_hist.append(f)

@@ -1,7 +1,7 @@
 """Torch7's optim.nag: SGD with Nesterov's accelerated gradient (Sutskever et al., ICML 2013)."""
 from .. import backend
-from ._util import (get_state, opt, grad_tensor, check_x, zeros_like, empty_like, add_step, fusable, device_counter,
-                    advance_counter)
+from ._util import (evaluate, get_state, opt, grad_tensor, check_x, zeros_like, empty_like, add_step, fusable,
+                    device_counter, advance_counter)
 
 
 def nag(opfunc, x, config=None, state=None):
@@ -34,7 +34,7 @@ def nag(opfunc, x, config=None, state=None):
             xc.resizeAs(x).copy(x)
         if vel is not None:
             x.add(mom, vel)
-    fx, dfdx = opfunc(x)
+    fx, dfdx = evaluate(opfunc, x, 'nag')
     dfdx = grad_tensor(dfdx, x, 'nag')
     if pre and fusable(x, dfdx):
         _fused(state, x, xc, dfdx, vel, lr, lrd, wd, mom, nevals)

@@ -1,6 +1,6 @@
 """Torch7's optim.rmsprop."""
 from .. import backend
-from ._util import get_state, opt, grad_tensor, check_x, state_buffer, empty_like, fusable
+from ._util import evaluate, get_state, opt, grad_tensor, check_x, state_buffer, empty_like, fusable
 
 
 def rmsprop(opfunc, x, config=None, state=None):
@@ -21,7 +21,7 @@ def rmsprop(opfunc, x, config=None, state=None):
     mfill = opt(config, 'initialMean', 0)
 
     # (1) evaluate f(x) and df/dx
-    fx, dfdx = opfunc(x)
+    fx, dfdx = evaluate(opfunc, x, 'rmsprop')
     dfdx = grad_tensor(dfdx, x, 'rmsprop')
     if fusable(x, dfdx):        # steps (2)-(5) in one kernel on the GPU, when the state buffers fit
         m = state_buffer(state, 'm', lambda: empty_like(dfdx, x).fill(mfill))

@@ -1,7 +1,7 @@
 """Torch7's optim.rprop: resilient backpropagation (Riedmiller)."""
 from .. import backend
 from ..types import on_device, TYPES
-from ._util import get_state, opt, grad_tensor, check_x, zeros_like, empty_like, fusable
+from ._util import evaluate, get_state, opt, grad_tensor, check_x, zeros_like, empty_like, fusable
 
 _BYTE = TYPES['torch.ByteTensor']
 
@@ -33,7 +33,7 @@ def rprop(opfunc, x, config=None, state=None):
     hfx = []
     for _ in range(niter):
         # (1) evaluate f(x) and df/dx
-        fx, dfdx = opfunc(x)
+        fx, dfdx = evaluate(opfunc, x, 'rprop')
         dfdx = grad_tensor(dfdx, x, 'rprop')
 
         # init temp storage

@@ -1,6 +1,6 @@
 """Torch7's optim.sgd: stochastic gradient descent with momentum, weight decay and learning-rate decay."""
 from .. import backend
-from ._util import (get_state, opt, grad_tensor, check_x, empty_like, state_buffer, add_step, fusable,
+from ._util import (evaluate, get_state, opt, grad_tensor, check_x, empty_like, state_buffer, add_step, fusable,
                     device_counter, advance_counter)
 
 
@@ -31,7 +31,7 @@ def sgd(opfunc, x, config=None, state=None):
                          f"(got momentum={mom}, dampening={damp})")
 
     # (1) evaluate f(x) and df/dx
-    fx, dfdx = opfunc(x)
+    fx, dfdx = evaluate(opfunc, x, 'sgd')
     dfdx = grad_tensor(dfdx, x, 'sgd')
 
     if lrs is None and (wd != 0 or wds is None) and fusable(x, dfdx):

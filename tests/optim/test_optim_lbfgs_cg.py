@@ -194,6 +194,23 @@ def test_cg_quadratic_and_buffer_reuse():
     assert all(config[k] is v for k, v in bufs.items())
 
 
+@pytest.mark.parametrize('max_iter', [3, 5])
+def test_cg_at_a_minimum_stops_with_a_fractional_eval_budget(max_iter):
+    # maxEval defaults to maxIter * 1.25 (3.75, 6.25): the line search's budget m then counts down through
+    # fractions and never equals 0; with a zero gradient (x already at the minimum) cg used to extrapolate forever
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return float((x * x).sum()), x * 2
+
+    x = torch.DoubleTensor([0.0, 0.0])
+    _, fx = optim.cg(f, x, {'maxIter': max_iter})
+    assert fx == [0.0]
+    np.testing.assert_array_equal(x.numpy(), [0, 0])
+    assert len(calls) <= max_iter * 1.25 + 1
+
+
 # -- first-order methods on Rosenbrock -----------------------------------------------------------------------
 @pytest.mark.parametrize('name,config,steps,atol', [
     ('sgd', {'learningRate': 2e-3, 'momentum': 0.9}, 10000, 1e-3),

@@ -150,3 +150,12 @@ def test_errors_name_what_was_expected():
         optim.sgd(opfunc_fresh, X0)
     with pytest.raises(TypeError, match='df/dx'):
         optim.sgd(lambda x: (0.0, [1, 2, 3]), torch.DoubleTensor(X0))
+
+
+@pytest.mark.parametrize('name', ['sgd', 'adam', 'adagrad', 'adadelta', 'adamax', 'rmsprop', 'nag', 'asgd', 'rprop',
+                                  'lbfgs', 'cg', 'checkgrad'])
+@pytest.mark.parametrize('ret,got', [(None, 'NoneType'), (1.0, 'float'), ((1.0,), 'a 1-element tuple'),
+                                     ((1.0, None, 2), 'a 3-element tuple')])
+def test_opfunc_not_returning_a_pair_is_a_clear_error(name, ret, got):
+    with pytest.raises(TypeError, match=rf'optim\.{name}: opfunc\(x\) must return \(f\(x\), df/dx\), got {got}'):
+        getattr(optim, name)(lambda x: ret, torch.DoubleTensor(X0), *([] if name == 'checkgrad' else [{}]))
