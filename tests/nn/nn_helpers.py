@@ -215,3 +215,21 @@ def transient_peak(step):
         return tracemalloc.get_traced_memory()[1] - start
     finally:
         tracemalloc.stop()
+
+
+def copied(module, how, tmp_path):
+    """A copy of ``module`` made ``how``: 'save' (a .t7 round trip under ``tmp_path``), 'clone', 'deepcopy' or
+    'pickle' -- the paths a pending (written-when-read) field must be settled by."""
+    import copy
+    import pickle
+    if how == 'save':
+        path = str(tmp_path / 'module.t7')
+        torch.save(path, module)
+        return torch.load(path)
+    if how == 'clone':
+        return module.clone()
+    if how == 'deepcopy':
+        return copy.deepcopy(module)
+    if how == 'pickle':
+        return pickle.loads(pickle.dumps(module))
+    raise ValueError(f"copied: unknown way {how!r}")

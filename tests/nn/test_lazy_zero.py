@@ -1,8 +1,6 @@
 """zeroGradParameters leaves a large CPU gradient nobody else holds to its next accumulation (Linear.zeroGradParameters,
 module.zero_later, LazyField): the gradient reads as zeros through every path, and training gives the same bits as zeroing."""
-import copy
 import os
-import pickle
 import threading
 import time
 
@@ -11,6 +9,7 @@ import pytest
 
 import luatorch_py as torch
 from luatorch_py import nn
+from nn_helpers import copied
 
 
 def _linear(n_in=300, n_out=300, seed=1):
@@ -135,15 +134,8 @@ def test_a_pending_gradient_is_zero_in_copies_and_conversions(how, tmp_path):
     assert _pending(m)
     if how == 'type':
         other = m.float()
-    elif how == 'save':
-        torch.save(str(tmp_path / 'm.t7'), m)
-        other = torch.load(str(tmp_path / 'm.t7'))
-    elif how == 'clone':
-        other = m.clone()
-    elif how == 'deepcopy':
-        other = copy.deepcopy(m)
-    elif how == 'pickle':
-        other = pickle.loads(pickle.dumps(m))
+    elif how in ('save', 'clone', 'deepcopy', 'pickle'):
+        other = copied(m, how, tmp_path)
     elif how == 'clearState':
         other = m.clearState()
     elif how == 'getParameters':

@@ -1,13 +1,12 @@
 """Sequential.backward's one step over [ReLU, SpatialMaxPooling] (SpatialMaxPooling._fold_backward): the same bits
 as the two backwards run one after the other, and the pooling's gradInput, left pending, written when read."""
-import copy
-import pickle
 
 import numpy as np
 import pytest
 
 import luatorch_py as torch
 from luatorch_py import nn
+from nn_helpers import copied
 
 
 def _bits(a):
@@ -251,16 +250,7 @@ def test_pending_gradInput_is_written_by_copies_and_conversions(how, tmp_path):
         got = net.get(2).gradInput.numpy()
         np.testing.assert_array_equal(got, want.astype(np.float32))
         return
-    if how == 'save':
-        path = str(tmp_path / 'net.t7')
-        torch.save(path, net)
-        other = torch.load(path)
-    elif how == 'clone':
-        other = net.clone()
-    elif how == 'deepcopy':
-        other = copy.deepcopy(net)
-    else:
-        other = pickle.loads(pickle.dumps(net))
+    other = copied(net, how, tmp_path)
     np.testing.assert_array_equal(other.get(2).gradInput.numpy(), want)
     np.testing.assert_array_equal(pool.gradInput.numpy(), want)
 

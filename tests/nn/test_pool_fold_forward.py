@@ -1,8 +1,6 @@
 """Sequential.updateOutput's one step over [ReLU, SpatialMaxPooling] (Threshold._fold_forward, pooling's _pool_after):
 the windows of the ReLU's input pooled, the ReLU applied to the maxima -- the same bits as the two forwards, indices
 and signed zeros included -- and the ReLU's output left pending, written from its input when read."""
-import copy
-import pickle
 import threading
 
 import numpy as np
@@ -10,6 +8,7 @@ import pytest
 
 import luatorch_py as torch
 from luatorch_py import nn
+from nn_helpers import copied
 from luatorch_py.backend import kernels
 
 
@@ -175,16 +174,7 @@ def test_the_pending_output_is_written_by_copies_and_conversions(how, tmp_path):
         net.clearState()
         assert not _pending(relu) and relu.output.nElement() == 0
         return
-    if how == 'save':
-        path = str(tmp_path / 'net.t7')
-        torch.save(path, net)
-        other = torch.load(path)
-    elif how == 'clone':
-        other = net.clone()
-    elif how == 'deepcopy':
-        other = copy.deepcopy(net)
-    else:
-        other = pickle.loads(pickle.dumps(net))
+    other = copied(net, how, tmp_path)
     np.testing.assert_array_equal(other.get(1).output.numpy(), want)
     np.testing.assert_array_equal(relu.output.numpy(), want)
 
