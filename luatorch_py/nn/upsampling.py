@@ -241,6 +241,15 @@ def _check_scale(name, scale):
         raise ValueError(f"{name}: scale_factor must be integer, got {scale}")
 
 
+def _lerp_into(x, i0, l0, i1, l1, out, tmp, axis):
+    """out = l0 * x[i0] + l1 * x[i1] along ``axis`` (one linear interpolation step; ``tmp``: scratch like out)."""
+    take_into(x, i0, out, axis=axis)
+    out *= l0
+    take_into(x, i1, tmp, axis=axis)
+    tmp *= l1
+    out += tmp
+
+
 class SpatialUpSamplingNearest(Module):
     """SpatialUpSamplingNearest(scale): each pixel repeated scale x scale times (output H*scale x W*scale)."""
 
@@ -365,18 +374,8 @@ class SpatialUpSamplingBilinear(Module):
         hi0, hi1, hl0, hl1, wi0, wi1, wl0, wl1 = plan[:8]
         # along W: t = l0 * x[..., i0] + l1 * x[..., i1]; then along H the same on rows (THNN's grouping)
         t = self._buffer('_t', (N, C, H, ow))
-        t2 = self._buffer('_t2', (N, C, H, ow))
-        take_into(x4, wi0, t, axis=3)
-        t *= wl0
-        take_into(x4, wi1, t2, axis=3)
-        t2 *= wl1
-        t += t2
-        r2 = self._buffer('_r2', (N, C, oh, ow))
-        take_into(t, hi0, out4, axis=2)
-        out4 *= hl0
-        take_into(t, hi1, r2, axis=2)
-        r2 *= hl1
-        out4 += r2
+        _lerp_into(x4, wi0, wl0, wi1, wl1, t, self._buffer('_t2', (N, C, H, ow)), 3)
+        _lerp_into(t, hi0, hl0, hi1, hl1, out4, self._buffer('_r2', (N, C, oh, ow)), 2)
 
     def updateGradInput(self, input, gradOutput):
         x, g, x4, batched = _spatial_grad_args(self, input, gradOutput)
