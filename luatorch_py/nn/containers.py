@@ -232,10 +232,10 @@ class Sequential(Container):
             while i > 0:
                 m = mods[i]
                 if m._fold_backward is not None and i > 1:     # [ReLU, max pooling]: one pass (pooling.py)
-                    xt = mods[i - 2].output
+                    xt = _output_field(mods[i - 2])
                     # only on an output of the module's own: a view of its input (Identity, View, in-place
                     # modules) may be changed before this backward by others sharing that input
-                    if not _aliases(xt, mods[i - 3].output if i > 2 else input):
+                    if not _aliases(xt, _output_field(mods[i - 3]) if i > 2 else input):
                         gi = m._fold_backward(mods[i - 1], xt, cur)
                         if gi is not None:
                             cur = gi
