@@ -1,5 +1,6 @@
 """Helpers shared by the optimizers: Torch7's config/state handling, state buffers, Lua arithmetic."""
 import math
+from collections.abc import MutableMapping
 
 from .. import backend
 from ..backend import capture
@@ -7,7 +8,7 @@ from ..tensor import Tensor, as_tensor
 from ..types import TYPES, on_device
 
 
-def get_state(config, state):
+def get_state(config, state, who):
     """Torch7's ``local config = config or {}; local state = state or config``.
 
     The dicts are used (and updated) in place, so a caller keeping ``config`` sees the evaluation counters and
@@ -16,6 +17,10 @@ def get_state(config, state):
         config = {}
     if state is None:
         state = config
+    for name, d in (('config', config), ('state', state)):
+        if not isinstance(d, MutableMapping):   # (Lua would index a number or string and fail on the first field)
+            raise TypeError(f"optim.{who}: expected {name} to be a dict (Lua's table) or None, got "
+                            f"{type(d).__name__}")
     return config, state
 
 

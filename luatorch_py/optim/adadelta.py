@@ -15,7 +15,7 @@ def adadelta(opfunc, x, config=None, state=None):
     check_x(x, 'adadelta')
     if config is None and state is None:
         print('no state table, ADADELTA initializing')
-    config, state = get_state(config, state)
+    config, state = get_state(config, state, 'adadelta')
     rho = opt(config, 'rho', 0.9)
     eps = opt(config, 'eps', 1e-6)
     wd = opt(config, 'weightDecay', 0)

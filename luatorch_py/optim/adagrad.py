@@ -15,7 +15,7 @@ def adagrad(opfunc, x, config=None, state=None):
     check_x(x, 'adagrad')
     if config is None and state is None:
         print('no state table, ADAGRAD initializing')
-    config, state = get_state(config, state)
+    config, state = get_state(config, state, 'adagrad')
     lr = opt(config, 'learningRate', 1e-3)
     lrd = opt(config, 'learningRateDecay', 0)
     wd = opt(config, 'weightDecay', 0)

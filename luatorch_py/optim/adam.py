@@ -18,7 +18,7 @@ def adam(opfunc, x, config=None, state=None):
     x -= clr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / denom.
     """
     check_x(x, 'adam')
-    config, state = get_state(config, state)
+    config, state = get_state(config, state, 'adam')
     lr = opt(config, 'learningRate', 0.001)
     lrd = opt(config, 'learningRateDecay', 0)
     beta1 = opt(config, 'beta1', 0.9)

@@ -14,7 +14,7 @@ def adamax(opfunc, x, config=None, state=None):
     t += 1; m = beta1*m + (1-beta1)*g; u = max(beta2*u, |g| + eps); x -= lr / (1 - beta1^t) * m / u.
     """
     check_x(x, 'adamax')
-    config, state = get_state(config, state)
+    config, state = get_state(config, state, 'adamax')
     lr = opt(config, 'learningRate', 0.002)
     beta1 = opt(config, 'beta1', 0.9)
     beta2 = opt(config, 'beta2', 0.999)

@@ -16,7 +16,7 @@ def asgd(opfunc, x, config=None, state=None):
     (0.75), ``t0`` (1e6).  state: ``eta_t``, ``mu_t``, ``t``, ``ax`` (the average), ``tmp``.
     """
     check_x(x, 'asgd')
-    config, state = get_state(config, state)
+    config, state = get_state(config, state, 'asgd')
     config['eta0'] = opt(config, 'eta0', 1e-4)
     config['lambda'] = opt(config, 'lambda', 1e-4)
     config['alpha'] = opt(config, 'alpha', 0.75)

@@ -19,7 +19,7 @@ def cg(opfunc, x, config=None, state=None):
     state (temporary buffers, reused when present): ``df0``, ``df1``, ``df2``, ``df3``, ``x0``, ``s``.
     """
     check_x(x, 'cg')
-    config, state = get_state(config, state)
+    config, state = get_state(config, state, 'cg')
     rho = opt(config, 'rho', 0.01)
     sig = opt(config, 'sig', 0.5)
     intv = opt(config, 'int', 0.1)

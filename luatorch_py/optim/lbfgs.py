@@ -18,7 +18,7 @@ def lbfgs(opfunc, x, config=None, state=None):
     history tensors), ``Hdiag``, ``g_old``, ``f_old``, ``dir_bufs``, ``stp_bufs``, ``tmp1``, ``ro``, ``al``.
     """
     check_x(x, 'lbfgs')
-    config, state = get_state(config, state)
+    config, state = get_state(config, state, 'lbfgs')
     max_iter = int(opt(config, 'maxIter', 20))
     max_eval = opt(config, 'maxEval', None)
     max_eval = max_iter * 1.25 if max_eval is None else float(max_eval)

@@ -13,7 +13,7 @@ def nag(opfunc, x, config=None, state=None):
     Returns ``(x, [f])`` with f evaluated at the look-ahead point.
     """
     check_x(x, 'nag')
-    config, state = get_state(config, state)
+    config, state = get_state(config, state, 'nag')
     lr = opt(config, 'learningRate', 1e-3)
     lrd = opt(config, 'learningRateDecay', 0)
     wd = opt(config, 'weightDecay', 0)

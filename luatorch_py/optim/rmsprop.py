@@ -13,7 +13,7 @@ def rmsprop(opfunc, x, config=None, state=None):
     m = alpha*m + (1-alpha)*g*g; x -= lr * g / (sqrt(m) + epsilon).
     """
     check_x(x, 'rmsprop')
-    config, state = get_state(config, state)
+    config, state = get_state(config, state, 'rmsprop')
     lr = opt(config, 'learningRate', 1e-2)
     alpha = opt(config, 'alpha', 0.99)
     epsilon = opt(config, 'epsilon', 1e-8)

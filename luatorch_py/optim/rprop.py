@@ -22,7 +22,7 @@ def rprop(opfunc, x, config=None, state=None):
     check_x(x, 'rprop')
     if config is None and state is None:
         print('no state table RPROP initializing')
-    config, state = get_state(config, state)
+    config, state = get_state(config, state, 'rprop')
     stepsize = opt(config, 'stepsize', 0.1)
     etaplus = opt(config, 'etaplus', 1.2)
     etaminus = opt(config, 'etaminus', 0.5)

@@ -16,7 +16,7 @@ def sgd(opfunc, x, config=None, state=None):
     As in Torch7, weight decay is added to the gradient tensor returned by opfunc, in place.
     """
     check_x(x, 'sgd')
-    config, state = get_state(config, state)
+    config, state = get_state(config, state, 'sgd')
     lr = opt(config, 'learningRate', 1e-3)
     lrd = opt(config, 'learningRateDecay', 0)
     wd = opt(config, 'weightDecay', 0)

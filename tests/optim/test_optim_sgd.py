@@ -159,3 +159,15 @@ def test_errors_name_what_was_expected():
 def test_opfunc_not_returning_a_pair_is_a_clear_error(name, ret, got):
     with pytest.raises(TypeError, match=rf'optim\.{name}: opfunc\(x\) must return \(f\(x\), df/dx\), got {got}'):
         getattr(optim, name)(lambda x: ret, torch.DoubleTensor(X0), *([] if name == 'checkgrad' else [{}]))
+
+
+@pytest.mark.parametrize('name', ['sgd', 'adam', 'adagrad', 'adadelta', 'adamax', 'rmsprop', 'nag', 'asgd', 'rprop',
+                                  'lbfgs', 'cg'])
+@pytest.mark.parametrize('config,state,bad,got', [(0.1, None, 'config', 'float'), ([], None, 'config', 'list'),
+                                                  ({}, 'state', 'state', 'str')])
+def test_config_or_state_not_a_table_is_a_clear_error(name, config, state, bad, got):
+    x = torch.DoubleTensor(X0)
+    with pytest.raises(TypeError, match=rf"optim\.{name}: expected {bad} to be a dict \(Lua's table\) or None, "
+                                        rf"got {got}"):
+        getattr(optim, name)(opfunc_fresh, x, config, state)
+    np.testing.assert_array_equal(x.numpy(), X0)     # (checked before any step)
