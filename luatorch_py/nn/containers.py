@@ -11,7 +11,10 @@ from .table import _copy_like
 def rethrow(e, i, container):
     """Re-raise ``e`` saying where it happened (Torch7's Container:rethrowErrors), keeping its type."""
     where = f"in module ({i}) of {container.__torch_name__}"
-    msg = f"{e.args[0]}\n  {where}" if len(e.args) == 1 and isinstance(e.args[0], str) else None
+    # the notes (e.g. the gModule node that failed) go into the message, before this place: the new exception
+    # raised below has none
+    notes = ''.join(f"\n{n}" for n in getattr(e, '__notes__', ()))
+    msg = f"{e.args[0]}{notes}\n  {where}" if len(e.args) == 1 and isinstance(e.args[0], str) else None
     if msg is not None:
         try:
             new = type(e)(msg)
@@ -574,6 +577,9 @@ class Parallel(_Branching):
         xt = self._coerce(input)
         x = xt._a
         nd = x.ndim
+        if nd < 2:      # (Torch7's select would hand the modules numbers)
+            raise ValueError(f"{self.__torch_name__}: expected an input of at least 2 dims (module i takes slice i "
+                             f"along inputDimension), got size {sizestr(x.shape)}")
         if not -nd <= self.inputDimension < nd:
             raise ValueError(f"{self.__torch_name__}: inputDimension {self.inputDimension} out of range for an "
                              f"input of size {sizestr(x.shape)}")

@@ -529,13 +529,17 @@ class Module(TypedObject):
 
     # -- modes, traversal --------------------------------------------------------------------------------
     def training(self):
-        for m in self.listModules():
-            m.train = True
+        # each child's own training()/evaluate() (Torch7's Container:training): a module overriding it, e.g.
+        # WeightNorm.evaluate recomputing its weight, is called inside a container too
+        for m in self.children():
+            m.training()
+        self.train = True
         return self
 
     def evaluate(self):
-        for m in self.listModules():
-            m.train = False
+        for m in self.children():
+            m.evaluate()
+        self.train = False
         return self
 
     def children(self):
@@ -591,12 +595,20 @@ class Module(TypedObject):
         other._settle()
         for name in names:
             mine, theirs = self.__dict__.get(name), other.__dict__.get(name)
-            if isinstance(mine, Tensor) and isinstance(theirs, Tensor):
+            if isinstance(mine, Tensor):
+                # (Torch7 calls set(nil) there, an error); skipping it left a parameter silently unshared
+                if not isinstance(theirs, Tensor):
+                    raise ValueError(f"{self!r}.share: expected {other!r} to have a tensor {name!r} to share, got "
+                                     f"{type(theirs).__name__}")
                 mine.set(theirs)
                 if 'modules' not in self.__dict__:      # Torch7's Container:share sets no flag on the container
                     self.shared = True
                     other.shared = True
-        for a, b in zip(self.children(), other.children()):
+        mods, others = self.children(), other.children()
+        if len(mods) > len(others):     # (Torch7: mlp.modules[i] is nil there)
+            raise ValueError(f"{self.__torch_name__}.share: it holds {len(mods)} modules, the container to share "
+                             f"with {len(others)} (expected the same structure)")
+        for a, b in zip(mods, others):
             a.share(b, *names)
         return self
 

@@ -5,6 +5,8 @@ CAddTable(inplace=True)) hand on the tensors they got, as Torch7 does: their out
 (or views of them), not copies.  The others compute into buffers they own and reuse.  Dims and indices are
 0-based; negative ones count from the end.
 """
+import numbers
+
 import numpy as np
 
 from .. import backend
@@ -214,7 +216,8 @@ class JoinTable(Module):
 
 class SplitTable(Module):
     """SplitTable(dimension, nInputDims=None): the input split along ``dimension`` (0-based, negative from the
-    end) into a list of its slices (views of the input, as Torch7's select).  ``nInputDims`` as in JoinTable."""
+    end) into a list of its slices (views of the input, as Torch7's select; numbers for a vector).  ``nInputDims`` as
+    in JoinTable."""
     _lua_index_fields = ('dimension',)
 
     def __init__(self, dimension, nInputDims=None):
@@ -226,6 +229,10 @@ class SplitTable(Module):
         xt = self._coerce(input)
         x = xt._a
         d = _table_dim(self, x.ndim, f"an input of size {sizestr(x.shape)}")
+        if x.ndim == 1:
+            # Torch7's select on a vector gives numbers (x[i] here; a slice of it would be a detached scalar)
+            self.output = [xt[i] for i in range(x.shape[0])]
+            return self.output
         pre = (slice(None),) * d
         # a new list of views each call, as Torch7 (a list returned before stays valid); no data is copied
         self.output = [xt._view(x[pre + (i,)]) for i in range(x.shape[d])]
@@ -235,6 +242,14 @@ class SplitTable(Module):
         x = self._coerce(input)._a
         d = _table_dim(self, x.ndim, f"an input of size {sizestr(x.shape)}")
         n = x.shape[d]
+        if x.ndim == 1:     # the slices were numbers (updateOutput): so are their gradients
+            gi = resized(owned_tensor(self, 'gradInput'), x.shape)
+            for i, g in enumerate(_list(self, gradOutput, 'gradOutput', n)):
+                if isinstance(g, bool) or not isinstance(g, numbers.Real):
+                    raise TypeError(f"{self!r}: expected gradOutput[{i}] to be a number (the gradient of input "
+                                    f"element {i}: a vector splits into numbers), got a {_typename(g)}")
+                gi[i] = g
+            return self.gradInput
         gs = _arrays(self, gradOutput, 'gradOutput', n, min_n=0)
         slice_shape = x.shape[:d] + x.shape[d + 1:]
         for i, g in enumerate(gs):
@@ -265,9 +280,12 @@ class SelectTable(_RefModule):
     def _index(self, input):
         _list(self, input)
         n = len(input)
-        if not -n <= self.index < n:
-            raise IndexError(f"{self!r}: index {self.index} out of range for a table of {n} entries")
-        return self.index % n
+        k = self.index
+        if isinstance(k, bool) or not isinstance(k, numbers.Real) or k != int(k):
+            raise TypeError(f"{self!r}: expected the index to be an integer, got {k!r}")
+        if not -n <= k < n:
+            raise IndexError(f"{self!r}: index {k} out of range for a table of {n} entries")
+        return int(k) % n      # (a Lua number such as 1.0 too, as JoinTable's dimension)
 
     def updateOutput(self, input):
         i = self._index(input)

@@ -130,6 +130,10 @@ class MixtureTable(Module):
         else:
             es = self._coerce(experts, 'input[1]')._a
             nd = es.ndim
+            if nd < 2:      # the mixture would be a 0-dim tensor (Torch7 fails there: resizeAs a number)
+                raise ValueError(f"{self!r}: expected the experts tensor (input[1]) to have at least 2 dims (the "
+                                 f"experts along dim {self.dim}, their outputs along the others), got size "
+                                 f"{sizestr(es.shape)}; give scalar outputs as size [n, 1]")
         if not 0 <= self.dim < nd or (batch and self.dim == 0):
             raise ValueError(f"{self!r}: dim {self.dim} out of range for experts of "
                              f"{nd - 1 if isinstance(es, list) else nd} dims")

@@ -34,6 +34,15 @@ def _expect_node(v, where, i):
     raise TypeError(f"nn.gModule: {msg}")
 
 
+def _expect_once(nodes, where, i):
+    """``nodes[i]`` is not among the nodes before it (Lua fails later: "Don't pass the same input twice", or, for an
+    input, a table reaching a module at forward)."""
+    for j in range(i):
+        if nodes[j] is nodes[i]:
+            raise ValueError(f"nn.gModule: {where}[{i}] is the same node as {where}[{j}]; give each node once "
+                             f"(nn.Identity()(node) makes a second one)")
+
+
 def call_module(module, args, gradOutput=None):
     """``module(node)``, ``module([node, ...])``, ``module()``: a new Node holding ``module`` whose inputs are those
     nodes (what Module.__call__ does when given nodes)."""
@@ -174,12 +183,16 @@ class gModule(Container):
         if not isinstance(inputs, (list, tuple)) or not isinstance(outputs, (list, tuple)):
             raise TypeError(f"nn.gModule: expected lists of input and output nodes, got a {type(inputs).__name__} "
                             f"and a {type(outputs).__name__}")
+        if not outputs:     # (else no node starts the graph: Lua asserts "expecting only one start")
+            raise ValueError("nn.gModule: no outputs are not supported (give at least one output node)")
         outnode = Node({'input': []})
         for i, n in enumerate(outputs):
             _expect_node(n, 'outputs', i)
+            _expect_once(outputs, 'outputs', i)
             outnode.add(n, True)
         for i, n in enumerate(inputs):
             _expect_node(n, 'inputs', i)
+            _expect_once(inputs, 'inputs', i)
         innode = Node({'input': []})
         if not inputs:
             raise ValueError("nn.gModule: no inputs are not supported (give at least one input node)")
@@ -250,7 +263,11 @@ class gModule(Container):
             name = func
             func = lambda m, x: getattr(m, name)(x)     # noqa: E731
         # numpy arrays become tensors of the gModule's type here: the nodes keep their inputs (saved with them)
-        input = self._inputs(_leaves(self, input))
+        input = _leaves(self, input)
+        if input is self.outnode.data.get('input'):
+            # the last output fed back (state = g.forward(state)): that list is emptied below, before it is read
+            input = list(input)
+        input = self._inputs(input)
         for node in self.forwardnodes:
             inp = node.data.get('input')
             if inp:

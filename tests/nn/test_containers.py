@@ -158,6 +158,14 @@ def test_parallel():
         m.forward(rnd(5, 2, 4))
 
 
+def test_parallel_needs_an_input_of_two_dims():
+    # a vector's slices would be numbers (Torch7's select): they were detached 0-d tensors handed to the modules
+    m = nn.Parallel(0, 0, nn.Identity(), nn.Identity())
+    with pytest.raises(ValueError, match=r'nn.Parallel: expected an input of at least 2 dims .* got size \[2\]'):
+        m.forward(rnd(2))
+    np.testing.assert_array_equal(m.forward(rnd(2, 1)).numpy(), rnd(2, 1).reshape(2))
+
+
 # -- MapTable --------------------------------------------------------------------------------------------
 def test_map_table_shares_parameters():
     lin1 = nn.Linear(3, 2)
@@ -530,3 +538,16 @@ def test_sequential_insert_remove_check_their_index():
     assert type(s.remove()).__name__ == 'Tanh' and type(s.remove(0)).__name__ == 'ReLU'
     with pytest.raises(IndexError, match=r"nn\.Sequential\.remove\(-1\): index out of range: the container holds 0"):
         s.remove()
+
+
+def test_errors_keep_the_notes_of_inner_modules():
+    # a gModule notes which of its nodes failed; a container around it re-raised the error without that note
+    x = nn.Identity()()
+    g = nn.gModule([x], [nn.Linear(3, 2)(x).annotate(name='proj')])
+    net = nn.Sequential(nn.Identity(), nn.Sequential(g))
+    with pytest.raises(ValueError) as e:
+        net.forward(rnd(4))
+    lines = str(e.value).split('\n')
+    assert lines[0] == 'nn.Linear(3 -> 2): expected input of size [*, 3] (1-D or 2-D), got [4]'
+    assert lines[1].startswith('  in nn.gModule node proj ') and lines[1].endswith('(nn.Linear(3 -> 2))')
+    assert lines[2:] == ['  in module (0) of nn.Sequential', '  in module (1) of nn.Sequential']

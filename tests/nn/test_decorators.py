@@ -169,6 +169,7 @@ def test_dont_cast():
     y = m.forward(torch.FloatTensor(x))
     assert y.type() == 'torch.FloatTensor'
     np.testing.assert_allclose(y.numpy(), x @ lin.weight.numpy().T + lin.bias.numpy(), rtol=1e-6)
+    m.zeroGradParameters()      # (gradients start uninitialized, as Torch7's)
     gi = m.backward(torch.FloatTensor(x), torch.FloatTensor(np.ones((2, 3), np.float32)))
     assert gi.type() == 'torch.FloatTensor'
     np.testing.assert_allclose(gi.numpy(), np.ones((2, 3)) @ lin.weight.numpy(), rtol=1e-6)

@@ -255,6 +255,28 @@ def test_training_evaluate_propagate():
     assert all(m.train is True for m in net.listModules())
 
 
+def test_evaluate_in_a_container_calls_the_modules_own_evaluate():
+    # Torch7's Container:evaluate calls each module's evaluate(): WeightNorm's recomputes its weight from v and g,
+    # which an update changed; setting the flags alone left the weight of the last training forward
+    def run(direct):
+        torch.manualSeed(3)
+        wn = nn.WeightNorm(nn.Linear(3, 2))
+        net = nn.Sequential(nn.Sequential(wn))
+        x, g = torch.fromNumpy(rnd(4, 3)), torch.fromNumpy(rnd(4, 2, seed=1))
+        net.forward(x)
+        net.zeroGradParameters()
+        net.backward(x, g)
+        net.updateParameters(0.5)
+        (wn if direct else net).evaluate()
+        assert all(m.train is False for m in wn.listModules())
+        return wn, net.forward(x).numpy().copy()
+    wn, direct = run(True)
+    v, gain = wn.v.numpy(), wn.g.numpy()
+    w = gain[:, None] * v / np.sqrt((v * v).sum(1, keepdims=True) + 1e-4)   # (Torch7's 10e-5 in the norm)
+    np.testing.assert_allclose(direct, rnd(4, 3) @ w.T + wn.bias.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(run(False)[1], direct, rtol=1e-12)
+
+
 def test_list_and_find_modules():
     inner = mlp()
     net = nn.Sequential(inner, nn.Linear(2, 2))
@@ -415,3 +437,22 @@ def test_gradInput_none_skips_the_first_layers_input_gradient(first, tmp_path):
     assert back.get(0).gradInput is None
     back.forward(torch.FloatTensor(*x.shape).copy(torch.fromNumpy(x)))
     assert back.backward(torch.FloatTensor(*x.shape).zero(), torch.FloatTensor(5, 2).zero()) is None
+
+
+def test_share_with_another_structure_is_an_error():
+    # Torch7 fails on these (mlp.modules[i] is nil, set(nil)); they used to leave parameters silently unshared
+    a = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 2))
+    b = nn.Sequential(nn.Linear(2, 2), nn.Tanh())
+    with pytest.raises(ValueError, match=r'nn.Sequential.share: it holds 3 modules, the container to share with 2'):
+        a.share(b, 'weight')
+    with pytest.raises(ValueError, match=r"nn.Linear\(2 -> 2\).share: expected nn.Tanh to have a tensor 'weight'"):
+        nn.Sequential(nn.Linear(2, 2)).share(nn.Sequential(nn.Tanh()), 'weight')
+    with pytest.raises(ValueError, match=r"expected nn.Linear\(2 -> 2\) without bias to have a tensor 'bias'"):
+        nn.Linear(2, 2).share(nn.Linear(2, 2, False), 'weight', 'bias')
+    # fewer modules here than there, and a field this module lacks, are fine (as in Torch7)
+    b.share(a, 'weight', 'bias')
+    assert b.get(0).weight.storage() is a.get(0).weight.storage()
+    c, d = nn.Linear(2, 2, False), nn.Linear(2, 2)
+    c.share(d, 'weight', 'bias')
+    d.weight.fill(3)
+    assert (c.weight.numpy() == 3).all() and 'bias' not in c.__dict__

@@ -690,3 +690,37 @@ def test_nest():
     for bad in (None, [], 3, [in1, 'x']):
         with pytest.raises(TypeError):
             nngraph.nest(bad)
+
+
+def test_no_outputs_or_a_node_given_twice_is_a_clear_error():
+    x = nn.Identity()()
+    with pytest.raises(ValueError, match='nn.gModule: no outputs are not supported'):
+        nn.gModule([x], [])
+    # the same input twice failed at forward (a table reached the module); the same output twice said "two inputs
+    # of None"
+    x = nn.Identity()()
+    with pytest.raises(ValueError, match=r'nn.gModule: inputs\[1\] is the same node as inputs\[0\]'):
+        nn.gModule([x, x], [nn.Tanh()(x)])
+    y = nn.Identity()()
+    h = nn.Tanh()(y)
+    with pytest.raises(ValueError, match=r'nn.gModule: outputs\[2\] is the same node as outputs\[0\]'):
+        nn.gModule([y], [h, nn.Sigmoid()(y), h])
+
+
+def test_output_fed_back_as_input():
+    # state = g.forward(state): the list given is g.output, which the forward empties before reading its input
+    x, y = nn.Identity()(), nn.Identity()()
+    g = nn.gModule([x, y], [nn.Tanh()(x), nn.Sigmoid()(y)])
+    a, b = rnd(3, seed=1), rnd(2, seed=2)
+    out = g.forward([torch.fromNumpy(a), torch.fromNumpy(b)])
+    out = g.forward(out)
+    np.testing.assert_allclose(out[0].numpy(), np.tanh(np.tanh(a)), rtol=1e-12)
+    np.testing.assert_allclose(out[1].numpy(), 1 / (1 + np.exp(-1 / (1 + np.exp(-b)))), rtol=1e-12)
+    # one input taking the table of two outputs
+    z = nn.Identity()()
+    p, q = z.split(2)
+    h = nn.gModule([z], [nn.Tanh()(p), nn.Identity()(q)])
+    out = h.forward([torch.fromNumpy(a), torch.fromNumpy(b)])
+    out = h.forward(out)
+    np.testing.assert_allclose(out[0].numpy(), np.tanh(np.tanh(a)), rtol=1e-12)
+    np.testing.assert_array_equal(out[1].numpy(), b)

@@ -419,3 +419,31 @@ def test_join_table_dimension_must_be_an_integer():
     with pytest.raises(TypeError, match=r"nn\.Concat.*expected the dimension to be an integer, got 1.5"):
         nn.Concat(1.5).add(nn.Identity()).forward(T(rnd(2, 3)))
     assert list(nn.JoinTable(1.0).forward([T(rnd(2, 3)), T(rnd(2, 3))]).size()) == [2, 6]   # (a Lua number)
+
+
+def test_split_table_of_a_vector_gives_numbers():
+    # Torch7's select on a vector gives numbers: so do the slices here (they were detached 0-d tensors, copies that
+    # printed as an error); their gradients are numbers too
+    x = T(np.array([1.5, -2.0, 3.0]))
+    m = nn.SplitTable(0)
+    out = m.forward(x)
+    assert out == [1.5, -2.0, 3.0] and all(type(v) is float for v in out)
+    assert nn.SplitTable(0, 1).forward(x) == [1.5, -2.0, 3.0]
+    assert m.backward(x, [0.5, np.float64(2.0), 4]).tolist() == [0.5, 2.0, 4.0]
+    with pytest.raises(TypeError, match=r'nn.SplitTable: expected gradOutput\[1\] to be a number'):
+        m.backward(x, [1.0, T(np.ones(1)), 1.0])
+    with pytest.raises(ValueError, match=r'expected gradOutput to be a list of 3'):
+        m.backward(x, [1.0, 2.0])
+
+
+def test_select_table_index_must_be_an_integer():
+    # a float index failed with Python's bare "list indices must be integers or slices, not float"
+    x = [T(rnd(2)), T(rnd(3, seed=1))]
+    assert nn.SelectTable(1.0).forward(x) is x[1]       # (a Lua number)
+    assert nn.SelectTable(-2.0).forward(x) is x[0]
+    with pytest.raises(TypeError, match=r"nn.SelectTable\(0.5\): expected the index to be an integer, got 0.5"):
+        nn.SelectTable(0.5).forward(x)
+    with pytest.raises(TypeError, match=r"expected the index to be an integer, got '1'"):
+        nn.SelectTable('1').forward(x)
+    gi = nn.SelectTable(1.0).backward(x, T(np.ones(3)))
+    assert gi[0].numpy().tolist() == [0.0, 0.0] and gi[1].numpy().tolist() == [1.0, 1.0, 1.0]

@@ -92,6 +92,19 @@ def test_mixturetable_dim_and_roundtrip(tmp_path):
         nn.MixtureTable().forward([g, [e[:, :, 0], e[:, :, 1]]])
 
 
+def test_mixturetable_experts_of_one_dim():
+    # n scalar experts as one vector: the mixture was a 0-dim tensor (printed "with no dimension", no gradOutput
+    # fitted it); Torch7 fails there too.  As [n, 1] (or a batch, [b, n]) they mix into size [1] ([b])
+    m = nn.MixtureTable()
+    with pytest.raises(ValueError, match=r'nn.MixtureTable: expected the experts tensor \(input\[1\]\) to have '
+                                         r'at least 2 dims .* got size \[2\]'):
+        m.forward([np.array([0.25, 0.75]), np.array([1.0, 2.0])])
+    out = nn.MixtureTable().forward([np.array([0.25, 0.75]), np.array([[1.0], [2.0]])])
+    assert out.size().tolist() == [1] and out.numpy().tolist() == [1.75]
+    out = nn.MixtureTable().forward([np.array([[0.25, 0.75]]), np.array([[1.0, 2.0]])])
+    assert out.size().tolist() == [1] and out.numpy().tolist() == [1.75]
+
+
 def test_ziptable():
     a = [D(2).fill(i) for i in range(6)]
     m = nn.ZipTable()
