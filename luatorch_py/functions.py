@@ -33,8 +33,8 @@ def ones(*sizes, tensortype=None):
 
 
 def eye(n, m=None, tensortype=None):
-    info = _info(tensortype)
-    return _new(info.xp.eye(n, n if m is None else m), info)
+    """The n x m identity matrix (n x n without m), as Torch7's eye: n > 0, and an m <= 0 means n."""
+    return _eye_into(_info(tensortype).tensor_class(), n, m)
 
 
 def _range_values(start, end, step, dtype):
@@ -57,6 +57,7 @@ def _spaced_values(start, end, n, dtype, log=False):
     Float tensors), then 10 ** that for logspace (C's pow / powf).  n must be > 1, or 1 with a == b (Torch7)."""
     ft = np.float32 if np.dtype(dtype) == np.float32 else np.float64
     a, b = ft(start), ft(end)
+    n = int(n)      # Torch7's long argument: 2.5 points are 2 (arange(2.5) with n - 1 = 1.5 gave 3 wrong ones)
     if not (n > 1 or (n == 1 and a == b)):
         raise ValueError(f"{'logspace' if log else 'linspace'}: invalid number of points {n} (from {start} to {end})")
     v = np.full(1, a) if n == 1 else a + np.arange(n, dtype=ft) * (b - a) / ft(n - 1)
@@ -74,7 +75,7 @@ def arange(start, end=None, step=1, tensortype=None):
     if end is None:
         start, end = 0, start
     info = _info(tensortype)
-    return _new(info.xp.arange(start, end, step, dtype=np.float64), info)
+    return _new(info.xp.arange(start, end, step), info)     # (integer bounds stay exact integers past 2^53)
 
 
 def linspace(start, end, n=100, tensortype=None):
@@ -321,7 +322,7 @@ def _into(res, value):
         raise TypeError(f"result tensor expected, got {type(res).__name__}")
     if isinstance(value, Tensor):
         if value is not res:
-            res.resize(value.size()).copy(value)
+            res.resizeAs(value).copy(value)     # (resizeAs: an empty value empties res; resize(()) would leave 1)
     else:
         res.resize(1).fill(value)
     return res
@@ -410,8 +411,12 @@ def _arith_fill(res, values):
 
 
 def _eye_into(res, n, m=None):
-    res.resize(n, n if m is None else m).zero()
+    n, m = _parse_sizes((n, 0 if m is None else m), 'eye')     # Lua's longs: 3.0 is 3
+    if n <= 0:
+        raise ValueError(f"eye: expected n > 0 rows, got {n}")
+    res.resize(n, m if m > 0 else n).zero()                     # THTensor_(eye): m <= 0 means n
     res._a[res._xp.arange(builtins.min(res._a.shape)), res._xp.arange(builtins.min(res._a.shape))] = 1
+    return res
 
 
 def _cat_has_result(args):
@@ -435,11 +440,22 @@ _CONSTRUCTOR_FILLS = dict(
     logspace=lambda r, a, b, n=100: _arith_fill(r, _spaced_values(a, b, n, r._info.dtype, log=True)),
     range=lambda r, a, b, step=1: _arith_fill(r, _range_values(a, b, step, r._info.dtype)),
     randperm=_drawn(lambda r, g, n: _arith_fill(r, np.asarray(g.randperm(*n), np.float64))),
-    cat=lambda r, *args, **kw: _into(r, cat.plain(*args, **kw)),
+    cat=None,      # its own method below: the receiver is not always the result
 )
+
+
+def _cat_method(self, *args, **kw):
+    """x.cat(...) as Lua's x:cat(...): x is the result when two tensors or a list follow (res.cat(a, b, 0),
+    res.cat([a, b], 0)); with one tensor, Torch7's wrapper lets the result default, so x.cat(y [, dim]) is a new
+    cat(x, y [, dim]) and x is unchanged."""
+    if _cat_has_result((self,) + args):
+        return _into(self, cat.plain(*args, **kw))
+    return cat.plain(self, *args, **kw)
+
+
 for _name, _fill in _CONSTRUCTOR_FILLS.items():
     _plain = globals()[_name]
-    _method = _fill_method(_name, _fill)
+    _method = _cat_method if _name == 'cat' else _fill_method(_name, _fill)
     setattr(Tensor, _name, _method)
 
     def _constructor(*args, _plain=_plain, _method=_method, _name=_name, **kw):

@@ -199,14 +199,20 @@ def potri(*args):
 
 
 def pstrf(*args):
-    """``U, piv = torch.pstrf([res, piv,] A [, 'U'|'L'])``: Cholesky with complete pivoting (LAPACK pstrf, automatic
-    tolerance): Pᵀ A P = UᵀU (or LLᵀ) with P[piv[k], k] = 1; piv an IntTensor of 0-based indices (Lua: 1-based)."""
-    (res, rpiv), (a,), (uplo,) = _parse('pstrf', args, 2, 1, [('UL', 'U')], "([res, piv,] A [, 'U'|'L'])")
+    """``U, piv = torch.pstrf([res, piv,] A [, 'U'|'L'] [, tol])``: Cholesky with complete pivoting (LAPACK pstrf; a
+    pivot <= tol is rank deficiency; tol < 0, the default, is LAPACK's n * eps * max(diag(A))): Pᵀ A P = UᵀU (or
+    LLᵀ) with P[piv[k], k] = 1; piv an IntTensor of 0-based indices (Lua: 1-based)."""
+    tol = -1
+    if args and isinstance(args[-1], (int, float, np.integer, np.floating)) and not isinstance(args[-1], bool):
+        args, tol = args[:-1], args[-1]          # Torch7's last argument: {name=real, default=-1}
+    (res, rpiv), (a,), (uplo,) = _parse('pstrf', args, 2, 1, [('UL', 'U')], "([res, piv,] A [, 'U'|'L'] [, tol])")
     ha = _mat('pstrf', a, 'A', square=True)
     w = _sym(ha, uplo).copy()
     n = w.shape[0]
     piv = np.arange(n)
-    tol = n * np.finfo(w.dtype).eps * (w.diagonal().max() if n else 0)
+    tol = w.dtype.type(tol)                      # (a real, as Torch7 passes it)
+    if tol < 0:     # LAPACK's dlamch('Epsilon') is the unit roundoff, half of numpy's eps
+        tol = n * (np.finfo(w.dtype).eps / 2) * (w.diagonal().max() if n else 0)
     for j in range(n):
         p = j + int(np.argmax(w.diagonal()[j:]))
         if not w[p, p] > tol:

@@ -193,7 +193,8 @@ class Generator:
     # -- raw words ---------------------------------------------------------------------------------------
     def _raw(self, n):
         """n tempered MT19937 words (uint64 array): THRandom_random n times."""
-        self._fresh = False
+        if int(n):                        # no draw (an empty fill) leaves Torch7's next = 0 after a seed
+            self._fresh = False
         return self._bg.random_raw(int(n))
 
     def _u01(self, n):
@@ -204,19 +205,27 @@ class Generator:
     def random(self, a=None, b=None):
         """torch.random(): one 32-bit word; random(b): 1..b; random(a, b): a..b (TensorMath.lua's
         THRandom_random1__/random2__: word % b + 1 and word % (b+1-a) + a, in unsigned long arithmetic)."""
+        # the bounds are Lua's long arguments (C truncates 2.5 to 2), checked before the draw as TH checks them, so
+        # a refused call leaves the stream where it was
+        if b is None and a is not None:
+            a, b = None, a
+        if b is not None:
+            b = int(b)
+            if a is None and b <= 0:
+                raise ValueError("random: upper bound must be strictly positive")
+        if a is not None:
+            a = int(a)
+            if b < a:
+                raise ValueError("random: upper bound must be larger than lower bound")
+            if (b + 1 - a) & _M64 == 0:
+                raise ValueError("random: bounds span the whole 64-bit range")
         self._fresh = False
         r = self._bg.random_raw()
-        if a is None and b is None:
-            return r
         if b is None:
-            a, b = None, a
+            return r
         if a is None:
-            if b <= 0:
-                raise ValueError("random: upper bound must be strictly positive")
-            return r % int(b) + 1
-        if b < a:
-            raise ValueError("random: upper bound must be larger than lower bound")
-        return _signed64(r % ((int(b) + 1 - int(a)) & _M64) + int(a))
+            return r % b + 1
+        return _signed64(r % ((b + 1 - a) & _M64) + a)
 
     def random_array(self, n):
         """n raw 32-bit words as int64 (what torch.random() returns, n times)."""
@@ -262,8 +271,7 @@ class Generator:
     def _by_chunks(self, out, fill):
         """Fill the 1-D numpy array ``out`` in order by chunks of _CHUNK values, ``fill(chunk)`` writing each: no
         array of out's size is made."""
-        self._fresh = False               # (as _raw, even for an empty out)
-        for i in range(0, out.shape[0], _CHUNK):
+        for i in range(0, out.shape[0], _CHUNK):      # (each chunk's _raw marks the stream drawn)
             fill(out[i:i + _CHUNK])
         return out
 
@@ -340,6 +348,9 @@ class Generator:
         """THRandom_bernoulli: u <= p, as int64 0/1.  p is a number or n probabilities (Torch7's
         bernoulli(FloatTensor/DoubleTensor p), one per element)."""
         p = np.asarray(p, dtype=np.float64)
+        if p.ndim and p.size != int(n):
+            raise ValueError(f"bernoulli: expected one probability per element ({int(n)}), got a tensor of "
+                             f"{p.size} probabilities (Torch7: inconsistent tensor size)")
         if int(n) and not np.all((p >= 0) & (p <= 1)):
             raise ValueError("bernoulli: p must be >= 0 and <= 1")
         return (self._u01(n) <= p.ravel() if p.ndim else self._u01(n) <= p).astype(np.int64)
@@ -362,22 +373,22 @@ class Generator:
         """
         kind = _fill_kind(dtype_name)
         mod, dt = _FILL_TYPES[kind]
-        r = self._raw(n)
+        # the bounds are checked before drawing, as TH checks them: a refused fill leaves the stream where it was
         if a is None and b is None:
-            v = r % np.uint64(mod)
+            span, low = mod, 0
         elif a is None or b is None:
             b = int(a if b is None else b)
             if b <= 0:
                 raise ValueError("random: upper bound must be strictly positive")
-            v = r % np.uint64(b) + np.uint64(1)
+            span, low = b, 1
         else:
             a, b = int(a), int(b)
             if b < a:
                 raise ValueError("random: upper bound must be larger than lower bound")
-            span = (b + 1 - a) & _M64                   # long b+1-a, then unsigned
+            span, low = (b + 1 - a) & _M64, a & _M64    # long b+1-a, then unsigned
             if span == 0:
                 raise ValueError("random: bounds span the whole 64-bit range")
-            v = r % np.uint64(span) + np.uint64(a & _M64)   # wraps mod 2^64 as unsigned long does
+        v = self._raw(n) % np.uint64(span) + np.uint64(low)     # wraps mod 2^64 as unsigned long does
         if dt in (np.float32, np.float64):
             return v.astype(dt).astype(np.float64)       # unsigned long -> float/double, as C converts
         return v.view(np.int64).astype(dt).astype(np.int64)

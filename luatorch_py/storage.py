@@ -5,6 +5,7 @@ the tensors that view it are re-pointed at the new buffer so that they keep shar
 shrink leaves the views that no longer fit on the old buffer (a storage of their own): they stop sharing with
 this storage but stay valid (Torch7 would let them read freed memory).
 """
+import numbers
 import sys
 import weakref
 
@@ -61,8 +62,9 @@ class Storage(RefCounted):
             raise TypeError(f"{self._info.storage_name}: expected (size), (values), (storage, [offset, [size]]) or "
                             f"(filename, [shared, [size]]), got {1 + len(rest)} arguments starting with "
                             f"{type(arg).__name__}")
-        elif isinstance(arg, (int, np.integer)):
-            if arg < 0:
+        elif isinstance(arg, (int, np.integer, float, np.floating)):
+            arg = _int_arg(arg, f"{self._info.storage_name}(size)") if isinstance(arg, (float, np.floating)) else arg
+            if arg < 0:                 # (a Lua number: 3.0 is the size 3, as the tensor constructors take it)
                 raise ValueError(f"{self._info.storage_name}: size must be >= 0, got {arg}")
             self._data = self._info.empty((_checked_size(self._info, arg),))
         else:
@@ -104,7 +106,7 @@ class Storage(RefCounted):
 
     def __setitem__(self, i, v):
         self._check_index(i)
-        self._data[i] = v
+        self._data[i] = _element(self, v, '__setitem__')
 
     def __iter__(self):
         return iter(self.tolist())
@@ -125,7 +127,7 @@ class Storage(RefCounted):
 
     # -- mutation ------------------------------------------------------------------------------------
     def fill(self, value):
-        self._data.fill(value)
+        self._data.fill(_element(self, value, 'fill'))
         return self
 
     def copy(self, src):
@@ -238,9 +240,21 @@ class _Views(list):
         return [t for t in (r() for r in self) if t is not None]
 
 
+def _element(st, v, what):
+    """The number v as st's element type, converted as C converts Torch7's ``real`` argument (integers truncate and
+    wrap: 300 in a ByteStorage is 44), as Tensor.fill does; a non-number raises TypeError (numpy would store None as
+    NaN and '3' as 3, and refuse 300 for a ByteStorage with an OverflowError)."""
+    if not isinstance(v, (numbers.Number, np.number, np.bool_)) and getattr(v, 'ndim', None) != 0:
+        raise TypeError(f"{st._info.storage_name}.{what}: expected a number, got {type(v).__name__} ({v!r:.40})")
+    if st._info.dtype.kind not in 'iu':
+        return v
+    from .tensor_math import _scalar_for      # (tensor_math imports the tensor modules, which import this one)
+    return _scalar_for(st, v)
+
+
 def _int_arg(v, what):
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)) \
-            or float(v) != int(v):
+            or (isinstance(v, (float, np.floating)) and not float(v).is_integer()):    # (NaN and inf too)
         raise TypeError(f"{what}: expected an integer, got {v!r}")
     return int(v)
 
@@ -297,6 +311,8 @@ def _checked_size(info, n):
     """``n`` (an int) when a buffer of n elements is addressable, else a ValueError naming the storage type (numpy
     would say 'array is too big' or wrap the size around)."""
     n = int(n)
+    if n < 0:                       # (numpy would say 'negative dimensions are not allowed')
+        raise ValueError(f"{info.storage_name}: size must be >= 0, got {n}")
     if n * info.dtype.itemsize > sys.maxsize:
         raise ValueError(f"{info.storage_name}: a size of {n} elements ({n * info.dtype.itemsize} bytes) is more "
                          f"than can be addressed (at most {sys.maxsize} bytes)")

@@ -223,3 +223,52 @@ def test_view_functions(device):
     c = torch.clone(x)
     assert c.tolist() == x.tolist() and c.storage() is not x.storage()
     assert torch.contiguous(x) is x
+
+
+# -- bug hunt (maths): the cat method, result-first forms of empty results, eye's Lua arguments, arange -------------
+def test_cat_method_with_one_tensor_returns_a_new_cat():
+    """Lua's x:cat(y [, dim]) lets the result default (cwrap's first variant): a new tensor, x unchanged; x is the
+    result only when two tensors or a list follow."""
+    a, b = T([[1, 2]]), T([[3, 4]])
+    c = a.cat(b)
+    assert c is not a and c.tolist() == [[1, 2, 3, 4]] and a.tolist() == [[1, 2]]
+    assert a.cat(b, 0).tolist() == [[1, 2], [3, 4]] and a.tolist() == [[1, 2]]
+    res = torch.Tensor()
+    assert res.cat(a, b, 0) is res and res.tolist() == [[1, 2], [3, 4]]
+    assert res.cat([b, a], 1) is res and res.tolist() == [[3, 4, 1, 2]]
+
+
+def test_result_first_forms_with_empty_results():
+    """An empty result empties the result tensor (it used to be resized to one element, then refused the copy)."""
+    res = torch.LongTensor(3).fill(7)
+    assert torch.nonzero(res, torch.zeros(3)) is res and res.nElement() == 0 and res.dim() == 0
+    vals = torch.Tensor(3).fill(7)
+    assert torch.maskedSelect(vals, torch.zeros(3), torch.ByteTensor(3).zero()) is vals and vals.nElement() == 0
+    res = torch.Tensor(2).fill(7)
+    assert torch.cat(res, torch.Tensor(), torch.Tensor(), 0) is res and res.nElement() == 0
+    assert torch.nonzero(res, T([0, 5])) is res and res.tolist() == [[1]]
+
+
+def test_eye_takes_lua_numbers_and_torch7_bounds():
+    assert torch.eye(2.0).tolist() == [[1, 0], [0, 1]]                  # Lua's longs: 2.0 is 2
+    assert torch.eye(2, 3.0).tolist() == [[1, 0, 0], [0, 1, 0]]
+    assert torch.eye(2, 0).tolist() == [[1, 0], [0, 1]]                 # THTensor_(eye): m <= 0 means n
+    assert torch.eye(torch.IntTensor(), 2, 0).tolist() == [[1, 0], [0, 1]]
+    with pytest.raises(ValueError, match='eye: expected n > 0'):
+        torch.eye(0)
+    with pytest.raises(TypeError, match='eye'):
+        torch.eye(2.5)
+
+
+def test_arange_of_integers_is_exact_past_2_53():
+    x = torch.arange(2 ** 53, 2 ** 53 + 3, tensortype='torch.LongTensor')
+    assert x.tolist() == [2 ** 53, 2 ** 53 + 1, 2 ** 53 + 2]
+    assert torch.arange(0, 1, 0.25).tolist() == [0, 0.25, 0.5, 0.75]
+
+
+def test_linspace_point_count_is_a_lua_long():
+    assert torch.linspace(0, 1, 2.5).tolist() == [0, 1]                 # Lua: (long)2.5 = 2 points
+    assert torch.linspace(0, 1, 3.0).tolist() == [0, 0.5, 1]
+    assert torch.logspace(0, 2, 3.9).tolist() == [1, 10, 100]
+    res = torch.Tensor()
+    assert torch.linspace(res, 0, 2, 3.5) is res and res.tolist() == [0, 1, 2]

@@ -285,3 +285,21 @@ def test_cupy_linalg_path_keeps_arrays_on_the_device_and_checks_results(monkeypa
         torch.inverse(_on('cuda', [[1.0, 2.0], [2.0, 4.0]]))
     with pytest.raises(torch.LinAlgError, match=r"torch.potrf: A \(2x2\) is not positive definite"):
         torch.potrf(_on('cuda', [[1.0, 2.0], [2.0, 1.0]]))
+
+
+def test_pstrf_takes_torch7s_tolerance():
+    """Torch7's pstrf([res, piv,] A [, uplo] [, tol]): a pivot <= tol is rank deficiency; tol < 0 (the default) is
+    LAPACK's n * dlamch('Epsilon') * max(diag), dlamch's epsilon being 2^-53 (numpy's eps is 2^-52)."""
+    a = T([[4.0, 2.0], [2.0, 3.0]])                          # pivots 4, then 3 - 1 = 2
+    u, piv = torch.pstrf(a, 'U', 0.5)
+    np.testing.assert_allclose(_np(u), [[2.0, 1.0], [0.0, np.sqrt(2.0)]], rtol=1e-15)
+    assert piv.tolist() == [0, 1]
+    with pytest.raises(torch.LinAlgError, match=r"torch.pstrf: A \(2x2\) is rank deficient .*pivot 1: 2"):
+        torch.pstrf(a, 'U', 3.0)
+    with pytest.raises(torch.LinAlgError, match=r"pivot 0: 4"):
+        torch.pstrf(a, 5)                                   # the tolerance right after A
+    res, rpiv = torch.Tensor(), torch.IntTensor()
+    assert torch.pstrf(res, rpiv, a, 'L', -1)[0] is res and _np(res)[1, 0] == 1.0
+    eps = np.finfo(np.float64).eps
+    u, _ = torch.pstrf(T([[1.0, 0.0], [0.0, 1.5 * eps]]))  # above 2 * 2^-53 * 1, LAPACK's stopping value
+    np.testing.assert_allclose(_np(u).diagonal(), [1.0, np.sqrt(1.5 * eps)], rtol=1e-15)

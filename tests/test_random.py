@@ -469,3 +469,50 @@ def test_tensor_fills_in_place_or_not_give_the_same_values():
         torch.manualSeed(3)
         u = getattr(torch.FloatTensor(1001, 7).t(), fill)(*args).numpy()     # a transposed view: drawn, copied
         assert t.tobytes() == np.ascontiguousarray(u).tobytes()
+
+
+# -- bug hunt (maths): bounds are Lua longs, checked before the draw; bernoulli's tensor of p's ---------------------
+def test_random_bounds_are_longs_checked_before_the_draw():
+    """TensorMath.lua's random1__/random2__ take longs (C truncates 0.5 to 0) and check them before THRandom_random:
+    a refused call leaves the stream where it was (it used to draw first, and random(0.5) divided by zero)."""
+    import luatorch_py as torch
+    g = Generator(11)
+    want = Generator(11).random()
+    for bad in ((0.5,), (0,), (3, 2), (2.9, 2.1 - 1)):
+        with pytest.raises(ValueError, match='random: upper bound'):
+            g.random(*bad)
+    assert g.random() == want                                   # nothing drawn by the refused calls
+    g, h = Generator(12), Generator(12)
+    assert g.random(1.5, 1.2) == 1 and h.random() >= 0          # (1, 1): one draw, as Lua's random(1, 1)
+    assert g.random(7.9) == h.random() % 7 + 1                  # 7.9 is Lua's long 7
+    g, h = Generator(13), Generator(13)
+    x = torch.LongTensor(4)
+    with pytest.raises(ValueError, match='upper bound must be strictly positive'):
+        x.random(g, 0)
+    with pytest.raises(ValueError, match='upper bound must be larger'):
+        x.random(g, 5, 4)
+    assert x.random(g, 3, 5).tolist() == [int(w) % 3 + 3 for w in h.random_array(4)]
+
+
+def test_bernoulli_tensor_of_probabilities_needs_one_per_element():
+    import luatorch_py as torch
+    g = Generator(5)
+    with pytest.raises(ValueError, match=r'bernoulli: expected one probability per element \(3\), got a tensor of 2'):
+        torch.Tensor(3).bernoulli(g, torch.Tensor([0.5, 1]))
+    with pytest.raises(ValueError, match='one probability per element'):
+        torch.Tensor(3).bernoulli(g, torch.Tensor([0.5]))         # numpy broadcast this one silently
+    assert torch.Tensor(2, 2).bernoulli(g, torch.Tensor([0, 1, 1, 0])).tolist() == [[0, 1], [1, 0]]
+
+
+def test_empty_fill_after_a_seed_leaves_the_state_bytes():
+    """Torch7 draws nothing for an empty tensor, so its THGenerator keeps left = 1, next = 0 after manualSeed; the
+    state bytes (getRNGState) stay Lua's (next used to read 624)."""
+    import luatorch_py as torch
+    for fill in (lambda: torch.rand(0), lambda: torch.Tensor().uniform(), lambda: torch.FloatTensor().bernoulli(0.3),
+                 lambda: torch.LongTensor().random(), lambda: torch.Tensor().exponential()):
+        torch.manualSeed(1)
+        fill()
+        assert struct.unpack_from('<iiQ', torch.getRNGState().numpy(), 8) == (1, 1, 0)
+    torch.manualSeed(1)
+    torch.rand(1)
+    assert struct.unpack_from('<iiQ', torch.getRNGState().numpy(), 8) == (624, 1, 1)

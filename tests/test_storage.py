@@ -232,3 +232,39 @@ def test_cpu_storages_from_4kb_are_cache_line_aligned():
         assert backend.address(s._data) % backend.CACHE_LINE == 0
         t = torch.DoubleTensor(n, 3)
         assert backend.address(t._a) % backend.CACHE_LINE == 0
+
+
+def test_fill_and_item_assignment_convert_as_c():
+    """Torch7's s:fill(v) and s[i] = v take a real: integers truncate and wrap (as Tensor.fill does here); numpy
+    refused 300 for a ByteStorage with an OverflowError, and stored None as NaN and '3' as 3."""
+    s = torch.ByteStorage(2).fill(300)
+    assert s.tolist() == [44, 44]
+    s[0] = -1
+    assert s.tolist() == [255, 44]
+    assert torch.IntStorage(2).fill(-2.7).tolist() == [-2, -2]
+    assert torch.LongStorage(1).fill(2 ** 64 + 5).tolist() == [5]
+    assert torch.FloatStorage(1).fill(0.1).tolist() == [np.float32(0.1)]
+    d = torch.DoubleStorage(1)
+    for bad in (None, '3'):
+        with pytest.raises(TypeError, match='DoubleStorage.fill: expected a number'):
+            d.fill(bad)
+        with pytest.raises(TypeError, match='DoubleStorage.__setitem__: expected a number'):
+            d[0] = bad
+
+
+def test_size_given_as_a_lua_number():
+    """torch.DoubleStorage(3.0) is Lua's DoubleStorage(3) (every Lua number is a double), as the tensor constructors
+    take 3.0; other floats are refused by name (NaN used to leak int()'s ValueError)."""
+    assert len(torch.DoubleStorage(3.0)) == 3 and len(torch.ByteStorage(np.float32(2))) == 2
+    for bad in (2.5, float('nan'), float('inf')):
+        with pytest.raises(TypeError, match=r'torch.DoubleStorage\(size\): expected an integer'):
+            torch.DoubleStorage(bad)
+    with pytest.raises(TypeError, match='expected an integer'):
+        torch.DoubleStorage(torch.DoubleStorage(4), float('nan'))
+
+
+def test_resize_to_a_negative_size_names_the_storage():
+    s = torch.FloatStorage([1, 2])
+    with pytest.raises(ValueError, match=r'torch.FloatStorage: size must be >= 0, got -1'):
+        s.resize(-1)
+    assert s.tolist() == [1, 2]
