@@ -52,6 +52,9 @@ class Normalize(Module):
         buf = self._buffer('_buf', x2.shape)
         norm = self._buffer('_norm', (n, 1))
         if self.p == math.inf:
+            if x2.shape[1] == 0:    # (numpy's argmax would fail with a message naming neither)
+                raise ValueError(f"{self!r}: the inf-norm of a row of no element is undefined (input rows of size "
+                                 f"{sizestr(x2.shape)})")
             xp.abs(x2, out=buf)
             idx = self._buffer('_idx', (n, 1), long_info(self))
             xp.argmax(buf, axis=1, keepdims=True, out=idx)
@@ -95,9 +98,10 @@ class Normalize(Module):
             buf.fill(0)
             idx = self.__dict__['_idx']
             flat = self._buffer('_flat', (n, 1), long_info(self))
-            rows = self.__dict__.get('_rowbase')
-            if rows is None or rows.shape[0] != n or array_module(rows) is not xp:
+            rows = self.__dict__.get('_rowbase')      # each row's first flat position: depends on n and d
+            if rows is None or self.__dict__.get('_rowbase_key') != (n, d) or array_module(rows) is not xp:
                 rows = self._rowbase = xp.arange(n, dtype=np.int64).reshape(n, 1) * d
+                self._rowbase_key = (n, d)
             xp.add(idx, rows, out=flat)
             picked = self._buffer('_picked', (n, 1))
             xp.take(x2.reshape(-1) if x2.flags.c_contiguous else xp.ascontiguousarray(x2).reshape(-1),

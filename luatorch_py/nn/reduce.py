@@ -93,6 +93,9 @@ class _Extreme(_Reduce):
         x = self._coerce(input)._a
         xp = array_module(x)
         d = self._dimension(x)
+        if x.shape[d] == 0:         # (numpy's argmax/argmin would fail with a message naming neither)
+            raise ValueError(f"{self!r}: cannot take the {self._arg[3:]} over dimension {d} of size 0 (input of "
+                             f"size {sizestr(x.shape)})")
         shape, kept = self._shapes(x, d)
         idx = self._buffer('_indices', kept, long_info(self))
         if d == x.ndim - 1 or xp is not np:
@@ -118,7 +121,7 @@ class _Extreme(_Reduce):
         n = shape[d]
         post = int(np.prod(shape[d + 1:]))
         base = self.__dict__.get('_base')
-        key = (pre, n, post)
+        key = (pre, n, post, idx.shape)     # (another shape of as many elements needs the base in its shape)
         if base is None or self.__dict__.get('_base_key') != key or base.dtype != np.int64 or \
                 array_module(base) is not xp:
             base = (xp.arange(pre, dtype=np.int64)[:, None] * (n * post)

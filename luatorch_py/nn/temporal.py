@@ -215,6 +215,10 @@ class TemporalDynamicKMaxPooling(Module):
         super().__init__()
         if isinstance(minK, bool) or not isinstance(minK, numbers.Integral) or minK < 1:
             raise ValueError(f"nn.TemporalDynamicKMaxPooling: minK must be a positive integer, got {minK!r}")
+        if factor is None:
+            factor = 0                  # Torch7: factor or 0
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
+            raise TypeError(f"nn.TemporalDynamicKMaxPooling: factor must be a number, got {factor!r}")
         self.minK = minK
         self.factor = factor
 

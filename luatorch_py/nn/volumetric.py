@@ -458,6 +458,7 @@ class VolumetricReplicationPadding(Module):
         x = self._coerce(input)._a
         if x.ndim not in (4, 5):
             raise ValueError(f"{self!r}: input must be 4 or 5-dimensional, got size {sizestr(x.shape)}")
+        check_nonempty(self, x)     # (no edge voxel to repeat; numpy's broadcast error would name neither)
         x5 = x if x.ndim == 5 else x[None]
         osize = tuple(n + a + b for n, (a, b) in zip(x5.shape[2:], self._pads()))
         if min(osize) < 1:

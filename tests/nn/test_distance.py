@@ -24,6 +24,28 @@ def test_normalize(p):
     assert J.testJacobian(nn.Normalize(p), D(5)) < TOL
 
 
+def test_normalize_inf_rows_of_another_length_same_batch():
+    # the inf-norm's backward keeps each row's first flat position: a batch of as many rows of another length
+    # must not reuse them (it sent the gradient of the max to the wrong elements)
+    x1, x2, g2 = rnd(4, 3), rnd(4, 5, seed=1), rnd(4, 5, seed=2)
+    m = nn.Normalize(math.inf)
+    m.forward(x1)
+    m.backward(x1, np.ones((4, 3)))
+    m.forward(x2)
+    gi = m.backward(x2, g2).numpy()
+    norms = np.abs(x2).max(1, keepdims=True) + 1e-10
+    arg = np.abs(x2).argmax(1)[:, None]
+    # d(x_j / n)/dx_i = [i == j] / n - x_j / n^2 dn/dx_i, dn/dx_i = sign(x_i) (Torch7: x_i / n) at the max only
+    want = g2 / norms
+    cross = (x2 * g2).sum(1, keepdims=True)
+    np.put_along_axis(want, arg, np.take_along_axis(want, arg, 1)
+                      - np.take_along_axis(x2, arg, 1) / norms * cross / norms ** 2, 1)
+    fresh = nn.Normalize(math.inf)
+    fresh.forward(x2)
+    np.testing.assert_allclose(gi, fresh.backward(x2, g2).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gi, want, rtol=1e-10)
+
+
 def test_normalize_repr_and_errors():
     assert repr(nn.Normalize(2)) == 'nn.Normalize(2)'
     assert repr(nn.Normalize(1.5)) == 'nn.Normalize(1.500000)'
@@ -32,6 +54,11 @@ def test_normalize_repr_and_errors():
         nn.Normalize(0)
     with pytest.raises(ValueError, match=r'nn.Normalize\(2\): expected a 1-D input or a 2-D batch, got size \[2, 3, 4\]'):
         nn.Normalize(2).forward(rnd(2, 3, 4))
+    # rows of no element have no largest |x|: a named error (the finite norms give an empty output)
+    with pytest.raises(ValueError, match=r'^nn.Normalize\(inf\): the inf-norm of a row of no element is undefined '
+                                         r'\(input rows of size \[4, 0\]\)'):
+        nn.Normalize(math.inf).forward(np.zeros((4, 0)))
+    assert nn.Normalize(2).forward(np.zeros((4, 0))).numpy().shape == (4, 0)
 
 
 # -- MM -------------------------------------------------------------------------------------------------------

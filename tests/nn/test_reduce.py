@@ -67,6 +67,34 @@ def test_max_min():
         nn.Max(3).forward(x)
 
 
+def test_max_min_backward_after_another_shape_of_as_many_elements():
+    # the kept flat positions of each slice's first element must follow the input's shape, not only its sizes
+    # before, at and after the dim (numpy's broadcast error leaked)
+    for cls, arg in ((nn.Max, np.argmax), (nn.Min, np.argmin)):
+        for (s1, d1), (s2, d2) in ((((2, 3, 4), 1), ((2, 3, 2, 2), 1)), (((4, 3, 2), 1), ((2, 2, 3, 2), 2))):
+            m = cls(d1)
+            x1 = rnd(*s1)
+            m.forward(x1)
+            m.backward(x1, np.ones(np.delete(s1, d1)))
+            m.dimension = d2
+            x2 = rnd(*s2, seed=1)
+            g2 = rnd(*np.delete(s2, d2), seed=2)
+            m.forward(x2)
+            want = np.zeros_like(x2)
+            np.put_along_axis(want, np.expand_dims(arg(x2, axis=d2), d2), np.expand_dims(g2, d2), d2)
+            np.testing.assert_array_equal(m.backward(x2, g2).numpy(), want)
+
+
+def test_max_min_over_an_empty_dim_is_a_named_error():
+    # the reduced dim has no element: no max; other dims of size 0 just give an empty output
+    x = np.zeros((3, 0))
+    for cls, what in ((nn.Max, 'max'), (nn.Min, 'min')):
+        with pytest.raises(ValueError, match=rf'^{cls.__torch_name__}: cannot take the {what} over dimension 1 '
+                                             rf'of size 0 \(input of size \[3, 0\]\)'):
+            cls(1).forward(x)
+        assert cls(0).forward(x).numpy().shape == (0,)
+
+
 @pytest.mark.parametrize('make', [lambda: nn.Sum(1), lambda: nn.Mean(1), lambda: nn.Max(1), lambda: nn.Min(0)])
 def test_float32_and_steady_state(make):
     x = rnd(6, 7)

@@ -114,6 +114,16 @@ def test_dynamic_kmax_pooling():
         m.forward(rnd(3))
 
 
+def test_dynamic_kmax_pooling_factor_none_is_zero():
+    # Torch7: self.factor = factor or 0 (k = minK); anything but a number is refused when made, not at forward
+    x = rnd(7, 3)
+    m = nn.TemporalDynamicKMaxPooling(3, None)
+    assert m.factor == 0
+    np.testing.assert_array_equal(m.forward(x).numpy(), ref_kmax(x, 3))
+    with pytest.raises(TypeError, match=r"^nn.TemporalDynamicKMaxPooling: factor must be a number, got 'x'"):
+        nn.TemporalDynamicKMaxPooling(2, 'x')
+
+
 # -- .t7 round trips and CUDA --------------------------------------------------------------------------------------
 def _cases():
     return [(lambda: nn.TemporalRowConvolution(4, 3, 2), (2, 9, 4)),

@@ -4,6 +4,7 @@ values against loop references written from THNN's C loops, Jacobians (float64),
 trips, and (gpu) CUDA under the CuPy stand-in."""
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -328,6 +329,11 @@ def test_replication_padding_repr_errors():
         m.backward(rnd(1, 2, 2, 2), rnd(1, 2, 2, 2))
     with pytest.raises(TypeError, match='pright must be an int'):
         nn.VolumetricReplicationPadding(1, 1.5)
+    # an empty input (no edge voxel to repeat) is refused naming the module, as SpatialReplicationPadding does
+    for shape in ((2, 0, 4, 5), (1, 2, 3, 4, 0), (0, 2, 3, 4, 5)):
+        with pytest.raises(ValueError, match=re.escape(f"{m!r}: got an empty input (size [{', '.join(map(str, shape))}"
+                                                       f"])")):
+            m.forward(np.zeros(shape))
 
 
 # -- .t7 round trips -----------------------------------------------------------------------------------------------
