@@ -529,7 +529,7 @@ class Tensor(RefCounted):
 
     def resize(self, *sizes):
         """Resize in place (contents are whatever the memory held); reuses the storage when large enough."""
-        sizes = _parse_sizes(sizes, 'resize')
+        sizes = _parse_sizes(sizes, 'resize') or (0,)    # (no sizes: Torch7's empty tensor, not a 1-element 0-d one)
         if sizes == self._a.shape:      # Torch7: same sizes keep the geometry (strides too)
             return self
         self._set_geometry(self.storageOffset(), sizes)

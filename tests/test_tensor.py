@@ -1056,3 +1056,11 @@ def test_printing_is_torch7_text():
     assert repr(torch.FloatTensor([1.5, -2])) == ' 1.5000\n-2.0000\n[torch.FloatTensor of size 2]\n'
     assert str(torch.LongTensor([[1, 20]]).t()) == '  1\n 20\n[torch.LongTensor of size 2x1]\n'
     assert str(torch.Tensor()) == '[torch.DoubleTensor with no dimension]\n'
+
+
+def test_resize_to_no_sizes_is_empty():
+    # Torch7's x:resize() / torch.zeros(res) with no sizes leave an empty tensor (0 elements, no dims); it used to be
+    # a 0-d tensor of one element
+    for t in (torch.Tensor(3).fill(1).resize(), torch.Tensor(3).resize(()), torch.zeros(torch.Tensor(3)),
+              torch.LongTensor(2, 2).resize(torch.LongStorage())):
+        assert t.nElement() == 0 and t.dim() == 0 and t.numpy().shape == (0,)
