@@ -333,7 +333,8 @@ class File:
         self._check_open()
         if not self._writable:
             raise ValueError(f"{self._what}: attempt to write in a read-only file")
-        out = t7._BinaryOut(_Sink(self)) if self._binary else t7._AsciiOut(_Sink(self))
+        out = t7._BinaryOut(_Sink(self), self._long_size or 8, '<' if self._native else '>') if self._binary \
+            else t7._AsciiOut(_Sink(self))
         if self._saver is None or not self._referenced:
             self._saver = t7._Saver(out)
         self._saver.o = out
@@ -345,7 +346,8 @@ class File:
         from .serialization import t7
         self._check_read()
         data, pos = self._data()
-        inp = t7._BinaryIn(data, 8) if self._binary else t7._AsciiIn(data)
+        inp = t7._BinaryIn(data, self._long_size or 8, '<' if self._native else '>') if self._binary \
+            else t7._AsciiIn(data)
         inp.pos = pos
         if self._loader is None or not self._referenced:
             self._loader = t7._Loader(inp)
@@ -357,6 +359,9 @@ class File:
         except t7.T7Error as e:
             self._fh.seek(pos)
             raise t7.T7Error(f"{self._what}.readObject: {e}") from None
+        except Exception as e:      # a damaged file that got past the checks: the documented error, as deserialize
+            self._fh.seek(pos)
+            raise t7.T7Error(f"{self._what}.readObject: cannot load ({type(e).__name__}: {e})", inp.pos) from e
         self._fh.seek(inp.pos)
         return obj
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import luatorch_py as torch
-from luatorch_py.serialization import classes
+from luatorch_py.serialization import classes, t7
 from luatorch_py.serialization.t7 import OBJECT_CLASSES
 
 
@@ -192,6 +192,55 @@ def test_objects_roundtrip_with_references(tmp_path):
         m.seek(0)
         back = m.readObject()
         assert back['w'].tolist() == t.tolist() and back['k'] == [1, 2]
+
+
+def test_objects_follow_long_size_and_byte_order():
+    # torch.load(f, 'b32') is DiskFile:longSize(4):readObject() in Torch7: the file's longs (tensor geometry,
+    # LongStorage elements) are int32; and after bigEndianEncoding() every number of an object is big-endian.
+    # readObject/writeObject used 8-byte little-endian longs whatever the file's settings.
+    t = torch.LongTensor([[1, -2], [3, 4]]).t()
+    m = torch.MemoryFile().binary().longSize(4)
+    m.writeObject(t)
+    raw = m.storage().numpy().tobytes()[:-1]
+    assert len(raw) == len(torch.serialize(t)) - 4 * 10    # 2 sizes, 2 strides, offset, storage size, 4 elements
+    back = torch.deserialize(raw, 'b32')
+    assert back.tolist() == [[1, 3], [-2, 4]] and back.stride() == t.stride()
+    r = torch.MemoryFile(m.storage(), 'r').binary().longSize(4)
+    assert r.readObject().tolist() == [[1, 3], [-2, 4]]
+    m = torch.MemoryFile().binary().bigEndianEncoding()
+    m.writeObject({'x': 2.5, 't': t})
+    raw = m.storage().numpy().tobytes()[:-1]
+    assert raw[:8] == struct.pack('>ii', 3, 1)
+    r = torch.MemoryFile(m.storage(), 'r').binary().bigEndianEncoding()
+    back = r.readObject()
+    assert back['x'] == 2.5 and back['t'].tolist() == [[1, 3], [-2, 4]] and back['t'].stride() == t.stride()
+
+
+def test_read_object_failures_are_t7_errors():
+    # torch.deserialize turns whatever a damaged file raises past the checks into a T7Error; readObject let it
+    # through as is (here a class's own error; an ascii integer of 5000 digits gave Python's int() ValueError)
+    class Broken:
+        def __t7_setstate__(self, fields, ctx):
+            raise IndexError('no such part')
+
+        def __t7_getstate__(self):
+            return {'a': 1}
+    t7.registerObjectClass('test.Broken', Broken)
+    try:
+        data = torch.serialize(Broken())
+        m = torch.MemoryFile().binary()
+        m.writeString(data)
+        m.seek(0)
+        with pytest.raises(torch.T7Error, match=r'MemoryFile.readObject: cannot load \(IndexError: no such part\)'):
+            m.readObject()
+        assert m.position() == 0
+    finally:
+        del OBJECT_CLASSES['test.Broken']
+    m = torch.MemoryFile()
+    m.writeString(b'3\n' + b'9' * 5000 + b'\n')
+    m.seek(0)
+    with pytest.raises(torch.T7Error, match=r'a reference index .*\(5000 characters\) out of range'):
+        m.readObject()
 
 
 def test_lua_written_files_read_and_rewritten(shared_dir):

@@ -95,12 +95,13 @@ def _node_data(raw, ctx):
 
 def _new_data(raw, cache):
     """A NodeData with raw's fields but ``mapindex`` (filled by _node_data), registered in ``cache``."""
+    read = raw      # the cache key: the object read (an empty table is a list), which _node_data looks up
     if isinstance(raw, list) and not raw:
         raw = {}
     if not isinstance(raw, dict):
         raise TypeError(f"nngraph.Node.data must be a table, the file has a {type(raw).__name__}")
     nd = NodeData()
-    cache[id(raw)] = (raw, nd)
+    cache[id(read)] = (read, nd)
     for k, v in raw.items():
         if not isinstance(k, str) or k == 'mapindex':
             continue

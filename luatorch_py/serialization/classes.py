@@ -9,6 +9,7 @@ Reading and writing (t7.py) only move values; everything that knows about partic
   differs between Lua and Python (LookupTable's paddingValue);
 * the Python caches (``_type``, ``_tinfo``, ``_tcls``, ``train``) set on a module built from a file.
 """
+import contextvars
 import math
 import numbers
 
@@ -141,14 +142,32 @@ def _is_int(v):
     return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
-def remap_storage(t, fn):
+# What one load has spent (set by t7's loader while it reads an object; None otherwise): 'remapped', the storages
+# remap_storage made, {(id(storage), how): (storage, new storage)}; 'clone_bytes_left', what copies of overlapping
+# buffers (_check_tensors) may still take.  Without them a file whose many modules point at one big storage, or
+# at one expanded view, cost that storage (or view) once per module: a 16 MB file took 640 MB, a 7 kB one 300 MB.
+LOADING = contextvars.ContextVar('luatorch_py_t7_loading', default=None)
+
+
+def remap_storage(t, fn, how=None):
     """A new tensor with t's geometry over a new storage holding fn(t's storage data) (same length and dtype).
     Works on the storage, not the view, so that the memory used is bounded by the storage's size even for views
-    with zero strides (a view from a file never costs more than the file holds)."""
-    data = t._s._data
-    with np.errstate(all='ignore'):
-        new = fn(data).astype(data.dtype, copy=False)
-    st = t._info.storage_class._of(new)
+    with zero strides (a view from a file never costs more than the file holds).  While a file loads, the views
+    of one storage remapped the same way (``how``, a hashable naming fn) share one new storage, as they shared
+    the old one."""
+    memo = LOADING.get()
+    memo = memo['remapped'] if memo is not None and how is not None else None
+    hit = memo.get((id(t._s), how)) if memo is not None else None
+    if hit is not None:
+        st = hit[1]
+        new = st._data
+    else:
+        data = t._s._data
+        with np.errstate(all='ignore'):
+            new = fn(data).astype(data.dtype, copy=False)
+        st = t._info.storage_class._of(new)
+        if memo is not None:
+            memo[(id(t._s), how)] = (t._s, st)
     if t._a.size == 0:
         return type(t)._wrap(st, new[0:0])
     return type(t)._wrap(st, backend.as_strided(new, t._a.shape, t._strides(), t.storageOffset()))
@@ -158,8 +177,8 @@ def _shift_tensor(t, up):
     """A new tensor: t's values >= 0 plus one (up) / values >= 1 minus one (down), others as they are."""
     xp = backend.array_module(t._a)
     if up:
-        return remap_storage(t, lambda d: xp.where(d >= 0, d + 1, d))
-    return remap_storage(t, lambda d: xp.where(d >= 1, d - 1, d))
+        return remap_storage(t, lambda d: xp.where(d >= 0, d + 1, d), 'index up')
+    return remap_storage(t, lambda d: xp.where(d >= 1, d - 1, d), 'index down')
 
 
 def to_lua_index(v):
@@ -224,7 +243,7 @@ def _bn_read(f, version):
         if not isinstance(eps, (int, float)) or isinstance(eps, bool):
             raise FieldError('eps', f"nn.BatchNormalization.eps must be a number, the file has "
                                     f"a {type(eps).__name__}")
-        f['running_var'] = remap_storage(std, lambda d: d ** -2 - eps)
+        f['running_var'] = remap_storage(std, lambda d: d ** -2 - eps, ('running_std', eps))
         del f['running_std']
 
 
@@ -575,6 +594,18 @@ def _overlaps(t):
 _BUFFERS = ('output', 'gradInput')       # rewritten by every forward/backward
 
 
+def _copy_buffer(cls_name, k, v):
+    """A contiguous copy of an overlapping buffer, within what the load may still spend on such copies."""
+    load = LOADING.get()
+    if load is not None:
+        load['clone_bytes_left'] -= v.nElement() * v._a.itemsize
+        if load['clone_bytes_left'] < 0:
+            raise FieldError(k, f"{cls_name}.{k} is a view whose elements overlap (sizes {list(v._a.shape)}, strides "
+                                f"{list(v._strides())}); the copies of such buffers would take more than this file "
+                                f"may cost ({load['clone_budget']} bytes: 16 x its size + 16 MiB)")
+    return v.clone()
+
+
 def _check_tensors(cls_name, f):
     """No field of a module may be a view whose elements overlap (a zero-stride `output` made Linear's gemv
     write four copies of one number); parameters must be contiguous (the modules view them flat)."""
@@ -582,11 +613,11 @@ def _check_tensors(cls_name, f):
         if k in _BUFFERS:
             # buffers: an overlapping one (Replicate's expand() output, or a hostile file's) loads as a contiguous
             # copy with the same values, which the next forward can write into (the loader bounds such views'
-            # sizes, see t7.MAX_OVERLAP_BYTES)
+            # sizes, see t7.OVERLAP_FACTOR, and all these copies together, see LOADING)
             if isinstance(v, Tensor) and _overlaps(v):
-                f[k] = v.clone()
+                f[k] = _copy_buffer(cls_name, k, v)
             elif isinstance(v, list):      # in place: the list may be shared (nngraph's nodes hold it too)
-                v[:] = [x.clone() if isinstance(x, Tensor) and _overlaps(x) else x for x in v]
+                v[:] = [_copy_buffer(cls_name, k, x) if isinstance(x, Tensor) and _overlaps(x) else x for x in v]
             continue
         if isinstance(v, Tensor) and v.nElement() > 1:
             if _overlaps(v):

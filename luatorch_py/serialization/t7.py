@@ -33,6 +33,7 @@ import io
 import math
 import os
 import re
+import stat
 import struct
 import sys
 import threading
@@ -93,12 +94,14 @@ def _check_format(format, what, allowed):
 class _BinaryIn:
     min_value_size = 4   # the smallest object (a nil) is one int32 tag
 
-    def __init__(self, data, long_size):
+    def __init__(self, data, long_size, order='<'):
+        """order: '<' little-endian (files), '>' big-endian (a File after bigEndianEncoding())."""
         self.data = data
         self.pos = 0
         self.end = len(data)
         self.long_size = long_size
-        self._lfmt = '<q' if long_size == 8 else '<i'
+        self.order = order
+        self._lfmt = order + ('q' if long_size == 8 else 'i')
 
     def remaining(self):
         return self.end - self.pos
@@ -114,18 +117,18 @@ class _BinaryIn:
         return v
 
     def int(self, what='an int'):
-        return self._unpack('<i', 4, what)
+        return self._unpack(self.order + 'i', 4, what)
 
     def long(self, what='a long'):
         return self._unpack(self._lfmt, self.long_size, what)
 
     def double(self, what='a number'):
-        return self._unpack('<d', 8, what)
+        return self._unpack(self.order + 'd', 8, what)
 
     def longs(self, n, what):
         size = n * self.long_size
         self.need(size, what)
-        v = struct.unpack_from(f'<{n}{self._lfmt[1]}', self.data, self.pos)
+        v = struct.unpack_from(f'{self.order}{n}{self._lfmt[1]}', self.data, self.pos)
         self.pos += size
         return list(v)
 
@@ -139,7 +142,7 @@ class _BinaryIn:
         """n elements of type ``info`` as a fresh, writable 1-D numpy array."""
         dt = info.dtype
         src = np.dtype(np.int32) if (dt == np.int64 and self.long_size == 4) else dt
-        src = src.newbyteorder('<')
+        src = src.newbyteorder(self.order)
         self.need(n * src.itemsize, what)
         if n == 0:
             return np.empty(0, dtype=dt)
@@ -218,6 +221,8 @@ class _AsciiIn:
         for t in toks:
             if not _INT.fullmatch(t):
                 raise T7Error(f"expected {what} (an integer), found {t[:40]!r}", at)
+            if len(t) > 40:     # (Python's int() refuses over 4300 digits with a ValueError)
+                raise T7Error(f"{what} {t[:40]!r}... ({len(t)} characters) out of range", at)
             v = int(t)
             if not lo <= v < hi:
                 raise T7Error(f"{what} {v} out of range", at)
@@ -335,8 +340,11 @@ class _Loader:
     def __init__(self, inp):
         self.f = inp
         self.objects = {}      # reference index -> object
-        self.open_tables = {}  # index of a table being read -> whether it was referenced from inside itself
-        self.created = []      # containers in order of completion (for the list fix-up of self-references)
+        # index of a table being read -> the containers that hold a reference to it (itself included), read from
+        # inside it: if it becomes a list, only those are fixed up (scanning every container read inside it made a
+        # 1 MB file of nested self-referencing tables take 7 s, quadratic in its size)
+        self.open_tables = {}
+        self.stack = []        # indices of the tables/objects being read, outermost first
         self.depth = 0
         self.fallback = {}     # CUDA class name -> CPU class name used (no GPU here)
         self.ctx = {'after': []}   # for the classes' __t7_setstate__ / __t7_loaded__ (see OBJECT_CLASSES)
@@ -358,9 +366,21 @@ class _Loader:
     def complete_obj(self):
         """The next object, once the classes' fix-ups it queued (ctx['after']) have run."""
         self.ctx['after'] = []
-        obj = self.obj(False)
-        for fn in self.ctx['after']:
-            fn()
+        budget = OVERLAP_FACTOR * self.f.end + OVERLAP_BYTES
+        token = classes.LOADING.set({'remapped': {}, 'clone_budget': budget, 'clone_bytes_left': budget})
+        try:
+            obj = self.obj(False)
+            for fn in self.ctx['after']:
+                try:
+                    fn()
+                except T7Error:
+                    raise
+                except (TypeError, ValueError, KeyError, AttributeError) as e:
+                    # a class's fix-up refusing what the file holds (nngraph's node data): the documented error,
+                    # also for File.readObject, which has no catch-all as deserialize has
+                    raise T7Error(f"bad object ({type(e).__name__}: {e})", self.f.pos) from None
+        finally:
+            classes.LOADING.reset(token)
         return obj
 
     def fields(self, name, where=None):
@@ -391,20 +411,29 @@ class _Loader:
                 o = self.objects[index]
                 if o is _BUSY:
                     raise T7Error(f"object #{index} refers to itself from inside its own data", at)
-                if index in self.open_tables:
-                    self.open_tables[index] = True
+                holders = self.open_tables.get(index)
+                if holders is not None:
+                    # the containers opened since: the innermost holds the reference, the others may hold it
+                    # through it (an nn object through its fields table); one already there has those below it
+                    holders.add(index)
+                    for h in reversed(self.stack):
+                        if h in holders:
+                            break
+                        holders.add(h)
                 return o
             if tag != TYPE_TABLE and tag != TYPE_TORCH:
                 raise T7Error("a Lua function (bytecode): luatorch_py never loads code", at)
             self.depth += 1
             if self.depth > MAX_DEPTH:
                 raise T7Error(f"tables/objects nested deeper than {MAX_DEPTH}", at)
+            self.stack.append(index)
             try:
                 if tag == TYPE_TABLE:
                     return self.table(index, in_nn, at, where)
                 return self.torch(index, at)
             finally:
                 self.depth -= 1
+                self.stack.pop()
         if tag == TYPE_FUNCTION:
             raise T7Error("a Lua function (bytecode): luatorch_py never loads code", at)
         raise T7Error(f"unknown type tag {tag}", at)
@@ -426,8 +455,7 @@ class _Loader:
             raise T7Error(f"table size {n} does not fit in the {f.remaining()} bytes left", at)
         d = {}
         self.objects[index] = d
-        self.open_tables[index] = False
-        start = len(self.created)
+        self.open_tables[index] = set()
         for _ in range(n):
             kat = f.pos
             k = self.obj(in_nn)
@@ -442,7 +470,7 @@ class _Loader:
             if where is not None:
                 where[k] = f.pos
             d[k] = self.obj(in_nn)
-        referenced = self.open_tables.pop(index)
+        holders = self.open_tables.pop(index)
         result = d
         if n and all(type(k) is int for k in d) and min(d) == 1 and max(d) == n:
             result = [d[i] for i in range(1, n + 1)]
@@ -450,11 +478,8 @@ class _Loader:
             result = []      # inside nn objects Torch7's tables are arrays (output, gradInput, modules)
         if result is not d:
             self.objects[index] = result
-            if referenced:   # a cycle reached the table while it was read: point those references at the list
-                _replace(result, d, result)
-                for c in self.created[start:]:
-                    _replace(c, d, result)
-        self.created.append(result)
+            for h in holders:   # a cycle reached the table while it was read: point those references at the list
+                _replace(self.objects[h], d, result)
         return result
 
     # -- torch objects -------------------------------------------------------------------------------------
@@ -555,7 +580,6 @@ class _Loader:
             if loaded is None:
                 raise
             raise T7Error(f"bad {name}: {e}", fat) from None
-        self.created.append(obj)
         return obj
 
     def plain(self, index, cls, name, at):
@@ -568,7 +592,6 @@ class _Loader:
             obj.__t7_setstate__(fields, self.ctx)
         except (TypeError, ValueError, KeyError) as e:
             raise T7Error(f"bad {name}: {e}", fat) from None
-        self.created.append(obj)
         return obj
 
     def tds(self, index, kind, at):
@@ -588,7 +611,6 @@ class _Loader:
                 if k is None or isinstance(k, (dict, list)) or k in obj:
                     raise T7Error(f"bad tds.Hash key {type(k).__name__}", kat)
                 obj[k] = self.obj(False)
-        self.created.append(obj)
         return obj
 
 
@@ -710,27 +732,31 @@ def load(filename, format='binary'):
 # writing
 # =============================================================================================================
 class _BinaryOut:
-    def __init__(self, fh):
+    def __init__(self, fh, long_size=8, order='<'):
+        """long_size 4: longs (tensor geometry, LongStorage elements) as int32, as Torch7's File:longSize(4)."""
         self.fh = fh
+        self.order = order
+        self._long = 'q' if long_size == 8 else 'i'
 
     def int(self, v):
-        self.fh.write(struct.pack('<i', v))
+        self.fh.write(struct.pack(self.order + 'i', v))
 
     def long(self, v):
-        self.fh.write(struct.pack('<q', v))
+        self.fh.write(struct.pack(self.order + self._long, v))
 
     def double(self, v):
-        self.fh.write(struct.pack('<d', v))
+        self.fh.write(struct.pack(self.order + 'd', v))
 
     def longs(self, vals):
         if vals:
-            self.fh.write(struct.pack(f'<{len(vals)}q', *vals))
+            self.fh.write(struct.pack(f'{self.order}{len(vals)}{self._long}', *vals))
 
     def chars(self, b):
         self.fh.write(b)
 
     def array(self, info, a):
-        a = np.ascontiguousarray(a, dtype=info.dtype.newbyteorder('<'))
+        dt = np.dtype(np.int32) if (info.dtype == np.int64 and self._long == 'i') else info.dtype
+        a = np.ascontiguousarray(a, dtype=dt.newbyteorder(self.order))
         if a.size:
             self.fh.write(a.data.cast('B'))
 
@@ -890,6 +916,16 @@ class _Saver:
         self.dict(fields, path, depth + 1, '.{}')
 
     def dict(self, d, path, depth, segfmt):
+        if any(isinstance(k, bytes) for k in d) and any(isinstance(k, str) for k in d):
+            # 'a' and b'a' are one Lua string: a file with both keys would not load (a duplicate key)
+            seen = {}
+            for k in d:
+                if isinstance(k, (str, bytes)):
+                    b = k.encode('utf-8', 'surrogateescape') if isinstance(k, str) else k
+                    if b in seen:
+                        raise ValueError(f"torch.save: the keys {seen[b]!r} and {k!r} of {_path(path)} are the same "
+                                         f"Lua string; keep one of them")
+                    seen[b] = k
         self.o.int(len(d))
         for k, x in d.items():
             kp = (path, segfmt.format(k))
@@ -995,7 +1031,8 @@ def _remove_stale_temps(folder, base):
 def save(filename, obj, format='binary'):
     """``torch.save(filename, obj, format='binary')``: write ``obj`` in Torch7's .t7 format ('binary' or 'ascii').
 
-    The data go to a temporary file beside ``filename`` that replaces it only once complete, so a failure
+    The data go to a temporary file beside ``filename`` (beside the file a symbolic link names; devices and pipes
+    are written directly, as Torch7) that replaces it only once complete, keeping its mode, so a failure
     (an unsavable object, a full disk, an interrupt) leaves any previous file as it was, and no temporary file;
     temporary files that killed processes left for this target are removed by the next save to it.  Raises TypeError for
     an object that cannot be saved, naming it and where it is (e.g. ``obj['model'].modules[2].fn``)."""
@@ -1003,17 +1040,36 @@ def save(filename, obj, format='binary'):
     if not isinstance(filename, (str, bytes, os.PathLike)):
         swapped = ' (the order is torch.save(path, obj), as Torch7)' if isinstance(obj, (str, os.PathLike)) else ''
         raise TypeError(f"torch.save: expected a file path first, got a {type(filename).__name__}{swapped}")
-    filename = os.fspath(filename)
-    folder, base = os.path.split(os.path.abspath(filename))
+    filename = os.fsdecode(filename)     # (a bytes path too: the temporary file's name below is a str)
+    # Torch7 opens the target (fopen "w"): it writes through a symbolic link, into a device or a pipe, and keeps
+    # the file's permissions and owner.  The renamed temporary file must do the same: replace the link's target
+    # (not the link), write a non-regular file (/dev/null, a FIFO) in place, and carry the old file's mode.
+    try:
+        old = os.stat(filename)         # (through links, as open() goes: /dev/stdout to a pipe has no real path)
+    except OSError:
+        old = None
+    if old is not None and not stat.S_ISREG(old.st_mode):
+        with open(filename, 'wb') as fh:
+            _write(fh, obj, format)
+        return
+    target = os.path.realpath(filename)
+    folder, base = os.path.split(target)
     _remove_stale_temps(folder, base)
     tmp = os.path.join(folder, f'.{base}.{os.getpid()}.{os.urandom(4).hex()}.tmp')
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)
     try:
         with os.fdopen(fd, 'wb') as fh:
+            if old is not None:
+                os.chmod(tmp, stat.S_IMODE(old.st_mode))
+                if hasattr(os, 'fchown'):
+                    try:
+                        os.fchown(fd, old.st_uid, old.st_gid)
+                    except OSError:
+                        pass    # (only root, or the owner for its own groups, may give the file back its owner)
             _write(fh, obj, format)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, filename)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)

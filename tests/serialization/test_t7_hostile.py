@@ -4,9 +4,11 @@ compute with overlapping buffers (F6), killed saves leave no temp files for long
 like a built-in does not change what files load as."""
 import os
 import signal
+import stat
 import struct
 import subprocess
 import sys
+import threading
 import time
 import warnings
 
@@ -172,6 +174,44 @@ def test_small_zero_stride_view_still_loads():
     assert t.clone().tolist() == [3.0] * 1000
 
 
+def test_overlapping_buffers_of_many_modules_share_one_budget():
+    # each expanded `output` was within the per-view budget (16 x the file + 16 MiB) and was copied at load: 20
+    # ReLUs pointing at one 1-element storage made a 7 kB file cost 300 MB (and 1 MB of them, 40 GB)
+    base = torch.DoubleTensor([2.0])
+    mods = []
+    for _ in range(20):
+        r = nn.ReLU()
+        r.output = base.expand(2_000_000)      # 16 MB once copied
+        mods.append(r)
+    data = torch.serialize(mods)
+    assert len(data) < 8000
+    _t7error(data, 'nn.ReLU.output', 'overlap', 'more than this file may cost')
+    for r in mods[:3]:
+        r.output = base.expand(500_000)        # 3 x 4 MB: within the budget
+    few = torch.deserialize(torch.serialize(mods[:3]))
+    assert all(m.output.isContiguous() and m.output.nElement() == 500_000 for m in few)
+    assert few[0].output[0] == 2.0 and few[2].output[499_999] == 2.0
+
+
+def test_index_tensors_sharing_a_storage_are_converted_once(monkeypatch):
+    # the 0-based conversion of index fields copied the whole storage for every view of it: 40 pooling modules
+    # whose `indices` point at one 16 MB storage made a 16 MB file cost 640 MB; they now share one converted
+    # storage, as they shared the file's
+    base = torch.LongTensor([1, 2, 3, 4, 5, 6])          # Lua's 1-based values
+    mods = []
+    for i in range(3):
+        m = nn.SpatialMaxPooling(2, 2)
+        m.__dict__['indices'] = base.narrow(0, i, 2)
+        mods.append(m)
+    monkeypatch.setattr(classes, 'to_lua_index', lambda v: v)     # write the views as they are, as Lua would
+    data = torch.serialize(mods)
+    monkeypatch.undo()
+    back = torch.deserialize(data)
+    assert [m.indices.tolist() for m in back] == [[0, 1], [1, 2], [2, 3]]
+    assert back[0].indices.storage() is back[1].indices.storage() is back[2].indices.storage()
+    assert back[2].indices.storageOffset() == 2 and back[0].indices.storage().size() == 6
+
+
 def _old_bn(eps):
     bn = nn.BatchNormalization(3)
     bn.running_std = torch.DoubleTensor([2.0, 4.0, 0.5])
@@ -236,6 +276,15 @@ def _temps(folder):
     return sorted(n for n in os.listdir(folder) if n.endswith('.tmp'))
 
 
+def test_ascii_integer_of_thousands_of_digits_is_out_of_range():
+    # Python's int() refuses over 4300 digits: 'cannot load (ValueError: Exceeds the limit ...)'
+    e = _t7error(b'3\n' + b'9' * 5000 + b'\n', 'a reference index', '(5000 characters) out of range',
+                 format='ascii')
+    assert 'cannot load' not in str(e) and e.offset == 2
+    _t7error(b'2\n' + b'0' * 4999 + b'1\nx\n', 'the length of a string', 'out of range', format='ascii')
+    assert torch.deserialize(b'2\n' + b'0' * 30 + b'1\nx\n', 'ascii') == 'x'
+
+
 @pytest.mark.skipif(os.name != 'posix', reason='pids of dead processes are asked about with os.kill(pid, 0)')
 def test_next_save_removes_stale_temps_of_dead_processes(tmp_path):
     dead = _dead_pid()
@@ -289,6 +338,30 @@ def test_save_failing_midway_leaves_no_temp(tmp_path):
         torch.save(str(target), obj)
     assert _temps(tmp_path) == [] and os.listdir(tmp_path) == ['m.t7']
     assert torch.load(str(target)) == 'old'
+
+
+@pytest.mark.skipif(os.name != 'posix', reason='symbolic links, FIFOs and file modes')
+def test_save_writes_through_links_and_into_pipes_and_keeps_the_mode(tmp_path):
+    # as Torch7's fopen: the renamed temporary file used to replace the link itself (leaving its target stale),
+    # a FIFO or device (/dev/null, as root) by a regular file, and a 0640 file by a 0644 one
+    real = tmp_path / 'real.t7'
+    torch.save(str(real), 'old')
+    os.chmod(real, 0o640)
+    link = tmp_path / 'link.t7'
+    link.symlink_to('real.t7')
+    torch.save(str(link), 'new')
+    assert os.path.islink(link) and torch.load(str(real)) == 'new'
+    assert stat.S_IMODE(os.stat(real).st_mode) == 0o640
+    fifo = tmp_path / 'pipe'
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, 'rb').read()), daemon=True)
+    reader.start()
+    torch.save(str(fifo), {'a': 1})
+    reader.join(10)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert got and torch.deserialize(got[0]) == {'a': 1}
+    assert _temps(tmp_path) == []
 
 
 # -- a user's class named like a built-in ------------------------------------------------------------------------
