@@ -699,6 +699,8 @@ class Tensor(RefCounted):
                 # CuPy refuses host arrays / lists in a[basic] = v ("non-scalar numpy.ndarray cannot be used
                 # for fill"): copy them to the device first, as a tensor value is
                 self._a[k] = backend.to_device(np.asarray(value), True)
+            elif isinstance(value, numbers.Real) and self._info.dtype.kind in 'iu':
+                self._a[k] = tensor_math._scalar_for(self, value)     # C's conversion: 300 in a ByteTensor is 44
             else:
                 self._a[k] = value
         except IndexError as e:

@@ -40,6 +40,8 @@ def _scalar_for(t, v):
     (truncated towards zero for the integer types, wrapped into their range: ByteTensor add(-1) adds 255)."""
     dt = t._info.dtype
     if dt.kind in 'iu':
+        if v != v or v in (math.inf, -math.inf):     # (int() would say "cannot convert float NaN to integer")
+            raise ValueError(f"cannot store {v} in a {t._info.name}: its elements are integers")
         v = int(v)
         info = np.iinfo(dt)
         if not info.min <= v <= info.max:

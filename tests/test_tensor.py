@@ -1064,3 +1064,20 @@ def test_resize_to_no_sizes_is_empty():
     for t in (torch.Tensor(3).fill(1).resize(), torch.Tensor(3).resize(()), torch.zeros(torch.Tensor(3)),
               torch.LongTensor(2, 2).resize(torch.LongStorage())):
         assert t.nElement() == 0 and t.dim() == 0 and t.numpy().shape == (0,)
+
+
+def test_integer_elements_convert_as_c_and_refuse_nan():
+    # x[i] = v converts as Torch7's C does (numpy raised OverflowError for 300 in a ByteTensor), as fill does; NaN
+    # and inf have no integer value (int() leaked "cannot convert float NaN to integer")
+    b = torch.ByteTensor(3).zero()
+    b[0], b[1], b[2] = 300, -1, 2.9
+    assert b.tolist() == [44, 255, 2]
+    assert torch.ByteTensor(2).fill(300).tolist() == [44, 44]
+    i = torch.IntTensor(2).zero()
+    for f in (lambda: i.fill(math.nan), lambda: i.add(math.inf), lambda: i.__setitem__(0, -math.inf)):
+        with pytest.raises(ValueError, match=r'cannot store -?(nan|inf) in a torch.IntTensor: its elements are integers'):
+            f()
+    assert i.tolist() == [0, 0]
+    f = torch.FloatTensor(1)
+    f[0] = math.nan
+    assert math.isnan(f[0])
