@@ -66,8 +66,8 @@ def _want_tensor(self, t, what):
 
 def _no_int_zero(name, out, y):
     """An integer result with a zero divisor in ``y`` (a number or an array): Torch7 would crash (SIGFPE), numpy
-    would give 0 with a warning; a ZeroDivisionError instead."""
-    if out.dtype.kind in 'iu' and ((y == 0) if _num(y) else bool((y == 0).any())):
+    would give 0 with a warning; a ZeroDivisionError instead.  (No element, no division: an empty result is fine.)"""
+    if out.dtype.kind in 'iu' and out.size and ((y == 0) if _num(y) else bool((y == 0).any())):
         raise ZeroDivisionError(f"{name}: integer division by zero (Torch7 would crash: SIGFPE)")
 
 

@@ -515,6 +515,8 @@ def test_mod_and_cmod_are_c_fmod(device):
         torch.mod(li, 0)
     with pytest.raises(ZeroDivisionError, match='cmod'):
         li.cmod(on(torch.LongTensor([1, 0, 1, 1]), device))
+    empty = on(torch.IntTensor(), device)       # no element, no division (Torch7 does nothing)
+    assert empty.mod(0) is empty and (empty % 0).nElement() == 0 and empty.div(0).nElement() == 0
 
 
 @pytest.mark.parametrize('device', ['cpu', pytest.param('cuda', marks=pytest.mark.gpu)])
