@@ -289,7 +289,7 @@ def reduction_scratch(owner, C, P, k, dtype):
 
 def _prelu_gw_twin(x, g, gw, part, tickets, scale, N, C, inner, P):
     xs, gs = _segments_of(x, N, C, inner, P)[0], _segments_of(g, N, C, inner, P)[0]
-    part[:C * P] = (np.minimum(xs, 0) * gs).sum(axis=2).reshape(-1)
+    part[:C * P] = (np.where(xs < 0, xs, 0) * gs).sum(axis=2).reshape(-1)      # (a NaN x adds 0, as the kernel)
     gw[:C] += scale * part[:C * P].reshape(C, P).sum(axis=1)
 
 

@@ -22,12 +22,12 @@ extern "C" __global__ void lt_axpy(T* p, const T* g, T a, long long n) {
 ''', _axpy_twin)
 
 
-def _sgd_twin(x, dfdx, buf, counter, lr, lrd, wd, mom, damp, nesterov, first, n):
+def _sgd_twin(x, dfdx, buf, counter, lr, lrd, wd, mom, cdamp, nesterov, first, n):
     i = grid_index(n)
     clr = x.dtype.type(float(lr) / (1 + int(counter[0]) * float(lrd)))
     g = dfdx[i] + wd * x[i] if wd != 0 else dfdx[i]
     if mom != 0:
-        b = g if first else mom * buf[i] + (1 - damp) * g
+        b = g if first else mom * buf[i] + cdamp * g
         buf[i] = b
         if nesterov:
             g = g + mom * b
@@ -40,13 +40,13 @@ def _sgd_twin(x, dfdx, buf, counter, lr, lrd, wd, mom, damp, nesterov, first, n)
 
 sgd_kernel = Kernel('lt_sgd', r'''
 extern "C" __global__ void lt_sgd(T* x, T* dfdx, T* buf, const long long* counter, double lr, double lrd, T wd,
-                                  T mom, T damp, int nesterov, int first, long long n) {
+                                  T mom, T cdamp, int nesterov, int first, long long n) {
     T clr = (T)(lr / (1 + (double)counter[0] * lrd));    /* in double, as optim.sgd's Python code computes it */
     LOOP(i, n) {
         T d = dfdx[i];
         T g = wd != 0 ? d + wd * x[i] : d;
         if (mom != 0) {
-            T b = first ? g : mom * buf[i] + (1 - damp) * g;
+            T b = first ? g : mom * buf[i] + cdamp * g;
             buf[i] = b;
             g = nesterov ? g + mom * b : b;
         }
@@ -75,7 +75,9 @@ def axpy(p, g, a):
 
 def sgd(x, dfdx, buf, counter, lr, lrd, wd, mom, damp, nesterov, first):
     """Torch7's sgd update of flat ``x`` in one launch, then the device evaluation counter += 1 (a second)."""
-    sgd_kernel(x.size, x, dfdx, buf, counter, lr, lrd, wd, mom, damp, int(bool(nesterov)), int(bool(first)), x.size)
+    # (1 - damp in double, then rounded to T: the CPU's and Torch7's add(1 - damp, dfdx); 1 - T(damp) is an ulp off)
+    sgd_kernel(x.size, x, dfdx, buf, counter, lr, lrd, wd, mom, 1 - damp, int(bool(nesterov)), int(bool(first)),
+               x.size)
     count(counter)
 
 

@@ -415,7 +415,7 @@ class PReLU(_Elementwise):
                 return
         self._slopes(x)
         tmp = self._buffer('_gw_tmp', x.shape)
-        xp.clip(x, -_INF, 0, out=tmp)     # x where x <= 0, else 0
+        xp.fmin(x, 0, out=tmp)            # x where x <= 0, else 0 (NaN: 0, as Torch7 skips it)
         tmp *= g
         gw = self.gradWeight._a
         if self.nOutputPlane == 0:

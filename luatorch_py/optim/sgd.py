@@ -34,7 +34,9 @@ def sgd(opfunc, x, config=None, state=None):
     fx, dfdx = evaluate(opfunc, x, 'sgd')
     dfdx = grad_tensor(dfdx, x, 'sgd')
 
-    if lrs is None and (wd != 0 or wds is None) and fusable(x, dfdx):
+    buf = state.get('dfdx')
+    # (a momentum buffer the kernel cannot index as x, flat, is left to the tensor code below)
+    if lrs is None and (wd != 0 or wds is None) and fusable(x, dfdx) and (mom == 0 or buf is None or fusable(x, buf)):
         _fused(state, x, dfdx, lr, lrd, wd, mom, damp, nesterov, nevals)
         return x, [fx]
 

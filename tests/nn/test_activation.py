@@ -363,6 +363,19 @@ def test_prelu_per_plane_gpu_matches_cpu(shape, dtype):
     check_pointwise_gpu(cpu, gpu, away(rnd(*shape), [0]), rnd(*shape, seed=2), dtype, scale=0.5)
 
 
+def test_prelu_grad_weight_skips_nan_inputs_as_torch7(device):
+    """Torch7's PReLU.c sums ``if (*input_data <= 0) sum += *input_data * *gradOutput_data``: a NaN input adds
+    nothing, on the CPU as in the CUDA kernel lt_prelu_gw ((x < 0 ? x : 0) * g) and its numpy twin."""
+    x = np.array([[-1.0, np.nan, 2.0, -3.0], [0.5, -2.0, np.nan, -0.25]])
+    g = np.array([[1.0, 5.0, 7.0, 2.0], [3.0, 0.5, 11.0, 4.0]])
+    on = (lambda a: torch.DoubleTensor(a)) if device == 'cpu' else (lambda a: on_cuda(a, np.float64))
+    for make, want in ((lambda: nn.PReLU(4), [-1.0, -1.0, 0.0, -7.0]), (nn.PReLU, [-9.0])):
+        m = make().double() if device == 'cpu' else make().cudaDouble()
+        m.zeroGradParameters()
+        m.backward(on(x), on(g))
+        np.testing.assert_array_equal(m.gradWeight.double().numpy(), want)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize('channelwise, inplace', [(False, False), (False, True), (True, False), (True, True)])
 @pytest.mark.parametrize('shape', [(3, 5, 13, 17), (2, 7), (1100, 1000)])

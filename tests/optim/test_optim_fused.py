@@ -216,3 +216,38 @@ def test_non_contiguous_parameters_fall_back():
         optim.adam(opfunc, ref, ref_cfg)
         optim.adam(opfunc, x, cfg)
     np.testing.assert_allclose(host(x), host(ref), rtol=1e-12, atol=1e-14)
+
+
+def test_fused_sgd_dampening_is_rounded_as_the_cpu_rounds_it():
+    """The momentum buffer's gradient factor is (1 - dampening) computed in double and rounded to the tensor's
+    type, as the CPU's buf:mul(mom):add(1 - damp, dfdx) (and Torch7's) rounds it; 1 - float(dampening) in
+    float32 is one ulp off for many dampenings (0.09: 0.91000003 against 0.90999997)."""
+    config = {'learningRate': 0.1, 'momentum': 0.9, 'dampening': 0.09}
+    assert np.float32(1 - 0.09) != np.float32(1) - np.float32(0.09)
+    g = _rng.standard_normal(N)
+    ref, x = torch.DoubleTensor(X0).float(), torch.DoubleTensor(X0).type('torch.CudaTensor')
+    gr, gx = torch.DoubleTensor(g).float(), torch.DoubleTensor(g).type('torch.CudaTensor')
+    ref_cfg, cfg = dict(config), dict(config)
+    for _ in range(3):          # the first step copies the gradient; the next two use the dampening
+        optim.sgd(lambda p: (0.0, gr), ref, ref_cfg)
+        optim.sgd(lambda p: (0.0, gx), x, cfg)
+    np.testing.assert_array_equal(host(cfg['dfdx']), host(ref_cfg['dfdx']))
+    np.testing.assert_array_equal(host(x), host(ref))
+
+
+def test_fused_sgd_falls_back_when_the_momentum_buffer_does_not_fit():
+    """A momentum buffer (state.dfdx) the kernel cannot index flat as x -- strided here -- is updated by the
+    tensor code, as the other algorithms' state buffers are, not handed to the kernel (which would read and
+    write it as a contiguous block of x's size)."""
+    config = {'learningRate': 0.1, 'momentum': 0.9, 'dampening': 0.5}
+    g = torch.DoubleTensor(A @ X0 - B)
+    ref, x = torch.DoubleTensor(X0), torch.DoubleTensor(X0).type('torch.CudaDoubleTensor')
+    ref_cfg = dict(config, dfdx=torch.DoubleTensor(2 * N).fill(0.25)[::2])
+    cfg = dict(config, dfdx=torch.DoubleTensor(2 * N).fill(0.25).type('torch.CudaDoubleTensor')[::2])
+    assert not cfg['dfdx'].isContiguous()
+    gx = g.type('torch.CudaDoubleTensor')
+    for _ in range(3):
+        optim.sgd(lambda p: (0.0, g), ref, ref_cfg)
+        optim.sgd(lambda p: (0.0, gx), x, cfg)
+    np.testing.assert_allclose(host(x), host(ref), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(host(cfg['dfdx']), host(ref_cfg['dfdx']), rtol=1e-15, atol=0)
