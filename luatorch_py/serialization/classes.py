@@ -606,6 +606,11 @@ def _copy_buffer(cls_name, k, v):
     return v.clone()
 
 
+# modules that compute with parameters of any strides (products, not flat views): Torch7's tied weights, e.g. an
+# autoencoder's dec.weight = enc.weight:t(), load as saved, still sharing the storage
+_ANY_STRIDES = frozenset(('nn.Linear',))
+
+
 def _check_tensors(cls_name, f):
     """No field of a module may be a view whose elements overlap (a zero-stride `output` made Linear's gemv
     write four copies of one number); parameters must be contiguous (the modules view them flat)."""
@@ -623,7 +628,7 @@ def _check_tensors(cls_name, f):
             if _overlaps(v):
                 raise FieldError(k, f"{cls_name}.{k} is a view whose elements overlap (sizes {list(v._a.shape)}, "
                                     f"strides {list(v._strides())}); a module's tensors hold one value per element")
-            if k in ('weight', 'bias', 'gradWeight', 'gradBias') and not v.isContiguous():
+            if k in ('weight', 'bias', 'gradWeight', 'gradBias') and not v.isContiguous() and cls_name not in _ANY_STRIDES:
                 raise FieldError(k, f"{cls_name}.{k} is not contiguous (sizes {list(v._a.shape)}, strides "
                                     f"{list(v._strides())}); save it after :contiguous() in Lua")
 

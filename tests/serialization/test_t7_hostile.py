@@ -143,9 +143,28 @@ def test_overlapping_parameters_are_refused(field):
 
 
 def test_non_contiguous_weight_is_refused():
-    m = nn.Linear(3, 3)
-    m.weight = m.weight.t()
-    _t7error(torch.serialize(m), 'nn.Linear.weight', 'not contiguous')
+    m = nn.SpatialConvolution(3, 3, 1, 1)       # (its products view the weight flat)
+    m.weight = m.weight.transpose(0, 1)
+    _t7error(torch.serialize(m), 'nn.SpatialConvolution.weight', 'not contiguous')
+
+
+def test_tied_transposed_linear_weights_load_as_saved():
+    # Torch7's tied autoencoder, dec.weight = enc.weight:t(): Linear computes with any strides, so the file loads
+    # (it was refused as "not contiguous") and the two weights still share one storage
+    torch.manualSeed(2)
+    enc, dec = nn.Linear(4, 3), nn.Linear(3, 4)
+    dec.weight, dec.gradWeight = enc.weight.t(), enc.gradWeight.t()
+    net = nn.Sequential(enc, nn.Tanh(), dec)
+    x = torch.randn(5, 4)
+    back = torch.deserialize(torch.serialize(net))
+    e, d = back.get(0), back.get(2)
+    assert d.weight.storage() is e.weight.storage() and d.gradWeight.storage() is e.gradWeight.storage()
+    assert not d.weight.isContiguous() and np.array_equal(d.weight.numpy(), e.weight.numpy().T)
+    np.testing.assert_array_equal(back.forward(x).numpy(), net.forward(x).numpy())
+    back.zeroGradParameters()
+    back.backward(x, torch.ones(5, 4))
+    back.updateParameters(0.1)
+    assert np.array_equal(d.weight.numpy(), e.weight.numpy().T)        # one update, seen through both
 
 
 # -- F4: allocations ---------------------------------------------------------------------------------------------
