@@ -124,6 +124,8 @@ class CmdLine:
     @staticmethod
     def _number(s, default):
         """Lua's tonumber; an int when the default is an int and the text an integer."""
+        if '_' in s or not s.isascii():
+            return None         # Python's int/float accept '1_000' and non-ASCII digits, Lua's tonumber does not
         try:
             return int(s) if isinstance(default, int) else float(s)
         except ValueError:

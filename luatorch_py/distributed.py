@@ -205,6 +205,32 @@ def _mpi_op(w, op):
     return {'sum': w.MPI.SUM, 'max': w.MPI.MAX, 'min': w.MPI.MIN}[op]
 
 
+_CALLS = ('allreduce', 'broadcast', 'allreduceScalars', 'allreduceConfusion', 'barrier')
+_WITH_OP = ('allreduce', 'allreduceScalars')
+
+
+def _agree(w, what, a=None, detail=0):
+    """Check that every rank is in the same collective (``what``, with the same op or root ``detail``) over the same
+    element count, type and device kind, and raise DistributedError on every rank at once when not: MPI itself would
+    mix arrays of other sizes or types into silent garbage, or wait forever.  One small allgather (it also
+    synchronizes, as a barrier does)."""
+    mine = np.array([_CALLS.index(what), detail, -1 if a is None else a.size,
+                     0 if a is None else ord(a.dtype.char), a is not None and backend.is_cuda_array(a)], np.int64)
+    every = np.empty((w.size, mine.size), np.int64)
+    _wait(w, w.comm.Iallgather(mine, every), what)
+    if (every == mine).all():
+        return
+
+    def describe(call, det, n, dt, cuda):
+        name = _CALLS[call]
+        data = '' if n < 0 else f" of {n} {np.dtype(chr(dt)).name}{' on CUDA' if cuda else ''}"
+        arg = f" (root {det})" if name == 'broadcast' else f" (op {_OPS[det]!r})" if name in _WITH_OP else ''
+        return name + data + arg
+    ranks = '; '.join(f"rank {r}: {describe(*row)}" for r, row in enumerate(every.tolist()))
+    raise DistributedError(f"distributed.{what}: expected every rank in the same collective over tensors of the "
+                           f"same size, type and device (the same net on every rank), got {ranks}")
+
+
 def _collective(w, a, what, on_device, start):
     """Run one in-place collective over ``a``: a CUDA array through NCCL (``on_device(nccl, comm)``) when every rank
     has its own device, else through MPI (``start(buf)`` returns the non-blocking request), a CUDA array staged
@@ -228,7 +254,10 @@ def allreduce(t, op='sum'):
     a = _array(t, 'allreduce')
     if op not in _OPS:
         raise ValueError(f"distributed.allreduce: op must be one of {_OPS}, got {op!r}")
-    if w.size == 1 or a.size == 0:
+    if w.size == 1:
+        return t
+    _agree(w, 'allreduce', a, _OPS.index(op))
+    if a.size == 0:
         return t
 
     def on_device(nccl, comm):
@@ -245,7 +274,10 @@ def broadcast(t, root=0):
     a = _array(t, 'broadcast')
     if not 0 <= root < w.size:
         raise ValueError(f"distributed.broadcast: root must be a rank in [0, {w.size - 1}], got {root!r}")
-    if w.size == 1 or a.size == 0:
+    if w.size == 1:
+        return t
+    _agree(w, 'broadcast', a, root)
+    if a.size == 0:
         return t
 
     def on_device(nccl, comm):
@@ -283,9 +315,12 @@ def allreduceScalars(values, op='sum'):
     """A number (returns a float) or a sequence of numbers (returns a list), reduced over the ranks in one call:
     e.g. ``loss_sum, correct, seen = dist.allreduceScalars([loss_sum, correct, seen])``."""
     w = _get()
+    if op not in _OPS:          # checked on one rank too: a job must not fail only when it grows to several
+        raise ValueError(f"distributed.allreduceScalars: op must be one of {_OPS}, got {op!r}")
     single = np.ndim(values) == 0
     a = np.array([values] if single else list(values), dtype=np.float64)
     if w.size > 1:
+        _agree(w, 'allreduceScalars', a, _OPS.index(op))
         _wait(w, w.comm.Iallreduce(w.MPI.IN_PLACE, a, op=_mpi_op(w, op)), 'allreduceScalars')
     return float(a[0]) if single else [float(v) for v in a]
 
@@ -295,6 +330,7 @@ def allreduceConfusion(confusion):
     w = _get()
     if w.size > 1:
         mat = confusion.mat._a
+        _agree(w, 'allreduceConfusion', mat)
         _wait(w, w.comm.Iallreduce(w.MPI.IN_PLACE, mat, op=w.MPI.SUM), 'allreduceConfusion')
     confusion.updateValids()
     return confusion
@@ -304,7 +340,7 @@ def barrier():
     """Wait until every rank gets here."""
     w = _get()
     if w.size > 1:
-        _wait(w, w.comm.Ibarrier(), 'barrier')
+        _agree(w, 'barrier')
 
 
 # -- rank 0 only ---------------------------------------------------------------------------------------------------

@@ -40,6 +40,19 @@ def _is_tensor_or_storage(v):
     return isinstance(v, (Tensor, Storage))
 
 
+def _plain(v):
+    """A numpy scalar as a Python number (Lua's numbers are doubles): np.uint8(5) - np.uint8(250) would wrap to 11."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _lua_eq(a, b):
+    """Lua's ``a == b`` for asserteq/assertne: a tensor or storage (userdata) equals only itself (Python's == would
+    compare elementwise)."""
+    if _is_tensor_or_storage(a) or _is_tensor_or_storage(b):
+        return a is b
+    return a == b
+
+
 def _message(args):
     if len(args) > 1:
         raise TypeError("Unexpected arguments passed to test function")
@@ -71,9 +84,10 @@ def _tolerance_and_message(default, args):
 
 # -- Tester.lua's check.* ------------------------------------------------------------------------------------
 def _same_format_eq(ta, tb, tol, negate, storage=False):
-    a = np.asarray(backend.to_numpy(ta._a), dtype=np.float64)
-    b = np.asarray(backend.to_numpy(tb._a), dtype=np.float64)
-    err = float(np.max(np.abs(a.ravel() - b.ravel()))) if a.size else 0.0
+    a, b = backend.to_numpy(ta._a), backend.to_numpy(tb._a)
+    # integer tensors subtract as integers, as Lua's LongTensor/IntTensor do: float64 would round beyond 2**53
+    dt = np.int64 if a.dtype.kind in 'iu' and b.dtype.kind in 'iu' else np.float64
+    err = np.max(np.abs(a.ravel().astype(dt) - b.ravel().astype(dt))).item() if a.size else 0.0
     ok = err <= tol
     if negate:
         ok = not ok
@@ -113,6 +127,7 @@ def _are_eq(got, expected, tol, negate):
         return negate, (None if negate else
                         f"EQ failed: values have different types (first: {tg}, second: {te})")
     if tg == 'number' and te == 'number':
+        got, expected = _plain(got), _plain(expected)
         ok = abs(got - expected) <= tol
         if negate:
             ok = not ok
@@ -157,7 +172,7 @@ def _items(t):
 def _get(t, k):
     if isinstance(t, dict):
         return t.get(k)
-    return t[k] if 0 <= k < len(t) else None
+    return t[k] if isinstance(k, int) and 0 <= k < len(t) else None     # a dict's key may be any value
 
 
 def _tables_eq(t1, t2, tol, negate):
@@ -318,18 +333,19 @@ class Tester:
         return self._cmp(a >= b, 'GE', a, '<', b, msg)
 
     def asserteq(self, a, b, *msg):
-        return self._cmp(a == b, 'EQ', a, '~=', b, msg)
+        return self._cmp(_lua_eq(a, b), 'EQ', a, '~=', b, msg)
 
     def assertne(self, a, b, *msg):
         if _is_tensor_or_storage(a) or isinstance(a, (dict, list)):
             self._warning(" :assertne should only be used to compare basic lua objects (numbers, booleans, etc). "
                           "Consider using either :assertGeneralNe or :assert(a ~= b).")
-        return self._cmp(a != b, 'NE', a, '==', b, msg)
+        return self._cmp(not _lua_eq(a, b), 'NE', a, '==', b, msg)
 
     def assertalmosteq(self, a, b, *args):
         tol, message = _tolerance_and_message(1e-16, args)
-        return self._assert_sub(abs(a - b) <= tol, f"{message}ALMOST_EQ failed: {_tostring(a)} ~= {_tostring(b)} "
-                                                   f"with tolerance={_tostring(tol)}")
+        return self._assert_sub(abs(_plain(a) - _plain(b)) <= tol,
+                                f"{message}ALMOST_EQ failed: {_tostring(a)} ~= {_tostring(b)} with tolerance="
+                                f"{_tostring(tol)}")
 
     def assertTensorEq(self, ta, tb, *args):
         return self._tensor_eq_or_ne(ta, tb, False, args)

@@ -9,6 +9,7 @@ call, so ``import luatorch_py`` does not pay for it.
 On a machine shared with other jobs, fewer BLAS threads are often faster: OpenBLAS threads spin while they wait for
 each other, so a thread that loses its core stalls every product (docs/developing.md has the measurements).
 """
+import numbers
 import os
 
 _limiter = None      # threadpoolctl.ThreadpoolController, once made
@@ -36,9 +37,9 @@ def available_cores():
 
 def setnumthreads(n):
     """Set the number of threads numpy's BLAS uses (Torch7's torch.setnumthreads); ``n`` >= 1."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:     # numpy ints too (e.g. from argmax)
         raise ValueError(f"torch.setnumthreads: expected a positive int, got {n!r}")
-    _blas_pools().limit(limits=n)
+    _blas_pools().limit(limits=int(n))
 
 
 def getnumthreads():

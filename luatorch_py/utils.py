@@ -69,17 +69,18 @@ class Timer:
         return self._running
 
     def __repr__(self):
-        return 'torch.Timer'
+        return f"torch.Timer [status: {'running' if self._running else 'stopped'}]"     # Timer.c's __tostring__
 
 
 def lua_tostring(v):
-    """Lua's tostring of a plain value: true/false, nil, integral floats without '.0', '%.14g' otherwise."""
+    """Lua's tostring of a plain value: true/false, nil, floats as '%.14g' (integral ones without '.0', 1e14 as
+    '1e+14', -0.0 as '-0', as LuaJIT)."""
     if isinstance(v, bool):
         return 'true' if v else 'false'
     if v is None:
         return 'nil'
     if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else '%.14g' % v
+        return '%.14g' % v
     return str(v)
 
 

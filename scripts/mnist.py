@@ -45,9 +45,10 @@ DEFAULTS = {
 
 
 def build(name):
+    # View's setNumInputDims(3): a batch of ONE image (C x H x W per sample) stays a batch, as the last batch can be
     net = nn.Sequential()
     if name == 'dense':
-        net.add(nn.View(784))
+        net.add(nn.View(784).setNumInputDims(3))
         net.add(nn.Linear(784, 100))
         net.add(nn.ReLU())
         net.add(nn.Linear(100, 10))
@@ -58,7 +59,7 @@ def build(name):
         net.add(nn.SpatialConvolution(20, 50, 5, 5))
         net.add(nn.ReLU())
         net.add(nn.SpatialMaxPooling(2, 2, 2, 2))
-        net.add(nn.View(800))
+        net.add(nn.View(800).setNumInputDims(3))
         net.add(nn.Linear(800, 500))
         net.add(nn.ReLU())
         net.add(nn.Linear(500, 10))
@@ -69,7 +70,7 @@ def build(name):
         net.add(nn.SpatialConvolutionMM(32, 64, 5, 5))
         net.add(nn.Tanh())
         net.add(nn.SpatialMaxPooling(2, 2, 2, 2))
-        net.add(nn.View(64 * 2 * 2))
+        net.add(nn.View(64 * 2 * 2).setNumInputDims(3))
         net.add(nn.Linear(64 * 2 * 2, 200))
         net.add(nn.Tanh())
         net.add(nn.Linear(200, 10))
@@ -138,6 +139,8 @@ def check_options(args):
         d = os.path.dirname(os.path.abspath(args.save))
         if not os.path.isdir(d):
             sys.exit(f"mnist.py: --save {args.save}: directory {d} does not exist")
+        if os.path.isdir(args.save):
+            sys.exit(f"mnist.py: --save {args.save}: is a directory, expected a file name")
     if args.cuda:
         try:
             backend.cupy()          # raises, saying what is missing, without CuPy or a device
@@ -299,7 +302,8 @@ def main(argv=None):
             else:
                 total += float(loss) * n
             seen += n
-            if i % 10 == 0 or i == len(batches) - 1:
+            # (seen is still 0 on a rank that got no rows yet: a global batch smaller than the number of ranks)
+            if seen and (i % 10 == 0 or i == len(batches) - 1):
                 if args.cuda:
                     total = float(running[0])
                 bar.set_postfix_str(f"loss {total / seen:.4f}, {seen / (time.perf_counter() - t0):.0f} img/s",

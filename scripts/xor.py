@@ -25,6 +25,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.threads < 1:
         p.error('--threads must be >= 1')
+    if args.every < 1:
+        p.error('--every must be >= 1')
 
     torch.setnumthreads(args.threads)
     torch.manualSeed(args.seed)

@@ -271,6 +271,47 @@ def test_a_hanging_rank_ends_the_job_after_the_timeout(tmp_path):
     assert took < 20, took
 
 
+MISMATCHED = r'''
+import sys
+import numpy as np
+import luatorch_py as torch
+from luatorch_py import distributed as dist
+from luatorch_py.data.shard import ShardedBatches
+rank, size = dist.init(timeout=30)
+case = sys.argv[1]
+if case == 'size':              # rank 1's net has one more layer: a longer flat gradient
+    dist.allreduceGradients(torch.DoubleTensor(10 + 2 * rank).fill(1))
+elif case == 'type':            # rank 1's net converted to float, rank 0's to double
+    dist.allreduceGradients(torch.DoubleTensor(10).fill(1) if rank == 0 else torch.FloatTensor(10).fill(1))
+elif case == 'scalars':
+    dist.allreduceScalars([1.0] * (2 + rank))
+elif case == 'device':          # rank 1's net on the GPU, rank 0's on the CPU
+    g = torch.DoubleTensor(10).fill(1)
+    dist.allreduceGradients(g.cudaDouble() if rank == 1 else g)
+elif case == 'shards':          # a rank loaded another number of samples
+    for x, y in ShardedBatches(np.zeros((10 + rank, 2)), np.zeros(10 + rank, int), 4):
+        pass
+print('finished', rank, flush=True)
+'''
+
+
+@needs_mpi
+@pytest.mark.parametrize('case, says', [
+    ('size', "rank 0: allreduce of 10 float64 (op 'sum'); rank 1: allreduce of 12 float64 (op 'sum')"),
+    ('type', "rank 0: allreduce of 10 float64 (op 'sum'); rank 1: allreduce of 10 float32 (op 'sum')"),
+    ('scalars', "rank 0: allreduceScalars of 2 float64 (op 'sum'); rank 1: allreduceScalars of 3 float64"),
+    ('shards', "rank 0: broadcast of 10 int64 (root 0); rank 1: broadcast of 11 int64 (root 0)"),
+    pytest.param('device', "rank 0: allreduce of 10 float64 (op 'sum'); rank 1: allreduce of 10 float64 on CUDA",
+                 marks=pytest.mark.gpu)])
+def test_ranks_with_mismatched_tensors_end_the_job_saying_so(tmp_path, case, says):
+    """MPI would sum a shorter or differently typed buffer into silent garbage (the ranks' parameters drift apart)
+    or hang; each collective first checks that every rank passes the same size, type and device kind."""
+    p, took = run_job(tmp_path, 2, case, source=MISMATCHED, timeout=60)
+    assert p.returncode != 0 and 'finished' not in p.stdout, p.stdout + p.stderr
+    assert 'DistributedError: distributed.' in p.stderr and says in p.stderr, p.stderr[-3000:]
+    assert took < 20, took
+
+
 @needs_mpi
 def test_a_broken_mpi_says_so(tmp_path):
     src = 'from luatorch_py import distributed as dist\ndist.init()\n'
@@ -333,6 +374,14 @@ def test_errors(monkeypatch):
         dist.allreduceGradients(torch.DoubleTensor(2), 5, 4)
     with pytest.raises(ValueError, match=r'root must be a rank in \[0, 0\]'):
         dist.broadcast(torch.DoubleTensor(2), root=1)
+
+
+def test_allreduce_scalars_checks_its_op_on_one_rank_too(monkeypatch):
+    _no_mpi4py(monkeypatch)
+    dist.init()
+    with pytest.raises(ValueError, match=r"allreduceScalars: op must be one of \('sum', 'max', 'min'\), got 'prod'"):
+        dist.allreduceScalars(3, 'prod')          # was 3.0 on one rank, a ValueError on two
+    assert dist.allreduceScalars([1, 2], 'max') == [1.0, 2.0]
 
 
 @pytest.mark.parametrize('size', [1, 2, 3, 5])
@@ -408,3 +457,17 @@ def test_mnist_script_on_two_ranks_trains_as_one_process(tmp_path):
     assert two.stdout.count('test accuracy:') == 1 and two.stdout.count('ConfusionMatrix') == 1   # rank 0 only
     assert two.stderr.count('epoch 1/1:   0%') == 1                                           # one progress bar
     assert torch.load(str(tmp_path / 'net.t7')).get(1).weight.size(1) == 784
+
+
+@needs_mpi
+def test_mnist_script_with_a_global_batch_smaller_than_the_ranks(tmp_path):
+    """--batch 1 on 2 ranks: rank 0 never gets a row (it was a ZeroDivisionError in its progress bar's loss)."""
+    if not os.path.isfile(os.path.join(MNIST, 'train-images-idx3-ubyte.gz')):
+        pytest.skip(f"MNIST not found in {MNIST} (../shared/datasets/mnist beside the repository)")
+    script = os.path.join(ROOT, 'scripts', 'mnist.py')
+    p = subprocess.run([_mpirun(), '-n', '2', sys.executable, script, '--data', MNIST, '--net', 'dense', '--limit',
+                        '3', '--test-limit', '10', '--epochs', '1', '--batch', '1', '--distributed', '--threads', '1'],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT,
+                       env=dict(os.environ, OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1'))
+    assert p.returncode == 0 and 'Traceback' not in p.stderr, p.stderr[-3000:]
+    assert re.search(r'epoch 1: train loss \d+\.\d{4}, test accuracy 0\.\d{4}', p.stdout), p.stdout

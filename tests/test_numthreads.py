@@ -36,6 +36,11 @@ def test_setnumthreads_rejects_non_positive_ints(bad):
         torch.setnumthreads(bad)
 
 
+def test_setnumthreads_takes_numpy_ints(restore_threads):
+    torch.setnumthreads(np.int64(1))          # was "expected a positive int, got 1"
+    assert torch.getnumthreads() == 1
+
+
 def test_available_cores_is_the_affinity():
     assert threads.available_cores() == len(os.sched_getaffinity(0))
 

@@ -53,6 +53,26 @@ def test_cmdline_errors_exit(capsys):
         cmd.option('-y', 1, 'y', 'string')
 
 
+def test_cmdline_numbers_are_luas(capsys):
+    cmd = make_cmd()
+    assert cmd.parse(['-lr', ' 2.5e-1 ', 'd']).lr == 0.25
+    assert cmd.parse(['-epochs', '0x10', 'd']).epochs == 16
+    # Python's float and int take '1_000' and non-ASCII digits; Lua's tonumber gives nil: an invalid type
+    for text in ('1_000', '\u0661\u0662'):
+        with pytest.raises(SystemExit) as e:
+            cmd.parse(['-epochs', text, 'd'])
+        assert e.value.code == 1
+        assert 'invalid type for option -epochs (should be number)' in capsys.readouterr().err
+
+
+def test_cmdline_string_writes_numbers_as_lua_tostring():
+    from luatorch_py.utils import lua_tostring
+    assert [lua_tostring(v) for v in (2.0, 0.1, 99999999999999.0, 1e14, 123456789012345.0, -0.0, 1e-20)] == \
+        ['2', '0.1', '99999999999999', '1e+14', '1.2345678901234e+14', '-0', '1e-20']
+    cmd = make_cmd()
+    assert cmd.string('exp', cmd.parse(['-lr', '1e14', 'd']), {}) == 'exp,data=d,lr=1e+14'
+
+
 def test_cmdline_help_layout(capsys):
     make_cmd().help()
     out = capsys.readouterr().out.splitlines()
@@ -99,6 +119,12 @@ def test_timer():
     for i in range(300000):
         s += i
     assert t.time()['user'] > t0
+
+
+def test_timer_prints_its_status_as_lua():
+    t = torch.Timer()
+    assert str(t) == 'torch.Timer [status: running]'
+    assert str(t.stop()) == 'torch.Timer [status: stopped]'
 
 
 # -- File -------------------------------------------------------------------------------------------------------------
@@ -326,6 +352,28 @@ def test_tester_eq_messages():
     with pytest.raises(AssertionError, match='values have different types'):
         t.eq(1, '1')
     assert t.ne(1, 2) and t.assertTableNe([1], [2]) and t.assertlt(1, 2) and t.assertge(2, 2)
+
+
+def test_tester_compares_as_lua_does():
+    t = torch.Tester()
+    t.setRethrowErrors(True)
+    # a dict and a list are both Lua tables: compared by keys, not a TypeError
+    with pytest.raises(AssertionError, match="Entry a missing in second table"):
+        t.eq({'a': 1}, [1])
+    # LongTensors differ by 1 beyond 2**53: Lua's integer difference sees it (float64 rounds it away)
+    with pytest.raises(AssertionError, match=r'TensorEQ\(==\) violation: max diff=1, tolerance=0'):
+        t.assertTensorEq(torch.LongTensor([2 ** 53]), torch.LongTensor([2 ** 53 + 1]))
+    assert t.assertTensorNe(torch.LongTensor([2 ** 53]), torch.LongTensor([2 ** 53 + 1]))
+    # numpy scalars are numbers: 250 - 5 does not wrap around to 11 in uint8
+    with pytest.raises(AssertionError, match='EQ failed: 5 ~= 250 with tolerance=20'):
+        t.eq(np.uint8(5), np.uint8(250), 20)
+    with pytest.raises(AssertionError, match='ALMOST_EQ failed: 5 ~= 250 with tolerance=20'):
+        t.assertalmosteq(np.uint8(5), np.uint8(250), 20)
+    # asserteq/assertne on tensors: Lua's == (the same object), not an elementwise comparison
+    a = torch.DoubleTensor([1, 2])
+    assert t.asserteq(a, a) and t.assertne(a, a.clone())
+    with pytest.raises(AssertionError, match='EQ failed:'):
+        t.asserteq(a, a.clone())
 
 
 @pytest.mark.gpu

@@ -77,6 +77,22 @@ def test_mnist_script_cuda_without_a_device_says_why():
     assert p.stderr.startswith('mnist.py: --cuda: CUDA is not available') and 'Traceback' not in p.stderr
 
 
+@pytest.mark.parametrize('net', ['dense', 'convnet'])
+def test_mnist_script_last_batches_of_one_image(net):
+    """65 = 64 + 1 training and 501 = 500 + 1 test images: batches of one image stay batches (View's numInputDims);
+    the evaluation was an AxisError after the training."""
+    out, _ = run('--net', net, '--limit', '65', '--batch', '64', '--epochs', '1', '--test-limit', '501',
+                 '--no-progress', '--threads', '1')
+    assert re.search(r'epoch 1: train loss \d+\.\d{4}, test accuracy 0\.\d{4}', out) and 'test accuracy: 0.' in out
+
+
+def test_mnist_script_save_to_a_directory_fails_before_training(tmp_path):
+    p = subprocess.run([sys.executable, SCRIPT, '--save', str(tmp_path)], capture_output=True, text=True,
+                       timeout=120, cwd=REPO)
+    assert p.returncode == 1 and p.stdout == ''
+    assert p.stderr == f"mnist.py: --save {tmp_path}: is a directory, expected a file name\n"
+
+
 def test_mnist_script_plot_without_matplotlib_fails_before_training(tmp_path):
     hide = ("import runpy, sys; sys.modules['matplotlib'] = None; sys.argv = sys.argv[1:]; "
             "runpy.run_path(sys.argv[0], run_name='__main__')")
