@@ -1,6 +1,8 @@
 """Containers: a module made of modules.  They only iterate; the protocol is in module.py."""
 import numbers
 
+import numpy as np
+
 from .. import backend
 from ..backend import kernels
 from ..tensor import CPU_LONG_STORAGE
@@ -124,10 +126,14 @@ class Container(Module):
 
 
 def _aliases(t, src):
-    """Whether tensor ``t`` lies in the storage of ``src`` (a tensor, or a table of them, nested)."""
+    """Whether tensor ``t`` lies in the storage of ``src`` (a tensor, or a table of them, nested), or in the memory of
+    ``src`` a numpy array (a caller's input, which a module wraps without a copy)."""
     s = getattr(t, '_s', None)
     if isinstance(src, (list, tuple)):
         return any(_aliases(t, e) for e in src)
+    if type(src) is np.ndarray:
+        a = getattr(t, '_a', None)
+        return type(a) is np.ndarray and np.may_share_memory(a, src)
     return s is not None and s is getattr(src, '_s', None)
 
 
@@ -178,9 +184,11 @@ class Sequential(Container):
                 # only then may its output be batch-last (_layout.py)
                 m.__dict__['_feeds_next'] = getattr(cur, '_a', cur) if keep and m is not last else None
                 # [ReLU, max pooling] (activation.py), on an output of the module before (as Sequential.backward's
-                # folds: not a view of an earlier tensor, which others may change before the ReLU's output is read)
+                # folds: not a view of an earlier tensor, which others may change before the ReLU's output is read),
+                # a module not called again further on (its next forward would write over that output)
                 if (m._fold_forward is not None and keep and 0 < i < n - 2 and mods[i + 1]._pool_after is not None
-                        and not _aliases(cur, _output_field(mods[i - 2]) if i > 1 else input)):
+                        and not _aliases(cur, _output_field(mods[i - 2]) if i > 1 else input)
+                        and not any(later is mods[i - 1] for later in mods[i + 2:])):
                     i += 1          # (an error in the step is reported as the pooling's)
                     out = m._fold_forward(mods[i], cur)
                     if out is not None:

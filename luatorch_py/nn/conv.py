@@ -274,6 +274,9 @@ class _Convolution(_WeightBias):
                 or cls.accGradParameters is not _Convolution.accGradParameters
                 or 'updateGradInput' in d or 'accGradParameters' in d):
             return Module.backward(self, input, gradOutput, scale)
+        # (a copy an updateGradInput alone kept is of the values the array held then: e.g. an input-gradient pass
+        # before this training step, its gradOutput array reused with new values)
+        self._gm_of = None
         self.accGradParameters(input, gradOutput, scale)
         gi = self._grad_input(input, gradOutput, True)
         self._gm_of = None      # (the copy of gradOutput it kept is for an accGradParameters to come: none is)

@@ -102,7 +102,8 @@ class Dropout(Module):
         x = self._coerce(input)._a
         gt = self._coerce(gradOutput, 'gradOutput')
         check_grad_like_input(self, x, gt._a)
-        if self.p > 0 and (self.train or self.stochastic_inference):
+        # (Torch7 masks in training only: evaluate() with stochasticInference passes gradOutput on as evaluate() does)
+        if self.p > 0 and self.train:
             noise = self.noise._a
             if noise.shape != x.shape:
                 raise RuntimeError(f"{self!r}: updateGradInput needs the noise of a training forward on an "

@@ -652,17 +652,23 @@ def _flat_record(module, p, g):
                     count += t.nElement()
     if not p.nElement() or count != 2 * p.nElement() or g.nElement() != p.nElement():
         return None
-    return p, g, fields
+    return p, g, fields, module.listModules()
 
 
 def flat_arrays(module):
     """(flat parameter array, flat gradient array) when every parameter and gradient of ``module`` is still the view
-    of the flat vectors its last getParameters made (fields not reassigned, storages not replaced), else None: then
-    zeroGradParameters / updateParameters are one operation each instead of one per tensor."""
+    of the flat vectors its last getParameters made (the same modules, fields not reassigned, storages not replaced),
+    else None: then zeroGradParameters / updateParameters are one operation each instead of one per tensor."""
     f = module.__dict__.get('_flat')
     if f is None:
         return None
-    p, g, fields = f
+    p, g, fields, *mods = f
+    # a module added, inserted or replaced since (its parameters are not in the flat vectors), or a record pickled
+    # before the modules were kept: the per-module loop
+    now = module.listModules()
+    if not mods or len(now) != len(mods[0]) or any(a is not b for a, b in zip(now, mods[0])):
+        module._flat = None
+        return None
     ps, gs = p._s, g._s
     for d, name, t in fields:
         if d.get(name) is not t or (t._s is not ps and t._s is not gs):

@@ -215,6 +215,31 @@ def test_spatial_backward_scale_and_accumulation(layout):
     np.testing.assert_allclose(m.gradWeight.numpy(), gw1, rtol=1e-12)
 
 
+@pytest.mark.parametrize('layout', LAYOUTS)
+def test_backward_after_an_updateGradInput_alone_uses_its_own_gradOutput(layout):
+    """An input-gradient pass (updateGradInput alone, as for an adversarial example or a saliency map), then a
+    training step whose gradOutput is the same array holding new values (a Sequential reuses the next module's
+    gradInput): the step's gradWeight and gradBias are those of its own gradOutput."""
+    m = nn.SpatialConvolution(2, 3, 3, 3, 1, 1, 1)
+    m._force_layout = layout
+    x = rnd(4, 2, 5, 5)
+    g = torch.DoubleTensor(rnd(4, 3, 5, 5, seed=1))
+    m.forward(x)
+    m.updateGradInput(x, g)
+    g.copy(torch.DoubleTensor(rnd(4, 3, 5, 5, seed=2)))
+    m.zeroGradParameters()
+    m.backward(x, g)
+    ref = nn.SpatialConvolution(2, 3, 3, 3, 1, 1, 1)
+    ref._force_layout = layout
+    ref.weight.copy(m.weight)
+    ref.bias.copy(m.bias)
+    ref.zeroGradParameters()
+    ref.forward(x)
+    ref.backward(x, g.clone())
+    np.testing.assert_allclose(m.gradWeight.numpy(), ref.gradWeight.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(m.gradBias.numpy(), rnd(4, 3, 5, 5, seed=2).sum(axis=(0, 2, 3)), rtol=1e-12)
+
+
 def test_spatial_float32_close_to_float64_and_no_new_buffers():
     m = nn.SpatialConvolution(3, 5, 3, 3, 1, 1, 1)
     m32 = m.clone().float()

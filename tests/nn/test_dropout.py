@@ -69,6 +69,18 @@ def test_evaluate_is_identity_and_v1():
     assert (si.forward(np.ones((10, 10))).numpy() == 0).any()
 
 
+@pytest.mark.parametrize('v1', [False, True])
+def test_stochastic_inference_backward_is_evaluates(v1):
+    """Torch7's Dropout:updateGradInput masks only when self.train: in evaluate() with stochasticInference the
+    forward still drops, but the backward is evaluate()'s -- gradOutput itself (v1: times 1 - p)."""
+    x, g = rnd(3, 4), rnd(3, 4, seed=1)
+    m = nn.Dropout(0.4, v1, False, True).evaluate()
+    torch.manualSeed(9)
+    y = m.forward(x).numpy()
+    np.testing.assert_array_equal(y, x * torch_mask(9, (3, 4), 0.4) / (1 if v1 else 0.6))
+    np.testing.assert_allclose(m.backward(x, g).numpy(), g * 0.6 if v1 else g, rtol=1e-15)
+
+
 def test_p_zero_and_errors():
     x = rnd(3, 4)
     np.testing.assert_array_equal(nn.Dropout(0).forward(x).numpy(), x)

@@ -227,6 +227,31 @@ def test_get_parameters_with_shared_weights():
     assert net.get(1).weight.numpy()[0, 0] == 7
 
 
+@pytest.mark.parametrize('how', ['add', 'insert', 'replace'])
+def test_a_layer_added_after_getParameters_is_zeroed_and_updated(how):
+    """Torch7's fine-tuning idiom (net.modules[#net.modules] = nn.Linear(...)) or an add/insert after a getParameters
+    (e.g. one that printed the parameter count): the container's zeroGradParameters and updateParameters reach the
+    new layer too, as Torch7's per-module loop does."""
+    net = mlp()
+    net.getParameters()
+    torch.manualSeed(2)
+    new = {'add': nn.Linear(2, 2), 'insert': nn.Linear(4, 4), 'replace': nn.Linear(4, 3)}[how]
+    if how == 'add':
+        net.add(new)
+    elif how == 'insert':
+        net.insert(new, 2)
+    else:
+        net.modules[2] = new
+    new.gradWeight.fill(5)
+    new.gradBias.fill(5)
+    net.zeroGradParameters()
+    assert not new.gradWeight.numpy().any() and not new.gradBias.numpy().any()
+    new.gradWeight.fill(1)
+    w = new.weight.numpy().copy()
+    net.updateParameters(0.5)
+    np.testing.assert_array_equal(new.weight.numpy(), w - 0.5)
+
+
 def test_get_parameters_empty():
     flat, g = nn.Sequential(nn.Sigmoid()).getParameters()
     assert flat.nElement() == 0 and g.nElement() == 0

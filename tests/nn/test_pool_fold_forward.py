@@ -218,6 +218,39 @@ def test_no_step_where_it_cannot_apply():
         assert not _pending(net.get(1))
 
 
+def test_no_step_on_a_view_of_a_numpy_input():
+    """A numpy batch (here laid out batch-last) through a pass-through module: the ReLU's input is the caller's
+    memory, which the caller may fill with its next batch before the ReLU's output is read, as for a tensor input."""
+    mem = _input(32).transpose(1, 2, 3, 0).copy()        # (C, H, W, N) memory
+    x = mem.transpose(3, 0, 1, 2)
+    assert kernels.batch_last(x)
+    net = nn.Sequential().add(nn.Identity()).add(nn.ReLU()).add(nn.SpatialMaxPooling(2, 2)) \
+        .add(nn.MulConstant(2)).double()
+    net.forward(x)
+    relu = net.get(1)
+    assert not _pending(relu)
+    want = np.maximum(x, 0)
+    mem[...] = -1
+    np.testing.assert_array_equal(relu.output.numpy(), want)
+
+
+def test_no_step_after_a_module_called_again_further_on():
+    """A convolution applied twice in one Sequential (its weights tied by reuse): its second call writes over the
+    output the first left, so the ReLU after its first call keeps its own output, relu(conv(x)), as Torch7's."""
+    torch.manualSeed(0)
+    conv = nn.SpatialConvolution(2, 2, 1, 1)
+    conv._force_layout = 'nlast'
+    net = nn.Sequential().add(conv).add(nn.ReLU()).add(nn.SpatialMaxPooling(2, 2)) \
+        .add(nn.SpatialUpSamplingNearest(2)).add(conv).add(nn.MulConstant(2)).double()
+    x = torch.DoubleTensor(_input(32))
+    net.forward(x)
+    relu = net.get(1)
+    assert not _pending(relu)
+    want = np.maximum(nn.SpatialConvolution(2, 2, 1, 1).double().share(conv, 'weight', 'bias').forward(x).numpy(), 0)
+    np.testing.assert_array_equal(relu.output.numpy(), want)
+    assert relu.output.numpy().any() and not np.array_equal(want, np.maximum(conv.output.numpy(), 0))
+
+
 @pytest.mark.parametrize('where', [1, 2])
 @pytest.mark.parametrize('name', ['updateOutput', 'forward'])
 def test_an_instance_defining_its_own_forward_is_not_fused(where, name):
