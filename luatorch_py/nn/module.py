@@ -53,7 +53,33 @@ def _register(cls):
     REGISTRY[name] = cls
 
 
+_COUNTS_OK = None     # whether this Python counts references as _unheld expects (see _counts_as_expected)
+
+
 def _unheld(module, name):
+    """_counted_unheld, where this Python's reference counts are those it expects; else False (no value is left to be
+    written later: every field is written as Torch7 writes it)."""
+    if _COUNTS_OK is None:
+        _counts_as_expected()
+    return _COUNTS_OK and _counted_unheld(module, name)
+
+
+def _counts_as_expected():
+    """Check once, on a field of a module of our own, that _counted_unheld tells an unheld field from one held as a
+    tensor, its storage, its array or a numpy view: it counts exact references (CPython 3.11-3.13), and a Python
+    that counts otherwise (e.g. loads of locals that borrow) could take a held field for an unheld one."""
+    global _COUNTS_OK
+    probe = _Probe()
+    probe.__dict__['f'] = default_info().tensor_class(3)
+    ok = _counted_unheld(probe, 'f')
+    for hold in (lambda t: t, lambda t: t.storage(), lambda t: t._a, lambda t: t.numpy(), lambda t: t.narrow(0, 1, 1)):
+        held = hold(probe.f)
+        ok = ok and not _counted_unheld(probe, 'f')
+        del held
+    _COUNTS_OK = ok and _counted_unheld(probe, 'f')
+
+
+def _counted_unheld(module, name):
     """Whether nothing outside ``module`` holds its tensor field ``name``: not the tensor, a view of it, its
     storage, its array, a numpy view of either, nor the storage's numpy buffer (``storage().numpy()``).  Then its
     values may be written when it is next read (LazyField).  Every reference counted is named below (besides the
@@ -858,3 +884,7 @@ def sizestr(shape):
     return '[' + ', '.join(str(n) for n in shape) + ']'
 
 
+
+
+class _Probe(Module):
+    """A module of our own for _counts_as_expected (private: not a Torch7 class)."""

@@ -68,6 +68,22 @@ def test_a_gradient_held_through_a_numpy_view_is_zeroed_at_once(hold):
     assert not np.any(held)
 
 
+def test_a_python_counting_references_otherwise_writes_every_field_at_once(monkeypatch):
+    # _unheld counts exact references (CPython 3.11-3.13); where a Python counts one fewer (loads that borrow), a held
+    # gradient would look unheld: a check on a probe module finds that once and turns the deferral off
+    from luatorch_py.nn import module as M
+    counts = M._sys.getrefcount
+    # (the lambda's own reference is one more: -2 is one fewer than getrefcount's)
+    monkeypatch.setattr(M, '_sys', type('sys', (), {'getrefcount': staticmethod(lambda o: counts(o) - 2)}))
+    monkeypatch.setattr(M, '_COUNTS_OK', None)
+    m = _dirty(_linear())
+    assert M._COUNTS_OK is False and not _pending(m)
+    assert not m.gradWeight.numpy().any()
+    monkeypatch.setattr(M, '_COUNTS_OK', None)
+    monkeypatch.setattr(M, '_sys', type('sys', (), {'getrefcount': staticmethod(counts)}))
+    assert _pending(_dirty(_linear())) and M._COUNTS_OK is True
+
+
 def test_small_gradients_and_subclasses_are_zeroed_at_once():
     m = _dirty(nn.Linear(10, 20).double())
     assert not _pending(m) and not m.gradWeight.numpy().any()
