@@ -348,6 +348,9 @@ class LeakyReLU(_Elementwise):
         self.negval = negval
         self.inplace = ip
 
+    def __repr__(self):
+        return f"{self.__torch_name__}({self.negval:g})"     # Torch7: string.format('(%g)', self.negval)
+
     _op = 'leaky'
 
     def _kargs(self, x):

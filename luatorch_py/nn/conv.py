@@ -959,4 +959,5 @@ class VolumetricAveragePooling(Module):
         return self.gradInput
 
     def __repr__(self):
-        return (f"{self.__torch_name__}({self.kT},{self.kW},{self.kH},{self.dT},{self.dW},{self.dH})")
+        # nn 8726825's (nn before 2016-03 printed '(kT,kW,kH,dT,dW,dH)')
+        return f"{self.__torch_name__}({self.kT}x{self.kW}x{self.kH}, {self.dT},{self.dW},{self.dH})"

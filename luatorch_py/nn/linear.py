@@ -69,6 +69,14 @@ class _WeightBias(Module):
         self.__dict__.pop('gradBias', None)
         return self
 
+    def __setattr__(self, name, value):
+        # Lua's `m.bias = nil; m.gradBias = nil` (fb.resnet.torch's ConvInit, dcgan-style weights_init) is noBias():
+        # a bias field holding None would be taken for a bias
+        if value is None and name in ('bias', 'gradBias'):
+            self.__dict__.pop(name, None)
+        else:
+            super().__setattr__(name, value)
+
     def reset(self, stdv=None):
         # Torch7's order: the whole weight (row-major), then the bias, from the global stream
         _reset_uniform(stdv, self._fan_in(), self.weight, self.__dict__.get('bias'))

@@ -91,7 +91,7 @@ class _SpatialPadding(Module):
                 raise TypeError(f"{self.__torch_name__}: {n} must be an integer, got {v!r}")
 
     def __repr__(self):
-        return (f"{self.__torch_name__}(l={self.pad_l},r={self.pad_r},t={self.pad_t},b={self.pad_b})")
+        return f"{self.__torch_name__}(l={self.pad_l}, r={self.pad_r}, t={self.pad_t}, b={self.pad_b})"   # nn 8726825
 
     def _sizes(self, x):
         H, W = x.shape[-2:]

@@ -356,6 +356,10 @@ class _Loader:
             if not 0 <= tag <= 8:
                 hint = "; is it an ascii file? load it with format='ascii'" if f.data[:1].isdigit() else ''
                 raise T7Error(f"not a binary .t7 file: the first type tag is {tag}{hint}", 0)
+        if isinstance(f, _AsciiIn) and f.end >= 4 and f.data[0] <= 8 and f.data[1:4] == b'\0\0\0':
+            # (a binary file's first type tag: a little-endian int32 of 0 to 8)
+            raise T7Error("not an ascii .t7 file: it starts with a binary type tag; is it a binary file? load it "
+                          "without format='ascii'", 0)
         obj = self.complete_obj()
         if self.fallback:
             pairs = ', '.join(f'{k} as {v}' for k, v in sorted(self.fallback.items()))

@@ -567,6 +567,13 @@ def test_fields_and_repr_follow_torch7():
     assert isinstance(nn.Clamp(0, 1), nn.HardTanh)
 
 
+def test_leaky_relu_repr_shows_negval():
+    # nn's LeakyReLU:__tostring__ prints the slope with %g (dcgan's netD: nn.LeakyReLU(0.2))
+    assert repr(nn.LeakyReLU(0.2, True)) == 'nn.LeakyReLU(0.2)'
+    assert repr(nn.LeakyReLU()) == 'nn.LeakyReLU(0.01)'
+    assert repr(nn.LeakyReLU(2)) == 'nn.LeakyReLU(2)'
+
+
 def test_constructor_errors():
     with pytest.raises(ValueError, match='max_value must be larger'):
         nn.HardTanh(1, -1)

@@ -447,7 +447,7 @@ def test_volumetric_average_pooling():
     np.testing.assert_allclose(m.forward(x).numpy(), want, rtol=1e-12)
     np.testing.assert_allclose(m.forward(x[1]).numpy(), want[1], rtol=1e-12)
     jac(m, 2, 2, 4, 5, 5)
-    assert repr(nn.VolumetricAveragePooling(2, 2, 2)) == 'nn.VolumetricAveragePooling(2,2,2,2,2,2)'
+    assert repr(nn.VolumetricAveragePooling(2, 2, 2)) == 'nn.VolumetricAveragePooling(2x2x2, 2,2,2)'
     with pytest.raises(ValueError, match='too small'):
         m.forward(rnd(1, 1, 2, 2))
 

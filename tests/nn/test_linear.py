@@ -195,3 +195,25 @@ def test_linear_checks_replaced_parameters():
     m.bias = torch.DoubleTensor(np.ones(5))
     with pytest.raises(ValueError, match=r"got weight \[4, 3\] and bias \[5\]"):
         m.forward(x)
+
+
+def test_bias_set_to_none_is_no_bias():
+    """Lua's `m.bias = nil; m.gradBias = nil` (fb.resnet.torch's ConvInit), ported as `= None`, is noBias(): it
+    crashed in forward ('NoneType' object has no attribute '_a')."""
+    x = rnd(2, 3, 5, 5)
+    for make in (lambda: nn.SpatialConvolution(3, 4, 3, 3), lambda: nn.Linear(75, 4)):
+        torch.manualSeed(2)
+        m, want = make().double(), make().double()
+        want.weight.copy(m.weight)
+        want.noBias()
+        m.bias = None
+        m.gradBias = None
+        xi = x if isinstance(m, nn.SpatialConvolution) else x.reshape(2, 75)
+        np.testing.assert_array_equal(m.forward(xi).numpy(), want.forward(xi).numpy())
+        assert 'bias' not in m.__dict__ and len(m.parameters()[0]) == 1 and repr(m).endswith('without bias')
+        g = rnd(*m.output.size(), seed=1)
+        m.zeroGradParameters()
+        want.zeroGradParameters()
+        m.backward(xi, g)
+        want.backward(xi, g)
+        np.testing.assert_array_equal(m.gradWeight.numpy(), want.gradWeight.numpy())

@@ -95,8 +95,8 @@ def test_defaults_fields_repr():
     z = nn.SpatialZeroPadding(1, -2, 3)
     assert (z.pad_l, z.pad_r, z.pad_t, z.pad_b) == (1, -2, 3, 1)
     assert repr(z) == 'nn.SpatialZeroPadding(l=1, r=-2, t=3, b=1)'
-    assert repr(nn.SpatialReflectionPadding(1, 2, 3, 4)) == 'nn.SpatialReflectionPadding(l=1,r=2,t=3,b=4)'
-    assert repr(nn.SpatialReplicationPadding(1, 0, 0, 2)) == 'nn.SpatialReplicationPadding(l=1,r=0,t=0,b=2)'
+    assert repr(nn.SpatialReflectionPadding(1, 2, 3, 4)) == 'nn.SpatialReflectionPadding(l=1, r=2, t=3, b=4)'
+    assert repr(nn.SpatialReplicationPadding(1, 0, 0, 2)) == 'nn.SpatialReplicationPadding(l=1, r=0, t=0, b=2)'
     for name in ('SpatialZeroPadding', 'SpatialReflectionPadding', 'SpatialReplicationPadding'):
         assert nn.REGISTRY['nn.' + name] is getattr(nn, name)
 

@@ -396,6 +396,15 @@ def test_t7error_is_a_valueerror_with_offset():
         torch.deserialize(b'')
 
 
+def test_binary_data_read_as_ascii_says_so():
+    """torch.load(f, 'ascii') on a binary file (Lua's default format) said only "expected a type tag (an
+    integer), found b'\\x03...'"; like the other way round, it now points at the format."""
+    for obj in ({'a': [1, 2, 3]}, nn.Linear(2, 3), 7):
+        with pytest.raises(T7Error, match=r"not an ascii \.t7 file.*load it without format='ascii' \(at byte offset 0"):
+            torch.deserialize(torch.serialize(obj), 'ascii')
+    assert torch.deserialize(torch.serialize(7, 'ascii'), 'ascii') == 7
+
+
 def test_huge_claims_are_refused_before_allocating():
     import tracemalloc
     cases = [
