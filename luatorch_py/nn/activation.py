@@ -56,11 +56,10 @@ class _Elementwise(Module):
         """The array f = 1 where x > 0, ``slope`` where x <= 0 (exactly; slope a number or a broadcastable array),
         so that x * f is Torch7's ``x > 0 ? x : slope * x``."""
         f = self._buffer(name, x.shape)
-        tmp = self._buffer('_fac_tmp', x.shape)
-        xp.greater(x, 0, out=f)          # 1.0 where x > 0, else 0.0
-        xp.subtract(1, f, out=tmp)       # 0.0 / 1.0
-        tmp *= slope
-        f += tmp
+        pos = self._bools('_fac_pos', x.shape)
+        xp.greater(x, 0, out=pos)
+        xp.copyto(f, slope)
+        xp.copyto(f, 1, where=pos)       # (not 1 + 0 * slope: that is NaN for a slope of +-inf or NaN)
         return f
 
     def _output_array(self, t):
@@ -576,12 +575,12 @@ class ELU(_Elementwise):
         # Torch7: from the output, y <= 0 ? g * (y + alpha) : g
         f = self._buffer('_fac', x.shape)
         tmp = self._buffer('_fac_tmp', x.shape)
-        xp.clip(y, -_INF, 0, out=f)
+        xp.fmin(y, 0, out=f)              # (fmin: a NaN y gives 0, not NaN, so that the else branch below is exact)
         f += self.alpha
         xp.less_equal(y, 0, out=tmp)
         f *= tmp                          # y + alpha where y <= 0, else 0
-        xp.greater(y, 0, out=tmp)
-        f += tmp                          # ... else 1
+        xp.subtract(1, tmp, out=tmp)
+        f += tmp                          # ... else 1 (a NaN y too, as Torch7's test is y <= 0)
         xp.multiply(g, f, out=out)
 
 
@@ -608,12 +607,21 @@ class _Shrink(_Elementwise):
         xp.multiply(g, self._big(xp, x), out=out)
 
 
+def _zero_where_small(xp, out, big):
+    """out = 0 where not ``big`` (|x| > lambda; ``big`` is overwritten): Torch7's else branch, which a NaN x takes
+    too (x * 0 and x - x would keep the NaN)."""
+    xp.logical_not(big, out=big)
+    xp.copyto(out, 0, where=big)
+
+
 class HardShrink(_Shrink):
     """y = x if |x| > lambda else 0."""
     _op = 'hardshrink'
 
     def _f(self, xp, x, out):
-        xp.multiply(x, self._big(xp, x), out=out)
+        m = self._big(xp, x)
+        xp.multiply(x, m, out=out)
+        _zero_where_small(xp, out, m)
 
 
 class SoftShrink(_Shrink):
@@ -625,6 +633,7 @@ class SoftShrink(_Shrink):
         tmp = self._buffer('_tmp', x.shape)
         xp.clip(x, -lam, lam, out=tmp)
         xp.subtract(x, tmp, out=out)
+        _zero_where_small(xp, out, self._big(xp, x))
 
 
 # -- smooth functions ------------------------------------------------------------------------------------

@@ -21,6 +21,13 @@ from ..backend import array_module, gpu_elementwise
 from .module import Module, check_grad_like_input, field_out, sizestr
 
 
+def _acc(xp):
+    """The dtype the CPU's per-feature sums accumulate in: double, as THNN's (accreal), for a FloatTensor too
+    (numpy's float32 sum down the batch axis of an N x C input adds the N values one by one, and drifted 50 times
+    further than Torch7's or the CUDA kernel's); CuPy's own (the CUDA fallback for inputs the kernels do not take)."""
+    return np.float64 if xp is np else None
+
+
 class BatchNormalization(Module):
     """BatchNormalization(nOutput, eps=1e-5, momentum=0.1, affine=True) over a 2-D (batch x nOutput) input."""
     nDim = 2
@@ -146,14 +153,14 @@ class BatchNormalization(Module):
         if self._use_batch_stats(xb):
             n = xb.size // C
             mean, invstd = mean_b, invstd_b
-            xp.sum(xb, axis=axes, out=mean)
+            xp.sum(xb, axis=axes, out=mean, dtype=_acc(xp))
             mean /= n
             xc = outb                                   # centered input, in the output's memory
             xp.subtract(xb, mean.reshape(bshape), out=xc)
             sq = self._buffer('_sq', xb.shape)
             xp.multiply(xc, xc, out=sq)
             var_sum = self._buffer('_varsum', (C,))
-            xp.sum(sq, axis=axes, out=var_sum)
+            xp.sum(sq, axis=axes, out=var_sum, dtype=_acc(xp))
             # invstd = 1 / sqrt(sum / n + eps)  (0 where sum == 0 and eps == 0, as THNN)
             xp.divide(var_sum, n, out=invstd)
             invstd += self.eps
@@ -207,11 +214,11 @@ class BatchNormalization(Module):
         xc = self._buffer('_xc', xb.shape)
         if (want_gi and train) or (want_params and (gw is not None or gbias is not None)):
             # sum(g) and dot(x - mean, g) per feature
-            xp.sum(gb, axis=axes, out=gsum)
+            xp.sum(gb, axis=axes, out=gsum, dtype=_acc(xp))
             xp.subtract(xb, mean, out=xc)
             tmp = self._buffer('_sq', xb.shape)
             xp.multiply(xc, gb, out=tmp)
-            xp.sum(tmp, axis=axes, out=dotp)
+            xp.sum(tmp, axis=axes, out=dotp, dtype=_acc(xp))
         if want_gi:
             gi = field_out(self, 'gradInput', x.shape)
             gib = gi if gi.ndim == xb.ndim else gi[None]

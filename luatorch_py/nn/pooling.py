@@ -310,11 +310,11 @@ class SpatialMaxPooling(_Pool2d):
         pending = d.pop('_idx_pending', None)
         if pending is None:
             return
-        H, W, oh, ow = pending
+        H, W, oh, ow, last = pending
         idx = d['indices']._a
         idx4 = idx if idx.ndim == 4 else idx[None]
         base = self._base(H, W, oh, ow)
-        if kernels.batch_last(idx4):
+        if last:                                    # (the code's order, as _max_numpy chose it)
             np.add(d['_code'], base[:, :, None], out=kernels.memory_view(idx4))
         else:
             np.add(d['_code'], base, out=idx4)
@@ -461,7 +461,9 @@ class SpatialMaxPooling(_Pool2d):
         oh, ow = out4.shape[2:]
         if out4.size == 0:
             return
-        last = kernels.batch_last(out4)
+        # (_forward_fields pools batch-last only without padding; an output of one number per plane, C = oh = ow = 1,
+        # looks batch-last whatever its layout, and its windows need the padding too)
+        last = kernels.batch_last(out4) and not (self.padW or self.padH or any(extra))
         if last:     # work on the memory-order views (C, H, W, N): all contiguous
             x4, out4, idx4 = kernels.memory_view(x4), kernels.memory_view(out4), kernels.memory_view(idx4)
             dH, dW = self.dH, self.dW
@@ -525,7 +527,7 @@ class SpatialMaxPooling(_Pool2d):
             self._pmax_kept = self._buffer('_pmax', out4.shape)
             np.copyto(self._pmax_kept, out4)
         if self.__dict__.get('_defer'):
-            self._idx_pending = (H, W, oh, ow)
+            self._idx_pending = (H, W, oh, ow, last)
             return
         base = self._base(H, W, oh, ow)
         np.add(self.__dict__['_code'], base[:, :, None] if last else base, out=idx4)
@@ -934,6 +936,13 @@ class SpatialAdaptiveAveragePooling(_Adaptive):
         H, W = x4.shape[2:]
         ah, awT, kh, kw, _, _ = self._mats(H, W)
         _separable(self, '_tmp', ah, x4, awT, out4)      # window sums
+        if not math.isfinite(float(out4.sum())):
+            # a NaN or inf times the 0s of the window matrices spread to the other windows of its rows and
+            # columns: each window summed on its own, as THNN
+            (hs, he), (ws, we) = _adaptive_bounds(H, self.H), _adaptive_bounds(W, self.W)
+            for i in range(self.H):
+                for j in range(self.W):
+                    x4[:, :, hs[i]:he[i], ws[j]:we[j]].sum(axis=(2, 3), out=out4[:, :, i, j])
         out4 /= kw
         out4 /= kh
 
@@ -952,6 +961,13 @@ class SpatialAdaptiveAveragePooling(_Adaptive):
         array_module(g4).divide(g4, kw, out=gs)
         gs /= kh
         _separable(self, '_gtmp', ahT, gs, aw, gi4)   # not '_tmp': another shape
+        if not math.isfinite(float(gi4.sum())):
+            # (as in _avg_numpy: each window's gradient added to its own window only, as THNN)
+            (hs, he), (ws, we) = _adaptive_bounds(H, self.H), _adaptive_bounds(W, self.W)
+            gi4.fill(0)
+            for i in range(self.H):
+                for j in range(self.W):
+                    gi4[:, :, hs[i]:he[i], ws[j]:we[j]] += gs[:, :, i, j, None, None]
 
 
 # -- softmax over planes ---------------------------------------------------------------------------------

@@ -650,3 +650,42 @@ def test_softmax_grad_when_gradOutput_is_the_gradInput(cls, shape):
     ref.forward(x)
     g = m.backward(x, torch.fromNumpy(rnd(*shape, seed=1))).clone()
     np.testing.assert_allclose(m.backward(x, m.gradInput)._a, ref.backward(x, g)._a, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize('make, want', [(lambda: nn.HardShrink(0.5), [0.0, np.inf, -np.inf, 0.0, 2.0, 0.0]),
+                                        (lambda: nn.SoftShrink(0.5), [0.0, np.inf, -np.inf, 0.0, 1.5, 0.0])])
+def test_shrink_of_nan_is_torch7s_zero(device, make, want):
+    """Torch7's HardShrink.c/SoftShrink.c (and cunn's): ``x > l ? .. : x < -l ? .. : 0``, so a NaN gives 0, on the
+    CPU as in the CUDA kernel (x * mask and x - clip(x) used to keep the NaN on the CPU)."""
+    x = np.array([np.nan, np.inf, -np.inf, 0.25, 2.0, -0.5])
+    on = (lambda a: torch.DoubleTensor(a)) if device == 'cpu' else (lambda a: on_cuda(a, np.float64))
+    m = make().double() if device == 'cpu' else make().cudaDouble()
+    np.testing.assert_array_equal(m.forward(on(x)).double().numpy(), want)
+
+
+@pytest.mark.parametrize('ip', [False, True])
+def test_elu_backward_of_nan_output_passes_gradoutput(device, ip):
+    """Torch7's ELU.c: ``gradInput = output <= 0 ? gradOutput * (output + alpha) : gradOutput``: a NaN output
+    takes the else branch (the CPU gave NaN, the CUDA kernel gradOutput)."""
+    x = np.array([np.nan, 1.5, -1.0, np.inf])
+    g = np.array([3.0, 5.0, 7.0, 11.0])
+    on = (lambda a: torch.DoubleTensor(a)) if device == 'cpu' else (lambda a: on_cuda(a, np.float64))
+    m = nn.ELU(0.5, ip).double() if device == 'cpu' else nn.ELU(0.5, ip).cudaDouble()
+    xt = on(x)
+    m.forward(xt)
+    gi = m.backward(xt, on(g)).double().numpy()
+    np.testing.assert_array_equal(gi[[0, 1, 3]], [3.0, 5.0, 11.0])
+    np.testing.assert_allclose(gi[2], 7.0 * 0.5 * np.exp(-1.0), rtol=1e-15)
+
+
+def test_prelu_with_an_infinite_slope_passes_positive_inputs(device):
+    """Torch7's PReLU.c: ``x > 0 ? x : w * x``, so x > 0 gives x whatever w is (the CPU's factor 1 + 0 * w was
+    NaN for w = +-inf; the CUDA kernel had x)."""
+    x = np.array([[2.0, -1.0, np.inf, 0.0]])
+    g = np.array([[3.0, 5.0, 7.0, 11.0]])
+    on = (lambda a: torch.DoubleTensor(a)) if device == 'cpu' else (lambda a: on_cuda(a, np.float64))
+    m = nn.PReLU().double() if device == 'cpu' else nn.PReLU().cudaDouble()
+    m.weight.fill(-np.inf)
+    with np.errstate(invalid='ignore'):          # (-inf * 0: NaN, as Torch7's w * x)
+        np.testing.assert_array_equal(m.forward(on(x)).double().numpy(), [[2.0, np.inf, np.inf, np.nan]])
+        np.testing.assert_array_equal(m.backward(on(x), on(g)).double().numpy(), [[3.0, -np.inf, 7.0, -np.inf]])

@@ -339,3 +339,22 @@ def test_bn_checks_replaced_parameters(field):
     with pytest.raises(ValueError, match=rf"nn\.BatchNormalization.*{field} of size \[4\] does not match the 3 "
                                          rf"features"):
         m.forward(torch.DoubleTensor(rnd(2, 3)))
+
+
+def test_float_batch_statistics_accumulate_in_double_as_thnn():
+    """THNN's BatchNormalization.c sums each feature in accreal (double for a FloatTensor): the batch mean of
+    100000 float32 values near 1000 is the float32 rounding of the exact mean, and so is the output (numpy's float32
+    sum down the batch axis, one value at a time, was 3.7e-3 off: 60 ulps)."""
+    x = (np.random.default_rng(0).standard_normal((100000, 4)) + 1000).astype(np.float32)
+    exact = x.astype(np.float64).mean(0)
+    m = nn.BatchNormalization(4, 1e-5, 0.1, False).float()
+    out = m.forward(torch.FloatTensor(x)).numpy()
+    np.testing.assert_allclose(m.save_mean.numpy(), exact, rtol=0, atol=1.5e-4)
+    want = (x - exact) / np.sqrt(x.astype(np.float64).var(0) + 1e-5)
+    np.testing.assert_allclose(out, want, rtol=0, atol=2e-4)
+    gsum = (np.arange(100000, dtype=np.float32)[:, None] % 7 + 1000).repeat(4, 1)
+    m2 = nn.BatchNormalization(4).float()
+    m2.forward(torch.FloatTensor(x))
+    m2.zeroGradParameters()
+    m2.backward(torch.FloatTensor(x), torch.FloatTensor(gsum))
+    np.testing.assert_allclose(m2.gradBias.numpy(), gsum.astype(np.float64).sum(0), rtol=1e-7)

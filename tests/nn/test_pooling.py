@@ -602,3 +602,38 @@ def test_gpu_temporal_and_volumetric_pooling_kernels(case, double):
     gpu_agrees(make, rnd(*shape), double)
     if 'Max' in type(make()).__name__:
         gpu_agrees(make, tied(*shape), double)      # ties and NaN (which wins in VolumetricMaxPooling)
+
+
+@pytest.mark.parametrize('shape, args, want, want_idx', [
+    ((2, 1, 3, 3), (3, 3, 3, 3, 1, 1), [4.0, 13.0], [4, 4]),            # the window is rows/cols -1..1
+    ((3, 1, 1, 2), (1, 2, 2, 3, 0, 1), [0.0, 2.0, 4.0], [0, 0, 0])])     # used to raise numpy's broadcast error
+def test_max_pooling_one_number_per_plane_with_padding(shape, args, want, want_idx):
+    """An output of one number per plane (C = oh = ow = 1, batch > 1) has strides that also read as batch-last:
+    the CPU took the batch-last path, which has no padding, and pooled the wrong windows (or raised).  As THNN and
+    the CUDA kernel: the padding is in every window."""
+    x = torch.DoubleTensor(np.arange(float(np.prod(shape))).reshape(shape))
+    m = nn.SpatialMaxPooling(*args)
+    np.testing.assert_array_equal(m.forward(x).numpy().ravel(), want)
+    np.testing.assert_array_equal(m.indices.numpy().ravel(), want_idx)
+    gi = m.backward(x, m.output.clone().fill(1)).numpy().reshape(shape[0], -1)
+    np.testing.assert_array_equal(gi.argmax(1), want_idx)
+
+
+def test_adaptive_average_pooling_keeps_nan_and_inf_in_their_windows():
+    """THNN sums each window on its own: a NaN or inf reaches only the windows (forward) and the input positions
+    (backward) it belongs to.  The CPU's 0/1 window-matrix products spread it (0 * NaN) over whole rows and columns
+    of windows; the CUDA kernel never did."""
+    x = np.arange(20.0).reshape(1, 1, 5, 4)
+    x[0, 0, 0, 0] = np.nan                      # only in window (0, 0): rows 0-1, cols 0-1
+    x[0, 0, 4, 3] = np.inf                      # only in window (2, 1): rows 3-4, cols 2-3
+    m = nn.SpatialAdaptiveAveragePooling(2, 3)
+    out = m.forward(torch.DoubleTensor(x)).numpy()[0, 0]
+    want = np.array([[np.nan, x[0, 0, 0:2, 2:4].sum() / 4],           # windows: rows [0,2) [1,4) [3,5),
+                     [x[0, 0, 1:4, 0:2].sum() / 6, x[0, 0, 1:4, 2:4].sum() / 6],   # cols [0,2) [2,4)
+                     [x[0, 0, 3:5, 0:2].sum() / 4, np.inf]])
+    np.testing.assert_array_equal(out, want)
+    g = np.ones((1, 1, 3, 2))
+    g[0, 0, 0, 0] = np.nan
+    gi = m.backward(torch.DoubleTensor(x), torch.DoubleTensor(g)).numpy()[0, 0]
+    assert np.isnan(gi[0:2, 0:2]).all() and np.isfinite(gi[2:, :]).all() and np.isfinite(gi[:, 2:]).all()
+    np.testing.assert_allclose(gi[4, 3], 1 / 4, rtol=1e-15)
