@@ -429,6 +429,18 @@ for _name, _fn in list(vars(Generator).items()):
 _default = _LockedGenerator()   # the global stream (torch.manualSeed & co.)
 
 
+def _after_fork_in_child():
+    """A forked child has only the thread that forked: the lock, taken before the fork so that no other thread was
+    inside a draw (numpy's engine has a lock of its own too), is one nobody there would release.  The child goes on
+    with the parent's stream: reseed it in each child for different numbers."""
+    _default._lock = threading.RLock()
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(before=lambda: _default._lock.acquire(), after_in_parent=lambda: _default._lock.release(),
+                        after_in_child=_after_fork_in_child)
+
+
 # -- Torch7's functions: an optional Generator first, else the global stream -----------------------------------
 def split_generator(args):
     """``(generator, rest)`` for Torch7's optional first argument: ``torch.uniform(gen, 0, 1)`` draws from ``gen``,

@@ -146,3 +146,36 @@ def test_off_by_default_and_setnumthreads_leaves_it_off():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True, timeout=120,
                          cwd=root).stdout
     assert out.split() == ['1', '1']
+
+
+def test_a_run_interrupted_while_waiting_leaves_the_next_runs_whole(threads, monkeypatch):
+    """A KeyboardInterrupt (Ctrl-C, a notebook's interrupt) while the caller waits for a worker leaves that worker
+    on its part: the next run's part for it used to be dropped when that old part ended (half of the pass left
+    unwritten), the worker died, and the run after hung.  Now the next run waits for the old part first."""
+    threads(2)
+    old_part_started, old_part_may_end = threading.Event(), threading.Event()
+
+    def slow(lo, hi):
+        if lo == 0:                                 # the worker's part: still running when the wait is interrupted
+            old_part_started.set()
+            old_part_may_end.wait(0.3)
+
+    def interrupted(self):
+        monkeypatch.undo()
+        assert old_part_started.wait(10)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(parallel._Worker, 'finish', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        parallel.run(slow, 10, 2 * parallel.MIN_PART)
+    out = np.zeros(10)
+
+    def fill(lo, hi):
+        out[lo:hi] = 2
+        old_part_may_end.set()                      # (the caller's part: before the fix, the old part ends here)
+    parallel.run(fill, 10, 2 * parallel.MIN_PART)
+    assert out.tolist() == [2.0] * 10
+    out[:] = 0
+    t = threading.Thread(target=parallel.run, args=(fill, 10, 2 * parallel.MIN_PART), daemon=True)
+    t.start()
+    t.join(10)
+    assert not t.is_alive() and out.tolist() == [2.0] * 10

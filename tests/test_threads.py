@@ -1,8 +1,12 @@
 """Thread safety (issue 13, F8): two threads training two separate nets get each the numbers of a single-thread
 run.  Torch7's rule, kept here: nothing is shared between threads but the global random generator (locked)."""
+import os
+import struct
 import threading
+import time
 
 import numpy as np
+import pytest
 
 import luatorch_py as torch
 from luatorch_py import nn, optim
@@ -89,3 +93,97 @@ def test_global_generator_is_locked_across_threads():
     for p in parts:
         j = int(np.flatnonzero(single == p[0])[0])
         assert np.array_equal(p, single[j:j + n])
+
+
+def _train_conv(seed, steps=2, barrier=None):
+    """A small LeNet-like net (convolutions, the fused [ReLU, SpatialMaxPooling] steps, a Linear large enough for
+    the lazy zeroGradParameters), trained by hand; its losses and parameters."""
+    g = np.random.default_rng(seed)
+    net = nn.Sequential()
+    net.add(nn.SpatialConvolution(1, 6, 5, 5)).add(nn.ReLU()).add(nn.SpatialMaxPooling(2, 2, 2, 2))
+    net.add(nn.SpatialConvolution(6, 8, 3, 3)).add(nn.ReLU()).add(nn.SpatialMaxPooling(2, 2, 2, 2))
+    net.add(nn.View(8 * 2 * 2)).add(nn.Linear(32, 2100)).add(nn.Tanh()).add(nn.Linear(2100, 10)).add(nn.LogSoftMax())
+    for p in net.parameters()[0]:
+        p.copy(g.uniform(-0.1, 0.1, p.shape))
+    crit = nn.ClassNLLCriterion()
+    x = torch.DoubleTensor(g.standard_normal((16, 1, 16, 16)))
+    y = torch.LongTensor(g.integers(0, 10, 16))
+    losses, fused = [], []
+    if barrier is not None:
+        barrier.wait()
+    for _ in range(steps):
+        net.zeroGradParameters()
+        losses.append(crit.forward(net.forward(x), y))
+        fused.append(net.get(1).__dict__.get('_out_pending') is not None)
+        net.backward(x, crit.backward(net.output, y))
+        net.updateParameters(0.05)
+    relu = net.get(4).output.clone().numpy()        # a pending ReLU output, written when read
+    return losses, fused, relu, [p.clone().numpy() for p in net.parameters()[0]]
+
+
+def test_threads_training_conv_nets_with_fused_steps_as_one_thread_does(monkeypatch):
+    """Four threads each training its own conv net (the fused [ReLU, pooling] forward leaving the ReLU's output
+    pending, LazyField fills, lazy zeroed gradients, and the big passes split over backend/parallel.py's workers,
+    which one thread at a time gets, the others running theirs whole): every thread's numbers are those of a
+    single-thread run, bit for bit."""
+    from luatorch_py.backend import parallel
+    old = parallel.get_threads()
+    monkeypatch.setattr(parallel, 'MIN_PART', 1 << 12)      # (small passes split too)
+    parallel.set_threads(2)
+    try:
+        want = {s: _train_conv(s) for s in range(4)}
+        assert all(want[0][1])          # the fused step ran
+        got = {}
+        barrier = threading.Barrier(4)
+        ts = [threading.Thread(target=lambda s=s: got.__setitem__(s, _train_conv(s, barrier=barrier)))
+              for s in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    finally:
+        parallel.set_threads(old)
+    for s in range(4):
+        assert got[s][0] == want[s][0] and got[s][1] == want[s][1]
+        assert np.array_equal(got[s][2], want[s][2])
+        assert all(np.array_equal(a, b) for a, b in zip(got[s][3], want[s][3]))
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='needs fork')
+@pytest.mark.filterwarnings('ignore:.*fork.*:DeprecationWarning')     # (3.12+: a fork with threads running)
+def test_a_child_forked_after_training_trains_as_the_parent():
+    """Fork after using the package (as multiprocessing's fork workers do), while another thread trains: the child
+    computes the same numbers as the parent and exits."""
+    want = _train_conv(5)
+    stop = threading.Event()
+    busy = threading.Thread(target=lambda: [_train_conv(6, steps=1) for _ in iter(stop.is_set, True)])
+    busy.start()
+    r, w = os.pipe()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                got = _train_conv(5)
+                torch.manualSeed(3)
+                os.write(w, b'ok' if got[0] == want[0] and np.array_equal(got[2], want[2]) else b'bad')
+                os.write(w, struct.pack('<d', torch.uniform()))
+            finally:
+                os._exit(0)
+    finally:
+        stop.set()
+        busy.join()
+    os.close(w)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.02)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail('the forked child hung')
+    assert os.waitstatus_to_exitcode(status) == 0
+    out = os.read(r, 64)
+    torch.manualSeed(3)
+    assert out == b'ok' + struct.pack('<d', torch.uniform())

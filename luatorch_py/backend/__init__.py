@@ -4,6 +4,9 @@ Everything above this layer works on "the array module of its tensors" (``xp``):
 GPU.  CuPy is imported lazily, the first time a CUDA type is used, so the package works (and imports fast) on a
 machine without it.
 """
+import threading
+import types
+
 import numpy as np
 
 _cupy = None          # the cupy module once imported
@@ -335,10 +338,37 @@ def fused_optim(name, *args):
     getattr(gpu_optim, name)(*args)
 
 
+class _LazyModule(types.ModuleType):
+    """A backend submodule not run yet: the first attribute read runs it, under a lock, and only then makes it a
+    plain module.  (importlib's LazyLoader before Python 3.12.3 made it a plain module first: a second thread reading
+    meanwhile found it half run and got an AttributeError, e.g. two threads' first MSECriterion at once,
+    CPython gh-114763.)"""
+
+    def __getattribute__(self, attr):
+        get = object.__getattribute__
+        if get(self, '__class__') is _LazyModule:
+            spec = get(self, '__spec__')
+            with _lazy_lock:
+                # (re-checked under the lock: another thread may have run it; reads by the module's own code
+                # while it runs, through module.__dict__, must not run it again)
+                if get(self, '__class__') is _LazyModule and spec.name not in _lazy_running:
+                    _lazy_running.add(spec.name)
+                    try:
+                        spec.loader.exec_module(self)
+                        self.__class__ = types.ModuleType
+                    finally:
+                        _lazy_running.discard(spec.name)
+        return types.ModuleType.__getattribute__(self, attr)
+
+
+_lazy_lock = threading.RLock()
+_lazy_running = set()       # names of the lazy submodules being run (by the thread holding _lazy_lock)
+
+
 def _lazy_submodules(*names):
-    """Register backend submodules that load on first attribute access (importlib's LazyLoader): the CUDA kernel
-    modules are mostly kernel source and their numpy twins, so ``import luatorch_py`` skips them until a module
-    first computes with them (``from ..backend import gpu_loss`` binds the not-yet-loaded module)."""
+    """Register backend submodules that load on first attribute access (_LazyModule): the CUDA kernel modules are
+    mostly kernel source and their numpy twins, so ``import luatorch_py`` skips them until a module first computes
+    with them (``from ..backend import gpu_loss`` binds the not-yet-loaded module)."""
     import importlib.util
     import sys
     for name in names:
@@ -346,10 +376,9 @@ def _lazy_submodules(*names):
         mod = sys.modules.get(full)
         if mod is None:
             spec = importlib.util.find_spec(full)
-            spec.loader = importlib.util.LazyLoader(spec.loader)
             mod = importlib.util.module_from_spec(spec)
+            mod.__class__ = _LazyModule
             sys.modules[full] = mod
-            spec.loader.exec_module(mod)
         globals()[name] = mod
 
 

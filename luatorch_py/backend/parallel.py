@@ -39,6 +39,7 @@ class _Worker:
         self._done = threading.Event()
         self._job = None
         self._err = None
+        self._done.set()        # idle
         threading.Thread(target=self._loop, name='luatorch_py-cpu', daemon=True).start()
 
     def _loop(self):
@@ -54,6 +55,9 @@ class _Worker:
             self._done.set()
 
     def start(self, fn, lo, hi):
+        # a part a run interrupted while waiting (KeyboardInterrupt) left running ends first: else its end would
+        # drop this job and mark it done (the pass left partly unwritten, the worker dead, the next run hung)
+        self._done.wait()
         self._done.clear()
         self._err = None
         self._job = (fn, lo, hi)

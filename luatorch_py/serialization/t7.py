@@ -672,6 +672,18 @@ _stack_lock = threading.Lock()
 _stack_users = [0, None, None]      # loads/saves in progress, the limit before the first, the limit it set
 
 
+def _after_fork_in_child():
+    """A forked child has only the thread that forked: the lock (taken before the fork, so that the counts are
+    whole) is one nobody there would release."""
+    global _stack_lock
+    _stack_lock = threading.Lock()
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(before=lambda: _stack_lock.acquire(), after_in_parent=lambda: _stack_lock.release(),
+                        after_in_child=_after_fork_in_child)
+
+
 class _deep_stack:
     """Python's recursion limit raised enough for MAX_DEPTH levels while a load/save runs (restored by the last
     one to finish, unless someone else changed it meanwhile)."""

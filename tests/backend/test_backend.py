@@ -1,0 +1,38 @@
+"""backend/__init__.py: the lazily loaded kernel modules."""
+import subprocess
+import sys
+
+
+def test_threads_first_using_a_lazy_module_at_once_wait_for_it_whole():
+    """Threads reading a not-yet-loaded kernel module at once (their first MSECriterion, Tanh, ...): every one waits
+    for the whole module.  importlib's LazyLoader (Python < 3.12.3) made it a plain module before running it, and
+    the others got AttributeError (15 of 15 runs of 8 threads); its run is slowed here so that they all meet it."""
+    code = (
+        "import sys, threading, time, numpy as np\n"
+        "import luatorch_py as torch\n"
+        "from luatorch_py import nn\n"
+        "mod = sys.modules['luatorch_py.backend.gpu_loss']\n"
+        "spec = object.__getattribute__(mod, '__spec__')\n"
+        "real = spec.loader\n"
+        "class Slow:\n"
+        "    def __getattr__(self, name):\n"
+        "        return getattr(real, name)\n"
+        "    def exec_module(self, m):\n"
+        "        time.sleep(0.3)\n"
+        "        real.exec_module(m)\n"
+        "spec.loader = Slow()\n"
+        "b = threading.Barrier(6)\n"
+        "out = []\n"
+        "def go():\n"
+        "    c = nn.MSECriterion()\n"
+        "    b.wait()\n"
+        "    try:\n"
+        "        out.append(c.forward(np.ones(3), np.zeros(3)))\n"
+        "    except Exception as e:\n"
+        "        out.append(repr(e))\n"
+        "ts = [threading.Thread(target=go) for _ in range(6)]\n"
+        "[t.start() for t in ts]\n"
+        "[t.join() for t in ts]\n"
+        "print(out)\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str([1.0] * 6)
