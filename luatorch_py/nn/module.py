@@ -121,15 +121,17 @@ _filling = 0                        # fills under way
 
 
 def _after_fork_in_child():
-    """A forked child has only the thread that forked: a fill another thread had under way never ends there, so
-    its lock and count start afresh (else every LazyField read in the child would wait for it forever)."""
+    """A forked child has only the thread that forked.  The lock, taken before the fork so that no other thread's
+    fill was half done (a child would find that field half written and no longer pending), is one nobody there would
+    release: the lock and the count start afresh."""
     global _fill_lock, _filling
     _fill_lock = _threading.RLock()
     _filling = 0
 
 
 if hasattr(_os, 'register_at_fork'):
-    _os.register_at_fork(after_in_child=_after_fork_in_child)
+    _os.register_at_fork(before=lambda: _fill_lock.acquire(), after_in_parent=lambda: _fill_lock.release(),
+                         after_in_child=_after_fork_in_child)
 
 
 class LazyField:

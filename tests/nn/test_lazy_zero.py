@@ -228,8 +228,9 @@ def test_convolutions_zero_lazily_with_the_bits_of_zeroing(name, make, shape):
 @pytest.mark.skipif(not hasattr(os, 'fork'), reason='no os.fork')
 @pytest.mark.filterwarnings('ignore:.*fork.*:DeprecationWarning')     # (3.12+: a fork with threads running)
 def test_a_child_forked_during_a_fill_reads_its_fields(monkeypatch):
-    """A process forked while another thread fills a LazyField: the child (only the forking thread) does not wait
-    for that fill, which never ends there (module._after_fork_in_child)."""
+    """A process forked while another thread fills a LazyField: the fork waits for that fill to end (the fill lock is
+    taken before the fork), so the child finds the field whole and not pending, and it does not wait for a fill
+    that would never end there (module._after_fork_in_child)."""
     lin, other = _linear(), _linear(seed=3)
     lin.zeroGradParameters()
     assert lin.__dict__.get('_zero_gradWeight')
@@ -246,10 +247,12 @@ def test_a_child_forked_during_a_fill_reads_its_fields(monkeypatch):
     t.start()
     try:
         assert inside.wait(10)
+        threading.Timer(0.2, release.set).start()       # (the fill ends while the fork waits for it)
         pid = os.fork()
-        if pid == 0:                                # the child: an unrelated LazyField, then out
+        if pid == 0:                                # the child: the field the fill wrote, another, then out
+            whole = not lin.__dict__.get('_zero_gradWeight') and not lin.gradWeight.numpy().any()
             other.gradWeight
-            os._exit(0)
+            os._exit(0 if whole else 3)
     finally:
         release.set()
         t.join()
