@@ -12,9 +12,18 @@ What a graph cannot do, and how it shows (``CaptureError``, raised at capture, n
   optim's algorithms keep what changes per step (sgd's learning-rate decay counter) on the device.
 Replays check the tensors given as ``inputs`` still have the storage and size they had at capture.
 """
+import threading
+
 from . import cupy as get_cupy
 
-_hooks = [None]     # while capturing: the list of functions to call after each replay
+
+class _Capturing(threading.local):
+    """Per thread (the capture is the capturing thread's: another thread's optim is not part of its step): while
+    capturing, ``hooks`` is the list of functions to call after each replay."""
+    hooks = None
+
+
+_state = _Capturing()
 
 
 class CaptureError(RuntimeError):
@@ -23,14 +32,15 @@ class CaptureError(RuntimeError):
 
 def capturing():
     """True while a step is being captured (code that would synchronize can raise a clearer error first)."""
-    return _hooks[0] is not None
+    return _state.hooks is not None
 
 
 def on_replay(fn):
     """Register host-side bookkeeping ``fn()`` to run after each replay of the step being captured (e.g. optim's
     evaluation counter); a no-op outside a capture."""
-    if _hooks[0] is not None:
-        _hooks[0].append(fn)
+    hooks = _state.hooks
+    if hooks is not None:
+        hooks.append(fn)
 
 
 def _where(t):
@@ -72,7 +82,7 @@ class CapturedStep:
         with self._stream, cupy.cuda.using_allocator(counting):
             self._stream.synchronize()
             self._where = [_where(t) for t in self.inputs]
-            _hooks[0] = self._hooks
+            _state.hooks = self._hooks
             self._stream.begin_capture()
             error = None
             try:
@@ -80,7 +90,7 @@ class CapturedStep:
             except Exception as e:       # noqa: BLE001  (re-raised below with what it means)
                 error = e
             finally:
-                _hooks[0] = None
+                _state.hooks = None
                 try:
                     graph = self._stream.end_capture()
                 except Exception as e:   # an invalidated capture fails to end too; the first error tells why

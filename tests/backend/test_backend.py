@@ -1,4 +1,4 @@
-"""backend/__init__.py: the lazily loaded kernel modules."""
+"""backend/: the lazily loaded kernel modules (__init__.py), and a capture belonging to its thread (capture.py)."""
 import subprocess
 import sys
 
@@ -36,3 +36,27 @@ def test_threads_first_using_a_lazy_module_at_once_wait_for_it_whole():
         "print(out)\n")
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == str([1.0] * 6)
+
+
+def test_a_capture_is_its_own_threads():
+    # another thread's optim during a capture is not part of the captured step: its counter advances must not be
+    # registered as the step's replay hooks (they were: the hooks were process-wide)
+    import threading
+    from luatorch_py.backend import capture
+    hooks = []
+    capture._state.hooks = hooks
+    try:
+        seen = []
+
+        def other():
+            seen.append(capture.capturing())
+            capture.on_replay(lambda: None)
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        assert seen == [False] and hooks == [] and capture.capturing()
+        capture.on_replay(print)
+        assert hooks == [print]
+    finally:
+        capture._state.hooks = None
+    assert not capture.capturing()
