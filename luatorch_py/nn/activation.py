@@ -341,6 +341,8 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, negval=1 / 100, ip=False):
         super().__init__()
+        if isinstance(negval, bool):       # Torch7's LeakyReLU(true): the default slope (its local ip shadows,
+            negval = 1 / 100               # so in place only with a second argument)
         if not isinstance(negval, numbers.Real):
             raise TypeError(f"nn.LeakyReLU(value): expected a number, got {negval!r}")
         _check_inplace('nn.LeakyReLU', ip)

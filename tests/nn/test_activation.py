@@ -574,6 +574,16 @@ def test_leaky_relu_repr_shows_negval():
     assert repr(nn.LeakyReLU(2)) == 'nn.LeakyReLU(2)'
 
 
+def test_leaky_relu_boolean_first_argument_is_torch7s_default_slope():
+    # nn's LeakyReLU(true) keeps the slope 1/100 (its `local ip = negval` shadows, so it is not in place);
+    # a bool taken as the slope gave slope 1: the identity
+    m = nn.LeakyReLU(True)
+    assert m.negval == 0.01 and m.inplace is False and repr(m) == 'nn.LeakyReLU(0.01)'
+    x = torch.Tensor([-1.0, 2.0])
+    assert m.forward(x).tolist() == [-0.01, 2.0] and x.tolist() == [-1.0, 2.0]
+    assert nn.LeakyReLU(True, True).inplace is True
+
+
 def test_constructor_errors():
     with pytest.raises(ValueError, match='max_value must be larger'):
         nn.HardTanh(1, -1)
