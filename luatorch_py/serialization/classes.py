@@ -233,6 +233,21 @@ def _writes(*names):
     return deco
 
 
+@_reads('nn.ClassNLLCriterion')
+def _nll_read(f, version):
+    # Lua's idiom for padding targets is target 0 with ignoreIndex 0: targets shift by one here (0 is Lua's class
+    # 1), so Lua's 0 is Python's -1 (values >= 1 are shifted by the index conversion, negatives stay)
+    v = f.get('ignoreIndex')
+    if isinstance(v, (numbers.Real, np.number)) and not isinstance(v, (bool, np.bool_)) and v == 0:
+        f['ignoreIndex'] = -1
+
+
+@_writes('nn.ClassNLLCriterion')
+def _nll_write(obj, f):
+    if f.get('ignoreIndex') == -1:      # (back to Lua's padding target 0)
+        f['ignoreIndex'] = 0
+
+
 @_reads('nn.BatchNormalization', 'nn.SpatialBatchNormalization', 'nn.VolumetricBatchNormalization')
 def _bn_read(f, version):
     # nn's BatchNormalization:read: files before version 2 kept running_std = 1/sqrt(var + eps)

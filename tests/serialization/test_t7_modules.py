@@ -601,3 +601,21 @@ def test_lua_underscore_fields_are_dropped():
     m = torch.deserialize(lua_object('nn.Tanh', {'_input': torch.DoubleTensor(2), '_type': 'torch.FloatTensor',
                                                  'output': torch.FloatTensor()}))
     assert '_input' not in m.__dict__ and m._type == 'torch.FloatTensor' and m._tcls is torch.FloatTensor
+
+
+def test_class_nll_ignore_index_of_lua_padding_targets():
+    # Lua's padding idiom, target 0 with ignoreIndex 0, is target -1 here (targets shift by one): a Lua file's 0 loads
+    # as -1 (it stayed 0 and ignored Python's class 0, Lua's class 1) and -1 is written back as 0
+    from luatorch_py.serialization import classes
+    c = nn.ClassNLLCriterion(None, True, -1)
+    assert classes.lua_fields(c)['ignoreIndex'] == 0
+    back = torch.deserialize(torch.serialize(c))
+    assert back.ignoreIndex == -1
+    x = nn.LogSoftMax().forward(torch.DoubleTensor(np.log([[0.5, 0.25, 0.25], [0.2, 0.3, 0.5]])))
+    assert back.forward(x, torch.LongTensor([0, -1])) == pytest.approx(-np.log(0.5))
+    for py, lua in ((2, 3), (0, 1), (-100, -100)):       # the others as before
+        c = nn.ClassNLLCriterion(None, True, py)
+        assert classes.lua_fields(c)['ignoreIndex'] == lua
+        assert torch.deserialize(torch.serialize(c)).ignoreIndex == py
+    ce = torch.deserialize(torch.serialize(nn.CrossEntropyCriterion(None, True, -1)))
+    assert ce.nll.ignoreIndex == -1
