@@ -499,6 +499,11 @@ class SpatialFullConvolution(_Convolution):
             adj = tuple((target.shape[target.ndim - nsd + i] + 2 * p[i] - k[i]) % s[i] for i in range(nsd))
         else:
             adj = tuple(d.get(f, 0) for f in self._adj_fields)
+            # (set by hand after __init__'s check, or read from a file: Torch7's THNN checks it on every call)
+            bad = [f"{f}={a} (d{f[3:]}={ss})" for f, a, ss in zip(self._adj_fields, adj, s) if not 0 <= a < ss]
+            if bad:
+                raise ValueError(f"{self!r}: expected output adjustments >= 0 and smaller than their strides, got "
+                                 f"{', '.join(bad)}")
         osize = tuple((xb.shape[2 + i] - 1) * s[i] - 2 * p[i] + k[i] + adj[i] for i in range(nsd))
         if min(osize) < 1:
             raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} gives an output of {_x(osize)} "
@@ -756,6 +761,8 @@ class TemporalMaxPooling(Module):
             xp.copyto(idx, k, where=m)
 
     def updateGradInput(self, input, gradOutput):
+        if self.gradInput is None:      # Torch7's idiom (its TemporalMaxPooling checks self.gradInput too)
+            return None
         x, xb, batched, to = self._setup(input)
         n, _, c = xb.shape
         g3, idx = _winners(self, input, gradOutput, batched, (n, to, c))

@@ -329,6 +329,26 @@ def test_full_jacobians_table_input_repr(layout):
         m.forward(rnd(3, 3, 3))
 
 
+def test_full_adjustment_set_by_hand_is_checked_at_forward():
+    # Torch7's THNN checks adjW < dW, adjH < dH on every call (a field set after __init__ or read from a file)
+    m = nn.SpatialFullConvolution(1, 1, 3, 3, 2, 2)
+    m.adjW = 2
+    with pytest.raises(ValueError, match=r'SpatialFullConvolution.*adjW=2 \(dW=2\)'):
+        m.forward(rnd(1, 3, 3))
+    m.adjW, m.adjH = 1, -1
+    with pytest.raises(ValueError, match=r'adjH=-1 \(dH=2\)'):
+        m.forward(rnd(1, 3, 3))
+    m.adjH = 1          # in range again: (3-1)*2 + 3 + 1 = 8 by 8
+    x = rnd(1, 3, 3)
+    want = ref_full_conv(x[None], m.weight.numpy(), m.bias.numpy(), (2, 2), (0, 0), (1, 1))[0]
+    assert want.shape == (1, 8, 8)
+    np.testing.assert_allclose(m.forward(x).numpy(), want, rtol=1e-10, atol=1e-12)
+    m = nn.VolumetricFullConvolution(1, 1, 2, 2, 2, 1, 1, 1)
+    m.adjT = 1
+    with pytest.raises(ValueError, match=r'VolumetricFullConvolution.*adjT=1 \(dT=1\)'):
+        m.forward(rnd(1, 2, 2, 2))
+
+
 # -- VolumetricConvolution -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize('layout', LAYOUTS)
 def test_volumetric_conv_forward_jacobian_repr(layout):
@@ -390,6 +410,21 @@ def test_temporal_max_pooling():
     np.testing.assert_array_equal(m.backward(x, np.ones((2, 1))).numpy(), [[1.0], [1.0], [0.0]])
     with pytest.raises(ValueError, match='smaller than the kernel'):
         m.forward(rnd(1, 3))
+
+
+def test_temporal_max_pooling_gradinput_none_first_layer():
+    # Torch7's idiom: gradInput = nil on the first layer skips its input gradient; the layers after still train
+    torch.manualSeed(1)
+    pool, conv = nn.TemporalMaxPooling(2), nn.TemporalConvolution(3, 2, 2)
+    pool.gradInput = None
+    net = nn.Sequential().add(pool).add(conv)
+    x = np.arange(24.0).reshape(8, 3)
+    net.forward(x)
+    net.zeroGradParameters()
+    assert net.backward(x, np.ones((3, 2))) is None
+    pooled = x.reshape(4, 2, 3).max(1)
+    want = sum(pooled[t:t + 2].reshape(-1) for t in range(3))
+    np.testing.assert_allclose(conv.gradWeight.numpy(), [want, want])
 
 
 # -- Volumetric pooling --------------------------------------------------------------------------------------------
