@@ -133,11 +133,11 @@ def _axpy(self, out, base, value, t, what):
         ta = _operand(self, t, what)
     xp = np if type(out) is np.ndarray else backend.array_module(out)
     if value == 1:
-        xp.add(base, ta, out=out)
+        xp.add(base, ta, out=out, casting='unsafe')     # other types: C's conversion, as add(t)
     else:
         tmp = _scratch(out)
         xp.multiply(ta, _scalar_for(self, value), out=tmp, casting='unsafe')
-        xp.add(base, tmp, out=out)
+        xp.add(base, tmp, out=out, casting='unsafe')
     return self
 
 
@@ -194,9 +194,9 @@ def mul(self, a, b=None):
 def div(self, a, b=None):
     """div(value) in place | div(t, value): self = t / value (integer types truncate, as C)."""
     if b is None:
-        a, b, out = self, a, self._a
-        if not isinstance(b, Tensor):
-            _want_number(self, b, 'div')
+        if isinstance(a, Tensor):       # x.div(y) of a tensor y (PyTorch's form): cdiv's element-wise division
+            return cdiv(self, a)        # (a LongTensor's C division of a tensor by a tensor failed in _scalar_for)
+        a, b, out = self, _want_number(self, a, 'div'), self._a
     else:
         _want_number(self, b, 'div')
         out = _result_into(self, _want_tensor(self, a, 'div'))
@@ -267,8 +267,22 @@ def _cpow_fn(xp, x, y, out):
 
 
 cpow = _pointwise2('cpow', _cpow_fn)
-cmax = _pointwise2('cmax', lambda xp, x, y, out: xp.maximum(x, y, out=out, casting='unsafe'))
-cmin = _pointwise2('cmin', lambda xp, x, y, out: xp.minimum(x, y, out=out, casting='unsafe'))
+def _c_extreme(ufunc, nan_skipping):
+    """TH's cmax/cmin: t > src ? t : src (t < src for cmin), so a NaN in either gives src's value (numpy's
+    maximum/minimum give NaN for a NaN in t).  maximum(fmax(t, src), src) is that: fmax passes over t's NaN,
+    maximum keeps src's; the first step goes to a scratch buffer, so that out may be src itself."""
+    def fn(xp, x, y, out):
+        if out.dtype.kind == 'f':
+            tmp = _scratch(out)
+            getattr(xp, nan_skipping)(x, y, out=tmp, casting='unsafe')
+            getattr(xp, ufunc)(tmp, y, out=out, casting='unsafe')
+        else:
+            getattr(xp, ufunc)(x, y, out=out, casting='unsafe')
+    return fn
+
+
+cmax = _pointwise2('cmax', _c_extreme('maximum', 'fmax'))
+cmin = _pointwise2('cmin', _c_extreme('minimum', 'fmin'))
 def _checked(name, op):
     """``op`` (np.fmod, np.remainder) as a _pointwise2 function: an integer division by zero raises (_no_int_zero)."""
     def fn(xp, x, y, out):
@@ -294,6 +308,7 @@ def _addc(name, fn):
         else:
             base = out = self._a
         value, t1, t2 = (1, *args) if len(args) == 2 else args
+        value = _scalar_for(self, value)     # TH takes value as `real`: a LongTensor's addcmul(0.5, ...) adds 0
         xp = _xp(self)
         tmp = _scratch(out)
         a = _operand(self, t1, name)
@@ -301,14 +316,15 @@ def _addc(name, fn):
             xp.multiply(a, value, out=tmp, casting='unsafe')
             a = tmp
         fn(xp, a, _operand(self, t2, name), tmp)
-        xp.add(base, tmp, out=out)
+        xp.add(base, tmp, out=out, casting='unsafe')
         return self
     method.__name__ = name
     return method
 
 
-addcmul = _addc('addcmul', lambda xp, a, b, out: xp.multiply(a, b, out=out))
-addcdiv = _addc('addcdiv', lambda xp, a, b, out: xp.divide(a, b, out=out))
+addcmul = _addc('addcmul', lambda xp, a, b, out: xp.multiply(a, b, out=out, casting='unsafe'))
+addcdiv = _addc('addcdiv', lambda xp, a, b, out: _int_div_into(xp, a, b, out) if out.dtype.kind in 'iu'
+               else xp.divide(a, b, out=out))       # integers: C's truncating division, as TH
 
 
 # -- unary pointwise ---------------------------------------------------------------------------------------
@@ -372,10 +388,21 @@ def _ufunc(ufunc):
 
 
 # Torch7 name -> fn(xp, x, out): most are one ufunc, of the same name or of numpy's name for it
-_UNARY = {name: _ufunc(name) for name in ('abs', 'sign', 'exp', 'log', 'log1p', 'sqrt', 'tanh', 'floor', 'ceil',
+def _sign(xp, x, out):
+    # THTensor_(sign): 1 if x > 0, -1 if x < 0, else 0 -- NaN included (numpy's sign keeps NaN): fmax(s, 0) +
+    # fmin(s, 0) is s with NaN as 0 (fmax/fmin pass over NaN), with no allocation past the scratch buffer
+    xp.sign(x, out=out)
+    if out.dtype.kind == 'f':
+        tmp = _scratch(out)
+        xp.fmin(out, 0, out=tmp)
+        xp.fmax(out, 0, out=out)
+        out += tmp
+
+
+_UNARY = {name: _ufunc(name) for name in ('abs', 'exp', 'log', 'log1p', 'sqrt', 'tanh', 'floor', 'ceil',
                                           'trunc', 'cos', 'sin', 'tan', 'cosh', 'sinh')}
 _UNARY.update(neg=_ufunc('negative'), acos=_ufunc('arccos'), asin=_ufunc('arcsin'), atan=_ufunc('arctan'),
-              rsqrt=_rsqrt, sigmoid=_sigmoid, frac=_frac, cinv=_cinv,
+              rsqrt=_rsqrt, sigmoid=_sigmoid, frac=_frac, cinv=_cinv, sign=_sign,
               round=_c_round)
 _UNARY_FLOAT_ONLY = {'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'frac', 'cinv', 'cos', 'sin',
                      'tan', 'acos', 'asin', 'atan', 'cosh', 'sinh'}
@@ -438,7 +465,13 @@ def clamp(self, a, b=None, c=None):
         src, lo, hi, out = self._a, a, b, self._a
     lo = None if lo is None else _scalar_for(self, _want_number(self, lo, 'clamp'))
     hi = None if hi is None else _scalar_for(self, _want_number(self, hi, 'clamp'))
-    _xp(self).clip(src, lo, hi, out=out)
+    xp = _xp(self)
+    if lo is not None and hi is not None and not lo <= hi:
+        # TH: x < min ? min : (x > max ? max : x), so min wins below it and max above (clip gives max everywhere),
+        # and a NaN bound clamps nothing (clip gives NaN everywhere)
+        out[...] = xp.where(src < lo, lo, xp.where(src > hi, hi, src))
+        return self
+    xp.clip(src, lo, hi, out=out)
     return self
 
 
@@ -536,7 +569,7 @@ def _addx(self, beta, m, alpha, prod, shape, what):
             self._a *= _scalar_for(self, beta)
     if alpha != 1:
         prod *= _scalar_for(self, alpha)
-    self._a += prod
+    _xp(self).add(self._a, prod, out=self._a, casting='unsafe')     # other types: C's conversion
     return self
 
 
@@ -588,7 +621,7 @@ def addbmm(self, *args):
     for p in prods[1:]:           # TH: one addmm per batch into the result, so the sums go in batch order
         if alpha != 1:
             p *= _scalar_for(self, alpha)
-        self._a += p
+        _xp(self).add(self._a, p, out=self._a, casting='unsafe')
     return self
 
 
@@ -600,7 +633,10 @@ def _product(name, nd_a, nd_b, shape_fn):
         aa, ba = _check_mat(a, nd_a, name), _check_mat(b, nd_b, name)
         shape = shape_fn(aa, ba, name)
         self.resize(shape)
-        _xp(self).matmul(aa, ba, out=self._a)
+        if self._a.dtype.kind in 'iu' and 'f' in (aa.dtype.kind, ba.dtype.kind):
+            self._a[...] = _xp(self).matmul(aa, ba)      # other types: C's conversion (matmul's out= refuses it)
+        else:
+            _xp(self).matmul(aa, ba, out=self._a)
         return self
     method.__name__ = name
     method.__doc__ = f"res.{name}(A, B): res = A @ B (resized) | A.{name}(B): a new tensor."
@@ -636,11 +672,12 @@ def ger(self, u, v=None):
         return ger(type(self)(), self, u)
     ua, va = _check_mat(u, 1, 'ger'), _check_mat(v, 1, 'ger')
     self.resize(ua.shape[0], va.shape[0])
-    _xp(self).multiply(ua[:, None], va[None, :], out=self._a)
+    _xp(self).multiply(ua[:, None], va[None, :], out=self._a, casting='unsafe')
     return self
 
 
 def dot(self, other):
+    _want_tensor(self, other, 'dot')
     if self._a.size != other._a.size:
         raise ValueError(f"dot: size mismatch, {_sizestr(self.shape)} and {_sizestr(other.shape)}")
     return _xp(self).dot(self._a.reshape(-1), other._a.reshape(-1)).item()
@@ -837,7 +874,8 @@ def dist(self, other, p=2):
         # THTensor_(dist) adds C's pow(|x - y|, p) in the tensor's own type, then pow(sum, 1/p)
         xp, a = _xp(self), diff._a.reshape(-1)
         s = _running(xp, _c_pow(xp, xp.abs(a), p), 0, a.dtype, 'sum')
-        return float(_c_pow(xp, s, a.dtype.type(1.0 / p))[0])
+        inv = math.inf if p == 0 else 1.0 / p       # (C's 1.0/0 is inf: TH's p = 0 gives pow(n, inf))
+        return float(_c_pow(xp, s, a.dtype.type(inv))[0])
     return norm(diff, p)
 
 
@@ -866,6 +904,8 @@ def sort(self, dim=-1, descending=False):
     xp = _xp(self)
     if descending and self._info.dtype.kind == 'u':     # (no negation for unsigned numbers: the ascending order flipped)
         idx = xp.flip(xp.argsort(self._a, axis=d), axis=d)
+    elif descending and self._info.dtype.kind == 'i':   # ~x = -x - 1 reverses the order without -x's overflow
+        idx = backend.argsort_stable(~self._a, d)       # (-(-128) is -128 in a CharTensor: it sorted first)
     else:
         idx = backend.argsort_stable(-self._a if descending else self._a, d)
     return (_new_like(self, xp.take_along_axis(self._a, idx, d)),
@@ -911,7 +951,11 @@ def equal(self, other):
 # -- comparisons -> ByteTensor -----------------------------------------------------------------------------
 def _compare(name, fn):
     def method(self, other):
-        o = other if _num(other) else _operand(self, other, name)
+        if _num(other):
+            # TH's ltValue etc. take the number as `real`: LongTensor{1, 2}:eq(1.5) compares with 1
+            o = _scalar_for(self, other) if math.isfinite(other) else other
+        else:
+            o = _operand(self, other, name)
         return _new_like(self, fn(self._a, o), on_device(_BYTE, self._info.cuda))
     method.__name__ = name
     method.__doc__ = f"A new ByteTensor: 1 where self {name} other (a tensor of the same element count, or a number)."
@@ -1119,6 +1163,10 @@ def _binop(name, fn, reflected=False, result=None, number_if_0d=False):
             if not _num(o) and backend.is_cuda_array(o) != self._info.cuda:   # CuPy would refuse it less clearly
                 raise TypeError(f"{name}: a {self._info.name} and a {type(o).__module__}.{type(o).__name__} are "
                                 f"on different devices")
+            if type(o) is int and a.dtype.kind in 'iu' and not np.iinfo(a.dtype).min <= o <= np.iinfo(a.dtype).max:
+                # numpy refuses a Python int outside the type's range (ByteTensor([1]) + -1: OverflowError); as a
+                # wider numpy number it computes, and the result is cast to the type as the others are
+                o = np.int64(o) if -2 ** 63 <= o < 2 ** 63 else float(o)
         else:
             return NotImplemented
         try:

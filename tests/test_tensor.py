@@ -1081,3 +1081,112 @@ def test_integer_elements_convert_as_c_and_refuse_nan():
     f = torch.FloatTensor(1)
     f[0] = math.nan
     assert math.isnan(f[0])
+
+
+def test_sort_descending_keeps_the_most_negative_integer_last():
+    # -x overflows for the type's minimum (-(-128) is -128 in a CharTensor): it sorted first, before 127
+    vals, idx = torch.CharTensor([-128, 5, 3, 127]).sort(0, True)
+    assert vals.tolist() == [127, 5, 3, -128] and idx.tolist() == [3, 1, 2, 0]
+    lo = int(np.iinfo(np.int64).min)
+    assert torch.LongTensor([lo, 0, 3]).sort(0, True)[0].tolist() == [3, 0, lo]
+    assert torch.LongTensor([lo, 0, 3]).topk(1, 0, True)[0].tolist() == [3]
+    assert torch.IntTensor([2, -1, 2]).sort(0, True)[1].tolist() == [0, 2, 1]      # ties stay in order
+
+
+def test_sign_of_nan_is_zero_as_torch7():
+    # THTensor_(sign): x > 0 ? 1 : (x < 0 ? -1 : 0); numpy's sign kept the NaN
+    assert torch.DoubleTensor([math.nan, -2, 0, 3]).sign().tolist() == [0, -1, 0, 1]
+    assert torch.sign(torch.FloatTensor(), torch.FloatTensor([math.nan, -0.5])).tolist() == [0, -1]
+    assert torch.LongTensor([-5, 0, 9]).sign().tolist() == [-1, 0, 1]
+
+
+def test_addcdiv_and_addcmul_on_integer_tensors_as_torch7():
+    # TH: r += value * t1 / t2 in the tensor's type, C's truncating division (numpy's true division raised
+    # UFuncTypeError into a LongTensor); value is converted to the type first (0.5 is 0 in a LongTensor)
+    L = torch.LongTensor
+    assert L([1, 1]).addcdiv(3, L([-7, 7]), L([2, 2])).tolist() == [-9, 11]
+    assert torch.addcdiv(L(), L([1, 2]), L([-7, 7]), L([2, 2])).tolist() == [-2, 5]
+    assert L([0, 0]).addcmul(0.5, L([3, 3]), L([1, 1])).tolist() == [0, 0]
+    with pytest.raises(ZeroDivisionError, match='integer division by zero'):
+        L([1]).addcdiv(L([1]), L([0]))
+    assert torch.DoubleTensor([1]).addcdiv(0.5, torch.DoubleTensor([3]), torch.DoubleTensor([2])).tolist() == [1.75]
+
+
+def test_comparison_with_a_number_converts_it_to_the_type_as_torch7():
+    # TH's ltValue(Tensor, real): LongTensor{1, 2}:eq(1.5) compares with 1
+    L = torch.LongTensor
+    assert L([1, 2]).eq(1.5).tolist() == [1, 0]
+    assert L([1, 2]).lt(1.5).tolist() == [0, 0]
+    assert torch.gt(torch.ByteTensor(), L([-1, 2]), -1.5).tolist() == [0, 1]
+    assert L([1, 2]).lt(math.inf).tolist() == [1, 1]
+    assert torch.DoubleTensor([1, 2]).lt(1.5).tolist() == [1, 0]
+
+
+def test_clamp_with_min_above_max_as_torch7():
+    # TH: x < min ? min : (x > max ? max : x); numpy's clip gave max everywhere
+    assert torch.DoubleTensor([0, 4, 10]).clamp(5, 3).tolist() == [5, 5, 3]
+    assert torch.clamp(torch.LongTensor(), torch.LongTensor([0, 4, 10]), 5, 3).tolist() == [5, 5, 3]
+    assert torch.DoubleTensor([0, 4, 10]).clamp(3, 5).tolist() == [3, 4, 5]
+    assert torch.FloatTensor([-1, 5]).clamp(0, math.nan).tolist() == [0, 5]
+    assert torch.FloatTensor([-1, 5]).clamp(math.nan, 2).tolist() == [-1, 2]
+
+
+def test_dist_with_p_0_as_torch7():
+    # THTensor_(dist): pow(sum of pow(|x - y|, 0), 1.0/0) = pow(n, inf); it raised "float division by zero"
+    D = torch.DoubleTensor
+    assert D([1, 2]).dist(D([1, 3]), 0) == math.inf
+    assert D([1]).dist(D([1]), 0) == 1.0
+    assert torch.FloatTensor([1, 2]).dist(torch.FloatTensor([0, 0]), 0) == math.inf
+
+
+def test_cmax_cmin_with_nan_as_torch7():
+    # TH: t > src ? t : src -- a NaN in self gives the other value, one in the other gives NaN (numpy: NaN for both)
+    D = torch.DoubleTensor
+    assert D([math.nan, 1, -1]).cmax(0).tolist() == [0, 1, 0]
+    assert D([math.nan, 3]).cmin(D([2, 2])).tolist() == [2, 2]
+    r = D([1, 2]).cmax(D([math.nan, 0])).tolist()
+    assert math.isnan(r[0]) and r[1] == 2
+    assert torch.cmax(D(), D([math.nan, 5]), 1).tolist() == [1, 5]
+    assert torch.LongTensor([1, 5]).cmax(3).tolist() == [3, 5]
+
+
+def test_operators_take_numbers_outside_an_integer_tensors_range():
+    # numpy refused a Python int outside the element type (OverflowError: Python integer -1 out of bounds for
+    # uint8); operators compute in numpy and cast the result to the type (docs/tensor.md)
+    B = torch.ByteTensor
+    assert (B([1]) + (-1)).tolist() == [0] and (-1 + B([1])).tolist() == [0]
+    assert (B([1]) - 300).tolist() == [213]
+    assert (torch.CharTensor([5]) * 1000).tolist() == [-120]
+    assert (torch.LongTensor([5]) * 0.5).tolist() == [2]         # (documented: not Torch7's 0)
+
+
+def test_div_by_a_tensor_divides_element_wise_and_dot_wants_a_tensor():
+    # x.div(y) of a LongTensor y failed in the number conversion ("bool(): only a one-element tensor converts");
+    # x.dot(5) leaked AttributeError "'int' object has no attribute '_a'"
+    L, D = torch.LongTensor, torch.DoubleTensor
+    assert L([-7, 6]).div(L([2, 3])).tolist() == [-3, 2]
+    assert D([[4, 6], [1, 1]]).div(D([2, 3, 1, 1])).tolist() == [[2, 2], [1, 1]]
+    with pytest.raises(TypeError, match=r'dot: expected a tensor, got int \(5\)'):
+        D([4, 6]).dot(5)
+
+
+def test_add_and_addcmul_of_other_types_convert_as_in_place_add():
+    # the result and value forms leaked numpy's UFuncTypeError ("Cannot cast ufunc 'add' output from float64 to
+    # int64") where x.add(t) converts as C does
+    L, D = torch.LongTensor, torch.DoubleTensor
+    assert L().add(D([1.5]), D([1])).tolist() == [2]
+    assert L().add(L([1]), D([1.5])).tolist() == [2]
+    assert L([1]).addcmul(D([1.5]), D([1])).tolist() == [2]
+    assert L([1]).add(D([1.5])).tolist() == [2]
+
+
+def test_matrix_products_into_an_integer_tensor_convert_other_types():
+    # a LongTensor result of Double operands leaked numpy's UFuncTypeError ("Cannot cast ufunc 'matmul' output
+    # from float64 to int64"); operands of other types convert as C does (docs/tensor.md), truncated
+    L, D = torch.LongTensor, torch.DoubleTensor
+    assert L().mm(D([[1.5]]), D([[3]])).tolist() == [[4]]
+    assert L().mv(D([[1.5]]), D([3])).tolist() == [4]
+    assert L().ger(D([1.5]), D([3])).tolist() == [[4]]
+    assert L(1, 1).fill(1).addmm(D([[1.5]]), D([[3]])).tolist() == [[5]]
+    assert L(1).fill(1).addmv(D([[1.5]]), D([3])).tolist() == [5]
+    assert L(1, 1).fill(1).addr(D([1.5]), D([3])).tolist() == [[5]]
