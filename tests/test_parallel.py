@@ -11,6 +11,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 from luatorch_py.backend import parallel
+from forking import reap
 
 
 @pytest.fixture
@@ -123,18 +124,8 @@ def test_a_forked_child_runs_split_passes(threads):
         finally:
             os._exit(0)
     os.close(w)
-    import time
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked child hung on its split pass")
-    assert os.read(r, 8) == b'ok' and status == 0
+    assert reap(pid, 30, hung='the forked child hung on its split pass') == 0
+    assert os.read(r, 8) == b'ok'
 
 
 def test_off_by_default_and_setnumthreads_leaves_it_off():

@@ -518,22 +518,11 @@ def test_empty_fill_after_a_seed_leaves_the_state_bytes():
     assert struct.unpack_from('<iiQ', torch.getRNGState().numpy(), 8) == (624, 1, 1)
 
 
-def _child_result(pid, r, seconds=10):
-    """What a forked child wrote to pipe ``r`` before exiting 0; fails when it is still running after ``seconds``
-    (a hang) or died."""
+def _child_result(pid, r):
+    """What a forked child wrote to pipe ``r`` before exiting 0; fails when it hangs or died."""
     import os
-    import time
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.02)
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        pytest.fail('the forked child hung')
-    assert os.waitstatus_to_exitcode(status) == 0
+    from forking import reap
+    assert reap(pid) == 0
     return os.read(r, 64)
 
 
@@ -544,19 +533,10 @@ def test_a_child_forked_while_another_thread_draws_draws_the_parents_stream():
     has only the forking thread, used to wait forever for a lock nobody there would release.  The child goes on
     with the parent's stream (the same next number)."""
     import os
-    import threading
     import luatorch_py as torch
+    from forking import held_briefly
     torch.manualSeed(11)
-    inside, release = threading.Event(), threading.Event()
-
-    def hold():
-        with R._default._lock:          # (as a long draw holds it)
-            inside.set()
-            release.wait(10)
-    t = threading.Thread(target=hold)
-    t.start()
-    assert inside.wait(10)
-    threading.Timer(0.1, release.set).start()      # the fork waits until then
+    t = held_briefly(R._default._lock)      # (as a long draw holds it; the fork waits until it is let go)
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:

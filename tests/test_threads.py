@@ -3,7 +3,6 @@ run.  Torch7's rule, kept here: nothing is shared between threads but the global
 import os
 import struct
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn, optim
 from luatorch_py import tensor_math
+from forking import reap
 
 
 def _train(seed, steps=60, barrier=None):
@@ -187,17 +187,7 @@ def _fork_while_training():
         stop.set()
         busy.join()
     os.close(w)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.02)
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        pytest.fail('the forked child hung')
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert reap(pid, 30) == 0
     out = os.read(r, 64)
     torch.manualSeed(3)
     assert out == b'ok' + struct.pack('<d', torch.uniform())

@@ -2,7 +2,6 @@
 module.zero_later, LazyField): the gradient reads as zeros through every path, and training gives the same bits as zeroing."""
 import os
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -10,6 +9,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 from nn_helpers import copied
+from forking import reap
 
 
 def _linear(n_in=300, n_out=300, seed=1):
@@ -256,14 +256,5 @@ def test_a_child_forked_during_a_fill_reads_its_fields(monkeypatch):
     finally:
         release.set()
         t.join()
-    for _ in range(200):
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        pytest.fail('the forked child waited for a fill of its parent\'s other thread')
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert reap(pid, hung='the forked child waited for a fill of its parent\'s other thread') == 0
     assert not lin.gradWeight.numpy().any()

@@ -553,17 +553,8 @@ def test_a_child_forked_while_another_thread_starts_a_load_loads():
     """A fork while another thread holds the lock of the recursion-limit bookkeeping (a load or save starting or
     ending) waits for it: the child, which has only the forking thread, used to wait forever at its first load or
     save (82 of 200 forks beside three threads serializing)."""
-    import threading
-    inside, release = threading.Event(), threading.Event()
-
-    def hold():
-        with t7._stack_lock:
-            inside.set()
-            release.wait(10)
-    t = threading.Thread(target=hold)
-    t.start()
-    assert inside.wait(10)
-    threading.Timer(0.1, release.set).start()      # the fork waits until then
+    from forking import held_briefly, reap
+    t = held_briefly(t7._stack_lock)        # the fork waits until it is let go
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -573,15 +564,5 @@ def test_a_child_forked_while_another_thread_starts_a_load_loads():
             os._exit(0)
     os.close(w)
     t.join()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.02)
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        pytest.fail('the forked child hung at its first load')
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert reap(pid, hung='the forked child hung at its first load') == 0
     assert torch.deserialize(os.read(r, 4096)) == {'a': [1, 2.5]}
