@@ -6,7 +6,7 @@ import numpy as np
 from .. import backend
 from ..backend import kernels
 from ..tensor import CPU_LONG_STORAGE
-from .module import Module, flat_arrays, owned_tensor, resized, sizestr
+from .module import Module, flat_arrays, lua_int, owned_tensor, resized, sizestr
 from .table import _copy_like
 
 
@@ -338,9 +338,7 @@ def _table_arg(module, x, what, n):
 
 def _int_dim(module, dim):
     """``dim`` as an int (a Lua number such as 2.0 too), or a TypeError naming the module."""
-    if isinstance(dim, bool) or not isinstance(dim, numbers.Real) or dim != int(dim):
-        raise TypeError(f"{module.__torch_name__}: expected the dimension to be an integer, got {dim!r}")
-    return int(dim)
+    return lua_int(module.__torch_name__, dim, 'the dimension')
 
 
 def _join_outputs(module, outs, dim, what='outputs'):

@@ -8,6 +8,7 @@ Attributes whose names start with ``_`` (except ``_type``) are Python-side cache
 files and are rebuilt when missing.
 """
 import copy as _copy
+import math as _math
 import numbers
 import os as _os
 import sys as _sys
@@ -827,17 +828,23 @@ def set_aliased(module, name, value):
     return value
 
 
+def lua_int(who, v, what):
+    """``v`` as an int: an integer, or an integral Lua number such as 2.0; else a TypeError saying ``who`` (a module,
+    or a name) expected ``what`` to be an integer."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (_math.isfinite(v) and v == int(v)):
+        raise TypeError(f"{who if isinstance(who, str) else repr(who)}: expected {what} to be an integer, got {v!r}")
+    return int(v)
+
+
 def positive_dimension(module, ndim):
     """Torch7's _getPositiveDimension, 0-based, for a module with ``dimension`` and ``nInputDims`` fields: a
     negative dimension counts from the end; with nInputDims set, an input of nInputDims + 1 dims is a batch and
     the dimension moves one to the right.  None when the result is not a dim of an ``ndim``-D input."""
     d = module.dimension
     n_in = getattr(module, 'nInputDims', None)      # absent from a Lua file when nil
-    if isinstance(d, bool) or not isinstance(d, numbers.Real) or d != int(d):
-        raise TypeError(f"{module!r}: expected the dimension to be an integer, got {d!r}")
-    if n_in is not None and (isinstance(n_in, bool) or not isinstance(n_in, numbers.Real) or n_in != int(n_in)):
-        raise TypeError(f"{module!r}: expected nInputDims to be an integer or None, got {n_in!r}")
-    d = int(d)
+    d = lua_int(module, d, 'the dimension')
+    if n_in is not None:
+        lua_int(module, n_in, 'nInputDims (or None)')
     if d < 0:
         d += ndim
     elif n_in is not None and ndim == n_in + 1:
@@ -884,8 +891,6 @@ def resized(t, shape):
 
 def sizestr(shape):
     return '[' + ', '.join(str(n) for n in shape) + ']'
-
-
 
 
 class _Probe(Module):

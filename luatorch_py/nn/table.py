@@ -11,7 +11,8 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, CPU_LONG_STORAGE
-from .module import Module, check_grad_size, owned_tensor, positive_dimension, resized, set_aliased, sizestr
+from .module import (Module, check_grad_size, lua_int, owned_tensor, positive_dimension, resized, set_aliased,
+                     sizestr)
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -280,12 +281,10 @@ class SelectTable(_RefModule):
     def _index(self, input):
         _list(self, input)
         n = len(input)
-        k = self.index
-        if isinstance(k, bool) or not isinstance(k, numbers.Real) or k != int(k):
-            raise TypeError(f"{self!r}: expected the index to be an integer, got {k!r}")
+        k = lua_int(self, self.index, 'the index')      # (a Lua number such as 1.0 too, as JoinTable's dim)
         if not -n <= k < n:
-            raise IndexError(f"{self!r}: index {k} out of range for a table of {n} entries")
-        return int(k) % n      # (a Lua number such as 1.0 too, as JoinTable's dimension)
+            raise IndexError(f"{self!r}: index {self.index} out of range for a table of {n} entries")
+        return k % n
 
     def updateOutput(self, input):
         i = self._index(input)
