@@ -23,9 +23,6 @@ from .maths_extra import *  # noqa: F401,F403,E402 (median, conv2, bitand, ...: 
 from .random import multinomial, multinomialAliasSetup, multinomialAlias  # noqa: E402
 Tensor.multinomial = random.multinomial_method   # p.multinomial(n), res.multinomial(p, n), p.multinomial(res, p, n)
 from .utils import Timer, TorchObject, class_, isTypeOf, pointer  # noqa: E402
-from .cmdline import CmdLine  # noqa: E402
-from .file import File, DiskFile, MemoryFile, serializeToStorage, deserializeFromStorage, saveobj, loadobj  # noqa: E402
-from .tester import Tester, TestSuite  # noqa: E402
 globals()['class'] = class_      # Lua's torch.class: getattr(torch, 'class') (a Python keyword: torch.class_)
 
 
@@ -34,13 +31,28 @@ def __getattr__(name):
     if name == 'type':
         from .utils import type as torch_type
         return torch_type
-    if name in _LAZY_SUBPACKAGES:     # torch.optim, torch.data: imported when first used (import time, memory)
-        import importlib
+    import importlib
+    if name in _LAZY_SUBPACKAGES:     # torch.optim, torch.data, ...: imported when first used (import time, memory)
         return importlib.import_module(f'{__name__}.{name}')
+    where = _LAZY_NAMES.get(name)
+    if where is not None:
+        value = getattr(importlib.import_module(where, __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'luatorch_py' has no attribute {name!r}")
 
 
-_LAZY_SUBPACKAGES = ('optim', 'data')
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBPACKAGES) | set(_LAZY_NAMES) | {'type'})
+
+
+_LAZY_SUBPACKAGES = ('optim', 'data', 'serialization', 'nngraph', 'distributed')
+# names whose files load on first use, as nn's classes do (see nn/__init__.py): -> their file
+_LAZY_NAMES = {name: where for where, names in {
+    '.serialization': 'save load serialize deserialize T7Error',
+    '.file': 'File DiskFile MemoryFile serializeToStorage deserializeFromStorage saveobj loadobj',
+    '.tester': 'Tester TestSuite',
+    '.cmdline': 'CmdLine'}.items() for name in names.split()}
 
 
 # [random-utils]
@@ -63,5 +75,4 @@ from_numpy = fromNumpy
 __version__ = '0.1.0'
 
 # the subpackages, as torch.nn / torch.optim (imported last: they build on everything above)
-from . import nn, cutorch  # noqa: E402   (optim and data: on first use, see __getattr__)
-from .serialization import save, load, serialize, deserialize, T7Error  # noqa: E402
+from . import nn, cutorch  # noqa: E402   (optim, data, save/load, ...: on first use, see __getattr__)

@@ -443,6 +443,17 @@ class Module(TypedObject):
         self.accGradParameters(input, gradOutput, scale)
         return self.gradInput
 
+    def __neg__(self):
+        """nngraph's ``-module``, an input node (nngraph/operators.py, which replaces this when nngraph loads: a
+        script may start a graph with it before anything else has loaded nngraph)."""
+        from ..nngraph import operators
+        return operators._module_neg(self)
+
+    def __sub__(self, other):
+        """nngraph's ``module - x``: an error naming both sides (nngraph/operators.py, as for ``__neg__``)."""
+        from ..nngraph import operators
+        return operators._module_sub(self, other)
+
     def __call__(self, *args, gradOutput=None):
         """``module(input)`` is forward(input); ``module(input, gradOutput)`` also backward, returning (output,
         gradInput) as Torch7.  Called on nngraph nodes -- a Node, a list of Nodes, or nothing (``nn.Identity()()``)

@@ -8,8 +8,9 @@
 
 So ``h1 = -nn.Linear(20, 10)`` and ``h2 = h1 - nn.Tanh() - nn.Linear(10, 1)`` build what
 ``nn.Linear(10, 1)(nn.Tanh()(h1))`` builds.  Python's unary minus binds tighter than the binary one and ``-`` is
-left-associative, as in Lua.  Lua's nngraph puts these on nn.Module's metatable when it loads; here nngraph is
-loaded with nn, so ``install()`` puts them on nn.Module and nn.Criterion at import.
+left-associative, as in Lua.  Lua's nngraph puts these on nn.Module's metatable when it loads; here ``install()``
+puts them on nn.Module and nn.Criterion when nngraph loads, and nn.Module's own ``__neg__``/``__sub__`` load it
+(a graph may start with ``-module`` before anything else has).
 """
 from ..nn.criterion import Criterion
 from ..nn.module import Module

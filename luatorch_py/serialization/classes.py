@@ -80,6 +80,9 @@ def twin_of(name):
 
 
 def registry():
+    """nn.REGISTRY, every file of nn and nngraph imported (they load on first use: see nn/__init__.py)."""
+    from .. import nn
+    nn._load_all()
     from ..nn.module import REGISTRY
     return REGISTRY
 

@@ -500,6 +500,9 @@ class _Loader:
         else:
             name = _text(self.string('a class name'))
         ocls = OBJECT_CLASSES.get(name)
+        if ocls is None:
+            classes.registry()      # (nngraph registers its objects when it loads: see nn/__init__.py)
+            ocls = OBJECT_CLASSES.get(name)
         if ocls is not None:
             return self.plain(index, ocls, name, at)
         kind, what = classes.lookup(name)

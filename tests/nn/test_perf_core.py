@@ -329,3 +329,36 @@ def test_kernel_modules_and_subpackages_load_on_first_use():
     assert out[3] == 'False'        # serialization does not import secrets (hmac, hashlib, OpenSSL) itself
     assert out[4] == 'False False'  # torch.optim and torch.data: imported when first used
     assert out[5] == 'sgd load_mnist True'
+
+
+def test_nn_files_and_save_load_load_on_first_use(tmp_path):
+    """``import luatorch_py`` compiles and keeps only the core: each nn family file loads with its first name, and
+    save/load, File, Tester, CmdLine with theirs; ``-module`` (nngraph's first node) loads nngraph; nn.REGISTRY and
+    torch.load load every nn and nngraph file, since a file may name any class (issue 10: import time, memory)."""
+    f = str(tmp_path / 'node.t7')
+    code = (
+        "import sys\n"
+        "import luatorch_py as torch\n"
+        "from luatorch_py import nn\n"
+        "def loaded(*names): return [n for n in names if 'luatorch_py.' + n in sys.modules]\n"
+        "print(loaded('nn.module', 'nn.linear', 'nngraph', 'serialization', 'file', 'tester', 'cmdline'))\n"
+        "m = nn.Linear(3, 2)\n"
+        "print(loaded('nn.linear', 'nn.conv', 'nngraph'), 'Linear' in dir(nn), 'gModule' in dir(nn))\n"
+        "h = -nn.Tanh()\n"
+        "print(type(h).__name__, loaded('nngraph'))\n"
+        f"torch.save({f!r}, h)\n"
+        "print(loaded('serialization', 'nn.conv'), torch.Tester.__name__, torch.CmdLine.__name__)\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
+    assert out[0] == '[]'
+    assert out[1] == "['nn.linear'] True True"
+    assert out[2] == "Node ['nngraph']"
+    assert out[3] == "['serialization'] Tester CmdLine"     # (saving loads no other nn file)
+    # a fresh process loading a file whose first object is an nngraph node, no nn class named before it
+    code = ("import sys, luatorch_py as torch\n"
+            f"n = torch.load({f!r})\n"
+            "print(type(n).__name__, n.data.module, 'luatorch_py.nn.conv' in sys.modules)\n"
+            "from luatorch_py import nn\n"
+            "print(nn.REGISTRY['nn.SpatialConvolution'] is nn.SpatialConvolution, len(nn.REGISTRY) > 190)\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
+    assert out[0] == 'Node nn.Tanh True'
+    assert out[1] == 'True True'
