@@ -136,10 +136,13 @@ extern "C" __global__ void lt_adam(T* x, T* dfdx, T* m, T* v, T* denom, const lo
 ''', _adam_twin)
 
 
-def _adamax_twin(x, dfdx, m, u, mx, counter, lr, beta1, b1, cb1, b2, eps, n):
+def _adamax_twin(x, dfdx, m, u, mx, counter, lr, beta1, b1, cb1, b2, eps, wd, n):
     i = grid_index(n)
     step = x.dtype.type(-(float(lr) / (1 - float(beta1) ** (int(counter[0]) + 1))))
     g = dfdx[i]
+    if wd != 0:
+        g = g + x[i] * wd
+        dfdx[i] = g
     mi = m[i] * b1 + g * cb1
     m0 = u[i] * b2
     m1 = np.abs(g) + eps
@@ -150,14 +153,15 @@ def _adamax_twin(x, dfdx, m, u, mx, counter, lr, beta1, b1, cb1, b2, eps, n):
 
 
 adamax_kernel = Kernel('lt_adamax', r'''
-extern "C" __global__ void lt_adamax(T* x, const T* dfdx, T* m, T* u, T* mx, const long long* counter, double lr,
-                                     double beta1, T b1, T cb1, T b2, T eps, long long n) {
+extern "C" __global__ void lt_adamax(T* x, T* dfdx, T* m, T* u, T* mx, const long long* counter, double lr,
+                                     double beta1, T b1, T cb1, T b2, T eps, T wd, long long n) {
     __shared__ T s_step;
     if (threadIdx.x == 0) s_step = (T)(-(lr / (1 - pow(beta1, (double)counter[0] + 1))));
     __syncthreads();
     T step = s_step;
     LOOP(i, n) {
         T g = dfdx[i];
+        if (wd != 0) { g = g + x[i] * wd; dfdx[i] = g; }
         T mi = m[i] * b1 + g * cb1;
         T m0 = u[i] * b2;
         T m1 = fabs(g) + eps;
@@ -420,9 +424,9 @@ def adam(x, dfdx, m, v, denom, counter, lr, lrd, beta1, beta2, eps, wd):
     count(counter)
 
 
-def adamax(x, dfdx, m, u, mx, counter, lr, beta1, beta2, eps):
+def adamax(x, dfdx, m, u, mx, counter, lr, beta1, beta2, eps, wd):
     """optim.adamax's update in one launch (mx: state.max, 2 x size), then state.t's device copy += 1."""
-    adamax_kernel(x.size, x, dfdx, m, u, mx, counter, lr, beta1, beta1, 1 - beta1, beta2, eps, x.size)
+    adamax_kernel(x.size, x, dfdx, m, u, mx, counter, lr, beta1, beta1, 1 - beta1, beta2, eps, wd, x.size)
     count(counter)
 
 

@@ -7,7 +7,8 @@ from ._util import (evaluate, get_state, opt, grad_tensor, check_x, state_buffer
 def adamax(opfunc, x, config=None, state=None):
     """One AdaMax step; returns ``(x, [f(x)])``.
 
-    config: ``learningRate`` (0.002), ``beta1`` (0.9), ``beta2`` (0.999), ``epsilon`` (1e-38).
+    config: ``learningRate`` (0.002), ``beta1`` (0.9), ``beta2`` (0.999), ``epsilon`` (1e-38), ``weightDecay``
+    (0, added to the gradient in place).
     state: ``t``, ``m`` (moving average of gradients), ``u`` (exponentially weighted infinity norm), ``max``
     (a 2 x size scratch tensor for the max, as in Torch7).
 
@@ -19,12 +20,17 @@ def adamax(opfunc, x, config=None, state=None):
     beta1 = opt(config, 'beta1', 0.9)
     beta2 = opt(config, 'beta2', 0.999)
     epsilon = opt(config, 'epsilon', 1e-38)
+    wd = opt(config, 'weightDecay', 0)
 
     # (1) evaluate f(x) and df/dx
     fx, dfdx = evaluate(opfunc, x, 'adamax')
     dfdx = grad_tensor(dfdx, x, 'adamax')
-    if fusable(x, dfdx) and _fused(state, x, dfdx, lr, beta1, beta2, epsilon):
+    if fusable(x, dfdx) and _fused(state, x, dfdx, lr, beta1, beta2, epsilon, wd):
         return x, [fx]
+
+    # (2) weight decay
+    if wd != 0:
+        dfdx.add(wd, x)
 
     # initialization
     t = opt(state, 't', 0)
@@ -40,13 +46,13 @@ def adamax(opfunc, x, config=None, state=None):
     u.cmax(m0, m1)
 
     step_size = lr / (1 - beta1 ** t)
-    # (2) update x
+    # (3) update x
     x.addcdiv(-step_size, m, u)
     return x, [fx]
 
 
-def _fused(state, x, dfdx, lr, beta1, beta2, epsilon):
-    """The update in one kernel on the GPU (+ one launch advancing the device copy of t, read for the bias
+def _fused(state, x, dfdx, lr, beta1, beta2, epsilon, wd):
+    """Steps (2)-(3) in one kernel on the GPU (+ one launch advancing the device copy of t, read for the bias
     correction); False (nothing done) when a state buffer does not fit."""
     t = state['t'] = opt(state, 't', 0)
     m, u = (state_buffer(state, k, lambda: zeros_like(dfdx, x)) for k in ('m', 'u'))
@@ -55,6 +61,6 @@ def _fused(state, x, dfdx, lr, beta1, beta2, epsilon):
             and mx._a.flags.c_contiguous):
         return False
     backend.fused_optim('adamax', x._a, dfdx._a, m._a, u._a, mx._a, device_counter(state, 't'), lr, beta1, beta2,
-                        epsilon)
+                        epsilon, wd)
     advance_counter(state, 't', t, device=True)
     return True

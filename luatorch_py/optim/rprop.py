@@ -55,11 +55,15 @@ def rprop(opfunc, x, config=None, state=None):
             hfx.append(fx)
             continue
         xp = dfdx._info.xp
-        # the ByteTensor masks, seen as bool arrays (written in place, no temporaries)
-        psign, nsign, zsign, dminmax = (state[k]._a.view(bool) for k in ('psign', 'nsign', 'zsign', 'dminmax'))
-
         # sign of derivative from last step to this one
         sign.cmul(dfdx, delta).sign()
+
+        # Torch7's gt/lt/eq(mask, t, v) resize a mask to t's shape (x may have been reshaped since the last call)
+        for k in ('psign', 'nsign', 'zsign'):
+            state[k].resizeAs(sign)
+        state['dminmax'].resizeAs(step)
+        # the ByteTensor masks, seen as bool arrays (written in place, no temporaries)
+        psign, nsign, zsign, dminmax = (state[k]._a.view(bool) for k in ('psign', 'nsign', 'zsign', 'dminmax'))
 
         # masks of > 0, < 0 and == 0 entries
         s = sign._a

@@ -66,6 +66,31 @@ def test_adamax():
     assert tuple(config['max'].shape) == (2, 3)
 
 
+def test_adamax_weight_decay():
+    # Torch7's adamax.lua adds config.weightDecay * x to the gradient (in place) before the update
+    lr, wd = 0.05, 0.1
+    g0 = torch.DoubleTensor(3)
+
+    def opfunc(x):
+        f, g = quad(x.numpy().copy())
+        g0.copy(torch.DoubleTensor(g))
+        return f, g0
+    config = {'learningRate': lr, 'weightDecay': wd}
+    x = torch.DoubleTensor(X0)
+    for _ in range(4):
+        optim.adamax(opfunc, x, config)
+    xr, m, u = X0.copy(), np.zeros(3), np.zeros(3)
+    for t in range(1, 5):
+        g = quad(xr)[1] + wd * xr
+        m = 0.9 * m + 0.1 * g
+        u = np.maximum(0.999 * u, np.abs(g) + 1e-38)
+        xg = xr
+        xr = xr - lr / (1 - 0.9 ** t) * m / u
+    np.testing.assert_allclose(x.numpy(), xr, rtol=1e-13)
+    np.testing.assert_allclose(config['m'].numpy(), m, rtol=1e-13)
+    np.testing.assert_allclose(g0.numpy(), quad(xg)[1] + wd * xg, rtol=1e-13)     # decayed in place
+
+
 def test_adagrad():
     lr, lrd, wd = 0.2, 0.1, 0.05
     config = {'learningRate': lr, 'learningRateDecay': lrd, 'weightDecay': wd}
@@ -164,6 +189,24 @@ def test_rprop():
         assert config[k].type() == 'torch.ByteTensor'
     # a second call continues from the state
     optim.rprop(opfunc_fresh, x, config)
+
+
+def test_rprop_state_reused_after_x_is_reshaped():
+    # Torch7's ops match tensors by element count and gt/lt/eq(mask, t, v) resize the masks: a state made for a
+    # 2 x 3 x continues for the same parameters seen as a 6-vector (it raised numpy's broadcast error)
+    def opfunc(x):
+        a = x.numpy().copy()
+        return float((a * a).sum() / 2), torch.DoubleTensor(a.reshape(x.numpy().shape) * 1.0)
+    flat, shaped = torch.DoubleTensor(np.arange(-2.0, 4.0)), torch.DoubleTensor(np.arange(-2.0, 4.0).reshape(2, 3))
+    cfg_flat, cfg_shaped = {'stepsize': 0.7}, {'stepsize': 0.7}
+    optim.rprop(opfunc, flat, cfg_flat)
+    optim.rprop(opfunc, shaped, cfg_shaped)
+    optim.rprop(opfunc, shaped.view(6), cfg_shaped)        # the 2 x 3 state, a 6-vector x
+    optim.rprop(opfunc, flat, cfg_flat)
+    # step 1: x - 0.7 sign(x); step 2: the same signs (0 at x = 0), step 0.7 * etaplus 1.2
+    np.testing.assert_allclose(shaped.numpy().ravel(), flat.numpy(), rtol=0, atol=0)
+    np.testing.assert_allclose(flat.numpy(), [-0.46, 0.54, 0.0, -0.54, 0.46, 1.46], rtol=0, atol=1e-15)
+    assert cfg_shaped['psign'].nElement() == 6
 
 
 def test_asgd():

@@ -25,6 +25,7 @@ CASES = {
     'adam': ({'learningRate': 0.05, 'learningRateDecay': 0.1, 'weightDecay': 0.01, 'beta1': 0.8, 'beta2': 0.99,
               'epsilon': 1e-6}, 2),
     'adamax': ({'learningRate': 0.05, 'beta1': 0.8, 'beta2': 0.99, 'epsilon': 1e-8}, 2),
+    'adamax_wd': ({'learningRate': 0.05, 'beta1': 0.8, 'beta2': 0.99, 'epsilon': 1e-8, 'weightDecay': 0.01}, 2),
     'adagrad': ({'learningRate': 0.1, 'learningRateDecay': 0.2, 'weightDecay': 0.01}, 2),
     'adagrad_nodecay': ({'learningRate': 0.1, 'weightDecay': 0.01}, 1),     # the counter is not read: no count
     'adadelta': ({'rho': 0.8, 'eps': 1e-4, 'weightDecay': 0.01}, 1),
