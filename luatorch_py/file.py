@@ -427,7 +427,9 @@ class DiskFile(File):
         return self
 
     def __repr__(self):
-        return f"torch.DiskFile({self._name!r})"
+        # DiskFile.c's __tostring__, character for character ("mode rw", no colon, a space for a missing r or w)
+        return (f"torch.DiskFile on <{self._name}> [status: {'open' if self.isOpened() else 'closed'} -- mode "
+                f"{'r' if self._readable else ' '}{'w' if self._writable else ' '}]")
 
 
 class MemoryFile(File):
@@ -456,7 +458,9 @@ class MemoryFile(File):
         return STORAGE_CLASSES['CharStorage'](_data=np.frombuffer(b, np.int8).copy())
 
     def __repr__(self):
-        return "torch.MemoryFile"
+        # MemoryFile.c's __tostring__ (it has "mode:" where DiskFile's has "mode")
+        return (f"torch.MemoryFile [status: {'open' if self.isOpened() else 'closed'} -- mode: "
+                f"{'r' if self._readable else ' '}{'w' if self._writable else ' '}]")
 
 
 # -- File.lua's helpers on top of MemoryFile ---------------------------------------------------------------------

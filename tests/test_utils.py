@@ -161,6 +161,21 @@ def test_diskfile_ascii_numbers_strings(tmp_path):
         torch.DiskFile(str(tmp_path / 'none' / 'x'))
 
 
+def test_file_tostring_is_torch7s(tmp_path):
+    # DiskFile.c / MemoryFile.c __tostring__: status and mode letters, a space where r or w is missing
+    p = str(tmp_path / 'f.txt')
+    f = torch.DiskFile(p, 'w')
+    assert str(f) == f'torch.DiskFile on <{p}> [status: open -- mode  w]'
+    f.close()
+    assert repr(f) == f'torch.DiskFile on <{p}> [status: closed -- mode  w]'
+    assert str(torch.DiskFile(p, 'rw')) == f'torch.DiskFile on <{p}> [status: open -- mode rw]'
+    m = torch.MemoryFile()
+    assert str(m) == 'torch.MemoryFile [status: open -- mode: rw]'
+    m.close()
+    assert str(m) == 'torch.MemoryFile [status: closed -- mode: rw]'
+    assert str(torch.MemoryFile('r')) == 'torch.MemoryFile [status: open -- mode: r ]'
+
+
 def test_diskfile_binary_types_and_positions(tmp_path):
     p = str(tmp_path / 'b.bin')
     f = torch.DiskFile(p, 'w').binary()

@@ -274,7 +274,9 @@ class Sequential(Container):
     def __repr__(self):
         n = len(self.modules)
         chain = ' -> '.join(['input'] + [f'({i})' for i in range(n)] + ['output'])
-        lines = [f'{self.__torch_name__} {{', f'  [{chain}]']
+        # 'nn.Sequential' whatever the class: Torch7's Sequential prints that name, so its subclasses
+        # (SpatialLPPooling, Maxout, LayerNormalization) print as 'nn.Sequential {' there too
+        lines = ['nn.Sequential {', f'  [{chain}]']
         for i, m in enumerate(self.modules):
             body = repr(m).replace('\n', '\n  ')
             lines.append(f'  ({i}): {body}')

@@ -429,7 +429,7 @@ class VolumetricConvolution(_Convolution):
             s += f", {self.dT},{self.dW},{self.dH}"
         if pt or pw or ph:
             s += f", {pt},{pw},{ph}"
-        return s + ')' + self._bias_note()
+        return s + ')'      # no ' without bias' after noBias(): Torch7's VolumetricConvolution prints none
 
 
 class SpatialFullConvolution(_Convolution):
@@ -693,7 +693,7 @@ class TemporalConvolution(_WeightBias):
             _acc_bias(self, g2, 0, scale)
 
     def __repr__(self):
-        return self.__torch_name__ + self._bias_note()
+        return self.__torch_name__      # Torch7's TemporalConvolution has no __tostring__ (nor noBias)
 
 
 def _winners(module, input, gradOutput, batched, shape):

@@ -426,6 +426,21 @@ def test_repr_nested():
     assert repr(nn.MapTable(nn.Linear(3, 2))) == 'nn.MapTable {\n  nn.Linear(3 -> 2)\n}'
 
 
+def test_repr_sequential_subclasses_print_as_sequential():
+    # Torch7's Sequential:__tostring__ writes 'nn.Sequential' itself, and these classes inherit it
+    assert repr(nn.Maxout(4, 3, 2)) == '\n'.join([
+        'nn.Sequential {',
+        '  [input -> (0) -> (1) -> (2) -> output]',
+        '  (0): nn.Linear(4 -> 6)',
+        '  (1): nn.View(2, 3)',
+        '  (2): nn.Max',
+        '}'])
+    assert repr(nn.SpatialLPPooling(3, 2, 2, 2)).split('\n')[:2] == [
+        'nn.Sequential {', '  [input -> (0) -> (1) -> (2) -> (3) -> output]']
+    assert repr(nn.LayerNormalization(4)).split('\n')[0] == 'nn.Sequential {'
+    assert repr(nn.CReLU(3)) == 'CReLU()'       # its own __tostring__
+
+
 # -- buffers, float32, save/load --------------------------------------------------------------------------------
 def test_steady_state_buffers():
     m = nn.Concat(1, nn.Linear(3, 4), nn.Linear(3, 2))

@@ -427,6 +427,20 @@ def test_temporal_max_pooling_gradinput_none_first_layer():
     np.testing.assert_allclose(conv.gradWeight.numpy(), [want, want])
 
 
+def test_temporal_conv_repr_after_nobias():
+    # Torch7 prints any TemporalConvolution as its bare type name
+    m = nn.TemporalConvolution(4, 3, 2).noBias()
+    assert 'bias' not in m.__dict__
+    assert repr(m) == 'nn.TemporalConvolution'
+
+
+def test_volumetric_conv_repr_after_nobias():
+    # Torch7's VolumetricConvolution:__tostring__ has no ' without bias' (SpatialConvolution's has)
+    m = nn.VolumetricConvolution(2, 3, 3, 3, 3, 1, 1, 1, 1).noBias()
+    assert 'bias' not in m.__dict__
+    assert repr(m) == 'nn.VolumetricConvolution(2 -> 3, 3x3x3, 1,1,1, 1,1,1)'
+
+
 # -- Volumetric pooling --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('ceil', [False, True])
 @pytest.mark.parametrize('geom', [((2, 2, 2), (2, 2, 2), (0, 0, 0)), ((3, 2, 3), (2, 1, 2), (1, 0, 1)),
