@@ -75,9 +75,10 @@ class ConfusionMatrix:
 
     def _add(self, p, t):
         p, t = int(p), int(t)
+        if t < 0:       # a missing target: the sample is ignored, its prediction unread (Lua's _add)
+            return
         self._check(p, t)
-        if t >= 0:      # negative targets are missing values and ignored
-            self.mat._a[t, p] += 1
+        self.mat._a[t, p] += 1
 
     @staticmethod
     def _argmax(v, what):
@@ -124,6 +125,8 @@ class ConfusionMatrix:
         if preds.shape[0] != targs.shape[0]:
             raise ValueError(f"ConfusionMatrix.batchAdd: {preds.shape[0]} predictions but {targs.shape[0]} targets")
         n = self.nclasses
+        keep = targs >= 0       # (missing targets: those samples are ignored, their predictions unread)
+        preds, targs = preds[keep], targs[keep]
         if preds.size:
             if preds.min() < 0 or preds.max() >= n:
                 bad = preds[(preds < 0) | (preds >= n)][0]
@@ -132,8 +135,7 @@ class ConfusionMatrix:
             if targs.max() >= n:
                 raise IndexError(f"ConfusionMatrix.batchAdd: target {targs.max()} out of range for {n} classes "
                                  f"(0-based: 0..{n - 1}; negative targets are ignored)")
-        keep = targs >= 0
-        flat = targs[keep] * n + preds[keep]
+        flat = targs * n + preds
         self.mat._a += np.bincount(flat, minlength=n * n).reshape(n, n)
         return self
 

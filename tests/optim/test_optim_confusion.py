@@ -106,6 +106,17 @@ def test_batch_add_matches_add():
         d.batchAdd(torch.LongTensor([1, 2]), torch.LongTensor([0]))
 
 
+def test_missing_target_leaves_its_prediction_unread():
+    # Lua's _add counts only where the target is positive (1-based) and reads the prediction there alone: a
+    # missing target beside any prediction is no error (it raised IndexError for the prediction)
+    cm = optim.ConfusionMatrix(3)
+    cm.add(5, -1)
+    cm.batchAdd(torch.LongTensor([5, 2, -4]), torch.LongTensor([-1, 1, -1]))
+    assert cm.mat.tolist() == [[0, 0, 0], [0, 0, 1], [0, 0, 0]]
+    with pytest.raises(IndexError, match='prediction 5'):
+        cm.batchAdd(torch.LongTensor([5, 2]), torch.LongTensor([0, -1]))
+
+
 def test_zero_and_far_frr():
     cm = filled()
     frrs_c, fars_c, frrs, fars = cm.farFrr()
