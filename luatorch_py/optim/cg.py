@@ -105,9 +105,10 @@ def cg(opfunc, x, config=None, state=None):
             elif d2 > sig * d1:
                 success = 1
                 break
-            elif m <= 0:
-                # Torch7 tests m == 0, which a fractional budget (maxEval = maxIter*1.25, e.g. 3.75 - 2) steps
-                # over: with a zero gradient (x at a minimum) it then extrapolated forever
+            elif m == 0 or (m < 0 and (d1 == 0 or not _finite(f2))):
+                # Torch7 tests m == 0 alone: a fractional budget (maxEval = maxIter*1.25, e.g. 3.75 - 2) steps over
+                # it and the search goes on past maxEval until it succeeds, as here; where it never could -- no
+                # slope (x at a minimum) or f no longer finite -- Torch7 extrapolated forever: here it stops
                 break
             a = lua_div(6 * (f2 - f3), z3) + 3 * (d2 + d3)
             b = 3 * (f3 - f2) - z3 * (d3 + 2 * d2)

@@ -211,6 +211,23 @@ def test_cg_at_a_minimum_stops_with_a_fractional_eval_budget(max_iter):
     assert len(calls) <= max_iter * 1.25 + 1
 
 
+def test_cg_fractional_budget_goes_on_as_torch7():
+    # maxIter 3 -> maxEval 3.75: the line search's budget steps over 0, and Torch7 (which tests m == 0) goes on past
+    # maxEval until the search succeeds; stopping at m <= 0 instead returned x unchanged with fx = [45.5].  The
+    # numbers are those of a line-by-line transcription of cg.lua (float64), 6 evaluations
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        a = x.numpy()
+        return float(0.5 * (a * a).sum()), torch.DoubleTensor(a.copy())
+
+    x = torch.DoubleTensor(np.arange(1.0, 7.0))
+    _, fx = optim.cg(f, x, {'maxIter': 3})
+    assert fx[0] == 45.5 and len(fx) == 2 and len(calls) == 6
+    np.testing.assert_allclose(fx[1], 0.6504607750472604, rtol=1e-12)
+
+
 # -- first-order methods on Rosenbrock -----------------------------------------------------------------------
 @pytest.mark.parametrize('name,config,steps,atol', [
     ('sgd', {'learningRate': 2e-3, 'momentum': 0.9}, 10000, 1e-3),
