@@ -997,8 +997,10 @@ def class_nll_loss(m, x2, t, rng, w, ignore, average):
     the 0-based targets ``t`` (batch), their (min, max) ``rng`` on the CPU and the class weights ``w`` (or None).
     CUDA: one launch (a single-block reduction writing the loss, the total weight, and the error flag)."""
     if type(x2) is np.ndarray:
-        t, wt, total = _nll_weights(m, x2, t, rng, w, ignore)
-        picked = _picked(m, '_picked', x2, t, _target_positions(m, x2, t))
+        tv, wt, total = _nll_weights(m, x2, t, rng, w, ignore)
+        picked = _picked(m, '_picked', x2, tv, _target_positions(m, x2, tv))
+        if tv is not t:         # ignored targets (read as class 0) add nothing, as THNN skips them (not 0 * -inf = NaN)
+            np.copyto(picked, 0, where=np.equal(t, ignore, out=m._bools('_ignored', t.shape)))
         s = -float(picked.sum() if wt is None else picked @ wt)
         if average and total:
             s /= total

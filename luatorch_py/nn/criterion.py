@@ -27,6 +27,7 @@ _INF = float('inf')
 _F64 = np.dtype(np.float64)
 _add_reduce = np.add.reduce         # the ufuncs' methods themselves (ndarray.sum / max go through Python wrappers)
 _umax = np.maximum.reduce
+_umin = np.minimum.reduce
 
 
 class Criterion(TypedObject):
@@ -343,7 +344,16 @@ class BCECriterion(_LastDimWeighted):
 
     def updateOutput(self, input, target):
         x, t = self._pair(input, target)
+        if type(x) is np.ndarray and not (_umin(x, None) >= 0 and _umax(x, None) <= 1):   # (NaN fails both)
+            self._not_probabilities(x)
         return self._loss(gpu_loss.bce_loss(self, x, t, self._w(x), self._norm(x.size)))
+
+    def _not_probabilities(self, x):
+        """THNN asserts 0 <= x <= 1 in the forward pass (a NaN loss otherwise); cunn does not check."""
+        flat = x.reshape(-1)
+        i = int(np.argmin((flat >= 0) & (flat <= 1)))
+        raise ValueError(f"{self!r}: expected input values between 0 and 1 (probabilities, e.g. a Sigmoid's "
+                         f"output), got {float(flat[i])} at element {i}")
 
     def updateGradInput(self, input, target):
         x, t = self._pair(input, target)
@@ -493,11 +503,11 @@ class CrossEntropyCriterion(Criterion):
         return a.reshape(tuple(d for d in a.shape if d != 1) or (1,))
 
     def _sync_size_average(self):
-        """Torch7: sizeAverage goes to nll only once it differs from its value at construction, so that a script
-        setting ``nll.sizeAverage`` directly (the older way) keeps its setting."""
+        """Torch7: sizeAverage goes to nll only when it changed since the last call (``oldSizeAverage``, updated by
+        each call), so that a script setting ``nll.sizeAverage`` directly (the older way) keeps its setting."""
         d = self.__dict__
         if d.get('sizeAverage') != d.get('oldSizeAverage'):
-            self.nll.sizeAverage = d.get('sizeAverage')
+            self.nll.sizeAverage = self.oldSizeAverage = d.get('sizeAverage')
 
     def _named(self, e):
         """Error ``e`` of the inner lsm/nll, naming this criterion (the user made a CrossEntropyCriterion)."""
@@ -710,6 +720,7 @@ class HingeEmbeddingCriterion(Criterion):
 
     def _xy(self, input, y):
         x = self._coerce(input)._a
+        check_nonempty(self, x)
         return x, _labels(self, y, x.size, x.dtype, backend.is_cuda_array(x)).reshape(x.shape)
 
     def updateOutput(self, input, y):
@@ -777,6 +788,7 @@ class MarginRankingCriterion(Criterion):
 
     def _dist(self, input, y):
         a, b = _table2(self, input)
+        check_nonempty(self, a, 'input[0]')
         xp = array_module(a)
         number = isinstance(y, (numbers.Real, np.number)) and not isinstance(y, (bool, np.bool_))
         if number and a.size != 1:

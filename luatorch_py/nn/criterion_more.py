@@ -114,7 +114,7 @@ class DistanceRatioCriterion(_NoTarget):
         x, y = self._xy(input)
         xp = array_module(x)
         # X + log(exp(-X) + exp(-Y)), computed without overflow
-        loss = self._buffer('_lossbuf', x.shape)
+        loss = self._buffer('_ratio_loss', x.shape)    # (not '_lossbuf': Criterion's method of that name)
         ny = self._buffer('_negy', y.shape)
         xp.negative(x, out=loss)
         xp.negative(y, out=ny)
@@ -182,6 +182,8 @@ class L1HingeEmbeddingCriterion(Criterion):
         d = float(array_module(a).abs(a - b).sum())
         if self._label(y) == -1:
             d = max(0.0, self.margin - d)
+        if self.__dict__.get('_deferred'):          # forwardDevice: the loss as a 1-element tensor
+            return self._loss(d)
         self.output = d
         return d
 
@@ -226,6 +228,9 @@ class ModuleCriterion(Criterion):
             self.target = self.targetModule.forward(target)
         x = d['input'] if d.get('inputModule') is not None else input
         t = d['target'] if d.get('targetModule') is not None else target
+        if d.get('_deferred'):                      # forwardDevice: the inner criterion's loss tensor
+            self._loss_t = self.criterion.forwardDevice(x, t)
+            return self._loss_t
         self.output = self.criterion.forward(x, t)
         return self.output
 
@@ -277,6 +282,7 @@ class WeightedMSECriterion(MSECriterion):
         x = self._coerce(input)._a
         t = self._coerce(target, 'target')._a
         w = self.weight._a
+        check_nonempty(self, x)
         if t.size != x.size:
             raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} and target of size {sizestr(t.shape)} "
                              f"differ")

@@ -117,6 +117,17 @@ def test_bce_is_finite_at_0_and_1():
     assert np.isfinite(c.backward(np.array([0.0, 1.0, 1.0]), np.array([0.0, 1.0, 0.0])).numpy()).all()
 
 
+def test_bce_refuses_input_outside_0_1():
+    # THNN asserts 0 <= x <= 1 in the forward pass ("input value should be between 0~1"): not a NaN loss
+    c = nn.BCECriterion().double()
+    for x, shown in (([0.25, 1.5], r'1\.5 at element 1'), ([-1e-3, 0.5], r'-0\.001 at element 0'),
+                     ([[0.5, 0.5], [np.nan, 0.5]], 'nan at element 2')):
+        with pytest.raises(ValueError, match=rf'nn.BCECriterion: expected input values between 0 and 1.*got {shown}'):
+            c.forward(np.array(x), np.ones(np.shape(x)))
+    assert c.forward(np.array([0.25, 1.0]), np.array([1.0, 0.0])) == pytest.approx(
+        -(np.log(0.25 + EPS) + np.log(EPS)) / 2, rel=1e-12)
+
+
 def test_soft_margin_is_stable():
     c = nn.SoftMarginCriterion().double()
     with np.errstate(over='raise'):
@@ -178,6 +189,20 @@ def test_class_nll_single_sample_and_ignore_index():
     assert d.forward(xb, [-100, 2, 4]) == pytest.approx(-(xb[1, 2] + xb[2, 4]) / 2)
     assert d.forward(xb, [-100, -100, -100]) == 0.0
     np.testing.assert_array_equal(d.backward(xb, [-100, -100, -100]).numpy(), 0)
+
+
+@pytest.mark.parametrize('make, target', [(lambda: nn.ClassNLLCriterion(None, True, 2), [0, 2]),
+                                          (lambda: nn.ClassNLLCriterion(), [0, -100]),
+                                          (lambda: nn.ClassNLLCriterion(D([1, 2, 1]), False, 2), [0, 2])])
+def test_class_nll_ignored_target_adds_nothing_at_minus_inf(make, target, device):
+    # THNN skips an ignored target: its sample's log-probabilities (here log 0 = -inf) are never read (not NaN)
+    with np.errstate(divide='ignore'):
+        x = np.log(np.array([[0.5, 0.5, 0.0], [0.0, 0.2, 0.8]]))
+    c, xt, tt = make().double(), D(x), L(target)
+    if device == 'cuda':
+        c, xt, tt = c.cuda(), xt.cuda(), tt.type('torch.CudaLongTensor')
+    assert c.forward(xt, tt) == pytest.approx(np.log(2), rel=1e-7)
+    np.testing.assert_array_equal(c.backward(xt, tt).double().numpy(), [[-1, 0, 0], [0, 0, 0]])
 
 
 def test_class_nll_errors_name_criterion_target_and_classes():
@@ -361,6 +386,19 @@ def test_margin_ranking(dtype):
         c.forward([a.astype(dtype), b.astype(dtype)], 1)
     with pytest.raises(TypeError, match=r'table input \[x1, x2\]'):
         c.forward(a.astype(dtype), y)
+
+
+@pytest.mark.parametrize('make, inp, tgt', [
+    (lambda: nn.MarginRankingCriterion(), lambda: [np.zeros(0), np.zeros(0)], lambda: np.zeros(0)),
+    (lambda: nn.HingeEmbeddingCriterion(), lambda: np.zeros(0), lambda: np.zeros(0)),
+    (lambda: nn.HingeEmbeddingCriterion(), lambda: np.zeros((0, 3)), lambda: -1),
+], ids=['MarginRanking', 'HingeEmbedding', 'HingeEmbedding(number y)'])
+def test_pair_and_label_criterions_refuse_an_empty_input(make, inp, tgt):
+    # as the other criterions: a clear error, not a ZeroDivisionError (MarginRanking) or a loss of 0 (Hinge)
+    c = make().double()
+    for call in (c.forward, c.backward):
+        with pytest.raises(ValueError, match=rf'{c!r}: got an empty input.*size \[0'):
+            call(inp(), tgt())
 
 
 # -- combinations -------------------------------------------------------------------------------------------------
@@ -708,6 +746,19 @@ def test_cross_entropy_keeps_nll_size_average_set_directly():
     c2 = nn.CrossEntropyCriterion()
     c2.sizeAverage = False                  # the newer way still works
     assert c2.forward(x, t) == pytest.approx(summed, rel=1e-12)
+
+
+def test_cross_entropy_size_average_set_back():
+    # Torch7 updates oldSizeAverage on every call: setting sizeAverage back to true averages again
+    x, t = torch.fromNumpy(rnd_ce(5, 4)), L([0, 3, 1, 2, 3])
+    logp = x.numpy() - np.log(np.exp(x.numpy()).sum(1, keepdims=True))
+    want = -logp[np.arange(5), [0, 3, 1, 2, 3]]
+    c = nn.CrossEntropyCriterion()
+    for sizeAverage, loss in ((False, want.sum()), (True, want.mean()), (False, want.sum())):
+        c.sizeAverage = sizeAverage
+        assert c.forward(x, t) == pytest.approx(loss, rel=1e-12)
+        assert c.nll.sizeAverage is sizeAverage and c.oldSizeAverage is sizeAverage
+        assert c.backward(x, t)._a[0, 0] == pytest.approx((np.exp(logp[0, 0]) - 1) / (5 if sizeAverage else 1))
 
 
 @pytest.mark.parametrize('make', [lambda s: nn.ClassNLLCriterion(None, s), lambda s: nn.CrossEntropyCriterion(None, s),

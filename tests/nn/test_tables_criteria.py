@@ -323,6 +323,43 @@ def test_weightedmse():
     assert c.weight.numpy().tolist() == [1.0, 2.0, 0.5]
 
 
+def test_weightedmse_refuses_an_empty_input():
+    c = nn.WeightedMSECriterion(torch.DoubleTensor([1.0, 2.0]))
+    for call in (c.forward, c.backward):
+        with pytest.raises(ValueError, match=r'nn.WeightedMSECriterion: got an empty input \(size \[0, 2\]\)'):
+            call(np.zeros((0, 2)), np.zeros((0, 2)))
+
+
+def _on(x, device):
+    if isinstance(x, list):
+        return [_on(e, device) for e in x]
+    if isinstance(x, np.ndarray):
+        return D(x) if device == 'cpu' else D(x).cuda()
+    return x
+
+
+@pytest.mark.parametrize('make, inp, tgt', [
+    (lambda: nn.DistanceRatioCriterion(), lambda: [rnd(4), rnd(4, seed=1)], lambda: None),
+    (lambda: nn.L1HingeEmbeddingCriterion(5.0), lambda: [rnd(4), rnd(4, seed=1)], lambda: -1),   # (L1 distance 2.89)
+    (lambda: nn.ModuleCriterion(nn.MSECriterion(), nn.Tanh()), lambda: rnd(3, 2), lambda: rnd(3, 2, seed=1)),
+], ids=['DistanceRatio', 'L1HingeEmbedding', 'ModuleCriterion'])
+def test_criterion_forward_device(make, inp, tgt, device):
+    """forwardDevice (every Criterion's): the loss as a 1-element tensor of the criterion's type, after a forward
+    too (DistanceRatio's scratch once shadowed Criterion._lossbuf; the other two kept no loss tensor)."""
+    c = make() if device == 'cpu' else make().cuda()
+    x, t = _on(inp(), device), _on(tgt(), device)
+    want = c.forward(x, t)
+    got = c.forwardDevice(x, t)
+    assert got.type() == ('torch.DoubleTensor' if device == 'cpu' else 'torch.CudaTensor') and got.nElement() == 1
+    assert float(got) == pytest.approx(want, rel=1e-6) and c.output == want
+    if device == 'cpu':
+        a = inp()
+        ref = {'DistanceRatioCriterion': lambda: np.mean(a[0] + np.log(np.exp(-a[0]) + np.exp(-a[1]))),
+               'L1HingeEmbeddingCriterion': lambda: max(0.0, 5.0 - np.abs(a[0] - a[1]).sum()),
+               'ModuleCriterion': lambda: ((np.tanh(a) - tgt()) ** 2).mean()}[type(c).__name__]()
+        assert float(got) == pytest.approx(ref, rel=1e-13)
+
+
 @pytest.mark.parametrize('make, inp, tgt', [
     (lambda: nn.ClassSimplexCriterion(3), lambda: rnd(2, 3), lambda: [0, 2]),
     (lambda: nn.L1Cost(), lambda: rnd(2, 3), lambda: None),
