@@ -74,7 +74,7 @@ def reshape(*args):
     if math.prod(sizes) != t.nElement():
         raise ValueError(f"torch.reshape: a {t._info.name} of size {_sizestr(t.shape)} ({t.nElement()} elements) "
                          f"cannot fill size {_sizestr(sizes)} ({math.prod(sizes)} elements)")
-    return put('reshape', res[0], xp_of(t).ascontiguousarray(t._a).reshape(sizes), t._info)
+    return put('reshape', res[0], t._a.copy(order='C').reshape(sizes), t._info)    # (a copy, as TH's reshape)
 
 
 # -- histograms --------------------------------------------------------------------------------------------------

@@ -630,6 +630,11 @@ class Tensor(RefCounted):
                 basic = False
             elif isinstance(k, slice) and k.step is not None and k.step < 0:
                 raise IndexError("negative slice steps are not supported (Torch7 strides are positive)")
+            elif not (k is None or k is Ellipsis or isinstance(k, slice)) and \
+                    (isinstance(k, (bool, np.bool_)) or not hasattr(k, '__index__')):
+                # numpy reads True/False as a 0-d mask and a range or tuple as a list of indices: advanced
+                # indexing, whose copy must not pass for a view of self's storage
+                basic = False
             out.append(k)
         return (tuple(out) if isinstance(key, tuple) else out[0]), basic
 
@@ -860,6 +865,11 @@ def fromNumpy(arr):
 def _share(cls, arr):
     """A tensor of ``cls`` viewing ``arr`` (right dtype) without a copy; arrays with negative or odd strides
     (which Torch7 tensors cannot express) are copied."""
+    if isinstance(arr, np.ndarray) and type(arr) is not np.ndarray:
+        # a subclass (np.memmap, np.matrix, a masked array) as the plain array over its memory, as np.asarray
+        # gives it: the CPU code tests type(a) is np.ndarray (a memmap crashed as if it were a CuPy array), and a
+        # matrix's or masked array's own indexing and sums are not Torch7's
+        arr = arr.view(np.ndarray)
     isz = arr.itemsize
     if arr.ndim == 0:
         arr = arr.reshape(1)

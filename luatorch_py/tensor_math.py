@@ -940,7 +940,10 @@ def trace(self):
 
 def diag(self, k=0):
     """A new tensor: the k-th diagonal of a matrix, or a matrix with a vector on its k-th diagonal."""
-    return _new_like(self, _xp(self).diag(self._a, k))
+    d = _xp(self).diag(self._a, k)
+    # a matrix's diagonal is numpy's read-only view of it, which _new_like keeps when it is contiguous (at most one
+    # element): copied, as TH copies it
+    return _new_like(self, d.copy() if self._a.ndim == 2 else d)
 
 
 def equal(self, other):

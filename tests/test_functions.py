@@ -196,6 +196,18 @@ def test_reduction_functions(device):
     assert x.tolist() == [[1, 5, 3], [4, 2, 6]]
 
 
+def test_diag_of_a_matrix_is_a_copy(device):
+    # a diagonal of one element (a 1xN or Nx1 matrix, or k at the corner) was numpy's read-only view of the
+    # matrix: fill raised "assignment destination is read-only" and the matrix's writes showed through
+    for x, k, want in ((T([[1, 2, 3]], device), 0, [1]), (T([[1], [2]], device), 0, [1]),
+                       (T([[1, 2], [3, 4]], device), 1, [2]), (T([[1, 2], [3, 4]], device), -1, [3])):
+        d = torch.diag(x, k)
+        assert d.tolist() == want and d.storage() is not x.storage()
+        d.fill(7)
+        x.fill(9)
+        assert d.tolist() == [7] and x.diag(k).tolist() == [9]
+
+
 def test_comparison_and_index_functions(device):
     x = T([[1, 5, 3], [4, 2, 6]], device)
     assert torch.lt(x, 3).tolist() == [[1, 0, 0], [0, 1, 0]]

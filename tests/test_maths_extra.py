@@ -230,6 +230,9 @@ def test_reshape_copies_rows():
     np.testing.assert_array_equal(y.numpy(), x.numpy().reshape(2, 6))
     np.testing.assert_array_equal(x.reshape(torch.LongStorage([2, 3, 2])).numpy(), x.numpy().reshape(2, 3, 2))
     np.testing.assert_array_equal(x.t().reshape((12,)).numpy(), x.numpy().T.reshape(12))   # row-major, any strides
+    y.fill(0)                                          # a copy, as TH's reshape: the input is unchanged
+    x.reshape(4, 3).fill(0)
+    assert (x.numpy() != 0).all()
     res = torch.Tensor()
     assert torch.reshape(res, x, 6, 2) is res and res.size() == (6, 2)
     with pytest.raises(ValueError, match=r'size 3x4 \(12 elements\) cannot fill size 5x2'):

@@ -153,6 +153,23 @@ def test_fromNumpy_views_and_errors():
         torch.fromNumpy([1, 2])
 
 
+@pytest.mark.filterwarnings('ignore:the matrix subclass:PendingDeprecationWarning')
+def test_fromNumpy_of_ndarray_subclasses_shares_their_memory(tmp_path):
+    # np.memmap (a dataset on disk), np.matrix and masked arrays are viewed as plain arrays, as np.asarray does:
+    # a memmap crashed (AttributeError) in printing, storageOffset, narrow and resize
+    mm = np.memmap(tmp_path / 'x.bin', dtype=np.float32, mode='w+', shape=(2, 3))
+    mm[:] = [[1, 2, 3], [4, 5, 6]]
+    x = torch.fromNumpy(mm)
+    assert x.type() == 'torch.FloatTensor' and type(x.numpy()) is np.ndarray
+    assert x.narrow(1, 1, 2).storageOffset() == 1 and x.sum() == 21 and 'size 2x3' in str(x)
+    x[1][2] = 60
+    assert mm[1, 2] == 60
+    m = torch.fromNumpy(np.matrix([[1.0, 2.0], [3.0, 4.0]]))
+    assert m[0].tolist() == [1, 2] and m.t().tolist() == [[1, 3], [2, 4]]
+    ma = np.ma.array([1.0, 2.0, 3.0], mask=[0, 1, 0])
+    assert torch.fromNumpy(ma).sum() == 6 and torch.as_tensor(ma).tolist() == [1, 2, 3]
+
+
 def test_numpy_and_asarray_share_memory():
     x = torch.Tensor([[1, 2], [3, 4]])
     n = x.numpy()
@@ -415,6 +432,20 @@ def test_getitem_with_masks_and_indices(device):
     assert x[idx, 0].tolist() == [3, 1]
     assert x[byte([0, 1], device)].tolist() == [[3, 4]]         # a mask over the rows
     assert x[[True, False]].tolist() == [[1, 2]]
+
+
+def test_getitem_with_a_bool_range_or_tuple_is_a_copy_not_a_view():
+    # numpy's advanced indexing copies: the copy is a tensor of its own, not a "view" at a made-up storage offset
+    # (which the storage's next resize pointed into its new buffer: the values turned to garbage)
+    x = torch.Tensor([[1, 2, 3], [4, 5, 6]])
+    for key in (True, np.bool_(True), range(2), (0, range(2)), (slice(None), (0, 2))):
+        r = x[key]
+        assert r.storage() is not x.storage() and r.storageOffset() == 0, key
+    r = x[range(2)]
+    x.storage().resize(100000)
+    assert r.tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert x[(slice(None), (0, 2))].tolist() == [[1, 3], [4, 6]]
+    assert x[1, 1:].storage() is x.storage() and x[1, 1:].storageOffset() == 4    # ints and slices: views
 
 
 def test_setitem(device):
