@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from . import backend
-from .storage import STORAGE_CLASSES
+from .storage import STORAGE_CLASSES, Storage
 
 __all__ = ['File', 'DiskFile', 'MemoryFile', 'serializeToStorage', 'deserializeFromStorage', 'saveobj', 'loadobj']
 
@@ -250,21 +250,26 @@ class File:
             if not self._binary and self._autospacing and n > 0 and pos < len(data) and data[pos] == 10:
                 pos += 1                       # ascii bytes: raw, then the auto-spacing newline
         else:
-            end = len(data)
+            start, end = pos, len(data)
             found = list(itertools.islice(_TOKEN.finditer(data, pos), n))
             toks = [m.group() for m in found]
             if n:       # after the n-th number, or (fewer found) past the whitespace to the end
                 pos = found[-1].end() if len(found) == n else end
+            nums = [_ascii_number(t, kind) for t in toks]
+            if None in nums:
+                # Torch7's fscanf stops at the bad token: an error, or (quiet) hasError and the numbers before it
+                good = nums.index(None)
+                self._error = True
+                if not self._quiet:
+                    what = 'a number' if kind in ('Float', 'Double') else 'an integer within 64 bits'
+                    raise ValueError(f"{self._what}.read{kind}: expected {what}, got {toks[good][:60]!r}")
+                nums = nums[:good]
+                pos = found[good - 1].end() if good else start
+            vals = np.array(nums, dtype=np.int64 if kind not in ('Float', 'Double') else np.float64)
+            vals = vals.astype(_KINDS[kind][0])
+            k = vals.size
             if self._autospacing and n > 0 and pos < end and data[pos] == 10:
                 pos += 1
-            try:
-                if kind in ('Float', 'Double'):
-                    vals = np.array([float(t) for t in toks], dtype=_KINDS[kind][0])
-                else:
-                    vals = np.array([int(t) for t in toks], dtype=np.int64).astype(_KINDS[kind][0])
-            except ValueError:
-                raise ValueError(f"{self._what}.read{kind}: not a number in {b' '.join(toks)[:60]!r}") from None
-            k = vals.size
         self._fh.seek(pos)
         if k != n:
             self._fail(f"read{kind}: read error: read {k} blocks instead of {n}")
@@ -276,7 +281,10 @@ class File:
         if isinstance(value, storage_cls):
             vals = np.asarray(value._data)
         elif isinstance(value, (int, float, np.integer, np.floating, bool)):
-            vals = np.array([value]).astype(_KINDS[kind][0])
+            try:
+                vals = np.array([value]).astype(_KINDS[kind][0])
+            except OverflowError:      # an int beyond 64 bits (numpy's own message names a C long)
+                raise ValueError(f"{self._what}.write{kind}: {value} is out of range") from None
         else:
             raise TypeError(f"{self._what}.write{kind}: expected a number or a {storage_cls.__name__}, "
                             f"got {type(value).__name__}")
@@ -322,6 +330,9 @@ class File:
     def writeString(self, s):
         """Write the string's bytes (no spacing, as Torch7); returns the count."""
         self._check_open()
+        if not isinstance(s, (str, bytes, bytearray, memoryview)):
+            # (bytes(5) would be five zero bytes; Torch7 takes only a string)
+            raise TypeError(f"{self._what}.writeString: expected a string (str or bytes), got {type(s).__name__}")
         b = s.encode('utf-8', 'surrogateescape') if isinstance(s, str) else bytes(s)
         self._put(b)
         return len(b)
@@ -364,6 +375,15 @@ class File:
             raise t7.T7Error(f"{self._what}.readObject: cannot load ({type(e).__name__}: {e})", inp.pos) from e
         self._fh.seek(inp.pos)
         return obj
+
+
+def _ascii_number(token, kind):
+    """The number an ascii token holds, or None (not a number, or an integer beyond 64 bits)."""
+    try:
+        v = float(token) if kind in ('Float', 'Double') else int(token)
+    except ValueError:
+        return None
+    return v if isinstance(v, float) or -(1 << 63) <= v < (1 << 63) else None
 
 
 def _reader_writer(kind):
@@ -451,6 +471,16 @@ class MemoryFile(File):
             buf.seek(0)
         super().__init__(buf, r, w)
 
+    def seek(self, position):
+        """As File.seek, but not past the end (THMemoryFile.c: an error, or with quiet() hasError)."""
+        self._check_open()
+        with self._fh.getbuffer() as b:
+            size = b.nbytes
+        if position > size:
+            self._fail(f"seek: unable to seek at position {position}: the file holds {size} bytes", ValueError)
+            return self
+        return super().seek(position)
+
     def storage(self):
         """The contents as a CharStorage, plus Torch7's terminating 0."""
         self._check_open()
@@ -483,6 +513,9 @@ def serializeToStorage(obj, mode='binary'):
 def deserializeFromStorage(storage, mode='binary'):
     """``torch.deserializeFromStorage(storage [, mode])``: the object that serializeToStorage wrote into ``storage``
     (a CharStorage, or a ByteStorage of the same bytes)."""
+    if not isinstance(storage, Storage):
+        raise TypeError(f"deserializeFromStorage: expected a CharStorage or a ByteStorage, "
+                        f"got {type(storage).__name__}")
     data = np.asarray(backend.to_numpy(storage._data)).view(np.int8)
     term = STORAGE_CLASSES['CharStorage'](_data=np.append(data, np.int8(0)))
     f = _file_mode(MemoryFile(term, 'r'), mode, 'deserializeFromStorage')

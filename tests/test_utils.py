@@ -319,6 +319,53 @@ def test_memoryfile_from_storage_and_modes():
     assert n.storage().numpy().tobytes() == b'12\0'      # Torch7: no spacing at all
 
 
+def test_memoryfile_seek_past_the_end_is_torch7s_error():
+    # THMemoryFile_seek: "unable to seek at position", or with quiet() hasError and the position unchanged (a seek
+    # past the end followed by a write used to pad the file with zero bytes)
+    m = torch.MemoryFile()
+    m.writeInt(3)
+    with pytest.raises(ValueError, match='unable to seek at position 100'):
+        m.seek(100)
+    m.quiet().seek(100)
+    assert m.hasError() and m.position() == 2
+    m.writeInt(4)
+    assert m.storage().numpy().tobytes() == b'3\n4\n\0'
+    m.seek(4)                                   # the end itself is fine, as Torch7
+    assert m.position() == 4
+
+
+def test_ascii_non_number_is_an_error_or_quiet_partial_read():
+    # Torch7's fscanf stops at a token that is not a number: an error, or (quiet) hasError and the numbers before
+    m = torch.MemoryFile()
+    m.writeString('1 2 abc 4\n')
+    m.seek(0)
+    with pytest.raises(ValueError, match="readInt: expected an integer within 64 bits, got b'abc'"):
+        m.readInt(4)
+    assert m.hasError()
+    m.clearError().quiet().seek(0)
+    got = m.readInt(4)
+    assert got.tolist() == [1, 2] and m.hasError() and m.position() == 3
+    m.clearError().seek(4)
+    assert m.readInt() == 0 and m.hasError() and m.position() == 4
+    big = torch.MemoryFile()
+    big.writeString('99999999999999999999999\n')
+    big.seek(0)
+    with pytest.raises(ValueError, match='readLong: expected an integer within 64 bits'):   # was OverflowError
+        big.readLong()
+
+
+def test_write_checks_what_it_is_given():
+    m = torch.MemoryFile()
+    with pytest.raises(TypeError, match='writeString: expected a string'):
+        m.writeString(5)                        # was five zero bytes
+    with pytest.raises(ValueError, match='writeLong: 1180591620717411303424 is out of range'):
+        m.writeLong(2 ** 70)                    # was numpy's "too large to convert to C long"
+    assert m.writeString(b'ab') == 2 and m.storage().numpy().tobytes() == b'ab\0'
+    with pytest.raises(TypeError, match='deserializeFromStorage: expected a CharStorage or a ByteStorage, got str'):
+        torch.deserializeFromStorage('abc')     # was AttributeError: 'str' object has no attribute '_data'
+    assert torch.deserializeFromStorage(torch.serializeToStorage({'k': 2})) == {'k': 2}
+
+
 # -- Tester ---------------------------------------------------------------------------------------------------
 def test_tester_reports_and_raises(capsys):
     tester = torch.Tester()
