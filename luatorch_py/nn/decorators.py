@@ -85,6 +85,10 @@ class Bottle(Decorator):
         self.inShape = self._tcls(self.nInputDim)
         self.outShape = self._tcls(self.nOutputDim)
 
+    def _takes_any_layout(self):
+        # it views its input, as Torch7's: a Sequential hands it Torch7's contiguous layout (nn/_layout.py)
+        return False
+
     def _record(self, name, shape):
         """Write ``shape`` into the size tensor ``name`` (only when it changed: no transfer on a steady loop)."""
         key = '_' + name + '_t'

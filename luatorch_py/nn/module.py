@@ -411,11 +411,21 @@ class Module(TypedObject):
     # None to run both forwards (see Threshold's); ``_pool_after(prev, input)``: the step as ``next`` takes it
     _fold_forward = None
     _pool_after = None
+    # whether the class is this package's (set per class below): a class written outside it, e.g. a user's port of
+    # a Lua class, may view() its input as the Lua code does, which needs Torch7's contiguous layout (_takes_any_layout)
+    _package_class = True
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         own = cls.parameters
         cls._listed = own is not Module.parameters and own is not getattr(cls, '_own_parameters', None)
+        cls._package_class = _builtin(cls)
+
+    def _takes_any_layout(self):
+        """Whether a Sequential may hand this module a batch-last activation (nn/_layout.py): the package's modules
+        take any layout; a class of the user's gets Torch7's contiguous one, as Lua's convolutions give (a
+        container: when all its modules take any layout)."""
+        return self._package_class
 
     def __init__(self):
         self._init_type()

@@ -4,6 +4,7 @@ import pytest
 
 import luatorch_py as torch
 from luatorch_py import nn
+from luatorch_py.backend import kernels
 
 from nn_helpers import J, TOL, D, check_gpu, check_params, check_reloads, jac, rnd, roundtrip
 
@@ -566,3 +567,72 @@ def test_errors_keep_the_notes_of_inner_modules():
     assert lines[0] == 'nn.Linear(3 -> 2): expected input of size [*, 3] (1-D or 2-D), got [4]'
     assert lines[1].startswith('  in nn.gModule node proj ') and lines[1].endswith('(nn.Linear(3 -> 2))')
     assert lines[2:] == ['  in module (0) of nn.Sequential', '  in module (1) of nn.Sequential']
+
+
+# -- a class of the user's after a CPU convolution -----------------------------------------------------------
+class _FlatScale(nn.Module):
+    """A user's port of a Lua class, written as Lua code is: it views its input (Lua's convolutions give
+    contiguous outputs, so the Lua original never meets another layout)."""
+
+    def updateOutput(self, input):
+        n = input.size(0)
+        self.output = input.view(n, -1).clone().mul(2).view(input.size())
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = gradOutput.view(gradOutput.size(0), -1).clone().mul(2).view(input.size())
+        return self.gradInput
+
+
+def _graph_of(m):
+    x = nn.Identity()()
+    return nn.gModule([x], [m(nn.Identity()(x))])
+
+
+@pytest.mark.parametrize('where', ['after_conv', 'after_pool', 'in_concattable', 'in_sequential', 'in_gmodule',
+                                   'after_inplace_relu', 'after_identity'])
+def test_a_user_class_after_a_convolution_gets_torch7s_layout(where):
+    """With a batch of 16 or more the CPU convolutions hand on batch-last activations to the package's modules
+    (nn/_layout.py); a class of the user's gets Torch7's contiguous layout, so that its view() works as in Lua
+    (fast-neural-style's InstanceNormalization views its input so: its model failed at a batch of 16)."""
+    torch.manualSeed(3)
+    user = _FlatScale()
+    body = {'in_concattable': nn.ConcatTable().add(user).add(nn.Identity()),
+            'in_sequential': nn.Sequential().add(user),
+            'in_gmodule': _graph_of(user)}.get(where, user)
+    net = nn.Sequential().add(nn.SpatialConvolution(2, 3, 3, 3)).add(nn.ReLU())
+    if where in ('after_inplace_relu', 'after_identity'):       # (modules handing their input on, as it came)
+        net.add(nn.ReLU(True) if where == 'after_inplace_relu' else nn.Identity())
+    if where == 'after_pool':
+        net.add(nn.SpatialMaxPooling(2, 2))
+    net.add(body)
+    if where == 'in_concattable':
+        net.add(nn.CAddTable())
+    net.add(nn.ReLU()).double()
+    x = torch.DoubleTensor(np.random.default_rng(5).standard_normal((16, 2, 8, 8)))
+    y = net.forward(x).numpy().copy()
+    ref = x.clone()                   # each module on its own: Torch7's layout throughout
+    for m in net.modules:
+        ref = m.forward(ref)
+        ref = [t.clone() for t in ref] if isinstance(ref, list) else ref.clone()
+    np.testing.assert_allclose(y, ref.numpy(), rtol=1e-12, atol=1e-12)
+    g = torch.DoubleTensor(np.ones(y.shape))
+    assert net.backward(x, g).size() == x.size()
+    net.forward(x)      # the modules before it hand on Torch7's layout (they may pass it on: ReLU(True), Identity)
+    assert not kernels.batch_last(net.get(0).output.numpy()) and user.output.isContiguous()
+
+
+def test_modules_after_a_user_class_still_hand_on_batch_last():
+    # only the modules before the last of the user's class are held to Torch7's layout (what follows a module is all
+    # a batch-last activation may reach)
+    torch.manualSeed(3)
+    net = nn.Sequential().add(_FlatScale()).add(nn.SpatialConvolution(2, 3, 3, 3)).add(nn.ReLU())
+    net.add(nn.SpatialMaxPooling(2, 2)).add(nn.SpatialConvolution(3, 4, 2, 2)).double()
+    x = torch.DoubleTensor(np.random.default_rng(5).standard_normal((16, 2, 8, 8)))
+    y = net.forward(x).numpy().copy()
+    ref = x.clone()
+    for m in net.modules:
+        ref = m.forward(ref).clone()
+    np.testing.assert_allclose(y, ref.numpy(), rtol=1e-12, atol=1e-12)
+    net.forward(x)
+    assert kernels.batch_last(net.get(1).output.numpy()) and kernels.batch_last(net.get(3).output.numpy())

@@ -303,3 +303,19 @@ def test_decorate_gives_a_class_the_forwarding_methods():
     x = T(rnd(4, 3))
     np.testing.assert_array_equal(w.forward(x).numpy(), w.modules[0].output.numpy())
     assert repr(w) == 'test.Wrap @ nn.Linear(3 -> 2)'
+
+
+def test_bottle_after_a_cpu_convolution_with_a_batch_of_16():
+    """A CPU convolution hands its next module a batch-last activation from a batch of 16 (nn/_layout.py); Bottle
+    views its input as Torch7's does (and refuses a non-contiguous one), so a Sequential gives it Torch7's layout,
+    where Lua's [SpatialConvolution, ReLU, Bottle] runs."""
+    torch.manualSeed(4)
+    net = nn.Sequential().add(nn.SpatialConvolution(2, 3, 3, 3)).add(nn.ReLU()).add(nn.Bottle(nn.Linear(6, 2), 2))
+    net.double()
+    x = torch.DoubleTensor(np.random.default_rng(2).standard_normal((16, 2, 8, 8)))
+    y = net.forward(x)
+    relu = net.get(1).output.numpy()
+    lin = net.get(2).modules[0]
+    want = relu.reshape(-1, 6) @ lin.weight.numpy().T + lin.bias.numpy()
+    np.testing.assert_allclose(y.numpy(), want.reshape(16, 3, 6, 2), rtol=1e-12, atol=1e-12)
+    assert net.backward(x, torch.DoubleTensor(np.ones((16, 3, 6, 2)))).size() == x.size()

@@ -209,3 +209,17 @@ def test_user_classes_jacobian(classes):
                 want[0, c, i, j + 1] -= 0.5 * dx
                 want[0, c, i + 1, j] -= 0.5 * dy
     np.testing.assert_allclose(gi, want, rtol=1e-12)
+
+
+def test_fast_neural_style_batch_of_16_matches_lua(classes, fixture_files):
+    """Sixteen copies of Lua's input: every row gives Lua's output, and gradInput's rows Lua's gradInput (a batch of
+    16 is where the CPU convolutions hand on batch-last activations: the user's InstanceNormalization, which views
+    its input as the Lua code does, must still get Torch7's contiguous layout)."""
+    model = torch.load(fixture_files[0])
+    io = torch.load(fixture_files[1])
+    x = torch.cat([io['input']] * 16, 0)
+    out = model.forward(x).numpy()
+    gi = model.backward(x, torch.cat([io['gradOutput']] * 16, 0)).numpy()
+    for i in (0, 15):
+        assert rel_err(out[i:i + 1], io['output'].numpy()) < 1e-12
+        assert rel_err(gi[i:i + 1], io['gradInput'].numpy()) < 1e-12
