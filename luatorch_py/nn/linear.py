@@ -88,7 +88,10 @@ class _WeightBias(Module):
 
 
 def _pass_grad(module, input, gradOutput):
-    """updateGradInput of y = x + b: gradInput is a copy of gradOutput (which must have the input's size)."""
+    """updateGradInput of y = x + b: gradInput is a copy of gradOutput (which must have the input's size); None
+    when gradInput is None (Torch7's idiom for a first layer, as Linear)."""
+    if module.gradInput is None:
+        return None
     x = module._coerce(input)._a
     g = module._coerce(gradOutput, 'gradOutput')._a
     check_grad_like_input(module, x, g)
@@ -505,7 +508,10 @@ class CAdd(_CParam):
     """y = x + b with a learnt bias of any ``size`` (ints or a LongStorage), broadcast as in Torch7."""
     _param, _grad, _op = 'bias', 'gradBias', 'add'
 
-    updateGradInput = _pass_grad
+    def updateGradInput(self, input, gradOutput):
+        if self.gradInput is None:      # Torch7's CAdd makes a new one (self.gradInput or input.new())
+            self.gradInput = self._tcls()
+        return _pass_grad(self, input, gradOutput)
 
     def accGradParameters(self, input, gradOutput, scale=1):
         x = self._coerce(input)._a
@@ -520,6 +526,8 @@ class CMul(_CParam):
     _param, _grad, _op = 'weight', 'gradWeight', 'multiply'
 
     def updateGradInput(self, input, gradOutput):
+        if self.gradInput is None:      # Torch7's idiom, as Linear
+            return None
         x = self._coerce(input)._a
         g = self._coerce(gradOutput, 'gradOutput')._a
         check_grad_like_input(self, x, g)
@@ -604,6 +612,8 @@ class Euclidean(Module):
         return r, xp
 
     def updateGradInput(self, input, gradOutput):
+        if self.gradInput is None:      # Torch7's idiom, as Linear
+            return None
         x, x2 = self._input(input)
         r, xp = self._scaled_diff(input, x, x2, gradOutput)
         gi = resized(self.gradInput, x.shape)

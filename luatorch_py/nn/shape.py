@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
-from ..tensor import Tensor, _parse_sizes, CPU_LONG_STORAGE
+from ..tensor import Tensor, _parse_sizes, CPU_LONG_STORAGE, as_tensor
 from ..types import type_info
 from .module import (Module, check_grad_like_input, check_grad_size, owned_tensor, resized, set_aliased,
                      sizestr)
@@ -490,6 +490,12 @@ def _any_tensor(module, x, what):
     raise TypeError(f"{module!r}: expected {what} to be a tensor or a numpy array, got {type(x).__name__}")
 
 
+def _passed(x):
+    """``x`` itself when a tensor (or anything else Torch7's pass-through Copy hands on), a tensor viewing it when a
+    numpy/CuPy array (its own dtype's type)."""
+    return as_tensor(x) if isinstance(x, np.ndarray) or backend.is_cuda_array(x) else x
+
+
 class Copy(Module):
     """Copy(intype, outtype, forceCopy=False, dontCast=False): the input converted to ``outtype`` (its
     gradient back to ``intype``); with equal types and no forceCopy, input and gradOutput pass through."""
@@ -508,8 +514,9 @@ class Copy(Module):
 
     def updateOutput(self, input):
         if self.__dict__.get('_passthrough'):
-            self.output = input
-            return input
+            # a numpy array passes as a tensor viewing it (as Identity's): a module's output is a tensor
+            self.output = _passed(input)
+            return self.output
         x = _any_tensor(self, input, 'input')
         out = resized(self.output, x.shape)
         out[...] = backend.to_device(x, backend.is_cuda_array(out))
@@ -517,8 +524,8 @@ class Copy(Module):
 
     def updateGradInput(self, input, gradOutput):
         if self.__dict__.get('_passthrough'):
-            self.gradInput = gradOutput
-            return gradOutput
+            self.gradInput = _passed(gradOutput)
+            return self.gradInput
         g = _any_tensor(self, gradOutput, 'gradOutput')
         gi = resized(self.gradInput, g.shape)
         gi[...] = backend.to_device(g, backend.is_cuda_array(gi))

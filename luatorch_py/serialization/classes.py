@@ -431,6 +431,9 @@ for _k in ('pad_l pad_r pad_t pad_b dimension index offset length nInputDims num
 
 # per class (and its subclasses): extra bounds and the sizes of tensor fields the other fields imply
 CLASS_CHECKS = {}
+# fields a class bounds by its own check instead of the by-name rule: PReLU's nOutputPlane is 0 for one slope
+# shared by every plane (Torch7's default, nn.PReLU())
+OWN_BOUNDS = {'nn.PReLU': ('nOutputPlane',)}
 
 
 def _checks(*names):
@@ -508,6 +511,10 @@ def _adaptive_check(n, f):
 def _prelu_check(n, f):
     if 'nOutputPlane' in f:
         _need_int(n, 'nOutputPlane', f['nOutputPlane'], _NONNEG)
+        w = f.get('weight')
+        if f['nOutputPlane'] == 0 and isinstance(w, Tensor) and w.nElement() > 1:
+            raise FieldError('nOutputPlane', f"{n}.nOutputPlane is 0 (one slope shared by every plane), but the "
+                                             f"file's weight has {w.nElement()} elements")
         _numel(n, f, 'weight', f['nOutputPlane'] or 1)
 
 
@@ -660,9 +667,10 @@ def validate(obj, name, f):
     `index` for something else); the tensor checks to every module."""
     from ..nn.module import _builtin
     if any(_builtin(k) and k.__dict__.get('__torch_name__') not in _BASES for k in type(obj).__mro__):
+        own_bounds = {k for c in type(obj).__mro__ for k in OWN_BOUNDS.get(c.__dict__.get('__torch_name__'), ())}
         for k, v in f.items():
             lo = FIELD_CHECKS.get(k)
-            if lo is not None and v is not None:
+            if lo is not None and v is not None and k not in own_bounds:
                 if k == 'pad' and isinstance(v, list) and ('padW' in f or 'padH' in f):
                     continue    # a cudnn convolution's descriptor geometry ({padH, padW}), not nn.Padding's pad
                 _need_int(name, k, v, lo)

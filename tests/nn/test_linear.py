@@ -217,3 +217,29 @@ def test_bias_set_to_none_is_no_bias():
         m.backward(xi, g)
         want.backward(xi, g)
         np.testing.assert_array_equal(m.gradWeight.numpy(), want.gradWeight.numpy())
+
+
+@pytest.mark.parametrize('make', [lambda: nn.Add(4), lambda: nn.CMul(4), lambda: nn.Euclidean(4, 3),
+                                  lambda: nn.CAdd(4)])
+def test_gradinput_none_skips_the_input_gradient(make):
+    # Torch7's idiom for a first layer (module.gradInput = nil): Add, CMul and Euclidean return nil and CAdd makes
+    # a new gradInput, as Torch7's; they raised AttributeError on None.  The parameter gradients are unchanged.
+    torch.manualSeed(3)
+    ref = make().double()
+    m = ref.clone()
+    x = torch.DoubleTensor(rnd(5, 4))
+    y = ref.forward(x)
+    g = torch.DoubleTensor(rnd(*y.size(), seed=1))
+    ref.zeroGradParameters()
+    gi_ref = ref.backward(x, g)
+    m.gradInput = None
+    m.zeroGradParameters()
+    m.forward(x)
+    gi = m.backward(x, g)
+    if isinstance(m, nn.CAdd):
+        np.testing.assert_array_equal(gi.numpy(), gi_ref.numpy())
+    else:
+        assert gi is None and m.gradInput is None
+    for a, b in zip(m.parameters()[1], ref.parameters()[1]):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        assert np.abs(a.numpy()).max() > 0

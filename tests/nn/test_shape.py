@@ -199,6 +199,21 @@ def test_copy():
     jac(nn.Copy(None, None, True), 3, 2)
 
 
+def test_copy_passes_a_numpy_array_as_a_tensor():
+    # a pass-through Copy handed on the numpy array itself: net.forward(array).type() raised AttributeError
+    a = rnd(2, 3)
+    m = nn.Copy()
+    y = m.forward(a)
+    assert y.type() == 'torch.DoubleTensor' and m.output is y and shares(y, a)
+    np.testing.assert_array_equal(y.numpy(), a)
+    g = 2 * a
+    gi = m.backward(a, g)
+    assert gi.type() == 'torch.DoubleTensor' and shares(gi, g)
+    np.testing.assert_array_equal(gi.numpy(), g)
+    net = nn.Sequential(nn.Copy())
+    assert net.forward(a).type() == 'torch.DoubleTensor'
+
+
 def test_contiguous():
     x = torch.DoubleTensor(rnd(3, 4))
     m = nn.Contiguous()

@@ -120,6 +120,18 @@ def test_valid_modules_still_load_and_run():
     assert np.array_equal(m.forward(x)._a, m2.forward(x)._a)
 
 
+def test_prelu_with_one_shared_slope_loads():
+    # nn.PReLU()'s nOutputPlane is 0 (Torch7's default: one slope for every plane); the by-name rule for
+    # nOutputPlane (> 0, the convolutions') refused every such file
+    m = nn.PReLU()
+    m.weight.fill(0.5)
+    m2 = torch.deserialize(torch.serialize(m))
+    assert m2.nOutputPlane == 0 and m2.weight.tolist() == [0.5]
+    assert m2.forward(torch.DoubleTensor([[-2.0, 3.0], [1.0, -4.0]])).tolist() == [[-1.0, 3.0], [1.0, -2.0]]
+    _t7error(_with(lambda: nn.PReLU(), nOutputPlane=-1), 'nn.PReLU', '.nOutputPlane ', '>= 0')
+    _t7error(_with(lambda: nn.PReLU(4), nOutputPlane=0), 'nn.PReLU', '.nOutputPlane ', '4 elements')
+
+
 # -- F6: buffers and parameters ----------------------------------------------------------------------------------
 def test_zero_stride_output_buffer_is_recreated():
     """issue 13: a Linear whose saved output has stride 0 loaded, and forward returned four equal wrong numbers
