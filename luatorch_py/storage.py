@@ -119,7 +119,7 @@ class Storage(RefCounted):
     def numpy(self):
         if self._info.cuda:
             raise TypeError(f"numpy() on a {self._info.storage_name}: copy it to the CPU first")
-        return self._data
+        return self._data.view()        # (a new array object: its shape or flags set leave the storage as it is)
 
     def __array__(self, dtype=None, copy=None):
         from .tensor import _array_protocol

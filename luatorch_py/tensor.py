@@ -344,11 +344,12 @@ class Tensor(RefCounted):
 
     # -- numpy interop ---------------------------------------------------------------------------------
     def numpy(self):
-        """The numpy array viewing this tensor's memory (no copy).  CPU tensors only."""
+        """A numpy array viewing this tensor's memory (no copy).  CPU tensors only.  A new array object per call
+        (as PyTorch's): setting its ``shape`` or ``flags.writeable`` leaves the tensor as it is."""
         if self._info.cuda:
             raise TypeError(f"numpy() on a {self._info.name}: the data lives on the GPU; copy it to the CPU "
                             f"first with .float(), .double() or .cpu()")
-        return self._a
+        return self._a.view()
 
     def __array__(self, dtype=None, copy=None):
         return _array_protocol(self.numpy(), dtype, copy)

@@ -64,7 +64,9 @@ def test_numpy_shares_memory():
     assert s[0] == 10
     s[1] = 20
     assert a[1] == 20
-    assert np.asarray(s) is a
+    assert np.shares_memory(np.asarray(s), a)
+    a.shape = (3, 1)                 # a new array object per call: the storage keeps its length
+    assert len(s) == 3 and s.numpy().shape == (3,)
     b = np.array(s)              # np.array copies, as for ndarrays
     b[2] = -1
     assert s[2] == 3

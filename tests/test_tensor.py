@@ -175,11 +175,15 @@ def test_numpy_and_asarray_share_memory():
     n = x.numpy()
     n[0, 0] = -1
     assert x[0][0] == -1
-    assert np.asarray(x) is n
-    assert np.shares_memory(np.asarray(x.t()), n)
+    assert np.shares_memory(np.asarray(x), n) and np.shares_memory(np.asarray(x.t()), n)
+    n.shape = (4,)                                   # a new array object per call: the tensor keeps its geometry
+    n.flags.writeable = False
+    assert x.size() == torch.LongStorage([2, 2]) and x.numpy().shape == (2, 2)
+    x.fill(3)                                        # (was "assignment destination is read-only")
+    assert n.tolist() == [3, 3, 3, 3]
     c = np.array(x)                                  # np.array copies
     c[1, 1] = 100
-    assert x[1][1] == 4
+    assert x[1][1] == 3
     assert np.asarray(x, dtype=np.float32).dtype == np.float32
     assert np.exp(torch.Tensor([0.0])).tolist() == [1.0]   # numpy functions take tensors
 
