@@ -113,6 +113,9 @@ class Generator:
         else:
             self.manualSeed(seed)
 
+    def __repr__(self):
+        return 'torch.Generator'        # (Torch7 prints the type name)
+
     @property
     def _bg(self):
         bg = self._engine

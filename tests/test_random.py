@@ -549,3 +549,7 @@ def test_a_child_forked_while_another_thread_draws_draws_the_parents_stream():
     got = struct.unpack('<d', _child_result(pid, r))[0]
     want = Generator(11).uniform()
     assert got == want and torch.uniform() == want
+
+
+def test_generator_prints_as_torch7():
+    assert repr(Generator(1)) == str(Generator(1)) == 'torch.Generator'
