@@ -799,12 +799,12 @@ def _volume_windows(k, s, osize):
 def _volume_pooled_sizes(sizes, span, stride, pad, ceil_mode):
     """(output sizes, extra) of THNN's volumetric max pooling (``span``: the window's extent, dilation included):
     floor or ceil of (size + 2*pad - span) / stride, plus 1, less one where the last window would start past the
-    input and its left padding -- checked in every dim when any dim is padded (THNN's ``if (pT || pW || pH)``); 0
-    (too small) where the padded input is smaller than the window.  ``extra``: the room the last window needs past
-    the right padding (ceil mode), for kernels.padded."""
+    input and its left padding -- checked in every dim when any dim is padded (THNN's ``if (pT || pW || pH)``).  As
+    THNN, ceil mode keeps one window over a padded input up to stride-1 smaller than it (ceil((1 - 2) / 2) + 1 = 1:
+    the max of what the window covers).  ``extra``: the room the last window needs past the right padding (ceil
+    mode), for kernels.padded."""
     any_pad = bool(any(pad))
-    osize = tuple(_pooled_size(i, kk, ss, pp, ceil_mode, any_pad) if i + 2 * pp >= kk else 0
-                  for i, kk, ss, pp in zip(sizes, span, stride, pad))
+    osize = tuple(_pooled_size(i, kk, ss, pp, ceil_mode, any_pad) for i, kk, ss, pp in zip(sizes, span, stride, pad))
     extra = tuple(max(0, (o - 1) * ss + kk - (i + 2 * pp)) for o, ss, kk, i, pp in zip(osize, stride, span, sizes, pad))
     return osize, extra
 

@@ -27,12 +27,20 @@ def _rev(start, stop):
     return slice(start, None if stop < 0 else stop, -1)
 
 
+def _kept(n, lo, hi, mode):
+    """How many of the n pixels of src a pad of lo before and hi after keeps (negative: crop).  A crop of the whole
+    input with a pad on the other side keeps none: replication then repeats the edge pixel (THNN's index clamping:
+    the last pixel after a crop from the start, the first after a crop from the end)."""
+    m = n - max(-lo, 0) - max(-hi, 0)
+    return max(m, 0) if mode == _REPLICATE else m
+
+
 def _pad_axis(dst, src, axis, lo, hi, mode):
     """dst (length n + lo + hi along axis) = src (length n) padded by lo before and hi after (negative: crop)."""
     n = src.shape[axis]
     o = dst.shape[axis]
     s0, d0 = max(-lo, 0), max(lo, 0)
-    m = n - s0 - max(-hi, 0)                       # pixels of src that are kept
+    m = _kept(n, lo, hi, mode)
     dst[_sl(axis, slice(d0, d0 + m))] = src[_sl(axis, slice(s0, s0 + m))]
     if lo > 0:
         part = dst[_sl(axis, slice(0, lo))]
@@ -43,7 +51,7 @@ def _pad_axis(dst, src, axis, lo, hi, mode):
         else:
             part[...] = src[_sl(axis, slice(0, 1))]
     if hi > 0:
-        part = dst[_sl(axis, slice(o - hi, o))]
+        part = dst[_sl(axis, slice(max(o - hi, 0), o))]
         if mode == _ZERO:
             part.fill(0)
         elif mode == _REFLECT:
@@ -58,7 +66,7 @@ def _fold_axis(dst, src, axis, lo, hi, mode, xp, tmp):
     n = dst.shape[axis]
     o = src.shape[axis]
     s0, d0 = max(-lo, 0), max(lo, 0)
-    m = n - s0 - max(-hi, 0)
+    m = _kept(n, lo, hi, mode)
     if m < n:
         dst.fill(0)
     dst[_sl(axis, slice(s0, s0 + m))] = src[_sl(axis, slice(d0, d0 + m))]
@@ -72,7 +80,7 @@ def _fold_axis(dst, src, axis, lo, hi, mode, xp, tmp):
         if mode == _REFLECT:
             dst[_sl(axis, slice(n - 1 - hi, n - 1))] += src[_sl(axis, _rev(o - 1, o - 1 - hi))]
         else:
-            xp.sum(src[_sl(axis, slice(o - hi, o))], axis=axis, keepdims=True, out=tmp)
+            xp.sum(src[_sl(axis, slice(max(o - hi, 0), o))], axis=axis, keepdims=True, out=tmp)
             dst[_sl(axis, slice(n - 1, n))] += tmp
 
 

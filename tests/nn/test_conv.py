@@ -467,6 +467,21 @@ def test_volumetric_max_pooling_drops_a_window_past_the_end_when_any_dim_is_padd
     np.testing.assert_array_equal(ceil, floor)
 
 
+def test_volumetric_max_pooling_ceil_keeps_a_window_larger_than_the_input():
+    """THNN's ceil((1 - 2) / 2) + 1 = 1: in ceil mode a 2-frame window on a 1-frame input still gives one output
+    frame, the max of what the window covers (floor mode refuses the input)."""
+    x = rnd(1, 1, 4, 4)
+    m = nn.VolumetricMaxPooling(2, 2, 2).ceil()
+    want = x[0, 0].reshape(2, 2, 2, 2).max(axis=(1, 3))
+    np.testing.assert_array_equal(m.forward(x).numpy(), want.reshape(1, 1, 2, 2))
+    gi = m.backward(x, np.arange(1.0, 5.0).reshape(1, 1, 2, 2)).numpy()
+    blocks = x[0, 0].reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(4, 4)
+    got = gi[0, 0].reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(4, 4)
+    np.testing.assert_array_equal(got, np.eye(4)[blocks.argmax(axis=1)] * np.arange(1.0, 5.0)[:, None])
+    with pytest.raises(ValueError, match='too small'):
+        nn.VolumetricMaxPooling(2, 2, 2).forward(x)
+
+
 def test_volumetric_max_pooling_misc():
     assert repr(nn.VolumetricMaxPooling(2, 2, 2)) == 'nn.VolumetricMaxPooling(2x2x2, 2,2,2)'
     assert repr(nn.VolumetricMaxPooling(3, 3, 3, 2, 2, 2, 1, 1, 1)) == \

@@ -126,6 +126,18 @@ def test_errors_name_layer_and_sizes():
         nn.SpatialZeroPadding(1, 1.5)
 
 
+def test_replication_crop_of_the_whole_input_repeats_an_edge_pixel():
+    """THNN clamps the source index: a crop of more than the 3 columns from the left with a pad on the right repeats
+    the last column, from the right with a pad on the left the first (numpy's broadcast error before)."""
+    x = np.arange(1.0, 7.0).reshape(1, 2, 3)
+    m = nn.SpatialReplicationPadding(-4, 3, 0, 0)
+    np.testing.assert_array_equal(m.forward(x).numpy(), [[[3, 3], [6, 6]]])
+    np.testing.assert_array_equal(m.backward(x, np.ones((1, 2, 2))).numpy(), [[[0, 0, 2], [0, 0, 2]]])
+    m = nn.SpatialReplicationPadding(4, -4, 0, 0)
+    np.testing.assert_array_equal(m.forward(x).numpy(), [[[1, 1, 1], [4, 4, 4]]])
+    np.testing.assert_array_equal(m.backward(x, np.ones((1, 2, 3))).numpy(), [[[3, 0, 0], [3, 0, 0]]])
+
+
 def test_buffers_reused():
     m = nn.SpatialReflectionPadding(2, 1, 1, 2)
     check_steady_state(m, rnd(2, 3, 5, 5), rnd(2, 3, 8, 8, seed=1))

@@ -196,6 +196,21 @@ def test_dilated_max_pooling(ceil):
         m.forward(rnd(1, 1, 1, 1, 1))
 
 
+def test_dilated_max_pooling_ceil_keeps_a_window_larger_than_the_input():
+    """THNN's ceil((2 - 3) / 2) + 1 = 1: a window dilated to 3 frames on a 2-frame input (ceil mode) gives one
+    output frame, over the one frame its taps meet."""
+    x = rnd(2, 1, 2, 4, 4)
+    m = nn.VolumetricDilatedMaxPooling(2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 1, 1).ceil()
+    want = x[:, :, 0].reshape(2, 1, 2, 2, 2, 2).max(axis=(3, 5))
+    np.testing.assert_array_equal(m.forward(x).numpy(), want[:, :, None])
+    gi = m.backward(x, np.ones((2, 1, 1, 2, 2))).numpy()
+    assert not gi[:, :, 1].any()
+    for n in range(2):      # each 2x2 block's largest value of frame 0 gets its gradient
+        blocks = x[n, 0, 0].reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(4, 4)
+        got = gi[n, 0, 0].reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(4, 4)
+        np.testing.assert_array_equal(got, np.eye(4)[blocks.argmax(axis=1)])
+
+
 # -- VolumetricMaxUnpooling ----------------------------------------------------------------------------------------
 def test_max_unpooling():
     pool = nn.VolumetricMaxPooling(2, 2, 2, 2, 2, 2, 1, 0, 1)      # kernel == stride, pads T 1, W 0, H 1
@@ -318,6 +333,23 @@ def test_replication_padding(pads):
     np.testing.assert_array_equal(m.forward(x[0]).numpy(), want[0])
     jac(m, 1, 2, 3, 4, 5)
     jac(m, 2, 3, 4, 2)
+
+
+def test_replication_padding_crop_of_the_whole_input_repeats_an_edge_voxel():
+    """THNN clamps each output voxel's source index: a crop of all the columns from the left with a pad on the right
+    repeats the last column, a crop of all the columns from the right with a pad on the left the first (numpy's
+    broadcast error before); the gradient goes back to that column."""
+    x = np.arange(1.0, 7.0).reshape(1, 1, 2, 3)          # planes x T x H x W: W = 3
+    m = nn.VolumetricReplicationPadding(-3, 2, 0, 0, 0, 0)
+    np.testing.assert_array_equal(m.forward(x).numpy(), np.repeat(x[..., 2:], 2, axis=3))
+    np.testing.assert_array_equal(m.backward(x, np.ones((1, 1, 2, 2))).numpy(), [[[[0, 0, 2], [0, 0, 2]]]])
+    m = nn.VolumetricReplicationPadding(4, -4, 0, 0, 0, 0)
+    np.testing.assert_array_equal(m.forward(x).numpy(), np.repeat(x[..., :1], 3, axis=3))
+    np.testing.assert_array_equal(m.backward(x, np.ones((1, 1, 2, 3))).numpy(), [[[[3, 0, 0], [3, 0, 0]]]])
+    x = np.arange(1.0, 7.0).reshape(1, 3, 1, 2)          # T = 3: the last frame, once
+    m = nn.VolumetricReplicationPadding(0, 0, 0, 0, -3, 1)
+    np.testing.assert_array_equal(m.forward(x).numpy(), x[:, 2:])
+    np.testing.assert_array_equal(m.backward(x, np.ones((1, 1, 1, 2))).numpy(), [[[[0, 0]], [[0, 0]], [[1, 1]]]])
 
 
 def test_replication_padding_repr_errors():
