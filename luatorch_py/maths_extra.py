@@ -174,8 +174,9 @@ def _renorm(name, t_in, rest):
         norms = (rows * rows).sum(1)
     else:
         norms = (xp.abs(rows) ** p).sum(1)
-    # Torch7: the p-th root with C's pow (double), the factor maxnorm / (norm + 1e-7) in double, both stored as real
-    norms = (norms.astype(np.float64) ** (1.0 / float(p))).astype(t._info.dtype)
+    # Torch7: the p-th root with C's pow (double) to the power 1/value, computed in real (float32 for a Float
+    # tensor: 1/3 as 0.33333334), the factor maxnorm / (norm + 1e-7) in double, both stored as real
+    norms = (norms.astype(np.float64) ** float(dt(1) / p)).astype(t._info.dtype)
     factor = xp.where(norms > maxnorm, (float(maxnorm) / (norms.astype(np.float64) + 1e-7)).astype(t._info.dtype),
                       dt(1))
     out = rows * factor.reshape(-1, 1)

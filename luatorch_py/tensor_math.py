@@ -716,7 +716,8 @@ def _th_reduce(op):
     def fn(self, xp, a, d):
         if a.dtype.kind != 'f':          # integers: exact in int64 (accreal long), wrapped back into the type
             f = a.sum if op == 'sum' else a.prod
-            return f() if d is None else f(d, keepdims=True)
+            # (a ByteTensor's too: numpy's uint64 gave 255^8 where C's long wraps it negative)
+            return f(dtype=np.int64) if d is None else f(d, keepdims=True)
         if d is None:
             return _running(xp, a.reshape(-1), 0, np.float64, op)[0]
         acc = np.float64 if a.shape[d] < 2 or self.stride(d) == 1 else a.dtype
@@ -827,8 +828,8 @@ def _c_pow(xp, x, e):
 
 
 def _th_norm(self, p, d):
-    """THTensor_(normall/norm) of a Float/Double tensor: a running double of |x| (p = 1), of x*x in double then
-    sqrt (p = 2, all elements), of C's pow(|x|, p) otherwise, then pow(sum, 1/p) in the tensor's type."""
+    """THTensor_(normall/norm) of a Float/Double tensor: a running double of |x| (p = 1), of x*x squared in double
+    then sqrt (p = 2, all elements), of C's pow(|x|, p) otherwise, then pow(sum, 1/p) in the tensor's type."""
     xp, a = _xp(self), self._a
     real = a.dtype.type
     if d is None:
@@ -837,8 +838,9 @@ def _th_norm(self, p, d):
             return float((flat != 0).sum())
         if p == 1:
             return float(_running(xp, xp.abs(flat), 0, np.float64, 'sum')[0])
-        if p == 2:          # TH: z*z in the tensor's type, summed in double
-            return float(np.sqrt(float(_running(xp, flat * flat, 0, np.float64, 'sum')[0])))
+        if p == 2:          # TH: accreal z = x; sum += z*z -- squared in double (float32 squares lost bits)
+            z = flat.astype(np.float64)
+            return float(np.sqrt(float(_running(xp, z * z, 0, np.float64, 'sum')[0])))
         s = _running(xp, _c_pow(xp, xp.abs(flat), p), 0, np.float64, 'sum')
         return float(_c_pow(xp, s.astype(a.dtype), real(1.0 / p))[0])
     if p == 0:
@@ -869,7 +871,12 @@ def norm(self, p=2, dim=None):
 
 
 def dist(self, other, p=2):
-    diff = type(self)._from_array(self._a - _operand(self, other, 'dist'))
+    b = _operand(self, other, 'dist')
+    if self._info.dtype.kind in 'iu':       # (Torch7's dist is Float/Double only) the difference of the numbers, in
+        # double: in the type itself it wrapped (ByteTensor 0 - 1 is 255, CharTensor -100 - 100 is 56)
+        double = on_device(TYPES['torch.DoubleTensor'], self._info.cuda)
+        return norm(_new_like(self, self._a.astype(np.float64) - b, double), p)
+    diff = type(self)._from_array(self._a - b)
     if self._info.dtype.kind == 'f' and p != float('inf') and self._a.size:
         # THTensor_(dist) adds C's pow(|x - y|, p) in the tensor's own type, then pow(sum, 1/p)
         xp, a = _xp(self), diff._a.reshape(-1)
@@ -902,10 +909,10 @@ def sort(self, dim=-1, descending=False):
         dim, descending = -1, dim
     d = self._dim(dim)
     xp = _xp(self)
-    if descending and self._info.dtype.kind == 'u':     # (no negation for unsigned numbers: the ascending order flipped)
-        idx = xp.flip(xp.argsort(self._a, axis=d), axis=d)
-    elif descending and self._info.dtype.kind == 'i':   # ~x = -x - 1 reverses the order without -x's overflow
-        idx = backend.argsort_stable(~self._a, d)       # (-(-128) is -128 in a CharTensor: it sorted first)
+    if descending and self._info.dtype.kind in 'iu':
+        # ~x (-x - 1; 255 - x in a ByteTensor) reverses the order without -x's overflow (-(-128) is -128 in a
+        # CharTensor: it sorted first), and keeps ties in order (a flipped ascending argsort put them last first)
+        idx = backend.argsort_stable(~self._a, d)
     else:
         idx = backend.argsort_stable(-self._a if descending else self._a, d)
     return (_new_like(self, xp.take_along_axis(self._a, idx, d)),
@@ -922,7 +929,40 @@ def topk(self, k, dim=-1, dir=False, sorted=True):
     if not 0 <= k <= n:
         raise ValueError(f"topk: k={k} out of range for dim {d} of size {n}")
     vals, idx = sort(self, d, bool(dir))
+    if 0 < k and n > 1 and not self._info.cuda:     # (cutorch's radix select has rules of its own: not replayed)
+        _th_topk_ties(self, k, d, bool(dir), vals._a, idx._a)
     return vals.narrow(d, 0, k).clone(), idx.narrow(d, 0, k).clone()
+
+
+def _th_topk_ties(self, k, d, largest, vals, idx):
+    """Where equal values (or NaNs) reach the first k of the sorted vals/idx (along d), put Torch7's choice there:
+    the elements and order its quickselect then quicksort (ascending or descending) give, replayed on the host as
+    for kthvalue (the stable sort gave the first of equal elements, Torch7 whichever its steps end on).  The order
+    is the sorted one also for sorted=False, where Torch7 leaves its quickselect's order."""
+    from .maths_select import th_quickselect, th_quicksort     # (maths_select imports this module)
+    xp, n = _xp(self), self._a.shape[d]
+    sv, si = xp.moveaxis(vals, d, -1), xp.moveaxis(idx, d, -1)   # views: written through
+    head = sv[..., :k + 1]                 # the first k and the one after them
+    odd = (head[..., :-1] == head[..., 1:]).any(-1)
+    if self._info.dtype.kind == 'f':
+        odd |= xp.isnan(sv).any(-1)
+    host = backend.to_numpy(xp.moveaxis(self._a, d, -1))
+    for r in map(tuple, np.argwhere(backend.to_numpy(xp.asarray(odd)))):     # (r is () for a vector)
+        arr, ix = host[r].tolist(), list(range(n))
+        if largest:             # quicksortdescend is quicksortascend of -x, step for step
+            K = n - k
+            if K > 0:
+                th_quickselect(arr, ix, K - 1)
+            top, topi = [-v for v in arr[K:]], ix[K:]
+            th_quicksort(top, topi)
+        else:                   # Torch7 sorts the k - 1 before the k-th smallest
+            th_quickselect(arr, ix, k - 1)
+            top, topi = arr[:k - 1], ix[:k - 1]
+            th_quicksort(top, topi)
+            topi = topi + ix[k - 1:k]
+        topi = np.asarray(topi, np.int64)
+        sv[r][:k] = backend.to_device(host[r][topi], self._info.cuda)
+        si[r][:k] = backend.to_device(topi, self._info.cuda)
 
 
 def all(self):
@@ -935,11 +975,14 @@ def any(self):
 
 def trace(self):
     _check_mat(self, 2, 'trace')
-    return self._a.trace().item()
+    # TH adds in accreal: double for a FloatTensor too (numpy's trace of a float32 matrix added in float32)
+    return self._a.trace(dtype=np.float64 if self._info.dtype.kind == 'f' else None).item()
 
 
 def diag(self, k=0):
     """A new tensor: the k-th diagonal of a matrix, or a matrix with a vector on its k-th diagonal."""
+    if self.dim() not in (1, 2):        # (numpy's own message, "Input must be 1- or 2-d.", named no function)
+        raise ValueError(f"diag: expected a vector or a matrix, got a {self._info.name} of size {_sizestr(self.shape)}")
     d = _xp(self).diag(self._a, k)
     # a matrix's diagonal is numpy's read-only view of it, which _new_like keeps when it is contiguous (at most one
     # element): copied, as TH copies it

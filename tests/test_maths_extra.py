@@ -346,6 +346,16 @@ def test_renorm_against_torch7s_definition(device):
         torch.renorm(on(torch.DoubleTensor([1.0, 2.0]), device), 2, 0, 1)
 
 
+def test_renorm_of_a_float_tensor_roots_with_1_over_p_in_float():
+    # THTensor_(renorm): norm = pow(norm, 1/value) with value a float, so 1/3 is 0.33333334f; 1.0/3 in double gave
+    # the norm one float step off (0.31498027 for Torch7's 0.31498024) and so another factor
+    f32 = np.float32
+    norm = f32(math.pow(float(f32(0.25) ** 3 * 2), float(f32(1) / f32(3))))
+    want = float(f32(0.25) * f32(float(f32(0.1)) / (float(norm) + 1e-7)))
+    got = torch.renorm(torch.FloatTensor([[0.25, 0.25], [0.01, 0]]), 3, 0, 0.1).tolist()
+    assert got == [[want, want], [float(f32(0.01)), 0]] and want == float(f32(0.07937003672122955))
+
+
 # -- convolutions ----------------------------------------------------------------------------------------------------
 def _xcorr_loop(x, k, full):
     """Cross-correlation by its definition, element by element (any number of dims)."""

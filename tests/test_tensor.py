@@ -1225,3 +1225,58 @@ def test_matrix_products_into_an_integer_tensor_convert_other_types():
     assert L(1, 1).fill(1).addmm(D([[1.5]]), D([[3]])).tolist() == [[5]]
     assert L(1).fill(1).addmv(D([[1.5]]), D([3])).tolist() == [5]
     assert L(1, 1).fill(1).addr(D([1.5]), D([3])).tolist() == [[5]]
+
+
+
+def test_descending_sort_of_a_byte_tensor_keeps_ties_in_order():
+    # the unsigned types flipped an ascending argsort: equal elements came last first ([5, 7, 6, 4, 3, 1, 0, 2]),
+    # where the sort is stable (and Torch7's insertion sort of up to 11 elements keeps them in order)
+    vals, idx = torch.ByteTensor([1, 1, 0, 1, 1, 2, 1, 1]).sort(0, True)
+    assert vals.tolist() == [2, 1, 1, 1, 1, 1, 1, 0] and idx.tolist() == [5, 0, 1, 3, 4, 6, 7, 2]
+    assert torch.ByteTensor([[0, 255, 0]]).sort(1, True)[1].tolist() == [[1, 0, 2]]
+
+
+def test_topk_among_equal_values_picks_torch7s_elements():
+    # THTensor_(topk): quickselect, then quicksort of the chosen ones; the stable sort gave the first equal elements
+    # ([0] for both below).  By hand from the C: [1, 1, 1]'s partition leaves the indices 1, 0, 2
+    D = torch.DoubleTensor
+    assert D([1, 1, 1]).topk(1)[1].tolist() == [1] and D([1, 1, 1]).topk(1, 0, True)[1].tolist() == [2]
+    vals, idx = D([3, 3, 3, 3, 1, 3, 1, 2, 0, 3, 2, 0, 0]).topk(6)
+    assert vals.tolist() == [0, 0, 0, 1, 1, 2] and idx.tolist() == [8, 12, 11, 6, 4, 7]
+    vals, idx = D([2, 3, 3, 2, 0, 1, 1, 1, 1, 0, 1, 0, 3]).topk(11, 0, True)
+    assert vals.tolist() == [3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0] and idx.tolist() == [1, 2, 12, 0, 3, 10, 8, 5, 6, 7, 11]
+    vals, idx = D([[1, 1, 1], [3, 1, 2]]).topk(2, 0, True)           # along dim 0; rows without ties unchanged
+    assert vals.tolist() == [[3, 1, 2], [1, 1, 1]] and idx.tolist() == [[1, 0, 1], [0, 1, 0]]
+    v, i = torch.topk(D(), torch.LongTensor(), D([1, 1, 1]), 2)
+    assert v.tolist() == [1, 1] and i.tolist() == [1, 0]
+
+
+def test_trace_and_norm_of_a_float_tensor_add_and_square_in_double():
+    # TH's trace adds in accreal (double); normall(2) does accreal z = x; sum += z*z.  Both ran in float32 here
+    f32 = [float(np.float32(v)) for v in (0.1, 0.2, 1.1, 2.3, 0.7)]
+    assert torch.FloatTensor([[0.1, 5], [7, 0.2]]).trace() == f32[0] + f32[1]          # 0.30000001192092896 was
+    assert torch.FloatTensor([1.1]).norm() == f32[2]                                     # 1.1000000173395328 was
+    assert torch.FloatTensor([1.1, 2.3, 0.7]).norm() == math.sqrt(f32[2] ** 2 + f32[3] ** 2 + f32[4] ** 2)
+
+
+def test_product_of_a_byte_tensor_wraps_as_c_long():
+    # TH's prodall returns accreal long; numpy multiplied a ByteTensor in uint64 (17878103347812890625)
+    assert torch.ByteTensor([255] * 8).prod() == 255 ** 8 - 2 ** 64
+    assert torch.ByteTensor([200, 200]).prod() == 40000 and torch.ByteTensor([200, 200]).sum() == 400
+
+
+def test_diag_of_neither_a_vector_nor_a_matrix_names_itself():
+    # numpy's "Input must be 1- or 2-d." came out unnamed (Torch7: "matrix or a vector expected")
+    with pytest.raises(ValueError, match='diag: expected a vector or a matrix, got a torch.DoubleTensor of size 2x2x2'):
+        torch.DoubleTensor(2, 2, 2).diag()
+    with pytest.raises(ValueError, match='diag: expected a vector or a matrix, got .* of size empty'):
+        torch.diag(torch.DoubleTensor(), torch.DoubleTensor())
+    assert torch.DoubleTensor([[1, 2], [3, 4]]).diag(-1).tolist() == [3]
+
+
+def test_dist_of_integer_tensors_subtracts_without_wrapping():
+    # the difference was taken in the tensor's own type: a ByteTensor's 0 - 1 is 255, a CharTensor's -100 - 100 is 56
+    assert torch.ByteTensor([0]).dist(torch.ByteTensor([1])) == 1.0
+    assert torch.CharTensor([-100]).dist(torch.CharTensor([100]), 1) == 200.0
+    assert torch.dist(torch.ByteTensor([0, 3]), torch.ByteTensor([1, 0])) == math.sqrt(10)
+    assert torch.IntTensor([1, 2]).dist(torch.IntTensor([4, 6]), math.inf) == 4.0
