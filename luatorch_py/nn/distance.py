@@ -254,6 +254,10 @@ class PairwiseDistance(Module):
         xp.negative(gi, out=g2.reshape(a2.shape))
         return self.gradInput
 
+    def clearState(self):
+        self.diff = self._tcls()        # (Torch7's PairwiseDistance:clearState empties diff too)
+        return super().clearState()
+
 
 def _random_signs(xp, s):
     """Replace the zeros of sign array ``s`` by -1 or 1 drawn from the global Torch7 stream, one draw per zero

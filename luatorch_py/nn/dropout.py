@@ -16,16 +16,15 @@ from .module import Module, check_grad_like_input, field_out, owned_tensor, resi
 
 
 def _draw_mask(noise, q):
-    """``noise:bernoulli(q)`` from the global Torch7 stream: Torch7 passes q to a FloatTensor's bernoulli as a float,
-    so it is rounded the same way."""
-    dt = noise._a.dtype
-    noise.bernoulli(float(dt.type(q)) if dt.kind == 'f' else q)
+    """``noise:bernoulli(q)`` from the global Torch7 stream: q stays a double for a FloatTensor too (TensorMath.lua
+    wraps bernoulli's p as a double)."""
+    noise.bernoulli(float(q))
 
 
 def _host_mask(module, shape, q, dtype):
     """``bernoulli(q)`` drawn as ``_draw_mask`` does (the same numbers), into a kept host buffer of ``dtype``."""
     host = module._buffer('_mask_host', shape, on_device(module._tinfo, False), dtype=dtype)
-    _random._default.bernoulli_into(host.reshape(-1), float(module._tinfo.dtype.type(q)))
+    _random._default.bernoulli_into(host.reshape(-1), float(q))
     return host
 
 
@@ -118,6 +117,10 @@ class Dropout(Module):
             gi *= 1 - self.p   # Torch7's v1 evaluation backward (its cdiv by a number would fail)
         return self.gradInput
 
+    def clearState(self):
+        self.noise = self._tcls()       # (Torch7's Dropout:clearState empties the noise too)
+        return super().clearState()
+
     def __repr__(self):
         return f"{self.__torch_name__}({self.p:f})"
 
@@ -132,6 +135,8 @@ class _FeatureDropout(Module):
     stochastic_inference = False   # absent from older Torch7 files
 
     def __init__(self, p=0.5, stochasticInference=False):
+        if isinstance(p, bool) or not isinstance(p, numbers.Real):
+            raise TypeError(f"{self.__torch_name__}: expected the dropout probability p to be a number, got {p!r}")
         if p >= 1 or p < 0:
             raise ValueError(f"{self.__torch_name__}: illegal percentage {p}, must be 0 <= p < 1")
         super().__init__()
@@ -143,6 +148,10 @@ class _FeatureDropout(Module):
     def setp(self, p):
         self.p = p
         return self
+
+    def clearState(self):
+        self.noise = self._tcls()       # (Torch7's clearState empties the noise too)
+        return super().clearState()
 
     def __repr__(self):
         return f"{self.__torch_name__}({self.p:f})"

@@ -480,6 +480,10 @@ class WhiteNoise(Module):
         resized(self.gradInput, g.shape)[...] = g
         return self.gradInput
 
+    def clearState(self):
+        self.noise = self._tcls()       # (Torch7's WhiteNoise:clearState empties the noise)
+        return super().clearState()
+
     def __repr__(self):
         return f"{self.__torch_name__} mean: {self.mean:f}, std: {self.std:f}"
 

@@ -72,6 +72,11 @@ class SparseLinear(Module):
         if parts:
             allp = xp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
             rows = xp.concatenate([xp.full(p.shape[0], i, dtype=np.int64) for i, p in enumerate(parts)])
+            keep = allp[:, 1] != 0
+            if not bool(keep.all()):
+                # THNN skips the entries of value 0 without looking at their index (a legacy batch padded with
+                # zero rows: Lua's index 0, -1 here) and leaves their columns out of the sparse updates
+                allp, rows = allp[keep], rows[keep]
             cols = allp[:, 0].astype(np.int64)
             if allp.shape[0] and bool((cols != allp[:, 0]).any()):
                 raise ValueError(f"{self!r}: indices must be integers")

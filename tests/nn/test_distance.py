@@ -117,6 +117,19 @@ def test_pairwise_distance_l1_zero_differences_draw_signs():
     np.testing.assert_array_equal(g2.numpy(), -s)
 
 
+def test_pairwise_distance_clear_state_empties_diff(tmp_path):
+    # Torch7's PairwiseDistance:clearState empties diff (a model saved after it does not carry the last batch's)
+    a, b = rnd(40, 50), rnd(40, 50, seed=1)
+    m = nn.PairwiseDistance(2)
+    m.forward([a, b])
+    m.clearState()
+    assert m.diff.nElement() == 0
+    assert roundtrip(m, tmp_path).diff.nElement() == 0
+    g1, g2 = m.backward([a[:2], b[:2]], np.ones(2))          # (the output recomputed)
+    d = a[:2] - b[:2]
+    np.testing.assert_allclose(g1.numpy(), d / (np.sqrt((d * d).sum(1, keepdims=True)) + 1e-6), rtol=1e-12)
+
+
 def test_cosine_distance():
     a, b = rnd(4, 5), rnd(4, 5, seed=1)
     m = nn.CosineDistance()

@@ -203,3 +203,44 @@ def test_gpu_strided_input():
 def test_dropout_p_must_be_a_number():
     with pytest.raises(TypeError, match=r"nn\.Dropout: expected the dropout probability p to be a number, got '0.5'"):
         nn.Dropout('0.5')
+
+
+@pytest.mark.parametrize('make', [nn.SpatialDropout, nn.VolumetricDropout])
+def test_feature_dropout_p_must_be_a_number(make):
+    with pytest.raises(TypeError, match=r"nn\.\w+Dropout: expected the dropout probability p to be a number, got None"):
+        make(None)
+    assert make(0).p == 0
+
+
+@pytest.mark.parametrize('make,shape', [(lambda: nn.Dropout(0.5), (40, 50)),
+                                        (lambda: nn.SpatialDropout(0.5), (8, 30, 2, 2)),
+                                        (lambda: nn.VolumetricDropout(0.5), (8, 30, 2, 2, 2))])
+def test_clear_state_empties_the_noise(make, shape, tmp_path):
+    # Torch7's clearState empties the noise (a model saved after it does not carry the last batch's mask)
+    m = make().double()
+    x = torch.DoubleTensor(np.ones(shape))
+    m.forward(x)
+    m.clearState()
+    assert m.noise.nElement() == 0
+    assert roundtrip(m, tmp_path).noise.nElement() == 0
+    with pytest.raises(RuntimeError, match='call forward first'):
+        m.backward(x, x)
+    y = m.forward(x).numpy()
+    np.testing.assert_array_equal(m.backward(x, x).numpy(), y)
+
+
+@pytest.mark.parametrize('make,shape', [(lambda: nn.Dropout(0.3), (191325,)),
+                                        (lambda: nn.SpatialDropout(0.3), (1, 191325, 1, 1))])
+def test_float_mask_draws_with_a_double_probability(make, shape):
+    # Torch7 wraps bernoulli's p as a double for a FloatTensor too: 1 - p is not rounded to float32.  Word 191324
+    # after manualSeed(163) lies between float32(0.7) * 2^32 and 0.7 * 2^32: Torch7 keeps that element.
+    from luatorch_py.random import Generator
+    g = Generator()
+    g.manualSeed(163)
+    w = int(g._raw(191325)[-1])
+    assert float(np.float32(0.7)) * 2 ** 32 < w <= 0.7 * 2 ** 32
+    torch.manualSeed(163)
+    y = make().float().forward(torch.FloatTensor(np.ones(shape, np.float32))).numpy().reshape(-1)
+    assert y[191324] != 0
+    torch.manualSeed(163)
+    np.testing.assert_array_equal(y != 0, torch.FloatTensor(191325).bernoulli(0.7).numpy() != 0)

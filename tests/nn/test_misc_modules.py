@@ -335,6 +335,20 @@ def test_white_noise(tmp_path):
     assert nn.WhiteNoise().std == 0.1
 
 
+def test_white_noise_clear_state_empties_the_noise(tmp_path):
+    # Torch7's WhiteNoise:clearState empties the noise (a model saved after it does not carry the last batch's)
+    m = nn.WhiteNoise(0, 1).double()
+    m.forward(T(rnd(30, 40)))
+    m.clearState()
+    assert m.noise.nElement() == 0
+    assert roundtrip(m, tmp_path).noise.nElement() == 0
+    x = rnd(2, 3)
+    torch.manualSeed(4)
+    y = m.forward(T(x)).numpy()
+    torch.manualSeed(4)
+    np.testing.assert_allclose(y, x + torch.DoubleTensor(2, 3).normal(0, 1).numpy(), rtol=1e-15)
+
+
 def test_print_size(capsys, tmp_path):
     m = nn.PrintSize('here')
     x = torch.Tensor(2, 3)

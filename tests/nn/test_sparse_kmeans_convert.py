@@ -91,6 +91,26 @@ def test_sparse_linear_sparse_updates_and_grad_input():
         m.forward(T(rnd(3, 3)))
 
 
+def test_sparse_linear_skips_zero_values_as_thnn():
+    # THNN skips entries of value 0 unchecked: a legacy batch padded with zero rows of Lua's index 0 (-1 here)
+    m = nn.SparseLinear(6, 2).double()
+    x = T([[[0, 1.5], [4, -2.0]], [[5, 1.0], [-1, 0.0]]])
+    want = m.forward([T(SPARSE[0][:2]), T(SPARSE[1])]).numpy().copy()
+    np.testing.assert_allclose(m.forward(x).numpy(), want, rtol=1e-15)
+    m.zeroGradParameters()
+    go = rnd(2, 2, seed=3)
+    m.backward(x, T(go))
+    np.testing.assert_allclose(m.gradWeight.numpy(), go.T @ _dense([SPARSE[0][:2], SPARSE[1]], 6), rtol=1e-14)
+    m.zeroGradParameters()
+    m.gradWeight.numpy()[:, 2] = 9
+    m.forward(T([[2, 0.0], [1, 1.0]]))      # column 2 has value 0: not used, left alone by the sparse updates
+    m.backward(T([[2, 0.0], [1, 1.0]]), T(go[0]))
+    m.zeroGradParameters()
+    assert (m.gradWeight.numpy()[:, 2] == 9).all() and not m.gradWeight.numpy()[:, 1].any()
+    with pytest.raises(IndexError, match=r'\[0, 6\)'):
+        m.forward(T([[-1, 1.0]]))
+
+
 @pytest.mark.gpu
 def test_sparse_linear_gpu_matches_cpu():
     torch.manualSeed(1)
