@@ -10,6 +10,8 @@ folds the border strips of gradOutput back onto the pixels they came from.  On C
 """
 import numbers
 
+import numpy as np
+
 from ..backend import array_module, gpu_pool
 from .module import Module, check_grad_size, field_out, sizestr
 from .pooling import _spatial_input
@@ -35,12 +37,24 @@ def _kept(n, lo, hi, mode):
     return max(m, 0) if mode == _REPLICATE else m
 
 
+def _reflect_sources(n, o, lo):
+    """For each of the o padded indices, the index of src (length n) it copies, -1 for none: THNN's reflection
+    formula (the CUDA kernel's), for a crop on one side past the other border (nothing kept, a pad on the other
+    side: THNN still reflects its index about the edge; 0 where it would read outside the input)."""
+    return gpu_pool._padsrc(np.arange(o) - lo, n, gpu_pool.PAD_MODES[_REFLECT])
+
+
 def _pad_axis(dst, src, axis, lo, hi, mode):
     """dst (length n + lo + hi along axis) = src (length n) padded by lo before and hi after (negative: crop)."""
     n = src.shape[axis]
     o = dst.shape[axis]
     s0, d0 = max(-lo, 0), max(lo, 0)
     m = _kept(n, lo, hi, mode)
+    if m < 0:       # (reflection: zero padding raises in _sizes, replication keeps 0)
+        idx = _reflect_sources(n, o, lo)
+        dst[...] = src.take(np.maximum(idx, 0), axis=axis)
+        dst[_sl(axis, idx < 0)] = 0
+        return
     dst[_sl(axis, slice(d0, d0 + m))] = src[_sl(axis, slice(s0, s0 + m))]
     if lo > 0:
         part = dst[_sl(axis, slice(0, lo))]
@@ -67,6 +81,11 @@ def _fold_axis(dst, src, axis, lo, hi, mode, xp, tmp):
     o = src.shape[axis]
     s0, d0 = max(-lo, 0), max(lo, 0)
     m = _kept(n, lo, hi, mode)
+    if m < 0:
+        idx = _reflect_sources(n, o, lo)
+        dst.fill(0)
+        np.add.at(dst, _sl(axis, idx[idx >= 0]), src[_sl(axis, idx >= 0)])
+        return
     if m < n:
         dst.fill(0)
     dst[_sl(axis, slice(s0, s0 + m))] = src[_sl(axis, slice(d0, d0 + m))]
@@ -108,6 +127,12 @@ class _SpatialPadding(Module):
         if oh < 1 or ow < 1:
             raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} is too small (output would be "
                              f"{oh}x{ow})")
+        # negative pads crop: Torch7's zero padding narrows the input to what they leave (an error if nothing)
+        kept_h = H - max(-self.pad_t, 0) - max(-self.pad_b, 0)
+        kept_w = W - max(-self.pad_l, 0) - max(-self.pad_r, 0)
+        if self._mode == _ZERO and min(kept_h, kept_w) < 1:
+            raise ValueError(f"{self!r}: the negative pads crop all of the input of size {sizestr(x.shape)} "
+                             f"(keeping {kept_h}x{kept_w})")
         if self._mode == _REFLECT and (self.pad_t >= H or self.pad_b >= H or self.pad_l >= W or self.pad_r >= W):
             raise ValueError(f"{self!r}: reflection pads must be smaller than the input size, got input of size "
                              f"{sizestr(x.shape)}")

@@ -1069,5 +1069,11 @@ class SpatialCrossMapLRN(Module):
         return super().clearState()
 
 
-# (the up-sampling layers were defined here before upsampling.py took them: pickles of that time name this module)
-from .upsampling import SpatialUpSamplingBilinear, SpatialUpSamplingNearest  # noqa: E402,F401
+def __getattr__(name):
+    # the up-sampling layers were defined here before upsampling.py took them: pickles of that time name this
+    # module.  Looked up on demand: upsampling.py imports this file, so importing it from here at load time fails
+    # when upsampling.py is the first of the two imported (nn.PixelShuffle in a fresh process)
+    if name in ('SpatialUpSamplingBilinear', 'SpatialUpSamplingNearest'):
+        from . import upsampling
+        return getattr(upsampling, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

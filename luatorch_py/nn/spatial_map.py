@@ -42,6 +42,20 @@ def _planes(conn):
     return int(conn[:, 0].max()) + 1, int(conn[:, 1].max()) + 1
 
 
+def _connected_sums(m, a, out):
+    """out (... x R x L) = m @ a (m: an R x K 0/1 matrix of the table, a: ... x K x L), as the matmul that made it:
+    where that holds a NaN or inf, again as sums of the rows of ``a`` that m selects, as THNN's loops over the
+    connections (the matmul's 0 * inf made NaN of every row, e.g. of all output planes for one inf input pixel)."""
+    if math.isfinite(float(out.sum())):
+        return
+    sel = backend.to_numpy(m)
+    for i in range(sel.shape[0]):
+        o = out[..., i, :]
+        o.fill(0)
+        for j in np.flatnonzero(sel[i]):
+            o += a[..., j, :]
+
+
 class _MapConv(Module):
     """What the two table convolutions share: fields, reset (Torch7's per-connection fan-in), the table's
     index arrays and one-hot matrices."""
@@ -122,6 +136,7 @@ class _MapConv(Module):
         gi4 = gi.reshape(xb.shape)
         tmp = self._buffer('_gisum', (n, self.nInputPlane, dxg[0, 0].size))
         xp.matmul(min_, dxg.reshape(n, k, -1), out=tmp)
+        _connected_sums(min_, dxg.reshape(n, k, -1), tmp)
         if xb.shape[1] != self.nInputPlane:
             gi4.fill(0)
         gi4[:, :self.nInputPlane] = tmp.reshape((n, self.nInputPlane) + xb.shape[2:])
@@ -182,6 +197,7 @@ class SpatialConvolutionMap(_MapConv):
         xp.matmul(self.weight._a.reshape(k, 1, -1), c3, out=r)          # each connection's kernel
         res = self._buffer('_res', (self.nOutputPlane, c3.shape[2]))
         backend.matmul(mout, r.reshape(k, -1), res)                     # summed into its output plane
+        _connected_sums(mout, r.reshape(k, -1), res)
         n = xb.shape[0]
         out = resized(self.output, ((n,) if batched else ()) + (self.nOutputPlane,) + osize)
         xp.add(kernels.cols_to_batch(res, n, _NF), self.bias._a[:, None], out=out.reshape(n, self.nOutputPlane, -1))
@@ -200,6 +216,7 @@ class SpatialConvolutionMap(_MapConv):
                                    self._buffer('_gm', (self.nOutputPlane, n * osize[0] * osize[1])))
         dr = self._buffer('_dr', (idx.shape[0], gm.shape[1]))
         backend.matmul(mout.T, gm, dr)
+        _connected_sums(mout.T, gm, dr)
         self._dr, self._gm, self._dr_of = dr, gm, g
         return x, xb, dr, gm
 
@@ -271,6 +288,7 @@ class SpatialFullConvolutionMap(_MapConv):
         out = resized(self.output, ((n,) if batched else ()) + (self.nOutputPlane,) + osize)
         o3 = out.reshape(n, self.nOutputPlane, -1)
         xp.matmul(mout, og.reshape(n, k, -1), out=o3)
+        _connected_sums(mout, og.reshape(n, k, -1), o3)
         o3 += self.bias._a[:, None]
         return self.output
 
@@ -288,6 +306,7 @@ class SpatialFullConvolutionMap(_MapConv):
         k = idx.shape[0]
         gg = self._buffer('_gg', (n, k) + osize)
         xp.matmul(mout.T, g.reshape(n, self.nOutputPlane, -1), out=gg.reshape(n, k, -1))
+        _connected_sums(mout.T, g.reshape(n, self.nOutputPlane, -1), gg.reshape(n, k, -1))
         cols = kernels.im2col(gg, (self.kH, self.kW), (self.dH, self.dW), 0, 1, _NF, self._buffer, '_gcols')
         self._gc_of = g
         return x, xb, g, cols.reshape(shape)

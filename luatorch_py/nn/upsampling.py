@@ -5,13 +5,14 @@ UpSampling's linear mode follows THNN's SpatialUpSamplingBilinear / VolumetricUp
 (source position = out_index * (in - 1) / (out - 1), computed in single precision), interpolated along W, then H,
 then T (THNN's grouping of the sums).  Its backward applies the transposed interpolation matrices (kept per size).
 """
+import math
 import numbers
 
 import numpy as np
 
 from .. import backend
 from ..backend import array_module, gpu_pool, kernels
-from ..backend.kernels import take_into
+from ..backend.kernels import scatter_add, take_into
 from .module import Module, check_grad_size, field_out, sizestr
 from .pooling import _separable, _spatial_grad_args, _spatial_input
 
@@ -35,6 +36,18 @@ def _interp(n_in, n_out, dtype):
     np.add.at(m, (np.arange(n_out), i0), l0)
     np.add.at(m, (np.arange(n_out), i1), l1)
     return i0, i1, l0, l1, m
+
+
+def _lerp_adjoint(g, i0, l0, i1, l1, out, axis):
+    """out = the adjoint of one interpolation step along ``axis`` (g's rows times their two weights added onto their
+    source rows), by scatter-adds as THNN: a NaN or inf in ``g`` reaches its two source rows only (the zeros of an
+    interpolation matrix times it spread it over all of them in a matmul)."""
+    xp = array_module(g)
+    out.fill(0)
+    gm, om = xp.moveaxis(g, axis, 0), xp.moveaxis(out, axis, 0)
+    w = (-1,) + (1,) * (g.ndim - 1)
+    scatter_add(om, i0, gm * l0.reshape(w))
+    scatter_add(om, i1, gm * l1.reshape(w))
 
 
 class UpSampling(Module):
@@ -118,6 +131,9 @@ class UpSampling(Module):
             blocks = x.shape[:2] + tuple(v for n in x.shape[2:] for v in (n, s))
             out.reshape(blocks)[...] = x[(slice(None), slice(None)) + (slice(None), None) * nd]
             return self.output
+        if out_sp == x.shape[2:]:      # THNN copies (no 0 * a neighbour's NaN or inf)
+            out[...] = x
+            return self.output
         # linear: along the last spatial dim first (W, then H, then D), THNN's grouping of the sums
         plan = self._plan(x.shape[2:], out_sp)
         src = x
@@ -150,6 +166,9 @@ class UpSampling(Module):
             blocks = x.shape[:2] + tuple(v for n in x.shape[2:] for v in (n, s))
             xp.sum(g.reshape(blocks), axis=tuple(range(3, 3 + 2 * nd, 2)), out=gi)
             return self.gradInput
+        if out_sp == x.shape[2:]:      # THNN copies
+            gi[...] = g
+            return self.gradInput
         # the adjoint of each interpolation (D, then H, then W): one batched matmul by M^T per spatial dim
         plan = self._plan(x.shape[2:], out_sp)
         src = xp.ascontiguousarray(g)
@@ -161,6 +180,14 @@ class UpSampling(Module):
             post = int(np.prod(src.shape[3 + a:]))
             xp.matmul(mt, src.reshape(pre, src.shape[2 + a], post), out=dst.reshape(pre, shape[2 + a], post))
             src = dst
+        if not math.isfinite(float(gi.sum())):       # a NaN or inf in g: scatter-adds, as THNN (see _lerp_adjoint)
+            src = g
+            for a in range(nd):
+                dst = gi if a == nd - 1 else self._buffer(f'_glin{a}', src.shape[:2 + a] + (x.shape[2 + a],) +
+                                                          src.shape[3 + a:])
+                i0, i1, l0, l1, _ = plan[a]
+                _lerp_adjoint(src, i0, l0, i1, l1, dst, 2 + a)
+                src = dst
         return self.gradInput
 
     def __repr__(self):
@@ -362,9 +389,12 @@ class SpatialUpSamplingBilinear(Module):
             raise ValueError(f"{self!r}: input sizes should be greater than 0, got {sizestr(x.shape)}")
         shape = x.shape[:-2] + (oh, ow)
         _set_sizes(self, x4.shape, (N, C, oh, ow))
-        plan = self._plan(H, W, oh, ow)
         out = field_out(self, 'output', shape)
         out4 = out if batched else out[None]
+        if (oh, ow) == (H, W):      # THNN copies (no 0 * a neighbour's NaN or inf)
+            out4[...] = x4
+            return self.output
+        plan = self._plan(H, W, oh, ow)
         gpu_pool.upsample_bilinear(x4, out4, plan[:8], self._bilinear_numpy, x4, out4, plan)    # CUDA: one kernel
         return self.output
 
@@ -382,9 +412,20 @@ class SpatialUpSamplingBilinear(Module):
         H, W = x4.shape[2:]
         oh, ow = self._out_hw(H, W)
         check_grad_size(self, g, x.shape[:-2] + (oh, ow))
-        plan = self._plan(H, W, oh, ow)
         gi = field_out(self, 'gradInput', x.shape)
         g4, gi4 = (g, gi) if batched else (g[None], gi[None])
-        gpu_pool.upsample_bilinear_backward(g4, gi4, plan[:8], plan[10:], _separable,    # CUDA: one kernel
-                                            self, '_gt', plan[8], g4, plan[9], gi4)
+        if (oh, ow) == (H, W):      # THNN copies
+            gi4[...] = g4
+            return self.gradInput
+        plan = self._plan(H, W, oh, ow)
+        gpu_pool.upsample_bilinear_backward(g4, gi4, plan[:8], plan[10:], self._bilinear_grad_numpy,  # CUDA: 1 kernel
+                                            g4, gi4, plan)
         return self.gradInput
+
+    def _bilinear_grad_numpy(self, g4, gi4, plan):
+        _separable(self, '_gt', plan[8], g4, plan[9], gi4)
+        if not math.isfinite(float(gi4.sum())):      # a NaN or inf in g: scatter-adds, as THNN (see _lerp_adjoint)
+            hi0, hi1, hl0, hl1, wi0, wi1, wl0, wl1 = plan[:8]
+            t = self._buffer('_gt', g4.shape[:3] + (gi4.shape[3],))
+            _lerp_adjoint(g4, wi0, wl0, wi1, wl1, t, 3)
+            _lerp_adjoint(t, hi0, hl0, hi1, hl1, gi4, 2)

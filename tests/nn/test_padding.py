@@ -138,6 +138,22 @@ def test_replication_crop_of_the_whole_input_repeats_an_edge_pixel():
     np.testing.assert_array_equal(m.backward(x, np.ones((1, 2, 3))).numpy(), [[[3, 0, 0], [3, 0, 0]]])
 
 
+def test_negative_pad_past_the_other_border():
+    # a crop longer than the input on one side, a pad on the other: Torch7's zero padding fails (narrow to nothing),
+    # THNN's reflection formula still reflects the index.  Zero padding gave zeros or numpy's broadcast error,
+    # reflection numpy's broadcast error
+    x = np.arange(15.).reshape(1, 3, 5)
+    for pads in ((-5, 1, 0, 0), (-6, 2, 0, 0), (2, -6, 0, 0), (0, 0, -4, 4)):
+        with pytest.raises(ValueError, match=r'nn\.SpatialZeroPadding\(.*\): the negative pads crop all of the input '
+                                             r'of size \[1, 3, 5\]'):
+            nn.SpatialZeroPadding(*pads).forward(x)
+    g = np.array([[[1.], [2.], [3.]]])
+    for pads in ((-6, 2, 0, 0), (2, -6, 0, 0)):        # THNN: column 2 * (5 - 6 - 1) + 6 = 2; 2 * 2 - 2 = 2
+        m = nn.SpatialReflectionPadding(*pads)
+        assert m.forward(x).numpy().tolist() == [[[2.], [7.], [12.]]]
+        assert m.backward(x, g).numpy().tolist() == [[[0, 0, 1., 0, 0], [0, 0, 2., 0, 0], [0, 0, 3., 0, 0]]]
+
+
 def test_buffers_reused():
     m = nn.SpatialReflectionPadding(2, 1, 1, 2)
     check_steady_state(m, rnd(2, 3, 5, 5), rnd(2, 3, 8, 8, seed=1))

@@ -265,3 +265,28 @@ def test_roundtrip_and_float32(make, tmp_path):
 @pytest.mark.parametrize('make', _all())
 def test_gpu_matches_cpu(make):
     check_gpu_made(make, rnd(2, 2, 5, 4), init_seed=2, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('cls, n_fwd, n_bwd, n_gw', [(nn.SpatialConvolutionMap, 1, 4, 4),
+                                                     (nn.SpatialFullConvolutionMap, 4, 1, 1)])
+def test_conv_map_keeps_an_inf_to_its_connections(cls, n_fwd, n_bwd, n_gw):
+    # THNN sums each connection into its own plane: an inf in input plane 0 (oneToOne table) reaches output plane 0
+    # only, an inf of gradOutput plane 1 input plane 1 only; the one-hot matmuls' 0 * inf made NaN of every plane
+    m = cls(nn.tables.oneToOne(3), 2, 2)
+    m.weight.fill(1)
+    m.bias.zero()
+    x = np.ones((2, 3, 3, 3))
+    x[1, 0, 0, 0] = np.inf
+    with np.errstate(invalid='ignore'):
+        y = m.forward(x).numpy()
+    assert (~np.isfinite(y)).sum(axis=(2, 3)).tolist() == [[0, 0, 0], [n_fwd, 0, 0]]
+    assert np.isposinf(y[1, 0, 0, 0])
+    np.testing.assert_array_equal(y[1, 1:], y[0, 1:])
+    g = np.ones(y.shape)
+    g[0, 1, 0, 0] = np.inf
+    m.zeroGradParameters()
+    with np.errstate(invalid='ignore'):
+        gi = m.backward(np.ones(x.shape), g).numpy()
+    assert (~np.isfinite(gi)).sum(axis=(2, 3)).tolist() == [[0, n_bwd, 0], [0, 0, 0]]
+    assert (~np.isfinite(m.gradWeight.numpy())).sum(axis=(1, 2)).tolist() == [0, n_gw, 0]
+    assert np.isfinite(m.gradBias.numpy()).tolist() == [True, False, True]

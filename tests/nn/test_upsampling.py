@@ -233,3 +233,58 @@ def test_spatial_class_nll_steady_state_keeps_its_arrays(weights):
     np.testing.assert_array_equal(first[1], second[1])
     for k, v in kept.items():
         assert c.__dict__[k] is v, k
+
+
+@pytest.mark.parametrize('name', ['PixelShuffle', 'UpSampling', 'SpatialUpSamplingNearest',
+                                  'SpatialUpSamplingBilinear'])
+def test_upsampling_class_first_in_a_fresh_process(name):
+    # upsampling.py imports pooling.py, which named upsampling's classes at its end: an up-sampling class used
+    # before any pooling one raised ImportError (a circular import)
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = (f"import numpy as np\nfrom luatorch_py import nn\nm = nn.{name}(2)\n"
+            "print(m.forward(np.ones((1, 4, 1, 1))).numpy().sum())\n"
+            "from luatorch_py.nn import pooling\n"
+            "print(pooling.SpatialUpSamplingBilinear is nn.SpatialUpSamplingBilinear)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split() == [str(4.0 if name == 'PixelShuffle' else 16.0), 'True']
+
+
+@pytest.mark.parametrize('make', [lambda: nn.SpatialUpSamplingBilinear(2), lambda: nn.UpSampling(2, 'linear')])
+def test_bilinear_backward_keeps_an_inf_at_its_four_source_pixels(make):
+    # THNN adds each gradient into its 4 source pixels (0 * inf = NaN there); the interpolation matrices' zeros
+    # made a NaN of every pixel
+    m = make()
+    x = np.zeros((1, 1, 3, 3))
+    g = np.zeros((1, 1, 6, 6))
+    g[0, 0, 0, 0] = np.inf
+    g[0, 0, 5, 5] = 1.0
+    m.forward(x)
+    with np.errstate(invalid='ignore'):
+        gi = m.backward(x, g).numpy()[0, 0]
+    want = np.array([[np.inf, np.nan, 0], [np.nan, np.nan, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(gi, want)
+
+
+def test_trilinear_backward_keeps_a_nan_at_its_eight_source_pixels():
+    m = nn.UpSampling(2, 'linear')
+    x = np.zeros((1, 1, 3, 3, 3))
+    g = np.zeros((1, 1, 6, 6, 6))
+    g[0, 0, 0, 0, 0] = np.nan
+    m.forward(x)
+    with np.errstate(invalid='ignore'):
+        gi = m.backward(x, g).numpy()[0, 0]
+    assert np.isnan(gi[:2, :2, :2]).all() and np.isnan(gi).sum() == 8
+
+
+@pytest.mark.parametrize('make', [lambda: nn.SpatialUpSamplingBilinear({'oheight': 2, 'owidth': 3}),
+                                  lambda: nn.UpSampling({'oheight': 2, 'owidth': 3}, 'linear')])
+def test_linear_upsampling_to_the_same_size_copies(make):
+    # THNN copies when the sizes match: a neighbour's inf did not become 0 * inf = NaN
+    m = make()
+    x = np.array([[[[1., np.inf, 2.], [3., 4., -np.inf]]]])
+    np.testing.assert_array_equal(m.forward(x).numpy(), x)
+    np.testing.assert_array_equal(m.backward(x, x).numpy(), x)
