@@ -20,7 +20,7 @@ from ..serialization.t7 import _deep_stack
 from .node import Node
 
 
-def _expect_node(v, where, i):
+def _expect_node(v, where, i, who='nn.gModule'):
     if isinstance(v, Node):
         return
     if v is None:
@@ -31,7 +31,7 @@ def _expect_node(v, where, i):
                f"(nn.Linear(2, 3)(x), nn.Identity()())?")
     else:
         msg = f"{where}[{i}] should be an nngraph.Node but is a {type(v).__name__}"
-    raise TypeError(f"nn.gModule: {msg}")
+    raise TypeError(f"{who}: {msg}")
 
 
 def _expect_once(nodes, where, i):
@@ -59,7 +59,7 @@ def call_module(module, args, gradOutput=None):
     else:
         inputs = [args[0]]
     for i, n in enumerate(inputs):
-        _expect_node(n, 'inputs', i)
+        _expect_node(n, 'inputs', i, f"{module!r} called on nngraph nodes")
     node = Node({'module': module})
     for n in inputs:
         node.add(n, True)
@@ -185,25 +185,28 @@ class gModule(Container):
                             f"and a {type(outputs).__name__}")
         if not outputs:     # (else no node starts the graph: Lua asserts "expecting only one start")
             raise ValueError("nn.gModule: no outputs are not supported (give at least one output node)")
-        outnode = Node({'input': []})
+        # every argument is checked before a node is connected (Lua connects the outputs first): a call failing
+        # here leaves the nodes as they were, so the corrected call does not fail on the first one's connections
         for i, n in enumerate(outputs):
             _expect_node(n, 'outputs', i)
             _expect_once(outputs, 'outputs', i)
-            outnode.add(n, True)
         for i, n in enumerate(inputs):
             _expect_node(n, 'inputs', i)
             _expect_once(inputs, 'inputs', i)
-        innode = Node({'input': []})
         if not inputs:
             raise ValueError("nn.gModule: no inputs are not supported (give at least one input node)")
+        for i, n in enumerate(inputs if len(inputs) > 1 else ()):
+            if n.children:
+                raise ValueError(f"nn.gModule: inputs[{i}] has inputs itself; an input node should have none "
+                                 f"(make it with module(), e.g. nn.Identity()())")
+        outnode = Node({'input': []})
+        for n in outputs:
+            outnode.add(n, True)
+        innode = Node({'input': []})
         if len(inputs) == 1:
             inputs[0].add(innode, True)
         else:
             splits = innode.split(len(inputs))
-            for i, n in enumerate(inputs):
-                if n.children:
-                    raise ValueError(f"nn.gModule: inputs[{i}] has inputs itself; an input node should have none "
-                                     f"(make it with module(), e.g. nn.Identity()())")
             for n, s in zip(inputs, splits):
                 n.add(s, True)
 
@@ -225,6 +228,11 @@ class gModule(Container):
         self.backwardnodes = self.bg.topsort()
 
         place = {id(n.data): i for i, n in enumerate(self.forwardnodes)}
+        # (an unused input would else be reported, as in Lua, as an unused output of a split the user never made)
+        unused = [i for i, n in enumerate(inputs) if id(n.data) not in place]
+        if unused:
+            raise ValueError(f"nn.gModule: no output depends on {', '.join(f'inputs[{i}]' for i in unused)} (of "
+                             f"{len(inputs)} inputs); give only the inputs the outputs are computed from")
         for i, node in enumerate(self.forwardnodes):
             d = node.data
             n_split = d.get('nSplitOutputs')
@@ -232,7 +240,12 @@ class gModule(Container):
                 raise ValueError(f"nn.gModule: {n_split - len(node.children)} of split({n_split}) outputs from the "
                                  f"node declared at {d['annotations'].get('_debugLabel')} are unused")
             for succ in d['reverseMap']:
-                if place.get(id(succ.data), -1) <= i:
+                j = place.get(id(succ.data), -1)
+                if 0 <= j <= i:     # a consumer in the graph but not after: only a cycle puts it there
+                    raise ValueError(f"nn.gModule: the graph has a cycle: the node declared on "
+                                     f"{succ.data['annotations'].get('_debugLabel')} is an input of a node it "
+                                     f"depends on ({_label(node)})")
+                if j < 0:
                     raise ValueError(f"nn.gModule: node declared on {succ.data['annotations'].get('_debugLabel')} "
                                      f"does not connect to the gModule's output")
             d['forwardNodeId'] = node.id
@@ -364,6 +377,9 @@ class gModule(Container):
 
     def accGradParameters(self, input, gradOutput, scale=1):
         self._check_grad(gradOutput)
+        if not self.innode.data.get('gradOutput'):     # the nodes' gradients are those of the last updateGradInput
+            raise RuntimeError("nn.gModule: accGradParameters needs the node gradients of an updateGradInput; call "
+                               "backward (or updateGradInput first)")
         for node in self.backwardnodes:
             d = node.data
             if d.get('module') is None:

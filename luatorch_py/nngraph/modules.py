@@ -86,6 +86,9 @@ class ModuleFromCriterion(Module):
 
     def updateGradInput(self, input, gradOutput):
         pred, target = self._split(input)
+        if isinstance(target, (list, tuple)):     # (else an empty gradient breaks a node further on)
+            raise TypeError("nn.ModuleFromCriterion: backward expected the target to be a tensor (its gradient is "
+                            "zeros of its size), got a table: table targets are not supported, as in Lua")
         gp = self.criterion.updateGradInput(pred, target)
         go = gradOutput._a.reshape(-1)[0] if isinstance(gradOutput, Tensor) else gradOutput[0]
         gi = self.gradInput

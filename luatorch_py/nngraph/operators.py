@@ -74,7 +74,20 @@ def _node_sub(self, nxt):
     return NotImplemented
 
 
+_criterion_forward = Criterion.forward      # what Criterion.__call__ was (the base forward, as `__call__ = forward`)
+
+
+def _criterion_call(self, *args, **kw):
+    """``criterion(input, target)`` is forward, as before; called on nodes (Lua's ``crit({pred, target})``, which
+    nngraph turns into a ModuleFromCriterion node) it says what to write instead of failing on a missing target."""
+    if len(args) == 1 and not kw and _nodes(args[0]):
+        raise TypeError(f"{self!r}: a criterion called on nngraph nodes is its forward here, not a node; write "
+                        f"nn.ModuleFromCriterion(criterion)([prediction, target]) or [prediction, target] - criterion")
+    return _criterion_forward(self, *args, **kw)
+
+
 def install():
+    Criterion.__call__ = _criterion_call
     Module.__neg__ = _module_neg
     Module.__rsub__ = _module_rsub
     Module.__sub__ = _module_sub

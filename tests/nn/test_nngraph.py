@@ -713,3 +713,85 @@ def test_nest():
     for bad in (None, [], 3, [in1, 'x']):
         with pytest.raises(TypeError):
             nngraph.nest(bad)
+
+
+def test_unused_input_named():
+    # Lua reports an unused input as "1 of split(2) outputs ... are unused", a split the user never made
+    x, y, z = nn.Identity()(), nn.Identity()(), nn.Identity()()
+    nn.Tanh()(y)        # y has a consumer, but it reaches no output
+    with pytest.raises(ValueError, match=r'no output depends on inputs\[1\] \(of 3 inputs\)'):
+        nn.gModule([x, y, z], [nn.CAddTable()([x, z])])
+    a, b, c = nn.Identity()(), nn.Identity()(), nn.Identity()()
+    with pytest.raises(ValueError, match=r'no output depends on inputs\[0\], inputs\[2\]'):
+        nn.gModule([a, b, c], [nn.Tanh()(b)])
+
+
+def test_cycle_named():
+    a = nn.Identity()()
+    b = nn.Linear(2, 2)(a)
+    c = nn.Tanh()(b)
+    b.add(c, True)      # c is also an input of b: b -> c -> b
+    with pytest.raises(ValueError, match='the graph has a cycle'):
+        nn.gModule([a], [c])
+
+
+def test_accGradParameters_needs_updateGradInput():
+    x = nn.Identity()()
+    g = nn.gModule([x], [nn.Linear(3, 2)(x)])
+    a, go = torch.fromNumpy(rnd(4, 3, seed=21)), torch.fromNumpy(rnd(4, 2, seed=22))
+    g.forward(a)
+    with pytest.raises(RuntimeError, match='accGradParameters needs the node gradients of an updateGradInput'):
+        g.accGradParameters(a, go)
+    # after updateGradInput it runs, and after clearState it says so again
+    g.zeroGradParameters()
+    g.updateGradInput(a, go)
+    g.accGradParameters(a, go, 0.5)
+    lin = g.modules[1]
+    assert np.allclose(lin.gradWeight.numpy(), 0.5 * go.numpy().T @ a.numpy())
+    assert np.allclose(lin.gradBias.numpy(), 0.5 * go.numpy().sum(0))
+    g.clearState()
+    with pytest.raises(RuntimeError, match='call backward'):
+        g.accGradParameters(a, go)
+
+
+def test_module_from_criterion_table_target_named():
+    a, b, t1, t2 = (nn.Identity()() for _ in range(4))
+    crit = nn.ParallelCriterion().add(nn.MSECriterion()).add(nn.MSECriterion())
+    loss = nn.ModuleFromCriterion(crit)([nngraph.nest([a, b]), nngraph.nest([t1, t2])])
+    g = nn.gModule([a, b, t1, t2], [loss])
+    x = [torch.fromNumpy(rnd(2, 3, seed=s)) for s in (31, 32, 33, 34)]
+    out = g.forward(x)      # forward works (as in Lua): the sum of both losses
+    ref = sum(((x[i].numpy() - x[i + 2].numpy()) ** 2).mean() for i in (0, 1))
+    assert np.isclose(out[0], ref)
+    # Lua fails in resizeAs(target); here it was an IndexError in the nest node's gradient
+    with pytest.raises(TypeError, match='ModuleFromCriterion: backward expected the target to be a tensor'):
+        g.backward(x, torch.ones(1))
+
+
+def test_calls_on_nodes_name_the_module():
+    p, t = nn.Identity()(), nn.Identity()()
+    # Lua's crit({pred, target}) makes a ModuleFromCriterion node; here it said "missing argument 'target'"
+    with pytest.raises(TypeError, match=r'nn.MSECriterion.*called on nngraph nodes.*ModuleFromCriterion'):
+        nn.MSECriterion()([p, t])
+    assert nn.MSECriterion()(torch.ones(3), torch.zeros(3)) == 1.0     # a criterion's call is still forward
+    # a list mixing nodes and tensors names the module called, not nn.gModule
+    with pytest.raises(TypeError, match=r'^nn.CAddTable called on nngraph nodes: inputs\[1\] should be an '):
+        nn.CAddTable()([p, torch.ones(2)])
+
+
+def test_bad_gModule_arguments_leave_the_nodes_usable():
+    # the outputs were connected before the inputs were checked: the corrected call then failed with
+    # "node declared on ... does not connect to the gModule's output"
+    x = nn.Identity()()
+    h = nn.Linear(3, 2)(x)
+    with pytest.raises(TypeError, match='forget a second set of parentheses'):
+        nn.gModule([nn.Identity()], [h])
+    with pytest.raises(ValueError, match='no inputs are not supported'):
+        nn.gModule([], [h])
+    with pytest.raises(TypeError, match=r'outputs\[1\] is None'):
+        nn.gModule([x], [h, None])
+    g = nn.gModule([x], [h])
+    a = torch.fromNumpy(rnd(4, 3, seed=41))
+    lin = g.modules[1]
+    assert np.allclose(g.forward(a).numpy(), a.numpy() @ lin.weight.numpy().T + lin.bias.numpy())
+    assert h.data.reverseMap == {g.outnode: True}
