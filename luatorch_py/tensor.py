@@ -416,6 +416,8 @@ class Tensor(RefCounted):
         """Torch7's sub(d0start, d0end, d1start, d1end, ...): inclusive 0-based bounds, negative from the end."""
         if len(bounds) % 2:
             raise ValueError("sub: expected start/end pairs")
+        if not all(isinstance(b, numbers.Integral) for b in bounds):     # (as narrow's; numpy's words leaked)
+            raise TypeError(f"sub: expected integer bounds, got {bounds!r:.60}")
         idx = []
         for d in range(len(bounds) // 2):
             n = self._a.shape[d]
@@ -557,15 +559,18 @@ class Tensor(RefCounted):
             return _repeat_into(self, args[0], args[1:])
         return _repeat_into(type(self)(), self, args)
 
-    def _each(self, what, *others):
-        """Host copies of self and ``others`` as flat arrays in row-major order (Torch7's TH_TENSOR_APPLY order),
-        checking the element counts match."""
+    def _check_counts(self, what, others):
         for o in others:
             if not isinstance(o, Tensor):
                 raise TypeError(f"{what}: expected a tensor, got {type(o).__name__}")
             if o._a.size != self._a.size:
                 raise ValueError(f"{what}: the tensors have {self._a.size} and {o._a.size} elements (sizes "
                                  f"{_sizestr(self.shape)} and {_sizestr(o.shape)}); expected as many")
+
+    def _each(self, what, *others):
+        """Host copies of self and ``others`` as flat arrays in row-major order (Torch7's TH_TENSOR_APPLY order),
+        checking the element counts match."""
+        self._check_counts(what, others)
         return [backend.to_numpy(t._a).reshape(-1).tolist() for t in (self,) + others]
 
     def _put_each(self, values, changed, what):
@@ -585,6 +590,8 @@ class Tensor(RefCounted):
     def _call_each(self, what, fn, *others):
         """fn(x, *ys) for each element x of self and the elements ys of ``others`` in order; the values it returns
         (not None) replace self's elements.  Returns self."""
+        if not self._info.cuda and not any(getattr(o, '_info', self._info).cuda for o in others):
+            return self._call_each_cpu(what, fn, others)
         vals, *ovals = self._each(what, *others)
         changed = False
         for i, args in enumerate(zip(vals, *ovals)):
@@ -592,6 +599,33 @@ class Tensor(RefCounted):
             if r is not None:
                 vals[i], changed = r, True
         return self._put_each(vals, changed, what)
+
+    def _call_each_cpu(self, what, fn, others):
+        """_call_each on the CPU as TH_TENSOR_APPLY runs: each element read just before fn's call and its value
+        written right after, so that a view overlapping itself (expand) or the others (x.narrow(0, 1, n - 1).map(
+        x.narrow(0, 0, n - 1), f): a running sum), or a fn writing to them, sees the values written so far."""
+        self._check_counts(what, others)
+        g = [t._a.item for t in (self,) + tuple(others)]   # (flat row-major positions: Torch7's order, any strides)
+        put = self._a.flat.__setitem__                      # (writes through to self's memory)
+        call = (lambda i: fn(g[0](i))) if len(g) == 1 else (lambda i: fn(g[0](i), g[1](i))) if len(g) == 2 else \
+            (lambda i: fn(g[0](i), g[1](i), g[2](i)))
+        if self._info.is_floating:
+            convert = float
+        else:                           # C's conversion: truncate toward zero, then wrap to the type's width
+            lo, hi = int(np.iinfo(self._info.dtype).min), int(np.iinfo(self._info.dtype).max)
+
+            def convert(r):
+                v = int(r)
+                return v if lo <= v <= hi else (v - lo) % (hi - lo + 1) + lo
+        for i in range(self._a.size):
+            r = call(i)
+            if r is not None:
+                try:
+                    r = convert(r)
+                except (TypeError, ValueError, OverflowError) as e:
+                    raise TypeError(f"{what}: the function must return numbers (or None), got {e}") from None
+                put(i, r)
+        return self
 
     def apply(self, fn):
         """Call ``fn(x)`` on every element in order; a value it returns (not None) replaces the element.

@@ -1021,11 +1021,21 @@ def _mask(self, mask, what):
     if not isinstance(mask, Tensor) or mask._info.dtype != np.uint8:
         raise TypeError(f"{what}: expected a ByteTensor mask, got "
                         f"{mask._info.name if isinstance(mask, Tensor) else type(mask).__name__}")
-    return _operand(self, mask, what) != 0
+    a = _operand(self, mask, what)
+    if a.size and int(a.max()) > 1:      # TH: "Mask tensor can take 0 and 1 values only"
+        raise ValueError(f"{what}: the mask holds {int(a.max())}; a mask takes 0 and 1 values only")
+    return a != 0
+
+
+def _fill_value(self, value, what):
+    """value as TH's `real` argument: a number (numpy would store None as NaN and '3' as 3.0), converted to an
+    integer tensor's type as C does (-1 in a ByteTensor is 255, where numpy raises OverflowError)."""
+    _want_number(self, value, what)
+    return value if self._info.dtype.kind == 'f' else _scalar_for(self, value)
 
 
 def maskedFill(self, mask, value):
-    self._a[_mask(self, mask, 'maskedFill')] = value
+    self._a[_mask(self, mask, 'maskedFill')] = _fill_value(self, value, 'maskedFill')
     return self
 
 
@@ -1041,7 +1051,7 @@ def maskedCopy(self, mask, src):
     n = int(m.sum())
     if src._a.size < n:
         raise ValueError(f"maskedCopy: the mask selects {n} elements, the source has only {src._a.size}")
-    self._a[m] = src._a.reshape(-1)[:n]
+    self._a[m] = backend.to_device(src._a.reshape(-1)[:n], self._info.cuda)     # (src on either device, as copy)
     return self
 
 
@@ -1054,7 +1064,10 @@ def _index(self, dim, index, what):
         if backend.is_cuda_array(ia) != self._info.cuda:
             ia = backend.to_device(ia, self._info.cuda)
     else:
-        ia = _xp(self).asarray(index, dtype=np.int64).reshape(-1)
+        ia = index if backend.is_cuda_array(index) else np.asarray(index)
+        if ia.size and ia.dtype.kind not in 'iu':      # (asarray(..., int64) truncated [0.7] to row 0)
+            raise TypeError(f"{what}: expected a LongTensor or ints (0-based indices), got {index!r:.40}")
+        ia = _xp(self).asarray(ia, dtype=np.int64).reshape(-1)
     n = self._a.shape[d]
     if ia.size and (int(ia.min()) < 0 or int(ia.max()) >= n):
         raise IndexError(f"{what}: index out of range for dim {d} of size {n} "
@@ -1084,7 +1097,7 @@ def _index_src(self, d, ia, src, what):
                              f"{_sizestr(shape)} ({ia.size} indices along dim {d} of the {self._info.name} of "
                              f"size {_sizestr(self.shape)})")
         a = a.reshape(shape)
-    return a
+    return backend.to_device(a, self._info.cuda)     # (src on either device, as copy's)
 
 
 def indexCopy(self, dim, index, src):
@@ -1096,7 +1109,7 @@ def indexCopy(self, dim, index, src):
 
 def indexFill(self, dim, index, value):
     d, ia = _index(self, dim, index, 'indexFill')
-    self._a[(slice(None),) * d + (ia,)] = value
+    self._a[(slice(None),) * d + (ia,)] = _fill_value(self, value, 'indexFill')
     return self
 
 
@@ -1119,9 +1132,12 @@ def _gather_index(self, dim, index, what):
     if ia.shape[:d] + ia.shape[d + 1:] != self._a.shape[:d] + self._a.shape[d + 1:]:
         raise ValueError(f"{what}: index has size {_sizestr(ia.shape)}, the {self._info.name} has size "
                          f"{_sizestr(self.shape)}; they must match outside dim {d}")
+    if backend.is_cuda_array(ia) != self._info.cuda:     # (an index on either device, as _index's)
+        ia = backend.to_device(ia, self._info.cuda)
     n = self._a.shape[d]
     if ia.size and (int(ia.min()) < 0 or int(ia.max()) >= n):
-        raise IndexError(f"{what}: index out of range for dim {d} of size {n} (indices are 0-based)")
+        raise IndexError(f"{what}: index out of range for dim {d} of size {n} (got indices from {int(ia.min())} "
+                         f"to {int(ia.max())}; they are 0-based)")
     return d, ia
 
 
@@ -1134,12 +1150,14 @@ def gather(self, dim, index):
 def scatter(self, dim, index, src):
     """In place: self[index[i][j]][j] = src[i][j] for dim 0 (src a tensor or a number)."""
     d, ia = _gather_index(self, dim, index, 'scatter')
-    vals = src._a if isinstance(src, Tensor) else src
+    vals = backend.to_device(src._a, self._info.cuda) if isinstance(src, Tensor) else src
     if isinstance(src, Tensor) and (vals.ndim != ia.ndim or bool((np.array(vals.shape) < ia.shape).sum())):
         raise ValueError(f"scatter: the source has size {_sizestr(vals.shape if vals.size else ())}, expected at "
                          f"least the index's size {_sizestr(ia.shape)}")
     elif not isinstance(src, Tensor) and not _num(src):
         raise TypeError(f"scatter: expected a source tensor or a number, got {type(src).__name__}")
+    elif not isinstance(src, Tensor):
+        vals = _fill_value(self, src, 'scatter')
     backend.put_along_axis(self._a, ia, vals if _num(vals) else vals[tuple(slice(0, n) for n in ia.shape)], d)
     return self
 

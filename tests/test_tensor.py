@@ -953,6 +953,106 @@ def test_index_gather_scatter_shape_checks(device):
     assert x.gather(1, long([[0, 0, 2, 2], [1, 1, 1, 1]], device)).tolist() == [[1, 1, 3, 3], [2, 2, 2, 2]]
 
 
+def test_masked_index_scatter_fill_values_convert_as_c(device):
+    # maskedFill / indexFill / scatter stored the number with numpy's rules: -1 or 300 in a ByteTensor raised
+    # OverflowError, None became NaN and '3' became 3.0 (TH takes the value as `real`, converted as C)
+    m = byte([1, 0, 1], device)
+    assert T([1, 2, 3], device, 'Byte').maskedFill(m, -1).tolist() == [255, 2, 255]
+    assert T([1, 2, 3], device, 'Byte').indexFill(0, long([1], device), 300).tolist() == [1, 44, 3]
+    assert T([[1, 2], [3, 4]], device, 'Byte').scatter(1, long([[1], [0]], device), -2).tolist() == \
+        [[1, 254], [254, 4]]
+    assert T([1, 2], device, 'Int').indexFill(0, long([0], device), 2 ** 32 + 7).tolist() == [7, 2]
+    assert T([1, 2], device, 'Long').maskedFill(byte([0, 1], device), -2.7).tolist() == [1, -2]
+    with pytest.raises(ValueError, match='cannot store nan in a torch.*LongTensor'):
+        T([1, 2], device, 'Long').maskedFill(byte([0, 1], device), float('nan'))
+    for fill in (lambda x: x.maskedFill(byte([1, 0, 1], device), None),
+                 lambda x: x.indexFill(0, long([0], device), '3')):
+        x = T([1, 2, 3], device)
+        with pytest.raises(TypeError, match='Fill: expected a number'):
+            fill(x)
+        assert x.tolist() == [1, 2, 3]
+
+
+def test_masks_take_0_and_1_only(device):
+    # TH: "Mask tensor can take 0 and 1 values only"; a 2 was read as 1
+    x = T([1, 2, 3], device)
+    for call in (lambda: x.maskedFill(byte([2, 0, 0], device), 9), lambda: x.maskedSelect(byte([0, 0, 7], device)),
+                 lambda: x.maskedCopy(byte([1, 2, 0], device), T([7, 8, 9], device))):
+        with pytest.raises(ValueError, match=r'masked\w+: the mask holds \d; a mask takes 0 and 1 values only'):
+            call()
+    assert x.tolist() == [1, 2, 3]
+
+
+def test_gather_scatter_out_of_range_names_the_indices(device):
+    x = T(X, device)
+    with pytest.raises(IndexError, match=r'gather: index out of range for dim 1 of size 3 \(got indices from 0 to 3; '
+                                         r'they are 0-based\)'):
+        x.gather(1, long([[3], [0]], device))
+    with pytest.raises(IndexError, match=r'scatter: .* dim 0 of size 2 \(got indices from -1 to 1; they are 0'):
+        x.scatter(0, long([[-1, 1, 0]], device), 0)
+
+
+@pytest.mark.gpu
+def test_index_and_source_tensors_from_the_other_device():
+    # an index or source on the other device reached numpy/CuPy as it was: CuPy's "Unsupported type" or
+    # "Implicit conversion" errors (indices for index/indexAdd already moved; now gather/scatter's and every source)
+    x, cx = T(X), T(X, 'cuda')
+    assert x.gather(1, long([[2], [0]], 'cuda')).tolist() == [[3], [4]]
+    assert x.clone().scatter(1, long([[2], [0]], 'cuda'), T([[7], [8]], 'cuda')).tolist() == [[1, 5, 7], [8, 2, 6]]
+    assert cx.clone().scatter(1, long([[2], [0]], 'cpu'), T([[7], [8]])).tolist() == [[1, 5, 7], [8, 2, 6]]
+    assert x.clone().indexCopy(0, long([1], 'cpu'), T([[7, 8, 9]], 'cuda')).tolist() == [[1, 5, 3], [7, 8, 9]]
+    assert x.clone().indexAdd(0, long([1], 'cpu'), T([[7, 8, 9]], 'cuda')).tolist() == [[1, 5, 3], [11, 10, 15]]
+    assert cx.clone().indexAdd(0, long([1], 'cpu'), T([[7, 8, 9]])).tolist() == [[1, 5, 3], [11, 10, 15]]
+    assert x.clone().maskedCopy(byte([[1, 0, 0], [0, 0, 1]], 'cpu'), T([7, 8], 'cuda')).tolist() == \
+        [[7, 5, 3], [4, 2, 8]]
+
+
+def test_apply_map_write_each_value_before_the_next_call():
+    # TH_TENSOR_APPLY writes fn's value at once, so later calls see it; all values were written at the end, after
+    # every call had read the old ones (an expanded counter stayed 1, a running-sum map gave pairwise sums, and a
+    # write fn made to the tensor was overwritten by the stale values)
+    x = torch.zeros(1).expand(3)
+    x.apply(lambda v: v + 1)
+    assert x.tolist() == [3, 3, 3] and x.storage().tolist() == [3]
+    t = torch.Tensor([1, 1, 1, 1])
+    t.narrow(0, 1, 3).map(t.narrow(0, 0, 3), lambda a, b: a + b)
+    assert t.tolist() == [1, 2, 3, 4]
+    y = torch.Tensor([1, 2, 3])
+
+    def fn(v):
+        y[2] = 100
+        return v
+    y.apply(fn)
+    assert y.tolist() == [1, 2, 100]
+    z = torch.range(1, 6).view(2, 3).t()                # non-contiguous: Torch7's order, written through
+    z.map2(torch.range(1, 6), torch.ones(6), lambda a, b, c: a * 10 + b + c)
+    assert z.tolist() == [[12, 43], [24, 55], [36, 67]] and z.storage().tolist() == [12, 24, 36, 43, 55, 67]
+    b = torch.LongTensor([1])
+    b.apply(lambda v: 2 ** 63 + 5)                      # wraps as C's conversion, as 300 in a ByteTensor does
+    assert b.tolist() == [-2 ** 63 + 5]
+
+
+def test_sub_names_bounds_that_are_not_integers():
+    # numpy's "slice indices must be integers" and "'<' not supported between 'str' and 'int'" leaked out
+    x = torch.range(1, 6).view(2, 3)
+    for bounds in ((0, 1.0), (0, '1'), (0, 1, None, 2)):
+        with pytest.raises(TypeError, match=r'sub: expected integer bounds, got \(0, '):
+            x.sub(*bounds)
+    assert x.sub(0, -1, -2, -1).tolist() == [[2, 3], [5, 6]]
+
+
+def test_index_lists_hold_ints_only():
+    # a list was cast to int64 as it came: [0.7] picked row 0, ['1'] row 1 and None leaked int()'s message
+    x = torch.Tensor([[1, 2], [3, 4]])
+    for bad in ([0.7], ['1'], [True], None):
+        with pytest.raises(TypeError, match='index: expected a LongTensor or ints'):
+            x.index(0, bad)
+    with pytest.raises(TypeError, match='indexFill: expected a LongTensor or ints'):
+        x.indexFill(1, [1.5], 0)
+    assert x.index(1, [1, 0]).tolist() == [[2, 1], [4, 3]] and x.index(0, np.array([1])).tolist() == [[3, 4]]
+    assert x.index(0, []).tolist() == []
+
+
 def test_bad_argument_types_raise_clear_errors():
     # numpy's / Python's own messages (UFuncTypeError, AttributeError, AxisError, "slice indices must be
     # integers") leaked out, and pow(None) filled the tensor with NaN
