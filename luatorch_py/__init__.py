@@ -76,3 +76,6 @@ __version__ = '0.1.0'
 
 # the subpackages, as torch.nn / torch.optim (imported last: they build on everything above)
 from . import nn, cutorch  # noqa: E402   (optim, data, save/load, ...: on first use, see __getattr__)
+# what `from luatorch_py import *` takes: every public name, save/load, File, ... too (those __getattr__ serves are not
+# in globals(), all that * takes without __all__; taking them loads their files)
+__all__ = sorted(n for n in globals() if not n.startswith('_')) + sorted(_LAZY_NAMES)

@@ -95,4 +95,4 @@ def _load_all():
         _all_loaded = True
 
 
-__all__ = sorted(_OWNER) + list(_SUBMODULES)
+__all__ = sorted(_OWNER) + list(_SUBMODULES) + ['REGISTRY']

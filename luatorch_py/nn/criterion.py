@@ -48,6 +48,12 @@ class Criterion(TypedObject):
         raise NotImplementedError(f"{type(self).__name__}: a criterion defines updateGradInput(input, target) (the "
                                   f"gradient, stored in self.gradInput); backward calls it")
 
+    def __sub__(self, other):
+        """``criterion - module``: nngraph's error naming both sides, as Module's (nngraph/operators.py replaces this
+        when nngraph loads)."""
+        from ..nngraph import operators
+        return operators._module_sub(self, other)
+
     def forward(self, input, target):
         return self.updateOutput(input, target)
 

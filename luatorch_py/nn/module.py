@@ -44,6 +44,8 @@ def _register(cls):
         cls.__torch_name__ = 'nn.' + cls.__name__ if builtin else f'{cls.__module__}.{cls.__qualname__}'
     name = cls.__torch_name__
     prev = REGISTRY.get(name)
+    if prev is None and not builtin:
+        prev = _unloaded_builtin(name)
     if prev is not None and prev is not cls and _builtin(prev) and not builtin:
         import warnings
         warnings.warn(f"{cls.__module__}.{cls.__qualname__}: __torch_name__ {name!r} is luatorch_py's "
@@ -52,6 +54,18 @@ def _register(cls):
                       f"{cls.__qualname__}, replace=True))", RuntimeWarning, stacklevel=3)
         return
     REGISTRY[name] = cls
+
+
+def _unloaded_builtin(name):
+    """luatorch_py's class of Lua name ``name`` when its file has not loaded yet (nn's files and nngraph load on first
+    use: see nn/__init__.py), loading it; else None.  (So that a user's class never takes a built-in's name.)"""
+    import importlib
+    from . import _OWNER
+    if name.startswith('nn.') and name[3:] in _OWNER:
+        importlib.import_module(_OWNER[name[3:]], __package__)
+    elif name.startswith('nngraph.'):
+        importlib.import_module('..nngraph', __package__)
+    return REGISTRY.get(name)
 
 
 _COUNTS_OK = None     # whether this Python counts references as _unheld expects (see _counts_as_expected)

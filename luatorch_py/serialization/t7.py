@@ -29,6 +29,7 @@ A Lua table used as a key of another table (nngraph's two-way maps) loads as a `
 compared by the table's identity.  Torch classes that are not nn modules (torch/graph's and nngraph's nodes, edges
 and graphs) are registered in ``OBJECT_CLASSES`` with ``registerObjectClass``.
 """
+import importlib
 import io
 import math
 import os
@@ -44,7 +45,10 @@ import numpy as np
 from .. import backend
 from ..storage import Storage
 from ..tensor import Tensor
-from . import classes
+# (not `from . import classes`, which waits for this package's __init__: a thread importing this file itself, as
+# nngraph's files do, while another imports the package, as torch.load's first use does, each waited for the other and
+# Python handed one a half-loaded module: ImportError)
+classes = importlib.import_module('.classes', __package__)
 
 TYPE_NIL = 0
 TYPE_NUMBER = 1
@@ -301,6 +305,9 @@ def registerObjectClass(name, cls):
     if not (isinstance(cls, type) and callable(getattr(cls, '__t7_setstate__', None))
             and callable(getattr(cls, '__t7_getstate__', None))):
         raise TypeError(f"registerObjectClass: {cls!r} needs __t7_setstate__ and __t7_getstate__ methods")
+    if cls.__module__.split('.')[0] != __name__.split('.')[0]:
+        # nngraph registers its classes (graph.Node, ...) when it loads, on first use: first, not over the user's
+        importlib.import_module('..nngraph', __package__)
     OBJECT_CLASSES[name] = cls
     cls.__torch_name__ = name
 

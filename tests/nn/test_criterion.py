@@ -787,3 +787,20 @@ def test_cross_entropy_squeezes_the_target():
         c = nn.CrossEntropyCriterion()
         assert c.forward(x, t) == pytest.approx(want, rel=1e-12)
         np.testing.assert_allclose(c.backward(x, t)._a, gwant, rtol=1e-12)
+
+
+def test_criterion_minus_module_before_nngraph_loaded():
+    """``criterion - module`` names both sides (nngraph's error) in a fresh process too, where nngraph has not
+    loaded yet (it was Python's bare 'unsupported operand' until something loaded nngraph)."""
+    import subprocess
+    import sys
+    code = ("from luatorch_py import nn\n"
+            "c = nn.MSECriterion()\n"
+            "for x in (nn.Linear(2, 3), 1):\n"
+            "    try:\n"
+            "        c - x\n"
+            "    except TypeError as e:\n"
+            "        print(str(e)[:60])\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
+    assert out[0] == 'nngraph: in `a - b` with b = nn.Linear(2 -> 3), a must be an'
+    assert out[1] == "unsupported operand type(s) for -: 'MSECriterion' and 'int'"

@@ -481,3 +481,23 @@ def test_share_with_another_structure_is_an_error():
     c.share(d, 'weight', 'bias')
     d.weight.fill(3)
     assert (c.weight.numpy() == 3).all() and 'bias' not in c.__dict__
+
+
+def test_explicit_builtin_name_warns_before_the_builtin_file_loaded():
+    """A user's class naming a built-in whose file has not loaded yet (nn's files load on first use) warns and
+    keeps the built-in, as when the file had loaded (it registered silently, the built-in replacing it later)."""
+    import subprocess
+    import sys
+    code = ("import sys, warnings\n"
+            "from luatorch_py import nn\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            "    class MyTanh(nn.Module):\n"
+            "        __torch_name__ = 'nn.Tanh'\n"
+            "    class MyJust(nn.Module):\n"
+            "        __torch_name__ = 'nngraph.JustTable'\n"
+            "print([str(x.message).split(':')[0] for x in w])\n"
+            "print(nn.REGISTRY['nn.Tanh'] is nn.Tanh, nn.REGISTRY['nngraph.JustTable'].__module__)\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
+    assert out[0] == "['__main__.MyTanh', '__main__.MyJust']"
+    assert out[1] == 'True luatorch_py.nngraph.modules'

@@ -362,3 +362,33 @@ def test_nn_files_and_save_load_load_on_first_use(tmp_path):
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
     assert out[0] == 'Node nn.Tanh True'
     assert out[1] == 'True True'
+
+
+def test_each_nn_file_loads_first_in_a_fresh_process():
+    """Every family file of nn, loaded by its first name before any other nn file (a file importing another that
+    imports it back broke only in that order, as nn.UpSampling first did)."""
+    from luatorch_py.nn import _WHERE
+    code = "import sys\nfrom luatorch_py import nn\nprint(getattr(nn, sys.argv[1]).__name__)\n"
+    firsts = [names.split()[0] for names in _WHERE.values()]
+    procs = [subprocess.Popen([sys.executable, '-c', code, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for name in firsts]
+    outs = [p.communicate() for p in procs]
+    assert [(name, out.strip(), err[-200:]) for name, (out, err) in zip(firsts, outs)] == \
+        [(name, name, '') for name in firsts]
+
+
+def test_star_imports_take_the_names_loaded_on_first_use():
+    """``from luatorch_py import *`` and ``from luatorch_py.nn import *`` bind what they bound when every file
+    loaded at import: save/load, File, Tester, CmdLine, T7Error; nn's classes and REGISTRY."""
+    code = ("g = {}\n"
+            "exec('from luatorch_py import *', g)\n"
+            "print(sorted(k for k in ('load', 'save', 'serialize', 'deserialize', 'T7Error', 'File', 'DiskFile',\n"
+            "                         'MemoryFile', 'Tester', 'TestSuite', 'CmdLine', 'nn', 'Tensor') if k in g))\n"
+            "print('type' in g)\n"       # (torch.type is served on use: it would shadow the builtin)
+            "exec('from luatorch_py.nn import *', g)\n"
+            "print(g['REGISTRY']['nn.Linear'] is g['Linear'], g['gModule'].__name__)\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
+    assert out[0] == str(sorted(['load', 'save', 'serialize', 'deserialize', 'T7Error', 'File', 'DiskFile',
+                                 'MemoryFile', 'Tester', 'TestSuite', 'CmdLine', 'nn', 'Tensor']))
+    assert out[1] == 'False'
+    assert out[2] == 'True gModule'

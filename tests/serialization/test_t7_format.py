@@ -566,3 +566,77 @@ def test_a_child_forked_while_another_thread_starts_a_load_loads():
     t.join()
     assert reap(pid, hung='the forked child hung at its first load') == 0
     assert torch.deserialize(os.read(r, 4096)) == {'a': [1, 2.5]}
+
+
+_PACKAGE_AND_T7_AT_ONCE = '''
+import importlib.abc, importlib.machinery, sys, threading, time
+import luatorch_py as torch
+in_package, in_t7 = threading.Event(), threading.Event()
+
+class Hold(importlib.abc.MetaPathFinder):
+    """serialization's __init__, run by the first thread, waits until the other has begun t7 itself."""
+    def find_spec(self, name, path, target=None):
+        if name not in ('luatorch_py.serialization', 'luatorch_py.serialization.t7'):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            if name.endswith('t7'):
+                in_t7.set()
+            else:
+                in_package.set()
+                in_t7.wait(5)
+                time.sleep(0.3)     # (t7, in the other thread, reaches its imports)
+            run(module)
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, Hold())
+errors = []
+def first(f):
+    try:
+        f()
+    except Exception as e:
+        errors.append(type(e).__name__)
+def graph():
+    in_package.wait(5)
+    first(lambda: torch.nn.gModule)
+ts = [threading.Thread(target=first, args=(lambda: torch.serialize,)), threading.Thread(target=graph)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(errors, torch.deserialize(torch.serialize([1, 2])), torch.nn.gModule.__name__)
+'''
+
+
+def test_first_save_load_and_nngraph_in_two_threads_at_once():
+    """One thread's first torch.serialize imports serialization's package while another's first nn.gModule imports
+    t7 itself (nngraph registers its objects there): t7 waited for the package, the package for t7, and Python
+    handed one a half-loaded t7 (ImportError: cannot import name 'save'; 1 run in ~100 without the wait forced)."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, '-c', _PACKAGE_AND_T7_AT_ONCE], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    assert out == '[] [1, 2] gModule\n'
+
+
+def test_register_object_class_before_nngraph_loaded_stays():
+    """A user's class registered for one of nngraph's Lua names (torch/graph's 'graph.Node') before nngraph has
+    loaded (it loads on first use) is not replaced by nngraph's own when it loads later."""
+    import subprocess
+    import sys
+    code = ("import luatorch_py as torch\n"
+            "from luatorch_py import nn\n"
+            "from luatorch_py.serialization import t7\n"
+            "class MyNode:\n"
+            "    def __t7_setstate__(self, fields, ctx):\n"
+            "        self.fields = fields\n"
+            "    def __t7_getstate__(self):\n"
+            "        return self.fields\n"
+            "t7.registerObjectClass('graph.Node', MyNode)\n"
+            "h = -nn.Tanh()\n"            # (loads nngraph, as nn.gModule or a torch.load naming an nn class)
+            "n = MyNode()\n"
+            "n.fields = {'id': 7}\n"
+            "back = torch.deserialize(torch.serialize(n))\n"
+            "print(t7.OBJECT_CLASSES['graph.Node'].__name__, type(back).__name__, back.fields)\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert out == "MyNode MyNode {'id': 7}\n"
