@@ -31,12 +31,12 @@ def __getattr__(name):
     if name == 'type':
         from .utils import type as torch_type
         return torch_type
-    import importlib
+    from ._fork import load        # (counted: a fork waits for it, see _fork.py)
     if name in _LAZY_SUBPACKAGES:     # torch.optim, torch.data, ...: imported when first used (import time, memory)
-        return importlib.import_module(f'{__name__}.{name}')
+        return load(f'{__name__}.{name}')
     where = _LAZY_NAMES.get(name)
     if where is not None:
-        value = getattr(importlib.import_module(where, __name__), name)
+        value = getattr(load(where, __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'luatorch_py' has no attribute {name!r}")

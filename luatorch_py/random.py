@@ -21,6 +21,8 @@ import threading
 
 import numpy as np
 
+from ._fork import hold_across_fork
+
 __all__ = ['Generator', 'manualSeed', 'seed', 'initialSeed', 'random', 'uniform', 'normal', 'exponential',
            'cauchy', 'logNormal', 'geometric', 'bernoulli', 'getRNGState', 'setRNGState', 'split_generator',
            'multinomial', 'multinomialAliasSetup', 'multinomialAlias']
@@ -439,9 +441,7 @@ def _after_fork_in_child():
     _default._lock = threading.RLock()
 
 
-if hasattr(os, 'register_at_fork'):
-    os.register_at_fork(before=lambda: _default._lock.acquire(), after_in_parent=lambda: _default._lock.release(),
-                        after_in_child=_after_fork_in_child)
+hold_across_fork(lambda: _default._lock, _after_fork_in_child)
 
 
 # -- Torch7's functions: an optional Generator first, else the global stream -----------------------------------

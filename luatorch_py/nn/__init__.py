@@ -5,7 +5,7 @@ imports linear.py), so that ``import luatorch_py`` compiles and keeps only what 
 ``__getattr__``).  ``nn.REGISTRY`` (Lua class name -> class, for torch.load) and torch.load itself import them all
 first, since a file may name any class.  Torch7's ``require 'nn'`` loads every file at once; nothing else differs.
 """
-import importlib
+from .._fork import load       # (importlib.import_module, counted: a fork waits for it)
 
 # where each name is defined: file (relative to this package, '..nngraph' for nngraph's) -> names
 _WHERE = {
@@ -68,9 +68,9 @@ _all_loaded = False
 def __getattr__(name):
     where = _OWNER.get(name)
     if where is not None:
-        value = getattr(importlib.import_module(where, __name__), name)
+        value = getattr(load(where, __name__), name)
     elif name in _SUBMODULES:
-        value = importlib.import_module('.' + name, __name__)
+        value = load('.' + name, __name__)
     elif name == 'REGISTRY':
         _load_all()
         from .module import REGISTRY as value
@@ -91,7 +91,7 @@ def _load_all():
     global _all_loaded
     if not _all_loaded:
         for where in _WHERE:
-            importlib.import_module(where, __name__)
+            load(where, __name__)
         _all_loaded = True
 
 

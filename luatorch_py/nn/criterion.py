@@ -20,7 +20,7 @@ from ..backend import array_module, gpu_loss
 from ..tensor import Tensor
 from ..storage import STORAGE_CLASSES
 from ..types import TYPES
-from .module import TypedObject, check_nonempty, pair_grad, resized, sizestr
+from .module import TypedObject, _nngraph, check_nonempty, pair_grad, resized, sizestr
 from .activation import LogSoftMax, Sigmoid
 
 _INF = float('inf')
@@ -51,8 +51,7 @@ class Criterion(TypedObject):
     def __sub__(self, other):
         """``criterion - module``: nngraph's error naming both sides, as Module's (nngraph/operators.py replaces this
         when nngraph loads)."""
-        from ..nngraph import operators
-        return operators._module_sub(self, other)
+        return _nngraph('operators')._module_sub(self, other)
 
     def forward(self, input, target):
         return self.updateOutput(input, target)

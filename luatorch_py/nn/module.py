@@ -10,7 +10,6 @@ files and are rebuilt when missing.
 import copy as _copy
 import math as _math
 import numbers
-import os as _os
 import sys as _sys
 import threading as _threading
 import weakref as _weakref
@@ -18,6 +17,7 @@ import weakref as _weakref
 import numpy as np
 
 from .. import backend
+from .._fork import hold_across_fork
 from ..storage import Storage
 from ..tensor import Tensor, as_tensor, default_info
 from ..types import TYPES, on_device, type_info
@@ -59,13 +59,19 @@ def _register(cls):
 def _unloaded_builtin(name):
     """luatorch_py's class of Lua name ``name`` when its file has not loaded yet (nn's files and nngraph load on first
     use: see nn/__init__.py), loading it; else None.  (So that a user's class never takes a built-in's name.)"""
-    import importlib
+    from .._fork import load
     from . import _OWNER
     if name.startswith('nn.') and name[3:] in _OWNER:
-        importlib.import_module(_OWNER[name[3:]], __package__)
+        load(_OWNER[name[3:]], __package__)
     elif name.startswith('nngraph.'):
-        importlib.import_module('..nngraph', __package__)
+        load('..nngraph', __package__)
     return REGISTRY.get(name)
+
+
+def _nngraph(name):
+    """nngraph's module ``name``, loaded on first use (counted: see _fork.py)."""
+    from .._fork import load
+    return load('..nngraph.' + name, __package__)
 
 
 _COUNTS_OK = None     # whether this Python counts references as _unheld expects (see _counts_as_expected)
@@ -144,9 +150,7 @@ def _after_fork_in_child():
     _filling = 0
 
 
-if hasattr(_os, 'register_at_fork'):
-    _os.register_at_fork(before=lambda: _fill_lock.acquire(), after_in_parent=lambda: _fill_lock.release(),
-                         after_in_child=_after_fork_in_child)
+hold_across_fork(lambda: _fill_lock, _after_fork_in_child)
 
 
 class LazyField:
@@ -470,12 +474,12 @@ class Module(TypedObject):
     def __neg__(self):
         """nngraph's ``-module``, an input node (nngraph/operators.py, which replaces this when nngraph loads: a
         script may start a graph with it before anything else has loaded nngraph)."""
-        from ..nngraph import operators
+        operators = _nngraph('operators')
         return operators._module_neg(self)
 
     def __sub__(self, other):
         """nngraph's ``module - x``: an error naming both sides (nngraph/operators.py, as for ``__neg__``)."""
-        from ..nngraph import operators
+        operators = _nngraph('operators')
         return operators._module_sub(self, other)
 
     def __call__(self, *args, gradOutput=None):
@@ -485,8 +489,7 @@ class Module(TypedObject):
         x = args[0] if args else None
         if not args or getattr(type(x), '__torch_name__', None) == 'nngraph.Node' or (
                 isinstance(x, (list, tuple)) and x and getattr(type(x[0]), '__torch_name__', None) == 'nngraph.Node'):
-            from ..nngraph.gmodule import call_module
-            return call_module(self, args, gradOutput)
+            return _nngraph('gmodule').call_module(self, args, gradOutput)
         if len(args) > 2 or (len(args) == 2 and gradOutput is not None):
             raise TypeError(f"{self!r}: called with {len(args)} arguments; expected module(input) or "
                             f"module(input, gradOutput)")

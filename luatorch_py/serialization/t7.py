@@ -49,6 +49,7 @@ from ..tensor import Tensor
 # nngraph's files do, while another imports the package, as torch.load's first use does, each waited for the other and
 # Python handed one a half-loaded module: ImportError)
 classes = importlib.import_module('.classes', __package__)
+from .. import _fork  # noqa: E402
 
 TYPE_NIL = 0
 TYPE_NUMBER = 1
@@ -307,7 +308,7 @@ def registerObjectClass(name, cls):
         raise TypeError(f"registerObjectClass: {cls!r} needs __t7_setstate__ and __t7_getstate__ methods")
     if cls.__module__.split('.')[0] != __name__.split('.')[0]:
         # nngraph registers its classes (graph.Node, ...) when it loads, on first use: first, not over the user's
-        importlib.import_module('..nngraph', __package__)
+        _fork.load('..nngraph', __package__)
     OBJECT_CLASSES[name] = cls
     cls.__torch_name__ = name
 
@@ -689,9 +690,7 @@ def _after_fork_in_child():
     _stack_lock = threading.Lock()
 
 
-if hasattr(os, 'register_at_fork'):
-    os.register_at_fork(before=lambda: _stack_lock.acquire(), after_in_parent=lambda: _stack_lock.release(),
-                        after_in_child=_after_fork_in_child)
+_fork.hold_across_fork(lambda: _stack_lock, _after_fork_in_child)
 
 
 class _deep_stack:

@@ -1,6 +1,7 @@
 """The CPU hot path of training (issue 10): bounded scratch in backend.addmm / sub_scaled, Linear's one-pass
 backward, the parameters() dispatch of zeroGradParameters / updateParameters, and the lazily loaded kernel modules.
 Every fast path is checked against the plain computation it replaces."""
+import os
 import subprocess
 import sys
 
@@ -392,3 +393,33 @@ def test_star_imports_take_the_names_loaded_on_first_use():
                                  'MemoryFile', 'Tester', 'TestSuite', 'CmdLine', 'nn', 'Tensor']))
     assert out[1] == 'False'
     assert out[2] == 'True gModule'
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='needs os.fork')
+def test_fork_while_another_thread_loads_a_file_on_first_use():
+    """A child forked while another thread imported a file on its first use (nn.Inception, nngraph, torch.load)
+    inherited that file's import lock, held by a thread it does not have: its own first use waited forever (30 of
+    30 runs).  The fork now waits for first-use imports under way (luatorch_py/_fork.py)."""
+    code = (
+        "import os, sys, threading, time\n"
+        "import luatorch_py as torch\n"
+        "from luatorch_py import nn\n"
+        "t = threading.Thread(target=lambda: (nn.Inception, nn.gModule, torch.load, torch.optim.adam))\n"
+        "t.start()\n"
+        "time.sleep(float(sys.argv[1]))\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    nn.Inception; nn.gModule; torch.load; torch.optim.adam\n"
+        "    os._exit(0)\n"
+        "t.join()\n"
+        "deadline = time.monotonic() + 20\n"
+        "while time.monotonic() < deadline:\n"
+        "    done, st = os.waitpid(pid, os.WNOHANG)\n"
+        "    if done:\n"
+        "        print('exit', os.waitstatus_to_exitcode(st)); sys.exit(0)\n"
+        "    time.sleep(0.02)\n"
+        "os.kill(pid, 9)\n"
+        "print('hung')\n")
+    for delay in ('0', '0.01', '0.03'):
+        p = subprocess.run([sys.executable, '-c', code, delay], capture_output=True, text=True, timeout=120)
+        assert p.stdout.strip() == 'exit 0' and 'Exception ignored' not in p.stderr, (delay, p.stdout, p.stderr)
