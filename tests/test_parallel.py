@@ -170,3 +170,13 @@ def test_a_run_interrupted_while_waiting_leaves_the_next_runs_whole(threads, mon
     t.start()
     t.join(10)
     assert not t.is_alive() and out.tolist() == [2.0] * 10
+
+
+def test_set_threads_is_reachable_right_after_import():
+    """README's ``luatorch_py.backend.parallel.set_threads(n)`` in a fresh process, before any nn file that imports
+    backend.parallel has loaded (nn loads its files on first use: it raised AttributeError)."""
+    code = ("import luatorch_py\n"
+            "luatorch_py.backend.parallel.set_threads(3)\n"
+            "print(luatorch_py.backend.parallel.get_threads())\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert out == '3\n'

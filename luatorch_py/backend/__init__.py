@@ -383,3 +383,6 @@ def _lazy_submodules(*names):
 
 
 _lazy_submodules('gpu_conv', 'gpu_elementwise', 'gpu_loss', 'gpu_optim', 'gpu_pool')
+# (loaded with the package, as when nn loaded whole: README's luatorch_py.backend.parallel.set_threads(n) needs it
+# before any nn file that imports it; it is small and imports nothing of ours at load)
+from . import parallel  # noqa: E402,F401
