@@ -8,6 +8,7 @@ import pytest
 
 import luatorch_py as torch
 from luatorch_py import threads
+from fresh import fresh_stdout
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_import_does_not_load_threadpoolctl_or_optional_deps():
     code = ("import sys, luatorch_py; "
             "print(sorted(m for m in ('threadpoolctl', 'tqdm', 'matplotlib', 'cupy', 'torchfile') "
             "if m in sys.modules))")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    out = fresh_stdout(code)
     assert out.strip() == '[]'
 
 

@@ -12,6 +12,7 @@ import luatorch_py as torch
 from luatorch_py import nn
 from luatorch_py.backend import parallel
 from forking import reap
+from fresh import fresh_stdout
 
 
 @pytest.fixture
@@ -178,5 +179,5 @@ def test_set_threads_is_reachable_right_after_import():
     code = ("import luatorch_py\n"
             "luatorch_py.backend.parallel.set_threads(3)\n"
             "print(luatorch_py.backend.parallel.get_threads())\n")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    out = fresh_stdout(code)
     assert out == '3\n'

@@ -1,12 +1,10 @@
 """luatorch_py.random's engine is numpy's MT19937, made at the first draw: seeding (init_genrand in Python) and the
 state bytes before it match numpy's legacy seeding, and ``import luatorch_py`` does not load numpy.random."""
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from luatorch_py import random as R
+from fresh import fresh_stdout
 
 
 @pytest.mark.parametrize('seed', [0, 1, 1234, 0xffffffff])
@@ -39,5 +37,5 @@ def test_import_leaves_numpy_random_out():
     code = ("import sys, luatorch_py; a = ('numpy.random' in sys.modules, 'hashlib' in sys.modules); "
             "luatorch_py.manualSeed(1); b = 'numpy.random' in sys.modules; luatorch_py.uniform(); "
             "print(*a, b, 'numpy.random' in sys.modules)")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    out = fresh_stdout(code)
     assert out.split() == ['False', 'False', 'False', 'True']

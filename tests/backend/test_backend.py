@@ -1,6 +1,5 @@
 """backend/: the lazily loaded kernel modules (__init__.py), and a capture belonging to its thread (capture.py)."""
-import subprocess
-import sys
+from fresh import fresh_stdout
 
 
 def test_threads_first_using_a_lazy_module_at_once_wait_for_it_whole():
@@ -34,7 +33,7 @@ def test_threads_first_using_a_lazy_module_at_once_wait_for_it_whole():
         "[t.start() for t in ts]\n"
         "[t.join() for t in ts]\n"
         "print(out)\n")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    out = fresh_stdout(code)
     assert out.strip() == str([1.0] * 6)
 
 

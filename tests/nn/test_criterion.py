@@ -6,6 +6,7 @@ import luatorch_py as torch
 from luatorch_py import nn
 
 from nn_helpers import J, TOL, L, DTYPES, TYPES, roundtrip, sigmoid
+from fresh import fresh_stdout
 
 EPS = 1e-12
 
@@ -792,8 +793,6 @@ def test_cross_entropy_squeezes_the_target():
 def test_criterion_minus_module_before_nngraph_loaded():
     """``criterion - module`` names both sides (nngraph's error) in a fresh process too, where nngraph has not
     loaded yet (it was Python's bare 'unsupported operand' until something loaded nngraph)."""
-    import subprocess
-    import sys
     code = ("from luatorch_py import nn\n"
             "c = nn.MSECriterion()\n"
             "for x in (nn.Linear(2, 3), 1):\n"
@@ -801,6 +800,6 @@ def test_criterion_minus_module_before_nngraph_loaded():
             "        c - x\n"
             "    except TypeError as e:\n"
             "        print(str(e)[:60])\n")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
+    out = fresh_stdout(code).split('\n')
     assert out[0] == 'nngraph: in `a - b` with b = nn.Linear(2 -> 3), a must be an'
     assert out[1] == "unsupported operand type(s) for -: 'MSECriterion' and 'int'"

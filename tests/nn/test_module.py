@@ -7,6 +7,7 @@ import luatorch_py as torch
 from luatorch_py import nn
 
 from nn_helpers import J, TOL, D, check_reloads, jac, rnd, roundtrip, sigmoid
+from fresh import fresh_stdout
 
 
 def mlp(seed=1):
@@ -486,8 +487,6 @@ def test_share_with_another_structure_is_an_error():
 def test_explicit_builtin_name_warns_before_the_builtin_file_loaded():
     """A user's class naming a built-in whose file has not loaded yet (nn's files load on first use) warns and
     keeps the built-in, as when the file had loaded (it registered silently, the built-in replacing it later)."""
-    import subprocess
-    import sys
     code = ("import sys, warnings\n"
             "from luatorch_py import nn\n"
             "with warnings.catch_warnings(record=True) as w:\n"
@@ -498,6 +497,6 @@ def test_explicit_builtin_name_warns_before_the_builtin_file_loaded():
             "        __torch_name__ = 'nngraph.JustTable'\n"
             "print([str(x.message).split(':')[0] for x in w])\n"
             "print(nn.REGISTRY['nn.Tanh'] is nn.Tanh, nn.REGISTRY['nngraph.JustTable'].__module__)\n")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
+    out = fresh_stdout(code).split('\n')
     assert out[0] == "['__main__.MyTanh', '__main__.MyJust']"
     assert out[1] == 'True luatorch_py.nngraph.modules'

@@ -10,6 +10,7 @@ import pytest
 
 import luatorch_py as torch
 from luatorch_py import backend, nn
+from fresh import fresh_stdout
 
 
 def R(*shape, seed=0, dtype=np.float64):
@@ -323,7 +324,7 @@ def test_kernel_modules_and_subpackages_load_on_first_use():
         "print('secrets' in t7.__dict__)\n"
         "print('luatorch_py.optim' in sys.modules, 'luatorch_py.data' in sys.modules)\n"
         "print(torch.optim.sgd.__name__, torch.data.load_mnist.__name__, 'luatorch_py.optim' in sys.modules)\n")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
+    out = fresh_stdout(code).split('\n')
     assert out[0] == str(['_LazyModule'] * 5)
     assert float(out[1]) == 1.0
     assert out[2] == 'module True'
@@ -349,7 +350,7 @@ def test_nn_files_and_save_load_load_on_first_use(tmp_path):
         "print(type(h).__name__, loaded('nngraph'))\n"
         f"torch.save({f!r}, h)\n"
         "print(loaded('serialization', 'nn.conv'), torch.Tester.__name__, torch.CmdLine.__name__)\n")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
+    out = fresh_stdout(code).split('\n')
     assert out[0] == '[]'
     assert out[1] == "['nn.linear'] True True"
     assert out[2] == "Node ['nngraph']"
@@ -360,7 +361,7 @@ def test_nn_files_and_save_load_load_on_first_use(tmp_path):
             "print(type(n).__name__, n.data.module, 'luatorch_py.nn.conv' in sys.modules)\n"
             "from luatorch_py import nn\n"
             "print(nn.REGISTRY['nn.SpatialConvolution'] is nn.SpatialConvolution, len(nn.REGISTRY) > 190)\n")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
+    out = fresh_stdout(code).split('\n')
     assert out[0] == 'Node nn.Tanh True'
     assert out[1] == 'True True'
 
@@ -388,7 +389,7 @@ def test_star_imports_take_the_names_loaded_on_first_use():
             "print('type' in g)\n"       # (torch.type is served on use: it would shadow the builtin)
             "exec('from luatorch_py.nn import *', g)\n"
             "print(g['REGISTRY']['nn.Linear'] is g['Linear'], g['gModule'].__name__)\n")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split('\n')
+    out = fresh_stdout(code).split('\n')
     assert out[0] == str(sorted(['load', 'save', 'serialize', 'deserialize', 'T7Error', 'File', 'DiskFile',
                                  'MemoryFile', 'Tester', 'TestSuite', 'CmdLine', 'nn', 'Tensor']))
     assert out[1] == 'False'

@@ -11,6 +11,7 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 from luatorch_py.serialization import T7Error, t7
+from fresh import fresh_stdout
 
 
 def i32(*v):
@@ -622,8 +623,6 @@ def test_first_save_load_and_nngraph_in_two_threads_at_once():
 def test_register_object_class_before_nngraph_loaded_stays():
     """A user's class registered for one of nngraph's Lua names (torch/graph's 'graph.Node') before nngraph has
     loaded (it loads on first use) is not replaced by nngraph's own when it loads later."""
-    import subprocess
-    import sys
     code = ("import luatorch_py as torch\n"
             "from luatorch_py import nn\n"
             "from luatorch_py.serialization import t7\n"
@@ -638,5 +637,5 @@ def test_register_object_class_before_nngraph_loaded_stays():
             "n.fields = {'id': 7}\n"
             "back = torch.deserialize(torch.serialize(n))\n"
             "print(t7.OBJECT_CLASSES['graph.Node'].__name__, type(back).__name__, back.fields)\n")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    out = fresh_stdout(code)
     assert out == "MyNode MyNode {'id': 7}\n"

@@ -1,0 +1,13 @@
+"""Code run in a fresh interpreter (imported as ``from fresh import fresh_stdout``; tests/conftest.py's folder is on
+sys.path): what a process sees before anything else has loaded -- the files nn loads on first use, import-time
+state -- which a test inside this pytest process, where much has loaded, cannot see."""
+import subprocess
+import sys
+
+
+def fresh_stdout(code, *args):
+    """The stdout of ``python -c code *args`` in a fresh interpreter; a nonzero exit fails with its stderr."""
+    p = subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True)
+    if p.returncode:
+        raise AssertionError(f"the fresh interpreter exited with {p.returncode}:\n{p.stderr}")
+    return p.stdout
