@@ -1022,7 +1022,9 @@ def _mask(self, mask, what):
         raise TypeError(f"{what}: expected a ByteTensor mask, got "
                         f"{mask._info.name if isinstance(mask, Tensor) else type(mask).__name__}")
     a = _operand(self, mask, what)
-    if a.size and int(a.max()) > 1:      # TH: "Mask tensor can take 0 and 1 values only"
+    # TH: "Mask tensor can take 0 and 1 values only"; cutorch takes any nonzero (its kernels cannot raise), and a
+    # check there would wait for the device
+    if not self._info.cuda and a.size and int(a.max()) > 1:
         raise ValueError(f"{what}: the mask holds {int(a.max())}; a mask takes 0 and 1 values only")
     return a != 0
 

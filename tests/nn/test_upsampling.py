@@ -9,7 +9,8 @@ import pytest
 import luatorch_py as torch
 from luatorch_py import nn
 
-from nn_helpers import D, J, L, TOL, check_gpu, check_reloads_fields, jac, roundtrip, rnd, to_cuda
+from nn_helpers import (D, J, L, TOL, check_gpu, check_reloads_fields, jac, roundtrip, rnd, steady_step_counts,
+                        to_cuda)
 
 
 # -- UpSampling ----------------------------------------------------------------------------------------------------
@@ -288,3 +289,21 @@ def test_linear_upsampling_to_the_same_size_copies(make):
     x = np.array([[[[1., np.inf, 2.], [3., 4., -np.inf]]]])
     np.testing.assert_array_equal(m.forward(x).numpy(), x)
     np.testing.assert_array_equal(m.backward(x, x).numpy(), x)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('shape, size', [((2, 3, 4, 4), {'oheight': 8, 'owidth': 7}),
+                                         ((1, 2, 3, 4, 4), {'odepth': 5, 'oheight': 8, 'owidth': 7})])
+def test_linear_backward_on_cuda_does_not_wait_for_the_device(shape, size):
+    # the CPU's test of the gradient for a NaN or inf (a sum read on the host) is left out on CUDA: no sync per step
+    import cupy
+    if not hasattr(cupy, '_counters'):
+        pytest.skip('a real CuPy: no sync counters (tests/fakecupy counts them)')
+    x = rnd(*shape).astype(np.float32)
+    cpu = nn.UpSampling(size, 'linear').float()
+    g = rnd(*cpu.forward(x).size()).astype(np.float32)
+    want = cpu.backward(x, g).numpy()
+    m = nn.UpSampling(size, 'linear').cuda()
+    xc, gc = to_cuda(x), to_cuda(g)
+    assert steady_step_counts(m, xc, gc, cupy._counters)[2] == 0
+    np.testing.assert_allclose(m.backward(xc, gc).float().numpy(), want, rtol=1e-5, atol=1e-6)
