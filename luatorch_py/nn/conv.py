@@ -455,6 +455,9 @@ class SpatialFullConvolution(_Convolution):
         self.gradWeight = self._tcls(nInputPlane, nOutputPlane, kH, kW)
         self.bias = self._tcls(nOutputPlane)
         self.gradBias = self._tcls(nOutputPlane)
+        # Torch7's buffer (Lua's backward of an [input, target] input resizes it: kept so that Lua can run a saved
+        # module)
+        self.ones = self._tcls()
         self.reset()
 
     def _fan_in(self):

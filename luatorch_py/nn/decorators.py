@@ -314,6 +314,10 @@ def _weightnorm_write(obj, f):
     f['modules'] = [c] + list(obj.modules[1:])
     if 'weightSize' not in f:
         f['weightSize'] = CPU_LONG_STORAGE(list(inner.weight._a.shape))
+    # Lua's buffers (made by its constructor; its read's updateWeight copies g into _scale, which must have g's size)
+    n = obj.g.nElement()
+    f.setdefault('_norm', obj._tcls(n).zero())
+    f.setdefault('_scale', obj._tcls(n).zero())
 
 
 def _weightnorm_read(f, version):

@@ -443,6 +443,8 @@ class Padding(Module):
         self.dim = dim
         self.pad = pad
         self.nInputDim = nInputDim
+        # Torch7's buffer (Lua's forward resizes it: kept so that Lua can run a saved module)
+        self.outputSize = CPU_LONG_STORAGE()
 
     def _where(self, x):
         if self.dim < 0:

@@ -41,6 +41,8 @@ VERSIONS = {
     'nn.BatchNormalization': 2,
     'nn.SpatialBatchNormalization': 2,
     'nn.VolumetricBatchNormalization': 2,
+    'nn.VolumetricMaxPooling': 2,       # (its read sets ceil_mode = false for version 1)
+    'nn.LookupTable': 4,
 }
 
 
@@ -284,6 +286,32 @@ def _lookup_write(obj, f):
     pv = f.get('paddingValue')
     if pv is None or (isinstance(pv, (int, float, np.integer)) and not isinstance(pv, bool) and pv < 0):
         f['paddingValue'] = 0
+
+
+# -- buffers Lua's methods use without creating them (Lua's constructors do; luatorch_py's modules keep none under
+# these names, and fields starting with `_` are not written): without them Lua's forward/backward/type() on the file
+# fails with "attempt to index field ... (a nil value)"
+@_writes('nn.Add')
+def _add_write(obj, f):
+    f.setdefault('_ones', obj._tcls(1).fill(1))     # (a batched forward reads its size(1))
+
+
+@_writes('nn.ClassSimplexCriterion')
+def _simplex_write(obj, f):
+    f.setdefault('_target', obj._tcls())
+
+
+@_writes('nn.MaskedSelect')
+def _maskedselect_write(obj, f):
+    # as Lua's MaskedSelect:type leaves them: CudaTensors for torch.CudaTensor, Long/Byte otherwise
+    cuda = obj._type == 'torch.CudaTensor'
+    long_cls = TENSOR_TYPES['torch.CudaTensor' if cuda else 'torch.LongTensor'].tensor_class
+    byte_cls = TENSOR_TYPES['torch.CudaTensor' if cuda else 'torch.ByteTensor'].tensor_class
+    f.setdefault('_maskIndices', long_cls())
+    f.setdefault('_maskIndexBuffer', long_cls())
+    f.setdefault('_maskIndexBufferCPU', TENSOR_TYPES['torch.FloatTensor'].tensor_class())
+    f.setdefault('_gradBuffer', obj._tcls())
+    f.setdefault('_gradMask', byte_cls())
 
 
 @_reads('nn.SpatialConvolution')

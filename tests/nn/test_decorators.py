@@ -128,6 +128,20 @@ def test_weight_norm_file_layout_and_reload(tmp_path):
     np.testing.assert_allclose(m2.forward(x).numpy(), m.forward(x).numpy(), rtol=1e-14)
 
 
+def test_weight_norm_file_has_the_buffers_lua_reads():
+    # Lua's WeightNorm:read calls updateWeight, which writes self._norm and copies g into self._scale: without them
+    # (fields starting with `_` are not written) Lua failed to load every WeightNorm saved here
+    m = nn.WeightNorm(nn.SpatialConvolution(2, 3, 3, 3), 1).double()
+    m.forward(T(rnd(2, 2, 5, 5)))
+    f = classes.lua_fields(m)
+    for k in ('_norm', '_scale'):
+        assert type(f[k]) is torch.DoubleTensor and f[k].shape == (2,), k     # g's size (viewIn[1])
+    assert m.float().g.nElement() == classes.lua_fields(m)['_scale'].nElement() == 2
+    assert type(classes.lua_fields(m)['_scale']) is torch.FloatTensor
+    back = torch.deserialize(torch.serialize(m))
+    assert '_norm' not in back.__dict__ and '_scale' not in back.__dict__     # Lua's buffers: dropped on loading
+
+
 def test_weight_norm_parameters_are_v_g_and_bias():
     m = nn.WeightNorm(nn.Linear(4, 2))
     p, g = m.parameters()

@@ -603,6 +603,48 @@ def test_lua_underscore_fields_are_dropped():
     assert '_input' not in m.__dict__ and m._type == 'torch.FloatTensor' and m._tcls is torch.FloatTensor
 
 
+def test_buffers_lua_reads_without_making_them_are_written():
+    # Lua's constructors make these and its methods use them unguarded ("attempt to index field ... (a nil value)"
+    # on the file without them): Add's batched forward, Padding's forward, SpatialFullConvolution's backward of an
+    # [input, target] input, ClassSimplexCriterion's forward, MaskedSelect's backward and type()
+    from luatorch_py.serialization import classes
+    add = nn.Add(4)
+    add.forward(R(3, 4))
+    f = classes.lua_fields(add)
+    assert type(f['_ones']) is torch.DoubleTensor and f['_ones'].tolist() == [1.0]
+    pad = nn.Padding(1, 2)
+    pad.forward(R(3, 4))
+    assert type(classes.lua_fields(pad)['outputSize']) is torch.LongStorage
+    conv = nn.SpatialFullConvolution(3, 2, 3, 3).float()
+    f = classes.lua_fields(conv)
+    assert type(f['ones']) is torch.FloatTensor and f['ones'].nElement() == 0
+    crit = nn.ClassSimplexCriterion(3)
+    assert type(classes.lua_fields(crit)['_target']) is torch.DoubleTensor
+    f = classes.lua_fields(nn.MaskedSelect().float())
+    assert [type(f[k]) for k in ('_maskIndices', '_maskIndexBuffer', '_maskIndexBufferCPU', '_gradBuffer',
+                                 '_gradMask')] == [torch.LongTensor, torch.LongTensor, torch.FloatTensor,
+                                                   torch.FloatTensor, torch.ByteTensor]
+    # a Lua file's own values are written back as they came; the `_` buffers are dropped on loading, as Lua's others
+    lua_pad = torch.deserialize(lua_object('nn.Padding', {'dim': 2, 'pad': 1, 'value': 0, 'index': 1,
+                                                          'outputSize': torch.LongStorage([3, 5])}))
+    assert classes.lua_fields(lua_pad)['outputSize'].tolist() == [3, 5]
+    back = torch.deserialize(torch.serialize(add))
+    assert '_ones' not in back.__dict__
+    np.testing.assert_array_equal(back.forward(np.ones((2, 4))).numpy(), add.forward(np.ones((2, 4))).numpy())
+
+
+def test_class_versions_are_torch7s():
+    # Lua's VolumetricMaxPooling:read sets ceil_mode = false in files of version 1: a ceil-mode pooling saved as
+    # V 1 computed smaller outputs in Lua
+    def version(m):
+        return torch.serialize(m)[12:15]      # after the type tag, the reference index and the string's length
+    assert version(nn.VolumetricMaxPooling(2, 2, 2).ceil()) == b'V 2'
+    assert version(nn.LookupTable(5, 2)) == b'V 4'
+    assert version(nn.VolumetricDilatedMaxPooling(2, 2, 2)) == b'V 1'     # its own version: 1, as in Lua
+    assert version(nn.Linear(2, 2)) == b'V 1'
+    assert torch.deserialize(torch.serialize(nn.VolumetricMaxPooling(2, 2, 2).ceil())).ceil_mode is True
+
+
 def test_class_nll_ignore_index_of_lua_padding_targets():
     # Lua's padding idiom, target 0 with ignoreIndex 0, is target -1 here (targets shift by one): a Lua file's 0 loads
     # as -1 (it stayed 0 and ignored Python's class 0, Lua's class 1) and -1 is written back as 0
