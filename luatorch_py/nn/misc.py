@@ -279,14 +279,14 @@ class CReLU(Sequential):
         self.add(JoinTable(1))
         self.add(ReLU(self.inplace))
 
-    def _flat(self, t):
+    def _flat_shape(self, t):      # (not _flat: getParameters keeps its record under that name)
         x = t._a
         batched = x.ndim == self.nInputDims + 1
         return batched, (x.shape[0] if batched else 1, -1)
 
     def updateOutput(self, input):
         t = self._coerce(input)
-        batched, flat = self._flat(t)
+        batched, flat = self._flat_shape(t)
         out = Sequential.updateOutput(self, t.view(flat) if t._a.flags.c_contiguous else t.contiguous().view(flat))
         shape = list(t._a.shape)
         shape[1 if batched else 0] *= 2
@@ -300,7 +300,7 @@ class CReLU(Sequential):
     def updateGradInput(self, input, gradOutput):
         t = self._coerce(input)
         g = self._coerce(gradOutput, 'gradOutput')
-        batched, flat = self._flat(t)
+        batched, flat = self._flat_shape(t)
         if not t._a.flags.c_contiguous:
             t = t.contiguous()
         if not g._a.flags.c_contiguous:

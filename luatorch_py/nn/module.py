@@ -319,31 +319,34 @@ class TypedObject:
         self._tcls = info.tensor_class
         return self
 
-    def float(self):
-        return self.type('torch.FloatTensor')
+    # (a tensorCache passed on, as Torch7's float(...): modules converted in several calls keep sharing)
+    def float(self, tensorCache=None):
+        return self.type('torch.FloatTensor', tensorCache)
 
-    def double(self):
-        return self.type('torch.DoubleTensor')
+    def double(self, tensorCache=None):
+        return self.type('torch.DoubleTensor', tensorCache)
 
-    def cuda(self):
-        return self.type('torch.CudaTensor')
+    def cuda(self, tensorCache=None):
+        return self.type('torch.CudaTensor', tensorCache)
 
-    def cudaDouble(self):
-        return self.type('torch.CudaDoubleTensor')
+    def cudaDouble(self, tensorCache=None):
+        return self.type('torch.CudaDoubleTensor', tensorCache)
 
-    def cpu(self):
-        return self.type(on_device(self._tinfo, False).name)
+    def cpu(self, tensorCache=None):
+        return self.type(on_device(self._tinfo, False).name, tensorCache)
 
     # -- copies ------------------------------------------------------------------------------------------
     def __getstate__(self):
-        """What a copy (clone, copy.deepcopy, pickle) takes: the fields less the hot-path caches (``_hot_*``) and
-        ``_feeds_next`` (arrays a module last met, e.g. its input; meaningless for the copy, which would copy them);
-        pending fields written first."""
+        """What a copy (clone, copy.deepcopy, pickle) takes: the fields less the hot-path caches (``_hot_*``),
+        ``_feeds_next`` (arrays a module last met, e.g. its input; meaningless for the copy, which would copy them) and
+        getParameters' record ``_flat`` (it checks the modules' dicts, which a copy would take as copies, not as the
+        copy's own: a field reassigned in the copy went unseen, and its updates to the old tensor); pending fields
+        written first."""
         self._settle()
         d = self.__dict__
         for k in d:
-            if k.startswith('_hot_') or k == '_feeds_next':
-                return {k: v for k, v in d.items() if not (k.startswith('_hot_') or k == '_feeds_next')}
+            if k.startswith('_hot_') or k in _NOT_COPIED:
+                return {k: v for k, v in d.items() if not (k.startswith('_hot_') or k in _NOT_COPIED)}
         return d
 
     def clone(self, *names):
@@ -357,11 +360,19 @@ class TypedObject:
         return self.__torch_name__
 
 
+_NOT_COPIED = ('_feeds_next', '_flat')      # (see __getstate__)
+
+
 def _convert(v, info, cache):
     """Convert tensors inside ``v`` (tensor, module, list, dict) to type ``info``, sharing via ``cache``."""
     if isinstance(v, Tensor):
         if v._info is info:
             return v
+        # one tensor held in two fields stays one tensor (Torch7's tensorCache[param]): getParameters re-points it
+        # for both, where two tensors over one storage would leave the field it does not list on the old storage
+        t = cache.get(('tensor', id(v)))
+        if t is not None and t._info is info:
+            return t
         st = v._s
         new_st = cache.get(id(st))
         if new_st is None:
@@ -375,6 +386,8 @@ def _convert(v, info, cache):
         t = info.tensor_class()
         if v.nElement():
             t.set(new_st, v.storageOffset(), v._a.shape, v._strides())
+        cache[('tensor', id(v))] = t
+        cache[('keep', ('tensor', id(v)))] = _weakref.ref(v, _forget(cache, ('tensor', id(v))))
         return t
     if isinstance(v, TypedObject):
         return v.type(info.name, cache)
@@ -542,11 +555,15 @@ class Module(TypedObject):
         for p, g in self._param_pairs:
             pt = d.get(p)
             if pt is not None:
+                gt = d.get(g)
+                if gt is None:      # (a KeyError or an AttributeError of None said nothing of which module)
+                    raise ValueError(f"{self!r}.updateParameters: expected a gradient {g!r} for its {p!r}, got none "
+                                     f"(give it one, e.g. module.{g} = module.{p}.clone().zero())")
                 pa = pt._a
                 if learningRate == 1 and type(pa) is np.ndarray:
-                    pa -= d[g]._a       # (sub_scaled's first branch, without its call: SGD with lr 1, e.g. XOR)
+                    pa -= gt._a         # (sub_scaled's first branch, without its call: SGD with lr 1, e.g. XOR)
                 else:
-                    backend.sub_scaled(pa, d[g]._a, learningRate, self._buffer, '_upd_' + p)
+                    backend.sub_scaled(pa, gt._a, learningRate, self._buffer, '_upd_' + p)
 
     def accUpdateGradParameters(self, input, gradOutput, lr):
         """Parameters -= lr * gradient of this input: Torch7's trick (``defaultAccUpdateGradParameters``), or, for
@@ -661,6 +678,9 @@ class Module(TypedObject):
         self._settle()
         other._settle()
         for name in names:
+            if not isinstance(name, str):       # (a list was an unhashable-type TypeError; a number, ignored)
+                raise TypeError(f"{self!r}.share: expected field names, each a str argument (share(m, 'weight', "
+                                f"'bias'), clone('weight', 'bias')), got {name!r} ({type(name).__name__})")
             mine, theirs = self.__dict__.get(name), other.__dict__.get(name)
             if isinstance(mine, Tensor):
                 # (Torch7 calls set(nil) there, an error); skipping it left a parameter silently unshared
@@ -797,9 +817,12 @@ def _flatten(tensors):
         mask = used[b:b + len(t._s)]
         flat[xp.asarray(newpos[b:b + len(t._s)][mask])] = t._s._data[xp.asarray(mask)]
     storage = info.storage_class(_data=flat)
-    for t in tensors:
-        off = int(newpos[base[id(t._s)] + t.storageOffset()]) if t.nElement() else 0
-        t.set(storage, off, t._a.shape, t._strides()) if t.nElement() else None
+    # every place first: a tensor listed twice (a module added twice to a container) is re-pointed by its first
+    # entry, and its second would look up the new storage
+    offs = [int(newpos[base[id(t._s)] + t.storageOffset()]) if t.nElement() else None for t in tensors]
+    for t, off in zip(tensors, offs):
+        if off is not None:
+            t.set(storage, off, t._a.shape, t._strides())
     return info.tensor_class(storage, 0, (n_used,), (1,)) if n_used else info.tensor_class()
 
 

@@ -210,6 +210,16 @@ def test_crelu(n_in, shape, tmp_path):
     assert m2.nInputDims == n_in and m2.inplace is False and len(m2.modules) == 3
 
 
+def test_crelu_forward_after_get_parameters():
+    """getParameters keeps its record in the module's ``_flat``: CReLU's own helper of that name was shadowed by it
+    (the next forward called None)."""
+    m = nn.CReLU(1)
+    p, g = m.getParameters()
+    assert p.nElement() == 0 and g.nElement() == 0
+    x = np.array([[1.0, -2.0], [-3.0, 4.0]])
+    np.testing.assert_array_equal(m.forward(T(x)).numpy(), [[1, 0, 0, 2], [0, 4, 3, 0]])
+
+
 # -- GatedLinearUnit -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('dim, shape', [(None, (3, 6)), (0, (4, 3)), (1, (2, 4, 3)), (None, (8,))])
 def test_gated_linear_unit(dim, shape, tmp_path):

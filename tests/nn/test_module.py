@@ -228,6 +228,40 @@ def test_get_parameters_with_shared_weights():
     assert net.get(1).weight.numpy()[0, 0] == 7
 
 
+def test_get_parameters_with_a_module_added_twice():
+    """Torch7's tying by adding one module twice: its tensors come twice in parameters(); flattened once (the first
+    entry re-pointed the tensor, and the second looked up the new storage: a KeyError)."""
+    torch.manualSeed(1)
+    lin = nn.Linear(3, 3)
+    net = nn.Sequential(lin, nn.Tanh(), lin)
+    w, b = lin.weight.numpy().copy(), lin.bias.numpy().copy()
+    flat, gflat = net.getParameters()
+    assert flat.nElement() == 12 and gflat.nElement() == 12
+    np.testing.assert_array_equal(flat.numpy(), np.concatenate([w.reshape(-1), b]))
+    assert lin.weight.storage() is flat.storage() and lin.gradBias.storage() is gflat.storage()
+    flat.numpy()[0] = 42
+    assert lin.weight.numpy()[0, 0] == 42
+
+
+def test_type_keeps_one_tensor_held_twice_one_tensor():
+    """A tensor held in two fields is one tensor after type() (Torch7's tensorCache[param]), so that getParameters,
+    re-pointing the field parameters() lists, moves the other field too (two tensors over one storage were left
+    apart: the other kept the old values)."""
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight, self.gradWeight = torch.Tensor(2, 2).fill(3), torch.Tensor(2, 2).zero()
+            self.bias, self.gradBias = torch.Tensor(2).fill(4), torch.Tensor(2).zero()
+            self.tied = self.weight
+
+    m = Tied().float()
+    assert m.tied is m.weight and m.weight.type() == 'torch.FloatTensor'
+    flat, _ = m.getParameters()
+    np.testing.assert_array_equal(flat.numpy(), [3, 3, 3, 3, 4, 4])
+    flat.fill(1)
+    np.testing.assert_array_equal(m.tied.numpy(), [[1, 1], [1, 1]])
+
+
 @pytest.mark.parametrize('how', ['add', 'insert', 'replace'])
 def test_a_layer_added_after_getParameters_is_zeroed_and_updated(how):
     """Torch7's fine-tuning idiom (net.modules[#net.modules] = nn.Linear(...)) or an add/insert after a getParameters
@@ -253,6 +287,49 @@ def test_a_layer_added_after_getParameters_is_zeroed_and_updated(how):
     np.testing.assert_array_equal(new.weight.numpy(), w - 0.5)
 
 
+@pytest.mark.parametrize('copy', ['clone', 'pickle'])
+def test_a_field_reassigned_in_a_copy_made_after_getParameters_is_updated(copy):
+    """A copy of a net that had getParameters: a weight assigned in the copy afterwards is zeroed and updated by the
+    copy's zeroGradParameters / updateParameters (the copied record of the flat vectors checked copies of the
+    original's field dicts, not the copy's own, and kept updating the old weight)."""
+    import pickle
+    net = mlp()
+    net.getParameters()
+    c = net.clone() if copy == 'clone' else pickle.loads(pickle.dumps(net))
+    lin = c.get(0)
+    lin.weight = torch.Tensor(4, 3).fill(1)
+    lin.gradWeight = torch.Tensor(4, 3).fill(1)
+    c.updateParameters(0.5)
+    np.testing.assert_array_equal(lin.weight.numpy(), np.full((4, 3), 0.5))
+    c.zeroGradParameters()
+    np.testing.assert_array_equal(lin.gradWeight.numpy(), np.zeros((4, 3)))
+
+
+def test_update_parameters_without_a_gradient_says_which_module():
+    """A parameter whose gradient field is gone (e.g. a net saved without them): an error naming the module and the
+    field, in a container too (a bare KeyError 'gradWeight' before)."""
+    lin = nn.Linear(3, 2)
+    del lin.gradWeight
+    w = lin.weight.numpy().copy()
+    with pytest.raises(ValueError, match=r"nn.Linear\(3 -> 2\).updateParameters: expected a gradient 'gradWeight' "
+                                         r"for its 'weight', got none"):
+        nn.Sequential(lin).updateParameters(0.1)
+    np.testing.assert_array_equal(lin.weight.numpy(), w)
+
+
+def test_share_and_clone_want_the_field_names_as_arguments():
+    """Lua-style names in one list: an error saying to pass them as arguments (an unhashable-type TypeError before;
+    a number was ignored, leaving the field unshared)."""
+    lin = nn.Linear(3, 2)
+    with pytest.raises(TypeError, match=r"nn.Linear\(3 -> 2\).share: expected field names, each a str argument .*"
+                                        r"got \['weight', 'bias'\] \(list\)"):
+        lin.clone(['weight', 'bias'])
+    with pytest.raises(TypeError, match=r"got 3 \(int\)"):
+        nn.Sequential(nn.Linear(3, 2)).share(nn.Sequential(lin), 'weight', 3)
+    c = lin.clone('weight', 'bias')
+    assert c.weight.storage() is lin.weight.storage() and c.bias.storage() is lin.bias.storage()
+
+
 def test_get_parameters_empty():
     flat, g = nn.Sequential(nn.Sigmoid()).getParameters()
     assert flat.nElement() == 0 and g.nElement() == 0
@@ -270,6 +347,24 @@ def test_get_parameters_then_type_keeps_sharing():
     assert flat.storage() is l1.weight.storage() and flat.type() == 'torch.FloatTensor'
     flat.numpy()[:] = 1
     assert (l2.weight.numpy() == 1).all()
+
+
+def test_float_and_double_pass_a_tensor_cache_on():
+    """Torch7's float(...) / double(...) hand their argument (a tensorCache) to type(): two nets converted one after
+    the other with one cache keep the parameters they share (float() took no argument)."""
+    a = nn.Linear(3, 2)
+    b = a.clone('weight', 'bias')
+    cache = {}
+    a.float(cache)
+    b.float(cache)
+    assert b.weight.type() == 'torch.FloatTensor'
+    assert b.weight.storage() is a.weight.storage() and b.bias.storage() is a.bias.storage()
+    assert b.gradWeight.storage() is not a.gradWeight.storage()
+    cache = {}
+    a.double(cache)
+    b.double(cache)
+    a.weight.fill(2)
+    np.testing.assert_array_equal(b.weight.numpy(), np.full((2, 3), 2.0))
 
 
 # -- modes, traversal, state ------------------------------------------------------------------------------------
