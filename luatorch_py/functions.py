@@ -12,6 +12,7 @@ from . import random as _random
 from .tensor import Tensor, default_info, as_tensor, _parse_sizes, _sizestr
 from .types import TYPES, type_info
 from .maths_forms import partial_results
+from .tensor_math import _num
 
 
 def _info(tensortype):
@@ -190,17 +191,27 @@ def _alike(a, c):
     return isinstance(a, Tensor) and isinstance(c, Tensor) and a.shape == c.shape and a._info is c._info
 
 
+def _with_value(a, b):
+    """torch.add(t, value) and the like: Torch7's function takes the value as t's element type, as the method does
+    (torch.mul(LongTensor([5]), 0.5) is 0 in Lua; the operator's 5 * 0.5 cast to long would be 2)."""
+    return isinstance(a, Tensor) and _num(b)
+
+
 def add(a, b, c=None):
     """torch.add(a, b) = a + b; torch.add(a, value, b) = a + value * b (broadcasting; tensors of one size and type
     go through Torch7's cadd, rounded as Lua rounds it)."""
     if c is None:
-        return a + b
+        return type(a)().add(a, b) if _with_value(a, b) else a + b
+    if _with_value(b, c):       # torch.add(res, t, value): Torch7's result-first form, res = t + value
+        return _into(a, type(b)().add(b, c))
     return type(a)().add(a, b, c) if _alike(a, c) else a + b * c
 
 
 def csub(a, b, c=None):
     if c is None:
-        return a - b
+        return type(a)().csub(a, b) if _with_value(a, b) else a - b
+    if _with_value(b, c):       # torch.csub(res, t, value)
+        return _into(a, type(b)().csub(b, c))
     return type(a)().csub(a, b, c) if _alike(a, c) else a - b * c
 
 
@@ -208,11 +219,11 @@ sub = csub
 
 
 def mul(a, value):
-    return a * value
+    return type(a)().mul(a, value) if _with_value(a, value) else a * value
 
 
 def div(a, value):
-    return a / value
+    return type(a)().div(a, value) if _with_value(a, value) else a / value
 
 
 def cmul(a, b):

@@ -51,6 +51,12 @@ class Storage(RefCounted):
         st._views = _Views()
         return st
 
+    def __new__(cls, *args, **kwargs):
+        if cls is Storage:          # torch.Storage: the default tensor type's storage, as in Torch7
+            from .tensor import default_info
+            cls = default_info().storage_class
+        return object.__new__(cls)
+
     def __init__(self, arg=0, *rest, _data=None):
         if _data is not None:
             self._data = _data
@@ -68,9 +74,7 @@ class Storage(RefCounted):
                 raise ValueError(f"{self._info.storage_name}: size must be >= 0, got {arg}")
             self._data = self._info.empty((_checked_size(self._info, arg),))
         else:
-            vals = np.asarray(arg._data if isinstance(arg, Storage) else arg)
-            if vals.ndim != 1:
-                raise ValueError(f"{self._info.storage_name}: expected a flat list of numbers, got shape {vals.shape}")
+            vals = _values(self, arg, '')
             self._data = backend.to_device(vals.astype(self._info.dtype), self._info.cuda)
         self._views = _Views()
 
@@ -94,6 +98,10 @@ class Storage(RefCounted):
         return self._info.dtype.itemsize
 
     def _check_index(self, i):
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+            # numpy would take True as a mask of every element (s[True] = 5 filled the storage)
+            raise TypeError(f"{self._info.storage_name}: expected an integer index (0-based), got "
+                            f"{type(i).__name__} ({i!r:.40})")
         n = self._data.shape[0]
         if not -n <= i < n:
             raise IndexError(f"index {i} is out of range for {self._info.storage_name} of size {n}")
@@ -131,7 +139,7 @@ class Storage(RefCounted):
         return self
 
     def copy(self, src):
-        src_data = src._data if isinstance(src, Storage) else np.asarray(src)
+        src_data = _values(self, src, '.copy')
         if src_data.shape[0] != self._data.shape[0]:
             raise ValueError(f"{self._info.storage_name}.copy: size mismatch, destination has "
                              f"{self._data.shape[0]} elements, source has {src_data.shape[0]}")
@@ -250,6 +258,24 @@ def _element(st, v, what):
         return v
     from .tensor_math import _scalar_for      # (tensor_math imports the tensor modules, which import this one)
     return _scalar_for(st, v)
+
+
+def _values(st, src, what):
+    """The numbers of ``src`` (a storage of any type or device, or a flat list or array of numbers) as a 1-D array,
+    on src's device (np.asarray would refuse a GPU storage's buffer).  Lists of None or strings raise: numpy would
+    store None as NaN and parse '3' as 3."""
+    if isinstance(src, Storage):
+        return src._data
+    name = st._info.storage_name + what
+    try:
+        vals = src if backend.is_cuda_array(src) else np.asarray(src)
+    except ValueError as e:
+        raise ValueError(f"{name}: nested list is ragged or holds non-numbers ({e})") from None
+    if vals.ndim != 1:
+        raise ValueError(f"{name}: expected a flat list of numbers, got shape {vals.shape}")
+    if vals.dtype.kind not in 'biuf':
+        raise ValueError(f"{name}: expected numbers, got values of dtype {vals.dtype}: {src!r:.60}")
+    return vals
 
 
 def _int_arg(v, what):

@@ -334,6 +334,8 @@ class Tensor(RefCounted):
     def cudaLong(self): return self.type('torch.CudaLongTensor')
     def cudaInt(self): return self.type('torch.CudaIntTensor')
     def cudaByte(self): return self.type('torch.CudaByteTensor')
+    def cudaChar(self): return self.type('torch.CudaCharTensor')
+    def cudaShort(self): return self.type('torch.CudaShortTensor')
 
     def cpu(self):
         """The CPU tensor of the same element type (self when already on the CPU)."""
@@ -579,8 +581,8 @@ class Tensor(RefCounted):
         try:
             if self._info.is_floating:
                 arr = np.array(values, dtype=np.float64)
-            else:     # C's conversion: truncate toward zero, then wrap to the type's width
-                arr = np.array([int(v) for v in values], dtype=np.int64)
+            else:     # C's conversion: truncate toward zero, then wrap to the type's width (as _call_each_cpu)
+                arr = np.array([(int(v) + 2 ** 63) % 2 ** 64 - 2 ** 63 for v in values], dtype=np.int64)
         except (TypeError, ValueError, OverflowError) as e:
             raise TypeError(f"{what}: the function must return numbers (or None), got {e}") from None
         arr = arr.astype(self._info.dtype).reshape(self._a.shape)
@@ -735,14 +737,19 @@ class Tensor(RefCounted):
                     raise ValueError(f"assignment: the {value._info.name} of size {_sizestr(value.shape)} does not "
                                      f"fit the selected region of size {_sizestr(getattr(dst, 'shape', ()))}")
                 self._a[k] = backend.to_device(src, self._info.cuda)
-            elif self._info.cuda and isinstance(value, (np.ndarray, list, tuple)):
-                # CuPy refuses host arrays / lists in a[basic] = v ("non-scalar numpy.ndarray cannot be used
-                # for fill"): copy them to the device first, as a tensor value is
-                self._a[k] = backend.to_device(np.asarray(value), True)
             elif isinstance(value, numbers.Real) and self._info.dtype.kind in 'iu':
                 self._a[k] = tensor_math._scalar_for(self, value)     # C's conversion: 300 in a ByteTensor is 44
-            else:
+            elif isinstance(value, (numbers.Number, np.generic)) or backend.is_cuda_array(value):
                 self._a[k] = value
+            elif isinstance(value, (str, bytes)) or not (hasattr(value, '__iter__') or hasattr(value, '__array__')):
+                # (numpy would store None as NaN and '3' as 3.0, as fill guards against)
+                raise TypeError(f"assignment: expected a number, a tensor or numbers for a {self._info.name}, got "
+                                f"{type(value).__name__} ({value!r:.40})")
+            else:
+                # lists, arrays, storages: numbers only, cast as the constructors cast them (numpy would store [None]
+                # as NaN, parse '3' and refuse a list's 300 for a ByteTensor); CuPy refuses host arrays / lists in
+                # a[basic] = v ("non-scalar numpy.ndarray cannot be used for fill"): copied to the device first
+                self._a[k] = backend.to_device(_numbers(value, self._info, 'assignment'), self._info.cuda)
         except IndexError as e:
             raise IndexError(f"{e} (indexing a {self._info.name} of size {_sizestr(self.shape)} "
                              f"with {key!r})") from None
@@ -861,6 +868,18 @@ def _array_protocol(a, dtype, copy):
             raise ValueError(f"cannot view an array of dtype {a.dtype} as {np.dtype(dtype)} without a copy")
         return a.astype(dtype)
     return a.copy() if copy else a
+
+
+def _numbers(values, info, what):
+    """``values`` (a list, tuple or host array) as a numpy array of numbers (of its own dtype)."""
+    try:
+        arr = np.asarray(values)
+    except ValueError as e:
+        raise ValueError(f"{what}: nested list is ragged or holds non-numbers ({e})") from None
+    if arr.dtype.kind not in 'biuf':
+        raise ValueError(f"{what}: expected numbers for a {info.name}, got values of dtype {arr.dtype}: "
+                         f"{values!r:.60}")
+    return arr
 
 
 def LongTensor_(values):

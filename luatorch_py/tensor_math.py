@@ -496,6 +496,9 @@ def copy(self, src):
     a = src._a if isinstance(src, Tensor) else src
     if not hasattr(a, 'shape'):
         a = np.asarray(a)
+    if a.dtype.kind not in 'biuf':      # numpy would store None as NaN, parse '3' and drop imaginary parts
+        raise ValueError(f"copy: expected a tensor or numbers for the {self._info.name}, got values of dtype "
+                         f"{a.dtype}: {src!r:.60}")
     if a.shape != self._a.shape:
         if a.size != self._a.size:
             name = src._info.name if isinstance(src, Tensor) else type(src).__name__

@@ -113,6 +113,29 @@ def test_arithmetic_functions_return_new_tensors(device):
     assert x.tolist() == [[1, 2], [3, 4]]
 
 
+def test_functions_take_a_value_as_the_element_type_as_torch7(device):
+    # Lua's torch.mul(t, value) converts value to t's type first (TensorMath.lua: {name=real}), as x.mul(value)
+    # does; the operator's numpy product cast afterwards gave torch.mul(LongTensor{5, -7}, 0.5) = {2, -3}
+    L = (torch.LongTensor if device == 'cpu' else torch.CudaLongTensor)([5, -7])
+    B = (torch.ByteTensor if device == 'cpu' else torch.CudaByteTensor)([0, 1, 2])
+    assert torch.mul(L, 0.5).tolist() == [0, 0] and torch.div(L, 2.5).tolist() == [2, -3]     # 5 / 2, -7 / 2
+    assert torch.add(B, -1.7).tolist() == [255, 0, 1] and torch.csub(B, 1.7).tolist() == [255, 0, 1]
+    assert torch.mul(L, 0.5).type() == L.type() and L.tolist() == [5, -7]
+    res = type(L)()
+    assert torch.mul(res, L, 0.5) is res and res.tolist() == [0, 0]
+
+
+def test_add_and_csub_with_a_result_tensor_and_a_value(device):
+    # Lua's torch.add(res, t, value) (res = t + value) read as the plain add(a, b, c) = a + b * c: a new tensor of
+    # res's garbage + 2 t (or a broadcasting error for an empty res), res untouched
+    x, res = T([1, 2], device), T([7, 7], device)
+    assert torch.add(res, x, 2) is res and res.tolist() == [3, 4]
+    assert torch.csub(res, x, 2) is res and res.tolist() == [-1, 0]
+    empty = type(x)()
+    assert torch.add(empty, x, 0.5) is empty and empty.tolist() == [1.5, 2.5]
+    assert torch.add(x, 2, x).tolist() == [3, 6] and x.tolist() == [1, 2]      # add(t1, value, t2) stays
+
+
 def test_broadcasting(device):
     x = T([[1, 2], [3, 4]], device)
     assert torch.add(x, T([10, 20], device)).tolist() == [[11, 22], [13, 24]]

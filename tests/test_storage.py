@@ -270,3 +270,47 @@ def test_resize_to_a_negative_size_names_the_storage():
     with pytest.raises(ValueError, match=r'torch.FloatStorage: size must be >= 0, got -1'):
         s.resize(-1)
     assert s.tolist() == [1, 2]
+
+
+def test_torch_storage_is_the_default_types_storage(restore_default_type):
+    # Torch7's setdefaulttensortype sets torch.Storage with torch.Tensor (init.lua); torch.Storage(2) crashed here
+    s = torch.Storage(2).fill(1.5)
+    assert s.type() == 'torch.DoubleStorage' and s.tolist() == [1.5, 1.5]
+    assert torch.Storage([1, 2]).tolist() == [1.0, 2.0] and isinstance(s, torch.Storage)
+    torch.setdefaulttensortype('torch.FloatTensor')
+    assert torch.Storage(3).type() == 'torch.FloatStorage'
+    assert torch.Tensor(torch.Storage([1, 2])).tolist() == [1.0, 2.0]
+
+
+def test_storage_from_values_takes_numbers_only():
+    # numpy would store None as NaN, parse '3' as 3 and word an out-of-range int its own way
+    for bad in ([None], ['3'], [1j], [2 ** 64]):
+        with pytest.raises(ValueError, match='torch.DoubleStorage: expected numbers, got values of dtype'):
+            torch.DoubleStorage(bad)
+    with pytest.raises(ValueError, match=r'torch.IntStorage.copy: expected numbers, got values of dtype object'):
+        torch.IntStorage(1).copy([None])
+    assert torch.ByteStorage([-1, 300, 1.7]).tolist() == [255, 44, 1]      # numbers: converted as C converts
+    assert torch.ByteStorage(2).copy([-1, 300]).tolist() == [255, 44]
+
+
+@pytest.mark.gpu
+def test_storage_of_another_type_from_a_gpu_storage():
+    # np.asarray of the GPU buffer raised CuPy's "Implicit conversion to a NumPy array is not allowed"
+    g = torch.CudaDoubleStorage([1, 200.5, 2.5])     # (in range: a GPU's out-of-range conversions are its own)
+    assert torch.ByteStorage(g).tolist() == [1, 200, 2]
+    assert torch.FloatStorage(g).tolist() == [1.0, 200.5, 2.5]
+    c = torch.CudaIntStorage(g)
+    assert c.type() == 'torch.CudaIntStorage' and c.tolist() == [1, 200, 2]
+
+
+def test_item_index_must_be_an_integer():
+    # numpy took s[True] = 5 as a mask of every element and filled the storage; a slice gave "'<=' not supported"
+    s = torch.ByteStorage([1, 2, 3])
+    for bad in (True, np.bool_(False), slice(0, 2), 1.0):
+        with pytest.raises(TypeError, match=r'torch.ByteStorage: expected an integer index \(0-based\), got'):
+            s[bad] = 5
+    with pytest.raises(TypeError, match='expected an integer index'):
+        s[True]
+    assert s.tolist() == [1, 2, 3]
+    s[np.int64(1)] = 300
+    assert s[np.int64(1)] == 44 and s[0:2] == [1, 44]

@@ -474,6 +474,32 @@ def test_setitem(device):
     assert x.tolist() == [[1, 2, 3], [4, 5, 6]]
 
 
+def test_setitem_values_convert_as_the_constructors(device):
+    # a list's numbers cast as C casts them, as torch.ByteTensor([-1, 300]) does (numpy raised OverflowError on
+    # the CPU: "Python integer -1 out of bounds for uint8")
+    b = T([0, 0, 0], device, 'Byte')
+    b[:] = [-1, 300, 2]
+    assert b.tolist() == [255, 44, 2]
+    b[0:2] = (1, 257)
+    assert b.tolist() == [1, 1, 2]
+    b[:] = [1.7, 2.2, 3.9]                        # (in range: a GPU's out-of-range float conversions are its own)
+    assert b.tolist() == [1, 2, 3]
+    x = T([1, 2], device)
+    x[:] = range(5, 7)
+    assert x.tolist() == [5, 6]
+    x[:] = torch.DoubleStorage([3, 4])
+    assert x.tolist() == [3, 4]
+    # not numbers: numpy stored None as NaN and parsed '3' as 3.0
+    for bad in (None, '3', object()):
+        with pytest.raises(TypeError, match=r'assignment: expected a number, a tensor or numbers for a '
+                                            r'torch\.(Cuda)?DoubleTensor, got'):
+            x[0] = bad
+    for bad in ([None, 1], ['1', '2'], np.array(['1', '2'])):
+        with pytest.raises(ValueError, match='assignment: expected numbers for a torch.*DoubleTensor, got values'):
+            x[:] = bad
+    assert x.tolist() == [3, 4]
+
+
 def test_out_of_range_index_raises(device):
     x = T([[1, 2], [3, 4]], device)
     with pytest.raises(IndexError, match='indexing a torch.*Tensor of size 2x2 with 2'):
@@ -603,6 +629,14 @@ def test_copy_across_types():
     assert torch.Tensor(2).copy(np.array([1, 2])).tolist() == [1, 2]
 
 
+def test_copy_from_values_takes_numbers_only():
+    # numpy stored None as NaN, parsed '1' as 1.0 and dropped an imaginary part
+    for bad in ([None, 1], ['1', '2'], np.array([1 + 2j, 0])):
+        with pytest.raises(ValueError, match='copy: expected a tensor or numbers for the torch.DoubleTensor'):
+            torch.DoubleTensor(2).copy(bad)
+    assert torch.ByteTensor(2).copy([-1, 300]).tolist() == [255, 44]
+
+
 @pytest.mark.gpu
 def test_copy_between_devices():
     c = torch.CudaTensor(2).copy(torch.DoubleTensor([1.5, 2.5]))
@@ -610,6 +644,17 @@ def test_copy_between_devices():
     assert torch.DoubleTensor(2).copy(c).tolist() == [1.5, 2.5]
     assert c.double().type() == 'torch.DoubleTensor' and c.cuda() is c
     assert torch.Tensor([1, 2]).cuda().type() == 'torch.CudaTensor'
+
+
+@pytest.mark.gpu
+def test_every_cutorch_converter_exists():
+    # cutorch's Tensor.lua gives every type all of float() ... long(), cuda(), cudaDouble(), cudaByte(), cudaChar(),
+    # cudaInt(), cudaShort(), cudaLong(); cudaChar and cudaShort were missing
+    x = torch.DoubleTensor([-1.5, 100.7])       # (in range: a GPU's out-of-range conversions are its own)
+    assert x.cudaChar().type() == 'torch.CudaCharTensor' and x.cudaChar().tolist() == [-1, 100]
+    assert x.cudaShort().type() == 'torch.CudaShortTensor' and x.cudaShort().tolist() == [-1, 100]
+    c = x.cudaShort()
+    assert c.cudaShort() is c and c.cudaChar().short().type() == 'torch.ShortTensor'
 
 
 # -- matrix products -----------------------------------------------------------------------------------------

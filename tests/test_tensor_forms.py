@@ -163,6 +163,15 @@ def test_apply_replaces_elements_with_the_returned_values(device):
     assert z.tolist() == [[1, 2], [3, 4]]
 
 
+def test_apply_wraps_integers_beyond_64_bits_on_either_device(device):
+    # the GPU path packed the values into int64 first: 2^64 + 5 raised OverflowError where the CPU wraps (C's rule)
+    x = _on(device, [0, 0], 'torch.LongTensor')
+    assert x.apply(lambda v: 2 ** 64 + 5).tolist() == [5, 5]
+    assert x.apply(lambda v: 2 ** 63).tolist() == [-2 ** 63, -2 ** 63]
+    b = _on(device, [0, 0], 'torch.ByteTensor')
+    assert b.apply(lambda v: 2 ** 70 + 300).tolist() == [44, 44]
+
+
 def test_map_and_map2(device):
     x = _on(device, [[1, 2, 3], [4, 5, 6]])
     y = _on(device, list(range(1, 7)))                                   # same element count, other shape

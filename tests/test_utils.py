@@ -492,6 +492,8 @@ def test_type_istypeof_pointer():
     assert [torch.type(v) for v in (torch.ones(1).float(), 3, 2.5, 's', {}, [], None, True, print, lin)] == \
         ['torch.FloatTensor', 'number', 'number', 'string', 'table', 'table', 'nil', 'boolean', 'function',
          'nn.Linear']
+    # numpy's bool is a boolean (it said 'number', so Tester.eq(np.bool_(True), True) failed on the types)
+    assert torch.type(np.bool_(True)) == 'boolean' and torch.type(np.float32(1)) == torch.type(np.int64(1)) == 'number'
     assert torch.isTypeOf(lin, 'nn.Linear') and torch.isTypeOf(lin, 'nn.Module')
     assert torch.isTypeOf(lin, torch.nn.Module)
     assert not torch.isTypeOf(lin, 'Linear')             # a plain name must match whole ...
