@@ -127,8 +127,25 @@ def abort(message, code=1, _before=''):
     sys.stderr.flush()
     if w is not None and w.comm is not None:
         time.sleep(0.5)     # let mpirun forward the text: MPI_Abort's kill can cut what is still in the pipe
+        _unlink_mpich_shm()
         w.comm.Abort(code)
     sys.exit(code)
+
+
+def _unlink_mpich_shm():
+    """MPI_Abort skips MPICH's cleanup, which would leave the job's shared-memory segment (/dev/shm/mpich_shm_*,
+    2 MiB of RAM) behind after every aborted job: unlink the ones this rank has mapped (Linux; the ranks keep their
+    mappings, and the job ends anyway)."""
+    try:
+        with open('/proc/self/maps') as f:
+            paths = {line.split()[-1] for line in f if '/dev/shm/mpich_' in line and '(deleted)' not in line}
+    except OSError:
+        return
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:     # another rank of this machine unlinked it first
+            pass
 
 
 def _abort_on_exception(tp, value, tb):

@@ -20,6 +20,7 @@ is then the global batch, split across the ranks, so the run takes the steps of 
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -141,6 +142,11 @@ def check_options(args):
             sys.exit(f"mnist.py: --save {args.save}: directory {d} does not exist")
         if os.path.isdir(args.save):
             sys.exit(f"mnist.py: --save {args.save}: is a directory, expected a file name")
+        try:        # a read-only or another user's directory: torch.save would fail only after the training
+            with tempfile.TemporaryFile(dir=d):
+                pass
+        except OSError as e:
+            sys.exit(f"mnist.py: --save {args.save}: cannot write in {d}: {e.strerror or e}")
     if args.cuda:
         try:
             backend.cupy()          # raises, saying what is missing, without CuPy or a device
@@ -242,6 +248,9 @@ def main(argv=None):
         test = load_mnist(args.data, 'test', dataset)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"mnist.py: {e}")
+    for ds in (train, test):    # else it fails later, far from the cause (an empty tensor's size(0), accuracy 0/0)
+        if not len(ds):
+            sys.exit(f"mnist.py: {args.data}: the {ds.name} set holds no images: expected at least one")
     train_images, train_labels = train.images, train.labels
     if args.limit is not None:
         n = min(args.limit, len(train))

@@ -263,6 +263,32 @@ def test_a_raising_rank_ends_the_job_with_its_error(tmp_path):
     assert took < 20, took                        # rank 0 waits in the allreduce: MPI_Abort ends it at once
 
 
+LEAVES_SHM = r'''
+import sys
+from luatorch_py import distributed as dist
+rank, size = dist.init(timeout=30)
+if rank == 1:
+    maps = open('/proc/self/maps').read().splitlines()
+    shm = {line.split()[-1] for line in maps if '/dev/shm/mpich_' in line and '(deleted)' not in line}
+    with open(f'{sys.argv[1]}/shm.txt', 'w') as f:
+        f.write(' '.join(sorted(shm)))
+    raise ValueError('rank one fails on purpose')
+dist.barrier()
+'''
+
+
+@needs_mpi
+@pytest.mark.skipif(not os.path.isdir('/dev/shm'), reason='no /dev/shm: no MPICH segment to leave behind')
+def test_an_aborted_job_leaves_no_shared_memory_behind(tmp_path):
+    """MPI_Abort skips MPICH's cleanup: every aborted job used to leave its 2 MiB /dev/shm/mpich_shm_* segment."""
+    p, _ = run_job(tmp_path, 2, source=LEAVES_SHM, timeout=60)
+    assert p.returncode != 0 and 'rank 1 of 2: raised ValueError' in p.stderr, p.stderr[-3000:]
+    shm = (tmp_path / 'shm.txt').read_text().split()
+    if not shm:
+        pytest.skip('this MPI maps no /dev/shm/mpich_* segment')
+    assert [path for path in shm if os.path.exists(path)] == []
+
+
 @needs_mpi
 def test_a_hanging_rank_ends_the_job_after_the_timeout(tmp_path):
     p, took = run_job(tmp_path, 2, 'hang', '1', source=FAILING, timeout=60)

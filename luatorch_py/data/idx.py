@@ -27,6 +27,7 @@ IDX_TYPES = {
 _CODE_OF_DTYPE = {TYPES[name].dtype: code for code, (name, _, _) in IDX_TYPES.items()}
 _KNOWN = ', '.join(f"0x{c:02x} ({v[2]})" for c, v in IDX_TYPES.items())
 _CHUNK = 1 << 24  # gzip payloads are read in pieces of this many bytes: memory grows only with data really read
+_MAX_DIMS = 64    # the most dimensions a numpy (>= 2.0) array can have; an IDX header can say up to 255
 
 
 class IDXError(ValueError):
@@ -65,6 +66,8 @@ def _parse(stream, path, payload_size):
     nd = magic[3]
     if nd == 0:
         raise IDXError(f"{path}: IDX header gives 0 dimensions: expected at least 1")
+    if nd > _MAX_DIMS:
+        raise IDXError(f"{path}: IDX header gives {nd} dimensions: expected at most {_MAX_DIMS} (numpy's limit)")
     dims_bytes = _read_upto(stream, 4 * nd)
     if len(dims_bytes) < 4 * nd:
         raise IDXError(f"{path}: truncated IDX header: expected {nd} dimension sizes ({4 * nd} bytes), found "

@@ -42,6 +42,10 @@ def _find(directory, base, what, dataset):
         path = os.path.join(directory, name)
         if os.path.isfile(path):
             return path
+    for name in (base + '.gz', base):     # there but a directory: "not found" would contradict what ls shows
+        path = os.path.join(directory, name)
+        if os.path.isdir(path):
+            raise IDXError(f"{path}: is a directory: expected the {dataset} {what} IDX file")
     raise FileNotFoundError(f"{dataset} {what} not found in {directory}: expected {base}.gz (or {base})")
 
 

@@ -90,6 +90,8 @@ MALFORMED = {
     'too_short': (b'\x00\x00', 'expected a 4-byte magic number, found 2'),
     'zero_dims': (b'\x00\x00\x08\x00', '0 dimensions'),
     'huge_dims': (idx_bytes(0x0E, (0xFFFFFFFF, 0xFFFFFFFF), bytes(8)), 'found 8 \\(truncated\\)'),
+    # numpy arrays have at most 64 dims: a header may say 255 (it used to raise numpy's ValueError, no file named)
+    'too_many_dims': (idx_bytes(0x08, (1,) * 65, b'\x07'), 'IDX header gives 65 dimensions: expected at most 64'),
 }
 
 
@@ -122,3 +124,9 @@ def test_truncated_gzip_stream(tmp_path):
 def test_empty_payload(tmp_path):
     path = put(tmp_path / 'empty.idx', idx_bytes(0x08, (0, 28, 28), b''), gz=True)
     assert read_idx(path).nElement() == 0
+
+
+def test_most_dims_numpy_allows(tmp_path):
+    path = put(tmp_path / 'dims64.idx', idx_bytes(0x08, (1,) * 63 + (2,), b'\x07\x09'))
+    t = read_idx(path)
+    assert t.dim() == 64 and t.numpy().ravel().tolist() == [7, 9]

@@ -104,6 +104,17 @@ def test_wrong_content(tmp_path, name, bad, pattern):
     assert name in str(e.value)
 
 
+def test_directory_in_place_of_a_file(tmp_path):
+    write_set(tmp_path, skip=(FOUR[0],))
+    (tmp_path / (FOUR[0] + '.gz')).mkdir()
+    with pytest.raises(IDXError, match='train-images-idx3-ubyte.gz: is a directory: expected the MNIST train '
+                                       'images IDX file') as e:
+        load_mnist(tmp_path)
+    assert str(tmp_path) in str(e.value)
+    write_idx(tmp_path / FOUR[0], np.ones((5, 28, 28), np.uint8))     # the name without .gz is still found
+    assert load_mnist(tmp_path).images.numpy().sum() == 5 * 784
+
+
 def test_malformed_file_named(tmp_path):
     write_set(tmp_path)
     (tmp_path / (FOUR[2] + '.gz')).write_bytes(b'\x00\x00\x08\x03garbage')

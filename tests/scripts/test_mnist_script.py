@@ -70,6 +70,20 @@ def test_mnist_script_errors(tmp_path):
     assert p.returncode == 2 and '--epochs must be >= 1' in p.stderr
 
 
+@pytest.mark.parametrize('empty', ['train', 't10k'])
+def test_mnist_script_empty_set_says_so(tmp_path, empty):
+    from luatorch_py.data import write_idx
+    for split in ('train', 't10k'):
+        n = 0 if split == empty else 3
+        write_idx(tmp_path / f'{split}-images-idx3-ubyte.gz', np.zeros((n, 28, 28), np.uint8))
+        write_idx(tmp_path / f'{split}-labels-idx1-ubyte.gz', np.zeros(n, np.uint8))
+    p = subprocess.run([sys.executable, SCRIPT, '--data', str(tmp_path), '--net', 'dense', '--epochs', '1',
+                        '--no-progress'], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert p.returncode == 1 and 'Traceback' not in p.stderr, p.stderr
+    which = 'train' if empty == 'train' else 'test'
+    assert f"mnist.py: {tmp_path}: the MNIST {which} set holds no images: expected at least one" in p.stderr
+
+
 @pytest.mark.skipif(backend.cuda_available(), reason='checks the message given without a CUDA device')
 def test_mnist_script_cuda_without_a_device_says_why():
     p = subprocess.run([sys.executable, SCRIPT, '--cuda'], capture_output=True, text=True, timeout=120, cwd=REPO)
@@ -91,6 +105,16 @@ def test_mnist_script_save_to_a_directory_fails_before_training(tmp_path):
                        timeout=120, cwd=REPO)
     assert p.returncode == 1 and p.stdout == ''
     assert p.stderr == f"mnist.py: --save {tmp_path}: is a directory, expected a file name\n"
+
+
+@pytest.mark.skipif(not os.path.isdir('/sys/kernel'), reason='needs a directory no one may create files in')
+def test_mnist_script_save_to_an_unwritable_directory_fails_before_training():
+    # /sys: even root cannot create a file there (a chmod'ed directory would not stop root); that used to show only
+    # after the training, as torch.save's PermissionError
+    p = subprocess.run([sys.executable, SCRIPT, '--save', '/sys/kernel/net.t7'], capture_output=True, text=True,
+                       timeout=120, cwd=REPO)
+    assert p.returncode == 1 and p.stdout == ''
+    assert p.stderr.startswith("mnist.py: --save /sys/kernel/net.t7: cannot write in /sys/kernel: "), p.stderr
 
 
 def test_mnist_script_plot_without_matplotlib_fails_before_training(tmp_path):
