@@ -600,10 +600,12 @@ class SpatialMaxPooling(_Pool2d):
         g4 = _in_code_order(g, last)
         return (code, last, g4) if g4.shape == code.shape else None
 
-    def _route(self, code, g4, gi4, last, shape4):
+    def _route(self, code, g4, gi4, last, shape4, keep=None):
         """gi4's window at kernel offset j gets g4 where ``code`` (see _routable) is j -- the gradient to each
         window's first maximum, one pass per offset, no int64 scatter -- and 0 where no window reaches.  All three
-        in the code's order (_in_code_order); ``shape4``: the input's 4-D size."""
+        in the code's order (_in_code_order); ``shape4``: the input's 4-D size.  ``keep`` (bools in the code's
+        order, or None): g4 goes to offset 0 only where it is True, elsewhere g4 times 0 -- the numbers of g4 times
+        ``keep`` routed, when no other code comes where ``keep`` is False (_fold_backward's ReLU case)."""
         oh, ow = code.shape[1:3] if last else code.shape[2:]
         if self.dH != self.kH or self.dW != self.kW or oh * self.dH != shape4[2] or ow * self.dW != shape4[3]:
             gi4.fill(0)      # parts no window covers
@@ -619,6 +621,8 @@ class SpatialMaxPooling(_Pool2d):
             k, m, gs = code[s], mask[s], g4[s]
             for c, win in wins:
                 np.equal(k, c, out=m)
+                if keep is not None and not c:
+                    m &= keep[s]
                 np.multiply(gs, m, out=win[s])
 
         parallel.run(planes, code.shape[0], gi4.size)
@@ -661,13 +665,16 @@ class SpatialMaxPooling(_Pool2d):
         np.copyto(gk, g4)
         np.copyto(self._buffer('_gi_code', code.shape, dtype=code.dtype), code)
         d['_gi_pending'] = (x4.shape, y.shape, last)
-        gp = self._buffer('_top', code.shape)       # (forward scratch)
         pmax = d['_pmax_kept']
-        if pmax is None:        # (after _pool_after, prev a ReLU: its derivative at the maxima, as its _df makes it)
-            np.multiply(d['_above_kept'], gk, out=gp)
+        if pmax is None:
+            # after _pool_after, prev a ReLU: its derivative at the maxima, (max > 0), taken in the route (no pass of
+            # its own): _pool_after set the code to 0 where it is False, and gk times 0 times the route's 0 or 1 is
+            # gk times 0 (the same zeros, signs and NaNs)
+            gp, keep = gk, d['_above_kept']
         else:
+            gp, keep = self._buffer('_top', code.shape), None       # (forward scratch)
             prev._df(np, pmax, pmax, gk, gp)        # prev's own backward pass on the pooled values
-        self._route(code, gp, _in_code_order(field_like(prev, 'gradInput', x), last), last, x4.shape)
+        self._route(code, gp, _in_code_order(field_like(prev, 'gradInput', x), last), last, x4.shape, keep)
         return prev.gradInput
 
     def _fill_gradInput(self):

@@ -323,3 +323,22 @@ def test_no_fold_on_a_relu_input_others_may_change(monkeypatch):
     monkeypatch.setattr(nn.SpatialMaxPooling, '_fold_backward', None)
     for a, b in zip(got, grads(build())):
         np.testing.assert_array_equal(_bits(a), _bits(b))
+
+
+@pytest.mark.parametrize('cls', [torch.DoubleTensor, torch.FloatTensor])
+@pytest.mark.parametrize('act', [lambda: nn.ReLU(), lambda: nn.Threshold(0, 0)], ids=['relu', 'threshold-0-0'])
+def test_fold_after_the_forward_step_gives_the_bits_of_the_two_backwards(cls, act):
+    """After Sequential's forward step over [ReLU, pooling] (_pool_after: the ReLU's derivative at the maxima kept as
+    bools, applied in the route of the gradient), the NaNs, infinities and -0.0 products of the two backwards."""
+    torch.manualSeed(11)
+    conv = nn.SpatialConvolution(2, 2, 1, 1)
+    conv._force_layout = 'nlast'        # (its output batch-last, as LeNet's convolutions')
+    net = _net(act(), conv)
+    x = _input(32)
+    net.type(cls().type())
+    g = _grad(net.forward(cls(x)).size())
+    got, want, folded = _run(net, x, g, cls)
+    assert folded and net.get(2)._above_kept is not None and net.get(2)._pmax_kept is None
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(_bits(a), _bits(b))
+    assert np.isnan(got[1]).any() and (_bits(got[1]) == _bits(np.array(-0.0, got[1].dtype))).any()
