@@ -3,10 +3,11 @@
 Locks held across a fork (``hold_across_fork``): a lock another thread holds at the fork would be held forever in the
 child, and what it guards (a draw, a load, a lazy field) half done there.
 
-Files loaded on first use (nn's families, nngraph, save/load, optim, ...): a child forked while another thread is importing one of them inherits that file's import lock (CPython's per-module
-lock), held by a thread the child does not have: the child's own first use of the file then waits forever.  So the
-package's first-use imports go through ``load``, which counts them, and a fork first waits until none is under way
-in another thread (new ones wait for the fork).  Imports already done cost a dict lookup and two lock turns."""
+Files loaded on first use (nn's families, nngraph, save/load, optim, ...): a child forked while another thread is
+importing one of them inherits that file's import lock (CPython's per-module lock), held by a thread the child does
+not have: the child's own first use of the file then waits forever.  So the package's first-use imports go through
+``load``, which counts them, and a fork first waits until none is under way in another thread (new ones wait for the
+fork).  Imports already done cost a dict lookup and two lock turns."""
 import importlib
 import os
 import threading

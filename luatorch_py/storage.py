@@ -266,16 +266,22 @@ def _values(st, src, what):
     store None as NaN and parse '3' as 3."""
     if isinstance(src, Storage):
         return src._data
-    name = st._info.storage_name + what
+    return _number_array(src, st._info.storage_name + what, flat=True)
+
+
+def _number_array(values, who, expected='numbers', flat=False):
+    """``values`` (a list, tuple or array; a GPU array as it is) as an array of its own dtype, numbers only: numpy
+    would store None as NaN and parse '3' as 3.  ``who`` names the caller in the errors, ``expected`` what it takes;
+    ``flat``: 1-D only (a storage's values)."""
     try:
-        vals = src if backend.is_cuda_array(src) else np.asarray(src)
+        arr = values if backend.is_cuda_array(values) else np.asarray(values)
     except ValueError as e:
-        raise ValueError(f"{name}: nested list is ragged or holds non-numbers ({e})") from None
-    if vals.ndim != 1:
-        raise ValueError(f"{name}: expected a flat list of numbers, got shape {vals.shape}")
-    if vals.dtype.kind not in 'biuf':
-        raise ValueError(f"{name}: expected numbers, got values of dtype {vals.dtype}: {src!r:.60}")
-    return vals
+        raise ValueError(f"{who}: nested list is ragged or holds non-numbers ({e})") from None
+    if flat and arr.ndim != 1:
+        raise ValueError(f"{who}: expected a flat list of numbers, got shape {arr.shape}")
+    if arr.dtype.kind not in 'biuf':
+        raise ValueError(f"{who}: expected {expected}, got values of dtype {arr.dtype}: {values!r:.60}")
+    return arr
 
 
 def _int_arg(v, what):

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from . import backend
-from .storage import Storage, SizeStorage, RefCounted
+from .storage import Storage, SizeStorage, RefCounted, _number_array
 from .types import TYPES, CPU_TYPE_OF_DTYPE, CUDA_TYPE_OF_DTYPE, type_info
 
 _state = {'default': TYPES['torch.DoubleTensor']}
@@ -749,7 +749,8 @@ class Tensor(RefCounted):
                 # lists, arrays, storages: numbers only, cast as the constructors cast them (numpy would store [None]
                 # as NaN, parse '3' and refuse a list's 300 for a ByteTensor); CuPy refuses host arrays / lists in
                 # a[basic] = v ("non-scalar numpy.ndarray cannot be used for fill"): copied to the device first
-                self._a[k] = backend.to_device(_numbers(value, self._info, 'assignment'), self._info.cuda)
+                self._a[k] = backend.to_device(_number_array(value, 'assignment', f'numbers for a {self._info.name}'),
+                                                self._info.cuda)
         except IndexError as e:
             raise IndexError(f"{e} (indexing a {self._info.name} of size {_sizestr(self.shape)} "
                              f"with {key!r})") from None
@@ -868,18 +869,6 @@ def _array_protocol(a, dtype, copy):
             raise ValueError(f"cannot view an array of dtype {a.dtype} as {np.dtype(dtype)} without a copy")
         return a.astype(dtype)
     return a.copy() if copy else a
-
-
-def _numbers(values, info, what):
-    """``values`` (a list, tuple or host array) as a numpy array of numbers (of its own dtype)."""
-    try:
-        arr = np.asarray(values)
-    except ValueError as e:
-        raise ValueError(f"{what}: nested list is ragged or holds non-numbers ({e})") from None
-    if arr.dtype.kind not in 'biuf':
-        raise ValueError(f"{what}: expected numbers for a {info.name}, got values of dtype {arr.dtype}: "
-                         f"{values!r:.60}")
-    return arr
 
 
 def LongTensor_(values):

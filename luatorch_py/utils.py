@@ -168,7 +168,7 @@ def type(obj):
     kind = _builtin_type(obj)
     if isinstance(obj, bool) or kind.__module__ == 'numpy' and kind.__name__ in ('bool', 'bool_'):
         return 'boolean'       # (numpy's bool too: (a > 0).all() is one, and not a number)
-    if isinstance(obj, (int, float)) or _builtin_type(obj).__module__ == 'numpy' and hasattr(obj, 'dtype') \
+    if isinstance(obj, (int, float)) or kind.__module__ == 'numpy' and hasattr(obj, 'dtype') \
             and getattr(obj, 'ndim', 1) == 0:
         return 'number'
     if isinstance(obj, (str, bytes)):

@@ -185,18 +185,20 @@ class Sequential(Container):
         # batch-last activations (_layout.py) only after the last module that does not take any layout: a class of
         # the user's (or Bottle) may view its input as Lua code does, and an in-place ReLU or an Identity before it
         # would hand a batch-last one on to it
-        free = n - 1
-        while free > 0 and mods[free]._takes_any_layout():
-            free -= 1
+        batch_last_from = n - 1
+        while batch_last_from > 0 and mods[batch_last_from]._takes_any_layout():
+            batch_last_from -= 1
         try:            # inline, not _call: a try costs nothing in 3.11, a call per module does (hot path)
             while i < n:
                 m = mods[i]
                 # only then may its output be batch-last (_layout.py)
-                m.__dict__['_feeds_next'] = getattr(cur, '_a', cur) if keep and i >= free and m is not last else None
+                m.__dict__['_feeds_next'] = (getattr(cur, '_a', cur) if keep and i >= batch_last_from and m is not last
+                                             else None)
                 # [ReLU, max pooling] (activation.py), on an output of the module before (as Sequential.backward's
                 # folds: not a view of an earlier tensor, which others may change before the ReLU's output is read),
                 # a module not called again further on (its next forward would write over that output)
-                if (m._fold_forward is not None and keep and free <= i < n - 2 and i and mods[i + 1]._pool_after is not None
+                if (m._fold_forward is not None and keep and 0 < i and batch_last_from <= i < n - 2
+                        and mods[i + 1]._pool_after is not None
                         and not _aliases(cur, _output_field(mods[i - 2]) if i > 1 else input)
                         and not any(later is mods[i - 1] for later in mods[i + 2:])):
                     i += 1          # (an error in the step is reported as the pooling's)

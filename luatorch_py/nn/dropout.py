@@ -21,6 +21,15 @@ def _draw_mask(noise, q):
     noise.bernoulli(float(q))
 
 
+def _checked_p(who, p):
+    """p when it is a number in [0, 1), Torch7's check; else a TypeError or ValueError naming ``who``."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"{who}: expected the dropout probability p to be a number, got {p!r}")
+    if p >= 1 or p < 0:
+        raise ValueError(f"{who}: illegal percentage {p}, must be 0 <= p < 1")
+    return p
+
+
 def _host_mask(module, shape, q, dtype):
     """``bernoulli(q)`` drawn as ``_draw_mask`` does (the same numbers), into a kept host buffer of ``dtype``."""
     host = module._buffer('_mask_host', shape, on_device(module._tinfo, False), dtype=dtype)
@@ -46,15 +55,11 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, v1=False, inplace=False, stochasticInference=False):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, numbers.Real):
-            raise TypeError(f"nn.Dropout: expected the dropout probability p to be a number, got {p!r}")
-        self.p = p
+        self.p = _checked_p('nn.Dropout', p)
         self.train = True
         self.inplace = inplace
         self.stochastic_inference = stochasticInference
         self.v2 = not v1
-        if self.p >= 1 or self.p < 0:
-            raise ValueError(f"nn.Dropout: illegal percentage {p}, must be 0 <= p < 1")
         self.noise = self._tcls()
 
     def setp(self, p):
@@ -135,10 +140,7 @@ class _FeatureDropout(Module):
     stochastic_inference = False   # absent from older Torch7 files
 
     def __init__(self, p=0.5, stochasticInference=False):
-        if isinstance(p, bool) or not isinstance(p, numbers.Real):
-            raise TypeError(f"{self.__torch_name__}: expected the dropout probability p to be a number, got {p!r}")
-        if p >= 1 or p < 0:
-            raise ValueError(f"{self.__torch_name__}: illegal percentage {p}, must be 0 <= p < 1")
+        _checked_p(self.__torch_name__, p)
         super().__init__()
         self.p = p
         self.train = True

@@ -17,7 +17,7 @@ import weakref as _weakref
 import numpy as np
 
 from .. import backend
-from .._fork import hold_across_fork
+from .._fork import hold_across_fork, load
 from ..storage import Storage
 from ..tensor import Tensor, as_tensor, default_info
 from ..types import TYPES, on_device, type_info
@@ -59,7 +59,6 @@ def _register(cls):
 def _unloaded_builtin(name):
     """luatorch_py's class of Lua name ``name`` when its file has not loaded yet (nn's files and nngraph load on first
     use: see nn/__init__.py), loading it; else None.  (So that a user's class never takes a built-in's name.)"""
-    from .._fork import load
     from . import _OWNER
     if name.startswith('nn.') and name[3:] in _OWNER:
         load(_OWNER[name[3:]], __package__)
@@ -70,7 +69,6 @@ def _unloaded_builtin(name):
 
 def _nngraph(name):
     """nngraph's module ``name``, loaded on first use (counted: see _fork.py)."""
-    from .._fork import load
     return load('..nngraph.' + name, __package__)
 
 
@@ -379,15 +377,11 @@ def _convert(v, info, cache):
             with np.errstate(all='ignore'):   # uninitialized memory may hold values the new type can't
                 data = backend.to_device(st._data, info.cuda).astype(info.dtype, copy=True)
             new_st = info.storage_class(_data=data)
-            cache[id(st)] = new_st
-            # the entry must go when the old storage does (its id may then be reused), but not keep it alive: a
-            # converted module frees its old arrays as the walk goes on (peak memory: one copy, not two)
-            cache[('keep', id(st))] = _weakref.ref(st, _forget(cache, id(st)))
+            _remember(cache, id(st), st, new_st)
         t = info.tensor_class()
         if v.nElement():
             t.set(new_st, v.storageOffset(), v._a.shape, v._strides())
-        cache[('tensor', id(v))] = t
-        cache[('keep', ('tensor', id(v)))] = _weakref.ref(v, _forget(cache, ('tensor', id(v))))
+        _remember(cache, ('tensor', id(v)), v, t)
         return t
     if isinstance(v, TypedObject):
         return v.type(info.name, cache)
@@ -396,6 +390,14 @@ def _convert(v, info, cache):
     if isinstance(v, dict):
         return {k: _convert(x, info, cache) for k, x in v.items()}
     return v
+
+
+def _remember(cache, key, old, new):
+    """cache[key] = new, ``key`` naming ``old`` by its id.  The entry must go when ``old`` does (its id may then be
+    reused), but not keep it alive: a converted module frees its old arrays as the walk goes on (peak memory: one
+    copy, not two)."""
+    cache[key] = new
+    cache[('keep', key)] = _weakref.ref(old, _forget(cache, key))
 
 
 def _forget(cache, key):

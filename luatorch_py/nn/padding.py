@@ -128,8 +128,7 @@ class _SpatialPadding(Module):
             raise ValueError(f"{self!r}: input of size {sizestr(x.shape)} is too small (output would be "
                              f"{oh}x{ow})")
         # negative pads crop: Torch7's zero padding narrows the input to what they leave (an error if nothing)
-        kept_h = H - max(-self.pad_t, 0) - max(-self.pad_b, 0)
-        kept_w = W - max(-self.pad_l, 0) - max(-self.pad_r, 0)
+        kept_h, kept_w = _kept(H, self.pad_t, self.pad_b, self._mode), _kept(W, self.pad_l, self.pad_r, self._mode)
         if self._mode == _ZERO and min(kept_h, kept_w) < 1:
             raise ValueError(f"{self!r}: the negative pads crop all of the input of size {sizestr(x.shape)} "
                              f"(keeping {kept_h}x{kept_w})")

@@ -11,6 +11,7 @@ from luatorch_py import nn
 
 from nn_helpers import (D, J, L, TOL, check_gpu, check_reloads_fields, jac, roundtrip, rnd, steady_step_counts,
                         to_cuda)
+from fresh import fresh_stdout
 
 
 # -- UpSampling ----------------------------------------------------------------------------------------------------
@@ -236,22 +237,18 @@ def test_spatial_class_nll_steady_state_keeps_its_arrays(weights):
         assert c.__dict__[k] is v, k
 
 
-@pytest.mark.parametrize('name', ['PixelShuffle', 'UpSampling', 'SpatialUpSamplingNearest',
-                                  'SpatialUpSamplingBilinear'])
-def test_upsampling_class_first_in_a_fresh_process(name):
+def test_upsampling_classes_first_in_a_fresh_process():
     # upsampling.py imports pooling.py, which named upsampling's classes at its end: an up-sampling class used
-    # before any pooling one raised ImportError (a circular import)
-    import os
-    import subprocess
-    import sys
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    code = (f"import numpy as np\nfrom luatorch_py import nn\nm = nn.{name}(2)\n"
-            "print(m.forward(np.ones((1, 4, 1, 1))).numpy().sum())\n"
+    # before any pooling one raised ImportError (a circular import).  The four classes share upsampling.py, so one
+    # fresh process (its first name loads the file) checks them all
+    names = ['PixelShuffle', 'UpSampling', 'SpatialUpSamplingNearest', 'SpatialUpSamplingBilinear']
+    code = ("import sys\nimport numpy as np\nfrom luatorch_py import nn\n"
+            "for name in sys.argv[1:]:\n"
+            "    print(getattr(nn, name)(2).forward(np.ones((1, 4, 1, 1))).numpy().sum())\n"
             "from luatorch_py.nn import pooling\n"
             "print(pooling.SpatialUpSamplingBilinear is nn.SpatialUpSamplingBilinear)")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True, env=env).stdout
-    assert out.split() == [str(4.0 if name == 'PixelShuffle' else 16.0), 'True']
+    out = fresh_stdout(code, *names)
+    assert out.split() == ['4.0', '16.0', '16.0', '16.0', 'True']
 
 
 @pytest.mark.parametrize('make', [lambda: nn.SpatialUpSamplingBilinear(2), lambda: nn.UpSampling(2, 'linear')])
