@@ -52,6 +52,18 @@ def _signed64(v):
     return v - (1 << 64) if v >> 63 else v
 
 
+def _long_bound(v):
+    """A random() bound as Torch7's long argument: C truncates 2.5 to 2.  One outside a long's range is refused
+    before any draw (C's conversion is undefined there; numpy failed with an OverflowError after the draw)."""
+    try:
+        v = int(v)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"random: expected integer bounds (Lua longs), got {v!r}") from None
+    if not -(1 << 63) <= v < 1 << 63:
+        raise ValueError(f"random: bound {v} does not fit in a C long (-2^63 .. 2^63-1)")
+    return v
+
+
 def _fill_kind(dtype_name):
     # 'torch.FloatTensor' -> 'Float'; CUDA types draw from this CPU stream too ('torch.CudaTensor' is float)
     k = dtype_name.replace('torch.', '').replace('Cuda', '').replace('Tensor', '').replace('Storage', '')
@@ -91,6 +103,13 @@ def _apply_swaps(j):
     return np.where(prev >= 0, ptr[prev], j).astype(np.int64)
 
 
+def _generator_from_state(state):
+    """A Generator set to ``state`` (getState's bytes): what copies and unpickles a Generator."""
+    g = Generator(0)
+    g.setState(np.frombuffer(state, np.uint8))
+    return g
+
+
 def _init_genrand(seed32):
     """mt19937ar.c's init_genrand (THRandom_manualSeed): the 624 state words for a 32-bit seed."""
     key = [seed32]
@@ -117,6 +136,12 @@ class Generator:
 
     def __repr__(self):
         return 'torch.Generator'        # (Torch7 prints the type name)
+
+    def __reduce__(self):
+        # copy.copy, copy.deepcopy and pickle go through the state bytes: a copy is an independent stream at the
+        # same point (a plain copy shared the numpy engine but not the Box-Muller cache; the global stream's lock
+        # does not pickle)
+        return _generator_from_state, (self.getState().tobytes(),)
 
     @property
     def _bg(self):
@@ -215,11 +240,11 @@ class Generator:
         if b is None and a is not None:
             a, b = None, a
         if b is not None:
-            b = int(b)
+            b = _long_bound(b)
             if a is None and b <= 0:
                 raise ValueError("random: upper bound must be strictly positive")
         if a is not None:
-            a = int(a)
+            a = _long_bound(a)
             if b < a:
                 raise ValueError("random: upper bound must be larger than lower bound")
             if (b + 1 - a) & _M64 == 0:
@@ -346,8 +371,9 @@ class Generator:
         if int(n) and not 0 < p < 1:
             raise ValueError("geometric: p must be > 0 and < 1")
         q = np.log(1.0 - self._u01(n)) / np.log(p)
-        # C's (int) truncates; past INT_MAX x86's cvttsd2si gives INT_MIN
-        return np.where(q < 2147483648.0, np.trunc(q), -2147483648.0).astype(np.int64) + 1
+        # C's (int) truncates; past INT_MAX x86's cvttsd2si gives INT_MIN; the int + 1 wraps INT_MAX to INT_MIN too
+        k = np.where(q < 2147483648.0, np.trunc(q), -2147483648.0).astype(np.int32)
+        return (k + np.int32(1)).astype(np.int64)
 
     def bernoulli_array(self, n, p=0.5):
         """THRandom_bernoulli: u <= p, as int64 0/1.  p is a number or n probabilities (Torch7's
@@ -356,7 +382,10 @@ class Generator:
         if p.ndim and p.size != int(n):
             raise ValueError(f"bernoulli: expected one probability per element ({int(n)}), got a tensor of "
                              f"{p.size} probabilities (Torch7: inconsistent tensor size)")
-        if int(n) and not np.all((p >= 0) & (p <= 1)):
+        ok = (p >= 0) & (p <= 1)
+        if int(n) and not np.all(ok):
+            if p.ndim:      # Torch7 checks each p as it comes: the elements before the first bad one drew theirs
+                self._raw(int(np.flatnonzero(~ok.ravel())[0]))
             raise ValueError("bernoulli: p must be >= 0 and <= 1")
         return (self._u01(n) <= p.ravel() if p.ndim else self._u01(n) <= p).astype(np.int64)
 
@@ -382,12 +411,12 @@ class Generator:
         if a is None and b is None:
             span, low = mod, 0
         elif a is None or b is None:
-            b = int(a if b is None else b)
+            b = _long_bound(a if b is None else b)
             if b <= 0:
                 raise ValueError("random: upper bound must be strictly positive")
             span, low = b, 1
         else:
-            a, b = int(a), int(b)
+            a, b = _long_bound(a), _long_bound(b)
             if b < a:
                 raise ValueError("random: upper bound must be larger than lower bound")
             span, low = (b + 1 - a) & _M64, a & _M64    # long b+1-a, then unsigned
@@ -614,15 +643,14 @@ def multinomial(*args, replacement=None):
     replacement = bool(rest[2] if len(rest) > 2 else replacement)
     if p.dim() not in (1, 2):
         raise ValueError(f"multinomial: prob_dist must be 1 or 2 dim, got a {p.dim()}-D {p._info.name}")
+    if res is not None and 'Long' not in res._info.name:      # (checked before the draw, as Torch7's wrapper)
+        raise TypeError(f"multinomial: the result must be a LongTensor, got a {res._info.name}")
     P = _host(p).astype(np.float64).reshape(-1 if p.dim() == 2 else 1, p.size(p.dim() - 1))
     out = _multinomial_draw(g, P, int(n), replacement)
     if p.dim() == 1:
         out = out[0]
-    cls = _long_like(p._info.cuda)
     if res is None:
-        res = cls()
-    elif 'Long' not in res._info.name:
-        raise TypeError(f"multinomial: the result must be a LongTensor, got a {res._info.name}")
+        res = _long_like(p._info.cuda)()
     res.resize(*out.shape)
     res.copy(_as(res, out))
     return res

@@ -1183,8 +1183,16 @@ def _random_fill(name, draw, real_args=True, into=None, into_if=None):
     """A fill method: ``draw(generator, n, *args)`` gives the n values, row-major.  ``into(generator, flat, *args)``,
     where given, writes them straight into a C-contiguous numpy tensor's flat view instead (no array of its size:
     Dropout, RReLU, ...), for the calls where ``into_if(self, args)`` holds."""
+    code = draw.__code__                            # draw's parameters after (generator, n): for a clear arity error
+    most = code.co_argcount - 2
+    least = most - len(draw.__defaults__ or ())
+    names = code.co_varnames[2:2 + most]
+    expected = ', '.join(['[gen]'] + [v if i < least else f'[{v}]' for i, v in enumerate(names)])
+
     def method(self, *args):
         g, args = _random.split_generator(args)     # x:uniform(gen, a, b): Torch7's optional generator first
+        if not least <= len(args) <= most:
+            raise TypeError(f"{name}: expected ({expected}), got {len(args)} arguments")
         if real_args and args and self._info.dtype == np.float32:
             # Torch7 passes these parameters as `real`: a FloatTensor fill rounds them to float first
             args = tuple(float(np.float32(a)) for a in args)
@@ -1205,7 +1213,7 @@ bernoulli = _random_fill('bernoulli', lambda g, n, p=0.5: g.bernoulli_array(n, b
                                                                    if isinstance(p, Tensor) else p), real_args=False,
                          into=lambda g, out, p=0.5: g.bernoulli_into(out, p),
                          into_if=lambda self, args: not args or _num(args[0]))     # (not a tensor of p's)
-normal = _random_fill('normal', lambda g, n, m=0.0, s=1.0: g.normal_array(n, m, s))
+normal = _random_fill('normal', lambda g, n, mean=0.0, std=1.0: g.normal_array(n, mean, std))
 exponential = _random_fill('exponential', lambda g, n, lambd=1.0: g.exponential_array(n, lambd))
 cauchy = _random_fill('cauchy', lambda g, n, median=0.0, sigma=1.0: g.cauchy_array(n, median, sigma))
 logNormal = _random_fill('logNormal', lambda g, n, mean=1.0, std=2.0: g.logNormal_array(n, mean, std))
@@ -1216,6 +1224,8 @@ def random(self, *args):
     """random([gen]): integers over the type's range as Torch7; random(b): 1..b; random(a, b): a..b (Torch7's
     inclusive bounds)."""
     g, args = _random.split_generator(args)
+    if len(args) > 2:
+        raise TypeError(f"random: expected ([gen], [a], [b]), got {len(args)} arguments")
     return _fill_from(self, g.random_fill_array(self._a.size, self._info.name, *args))
 
 

@@ -553,3 +553,79 @@ def test_a_child_forked_while_another_thread_draws_draws_the_parents_stream():
 
 def test_generator_prints_as_torch7():
     assert repr(Generator(1)) == str(Generator(1)) == 'torch.Generator'
+
+
+# -- bug hunt (rand): copies of a Generator, long bounds, clear fill errors, Torch7's per-element checks ------------
+def test_a_copied_generator_is_an_independent_stream_at_the_same_point():
+    """copy.copy of a generator that had drawn shared numpy's engine (the two advanced one stream) but not the
+    Box-Muller cache; copies and pickles now go through the state bytes, as getRNGState/setRNGState."""
+    g = Generator(5)
+    g.random()
+    g.normal()                                          # the sin half is cached
+    want = Generator(5)
+    want.random()
+    want.normal()
+    want = [want.normal(), want.random(), want.random()]
+    for h in (copy.copy(g), copy.deepcopy(g), pickle.loads(pickle.dumps(g))):
+        assert h is not g and h.initialSeed() == 5
+        assert [h.normal(), h.random(), h.random()] == want
+    assert [g.normal(), g.random(), g.random()] == want    # the original went on alone
+    d = copy.copy(R._default)                           # the global stream's lock made it uncopyable
+    assert d.getState().tobytes() == R._default.getState().tobytes() and d.random() == R._default.random()
+
+
+def test_random_bounds_outside_a_long_are_refused_before_the_draw():
+    import luatorch_py as torch
+    g = Generator(14)
+    want = Generator(14).random()
+    for bad in ((2 ** 64 + 5,), (2 ** 63,), (-2 ** 64, 1), (1, 2 ** 70)):
+        with pytest.raises(ValueError, match=r'random: bound -?\d+ does not fit in a C long'):
+            torch.ByteTensor(3).random(g, *bad)      # was an OverflowError after 3 draws, or all ones for (-2^64, 1)
+        with pytest.raises(ValueError, match='does not fit in a C long'):
+            g.random(*bad)                           # torch.random(2^70) was word + 1
+    with pytest.raises(ValueError, match=r'random: expected integer bounds \(Lua longs\), got nan'):
+        g.random(float('nan'))
+    assert g.random() == want                        # nothing drawn by the refused calls
+    g, h = Generator(14), Generator(14)
+    assert g.random(-2 ** 63, 2 ** 63 - 2) == h.random() - 2 ** 63       # the extremes of a long pass
+
+
+def test_multinomial_refuses_a_result_of_the_wrong_type_before_drawing():
+    import luatorch_py as torch
+    g = Generator(15)
+    with pytest.raises(TypeError, match='the result must be a LongTensor, got a torch.IntTensor'):
+        torch.multinomial(torch.IntTensor(), g, torch.DoubleTensor([0.2, 0.8]), 2)
+    assert g.random() == Generator(15).random()
+
+
+def test_fills_with_the_wrong_number_of_arguments_say_what_they_take():
+    import luatorch_py as torch
+    for call, msg in ((lambda: torch.DoubleTensor(3).geometric(), r'geometric: expected \(\[gen\], p\), got 0'),
+                      (lambda: torch.DoubleTensor(3).uniform(1, 2, 3), r'uniform: expected \(\[gen\], \[a\], \[b\]\)'),
+                      (lambda: torch.FloatTensor(3).normal(Generator(1), 0, 1, 2), r'normal: .*\[std\]\), got 3'),
+                      (lambda: torch.LongTensor(3).random(1, 2, 3), r'random: expected \(.*\[b\]\), got 3 arg')):
+        with pytest.raises(TypeError, match=msg):      # was "<lambda>() missing 1 required positional argument"
+            call()
+    g, h = Generator(16), Generator(16)
+    assert torch.DoubleTensor(3).geometric(g, 0.5).tolist() == h.geometric_array(3, 0.5).tolist()
+
+
+def test_bernoulli_tensor_of_p_draws_for_the_elements_before_a_bad_one_as_torch7():
+    """THTensor_(bernoulli_DoubleTensor) checks each p in THRandom_bernoulli, after the earlier elements drew."""
+    import luatorch_py as torch
+    g = Generator(17)
+    with pytest.raises(ValueError, match='bernoulli: p must be >= 0 and <= 1'):
+        torch.DoubleTensor(4).bernoulli(g, torch.DoubleTensor([0.5, 0.5, 2, 0.5]))
+    assert g.random() == Generator(17).random_array(3)[2]
+    with pytest.raises(ValueError):
+        g.bernoulli(1.5)                                   # a number is checked before the draw
+    assert g.random() == Generator(17).random_array(4)[3]
+
+
+def test_geometric_wraps_int_max_plus_one_as_torch7():
+    """THRandom_geometric is (int)(log(1-u) / log(p)) + 1: just below 2^31 the int is INT_MAX and + 1 wraps."""
+    p = 0.9999999995156754                  # with seed 575's first word, log(1-u) / log(p) = 2147483647.49
+    assert Generator(575).geometric(p) == -2 ** 31          # was 2^31
+    assert Generator(575).geometric_array(1, p).tolist() == [-2 ** 31]
+    s = SlowTorch(3)
+    assert Generator(3).geometric_array(50, 0.9).tolist() == [s.geometric(0.9) for _ in range(50)]
