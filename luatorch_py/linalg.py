@@ -23,8 +23,9 @@ class LinAlgError(ValueError):
 
 
 # -- argument parsing and results ----------------------------------------------------------------------------------
-def _parse(name, args, n_res, n_in, flags, usage):
-    """Split ``args`` into (results or Nones, inputs, flags); ``flags`` is a list of (allowed letters, default)."""
+def _parse(name, args, n_res, n_in, flags, usage, int_res=()):
+    """Split ``args`` into (results or Nones, inputs, flags); ``flags`` is a list of (allowed letters, default).
+    The results given must have the inputs' type (those at positions ``int_res``: IntTensors), as in Torch7."""
     k = 0
     while k < len(args) and (isinstance(args[k], Tensor) or args[k] is None):
         k += 1
@@ -39,20 +40,35 @@ def _parse(name, args, n_res, n_in, flags, usage):
         raise TypeError(f"torch.{name}: expected {usage}, got None as an input")
     if len(strs) > len(flags) or not all(isinstance(s, str) for s in strs):
         raise TypeError(f"torch.{name}: expected {usage}, got extra arguments {strs!r}")
-    out = []
-    for i, (allowed, default) in enumerate(flags):
-        f = strs[i].upper() if i < len(strs) else default
-        if f not in allowed:
-            raise ValueError(f"torch.{name}: flag {i + 1} must be one of {', '.join(repr(c) for c in allowed)}, "
-                             f"got {strs[i]!r}")
-        out.append(f)
+    out = _flags(name, strs, flags)
     first = tensors[0]
     for t in tensors:
         if t._info.dtype.kind != 'f':
             raise TypeError(f"torch.{name}: expected Float or Double tensors, got a {t._info.name}")
         if t._info is not first._info:
             raise TypeError(f"torch.{name}: inputs must have one type, got {first._info.name} and {t._info.name}")
+    for i, r in enumerate(res):     # (written into with numpy's casts, an IntTensor would silently truncate)
+        want = on_device(_INT, first._info.cuda) if i in int_res else first._info
+        if r is not None and r._info is not want:
+            raise TypeError(f"torch.{name}: the result tensor should be a {want.name}, got a {r._info.name}")
     return res, tensors, out
+
+
+def _flags(name, strs, flags):
+    """The flags' letters. As Torch7's wrapper (cwrap), any optional flag may be left out: the first set of flags in
+    cwrap's order (flag i is bit i of a counter) whose letters take the strings in turn wins (so trtrs(b, a, 'L', 'U')
+    is uplo 'L', diag 'U'); the others keep their defaults. A string's first letter is its flag, as Torch7 reads it."""
+    letters = [s[:1].upper() for s in strs]
+    for variant in range(2 ** len(flags)):
+        given = [i for i in range(len(flags)) if variant >> i & 1]
+        if len(given) == len(letters) and all(c and c in flags[i][0] for c, i in zip(letters, given)):
+            out = [default for _, default in flags]
+            for c, i in zip(letters, given):
+                out[i] = c
+            return out
+    i = next(i for i, c in enumerate(letters) if not (c and c in flags[i][0]))
+    raise ValueError(f"torch.{name}: flag {i + 1} must be one of {', '.join(repr(c) for c in flags[i][0])}, "
+                     f"got {strs[i]!r}")
 
 
 def _host(t):
@@ -205,7 +221,8 @@ def pstrf(*args):
     tol = -1
     if args and isinstance(args[-1], (int, float, np.integer, np.floating)) and not isinstance(args[-1], bool):
         args, tol = args[:-1], args[-1]          # Torch7's last argument: {name=real, default=-1}
-    (res, rpiv), (a,), (uplo,) = _parse('pstrf', args, 2, 1, [('UL', 'U')], "([res, piv,] A [, 'U'|'L'] [, tol])")
+    (res, rpiv), (a,), (uplo,) = _parse('pstrf', args, 2, 1, [('UL', 'U')], "([res, piv,] A [, 'U'|'L'] [, tol])",
+                                        int_res=(1,))
     ha = _mat('pstrf', a, 'A', square=True)
     w = _sym(ha, uplo).copy()
     n = w.shape[0]
@@ -244,11 +261,17 @@ def gels(*args):
     hb = _rhs('gels', b, a)
     m, n = ha.shape
     f = _geqrf(ha)[0] if m >= n else _geqrf(ha.T)[0].T
-    d = np.abs(np.diagonal(f))
-    if d.size and not (d > 0).all():
+    zero = np.flatnonzero(np.diagonal(f) == 0)      # LAPACK's test (trtrs): exactly zero; a NaN is no error
+    if zero.size:
         raise LinAlgError(f"torch.gels: A ({_sizestr(a.shape)}) does not have full rank: diagonal element "
-                          f"{int(np.flatnonzero(d == 0)[0])} (0-based) of its triangular factor is zero")
-    x = np.linalg.lstsq(ha, hb, rcond=None)[0]
+                          f"{int(zero[0])} (0-based) of its triangular factor is zero")
+    # solved from the QR (LQ) factors as LAPACK gels does (lstsq's SVD raises on a NaN, where Torch7 gives NaN)
+    if m >= n:
+        q, r = np.linalg.qr(ha)
+        x = np.linalg.solve(r, q.T @ hb)
+    else:
+        q, r = np.linalg.qr(ha.T)                   # A = rᵀ qᵀ: the least norm X is q r⁻ᵀ B
+        x = q @ np.linalg.solve(r.T, hb)
     return _out(b, x, rb), _out(a, f, ra)
 
 

@@ -303,3 +303,56 @@ def test_pstrf_takes_torch7s_tolerance():
     eps = np.finfo(np.float64).eps
     u, _ = torch.pstrf(T([[1.0, 0.0], [0.0, 1.5 * eps]]))  # above 2 * 2^-53 * 1, LAPACK's stopping value
     np.testing.assert_allclose(_np(u).diagonal(), [1.0, np.sqrt(1.5 * eps)], rtol=1e-15)
+
+
+def test_flags_may_be_left_out_as_in_torch7s_wrapper():
+    """cwrap lets any optional flag be left out (the first set of flags that takes the strings wins), and reads a
+    flag's first letter: an empty or unknown string is an error, not the other triangle."""
+    a = T([[4.0, 2.0], [2.0, 3.0]])
+    b = T([[1.0], [1.0]])
+    np.testing.assert_allclose(_np(torch.trtrs(b, a, 'T')[0]), [[0.25], [1 / 6]], rtol=1e-15)     # uplo 'U', trans 'T'
+    np.testing.assert_allclose(_np(torch.trtrs(b, a, 'L', 'U')[0]), [[1.0], [-1.0]], rtol=1e-15)  # uplo 'L', diag 'U'
+    np.testing.assert_allclose(_np(torch.trtrs(b, a, 'L', 'N')[0]), [[0.25], [1 / 6]], rtol=1e-15)
+    e, v = torch.symeig(T([[1.0, 9.0], [0.0, 1.0]]), 'L')      # jobz 'N', uplo 'L': the lower triangle, diag(1, 1)
+    assert v is None and _np(e).tolist() == [1.0, 1.0]
+    m, tau = torch.geqrf(T(A5))
+    c = T(B53).t()
+    np.testing.assert_allclose(_np(torch.ormqr(m, tau, c, 'T')), _np(torch.ormqr(m, tau, c, 'L', 'T')), rtol=1e-15)
+    np.testing.assert_allclose(_np(torch.potrf(a, 'Upper')), [[2.0, 1.0], [0.0, np.sqrt(2.0)]], rtol=1e-15)
+    with pytest.raises(ValueError, match=r"torch.potrf: flag 1 must be one of 'U', 'L', got ''"):
+        torch.potrf(a, '')
+    with pytest.raises(ValueError, match=r"torch.trtrs: flag 2 must be one of 'N', 'T', got 'X'"):
+        torch.trtrs(b, a, 'L', 'X')
+
+
+def test_gels_gives_nan_for_a_nan_input_as_lapack_does():
+    """LAPACK gels reports rank deficiency only for an exactly zero diagonal element: a NaN in A or B gives NaN
+    (no IndexError from the rank check, no 'SVD did not converge' from lstsq); X comes from the QR or LQ factors."""
+    nan = float('nan')
+    x, f = torch.gels(T([[1.0], [1.0]]), T([[1.0, nan], [nan, 1.0]]))
+    assert x.size().tolist() == [2, 1] and np.isnan(_np(x)).all()
+    x, _ = torch.gels(T([[1.0], [nan], [1.0]]), T([[1.0, 2.0], [3.0, 1.0], [1.0, 1.0]]))
+    assert x.size().tolist() == [2, 1] and np.isnan(_np(x)).all()
+    a = np.array([[1.0, 2.0], [3.0, 1.0], [1.0, 1.0]])
+    x, _ = torch.gels(T([[1.0], [2.0], [4.0]]), T(a.tolist()))       # normal equations: AᵀA x = Aᵀb
+    np.testing.assert_allclose(a.T @ a @ _np(x), a.T @ [[1.0], [2.0], [4.0]], atol=1e-13)
+    x, _ = torch.gels(T([[1.0], [2.0]]), T(a.T.tolist()))             # least norm: x = Aᵀ (A Aᵀ)⁻¹ b
+    np.testing.assert_allclose(_np(x), a @ np.linalg.solve(a.T @ a, [[1.0], [2.0]]), atol=1e-13)
+
+
+def test_result_tensors_must_have_the_inputs_type():
+    """Torch7's wrapper takes result tensors of the input's type only (pstrf's piv: an IntTensor); writing the
+    factor into an IntTensor would truncate it silently."""
+    a = T([[4.0, 2.0], [2.0, 3.0]])
+    with pytest.raises(TypeError, match=r"torch.potrf: the result tensor should be a torch.DoubleTensor, got a "
+                                        r"torch.IntTensor"):
+        torch.potrf(torch.IntTensor(), a)
+    with pytest.raises(TypeError, match=r"torch.gesv: the result tensor should be a torch.DoubleTensor, got a "
+                                        r"torch.FloatTensor"):
+        torch.gesv(torch.DoubleTensor(), torch.FloatTensor(), T([[1.0], [1.0]]), a)
+    with pytest.raises(TypeError, match=r"torch.pstrf: the result tensor should be a torch.IntTensor, got a "
+                                        r"torch.LongTensor"):
+        torch.pstrf(torch.DoubleTensor(), torch.LongTensor(), a)
+    u, piv = torch.pstrf(torch.DoubleTensor(), torch.IntTensor(), a)
+    np.testing.assert_allclose(_np(u), [[2.0, 1.0], [0.0, np.sqrt(2.0)]], rtol=1e-15)
+    assert piv.tolist() == [0, 1]
