@@ -286,6 +286,14 @@ def _folds_into_max(prev):
     return t is Tanh or t is Sigmoid or ((t is ReLU or t is Threshold) and prev.val <= prev.threshold)
 
 
+def _uncovered_nan(y, kH, kW, dH, dW, oh, ow):
+    """Whether 4-D array ``y`` has a NaN in the rows or columns no window (kH x kW, stride dH, dW >= the kernel, no
+    padding, oh x ow of them) reaches."""
+    rows = [r for r in range(y.shape[2]) if r >= oh * dH or r % dH >= kH]
+    cols = [c for c in range(y.shape[3]) if c >= ow * dW or c % dW >= kW]
+    return bool((rows and np.isnan(y[:, :, rows]).any()) or (cols and np.isnan(y[:, :, :, cols]).any()))
+
+
 # backward passes an instance may define (Torch7's idiom, e.g. m.updateGradInput = function() end to freeze a
 # layer): then its own backward runs, not _fold_backward
 _OWN_PASSES = ('backward', 'updateGradInput', 'accGradParameters')
@@ -366,6 +374,7 @@ class SpatialMaxPooling(_Pool2d):
         shape = self._output_shape(x, oh, ow)
         self.__dict__.pop('_idx_pending', None)     # (a previous forward's: no longer observable)
         self._pmax_kept = self._above_kept = None
+        self._nan_lost = False
         self._defer = self._may_defer(x)
         # a batch-last input (a CPU convolution's output, backend/kernels.py) pools in memory order into a
         # batch-last output and indices (contiguous runs of N numbers; values as Torch7's)
@@ -478,6 +487,7 @@ class SpatialMaxPooling(_Pool2d):
         # a NaN came through, again with fmax: NaNs are never picked (THNN's `val > maxval`), all-NaN gives -inf
         _max_of(xp, xp.maximum, wins, out4)
         lo = float(out4.min())
+        nan_free = lo == lo
         if lo != lo:
             _max_of(xp, xp.fmax, wins, out4)
             lo = float(out4.min())
@@ -515,6 +525,8 @@ class SpatialMaxPooling(_Pool2d):
             xp.equal(out4, -np.inf, out=ne)
             xp.copyto(idx4, -1, where=ne)
             return
+        # a NaN lost its window: a Tanh's or Sigmoid's derivative there is NaN, which _fold_backward does not see
+        self._nan_lost = not nan_free
         self._code_done(H, W, oh, ow, out4, idx4, last)
 
     def _code_done(self, H, W, oh, ow, out4, idx4, last, keep_max=True):
@@ -637,7 +649,8 @@ class SpatialMaxPooling(_Pool2d):
         gradInput is left pending (see LazyField), written from a copy of gradOutput when read.  Returns
         prev.gradInput, or None when the fold does not apply (each module's backward then runs): not the CPU code
         path of the last forward, prev's input or output not the arrays of that forward, a gradInput held outside,
-        an instance's own passes, or a subclass.
+        an instance's own passes, a subclass, or a Tanh's or Sigmoid's NaN that is no window's maximum (its f' is
+        NaN there).
 
         Like Torch7's own modules, the fold takes the arrays of the last forward as they were: it assumes prev's
         input and output did not change between forward and backward."""
@@ -661,6 +674,11 @@ class SpatialMaxPooling(_Pool2d):
         if routable is None:
             return None
         code, last, g4 = routable
+        # a NaN in prev's output where no window's maximum is: Tanh's or Sigmoid's derivative there is NaN, and the two
+        # backwards give gradOutput 0 times NaN, where the route writes 0 (a ReLU's derivative is 0 or 1 everywhere)
+        if (type(prev) is Tanh or type(prev) is Sigmoid) and (
+                d.get('_nan_lost') or _uncovered_nan(x4, self.kH, self.kW, self.dH, self.dW, oh, ow)):
+            return None
         gk = self._buffer('_gi_g', code.shape)       # what this module's gradInput is made of when read
         np.copyto(gk, g4)
         np.copyto(self._buffer('_gi_code', code.shape, dtype=code.dtype), code)

@@ -112,6 +112,22 @@ def test_a_3d_input_and_a_nan_window_still_match(nan):
         np.testing.assert_array_equal(_bits(a), _bits(b))
 
 
+@pytest.mark.parametrize('act', [nn.Tanh, nn.Sigmoid])
+@pytest.mark.parametrize('h,w,at', [(8, 8, (0, 1)), (9, 7, (8, 3)), (9, 7, (2, 6))],
+                         ids=['loses-its-window', 'last-row', 'last-column'])
+def test_a_nan_no_window_picks_gives_tanh_and_sigmoid_their_nan(act, h, w, at):
+    """A NaN in the activation's output that is no window's maximum (NaNs are never picked; or where no window
+    reaches): the two backwards give gradOutput 0 times the NaN derivative there, NaN; so must the step."""
+    x = _input(32, h, w)
+    x[(5, 1) + at] = np.nan         # (the 1x1 convolution's output is NaN there, in both channels)
+    net = _net(act())
+    g = _grad(net.double().forward(torch.DoubleTensor(x)).size(), special=False)
+    got, want, _ = _run(net, x, g, torch.DoubleTensor)
+    assert np.isnan(want[1][(5, 0) + at]) and np.isnan(got[1][(5, 0) + at])
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(_bits(a), _bits(b))
+
+
 def test_an_in_place_module_after_the_pooling_does_not_change_the_fold():
     """The fold takes the maxima from the forward's own copy, not the output the next module changed."""
     net = _net(nn.ReLU(), after=[nn.MulConstant(-1, True)])
