@@ -683,11 +683,13 @@ class MapTable(_Branching):
             raise TypeError(f"{self.__torch_name__}: expected input to be a list (table), got a "
                             f"{type(input).__name__}")
         n = len(input)
-        if gradOutput is not None:
+        # (by the method, not by gradOutput: a backward given None ran forward and returned the outputs)
+        forward = method == 'updateOutput'
+        if not forward:
             _table_arg(self, gradOutput, 'gradOutput', n)
         self._extend(n)
         mods = self.modules
-        if gradOutput is None:
+        if forward:
             return [_call(self, i, mods[i].updateOutput, input[i]) for i in range(n)]
         res = [_call(self, i, getattr(mods[i], method), input[i], gradOutput[i], *extra) for i in range(n)]
         if method in _GRAD_METHODS:

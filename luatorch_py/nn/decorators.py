@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from .. import backend
 from ..backend import array_module
 from ..tensor import Tensor, CPU_LONG_STORAGE
 from ..types import type_info
@@ -504,8 +505,10 @@ def _has_nan(x):
     if isinstance(x, (list, tuple)):
         return any(_has_nan(e) for e in x)
     if isinstance(x, Tensor):
-        return x._info.is_floating and bool(array_module(x._a).isnan(x._a.sum()))
-    return False
+        x = x._a
+    elif not (isinstance(x, np.ndarray) or backend.is_cuda_array(x)):      # (a numpy input read as NaN-free)
+        return False
+    return x.dtype.kind == 'f' and bool(array_module(x).isnan(x.sum()))
 
 
 class NaN(Decorator):

@@ -18,8 +18,8 @@ from .distance import Normalize
 from .linear import Add, CMul, Linear
 from .activation import ReLU
 from .conv import _positive
-from .module import (Module, check_grad_like_input, check_grad_size, field_out, long_info, owned_tensor, pair_grad,
-                     pair_input, resized, set_aliased, sizestr)
+from .module import (Module, check_grad_like_input, check_grad_size, check_nonempty, field_out, long_info,
+                     owned_tensor, pair_grad, pair_input, resized, set_aliased, sizestr)
 from .reduce import Max, Mean
 from .shape import MulConstant, Replicate, View, _any_tensor, _view_as, _ViewModule
 from .table import CSubTable, Identity, JoinTable, _leaves, _zero_like
@@ -281,6 +281,7 @@ class CReLU(Sequential):
 
     def _flat_shape(self, t):      # (not _flat: getParameters keeps its record under that name)
         x = t._a
+        check_nonempty(self, x)     # (else view's error, naming no module)
         batched = x.ndim == self.nInputDims + 1
         return batched, (x.shape[0] if batched else 1, -1)
 

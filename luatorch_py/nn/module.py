@@ -265,7 +265,13 @@ class TypedObject:
         if not (isinstance(x, np.ndarray) or backend.is_cuda_array(x)):
             raise TypeError(f"{self!r}: expected {what} to be a {self._type} or a numpy array, "
                             f"got {type(x).__name__}")
-        t = as_tensor(x, self._tinfo)
+        try:
+            t = as_tensor(x, self._tinfo)
+        except ValueError:
+            if x.dtype.kind in 'biuf':
+                raise
+            # complex, string or object values: the tensor's error would not say which module
+            raise TypeError(f"{self!r}: expected {what} of numbers, got a numpy array of dtype {x.dtype}") from None
         if t._a is x:
             self._np_cache = (x, t)
         return t

@@ -488,6 +488,8 @@ def _any_tensor(module, x, what):
     if isinstance(x, Tensor):
         return x._a
     if isinstance(x, np.ndarray) or backend.is_cuda_array(x):
+        if x.dtype.kind not in 'biuf':      # (copied as numbers: a complex's real part, strings parsed)
+            raise TypeError(f"{module!r}: expected {what} of numbers, got a numpy array of dtype {x.dtype}")
         return x
     raise TypeError(f"{module!r}: expected {what} to be a tensor or a numpy array, got {type(x).__name__}")
 

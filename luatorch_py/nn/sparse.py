@@ -390,6 +390,8 @@ class IndexLinear(Module):
             return self.gradInput
         if self.normalize:
             raise NotImplementedError(f"{self!r}: updateGradInput is not implemented in max-normalize mode")
+        if 'isFlat' not in self.__dict__:   # no forward yet, or loaded (files omit the flags): the input's layout
+            self._flatten(input)
         g = self._coerce(gradOutput, 'gradOutput')._a
         w = self.weight._a
         gi = g.reshape(-1, self.outputSize) @ w.T                 # (batch, inputSize)

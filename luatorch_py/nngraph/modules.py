@@ -84,13 +84,23 @@ class ModuleFromCriterion(Module):
         out._a[0] = self.criterion.updateOutput(pred, target)
         return out
 
+    def _loss_grad(self, gradOutput):
+        """The gradient of the loss: gradOutput[0] of a tensor (its first element), list or array (Torch7's
+        gradOutput[1])."""
+        try:
+            return gradOutput._a.reshape(-1)[0] if isinstance(gradOutput, Tensor) else gradOutput[0]
+        except (TypeError, IndexError, KeyError):      # (None, a number, an empty tensor: numpy's words otherwise)
+            got = f"an empty {gradOutput.type()}" if isinstance(gradOutput, Tensor) else type(gradOutput).__name__
+            raise TypeError(f"{self!r}: expected gradOutput to be a 1-element tensor (the gradient of the loss), "
+                            f"got {got}") from None
+
     def updateGradInput(self, input, gradOutput):
         pred, target = self._split(input)
         if isinstance(target, (list, tuple)):     # (else an empty gradient breaks a node further on)
             raise TypeError("nn.ModuleFromCriterion: backward expected the target to be a tensor (its gradient is "
                             "zeros of its size), got a table: table targets are not supported, as in Lua")
+        go = self._loss_grad(gradOutput)
         gp = self.criterion.updateGradInput(pred, target)
-        go = gradOutput._a.reshape(-1)[0] if isinstance(gradOutput, Tensor) else gradOutput[0]
         gi = self.gradInput
         if not isinstance(gi, list) or len(gi) != 2:
             gi = self.gradInput = [self._tcls(), self._tcls()]

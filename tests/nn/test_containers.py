@@ -230,6 +230,24 @@ def test_map_table_from_lua_without_optional_fields():
     assert m.modules[1].weight.storage() is m.module.weight.storage()
 
 
+@pytest.mark.parametrize('method', ['backward', 'updateGradInput', 'accGradParameters'])
+def test_map_table_backward_without_grad_output(method):
+    # a None gradOutput ran updateOutput instead: backward returned the outputs as the gradInput
+    lin1 = nn.Linear(3, 2)
+    m = nn.MapTable(lin1)
+    x = [rnd(4, 3, seed=i) for i in range(2)]
+    m.forward(x)
+    m.zeroGradParameters()
+    with pytest.raises(TypeError, match=r'^nn.MapTable: expected gradOutput to be a list \(table\) with an entry for '
+                                        r'each of its 2 modules, got a NoneType'):
+        getattr(m, method)(x, None)
+    assert lin1.gradWeight.sum() == 0
+    g = [rnd(4, 2, seed=5 + i) for i in range(2)]
+    gi = m.backward(x, g)
+    for gii, gg in zip(gi, g):
+        np.testing.assert_allclose(gii.numpy(), gg @ lin1.weight.numpy(), rtol=1e-12)
+
+
 # -- containers together: parameters, getParameters, type, clone, modes, traversal ------------------------------
 def big_net():
     torch.manualSeed(5)

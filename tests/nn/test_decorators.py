@@ -237,6 +237,19 @@ def test_nan_decorator(tmp_path):
     assert check_reloads(m, x, tmp_path).id == 7
 
 
+
+def test_nan_decorator_numpy_input():
+    # a numpy input was never checked: its NaN was reported as one of the output
+    m = nn.NaN(nn.Linear(2, 2)).double()
+    with pytest.raises(FloatingPointError, match='^NaN found in input of module'):
+        m.forward(np.array([[np.nan, 1.0]]))
+    m.forward(np.array([[1.0, 2.0]]))
+    with pytest.raises(FloatingPointError, match='^NaN found in gradOutput of module'):
+        m.backward(np.array([[1.0, 2.0]]), np.array([[np.nan, 1.0]]))
+    with pytest.raises(FloatingPointError, match='^NaN found in input of module'):
+        nn.NaN(nn.CAddTable()).forward([np.array([np.nan]), T([1.0])])
+    np.testing.assert_array_equal(nn.NaN(nn.Identity()).forward(np.array([1, 2])).numpy(), [1, 2])
+
 def test_profile(capsys, tmp_path):
     m = nn.Profile(nn.Tanh(), 2).double()
     x = T(rnd(3))

@@ -220,6 +220,17 @@ def test_crelu_forward_after_get_parameters():
     np.testing.assert_array_equal(m.forward(T(x)).numpy(), [[1, 0, 0, 2], [0, 4, 3, 0]])
 
 
+
+@pytest.mark.parametrize('shape', [(0, 4), (0,)])
+def test_crelu_empty_input_names_the_module(shape):
+    # view's error before: "view: cannot view a torch.DoubleTensor of size empty (0 elements) as 0x-1"
+    m = nn.CReLU(1)
+    size = ', '.join(map(str, shape))
+    for call in (lambda x: m.forward(x), lambda x: m.backward(x, x)):
+        with pytest.raises(ValueError, match=rf'^CReLU\(\): got an empty input \(size \[{size}\]\)'):
+            call(D(*shape))
+    np.testing.assert_array_equal(m.forward(T(np.array([[1.0, -2.0]]))).numpy(), [[1, 0, 0, 2]])
+
 # -- GatedLinearUnit -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('dim, shape', [(None, (3, 6)), (0, (4, 3)), (1, (2, 4, 3)), (None, (8,))])
 def test_gated_linear_unit(dim, shape, tmp_path):

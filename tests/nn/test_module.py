@@ -1,5 +1,7 @@
 """The Module protocol itself, through nn.Sequential: forward/backward, parameter updates, getParameters,
 clearState, type errors, printing."""
+import re
+
 import numpy as np
 import pytest
 
@@ -446,6 +448,20 @@ def test_type_error_names_both_types():
     msg = str(e.value)
     assert 'torch.FloatTensor' in msg and 'torch.DoubleTensor' in msg
     assert 'in module (0) of nn.Sequential' in msg
+
+
+@pytest.mark.parametrize('bad', [np.ones((2, 3), complex), np.array([['a', 'b', 'c']]), np.array([[1, 2, 3]], object)])
+def test_numpy_input_of_non_numbers_names_the_module(bad):
+    # the tensor's own error before: "torch.DoubleTensor: expected numbers, got values of dtype complex128: array(..."
+    m = nn.Linear(3, 2)
+    with pytest.raises(TypeError, match=rf'^nn.Linear\(3 -> 2\): expected input of numbers, got a numpy array of dtype '
+                                        rf'{re.escape(str(bad.dtype))}$'):
+        m.forward(bad)
+    with pytest.raises(TypeError, match=r'^nn.MSECriterion: expected target of numbers, got a numpy array of dtype '
+                                        r'complex128$'):
+        nn.MSECriterion().forward(np.ones(3), np.ones(3, complex))
+    ok = np.ones((2, 3), np.float16)         # other numbers are converted, as before
+    np.testing.assert_allclose(m.forward(ok).numpy(), ok @ m.weight.numpy().T + m.bias.numpy(), rtol=1e-12)
 
 
 def test_size_error_says_where():

@@ -456,6 +456,20 @@ def test_module_from_criterion():
         nngraph.ModuleFromCriterion(nn.Linear(2, 2))
 
 
+
+@pytest.mark.parametrize('bad, got', [(None, 'NoneType'), (1.0, 'float'),
+                                      (torch.DoubleTensor(), 'an empty torch.DoubleTensor')])
+def test_module_from_criterion_needs_a_loss_gradient(bad, got):
+    # numpy's or Python's words before ('NoneType' object is not subscriptable, index 0 is out of bounds)
+    m = nn.ModuleFromCriterion(nn.MSECriterion())
+    x = [torch.DoubleTensor([1.0, 2.0]), torch.DoubleTensor([0.0, 0.0])]
+    m.forward(x)
+    with pytest.raises(TypeError, match=rf'^nn.ModuleFromCriterion: expected gradOutput to be a 1-element tensor '
+                                        rf'\(the gradient of the loss\), got {got}$'):
+        m.backward(x, bad)
+    for ok in (torch.DoubleTensor([3.0]), [3.0], np.array([3.0])):
+        assert m.backward(x, ok)[0].tolist() == [3.0, 6.0]
+
 def test_graph_classes():
     a, b, c = graph.Node('a'), graph.Node('b'), graph.Node('c')
     g = graph.Graph()

@@ -1,5 +1,7 @@
 """Shape modules: Reshape, View, Transpose, Squeeze, Unsqueeze, Narrow, Select, Replicate, Padding, Copy,
 Contiguous, MulConstant, AddConstant."""
+import re
+
 import numpy as np
 import pytest
 
@@ -212,6 +214,18 @@ def test_copy_passes_a_numpy_array_as_a_tensor():
     np.testing.assert_array_equal(gi.numpy(), g)
     net = nn.Sequential(nn.Copy())
     assert net.forward(a).type() == 'torch.DoubleTensor'
+
+
+@pytest.mark.parametrize('bad', [np.array([1 + 2j, 3 + 0j]), np.array(['1', '2'])])
+def test_copy_of_a_numpy_array_of_non_numbers(bad):
+    # copied as numbers before: a complex array's real part, strings parsed ([1, 3] and [1, 2])
+    m = nn.Copy(None, None, True)
+    with pytest.raises(TypeError, match=rf'^nn.Copy: expected input of numbers, got a numpy array of dtype '
+                                        rf'{re.escape(str(bad.dtype))}$'):
+        m.forward(bad)
+    with pytest.raises(TypeError, match=r'^nn.MaskedSelect: expected the mask \(input\[1\]\) of numbers'):
+        nn.MaskedSelect().forward([torch.DoubleTensor([1.0, 2.0]), np.array([1j, 0j])])
+    assert m.forward(np.array([True, False])).tolist() == [1, 0]
 
 
 def test_contiguous():

@@ -352,6 +352,30 @@ def test_index_linear_decay_acc_update_and_grad_input():
         a.forward([torch.LongTensor([11]), T([1.0])])
 
 
+
+@pytest.mark.parametrize('kind', ['batch', 'flat', 'single'])
+def test_index_linear_grad_input_without_forward(kind):
+    # the layout flags come from a forward, and files omit them: an AttributeError ('isFlat') before
+    torch.manualSeed(5)
+    m = nn.IndexLinear(11, 3, True).double()
+    m.reset()
+    x = _il_input(kind)
+    g = T(rnd(3, seed=6) if kind == 'single' else rnd(2, 3, seed=6))
+    fresh, loaded = m.clone(), torch.deserialize(torch.serialize(m))
+    m.forward(x)
+    want = m.updateGradInput(x, g)
+    for other in (fresh, loaded):
+        got = other.updateGradInput(x, g)
+        if kind == 'batch':
+            for a, b in zip(got[1], want[1]):
+                np.testing.assert_array_equal(a.numpy(), b.numpy())
+        else:
+            assert got[0].size() == want[0].size()
+            np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())
+    last = want[1][-1] if kind == 'batch' else want[1]
+    np.testing.assert_allclose(last.numpy().reshape(-1, 11)[-1], m.weight.numpy() @ g.numpy().reshape(-1, 3)[-1],
+                               rtol=1e-14)
+
 @pytest.mark.gpu
 def test_index_linear_gpu_matches_cpu():
     for normalize in (False, True):
