@@ -72,6 +72,10 @@ UNSUPPORTED['cudnn.SpatialDivisiveNormalization'] = (
     "Lua's nn); replace this module")
 
 
+# twins whose cudnn class is not a subclass of the nn class (cudnn._Pooling3D's): nn's read never runs on them
+_NOT_SUBCLASSES = frozenset(('cudnn.VolumetricMaxPooling',))
+
+
 def twin_of(name):
     """The nn class name a cudnn.* / cunn.* class name loads as (cunn's modules are nn's, on the GPU), else name."""
     if name in TWINS:
@@ -271,6 +275,56 @@ def _bn_read(f, version):
 def _dropout_read(f, version):
     # files from before Dropout's v2 have no `v2` field: nil in Lua, i.e. the v1 scaling
     f.setdefault('v2', False)
+
+
+# fields added over the years whose nil Torch7's methods still read as the old default
+@_reads('nn.Threshold', 'nn.ReLU')
+def _threshold_read(f, version):
+    f.setdefault('inplace', False)      # (before 2015; Threshold:validateParameters)
+
+
+@_reads('nn.Sqrt')
+def _sqrt_read(f, version):
+    f.setdefault('eps', 0)              # (before 2015; Sqrt:updateOutput)
+
+
+@_reads('nn.HardTanh')
+def _hardtanh_read(f, version):
+    # before 2015's custom range HardTanh clamped to [-1, 1]; HardTanh:updateOutput fills them in
+    f.setdefault('min_val', -1)
+    f.setdefault('max_val', 1)
+
+
+@_reads('nn.HingeEmbeddingCriterion')
+def _hinge_read(f, version):
+    f.setdefault('sizeAverage', True)   # (before 2015's batch mode: Torch7 averages when it is nil)
+
+
+@_reads('nn.CosineEmbeddingCriterion')
+def _cosine_embedding_read(f, version):
+    f.setdefault('sizeAverage', False)  # (before 2015's batch mode: `if self.sizeAverage` sums when it is nil)
+
+
+@_reads('nn.L1Penalty')
+def _l1penalty_read(f, version):
+    # before 2015 L1Penalty had no provideOutput: `self.provideOutput == true` is false for nil, the gradient of the
+    # penalty alone (the constructor's default is true)
+    f.setdefault('provideOutput', False)
+
+
+@_reads('nn.SparseLinear')
+def _sparselinear_read(f, version):
+    # before 2016's batched rewrite: no doGradInput (nil: no gradInput) nor sparseUpdate (nil: updateParameters and
+    # zeroGradParameters take the dense path until the first zeroGradParameters), as Torch7's methods read them
+    f.setdefault('doGradInput', False)
+    f.setdefault('sparseUpdate', None)
+    f.setdefault('weightDecay', 0)
+
+
+@_reads('nn.VolumetricMaxPooling')
+def _vmaxpool_read(f, version):
+    if version < 2:                     # Torch7's VolumetricMaxPooling:read: ceil mode came with version 2
+        f['ceil_mode'] = False
 
 
 @_reads('nn.LookupTable')
@@ -747,7 +801,9 @@ def restore(obj, name, version, fields):
         # a cudnn.*/cunn.* name loaded as its nn twin: then nn's own fixes (old-file fields, BN's running_std)
         fix = READ_FIXES.get(twin)
         if fix is not None:
-            fix(f, version)
+            # (a class that is not a subclass of its twin in Lua never runs the twin's read, whose version checks
+            # are for the twin's old files: its fields are taken as the twin's current version's)
+            fix(f, VERSIONS.get(twin, 1) if name in _NOT_SUBCLASSES else version)
     for k in cls._lua_index_fields:
         if k in f:
             f[k] = from_lua_index(f[k])

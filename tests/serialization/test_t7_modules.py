@@ -597,6 +597,60 @@ def test_old_dropout_convolution_pooling_lookup():
     assert mp._type == 'torch.DoubleTensor' and mp.train is True
 
 
+def test_old_fields_torch7_fills_in():
+    # fields added in 2015 whose nil Torch7's methods read as the old default: an old file loads and computes as Lua's
+    x = torch.DoubleTensor([[-3.0, 0.05, 0.5, 3.0]])
+    th = torch.deserialize(lua_object('nn.Threshold', {'threshold': 0.1, 'val': -1}))      # no `inplace`
+    assert th.inplace is False and th.forward(x).tolist() == [[-1.0, -1.0, 0.5, 3.0]]
+    ht = torch.deserialize(lua_object('nn.HardTanh', {}))                                  # no min_val/max_val
+    assert ht.forward(x).tolist() == [[-1.0, 0.05, 0.5, 1.0]]
+    assert ht.backward(x, torch.ones(1, 4).double()).tolist() == [[0.0, 1.0, 1.0, 0.0]]
+    sq = torch.deserialize(lua_object('nn.Sqrt', {}))                                      # no `eps`
+    assert sq.forward(torch.DoubleTensor([4.0, 9.0])).tolist() == [2.0, 3.0]
+    l1 = torch.deserialize(lua_object('nn.L1Penalty', {'l1weight': 0.5, 'sizeAverage': False}))  # no provideOutput
+    l1.forward(x)
+    assert l1.backward(x, torch.ones(1, 4).double()).tolist() == [[-0.5, 0.5, 0.5, 0.5]]       # without gradOutput
+    # criterions from before batch mode (no sizeAverage): HingeEmbedding averages, CosineEmbedding sums
+    hinge = torch.deserialize(lua_object('nn.HingeEmbeddingCriterion', {'margin': 1,
+                                                                        'gradInput': torch.DoubleTensor(1)}))
+    a, y = torch.DoubleTensor([0.3, 2.0, 0.5]), torch.DoubleTensor([1, -1, -1])
+    assert hinge.forward(a, y) == pytest.approx((0.3 + 0 + 0.5) / 3)
+    np.testing.assert_allclose(hinge.backward(a, y).numpy(), [1 / 3, 0, -1 / 3])
+    cos = torch.deserialize(lua_object('nn.CosineEmbeddingCriterion', {'margin': 0.1, 'w1': 0.5, 'w22': 1.0}))
+    a1, a2 = R(3, 4), R(3, 4, seed=1)
+    c = (a1 * a2).sum(1) / np.sqrt((a1 * a1).sum(1) * (a2 * a2).sum(1))
+    want = (1 - c[0]) + max(0.0, c[1] - 0.1) + (1 - c[2])
+    assert cos.forward([a1, a2], torch.DoubleTensor([1, -1, 1])) == pytest.approx(want, rel=1e-12)
+
+
+def test_old_sparse_linear():
+    # before 2016 SparseLinear had no doGradInput nor sparseUpdate: Torch7 reads nil as no gradInput and dense updates
+    w, b = torch.DoubleTensor(R(3, 6)), torch.DoubleTensor(R(3))
+    m = torch.deserialize(lua_object('nn.SparseLinear', {'weight': w.clone(), 'bias': b.clone(), 'weightDecay': 0,
+                                                         'gradWeight': torch.zeros(3, 6).double(),
+                                                         'gradBias': torch.zeros(3).double()}))
+    assert m.doGradInput is False and m.sparseUpdate is None
+    x = torch.DoubleTensor([[1, 1.5], [5, -2.0]])
+    np.testing.assert_allclose(m.forward(x).numpy(), w.numpy()[:, 1] * 1.5 - 2 * w.numpy()[:, 5] + b.numpy())
+    m.backward(x, torch.DoubleTensor([1.0, 2.0, 3.0]))
+    m.updateParameters(0.1)
+    np.testing.assert_allclose(m.weight.numpy()[:, 5], w.numpy()[:, 5] + 0.2 * np.array([1.0, 2.0, 3.0]))
+
+
+def test_old_volumetric_max_pooling_floors():
+    # Lua's VolumetricMaxPooling:read sets ceil_mode = false in version 1 files; cudnn's own class (cudnn._Pooling3D,
+    # not a subclass of nn's, always version 1) keeps it
+    fields = {'kT': 2, 'kW': 2, 'kH': 2, 'dT': 2, 'dW': 2, 'dH': 2, 'padT': 0, 'padW': 0, 'padH': 0,
+              'ceil_mode': True}
+    x = R(1, 3, 3, 3)
+    v1 = torch.deserialize(lua_object('nn.VolumetricMaxPooling', fields, version=1))
+    assert v1.ceil_mode is False
+    np.testing.assert_array_equal(v1.forward(x).numpy(), x[:, :2, :2, :2].max().reshape(1, 1, 1, 1))
+    assert torch.deserialize(lua_object('nn.VolumetricMaxPooling', fields, version=2)).forward(x).shape == (1, 2, 2, 2)
+    cudnn = torch.deserialize(lua_object('cudnn.VolumetricMaxPooling', fields, version=1))
+    assert cudnn.ceil_mode is True and cudnn.forward(x).shape == (1, 2, 2, 2)
+
+
 def test_lua_underscore_fields_are_dropped():
     m = torch.deserialize(lua_object('nn.Tanh', {'_input': torch.DoubleTensor(2), '_type': 'torch.FloatTensor',
                                                  'output': torch.FloatTensor()}))
