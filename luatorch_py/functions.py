@@ -192,8 +192,9 @@ def _alike(a, c):
 
 
 def _with_value(a, b):
-    """torch.add(t, value) and the like: Torch7's function takes the value as t's element type, as the method does
-    (torch.mul(LongTensor([5]), 0.5) is 0 in Lua; the operator's 5 * 0.5 cast to long would be 2)."""
+    """Whether (a, b) is the (tensor, value) of torch.add(t, value) and the like, which Torch7's function computes
+    with the value as t's element type, as the method does (torch.mul(LongTensor([5]), 0.5) is 0 in Lua; the
+    operator's 5 * 0.5 cast to long would be 2)."""
     return isinstance(a, Tensor) and _num(b)
 
 

@@ -150,12 +150,7 @@ class Tensor(RefCounted):
         elif isinstance(a0, (list, np.ndarray)) or backend.is_cuda_array(a0):
             if len(args) > 1:
                 raise TypeError(f"{info.name}: expected one list or array of values, got {len(args)} arguments")
-            try:
-                arr = a0 if backend.is_cuda_array(a0) else np.asarray(a0)
-            except ValueError as e:
-                raise ValueError(f"{info.name}: nested list is ragged or holds non-numbers ({e})") from None
-            if arr.dtype == object or arr.dtype.kind not in 'biuf':
-                raise ValueError(f"{info.name}: expected numbers, got values of dtype {arr.dtype}: {a0!r}")
+            arr = _number_array(a0, info.name)
             arr = backend.to_device(arr.reshape(1) if arr.ndim == 0 else arr, info.cuda)
             arr = arr.astype(info.dtype, order='C', copy=True)
             st = info.storage_class(_data=arr.reshape(-1))
@@ -739,7 +734,8 @@ class Tensor(RefCounted):
                 self._a[k] = backend.to_device(src, self._info.cuda)
             elif isinstance(value, numbers.Real) and self._info.dtype.kind in 'iu':
                 self._a[k] = tensor_math._scalar_for(self, value)     # C's conversion: 300 in a ByteTensor is 44
-            elif isinstance(value, (numbers.Number, np.generic)) or backend.is_cuda_array(value):
+            elif isinstance(value, (numbers.Real, np.bool_)) or backend.is_cuda_array(value):
+                # (not any np.generic: numpy would parse an np.str_ '3' and drop an np.complex128's imaginary part)
                 self._a[k] = value
             elif isinstance(value, (str, bytes)) or not (hasattr(value, '__iter__') or hasattr(value, '__array__')):
                 # (numpy would store None as NaN and '3' as 3.0, as fill guards against)

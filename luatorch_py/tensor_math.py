@@ -14,6 +14,7 @@ import numpy as np
 from . import backend
 from .backend import kernels
 from . import random as _random
+from .storage import _number_array
 from .tensor import Tensor, _sizestr, TYPES
 from .types import on_device
 
@@ -493,12 +494,9 @@ def zero(self):
 
 def copy(self, src):
     """Copy the values of ``src`` (any type, either device; same element count) into self."""
-    a = src._a if isinstance(src, Tensor) else src
-    if not hasattr(a, 'shape'):
-        a = np.asarray(a)
-    if a.dtype.kind not in 'biuf':      # numpy would store None as NaN, parse '3' and drop imaginary parts
-        raise ValueError(f"copy: expected a tensor or numbers for the {self._info.name}, got values of dtype "
-                         f"{a.dtype}: {src!r:.60}")
+    # (numbers only: numpy would store None as NaN, parse '3' and drop imaginary parts)
+    a = src._a if isinstance(src, Tensor) else _number_array(src, 'copy',
+                                                             f'a tensor or numbers for the {self._info.name}')
     if a.shape != self._a.shape:
         if a.size != self._a.size:
             name = src._info.name if isinstance(src, Tensor) else type(src).__name__

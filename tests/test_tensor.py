@@ -629,6 +629,21 @@ def test_copy_across_types():
     assert torch.Tensor(2).copy(np.array([1, 2])).tolist() == [1, 2]
 
 
+def test_setitem_numpy_scalars_take_numbers_only():
+    # any np.generic went to numpy as it was: np.str_('3') stored 3.0, np.complex128 lost its imaginary part
+    x = torch.DoubleTensor([1, 2])
+    for bad in (np.str_('3'), np.bytes_(b'4')):
+        with pytest.raises(TypeError, match=r'assignment: expected a number, a tensor or numbers for a '
+                                            r'torch\.DoubleTensor, got'):
+            x[0] = bad
+    with pytest.raises(ValueError, match='assignment: expected numbers for a torch.DoubleTensor, got values of '
+                                         'dtype complex128'):
+        x[0] = np.complex128(1 + 2j)
+    assert x.tolist() == [1, 2]
+    x[0], x[1] = np.float32(2.5), np.bool_(True)
+    assert x.tolist() == [2.5, 1]
+
+
 def test_copy_from_values_takes_numbers_only():
     # numpy stored None as NaN, parsed '1' as 1.0 and dropped an imaginary part
     for bad in ([None, 1], ['1', '2'], np.array([1 + 2j, 0])):
