@@ -27,13 +27,14 @@ def _xp(t):
 
 
 def _num(x):
-    """True for a number (Python, numpy scalar); the common float/int answered first (hot path)."""
+    """True for a real number (Python, numpy scalar: not a numpy string or complex, which numpy would store as 3.0 or
+    drop the imaginary part of); the common float/int answered first (hot path)."""
     t = type(x)
     if t is float or t is int:
         return True
     if isinstance(x, Tensor):
         return False
-    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, np.ndarray)
+    return isinstance(x, (numbers.Real, np.bool_)) and not isinstance(x, np.ndarray)
 
 
 def _scalar_for(t, v):
@@ -53,7 +54,7 @@ def _scalar_for(t, v):
 def _want_number(self, v, what):
     """v when it is a number; else a TypeError naming it (numpy's casting errors, or a silent NaN for None,
     would leak out of ``x.mul(None)``, ``x.pow(None)``, ``x.clamp('a')``...)."""
-    if not _num(v) and getattr(v, 'ndim', None) != 0:
+    if not _num(v) and not (getattr(v, 'ndim', None) == 0 and getattr(v, 'dtype', np.dtype(object)).kind in 'biuf'):
         got = f"a {v._info.name}" if isinstance(v, Tensor) else f"{type(v).__name__} ({v!r:.40})"
         raise TypeError(f"{what}: expected a number, got {got} for a {self._info.name}")
     return v
@@ -480,9 +481,7 @@ clip = clamp
 
 
 def fill(self, value):
-    if not isinstance(value, (numbers.Number, np.number, np.bool_)) and getattr(value, 'ndim', None) != 0:
-        # numpy would store None as NaN and '3' as 3.0
-        raise TypeError(f"fill: expected a number, got {type(value).__name__} ({value!r:.40}) for a {self._info.name}")
+    _want_number(self, value, 'fill')       # (numpy would store None as NaN, '3' as 3.0, 1+2j as 1)
     self._a.fill(value if self._info.dtype.kind == 'f' else _scalar_for(self, value))
     return self
 

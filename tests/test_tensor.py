@@ -1443,3 +1443,17 @@ def test_dist_of_integer_tensors_subtracts_without_wrapping():
     assert torch.CharTensor([-100]).dist(torch.CharTensor([100]), 1) == 200.0
     assert torch.dist(torch.ByteTensor([0, 3]), torch.ByteTensor([1, 0])) == math.sqrt(10)
     assert torch.IntTensor([1, 2]).dist(torch.IntTensor([4, 6]), math.inf) == 4.0
+
+
+def test_numbers_given_to_methods_are_reals():
+    # numpy strings and complex numbers passed as numbers (np.generic): fill stored np.str_('3') as 3.0 and dropped
+    # 1+2j's imaginary part, add/mul likewise; Torch7 takes a real (a Lua number)
+    x = torch.DoubleTensor([1, 2])
+    for v in (np.str_('3'), np.complex128(1 + 2j), 2 + 0j, np.array('3')):
+        with pytest.raises(TypeError, match=r'fill: expected a number, got'):
+            x.fill(v)
+        with pytest.raises(TypeError):
+            x.mul(v)
+    assert x.tolist() == [1, 2]
+    assert x.fill(np.float32(2.5)).tolist() == [2.5, 2.5] and x.fill(np.array(1.5)).tolist() == [1.5, 1.5]
+    assert torch.ByteTensor(1).fill(np.bool_(True)).tolist() == [1]
