@@ -3,6 +3,8 @@
 Devices are numbered from 0 (Lua's cutorch counts from 1).  Without CuPy or a device, ``isAvailable()`` is False,
 ``getDeviceCount()`` 0, and the calls that need a device raise ``CudaUnavailableError`` saying what is missing.
 """
+import numbers
+
 from . import backend
 from . import random as _random
 
@@ -17,16 +19,17 @@ def getDeviceCount():
     return backend.cupy().cuda.runtime.getDeviceCount() if isAvailable() else 0
 
 
-def _device_index(device):
+def _device_index(device, fn):
     n = backend.cupy().cuda.runtime.getDeviceCount()      # cupy() raises the clear error when there is none
-    if isinstance(device, bool) or not isinstance(device, int) or not 0 <= device < n:
-        raise ValueError(f"cutorch: expected a device index in [0, {n - 1}] (0-based), got {device!r}")
-    return device
+    # numpy ints too (a device from np.arange or argmax): Lua takes any whole number
+    if isinstance(device, bool) or not isinstance(device, numbers.Integral) or not 0 <= device < n:
+        raise ValueError(f"cutorch.{fn}: expected a device index in [0, {n - 1}] (0-based), got {device!r}")
+    return int(device)
 
 
 def setDevice(device):
     """Make ``device`` (0-based) current: tensors converted by ``cuda()`` from now on are put there."""
-    backend.cupy().cuda.Device(_device_index(device)).use()
+    backend.cupy().cuda.Device(_device_index(device, 'setDevice')).use()
 
 
 def getDevice():
@@ -48,10 +51,23 @@ def manualSeed(seed):
 manualSeedAll = manualSeed
 
 
+def seed():
+    """Reseed the stream GPU fills draw from (Torch7's global one, as ``manualSeed``) at random; returns the seed."""
+    return _random.seed()
+
+
+seedAll = seed
+
+
+def initialSeed():
+    """The seed last given to the stream GPU fills draw from (``torch.initialSeed()``)."""
+    return _random.initialSeed()
+
+
 def getMemoryUsage(device=None):
     """``(free_bytes, total_bytes)`` of ``device`` (0-based; default the current one), as cutorch's."""
     cp = backend.cupy()
-    with cp.cuda.Device(getDevice() if device is None else _device_index(device)):
+    with cp.cuda.Device(getDevice() if device is None else _device_index(device, 'getMemoryUsage')):
         free, total = cp.cuda.runtime.memGetInfo()
     return free, total
 

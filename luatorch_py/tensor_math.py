@@ -119,10 +119,17 @@ def _scratch(like, shape=None):
     return buf
 
 
-def _result_into(self, src):
+def _same_device(self, t, what):
+    """Tensor ``t`` on self's device (as _operand's check): numpy and CuPy arrays fail on each other unclearly."""
+    if t._info.cuda != self._info.cuda:
+        raise TypeError(f"{what}: the {self._info.name} and the operand ({t._info.name}) are on different devices")
+
+
+def _result_into(self, src, what):
     """Result form: resize self like tensor ``src``; returns self's array."""
     if not isinstance(src, Tensor):
-        raise TypeError(f"expected a tensor, got {type(src).__name__}")
+        raise TypeError(f"{what}: expected a tensor, got {type(src).__name__}")
+    _same_device(self, src, what)
     self.resizeAs(src)
     return self._a
 
@@ -163,12 +170,12 @@ def add(self, a, b=None, c=None):
     if c is None:
         if _num(a):                       # add(value, t): self += value * t
             return _axpy(self, arr, arr, a, b, 'add')
-        out = _result_into(self, a)      # add(t1, t2) or add(t1, value)
+        out = _result_into(self, a, 'add')      # add(t1, t2) or add(t1, value)
         if _num(b):
             _xp(self).add(a._a, _scalar_for(self, b), out=out, casting='unsafe')
             return self
         return _axpy(self, out, a._a, 1, b, 'add')
-    out = _result_into(self, a)          # add(t1, value, t2)
+    out = _result_into(self, a, 'add')          # add(t1, value, t2)
     return _axpy(self, out, a._a, b, c, 'add')
 
 
@@ -188,7 +195,7 @@ def mul(self, a, b=None):
         self._a *= _scalar_for(self, _want_number(self, a, 'mul'))
         return self
     _want_tensor(self, a, 'mul')
-    _xp(self).multiply(a._a, _scalar_for(self, _want_number(self, b, 'mul')), out=_result_into(self, a),
+    _xp(self).multiply(a._a, _scalar_for(self, _want_number(self, b, 'mul')), out=_result_into(self, a, 'mul'),
                        casting='unsafe')
     return self
 
@@ -201,7 +208,7 @@ def div(self, a, b=None):
         a, b, out = self, _want_number(self, a, 'div'), self._a
     else:
         _want_number(self, b, 'div')
-        out = _result_into(self, _want_tensor(self, a, 'div'))
+        out = _result_into(self, _want_tensor(self, a, 'div'), 'div')
     xp = _xp(self)
     if self._info.dtype.kind in 'iu':
         _int_div_into(xp, a._a, _scalar_for(self, b), out)
@@ -216,7 +223,7 @@ def _pointwise2(name, fn):
             x = out = self._a
             y = a
         else:
-            x, y, out = a._a, b, _result_into(self, a)
+            x, y, out = a._a, b, _result_into(self, a, name)
         if isinstance(y, Tensor) and y._a.shape == out.shape and type(y._a) is type(out):
             y = y._a
         else:
@@ -306,7 +313,7 @@ def _addc(name, fn):
                 and isinstance(args[-2], Tensor):
             t0, args = args[0], args[1:]
             base = t0._a
-            out = _result_into(self, t0)
+            out = _result_into(self, t0, name)
         else:
             base = out = self._a
         value, t1, t2 = (1, *args) if len(args) == 2 else args
@@ -341,13 +348,13 @@ def _unary(name, fn):
                                 f"{self._info.name}; convert with .double() or .float() first")
             if int_identity:     # floor/ceil/round/trunc of integers: the integers themselves
                 if src is not None:
-                    _result_into(self, src)
+                    _result_into(self, src, name)
                     copy(self, src)
                 return self
         if src is None:
             fn(_xp(self), self._a, self._a)
         else:
-            fn(_xp(self), src._a, _result_into(self, src))
+            fn(_xp(self), src._a, _result_into(self, src, name))
         return self
     method.__name__ = name
     method.__doc__ = f"{name}() in place | {name}(t): self = {name}(t)."
@@ -418,7 +425,7 @@ def pow(self, a, b=None):
     elif _num(a) and isinstance(b, Tensor):
         return _tpow(self, a, b)
     else:
-        out = _result_into(self, _want_tensor(self, a, 'pow'))
+        out = _result_into(self, _want_tensor(self, a, 'pow'), 'pow')
     _want_number(self, b, 'pow')
     _th_pow(_xp(self), a._a, b, out)
     return self
@@ -450,7 +457,7 @@ def _th_pow(xp, x, value, out):
 
 def _tpow(self, value, t):
     """THTensor_(tpow): self = value ^ t, C's double pow rounded to the tensor's type."""
-    out = _result_into(self, t)
+    out = _result_into(self, t, 'pow')
     xp = _xp(self)
     if out.dtype.kind == 'f':
         out[...] = xp.power(xp.float64(value), t._a.astype(np.float64))
@@ -462,7 +469,7 @@ def _tpow(self, value, t):
 def clamp(self, a, b=None, c=None):
     """clamp(min, max) in place | clamp(t, min, max).  Either bound may be None."""
     if isinstance(a, Tensor):
-        src, lo, hi, out = a._a, b, c, _result_into(self, a)
+        src, lo, hi, out = a._a, b, c, _result_into(self, a, 'clamp')
     else:
         src, lo, hi, out = self._a, a, b, self._a
     lo = None if lo is None else _scalar_for(self, _want_number(self, lo, 'clamp'))
@@ -511,9 +518,10 @@ def copy(self, src):
 
 
 # -- matrix products ---------------------------------------------------------------------------------------
-def _check_mat(t, nd, what):
+def _check_mat(self, t, nd, what):
     if not isinstance(t, Tensor):
         raise TypeError(f"{what}: expected a tensor, got {type(t).__name__}")
+    _same_device(self, t, what)
     if t.dim() != nd:
         raise ValueError(f"{what}: expected a {nd}-D tensor, got a {t._info.name} of size {_sizestr(t.shape)}")
     return t._a
@@ -551,6 +559,7 @@ def _matmul(self, aa, ba):
 def _addx(self, beta, m, alpha, prod, shape, what):
     """self = beta * m + alpha * prod, resizing self to ``shape``."""
     if m is not self:
+        _same_device(self, m, what)
         if m.shape != shape:
             raise ValueError(f"{what}: M has size {_sizestr(m.shape)}, expected {_sizestr(shape)}")
         self.resize(shape)
@@ -576,7 +585,7 @@ def _addx(self, beta, m, alpha, prod, shape, what):
 def addmm(self, *args):
     """addmm([beta,] [M,] [alpha,] A, B): self = beta * (M or self) + alpha * A @ B."""
     beta, m, alpha, a, b = _split_addx(self, args, 'addmm')
-    aa, ba = _check_mat(a, 2, 'addmm'), _check_mat(b, 2, 'addmm')
+    aa, ba = _check_mat(self, a, 2, 'addmm'), _check_mat(self, b, 2, 'addmm')
     if aa.shape[1] != ba.shape[0]:
         raise ValueError(f"addmm: size mismatch, m1: [{aa.shape[0]} x {aa.shape[1]}], m2: [{ba.shape[0]} x {ba.shape[1]}]")
     return _addx(self, beta, m, alpha, _matmul(self, aa, ba), (aa.shape[0], ba.shape[1]), 'addmm')
@@ -585,7 +594,7 @@ def addmm(self, *args):
 def addmv(self, *args):
     """addmv([beta,] [v,] [alpha,] M, x): self = beta * (v or self) + alpha * M @ x."""
     beta, m, alpha, a, x = _split_addx(self, args, 'addmv')
-    aa, xa = _check_mat(a, 2, 'addmv'), _check_mat(x, 1, 'addmv')
+    aa, xa = _check_mat(self, a, 2, 'addmv'), _check_mat(self, x, 1, 'addmv')
     if aa.shape[1] != xa.shape[0]:
         raise ValueError(f"addmv: size mismatch, mat: [{aa.shape[0]} x {aa.shape[1]}], vec: [{xa.shape[0]}]")
     return _addx(self, beta, m, alpha, _matmul(self, aa, xa), (aa.shape[0],), 'addmv')
@@ -594,14 +603,14 @@ def addmv(self, *args):
 def addr(self, *args):
     """addr([beta,] [M,] [alpha,] u, v): self = beta * (M or self) + alpha * outer(u, v)."""
     beta, m, alpha, u, v = _split_addx(self, args, 'addr')
-    ua, va = _check_mat(u, 1, 'addr'), _check_mat(v, 1, 'addr')
+    ua, va = _check_mat(self, u, 1, 'addr'), _check_mat(self, v, 1, 'addr')
     return _addx(self, beta, m, alpha, _xp(self).outer(ua, va), (ua.shape[0], va.shape[0]), 'addr')
 
 
 def baddbmm(self, *args):
     """baddbmm([beta,] [M,] [alpha,] A, B): batched: self[i] = beta * M[i] + alpha * A[i] @ B[i]."""
     beta, m, alpha, a, b = _split_addx(self, args, 'baddbmm')
-    aa, ba = _check_mat(a, 3, 'baddbmm'), _check_mat(b, 3, 'baddbmm')
+    aa, ba = _check_mat(self, a, 3, 'baddbmm'), _check_mat(self, b, 3, 'baddbmm')
     if aa.shape[0] != ba.shape[0] or aa.shape[2] != ba.shape[1]:
         raise ValueError(f"baddbmm: size mismatch, {_sizestr(aa.shape)} and {_sizestr(ba.shape)}")
     return _addx(self, beta, m, alpha, _matmul(self, aa, ba), (aa.shape[0], aa.shape[1], ba.shape[2]), 'baddbmm')
@@ -610,7 +619,7 @@ def baddbmm(self, *args):
 def addbmm(self, *args):
     """addbmm([beta,] [M,] [alpha,] A, B): self = beta * M + alpha * sum_i A[i] @ B[i]."""
     beta, m, alpha, a, b = _split_addx(self, args, 'addbmm')
-    aa, ba = _check_mat(a, 3, 'addbmm'), _check_mat(b, 3, 'addbmm')
+    aa, ba = _check_mat(self, a, 3, 'addbmm'), _check_mat(self, b, 3, 'addbmm')
     if aa.shape[0] != ba.shape[0] or aa.shape[2] != ba.shape[1]:
         raise ValueError(f"addbmm: size mismatch, {_sizestr(aa.shape)} and {_sizestr(ba.shape)}")
     shape = (aa.shape[1], ba.shape[2])
@@ -630,7 +639,7 @@ def _product(name, nd_a, nd_b, shape_fn):
         if b is None:       # PyTorch style a.mm(b): a new tensor
             res = type(self)()
             return method(res, self, a)
-        aa, ba = _check_mat(a, nd_a, name), _check_mat(b, nd_b, name)
+        aa, ba = _check_mat(self, a, nd_a, name), _check_mat(self, b, nd_b, name)
         shape = shape_fn(aa, ba, name)
         self.resize(shape)
         if self._a.dtype.kind in 'iu' and 'f' in (aa.dtype.kind, ba.dtype.kind):
@@ -670,7 +679,7 @@ def ger(self, u, v=None):
     """res.ger(u, v): res = outer(u, v) | u.ger(v): a new tensor."""
     if v is None:
         return ger(type(self)(), self, u)
-    ua, va = _check_mat(u, 1, 'ger'), _check_mat(v, 1, 'ger')
+    ua, va = _check_mat(self, u, 1, 'ger'), _check_mat(self, v, 1, 'ger')
     self.resize(ua.shape[0], va.shape[0])
     _xp(self).multiply(ua[:, None], va[None, :], out=self._a, casting='unsafe')
     return self
@@ -680,7 +689,7 @@ def dot(self, other):
     _want_tensor(self, other, 'dot')
     if self._a.size != other._a.size:
         raise ValueError(f"dot: size mismatch, {_sizestr(self.shape)} and {_sizestr(other.shape)}")
-    return _xp(self).dot(self._a.reshape(-1), other._a.reshape(-1)).item()
+    return _xp(self).dot(self._a.reshape(-1), _operand(self, other, 'dot').reshape(-1)).item()
 
 
 # -- reductions --------------------------------------------------------------------------------------------
@@ -974,7 +983,7 @@ def any(self):
 
 
 def trace(self):
-    _check_mat(self, 2, 'trace')
+    _check_mat(self, self, 2, 'trace')
     # TH adds in accreal: double for a FloatTensor too (numpy's trace of a float32 matrix added in float32)
     return self._a.trace(dtype=np.float64 if self._info.dtype.kind == 'f' else None).item()
 

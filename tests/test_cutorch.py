@@ -28,6 +28,17 @@ def test_manualSeed_seeds_the_stream_gpu_fills_draw_from():
     assert torch.random() == want[0]
 
 
+def test_seed_and_initialSeed_are_those_of_the_stream_gpu_fills_draw_from():
+    s = cutorch.seed()
+    assert cutorch.initialSeed() == torch.initialSeed() == s
+    want = [torch.random() for _ in range(3)]
+    torch.manualSeed(s)
+    assert [torch.random() for _ in range(3)] == want
+    cutorch.manualSeed(11)
+    assert cutorch.initialSeed() == 11
+    assert cutorch.seedAll() == cutorch.initialSeed()
+
+
 @pytest.mark.gpu
 def test_with_a_device():
     assert cutorch.isAvailable() and cutorch.getDeviceCount() >= 1
@@ -45,3 +56,17 @@ def test_with_a_device():
     a = torch.CudaTensor(4).uniform().float().tolist()
     torch.manualSeed(3)
     assert torch.FloatTensor(4).uniform().tolist() == a    # GPU fills draw from the CPU stream
+
+
+@pytest.mark.gpu
+def test_device_index_errors_name_the_call_and_numpy_ints_are_taken():
+    import numpy as np
+    n = cutorch.getDeviceCount()
+    with pytest.raises(ValueError, match=rf'cutorch\.setDevice: expected a device index in \[0, {n - 1}\] '
+                                         rf'\(0-based\), got {n}'):
+        cutorch.setDevice(n)
+    with pytest.raises(ValueError, match=r'cutorch\.getMemoryUsage: expected a device index .* got 0\.0'):
+        cutorch.getMemoryUsage(0.0)
+    cutorch.setDevice(np.int64(0))
+    assert cutorch.getDevice() == 0
+    assert cutorch.getMemoryUsage(np.int32(0)) == cutorch.getMemoryUsage(0)

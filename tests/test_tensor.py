@@ -203,6 +203,26 @@ def test_numpy_on_cuda_tensor_raises():
     assert x.float().numpy().tolist() == [1, 2]
 
 
+@pytest.mark.gpu
+def test_result_forms_and_products_with_a_tensor_on_the_other_device_name_the_call():
+    c, f = torch.CudaTensor([1, 2]), torch.FloatTensor([3, 4])
+    cm, fm = torch.CudaTensor([[1, 2], [3, 4]]), torch.FloatTensor([[1, 2], [3, 4]])
+    calls = {'add': lambda: torch.CudaTensor().add(f, -1, c), 'cmul': lambda: torch.CudaTensor().cmul(f, c),
+             'addcmul': lambda: torch.CudaTensor().addcmul(f, 1, c, c), 'mul': lambda: torch.CudaTensor().mul(f, 2),
+             'div': lambda: torch.CudaTensor().div(f, 2), 'abs': lambda: torch.CudaTensor().abs(f),
+             'pow': lambda: torch.CudaTensor().pow(f, 2), 'clamp': lambda: torch.CudaTensor().clamp(f, 0, 1),
+             'dot': lambda: c.dot(f), 'mv': lambda: torch.CudaTensor().mv(cm, f),
+             'addmv': lambda: torch.CudaTensor(2).zero().addmv(fm, c),
+             'addmm': lambda: torch.CudaTensor().addmm(fm, cm, cm), 'mm': lambda: fm.mm(cm)}
+    for name, call in calls.items():
+        with pytest.raises(TypeError, match=rf'{name}: the torch\.\w+Tensor and the operand '
+                                            rf'\(torch\.\w+Tensor\) are on different devices'):
+            call()
+    assert torch.CudaTensor().add(c, -1, c).float().tolist() == [0, 0]     # one device: as before
+    assert torch.CudaTensor().mv(cm, c).float().tolist() == [5, 11]
+    assert c.dot(c) == 5
+
+
 def test_cuda_without_cupy_names_the_install_command(monkeypatch):
     monkeypatch.setattr(backend, '_cupy', None)
     monkeypatch.setattr(backend, '_cupy_error',
@@ -1443,17 +1463,3 @@ def test_dist_of_integer_tensors_subtracts_without_wrapping():
     assert torch.CharTensor([-100]).dist(torch.CharTensor([100]), 1) == 200.0
     assert torch.dist(torch.ByteTensor([0, 3]), torch.ByteTensor([1, 0])) == math.sqrt(10)
     assert torch.IntTensor([1, 2]).dist(torch.IntTensor([4, 6]), math.inf) == 4.0
-
-
-def test_numbers_given_to_methods_are_reals():
-    # numpy strings and complex numbers passed as numbers (np.generic): fill stored np.str_('3') as 3.0 and dropped
-    # 1+2j's imaginary part, add/mul likewise; Torch7 takes a real (a Lua number)
-    x = torch.DoubleTensor([1, 2])
-    for v in (np.str_('3'), np.complex128(1 + 2j), 2 + 0j, np.array('3')):
-        with pytest.raises(TypeError, match=r'fill: expected a number, got'):
-            x.fill(v)
-        with pytest.raises(TypeError):
-            x.mul(v)
-    assert x.tolist() == [1, 2]
-    assert x.fill(np.float32(2.5)).tolist() == [2.5, 2.5] and x.fill(np.array(1.5)).tolist() == [1.5, 1.5]
-    assert torch.ByteTensor(1).fill(np.bool_(True)).tolist() == [1]
