@@ -1,5 +1,6 @@
 """nn.StochasticGradient: Torch7's simple trainer (plain SGD over a dataset, one example at a time)."""
 from .module import TypedObject
+from ..utils import lua_tostring
 
 
 def _dataset_size(dataset):
@@ -25,6 +26,13 @@ def _example(dataset, i, n):
     except (TypeError, KeyError, IndexError):
         raise TypeError(f"nn.StochasticGradient.train: dataset[{i}] should be an (input, target) pair, got a "
                         f"{type(example).__name__}") from None
+
+
+def _hook(trainer, name):
+    """trainer.<name> as Lua's self.<name> finds it: a field set on the trainer, else a subclass's method; both are
+    called as hook(trainer, ...) (Lua's self.hookExample(self, example))."""
+    hook = trainer.__dict__.get(name)
+    return hook if hook is not None else getattr(type(trainer), name, None)
 
 
 class StochasticGradient(TypedObject):
@@ -68,20 +76,20 @@ class StochasticGradient(TypedObject):
                 current += criterion.forward(module.forward(input), target)
                 module.updateGradInput(input, criterion.updateGradInput(module.output, target))
                 module.accUpdateGradParameters(input, criterion.gradInput, lr)
-                hook = self.__dict__.get('hookExample')
+                hook = _hook(self, 'hookExample')
                 if hook is not None:
                     hook(self, example)
             current /= n
-            hook = self.__dict__.get('hookIteration')
+            hook = _hook(self, 'hookIteration')
             if hook is not None:
                 hook(self, iteration, current)
             if self.verbose:
-                print(f"# current error = {current}")
+                print("# current error = " + lua_tostring(current))    # Lua's .. writes %.14g
             iteration += 1
             lr = self.learningRate / (1 + iteration * self.learningRateDecay)
             if self.maxIteration > 0 and iteration > self.maxIteration:
                 print("# StochasticGradient: you have reached the maximum number of iterations")
-                print(f"# training error = {current}")
+                print("# training error = " + lua_tostring(current))
                 return current
 
     def __repr__(self):
