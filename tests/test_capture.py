@@ -188,3 +188,79 @@ def test_a_replay_is_one_launch():
     before = c['launches']
     s()
     assert c['launches'] - before == 1
+
+
+def test_a_failed_capture_leaves_no_hooks_behind():
+    """A capture that fails, then succeeds at the next call: optim's evalCounter advances once per replay, not once
+    per replay and per failed try."""
+    net, crit, X, Y = on_cuda(mlp_net)
+    params, grads = net.getParameters()
+    state = {'learningRate': 0.1, 'learningRateDecay': 0.5}
+    box, calls = {}, [0]
+
+    def feval(p):
+        grads.zero()
+        out = net.forward(X)
+        box['loss'] = crit.forwardDevice(out, Y)
+        net.backward(X, crit.backward(out, Y))
+        return box['loss'], grads
+
+    def step():
+        optim.sgd(feval, params, state)
+        calls[0] += 1
+        if calls[0] == 3:                     # the first capture fails after optim registered its counter
+            raise KeyError('once')
+        return box['loss']
+    s = cutorch.captureStep(step, inputs=(X, Y))
+    s(), s()
+    with pytest.raises(cutorch.CaptureError, match='KeyError'):
+        s()
+    for _ in range(3):
+        s()
+    assert s.replays == 3
+    assert state['evalCounter'] == 5
+
+
+def test_a_failed_warm_up_call_is_not_a_warm_up():
+    """The buffers are made by warm-up calls that ran through: one that raised leaves the capture to the next."""
+    net, crit, X, Y = on_cuda(xor_net)
+    plain, calls = plain_step(net, crit, X, Y, 0.5), [0]
+
+    def step():
+        calls[0] += 1
+        if calls[0] == 1:
+            raise KeyError('once')
+        return plain()
+    s = cutorch.captureStep(step, inputs=(X, Y), warmup=1)
+    with pytest.raises(KeyError):
+        s()
+    s()
+    assert s.graph is None and s.eager == 1
+    s()
+    assert s.graph is not None and s.replays == 1
+
+
+def test_a_capture_error_raised_by_the_step_keeps_its_own_message():
+    """optim's own CaptureError (its evalCounter changed after the warm-up) is not re-explained as a host sync."""
+    net, crit, X, Y = on_cuda(xor_net)
+    params, grads = net.getParameters()
+    state = {'learningRate': 0.1, 'learningRateDecay': 0.5}
+    box = {}
+
+    def feval(p):
+        grads.zero()
+        out = net.forward(X)
+        box['loss'] = crit.forwardDevice(out, Y)
+        net.backward(X, crit.backward(out, Y))
+        return box['loss'], grads
+
+    def step():
+        optim.sgd(feval, params, state)
+        return box['loss']
+    s = cutorch.captureStep(step, inputs=(X, Y))
+    s(), s()
+    state['evalCounter'] = 0
+    with pytest.raises(cutorch.CaptureError) as e:
+        s()
+    assert str(e.value).startswith("captureStep: optim's state.evalCounter (0) was changed")
+    assert 'synchronizes with the host' not in str(e.value)

@@ -82,6 +82,7 @@ class CapturedStep:
         with self._stream, cupy.cuda.using_allocator(counting):
             self._stream.synchronize()
             self._where = [_where(t) for t in self.inputs]
+            self._hooks.clear()          # a failed capture's hooks would otherwise run again after each replay
             _state.hooks = self._hooks
             self._stream.begin_capture()
             error = None
@@ -108,9 +109,9 @@ class CapturedStep:
         if self._stream is None:
             self._stream = get_cupy().cuda.Stream()
         if self.eager < self.warmup:
-            self.eager += 1
             with self._stream:
                 self.result = self.fn()
+            self.eager += 1              # only a call that ran through made the buffers
             return self.result
         if self.graph is None:
             self._capture()
@@ -130,6 +131,8 @@ class CapturedStep:
 
 
 def _explain(e):
+    if isinstance(e, CaptureError):     # raised by the step's own check (optim's counters): it says why already
+        return str(e)
     msg = f'{type(e).__name__}: {e}'
     if 'StreamCapture' in msg or 'capturing' in msg or 'capture' in msg.lower():
         return (f'captureStep: the step cannot be captured: it synchronizes with the host ({msg}). Inside a captured '
