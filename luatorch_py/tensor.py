@@ -351,6 +351,11 @@ class Tensor(RefCounted):
     def __array__(self, dtype=None, copy=None):
         return _array_protocol(self.numpy(), dtype, copy)
 
+    def __array_function__(self, func, types, args, kwargs):
+        # numpy functions see tensors as arrays: np.sum(x) would otherwise call Torch7's x.sum(axis=...) and raise,
+        # and np.nonzero(x) would return Torch7's n x dim LongTensor instead of numpy's tuple of index arrays
+        return func(*_as_arrays(args), **_as_arrays(kwargs))
+
     def tolist(self):
         return backend.to_numpy(self._a).tolist()
 
@@ -760,6 +765,13 @@ class Tensor(RefCounted):
         for i in range(len(self)):
             yield self[i]
 
+    def __contains__(self, value):
+        # ``3 in x``: any element equal, as numpy (and as iterating a 1-D tensor gives); Python's fallback compared
+        # each row of a matrix with the number and raised bool()'s "only a one-element tensor" error
+        if isinstance(value, numbers.Number):
+            return bool((self._a == value).any())
+        return any(e is value or bool(e == value) for e in self)
+
     def _scalar(self, what):
         if self._a.size != 1:
             raise ValueError(f"{what}: only a one-element tensor converts to a Python number, this "
@@ -856,6 +868,17 @@ def expandAs(*args):
     if len(args) not in (2, 3) or not all(isinstance(a, Tensor) for a in args):
         raise TypeError(f"expandAs: expected ([res,] tensor, template) tensors, got {args!r:.200}")
     return args[0].expandAs(*args[1:])
+
+
+def _as_arrays(v):
+    """``v`` with the tensors inside it (lists, tuples, dict values) as numpy views of their memory."""
+    if isinstance(v, Tensor):
+        return v.numpy()
+    if type(v) in (list, tuple):
+        return type(v)(_as_arrays(x) for x in v)
+    if isinstance(v, dict):
+        return {k: _as_arrays(x) for k, x in v.items()}
+    return v
 
 
 def _array_protocol(a, dtype, copy):

@@ -188,6 +188,23 @@ def test_numpy_and_asarray_share_memory():
     assert np.exp(torch.Tensor([0.0])).tolist() == [1.0]   # numpy functions take tensors
 
 
+def test_numpy_functions_see_tensors_as_arrays():
+    # np.sum(x) used to call Torch7's x.sum(axis=None, ...) and raise TypeError; np.nonzero(x) gave Torch7's n x dim
+    x = torch.Tensor([[1, 0], [3, 4]])
+    assert np.sum(x) == 8 and np.mean(x) == 2 and np.max(x, axis=0).tolist() == [3, 4]
+    assert [a.tolist() for a in np.nonzero(x)] == [[0, 1, 1], [0, 0, 1]]
+    assert np.concatenate([x, x]).shape == (4, 2)
+    out = torch.Tensor(2)
+    np.sum(x, axis=1, out=out)                       # a tensor as out= is written through its memory
+    assert out.tolist() == [1, 7]
+
+
+def test_in_looks_for_a_number_among_all_elements():
+    x = torch.Tensor([[1, 2, 3], [4, 5, 6]])      # (a matrix raised "bool(): only a one-element tensor ...")
+    assert 5 in x and 5.0 in x and 7 not in x and 2 in x.t()
+    assert 300 not in torch.ByteTensor([44]) and 3 in torch.Tensor([1, 3]) and 3 not in torch.Tensor()
+
+
 def test_numpy_on_the_left_of_an_operator_gives_a_tensor():
     r = np.array([1.0, 1.0]) + torch.Tensor([1, 2])
     assert isinstance(r, torch.DoubleTensor) and r.tolist() == [2, 3]

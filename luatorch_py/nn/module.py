@@ -342,7 +342,8 @@ class TypedObject:
     # -- copies ------------------------------------------------------------------------------------------
     def __getstate__(self):
         """What a copy (clone, copy.deepcopy, pickle) takes: the fields less the hot-path caches (``_hot_*``),
-        ``_feeds_next`` (arrays a module last met, e.g. its input; meaningless for the copy, which would copy them) and
+        ``_feeds_next`` and ``_np_cache`` (arrays a module last met, e.g. its input; meaningless for the copy, which
+        would copy them: a pickled net took its last numpy batch along) and
         getParameters' record ``_flat`` (it checks the modules' dicts, which a copy would take as copies, not as the
         copy's own: a field reassigned in the copy went unseen, and its updates to the old tensor); pending fields
         written first."""
@@ -364,7 +365,7 @@ class TypedObject:
         return self.__torch_name__
 
 
-_NOT_COPIED = ('_feeds_next', '_flat')      # (see __getstate__)
+_NOT_COPIED = ('_feeds_next', '_flat', '_np_cache')      # (see __getstate__)
 
 
 def _convert(v, info, cache):

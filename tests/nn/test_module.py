@@ -611,3 +611,16 @@ def test_explicit_builtin_name_warns_before_the_builtin_file_loaded():
     out = fresh_stdout(code).split('\n')
     assert out[0] == "['__main__.MyTanh', '__main__.MyJust']"
     assert out[1] == 'True luatorch_py.nngraph.modules'
+
+
+def test_copies_leave_the_last_numpy_input_behind():
+    # _coerce's cache of the last numpy input (a batch) went into clone / deepcopy / pickle: 8 MB for this Linear
+    import copy
+    import pickle
+    m = nn.Linear(1000, 2)
+    x = np.random.rand(500, 1000)
+    y = m.forward(x).clone()
+    for c in (m.clone(), copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert '_np_cache' not in c.__dict__
+        np.testing.assert_array_equal(c.forward(x).numpy(), y.numpy())
+    assert len(pickle.dumps(m)) < 100_000
