@@ -63,6 +63,25 @@ def plain_step(net, crit, X, Y, lr):
     return step
 
 
+def sgd_step(net, crit, X, Y, state):
+    """(a step running ``optim.sgd(feval, params, state)`` on the net's flat parameters and returning the device
+    loss, those params)."""
+    params, grads = net.getParameters()
+    box = {}
+
+    def feval(p):
+        grads.zero()
+        out = net.forward(X)
+        box['loss'] = crit.forwardDevice(out, Y)
+        net.backward(X, crit.backward(out, Y))
+        return box['loss'], grads
+
+    def step():
+        optim.sgd(feval, params, state)
+        return box['loss']
+    return step, params
+
+
 @pytest.mark.parametrize('name', sorted(NETS))
 def test_replay_gives_the_numbers_of_the_plain_step(name):
     lr = 0.5 if name == 'xor' else 0.05
@@ -87,20 +106,8 @@ def test_captured_optim_sgd_decays_its_learning_rate_like_the_eager_loop():
     runs = []
     for capture in (False, True):
         net, crit, X, Y = on_cuda(mlp_net)
-        params, grads = net.getParameters()
         state = dict(config)
-        box = {}
-
-        def feval(p):
-            grads.zero()
-            out = net.forward(X)
-            box['loss'] = crit.forwardDevice(out, Y)
-            net.backward(X, crit.backward(out, Y))
-            return box['loss'], grads
-
-        def step():
-            optim.sgd(feval, params, state)
-            return box['loss']
+        step, params = sgd_step(net, crit, X, Y, state)
         run = cutorch.captureStep(step, inputs=(X, Y)) if capture else step
         runs.append(([float(run()) for _ in range(6)], params.float().numpy().copy(), state['evalCounter']))
     (la, pa, ca), (lb, pb, cb) = runs
@@ -194,23 +201,16 @@ def test_a_failed_capture_leaves_no_hooks_behind():
     """A capture that fails, then succeeds at the next call: optim's evalCounter advances once per replay, not once
     per replay and per failed try."""
     net, crit, X, Y = on_cuda(mlp_net)
-    params, grads = net.getParameters()
     state = {'learningRate': 0.1, 'learningRateDecay': 0.5}
-    box, calls = {}, [0]
-
-    def feval(p):
-        grads.zero()
-        out = net.forward(X)
-        box['loss'] = crit.forwardDevice(out, Y)
-        net.backward(X, crit.backward(out, Y))
-        return box['loss'], grads
+    sgd, _ = sgd_step(net, crit, X, Y, state)
+    calls = [0]
 
     def step():
-        optim.sgd(feval, params, state)
+        loss = sgd()
         calls[0] += 1
         if calls[0] == 3:                     # the first capture fails after optim registered its counter
             raise KeyError('once')
-        return box['loss']
+        return loss
     s = cutorch.captureStep(step, inputs=(X, Y))
     s(), s()
     with pytest.raises(cutorch.CaptureError, match='KeyError'):
@@ -243,20 +243,8 @@ def test_a_failed_warm_up_call_is_not_a_warm_up():
 def test_a_capture_error_raised_by_the_step_keeps_its_own_message():
     """optim's own CaptureError (its evalCounter changed after the warm-up) is not re-explained as a host sync."""
     net, crit, X, Y = on_cuda(xor_net)
-    params, grads = net.getParameters()
     state = {'learningRate': 0.1, 'learningRateDecay': 0.5}
-    box = {}
-
-    def feval(p):
-        grads.zero()
-        out = net.forward(X)
-        box['loss'] = crit.forwardDevice(out, Y)
-        net.backward(X, crit.backward(out, Y))
-        return box['loss'], grads
-
-    def step():
-        optim.sgd(feval, params, state)
-        return box['loss']
+    step, _ = sgd_step(net, crit, X, Y, state)
     s = cutorch.captureStep(step, inputs=(X, Y))
     s(), s()
     state['evalCounter'] = 0
