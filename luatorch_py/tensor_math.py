@@ -488,8 +488,7 @@ clip = clamp
 
 
 def fill(self, value):
-    _want_number(self, value, 'fill')       # (numpy would store None as NaN, '3' as 3.0, 1+2j as 1)
-    self._a.fill(value if self._info.dtype.kind == 'f' else _scalar_for(self, value))
+    self._a.fill(_fill_value(self, value, 'fill'))     # (numpy would store None as NaN, '3' as 3.0, 1+2j as 1)
     return self
 
 

@@ -1480,3 +1480,15 @@ def test_dist_of_integer_tensors_subtracts_without_wrapping():
     assert torch.CharTensor([-100]).dist(torch.CharTensor([100]), 1) == 200.0
     assert torch.dist(torch.ByteTensor([0, 3]), torch.ByteTensor([1, 0])) == math.sqrt(10)
     assert torch.IntTensor([1, 2]).dist(torch.IntTensor([4, 6]), math.inf) == 4.0
+
+
+def test_fill_takes_numbers_as_the_types_real():
+    # fill shares maskedFill/indexFill/scatter's _fill_value: numbers only, converted to an integer type as C does
+    assert torch.ByteTensor(2).fill(-1).tolist() == [255, 255]
+    assert torch.ByteTensor(2).fill(np.float64(2.5)).tolist() == [2, 2]
+    assert torch.DoubleTensor(2).fill(2.5).tolist() == [2.5, 2.5]
+    x = torch.DoubleTensor(2).zero()
+    for v in (None, '3', 1 + 2j):
+        with pytest.raises(TypeError, match='fill: expected a number, got'):
+            x.fill(v)
+    assert x.tolist() == [0.0, 0.0]
