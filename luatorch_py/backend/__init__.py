@@ -9,6 +9,8 @@ import types
 
 import numpy as np
 
+from .._fork import hold_across_fork
+
 _cupy = None          # the cupy module once imported
 _cupy_error = None    # why it could not be used (str), once tried
 
@@ -363,6 +365,17 @@ class _LazyModule(types.ModuleType):
 
 _lazy_lock = threading.RLock()
 _lazy_running = set()       # names of the lazy submodules being run (by the thread holding _lazy_lock)
+
+
+def _fresh_lazy_lock():
+    global _lazy_lock
+    _lazy_lock = threading.RLock()
+    _lazy_running.clear()
+
+
+# (a fork while another thread runs a lazy submodule would leave the child that lock held forever, and the module
+# half run: its first read there hung)
+hold_across_fork(lambda: _lazy_lock, _fresh_lazy_lock)
 
 
 def _lazy_submodules(*names):

@@ -59,3 +59,36 @@ def test_a_capture_is_its_own_threads():
     finally:
         capture._state.hooks = None
     assert not capture.capturing()
+
+
+def test_a_fork_while_another_thread_loads_a_lazy_module_waits_for_it():
+    # the child of a fork made while another thread ran a lazy kernel module inherited its lock held by a thread it
+    # does not have: its own first read of the module hung (the lock is now held across forks, _fork.py)
+    code = (
+        "import os, threading, time, numpy as np\n"
+        "from luatorch_py import backend, nn\n"
+        "inside, release = threading.Event(), threading.Event()\n"
+        "def hold():\n"
+        "    with backend._lazy_lock:\n"
+        "        inside.set()\n"
+        "        release.wait(10)\n"
+        "t = threading.Thread(target=hold)\n"
+        "t.start()\n"
+        "inside.wait(10)\n"
+        "threading.Timer(0.1, release.set).start()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0 if nn.MSECriterion().forward(np.ones(3), np.zeros(3)) == 1.0 else 1)\n"
+        "deadline = time.monotonic() + 10\n"
+        "while time.monotonic() < deadline:\n"
+        "    done, status = os.waitpid(pid, os.WNOHANG)\n"
+        "    if done:\n"
+        "        break\n"
+        "    time.sleep(0.02)\n"
+        "else:\n"
+        "    os.kill(pid, 9)\n"
+        "    os.waitpid(pid, 0)\n"
+        "    status = 'hung'\n"
+        "t.join()\n"
+        "print(status)\n")
+    assert fresh_stdout(code).strip() == '0'
