@@ -172,7 +172,9 @@ def testJacobianCriterion(criterion, input, target, perturbation=1e-6):
 def _rand_like(t, minval=0, maxval=1):
     """A tensor of t's type and shape, uniform in [minval, maxval) from the global stream (Lua's
     torch.rand(n):mul(maxval - minval):add(minval))."""
-    return t.clone().copy(_random._default.uniform_array(t.nElement(), minval, maxval))
+    r = t.clone()
+    _randomize(r, minval, maxval)
+    return r
 
 
 def testIO(module, input, minval=-2, maxval=2):
@@ -183,7 +185,7 @@ def testIO(module, input, minval=-2, maxval=2):
     import tempfile
     from ..serialization.t7 import load, save
     module.forward(input)
-    go = _rand_like(module.output, -2 if minval is None else minval, 2 if maxval is None else maxval)
+    go = _rand_like(module.output, minval, maxval)      # (None: _randomize's Lua defaults)
     module.zeroGradParameters()
     module.updateGradInput(input, go)
     module.accGradParameters(input, go)
