@@ -4,6 +4,7 @@ Everything above this layer works on "the array module of its tensors" (``xp``):
 GPU.  CuPy is imported lazily, the first time a CUDA type is used, so the package works (and imports fast) on a
 machine without it.
 """
+import math
 import threading
 import types
 
@@ -57,6 +58,12 @@ def cupy():
 
 def is_cuda_array(a):
     return _cupy is not None and isinstance(a, _cupy.ndarray)
+
+
+def host_not_finite(a):
+    """Whether a CPU array holds a NaN or an inf (one sum over it), to take an exact slow path for them.  Always False
+    for a device array: the test would wait for the device on every call, so the GPU keeps its fast path's numbers."""
+    return type(a) is np.ndarray and not math.isfinite(float(a.sum()))
 
 
 def array_module(a):

@@ -46,8 +46,8 @@ def _connected_sums(m, a, out):
     """out (... x R x L) = m @ a (m: an R x K 0/1 matrix of the table, a: ... x K x L), as the matmul that made it:
     where that holds a NaN or inf, again as sums of the rows of ``a`` that m selects, as THNN's loops over the
     connections (the matmul's 0 * inf made NaN of every row, e.g. of all output planes for one inf input pixel).
-    CPU only: on CUDA the test would wait for the device on every call, and cunn has no such module to match."""
-    if type(out) is not np.ndarray or math.isfinite(float(out.sum())):
+    CPU only (backend.host_not_finite; cunn has no such module to match)."""
+    if not backend.host_not_finite(out):
         return
     sel = backend.to_numpy(m)
     for i in range(sel.shape[0]):

@@ -180,9 +180,9 @@ class UpSampling(Module):
             post = int(np.prod(src.shape[3 + a:]))
             xp.matmul(mt, src.reshape(pre, src.shape[2 + a], post), out=dst.reshape(pre, shape[2 + a], post))
             src = dst
-        # a NaN or inf in g: scatter-adds, as THNN (see _lerp_adjoint).  CPU only: on CUDA the test would wait for
-        # the device on every call (a NaN or inf there reaches all the pixels of its rows, as before)
-        if type(gi) is np.ndarray and not math.isfinite(float(gi.sum())):
+        # a NaN or inf in g: scatter-adds, as THNN (see _lerp_adjoint).  CPU only (backend.host_not_finite: on CUDA
+        # a NaN or inf reaches all the pixels of its rows, as before)
+        if backend.host_not_finite(gi):
             src = g
             for a in range(nd):
                 dst = gi if a == nd - 1 else self._buffer(f'_glin{a}', src.shape[:2 + a] + (x.shape[2 + a],) +
