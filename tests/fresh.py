@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 
-def fresh_stdout(code, *args):
-    """The stdout of ``python -c code *args`` in a fresh interpreter; a nonzero exit fails with its stderr."""
-    p = subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True)
+def fresh_stdout(code, *args, timeout=120):
+    """The stdout of ``python -c code *args`` in a fresh interpreter; a nonzero exit fails with its stderr, and one
+    still running after ``timeout`` seconds is killed and fails (what these runs test for is often a deadlock)."""
+    p = subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True, timeout=timeout)
     if p.returncode:
         raise AssertionError(f"the fresh interpreter exited with {p.returncode}:\n{p.stderr}")
     return p.stdout

@@ -617,7 +617,7 @@ def test_bernoulli_tensor_of_p_draws_for_the_elements_before_a_bad_one_as_torch7
     with pytest.raises(ValueError, match='bernoulli: p must be >= 0 and <= 1'):
         torch.DoubleTensor(4).bernoulli(g, torch.DoubleTensor([0.5, 0.5, 2, 0.5]))
     assert g.random() == Generator(17).random_array(3)[2]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match='bernoulli: p must be >= 0 and <= 1'):
         g.bernoulli(1.5)                                   # a number is checked before the draw
     assert g.random() == Generator(17).random_array(4)[3]
 

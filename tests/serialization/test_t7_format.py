@@ -613,10 +613,7 @@ def test_first_save_load_and_nngraph_in_two_threads_at_once():
     """One thread's first torch.serialize imports serialization's package while another's first nn.gModule imports
     t7 itself (nngraph registers its objects there): t7 waited for the package, the package for t7, and Python
     handed one a half-loaded t7 (ImportError: cannot import name 'save'; 1 run in ~100 without the wait forced)."""
-    import subprocess
-    import sys
-    out = subprocess.run([sys.executable, '-c', _PACKAGE_AND_T7_AT_ONCE], capture_output=True, text=True, timeout=60,
-                         check=True).stdout
+    out = fresh_stdout(_PACKAGE_AND_T7_AT_ONCE, timeout=60)
     assert out == '[] [1, 2] gModule\n'
 
 
