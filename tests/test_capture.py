@@ -232,7 +232,7 @@ def test_a_failed_warm_up_call_is_not_a_warm_up():
             raise KeyError('once')
         return plain()
     s = cutorch.captureStep(step, inputs=(X, Y), warmup=1)
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match='once'):
         s()
     s()
     assert s.graph is None and s.eager == 1

@@ -1427,7 +1427,6 @@ def test_matrix_products_into_an_integer_tensor_convert_other_types():
     assert L(1, 1).fill(1).addr(D([1.5]), D([3])).tolist() == [[5]]
 
 
-
 def test_descending_sort_of_a_byte_tensor_keeps_ties_in_order():
     # the unsigned types flipped an ascending argsort: equal elements came last first ([5, 7, 6, 4, 3, 1, 0, 2]),
     # where the sort is stable (and Torch7's insertion sort of up to 11 elements keeps them in order)

@@ -237,7 +237,6 @@ def test_nan_decorator(tmp_path):
     assert check_reloads(m, x, tmp_path).id == 7
 
 
-
 def test_nan_decorator_numpy_input():
     # a numpy input was never checked: its NaN was reported as one of the output
     m = nn.NaN(nn.Linear(2, 2)).double()

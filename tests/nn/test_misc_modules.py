@@ -220,7 +220,6 @@ def test_crelu_forward_after_get_parameters():
     np.testing.assert_array_equal(m.forward(T(x)).numpy(), [[1, 0, 0, 2], [0, 4, 3, 0]])
 
 
-
 @pytest.mark.parametrize('shape', [(0, 4), (0,)])
 def test_crelu_empty_input_names_the_module(shape):
     # view's error before: "view: cannot view a torch.DoubleTensor of size empty (0 elements) as 0x-1"

@@ -456,7 +456,6 @@ def test_module_from_criterion():
         nngraph.ModuleFromCriterion(nn.Linear(2, 2))
 
 
-
 @pytest.mark.parametrize('bad, got', [(None, 'NoneType'), (1.0, 'float'),
                                       (torch.DoubleTensor(), 'an empty torch.DoubleTensor')])
 def test_module_from_criterion_needs_a_loss_gradient(bad, got):

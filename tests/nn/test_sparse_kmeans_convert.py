@@ -352,7 +352,6 @@ def test_index_linear_decay_acc_update_and_grad_input():
         a.forward([torch.LongTensor([11]), T([1.0])])
 
 
-
 @pytest.mark.parametrize('kind', ['batch', 'flat', 'single'])
 def test_index_linear_grad_input_without_forward(kind):
     # the layout flags come from a forward, and files omit them: an AttributeError ('isFlat') before
